@@ -1,0 +1,45 @@
+export {
+  ERROR_CODES,
+  CastError,
+  isCastError,
+  isErrorCode,
+  codeForStatus,
+  errorFromResponse,
+} from './errors.js';
+export type { CastErrorCode, CastErrorOptions, ErrorBody } from './errors.js';
+export {
+  CHANNEL_PATTERN,
+  EVENT_NAME_PATTERN,
+  RESERVED_EVENT_NAMES,
+  isValidChannel,
+  isValidEventName,
+  isReservedEventName,
+  isValidPattern,
+} from './names.js';
+export type { ReservedEventName } from './names.js';
+export { matchesPattern, createMatcher, parsePatternList } from './wildcard.js';
+export type { EventMatcher } from './wildcard.js';
+export { encodeFrame, encodeComment } from './sse.js';
+export type { SseFrame } from './sse.js';
+export {
+  parsePosition,
+  formatPosition,
+  comparePositions,
+  formatWireId,
+  parseWireId,
+} from './event-id.js';
+export type { EventPosition } from './event-id.js';
+export { TOKEN_ISSUER, TOKEN_AUDIENCE, DEFAULTS } from './types.js';
+export type {
+  TokenRequest,
+  TokenResponse,
+  PublishRequest,
+  PublishResponse,
+  PublishBatchRequest,
+  PublishBatchResponse,
+  ConnectedData,
+  ExpiredData,
+  SessionInfo,
+  SessionsResponse,
+  TokenClaims,
+} from './types.js';

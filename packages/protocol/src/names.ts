@@ -1,0 +1,85 @@
+/**
+ * Channel names: 1 to 128 characters of letters, digits and `_ - . : @ = +`.
+ * This admits the usual patterns (`orders`, `user:user_123`, `order:abc123`,
+ * `session:<uuid>`, `team.42`) and keeps out the characters that mean
+ * something elsewhere: `*` (wildcards), `,` (lists), `/` (the stream id
+ * separator), whitespace and control characters.
+ */
+export const CHANNEL_PATTERN = /^[A-Za-z0-9_\-.:@=+]{1,128}$/;
+
+/**
+ * Event names: 1 to 128 characters of letters, digits and `_ - . :`, not
+ * starting with `.` or `-`. Dots separate the segments that wildcards match
+ * (`ticket.created` is matched by `ticket.*`). No CR or LF can ever reach a
+ * stream's `event:` line.
+ */
+export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_:][A-Za-z0-9_\-.:]{0,127}$/;
+
+/** Event names the server sends itself; publishing them is refused. */
+export const RESERVED_EVENT_NAMES = ['connected', 'expired', 'error'] as const;
+
+/** One of {@link RESERVED_EVENT_NAMES}. */
+export type ReservedEventName = (typeof RESERVED_EVENT_NAMES)[number];
+
+/**
+ * Whether a string is a valid channel name.
+ *
+ * @param value - the candidate name
+ * @returns true when it matches {@link CHANNEL_PATTERN}
+ * @example
+ * ```ts
+ * isValidChannel('user:user_123') // true
+ * isValidChannel('orders,admin') // false
+ * ```
+ */
+export function isValidChannel(value: unknown): value is string {
+  return typeof value === 'string' && CHANNEL_PATTERN.test(value);
+}
+
+/**
+ * Whether a string is a valid event name (reserved names included).
+ *
+ * @param value - the candidate name
+ * @returns true when it matches {@link EVENT_NAME_PATTERN}
+ * @example
+ * ```ts
+ * isValidEventName('order.created') // true
+ * isValidEventName('a\nb') // false
+ * ```
+ */
+export function isValidEventName(value: unknown): value is string {
+  return typeof value === 'string' && EVENT_NAME_PATTERN.test(value);
+}
+
+/**
+ * Whether an event name is reserved for the server's own events.
+ *
+ * @param value - an event name
+ * @returns true for `connected`, `expired` and `error`
+ * @example
+ * ```ts
+ * isReservedEventName('connected') // true
+ * ```
+ */
+export function isReservedEventName(value: string): value is ReservedEventName {
+  return (RESERVED_EVENT_NAMES as readonly string[]).includes(value);
+}
+
+/**
+ * Whether a string is a valid event-type filter: `*`, an exact event name, or
+ * `prefix.*` where `prefix` is an event name.
+ *
+ * @param value - one entry of a `types` filter
+ * @returns true when it is a valid pattern
+ * @example
+ * ```ts
+ * isValidPattern('ticket.*') // true
+ * isValidPattern('ticket*') // false
+ * ```
+ */
+export function isValidPattern(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  if (value === '*') return true;
+  if (value.endsWith('.*')) return isValidEventName(value.slice(0, -2));
+  return isValidEventName(value);
+}

@@ -1,0 +1,141 @@
+/** Body of `POST /push/tokens`. */
+export interface TokenRequest {
+  /** Channels the token may read. */
+  channels: string[];
+  /** Tags the token (and its stream sessions) with a user id. */
+  userId?: string;
+  /** Lifetime in seconds. @defaultValue 3600 */
+  ttlSeconds?: number;
+}
+
+/** Answer of `POST /push/tokens`. */
+export interface TokenResponse {
+  /** The signed token (a JWT) to pass to `GET /push/stream`. */
+  token: string;
+  /** When it stops being accepted, as an ISO 8601 timestamp. */
+  expiresAt: string;
+  /** The channels it grants, as requested. */
+  channels: string[];
+}
+
+/** One event to publish: body of `POST /push/publish`. */
+export interface PublishRequest<E extends string = string, D = unknown> {
+  /** The channel to publish to. */
+  channel: string;
+  /** The event name, e.g. `order.created`. */
+  event: E;
+  /** Any JSON value; subscribers receive it as the `data:` line. */
+  data: D;
+  /** Deduplicates retries: the same key within the window is delivered once. */
+  idempotencyKey?: string;
+}
+
+/** Answer of `POST /push/publish`. */
+export interface PublishResponse {
+  /** The message's id (a UUID); the same for every retry with one idempotency key. */
+  messageId: string;
+  /** The event's SSE id on the stream (`<position>/<channel>`). */
+  eventId: string;
+  /** How many stream connections received it at publish time, across all nodes. */
+  delivered: number;
+  /** Always 0: Cast does not meter events. */
+  creditsUsed: 0;
+  /** True when this answer repeats an earlier publish with the same idempotency key. */
+  duplicate?: boolean;
+}
+
+/** Body of `POST /push/publish/batch`. */
+export interface PublishBatchRequest {
+  /** The events, published in order. */
+  events: PublishRequest[];
+}
+
+/** Answer of `POST /push/publish/batch`. */
+export interface PublishBatchResponse {
+  /** One result per event, in request order. */
+  results: PublishResponse[];
+}
+
+/** Data of the `connected` event, the first event of every stream. */
+export interface ConnectedData {
+  /** The channels this stream receives. */
+  channels: string[];
+  /**
+   * Present when the client resumed with a `Last-Event-ID`: true when every
+   * event after it was replayed, false when some could not be (too old, or
+   * unknown to this server) and the app should refetch its state.
+   */
+  recovered?: boolean;
+}
+
+/** Data of the `expired` event, sent just before the server closes a stream whose token expired. */
+export interface ExpiredData {
+  /** Why the stream ends. */
+  reason: 'token_expired';
+  /** When the token expired, ISO 8601. */
+  expiredAt: string;
+}
+
+/** One active stream connection, as listed by `GET /push/sessions`. */
+export interface SessionInfo {
+  /** The connection's id. */
+  id: string;
+  /** The token's `userId`, or null. */
+  userId: string | null;
+  /** The channels it receives. */
+  channels: string[];
+  /** When it connected, ISO 8601. */
+  connectedAt: string;
+}
+
+/** Answer of `GET /push/sessions`. */
+export interface SessionsResponse {
+  /** The active sessions that match the query. */
+  sessions: SessionInfo[];
+}
+
+/**
+ * The claims of a Cast stream token (an HS256 JWT). The server and
+ * `@cast/server-sdk`'s local signer share these names.
+ */
+export interface TokenClaims {
+  /** The tenant the token belongs to. */
+  tid: string;
+  /** The channels it grants. */
+  chs: string[];
+  /** The user id, when given. */
+  sub?: string;
+  /** Issued at (seconds since the epoch). */
+  iat: number;
+  /** Expires at (seconds since the epoch). */
+  exp: number;
+  /** Always {@link TOKEN_ISSUER}. */
+  iss: string;
+  /** Always {@link TOKEN_AUDIENCE}. */
+  aud: string;
+}
+
+/** The `iss` claim of every Cast token. */
+export const TOKEN_ISSUER = 'cast';
+/** The `aud` claim of every Cast stream token. */
+export const TOKEN_AUDIENCE = 'cast:stream';
+
+/** Protocol defaults shared by the server and the SDKs. */
+export const DEFAULTS = {
+  /** Default token lifetime, seconds. */
+  tokenTtlSeconds: 3600,
+  /** Longest token lifetime the server accepts by default, seconds. */
+  maxTokenTtlSeconds: 86_400,
+  /** Heartbeat comment interval of the server, milliseconds. */
+  heartbeatMs: 15_000,
+  /** The `retry:` hint the server sends, milliseconds. */
+  retryMs: 1_000,
+  /** Largest `data` payload, bytes of JSON. */
+  maxPayloadBytes: 64 * 1024,
+  /** Most channels one token may carry. */
+  maxChannelsPerToken: 100,
+  /** Most events in one batch publish. */
+  maxBatchSize: 100,
+  /** How long an idempotency key is remembered, seconds. */
+  idempotencyWindowSeconds: 24 * 3600,
+} as const;
