@@ -42,4 +42,5 @@ export type {
   SessionInfo,
   SessionsResponse,
   TokenClaims,
+  EventMap,
 } from './types.js';

@@ -139,3 +139,15 @@ export const DEFAULTS = {
   /** How long an idempotency key is remembered, seconds. */
   idempotencyWindowSeconds: 24 * 3600,
 } as const;
+
+/**
+ * A map from event names to their `data` types, shared by publisher and
+ * subscriber: `new CastServer<Events>()` and `createRealtime<Events>()` both
+ * take it, so `publish` and `on` check names and payloads at compile time.
+ *
+ * @example
+ * ```ts
+ * type Events = { 'order.created': { id: string; total: number } }
+ * ```
+ */
+export type EventMap = Record<string, unknown>;
