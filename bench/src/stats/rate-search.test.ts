@@ -1,0 +1,78 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createRateSearch } from './rate-search.js';
+
+function runAgainst(limit: number, options: Parameters<typeof createRateSearch>[0]) {
+  const search = createRateSearch(options);
+  const tried: number[] = [];
+  for (let rate = search.next(), guard = 0; rate !== undefined && guard < 100; rate = search.next(), guard++) {
+    tried.push(rate);
+    search.record(rate <= limit);
+  }
+  return { best: search.best(), tried, steps: search.steps() };
+}
+
+describe('createRateSearch', () => {
+  it('doubles while passing, then bisects between the last pass and the first failure', () => {
+    const { tried, best } = runAgainst(500, { start: 100, refine: 2 });
+    expect(tried.slice(0, 4)).toEqual([100, 200, 400, 800]);
+    // sqrt(400*800) ≈ 566 fails; sqrt(400*566) ≈ 476 passes
+    expect(tried.slice(4)).toEqual([566, 476]);
+    expect(best).toBe(476);
+  });
+
+  it('searches downwards when the first step fails', () => {
+    const { tried, best } = runAgainst(30, { start: 100, refine: 0 });
+    expect(tried).toEqual([100, 50, 25]);
+    expect(best).toBe(25);
+  });
+
+  it('gives no best rate when nothing passes above the minimum', () => {
+    const { best, tried } = runAgainst(0, { start: 8, min: 2, refine: 1 });
+    expect(best).toBeUndefined();
+    expect(tried).toEqual([8, 4, 2]);
+  });
+
+  it('stops at the maximum rate', () => {
+    const { tried, best } = runAgainst(1e9, { start: 100, max: 1000 });
+    expect(tried).toEqual([100, 200, 400, 800, 1000]);
+    expect(best).toBe(1000);
+  });
+
+  it('never exceeds maxSteps and never reports a failing rate as best', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 1, max: 15 }),
+        fc.integer({ min: 0, max: 4 }),
+        (limit, start, maxSteps, refine) => {
+          const { best, steps } = runAgainst(limit, { start, maxSteps, refine });
+          expect(steps.length).toBeLessThanOrEqual(maxSteps);
+          if (best !== undefined) expect(best).toBeLessThanOrEqual(limit);
+          for (const s of steps) expect(s.passed).toBe(s.rate <= limit);
+        },
+      ),
+    );
+  });
+
+  it('ends within a factor-2 bracket of the true limit when it has room', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 10, max: 50_000 }), (limit) => {
+        const { best } = runAgainst(limit, { start: 10, maxSteps: 30, refine: 3 });
+        expect(best).toBeDefined();
+        expect(best!).toBeGreaterThan(limit / 2);
+      }),
+    );
+  });
+
+  it('rejects unusable options', () => {
+    expect(() => createRateSearch({ start: 0 })).toThrow(RangeError);
+    expect(() => createRateSearch({ start: 10, factor: 1 })).toThrow(RangeError);
+  });
+
+  it('refuses a result without a pending rate', () => {
+    const s = createRateSearch({ start: 1 });
+    expect(() => s.record(true)).toThrow();
+  });
+});
