@@ -1,0 +1,24 @@
+export { CastServer } from './cast-server.js';
+export type { Tokens, Sessions } from './cast-server.js';
+export { createTokenHandler } from './token-handler.js';
+export type { TokenHandlerOptions, AuthorizeResult } from './token-handler.js';
+export { signToken } from './sign.js';
+export type { SignTokenOptions } from './sign.js';
+export { ENV_NAMES } from './options.js';
+export type {
+  CastServerOptions,
+  FetchLike,
+  PublishEvent,
+  PublishInput,
+  RequestOptions,
+  SessionsQuery,
+} from './types.js';
+export { CastError, isCastError, ERROR_CODES } from '@cast/protocol';
+export type {
+  CastErrorCode,
+  EventMap,
+  PublishResponse,
+  SessionInfo,
+  TokenRequest,
+  TokenResponse,
+} from '@cast/protocol';

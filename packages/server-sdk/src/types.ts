@@ -1,0 +1,107 @@
+import type { EventMap } from '@cast/protocol';
+
+/**
+ * A `fetch`-compatible function. Pass your own to add tracing, a proxy or a
+ * mock; the global `fetch` of the runtime is used otherwise.
+ *
+ * @example
+ * ```ts
+ * const cast = new CastServer({ apiKey, baseUrl, fetch: (url, init) => fetch(url, init) })
+ * ```
+ */
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/**
+ * The optional last argument of every call that goes over the network.
+ *
+ * @example
+ * ```ts
+ * await cast.publish(event, { signal: AbortSignal.timeout(2000) })
+ * ```
+ */
+export interface RequestOptions {
+  /** Ends the call at once with an `ABORTED` error when it aborts. */
+  signal?: AbortSignal;
+  /**
+   * Deadline of the whole call (every attempt and the waits between them),
+   * milliseconds; past it the call fails with `TIMEOUT`.
+   * @defaultValue the client's `timeoutMs`
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * Options of {@link CastServer}. Each one left out is read from the
+ * environment when the runtime has one (`process.env`).
+ *
+ * @example
+ * ```ts
+ * new CastServer({ apiKey: 'sk_…', baseUrl: 'http://localhost:8080' })
+ * ```
+ */
+export interface CastServerOptions {
+  /** Secret API key. @defaultValue `CAST_API_KEY` from the environment */
+  apiKey?: string;
+  /** The Cast server's base URL, e.g. `http://localhost:8080`. @defaultValue `CAST_URL` from the environment */
+  baseUrl?: string;
+  /**
+   * The server's token signing secret; enables {@link Tokens.sign} (tokens
+   * minted locally, no round trip). @defaultValue `CAST_SIGNING_SECRET` from the environment
+   */
+  signingSecret?: string;
+  /** The tenant your API key belongs to; needed by {@link Tokens.sign}. @defaultValue `CAST_TENANT` from the environment */
+  tenant?: string;
+  /** The fetch to use. @defaultValue the global `fetch` */
+  fetch?: FetchLike;
+  /** Deadline of each call, milliseconds (see {@link RequestOptions.timeoutMs}). @defaultValue 10000 */
+  timeoutMs?: number;
+  /** Retries after the first attempt, on network errors, 429 and 5xx. @defaultValue 2 */
+  retries?: number;
+}
+
+/**
+ * One event to publish, checked against the client's event map: `event` must
+ * be one of its names and `data` that name's type.
+ *
+ * @example
+ * ```ts
+ * type Events = { 'order.created': { id: string } }
+ * const input: PublishInput<Events, 'order.created'> = { channel: 'orders', event: 'order.created', data: { id: 'a1' } }
+ * ```
+ */
+export interface PublishInput<Events extends EventMap, E extends keyof Events & string> {
+  /** The channel to publish to. */
+  channel: string;
+  /** The event name. */
+  event: E;
+  /** The payload: any JSON value, of the type the event map gives the name. */
+  data: Events[E];
+  /**
+   * Deduplicates retries: the server delivers one event per key within its
+   * idempotency window (24 h by default). Generated when left out.
+   */
+  idempotencyKey?: string;
+}
+
+/**
+ * Any one event of an event map, as a union so that a batch checks each
+ * element's `data` against its own `event`.
+ *
+ * @example
+ * ```ts
+ * const events: PublishEvent<Events>[] = [{ channel: 'orders', event: 'order.created', data: { id: 'a1' } }]
+ * ```
+ */
+export type PublishEvent<Events extends EventMap> = {
+  [E in keyof Events & string]: PublishInput<Events, E>;
+}[keyof Events & string];
+
+/**
+ * Which sessions to list: those receiving a channel, or those of a user.
+ *
+ * @example
+ * ```ts
+ * await cast.sessions.list({ userId: 'user_123' })
+ * ```
+ */
+export type SessionsQuery = { channel: string; userId?: undefined } | { userId: string; channel?: undefined };

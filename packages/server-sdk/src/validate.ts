@@ -1,0 +1,90 @@
+/**
+ * Local checks of what the SDK sends, with the protocol's grammar and the
+ * server's default limits, so that a mistake fails fast with the code the
+ * server would answer and no request is retried in vain.
+ */
+import {
+  CastError,
+  DEFAULTS,
+  isReservedEventName,
+  isValidChannel,
+  isValidEventName,
+  type PublishRequest,
+  type TokenRequest,
+} from '@cast/protocol';
+
+/** Longest user id or idempotency key accepted, characters. */
+const MAX_ID_LENGTH = 256;
+
+/**
+ * Checks a token request against the grammar and the default limits.
+ *
+ * @param request - channels, user id and lifetime
+ * @returns the request with its lifetime filled in
+ * @throws CastError `BAD_REQUEST`, `INVALID_CHANNEL` or `TOO_MANY_CHANNELS`
+ * @example
+ * ```ts
+ * checkTokenRequest({ channels: ['orders'] }) // { channels: ['orders'], ttlSeconds: 3600 }
+ * ```
+ */
+export function checkTokenRequest(request: TokenRequest): Required<Omit<TokenRequest, 'userId'>> & {
+  userId?: string;
+} {
+  if (typeof request !== 'object' || request === null || !Array.isArray(request.channels)) {
+    throw new CastError('BAD_REQUEST', 'channels must be an array of channel names.');
+  }
+  const { channels, userId } = request;
+  if (channels.length === 0) throw new CastError('BAD_REQUEST', 'channels must name at least one channel.');
+  if (channels.length > DEFAULTS.maxChannelsPerToken) {
+    throw new CastError(
+      'TOO_MANY_CHANNELS',
+      `A token may carry at most ${DEFAULTS.maxChannelsPerToken} channels, not ${channels.length}.`,
+    );
+  }
+  for (const channel of channels) {
+    if (!isValidChannel(channel)) {
+      throw new CastError('INVALID_CHANNEL', `Invalid channel name: ${JSON.stringify(channel)}.`);
+    }
+  }
+  if (userId !== undefined && (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID_LENGTH)) {
+    throw new CastError('BAD_REQUEST', `userId must be a string of 1 to ${MAX_ID_LENGTH} characters.`);
+  }
+  const ttlSeconds = request.ttlSeconds ?? DEFAULTS.tokenTtlSeconds;
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > DEFAULTS.maxTokenTtlSeconds) {
+    throw new CastError(
+      'BAD_REQUEST',
+      `ttlSeconds must be a whole number from 1 to ${DEFAULTS.maxTokenTtlSeconds}, not ${String(ttlSeconds)}.`,
+    );
+  }
+  return { channels: [...channels], ttlSeconds, ...(userId === undefined ? {} : { userId }) };
+}
+
+/**
+ * Checks one event before it is published.
+ *
+ * @param event - channel, event name, data and idempotency key
+ * @throws CastError `INVALID_CHANNEL`, `INVALID_EVENT_NAME`, `RESERVED_EVENT_NAME` or `BAD_REQUEST`
+ * @example
+ * ```ts
+ * checkPublishRequest({ channel: 'orders', event: 'order.created', data: {} })
+ * ```
+ */
+export function checkPublishRequest(event: PublishRequest): void {
+  if (typeof event !== 'object' || event === null) {
+    throw new CastError('BAD_REQUEST', 'An event must be an object { channel, event, data }.');
+  }
+  if (!isValidChannel(event.channel)) {
+    throw new CastError('INVALID_CHANNEL', `Invalid channel name: ${JSON.stringify(event.channel)}.`);
+  }
+  if (!isValidEventName(event.event)) {
+    throw new CastError('INVALID_EVENT_NAME', `Invalid event name: ${JSON.stringify(event.event)}.`);
+  }
+  if (isReservedEventName(event.event)) {
+    throw new CastError('RESERVED_EVENT_NAME', `"${event.event}" is an event name the server sends itself.`);
+  }
+  if (event.data === undefined) throw new CastError('BAD_REQUEST', 'data is required (any JSON value).');
+  const key = event.idempotencyKey;
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_ID_LENGTH)) {
+    throw new CastError('BAD_REQUEST', `idempotencyKey must be a string of 1 to ${MAX_ID_LENGTH} characters.`);
+  }
+}
