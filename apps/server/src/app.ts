@@ -1,0 +1,57 @@
+import { CastError } from '@cast/protocol';
+import { Hono } from 'hono';
+import type { ServerDeps } from './context.js';
+import { cors } from './cors.js';
+import { errorResponse } from './errors.js';
+import { pushRoutes } from './routes/push.js';
+
+/** Paths with routes, for telling 405 from 404. */
+const KNOWN_PATHS = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/push/tokens',
+  '/push/stream',
+  '/push/publish',
+  '/push/publish/batch',
+  '/push/sessions',
+]);
+
+/**
+ * Builds the HTTP application over the given broker, hub and services. The
+ * routes talk to the `Broker` interface only.
+ *
+ * @example
+ * ```ts
+ * const app = createApp(deps)
+ * serve({ fetch: app.fetch, port: 8080 })
+ * ```
+ */
+export function createApp(deps: ServerDeps): Hono {
+  const app = new Hono();
+  app.use('*', cors(deps.config.corsOrigins));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const ready = await deps.broker.ready().catch(() => false);
+    return ready
+      ? c.json({ status: 'ready', broker: deps.broker.kind })
+      : c.json({ error: { code: 'UNAVAILABLE', message: `The ${deps.broker.kind} broker is not reachable.` } }, 503);
+  });
+  app.get('/metrics', (c) =>
+    c.body(deps.metrics.render({ connections: deps.hub.size, broker: deps.broker.kind }), 200, {
+      'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+    }),
+  );
+
+  app.route('/push', pushRoutes(deps));
+
+  app.notFound((c) => {
+    if (KNOWN_PATHS.has(c.req.path)) {
+      return errorResponse(c, new CastError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}.`));
+    }
+    return errorResponse(c, new CastError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`));
+  });
+  app.onError((err, c) => errorResponse(c, err));
+  return app;
+}

@@ -1,0 +1,42 @@
+import type { Context } from 'hono';
+import type { KeyGrant } from '../config.js';
+import { fail } from '../errors.js';
+
+/**
+ * Reads the API key of a request: `Authorization: Bearer <key>` or the
+ * `apikey` header, else (only where `allowQuery`) the `apikey` query
+ * parameter. A header always wins over the query parameter.
+ */
+export function readApiKey(c: Context, allowQuery = false): string | undefined {
+  const auth = c.req.header('authorization');
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1];
+  }
+  const header = c.req.header('apikey')?.trim();
+  if (header) return header;
+  if (allowQuery) {
+    const q = c.req.query('apikey')?.trim();
+    if (q) return q;
+  }
+  return undefined;
+}
+
+/**
+ * Authenticates a request by API key and checks its kind.
+ *
+ * @param keys - the key table
+ * @param c - the request context
+ * @param need - `secret` for publishing and issuing tokens, `any` for subscribing
+ * @returns the key's grant
+ */
+export function authenticate(keys: Map<string, KeyGrant>, c: Context, need: 'secret' | 'any', allowQuery = false): KeyGrant {
+  const key = readApiKey(c, allowQuery);
+  if (!key) fail('UNAUTHORIZED', 'Missing API key: send "Authorization: Bearer <secret key>".');
+  const grant = keys.get(key);
+  if (!grant) fail('INVALID_API_KEY', 'The API key is not valid.');
+  if (need === 'secret' && grant.kind !== 'secret') {
+    fail('FORBIDDEN', 'This key is read-only: it can subscribe but not publish or issue tokens.');
+  }
+  return grant;
+}

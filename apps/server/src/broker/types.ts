@@ -1,0 +1,83 @@
+import type { SessionInfo } from '@cast/protocol';
+
+/** One event as the broker logs and delivers it. */
+export interface StoredEvent {
+  /** Position in the tenant's log, `<ms>-<seq>`; increases within a tenant. */
+  readonly position: string;
+  readonly channel: string;
+  readonly event: string;
+  /** The payload as JSON text (serialized once, at publish). */
+  readonly data: string;
+  /** The message id returned to the publisher (a UUID). */
+  readonly messageId: string;
+}
+
+/** One event to publish; `data` is already JSON text and validated. */
+export interface PublishInput {
+  channel: string;
+  event: string;
+  data: string;
+  /** Deduplicates retries within the idempotency window, per tenant. */
+  idempotencyKey?: string;
+}
+
+/** What a publish did. */
+export interface PublishOutcome {
+  event: StoredEvent;
+  /** Stream connections that received it at publish time (all nodes). */
+  delivered: number;
+  /** True when the idempotency key was seen before: nothing was published again. */
+  duplicate: boolean;
+}
+
+/** What a replay found. */
+export interface ReplayResult {
+  /** Events after the given position on the asked channels, in order. */
+  events: StoredEvent[];
+  /** False when some events after the position are no longer (or were never) held. */
+  recovered: boolean;
+}
+
+/** A connection's registration, for the sessions listing. */
+export interface SessionRecord extends SessionInfo {
+  tenant: string;
+}
+
+/**
+ * The node-local side of fan-out: the broker hands each event of a tenant
+ * this node listens to, exactly once and in position order; the hub writes it
+ * to the matching local connections and says how many received it.
+ */
+export interface LocalDelivery {
+  deliver(tenant: string, event: StoredEvent): number;
+}
+
+/**
+ * The one interface between the HTTP layer and the event engine. The memory
+ * broker (one process) and the Redis broker (several nodes) implement it; the
+ * routes do not know which runs.
+ */
+export interface Broker {
+  /** `memory` or `redis`, for logs and metrics. */
+  readonly kind: string;
+  /** Connects the broker to this node's hub. Called once before any other method. */
+  start(local: LocalDelivery): Promise<void>;
+  /** Logs and fans out events of one tenant, in order. Resolves after local delivery. */
+  publish(tenant: string, inputs: readonly PublishInput[]): Promise<PublishOutcome[]>;
+  /** Events of a tenant's channels after a position (exclusive), with whether that is all of them. */
+  replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult>;
+  /** This node gained its first local subscriber to a tenant's channel. */
+  listen(tenant: string, channel: string): void;
+  /** This node lost its last local subscriber to a tenant's channel. */
+  unlisten(tenant: string, channel: string): void;
+  /** Registers an open stream connection for the sessions listing. */
+  addSession(session: SessionRecord): void;
+  /** Removes a closed stream connection. */
+  removeSession(tenant: string, id: string): void;
+  /** Active sessions of a tenant, optionally only those on a channel or of a user. */
+  listSessions(tenant: string, filter: { channel?: string; userId?: string }): Promise<SessionInfo[]>;
+  /** Whether the broker can accept publishes now (for `/readyz`). */
+  ready(): Promise<boolean>;
+  /** Stops background work and closes connections. */
+  close(): Promise<void>;
+}

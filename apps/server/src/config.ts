@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** What one API key may do: secret keys publish and issue tokens; public keys only subscribe. */
+export type KeyKind = 'secret' | 'public';
+
+/** An API key's owner. */
+export interface KeyGrant {
+  tenant: string;
+  kind: KeyKind;
+}
+
+/** The server's whole configuration, read once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  /** API key → tenant and kind. */
+  keys: Map<string, KeyGrant>;
+  signingSecret: string;
+  /** Allowed CORS origins; `['*']` allows any. */
+  corsOrigins: string[];
+  historySize: number;
+  historyMaxAgeSeconds: number;
+  historyMaxBytes: number;
+  heartbeatMs: number;
+  retryMs: number;
+  maxPayloadBytes: number;
+  maxChannelsPerToken: number;
+  maxTokenTtlSeconds: number;
+  connectionBufferBytes: number;
+  maxBatch: number;
+  idempotencyWindowSeconds: number;
+  shutdownGraceMs: number;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  databaseUrl: string | undefined;
+  tenantColumn: string;
+  watchTables: string[];
+  /** Set when the credentials were generated for local development. */
+  dev: { file: string; tenant: string; apiKey: string } | undefined;
+}
+
+/** A configuration problem, reported as one line before the server exits. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+interface NumberSetting {
+  env: string;
+  key: keyof Config;
+  default: number;
+  min: number;
+  max: number;
+  doc: string;
+}
+
+/**
+ * The numeric settings: one table that the parser, the error messages and the
+ * configuration reference in the docs all read.
+ */
+export const NUMBER_SETTINGS: readonly NumberSetting[] = [
+  { env: 'PORT', key: 'port', default: 8080, min: 0, max: 65535, doc: 'TCP port to listen on (0 picks a free one).' },
+  { env: 'CAST_HISTORY_SIZE', key: 'historySize', default: 10_000, min: 0, max: 10_000_000, doc: 'Events kept per tenant for replay.' },
+  { env: 'CAST_HISTORY_TTL_SECONDS', key: 'historyMaxAgeSeconds', default: 3600, min: 1, max: 30 * 86_400, doc: 'Oldest event age kept for replay, seconds.' },
+  { env: 'CAST_HISTORY_MAX_BYTES', key: 'historyMaxBytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, doc: 'Payload bytes kept per tenant for replay (memory broker).' },
+  { env: 'CAST_HEARTBEAT_MS', key: 'heartbeatMs', default: 15_000, min: 100, max: 300_000, doc: 'Interval of heartbeat comments on idle streams, ms.' },
+  { env: 'CAST_RETRY_MS', key: 'retryMs', default: 1000, min: 0, max: 600_000, doc: 'The `retry:` hint sent to clients, ms.' },
+  { env: 'CAST_MAX_PAYLOAD_BYTES', key: 'maxPayloadBytes', default: 64 * 1024, min: 16, max: 16 * 1024 * 1024, doc: 'Largest event `data`, bytes of JSON.' },
+  { env: 'CAST_MAX_CHANNELS_PER_TOKEN', key: 'maxChannelsPerToken', default: 100, min: 1, max: 10_000, doc: 'Most channels one token may grant.' },
+  { env: 'CAST_MAX_TOKEN_TTL_SECONDS', key: 'maxTokenTtlSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'Longest token lifetime, seconds.' },
+  { env: 'CAST_CONNECTION_BUFFER_BYTES', key: 'connectionBufferBytes', default: 1024 * 1024, min: 1024, max: 1024 ** 3, doc: 'Unsent bytes after which a slow stream is closed (it resumes by replay).' },
+  { env: 'CAST_MAX_BATCH', key: 'maxBatch', default: 100, min: 1, max: 10_000, doc: 'Most events in one batch publish.' },
+  { env: 'CAST_IDEMPOTENCY_WINDOW_SECONDS', key: 'idempotencyWindowSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'How long an idempotency key is remembered, seconds.' },
+  { env: 'CAST_SHUTDOWN_GRACE_MS', key: 'shutdownGraceMs', default: 5000, min: 0, max: 600_000, doc: 'How long SIGTERM waits for requests in flight, ms.' },
+];
+
+const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
+const MIN_KEY_LENGTH = 16;
+const MIN_SECRET_LENGTH = 32;
+
+function parseInteger(s: NumberSetting, raw: string): number {
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${s.env} must be a whole number between ${s.min} and ${s.max} (got ${JSON.stringify(raw)}).`);
+  }
+  const n = Number(raw.trim());
+  if (n < s.min || n > s.max) {
+    throw new ConfigError(`${s.env} must be between ${s.min} and ${s.max} (got ${n}).`);
+  }
+  return n;
+}
+
+/**
+ * Parses `tenant=key,tenant2=key2` into the key table.
+ *
+ * @param name - the variable's name, for messages
+ * @param raw - its value
+ * @param kind - the kind of every key in it
+ * @param into - the table to add to (keys must be unique across both kinds)
+ */
+export function parseKeyList(name: string, raw: string, kind: KeyKind, into: Map<string, KeyGrant>): void {
+  for (const part of raw.split(',')) {
+    const entry = part.trim();
+    if (!entry) continue;
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${name}: "${entry}" is not tenant=key (example: ${name}=acme=sk_live_0123456789abcdef).`);
+    const tenant = entry.slice(0, eq).trim();
+    const key = entry.slice(eq + 1).trim();
+    if (!TENANT.test(tenant)) throw new ConfigError(`${name}: tenant "${tenant}" must be 1-64 letters, digits, "_" or "-".`);
+    if (key.length < MIN_KEY_LENGTH || /[\s,]/.test(key)) {
+      throw new ConfigError(`${name}: the key of tenant "${tenant}" must be at least ${MIN_KEY_LENGTH} characters with no spaces or commas.`);
+    }
+    if (into.has(key)) throw new ConfigError(`${name}: the key of tenant "${tenant}" is used twice; every key must be unique.`);
+    into.set(key, { tenant, kind });
+  }
+}
+
+interface DevCredentials {
+  tenant: string;
+  apiKey: string;
+  signingSecret: string;
+}
+
+function loadOrCreateDevCredentials(dir: string): { creds: DevCredentials; file: string } {
+  const file = join(dir, 'dev-credentials.json');
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevCredentials>;
+    if (typeof parsed.tenant === 'string' && typeof parsed.apiKey === 'string' && typeof parsed.signingSecret === 'string') {
+      return { creds: parsed as DevCredentials, file };
+    }
+  } catch {
+    // No file yet (or unreadable): create fresh credentials below.
+  }
+  const creds: DevCredentials = {
+    tenant: 'dev',
+    apiKey: `sk_dev_${randomBytes(18).toString('base64url')}`,
+    signingSecret: randomBytes(32).toString('base64url'),
+  };
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
+  } catch (err) {
+    throw new ConfigError(`Cannot write development credentials to ${file} (${(err as Error).message}); set CAST_DATA_DIR to a writable folder or set CAST_API_KEYS and CAST_SIGNING_SECRET.`);
+  }
+  return { creds, file };
+}
+
+/**
+ * Reads the configuration from the environment. With no keys configured it
+ * uses (and on first run creates) development credentials kept in
+ * `$CAST_DATA_DIR/dev-credentials.json` (default `.cast/`, git-ignored).
+ *
+ * @param env - the environment, usually `process.env`
+ * @returns the configuration
+ * @throws ConfigError with one line saying what to fix
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const numbers: Record<string, number> = {};
+  for (const s of NUMBER_SETTINGS) {
+    const raw = env[s.env];
+    numbers[s.key] = raw === undefined || raw.trim() === '' ? s.default : parseInteger(s, raw);
+  }
+
+  const keys = new Map<string, KeyGrant>();
+  const secretRaw = env.CAST_API_KEYS?.trim();
+  let signingSecret = env.CAST_SIGNING_SECRET?.trim() ?? '';
+  let dev: Config['dev'];
+  if (secretRaw) {
+    parseKeyList('CAST_API_KEYS', secretRaw, 'secret', keys);
+    if (keys.size === 0) throw new ConfigError('CAST_API_KEYS holds no tenant=key pair.');
+    if (!signingSecret) throw new ConfigError('CAST_SIGNING_SECRET is required when CAST_API_KEYS is set (at least 32 characters, e.g. `openssl rand -base64 32`).');
+  } else {
+    const dir = resolve(env.CAST_DATA_DIR?.trim() || '.cast');
+    const { creds, file } = loadOrCreateDevCredentials(dir);
+    keys.set(creds.apiKey, { tenant: creds.tenant, kind: 'secret' });
+    signingSecret ||= creds.signingSecret;
+    dev = { file, tenant: creds.tenant, apiKey: creds.apiKey };
+  }
+  if (signingSecret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`CAST_SIGNING_SECRET must be at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -base64 32\`).`);
+  }
+  const publicRaw = env.CAST_PUBLIC_KEYS?.trim();
+  if (publicRaw) parseKeyList('CAST_PUBLIC_KEYS', publicRaw, 'public', keys);
+
+  const corsOrigins = (env.CAST_CORS_ORIGINS ?? '*')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`CAST_CORS_ORIGINS: "${origin}" must be "*" or an origin like https://app.example.com (no path).`);
+    }
+  }
+
+  const host = env.HOST?.trim() || '127.0.0.1';
+  const redisUrl = env.CAST_REDIS_URL?.trim() || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('CAST_REDIS_URL must start with redis:// or rediss:// (e.g. redis://127.0.0.1:6379).');
+  }
+  const databaseUrl = env.CAST_DATABASE_URL?.trim() || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('CAST_DATABASE_URL must start with postgres:// or postgresql://.');
+  }
+  const tenantColumn = env.CAST_TENANT_COLUMN?.trim() || 'tenant_id';
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(tenantColumn)) {
+    throw new ConfigError('CAST_TENANT_COLUMN must be a plain column name (letters, digits, "_").');
+  }
+  const watchTables = (env.CAST_WATCH_TABLES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const t of watchTables) {
+    if (!/^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(t)) {
+      throw new ConfigError(`CAST_WATCH_TABLES: "${t}" must be table or schema.table (letters, digits, "_").`);
+    }
+  }
+  if (watchTables.length > 0 && !databaseUrl) {
+    throw new ConfigError('CAST_WATCH_TABLES needs CAST_DATABASE_URL.');
+  }
+
+  return {
+    ...numbers,
+    port: numbers.port as number,
+    host,
+    keys,
+    signingSecret,
+    corsOrigins,
+    redisUrl,
+    redisPrefix: env.CAST_REDIS_PREFIX?.trim() || 'cast',
+    databaseUrl,
+    tenantColumn,
+    watchTables,
+    dev,
+  } as unknown as Config;
+}

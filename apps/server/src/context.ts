@@ -1,0 +1,14 @@
+import type { Broker } from './broker/types.js';
+import type { TokenService } from './auth/tokens.js';
+import type { Config } from './config.js';
+import type { Metrics } from './metrics.js';
+import type { Hub } from './stream/hub.js';
+
+/** What every route may use: one object, built once at start. */
+export interface ServerDeps {
+  config: Config;
+  broker: Broker;
+  hub: Hub;
+  tokens: TokenService;
+  metrics: Metrics;
+}

@@ -1,0 +1,34 @@
+import type { MiddlewareHandler } from 'hono';
+
+const ALLOW_HEADERS = 'Authorization, Content-Type, Last-Event-ID, Idempotency-Key, apikey';
+const EXPOSE_HEADERS = 'Retry-After';
+
+/**
+ * The CORS headers for a request's `Origin`, or none when it is not allowed.
+ * Browsers then open the stream from another origin with `Authorization` and
+ * `Last-Event-ID` headers (no cookies are used, so no credentials mode).
+ */
+export function corsHeaders(allowed: readonly string[], origin: string | undefined): Record<string, string> {
+  if (!origin) return {};
+  if (allowed.includes('*')) return { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSE_HEADERS };
+  if (!allowed.includes(origin)) return {};
+  return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSE_HEADERS, Vary: 'Origin' };
+}
+
+/** Answers preflights and adds CORS headers to every answer. */
+export function cors(allowed: readonly string[]): MiddlewareHandler {
+  return async (c, next) => {
+    const headers = corsHeaders(allowed, c.req.header('origin'));
+    if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
+      if (!headers['Access-Control-Allow-Origin']) return c.body(null, 403);
+      return c.body(null, 204, {
+        ...headers,
+        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+        'Access-Control-Allow-Headers': ALLOW_HEADERS,
+        'Access-Control-Max-Age': '600',
+      });
+    }
+    await next();
+    for (const [k, v] of Object.entries(headers)) c.res.headers.set(k, v);
+  };
+}

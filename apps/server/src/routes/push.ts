@@ -1,0 +1,118 @@
+import { DEFAULTS, type PublishResponse, type TokenResponse, formatWireId } from '@cast/protocol';
+import { Hono } from 'hono';
+import { authenticate } from '../auth/api-key.js';
+import { asObject, readJson } from '../body.js';
+import type { ServerDeps } from '../context.js';
+import { fail } from '../errors.js';
+import type { PublishInput, PublishOutcome } from '../broker/types.js';
+import { checkChannel, checkPublish, checkUserId } from '../validate.js';
+import { streamRoute } from '../stream/route.js';
+
+/** Room for the JSON around `data` in a publish body. */
+const ENVELOPE_BYTES = 16 * 1024;
+
+function toResponse(outcome: PublishOutcome): PublishResponse {
+  const res: PublishResponse = {
+    messageId: outcome.event.messageId,
+    eventId: formatWireId(outcome.event.position, outcome.event.channel),
+    delivered: outcome.delivered,
+    creditsUsed: 0,
+  };
+  if (outcome.duplicate) res.duplicate = true;
+  return res;
+}
+
+/**
+ * The `/push/*` routes: tokens, the stream, publish (single and batch) and the
+ * sessions listing.
+ */
+export function pushRoutes(deps: ServerDeps): Hono {
+  const { config, broker, tokens, metrics } = deps;
+  const app = new Hono();
+
+  app.post('/tokens', async (c) => {
+    const { tenant } = authenticate(config.keys, c, 'secret');
+    const body = asObject(await readJson(c, 64 * 1024));
+    const { channels: rawChannels, userId: rawUser, ttlSeconds: rawTtl } = body;
+    if (!Array.isArray(rawChannels) || rawChannels.length === 0) {
+      fail('BAD_REQUEST', '"channels" must be a non-empty array of channel names.');
+    }
+    const channels = [...new Set(rawChannels.map((ch, i) => checkChannel(ch, `channels[${i}]`)))];
+    if (channels.length > config.maxChannelsPerToken) {
+      fail('TOO_MANY_CHANNELS', `A token may grant at most ${config.maxChannelsPerToken} channels (got ${channels.length}).`);
+    }
+    const userId = checkUserId(rawUser);
+    let ttlSeconds: number = DEFAULTS.tokenTtlSeconds;
+    if (rawTtl !== undefined && rawTtl !== null) {
+      if (typeof rawTtl !== 'number' || !Number.isInteger(rawTtl) || rawTtl < 1) {
+        fail('BAD_REQUEST', '"ttlSeconds" must be a whole number of seconds, at least 1.');
+      }
+      if (rawTtl > config.maxTokenTtlSeconds) {
+        fail('BAD_REQUEST', `"ttlSeconds" must be at most ${config.maxTokenTtlSeconds}.`);
+      }
+      ttlSeconds = rawTtl;
+    }
+    ttlSeconds = Math.min(ttlSeconds, config.maxTokenTtlSeconds);
+    const signed = await tokens.sign({ tenant, channels, ttlSeconds, ...(userId === undefined ? {} : { userId }) });
+    metrics.tokensIssued++;
+    const res: TokenResponse = {
+      token: signed.token,
+      expiresAt: signed.expiresAt.toISOString().replace('.000Z', 'Z'),
+      channels,
+    };
+    return c.json(res);
+  });
+
+  app.get('/stream', streamRoute(deps));
+
+  const publish = async (tenant: string, inputs: PublishInput[]) => {
+    const started = performance.now();
+    const outcomes = await broker.publish(tenant, inputs);
+    for (const o of outcomes) {
+      if (o.duplicate) metrics.duplicatePublishes++;
+      else metrics.eventsPublished++;
+    }
+    metrics.observePublish((performance.now() - started) / 1000);
+    return outcomes.map(toResponse);
+  };
+
+  app.post('/publish', async (c) => {
+    const { tenant } = authenticate(config.keys, c, 'secret');
+    const body = asObject(await readJson(c, config.maxPayloadBytes + ENVELOPE_BYTES));
+    const input = checkPublish(body, config.maxPayloadBytes, c.req.header('idempotency-key'));
+    const [res] = await publish(tenant, [input]);
+    return c.json(res);
+  });
+
+  app.post('/publish/batch', async (c) => {
+    const { tenant } = authenticate(config.keys, c, 'secret');
+    const body = asObject(await readJson(c, config.maxBatch * (config.maxPayloadBytes + ENVELOPE_BYTES)));
+    const { events } = body;
+    if (!Array.isArray(events) || events.length === 0) fail('BAD_REQUEST', '"events" must be a non-empty array.');
+    if (events.length > config.maxBatch) {
+      fail('BATCH_TOO_LARGE', `A batch holds at most ${config.maxBatch} events (got ${events.length}).`);
+    }
+    // Validate the whole batch before publishing any of it.
+    const inputs = events.map((e, i) => {
+      try {
+        return checkPublish(asObject(e, `events[${i}]`), config.maxPayloadBytes);
+      } catch (err) {
+        if (err instanceof Error) err.message = `events[${i}]: ${err.message}`;
+        throw err;
+      }
+    });
+    return c.json({ results: await publish(tenant, inputs) });
+  });
+
+  app.get('/sessions', async (c) => {
+    const { tenant } = authenticate(config.keys, c, 'secret');
+    const channel = c.req.query('channel');
+    const userId = c.req.query('userId');
+    const filter: { channel?: string; userId?: string } = {};
+    if (channel !== undefined) filter.channel = checkChannel(channel);
+    if (userId !== undefined) filter.userId = checkUserId(userId) as string;
+    return c.json({ sessions: await broker.listSessions(tenant, filter) });
+  });
+
+  return app;
+}

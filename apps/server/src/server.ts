@@ -1,0 +1,91 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { createApp } from './app.js';
+import { createTokenService } from './auth/tokens.js';
+import type { Broker } from './broker/types.js';
+import { createMemoryBroker } from './broker/memory.js';
+import type { Config } from './config.js';
+import type { ServerDeps } from './context.js';
+import { Metrics } from './metrics.js';
+import { Hub } from './stream/hub.js';
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  port: number;
+  deps: ServerDeps;
+  /** Ends every stream, stops accepting, closes the broker. */
+  close(): Promise<void>;
+}
+
+/** Creates the broker the configuration asks for; Redis code is loaded only when configured. */
+export async function createBroker(config: Config): Promise<Broker> {
+  if (config.redisUrl) {
+    const { createRedisBroker } = await import('./broker/redis.js');
+    return createRedisBroker(config);
+  }
+  return createMemoryBroker({
+    historySize: config.historySize,
+    historyMaxAgeSeconds: config.historyMaxAgeSeconds,
+    historyMaxBytes: config.historyMaxBytes,
+    idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+  });
+}
+
+/**
+ * Starts the Cast server for a configuration.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer(loadConfig())
+ * console.log(server.url)
+ * ```
+ */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const broker = await createBroker(config);
+  const metrics = new Metrics();
+  const hub = new Hub(broker, metrics, config.heartbeatMs);
+  await broker.start(hub);
+  const deps: ServerDeps = {
+    config,
+    broker,
+    hub,
+    metrics,
+    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
+  };
+  const app = createApp(deps);
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  // Streams are long-lived: no request timeout, and keep-alive longer than typical proxies'.
+  if ('requestTimeout' in server) server.requestTimeout = 0;
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000;
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const hostForUrl = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${hostForUrl}:${port}`,
+    port,
+    deps,
+    close() {
+      closing ??= (async () => {
+        hub.closeAll('shutdown');
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Idle keep-alive sockets would hold close() open.
+          if ('closeIdleConnections' in server) server.closeIdleConnections();
+          const t = setTimeout(() => {
+            if ('closeAllConnections' in server) server.closeAllConnections();
+            resolve();
+          }, config.shutdownGraceMs);
+          t.unref();
+        });
+        await broker.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import type { EventMatcher } from '@cast/protocol';
+import type { StreamSink } from './sink.js';
+
+/** Why the server closed a stream. */
+export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown';
+
+/** Options of {@link StreamConnection}. */
+export interface StreamConnectionOptions {
+  id: string;
+  tenant: string;
+  channels: string[];
+  userId: string | undefined;
+  matcher: EventMatcher;
+  /** Unsent bytes after which the connection is dropped as a slow consumer. */
+  maxPendingBytes: number;
+  /** Called once when the connection ends, whatever the reason. */
+  onClosed: (conn: StreamConnection, reason: CloseReason) => void;
+}
+
+const dirty = new Set<StreamConnection>();
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  for (const conn of dirty) conn.flush();
+  dirty.clear();
+}
+
+/**
+ * One open SSE stream. Frames queued during one event-loop turn are written
+ * with one socket write per connection (a publish burst to a thousand
+ * subscribers costs a thousand writes, not a thousand times the burst), and
+ * the same frame bytes are shared by every connection.
+ *
+ * While the connection replays history it holds live frames back; `goLive`
+ * then releases those the replay did not already cover, so the hand-off has
+ * no gap and no duplicate.
+ */
+export class StreamConnection {
+  readonly id: string;
+  readonly tenant: string;
+  readonly channels: string[];
+  readonly userId: string | undefined;
+  readonly connectedAt = new Date();
+  private readonly matcher: EventMatcher;
+  private readonly maxPending: number;
+  private readonly onClosed: StreamConnectionOptions['onClosed'];
+  private readonly sink: StreamSink;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private held: Array<{ ms: number; seq: number; frame: Uint8Array }> | undefined;
+  private closed = false;
+
+  constructor(sink: StreamSink, options: StreamConnectionOptions) {
+    this.sink = sink;
+    this.id = options.id;
+    this.tenant = options.tenant;
+    this.channels = options.channels;
+    this.userId = options.userId;
+    this.matcher = options.matcher;
+    this.maxPending = options.maxPendingBytes;
+    this.onClosed = options.onClosed;
+    sink.onClose(() => this.finish('client'));
+  }
+
+  /** Whether the connection has ended. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Starts holding live frames back until {@link goLive} (used while replaying). */
+  holdLive(): void {
+    this.held = [];
+  }
+
+  /** Whether this connection wants an event of that name (its `types` filter). */
+  wants(eventName: string): boolean {
+    return this.matcher(eventName);
+  }
+
+  /**
+   * Offers a live event's frame. Returns true when the connection takes it
+   * (now, or after its replay).
+   */
+  offer(eventName: string, ms: number, seq: number, frame: Uint8Array): boolean {
+    if (this.closed || !this.matcher(eventName)) return false;
+    if (this.held) this.held.push({ ms, seq, frame });
+    else this.send(frame);
+    return true;
+  }
+
+  /**
+   * Ends the replay: sends the held live frames positioned after `last` (the
+   * last position the replay covered) and switches to live delivery.
+   */
+  goLive(last: { ms: number; seq: number } | undefined): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const h of held) {
+      if (last && (h.ms < last.ms || (h.ms === last.ms && h.seq <= last.seq))) continue;
+      this.send(h.frame);
+    }
+  }
+
+  /** Queues bytes for this turn's write. */
+  send(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.queue.push(frame);
+    this.queuedBytes += frame.byteLength;
+    dirty.add(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  /** Writes what is queued now; drops the connection if its peer is too far behind. */
+  flush(): void {
+    if (this.closed || this.queue.length === 0) return;
+    const chunk = this.queue.length === 1 ? (this.queue[0] as Uint8Array) : Buffer.concat(this.queue, this.queuedBytes);
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.sink.write(chunk);
+    if (this.sink.pending > this.maxPending) this.close('slow');
+  }
+
+  /**
+   * Ends the stream: `slow` drops it at once (its buffer is the problem),
+   * other reasons first write what is queued.
+   */
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    if (reason === 'slow') {
+      this.finish(reason);
+      this.sink.destroy();
+      return;
+    }
+    this.flush();
+    this.finish(reason);
+    this.sink.end();
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.held = undefined;
+    dirty.delete(this);
+    this.onClosed(this, reason);
+  }
+}

@@ -1,0 +1,69 @@
+import { isReservedEventName, isValidChannel, isValidEventName, RESERVED_EVENT_NAMES } from '@cast/protocol';
+import { fail } from './errors.js';
+import type { PublishInput } from './broker/types.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const USER_ID = /^[^\x00-\x1f\x7f]{1,256}$/;
+
+/** Checks a channel name, with a message that says what is allowed. */
+export function checkChannel(value: unknown, field = 'channel'): string {
+  if (value === undefined || value === null) fail('BAD_REQUEST', `"${field}" is required.`);
+  if (typeof value !== 'string') fail('BAD_REQUEST', `"${field}" must be a string.`);
+  if (!isValidChannel(value)) {
+    fail('INVALID_CHANNEL', `${JSON.stringify((value as string).slice(0, 140))} is not a valid channel: use 1-128 letters, digits and _ - . : @ = +.`);
+  }
+  return value;
+}
+
+/** Checks an event name for publishing: the grammar, and not a reserved name. */
+export function checkEventName(value: unknown, field = 'event'): string {
+  if (value === undefined || value === null) fail('BAD_REQUEST', `"${field}" is required.`);
+  if (typeof value !== 'string') fail('BAD_REQUEST', `"${field}" must be a string.`);
+  if (!isValidEventName(value)) {
+    fail('INVALID_EVENT_NAME', `${JSON.stringify((value as string).slice(0, 140))} is not a valid event name: use 1-128 letters, digits and _ - . : (not starting with . or -).`);
+  }
+  if (isReservedEventName(value)) {
+    fail('RESERVED_EVENT_NAME', `"${value}" is reserved for the server's own events (${RESERVED_EVENT_NAMES.join(', ')}).`);
+  }
+  return value;
+}
+
+/** Checks an idempotency key. */
+export function checkIdempotencyKey(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || !IDEMPOTENCY_KEY.test(value)) {
+    fail('BAD_REQUEST', 'The idempotency key must be 1-255 visible ASCII characters.');
+  }
+  return value;
+}
+
+/** Checks a user id. */
+export function checkUserId(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || !USER_ID.test(value)) fail('BAD_REQUEST', '"userId" must be a string of 1-256 characters without control characters.');
+  return value;
+}
+
+/**
+ * Validates one event to publish and serializes its data once.
+ *
+ * @param body - the event object
+ * @param maxPayloadBytes - the largest `data` as UTF-8 JSON
+ * @param headerKey - an `Idempotency-Key` header, for single publishes
+ */
+export function checkPublish(body: Record<string, unknown>, maxPayloadBytes: number, headerKey?: string): PublishInput {
+  const channel = checkChannel(body.channel);
+  const event = checkEventName(body.event);
+  if (!('data' in body) || body.data === undefined) fail('BAD_REQUEST', '"data" is required (any JSON value).');
+  const data = JSON.stringify(body.data);
+  if (Buffer.byteLength(data, 'utf8') > maxPayloadBytes) {
+    fail('PAYLOAD_TOO_LARGE', `"data" is larger than ${maxPayloadBytes} bytes of JSON.`);
+  }
+  const bodyKey = checkIdempotencyKey(body.idempotencyKey);
+  const header = checkIdempotencyKey(headerKey);
+  if (bodyKey !== undefined && header !== undefined && bodyKey !== header) {
+    fail('BAD_REQUEST', 'The Idempotency-Key header and "idempotencyKey" differ; send one.');
+  }
+  const idempotencyKey = bodyKey ?? header;
+  return idempotencyKey === undefined ? { channel, event, data } : { channel, event, data, idempotencyKey };
+}
