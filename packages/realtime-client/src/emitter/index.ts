@@ -1,0 +1,96 @@
+import { matchesPattern } from '@cast/protocol';
+
+/** Removes the handler it was returned for; calling it again does nothing. */
+export type Unsubscribe = () => void;
+
+/** A set of handlers of one kind, called in the order they were added. */
+export interface Listeners<A extends unknown[]> {
+  /** Adds a handler. */
+  add(handler: (...args: A) => void): Unsubscribe;
+  /** Calls every handler; a handler that throws does not stop the others. */
+  emit(...args: A): void;
+  /** Whether any handler is registered. */
+  readonly size: number;
+  /** Removes every handler. */
+  clear(): void;
+}
+
+/**
+ * A list of handlers. A handler that throws is reported to the runtime
+ * (`reportError` where it exists, else `console.error`) and the others still
+ * run, so an app's bug never breaks the connection loop.
+ *
+ * @returns an empty list
+ * @example
+ * ```ts
+ * const changes = createListeners<[boolean]>()
+ * const off = changes.add((up) => console.log(up))
+ * changes.emit(true); off()
+ * ```
+ */
+export function createListeners<A extends unknown[]>(): Listeners<A> {
+  let handlers: Array<(...args: A) => void> = [];
+  return {
+    add(handler) {
+      // A fresh wrapper per add, so the same function added twice is removed once per unsubscribe.
+      const entry = (...args: A) => handler(...args);
+      handlers = [...handlers, entry];
+      return () => {
+        handlers = handlers.filter((h) => h !== entry);
+      };
+    },
+    emit(...args) {
+      // Iterate a snapshot: handlers may unsubscribe (or subscribe) while being called.
+      for (const handler of handlers) {
+        try {
+          handler(...args);
+        } catch (error) {
+          reportHandlerError(error);
+        }
+      }
+    },
+    get size() {
+      return handlers.length;
+    },
+    clear() {
+      handlers = [];
+    },
+  };
+}
+
+/**
+ * Routes events to handlers by type pattern (`order.created`, `ticket.*`, `*`).
+ *
+ * @returns an empty router
+ * @example
+ * ```ts
+ * const router = createEventRouter<{ type: string }>()
+ * router.on('ticket.*', (e) => console.log(e.type))
+ * router.emit({ type: 'ticket.created' })
+ * ```
+ */
+export function createEventRouter<E extends { type: string }>() {
+  const listeners = createListeners<[E]>();
+  return {
+    /** Calls `handler` for every event whose type matches `pattern`. */
+    on(pattern: string, handler: (event: E) => void): Unsubscribe {
+      return listeners.add((event) => {
+        if (matchesPattern(pattern, event.type)) handler(event);
+      });
+    },
+    /** Delivers one event to every matching handler. */
+    emit(event: E): void {
+      listeners.emit(event);
+    },
+    /** Removes every handler. */
+    clear(): void {
+      listeners.clear();
+    },
+  };
+}
+
+function reportHandlerError(error: unknown): void {
+  const report = (globalThis as { reportError?: (e: unknown) => void }).reportError;
+  if (typeof report === 'function') report(error);
+  else console.error(error);
+}

@@ -1,0 +1,143 @@
+import type { CastError, EventMap } from '@cast/protocol';
+import type { Unsubscribe } from './emitter/index.js';
+
+/**
+ * The states of a client, as an ordered list:
+ * - `disconnected`: not connected and not trying (before `connect()` with
+ *   `autoConnect: false`, or after a fatal error; `connect()` starts again);
+ * - `connecting`: opening the first stream;
+ * - `connected`: the server confirmed the subscription (`connected` event);
+ * - `reconnecting`: the stream dropped; waiting out the backoff or reopening;
+ * - `closed`: `destroy()` was called; nothing happens any more.
+ */
+export const CONNECTION_STATES = ['disconnected', 'connecting', 'connected', 'reconnecting', 'closed'] as const;
+
+/** One of {@link CONNECTION_STATES}. */
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
+
+/** One event received from the stream. */
+export interface RealtimeEvent<T extends string = string, D = unknown> {
+  /** The event name (`order.created`); `message` when the server sent none. */
+  type: T;
+  /** The published payload, parsed from JSON. */
+  data: D;
+  /** The raw SSE id of the event (`<ms>-<seq>/<channel>`), when it had one. */
+  id: string | undefined;
+  /** The channel the event was published to, read from its id. */
+  channel: string | undefined;
+}
+
+/** Told when a stream resumed from a last event id. */
+export interface ResumeInfo {
+  /**
+   * True when the server replayed every event after `lastEventId`; false when
+   * it could not (too old, or unknown to it) and the app should refetch state.
+   */
+  recovered: boolean;
+  /** The id the client resumed from. */
+  lastEventId: string;
+}
+
+/**
+ * The minimal response a {@link StreamFetch} must return: what `fetch`'s
+ * `Response` has, so the global `fetch` fits as is. Body chunks may be bytes
+ * (decoded as UTF-8) or already-decoded strings.
+ */
+export interface StreamResponse {
+  /** The HTTP status. */
+  readonly status: number;
+  /** The response headers. */
+  readonly headers: { get(name: string): string | null };
+  /** The body as a stream of chunks, or null when there is none. */
+  readonly body: {
+    getReader(): {
+      read(): Promise<{ done: true; value?: unknown } | { done: false; value: Uint8Array | string }>;
+      cancel(reason?: unknown): Promise<void>;
+    };
+  } | null;
+  /** The whole body as text (read for error answers). */
+  text(): Promise<string>;
+}
+
+/** A `fetch`-like function whose response body can be read while it arrives. */
+export type StreamFetch = (
+  url: string,
+  init: { method: 'GET'; headers: Record<string, string>; signal: AbortSignal },
+) => Promise<StreamResponse>;
+
+/** Options of {@link createRealtime}. */
+export interface RealtimeOptions {
+  /** The Cast server's base URL, e.g. `https://push.example.com`; the stream is `<url>/push/stream`. */
+  url: string;
+  /**
+   * The stream token, or an async function returning one. A function is
+   * called before every connection attempt (so it can hand out a fresh token
+   * before the old one expires) and once more after a 401/403 before the
+   * client gives up.
+   */
+  token: string | (() => string | Promise<string>);
+  /** Server-side filter: event names and `prefix.*` patterns. @defaultValue every event */
+  types?: readonly string[];
+  /** The `fetch` to use (React Native: a streaming fetch or {@link createXhrFetch}). @defaultValue globalThis.fetch */
+  fetch?: StreamFetch;
+  /** Connect at once; when false, nothing happens until `connect()`. @defaultValue true */
+  autoConnect?: boolean;
+  /** Base of the exponential reconnect delay, ms (the server's `retry:` raises it). @defaultValue 1000 */
+  backoffFloorMs?: number;
+  /** Largest reconnect delay, ms. @defaultValue 30000 */
+  backoffCapMs?: number;
+  /**
+   * Reconnect when no byte (event or heartbeat) arrived for this long, ms;
+   * a little over two server heartbeats of 15 s. @defaultValue 35000
+   */
+  stallTimeoutMs?: number;
+  /** Resume from this event id (one saved from an earlier session) on the first connection. */
+  lastEventId?: string;
+}
+
+/** Picks the event names of `Events` that a pattern covers. */
+export type MatchingNames<Events extends EventMap, P extends string> = P extends '*'
+  ? keyof Events & string
+  : P extends `${infer Prefix}.*`
+    ? Extract<keyof Events & string, `${Prefix}.${string}`>
+    : Extract<keyof Events & string, P>;
+
+/** The event a handler of `on(pattern, …)` receives: typed by `Events` when it names the event. */
+export type EventFor<Events extends EventMap, P extends string> = [MatchingNames<Events, P>] extends [never]
+  ? RealtimeEvent<string, unknown>
+  : DistributeEvents<Events, MatchingNames<Events, P>>;
+
+type DistributeEvents<Events extends EventMap, K> = K extends keyof Events & string ? RealtimeEvent<K, Events[K]> : never;
+
+/** A realtime client: one SSE connection, many handlers. */
+export interface Realtime<Events extends EventMap = EventMap> {
+  /** The current state. */
+  readonly state: ConnectionState;
+  /** Whether the stream is open and confirmed (`state === 'connected'`). */
+  readonly connected: boolean;
+  /** The id of the last event received; resent as `Last-Event-ID` on reconnect. */
+  readonly lastEventId: string | undefined;
+  /**
+   * Calls `handler` for every event whose name matches `pattern`: an exact
+   * name, `prefix.*` or `*`.
+   * @throws CastError `INVALID_OPTIONS` when the pattern is malformed
+   */
+  on<P extends (keyof Events & string) | `${string}.*` | '*' | (string & {})>(
+    pattern: P,
+    handler: (event: EventFor<Events, P>) => void,
+  ): Unsubscribe;
+  /** Calls `handler` for every event. */
+  onAny(handler: (event: EventFor<Events, '*'>) => void): Unsubscribe;
+  /** Called with true when the stream is confirmed, false when it is lost. */
+  onConnectionChange(handler: (connected: boolean) => void): Unsubscribe;
+  /** Called on every state change. */
+  onStateChange(handler: (state: ConnectionState, previous: ConnectionState) => void): Unsubscribe;
+  /** Called with every error: retryable ones (the client retries) and fatal ones (it stops). */
+  onError(handler: (error: CastError) => void): Unsubscribe;
+  /** Called when a stream resumed from a last event id, telling whether nothing was missed. */
+  onResume(handler: (info: ResumeInfo) => void): Unsubscribe;
+  /** Opens the stream (after `autoConnect: false`, or after a fatal error); does nothing while open or opening. */
+  connect(): void;
+  /** Closes the stream, cancels every timer and removes every handler. Idempotent. */
+  destroy(): void;
+}
