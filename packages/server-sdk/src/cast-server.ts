@@ -114,7 +114,7 @@ export class CastServer<Events extends EventMap = EventMap> {
     this.#transport = { baseUrl, apiKey, fetch, timeoutMs, retries };
 
     this.tokens = {
-      create: (request, callOptions) => {
+      create: async (request, callOptions) => {
         checkTokenRequest(request);
         const body: TokenRequest = { channels: request.channels };
         if (request.userId !== undefined) body.userId = request.userId;
@@ -174,7 +174,7 @@ export class CastServer<Events extends EventMap = EventMap> {
    * const { delivered } = await cast.publish({ channel: 'order:abc123', event: 'status.changed', data: { status: 'shipped' } })
    * ```
    */
-  publish<E extends keyof Events & string>(
+  async publish<E extends keyof Events & string>(
     event: PublishInput<Events, E>,
     options?: RequestOptions,
   ): Promise<PublishResponse> {
