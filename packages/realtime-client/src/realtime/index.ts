@@ -273,7 +273,8 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       resumeListeners.clear();
     },
   };
-  if (config.autoConnect) open();
+  // Deferred a microtask so handlers registered right after creation see the first state change.
+  if (config.autoConnect) queueMicrotask(() => realtime.connect());
   return realtime;
 }
 

@@ -111,10 +111,16 @@ export function createFakeFetch() {
   };
 }
 
-/** Lets promise chains (stream reads, fetch answers) run to quiescence. */
+/**
+ * Lets promise chains (stream reads, fetch answers) run to quiescence: a few
+ * turns of the real event loop. Tests fake only the timers, not setImmediate.
+ */
 export async function settle(): Promise<void> {
-  for (let i = 0; i < 30; i++) await Promise.resolve();
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/** The timers the unit tests fake: every timer the client uses, and the clock. */
+export const FAKED_TIMERS = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] as const;
 
 /** The `connected` frame the server sends first. */
 export function connectedFrame(data: Record<string, unknown> = { channels: ['orders'] }): string {
