@@ -424,6 +424,7 @@ describe('publish', () => {
     [{ channel: 'a', event: 'connected', data: 1 }, 'RESERVED_EVENT_NAME'],
     [{ channel: 'a', event: 'e', data: undefined }, 'BAD_REQUEST'],
     [{ channel: 'a', event: 'e', data: 1, idempotencyKey: '' }, 'BAD_REQUEST'],
+    [{ channel: 'a', event: 'e', data: 1, idempotencyKey: 'has space' }, 'BAD_REQUEST'],
   ])('refuses %j locally with %s', async (event, code) => {
     await expect(client().publish(event)).rejects.toMatchObject({ code });
   });

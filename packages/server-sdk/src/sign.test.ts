@@ -59,6 +59,7 @@ describe('signToken', () => {
     [{ channels: ['a'], ttlSeconds: 1.5 }, 'BAD_REQUEST'],
     [{ channels: ['a'], ttlSeconds: DEFAULTS.maxTokenTtlSeconds + 1 }, 'BAD_REQUEST'],
     [{ channels: ['a'], userId: '' }, 'BAD_REQUEST'],
+    [{ channels: ['a'], userId: 'a\nb' }, 'BAD_REQUEST'],
   ])('refuses %j with %s', async (request, code) => {
     await expect(signToken(request, { signingSecret: secret, tenant: 't' })).rejects.toMatchObject({ code });
   });

@@ -13,8 +13,10 @@ import {
   type TokenRequest,
 } from '@cast/protocol';
 
-/** Longest user id or idempotency key accepted, characters. */
-const MAX_ID_LENGTH = 256;
+/** A user id: 1 to 256 characters, no control characters (the server's rule). */
+const USER_ID = /^[^\u0000-\u001f\u007f]{1,256}$/;
+/** An idempotency key: 1 to 255 visible ASCII characters (the server's rule). */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * Checks a token request against the grammar and the default limits.
@@ -46,8 +48,8 @@ export function checkTokenRequest(request: TokenRequest): Required<Omit<TokenReq
       throw new CastError('INVALID_CHANNEL', `Invalid channel name: ${JSON.stringify(channel)}.`);
     }
   }
-  if (userId !== undefined && (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID_LENGTH)) {
-    throw new CastError('BAD_REQUEST', `userId must be a string of 1 to ${MAX_ID_LENGTH} characters.`);
+  if (userId !== undefined && (typeof userId !== 'string' || !USER_ID.test(userId))) {
+    throw new CastError('BAD_REQUEST', 'userId must be a string of 1 to 256 characters without control characters.');
   }
   const ttlSeconds = request.ttlSeconds ?? DEFAULTS.tokenTtlSeconds;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > DEFAULTS.maxTokenTtlSeconds) {
@@ -84,7 +86,7 @@ export function checkPublishRequest(event: PublishRequest): void {
   }
   if (event.data === undefined) throw new CastError('BAD_REQUEST', 'data is required (any JSON value).');
   const key = event.idempotencyKey;
-  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_ID_LENGTH)) {
-    throw new CastError('BAD_REQUEST', `idempotencyKey must be a string of 1 to ${MAX_ID_LENGTH} characters.`);
+  if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+    throw new CastError('BAD_REQUEST', 'idempotencyKey must be 1 to 255 visible ASCII characters.');
   }
 }
