@@ -1,6 +1,7 @@
 import { CastError } from '@cast/protocol';
 import { Hono } from 'hono';
 import type { ServerDeps } from './context.js';
+import { consoleRoute } from './console/route.js';
 import { cors } from './cors.js';
 import { errorResponse } from './errors.js';
 import { pushRoutes } from './routes/push.js';
@@ -15,6 +16,8 @@ const KNOWN_PATHS = new Set([
   '/push/publish',
   '/push/publish/batch',
   '/push/sessions',
+  '/console',
+  '/console/',
 ]);
 
 /**
@@ -45,6 +48,7 @@ export function createApp(deps: ServerDeps): Hono {
   );
 
   app.route('/push', pushRoutes(deps));
+  app.route('/console', consoleRoute());
 
   app.notFound((c) => {
     if (KNOWN_PATHS.has(c.req.path)) {
