@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryBroker, type MemoryBrokerOptions } from './memory.js';
+import type { LocalDelivery, PublishInput, StoredEvent } from './types.js';
+
+const T0 = 1_700_000_000_000;
+
+function setup(over: Partial<MemoryBrokerOptions> = {}) {
+  let t = T0;
+  const delivered: Array<[string, StoredEvent]> = [];
+  const local: LocalDelivery = {
+    deliver(tenant, event) {
+      delivered.push([tenant, event]);
+      return 2;
+    },
+  };
+  const broker = createMemoryBroker({
+    historySize: 100,
+    historyMaxAgeSeconds: 3600,
+    historyMaxBytes: 1 << 20,
+    idempotencyWindowSeconds: 60,
+    now: () => t,
+    ...over,
+  });
+  return {
+    broker,
+    delivered,
+    local,
+    tick: (ms: number) => {
+      t += ms;
+    },
+    start: () => broker.start(local),
+  };
+}
+
+const ev = (channel = 'orders', event = 'order.created', data = '{}', idempotencyKey?: string): PublishInput =>
+  idempotencyKey === undefined ? { channel, event, data } : { channel, event, data, idempotencyKey };
+
+describe('memory broker', () => {
+  it('gives every event of a tenant a unique, increasing position', async () => {
+    const { broker, start, tick } = setup();
+    await start();
+    const positions: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const outs = await broker.publish('acme', [ev(), ev('other')]);
+      positions.push(...outs.map((o) => o.event.position));
+      if (i % 2 === 0) tick(1);
+    }
+    expect(positions[0]).toBe(`${T0}-0`);
+    expect(positions[1]).toBe(`${T0}-1`);
+    const parsed = positions.map((p) => p.split('-').map(Number) as [number, number]);
+    for (let i = 1; i < parsed.length; i++) {
+      const [a, b] = [parsed[i - 1] as [number, number], parsed[i] as [number, number]];
+      expect(a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]), `${positions[i - 1]} < ${positions[i]}`).toBe(true);
+    }
+    await broker.close();
+  });
+
+  it('keeps positions increasing when the clock goes backwards', async () => {
+    const { broker, start, tick } = setup();
+    await start();
+    const [a] = await broker.publish('acme', [ev()]);
+    tick(-500);
+    const [b] = await broker.publish('acme', [ev()]);
+    expect(a?.event.position).toBe(`${T0}-0`);
+    expect(b?.event.position).toBe(`${T0}-1`);
+  });
+
+  it('hands each event to the local hub once and reports its count', async () => {
+    const { broker, start, delivered } = setup();
+    await start();
+    const [out] = await broker.publish('acme', [ev('orders', 'order.created', '{"a":1}')]);
+    expect(out?.delivered).toBe(2);
+    expect(out?.duplicate).toBe(false);
+    expect(out?.event.messageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(delivered).toEqual([['acme', out?.event]]);
+  });
+
+  it('replays the events after a position on the asked channels, in order, recovered', async () => {
+    const { broker, start, tick } = setup();
+    await start();
+    const outs = await broker.publish('acme', [ev('orders', 'a'), ev('billing', 'b'), ev('orders', 'c')]);
+    tick(1);
+    await broker.publish('globex', [ev('orders', 'not-mine')]);
+    const [d] = await broker.publish('acme', [ev('orders', 'd')]);
+    const r = await broker.replay('acme', ['orders'], outs[0]?.event.position as string);
+    expect(r.recovered).toBe(true);
+    expect(r.events.map((e) => e.event)).toEqual(['c', 'd']);
+    const all = await broker.replay('acme', ['orders', 'billing'], outs[0]?.event.position as string);
+    expect(all.events.map((e) => e.event)).toEqual(['b', 'c', 'd']);
+    const latest = await broker.replay('acme', ['orders'], d?.event.position as string);
+    expect(latest).toEqual({ events: [], recovered: true });
+  });
+
+  it('says recovered: false when the position is older than the retained history', async () => {
+    const { broker, start } = setup({ historySize: 3 });
+    await start();
+    const outs = await broker.publish('acme', [ev('orders', 'e0'), ev('orders', 'e1'), ev('orders', 'e2'), ev('orders', 'e3'), ev('orders', 'e4')]);
+    const old = await broker.replay('acme', ['orders'], outs[0]?.event.position as string);
+    expect(old.recovered).toBe(false);
+    expect(old.events.map((e) => e.event)).toEqual(['e2', 'e3', 'e4']);
+    const edge = await broker.replay('acme', ['orders'], outs[1]?.event.position as string);
+    expect(edge.recovered).toBe(true);
+    expect(edge.events.map((e) => e.event)).toEqual(['e2', 'e3', 'e4']);
+  });
+
+  it('says recovered: false for events that aged out of the history', async () => {
+    const { broker, start, tick } = setup({ historyMaxAgeSeconds: 10 });
+    await start();
+    const [a] = await broker.publish('acme', [ev('orders', 'old')]);
+    const [b] = await broker.publish('acme', [ev('orders', 'old2')]);
+    tick(11_000);
+    await broker.publish('acme', [ev('orders', 'new')]);
+    const r = await broker.replay('acme', ['orders'], a?.event.position as string);
+    expect(r.recovered).toBe(false);
+    expect(r.events.map((e) => e.event)).toEqual(['new']);
+    expect((await broker.replay('acme', ['orders'], b?.event.position as string)).recovered).toBe(true);
+  });
+
+  it('says recovered: false for ids it never issued (a previous run, or the future)', async () => {
+    const { broker, start } = setup();
+    await start();
+    expect(await broker.replay('acme', ['orders'], `${T0 - 5000}-0`)).toEqual({ events: [], recovered: false });
+    await broker.publish('acme', [ev()]);
+    expect((await broker.replay('acme', ['orders'], `${T0 - 5000}-0`)).recovered).toBe(false);
+    expect((await broker.replay('acme', ['orders'], `${T0 + 60_000}-0`)).recovered).toBe(false);
+    expect((await broker.replay('acme', ['orders'], 'garbage')).recovered).toBe(false);
+  });
+
+  it('says recovered: false when an event was too large to retain', async () => {
+    const { broker, start } = setup({ historyMaxBytes: 200 });
+    await start();
+    const [a] = await broker.publish('acme', [ev('orders', 'small')]);
+    await broker.publish('acme', [ev('orders', 'big', JSON.stringify('x'.repeat(500)))]);
+    const r = await broker.replay('acme', ['orders'], a?.event.position as string);
+    expect(r.recovered).toBe(false);
+  });
+
+  it('publishes an idempotency key once per tenant within the window', async () => {
+    const { broker, start, delivered, tick } = setup();
+    await start();
+    const [first] = await broker.publish('acme', [ev('orders', 'x', '{}', 'k1')]);
+    const [again] = await broker.publish('acme', [ev('orders', 'x', '{}', 'k1')]);
+    expect(again?.duplicate).toBe(true);
+    expect(again?.event.messageId).toBe(first?.event.messageId);
+    expect(again?.delivered).toBe(first?.delivered);
+    expect(delivered).toHaveLength(1);
+    const [other] = await broker.publish('globex', [ev('orders', 'x', '{}', 'k1')]);
+    expect(other?.duplicate).toBe(false);
+    expect(delivered).toHaveLength(2);
+    tick(61_000);
+    const [later] = await broker.publish('acme', [ev('orders', 'x', '{}', 'k1')]);
+    expect(later?.duplicate).toBe(false);
+    expect(delivered).toHaveLength(3);
+  });
+
+  it('lists sessions of one tenant, by channel and by user', async () => {
+    const { broker, start } = setup();
+    await start();
+    const at = new Date(T0).toISOString();
+    broker.addSession({ tenant: 'acme', id: 's1', userId: 'u1', channels: ['orders', 'user:u1'], connectedAt: at });
+    broker.addSession({ tenant: 'acme', id: 's2', userId: null, channels: ['orders'], connectedAt: at });
+    broker.addSession({ tenant: 'globex', id: 's3', userId: 'u1', channels: ['orders'], connectedAt: at });
+    expect((await broker.listSessions('acme', {})).map((s) => s.id)).toEqual(['s1', 's2']);
+    expect((await broker.listSessions('acme', { channel: 'user:u1' })).map((s) => s.id)).toEqual(['s1']);
+    expect(await broker.listSessions('acme', { userId: 'u1' })).toEqual([
+      { id: 's1', userId: 'u1', channels: ['orders', 'user:u1'], connectedAt: at },
+    ]);
+    broker.removeSession('acme', 's1');
+    expect((await broker.listSessions('acme', {})).map((s) => s.id)).toEqual(['s2']);
+    expect(await broker.ready()).toBe(true);
+  });
+});

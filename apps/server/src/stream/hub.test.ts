@@ -1,0 +1,177 @@
+import { createMatcher } from '@cast/protocol';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Broker, SessionRecord, StoredEvent } from '../broker/types.js';
+import { Metrics } from '../metrics.js';
+import { eventFrame, Hub } from './hub.js';
+import type { StreamConnection } from './writer.js';
+
+interface FakeConn {
+  conn: StreamConnection;
+  offered: Uint8Array[];
+  sent: Uint8Array[];
+  closedWith: string[];
+}
+
+let nextId = 0;
+function fakeConn(tenant: string, channels: string[], types: string[] = [], userId?: string): FakeConn {
+  const matcher = createMatcher(types);
+  const offered: Uint8Array[] = [];
+  const sent: Uint8Array[] = [];
+  const closedWith: string[] = [];
+  const conn = {
+    id: `c${nextId++}`,
+    tenant,
+    channels,
+    userId,
+    connectedAt: new Date(0),
+    wants: (name: string) => matcher(name),
+    offer: (name: string, _ms: number, _seq: number, frame: Uint8Array) => {
+      if (!matcher(name)) return false;
+      offered.push(frame);
+      return true;
+    },
+    send: (frame: Uint8Array) => sent.push(frame),
+    close: (reason: string) => closedWith.push(reason),
+  } as unknown as StreamConnection;
+  return { conn, offered, sent, closedWith };
+}
+
+function fakeBroker() {
+  const calls: string[] = [];
+  const sessions: SessionRecord[] = [];
+  const broker = {
+    listen: (t: string, ch: string) => calls.push(`listen ${t}/${ch}`),
+    unlisten: (t: string, ch: string) => calls.push(`unlisten ${t}/${ch}`),
+    addSession: (s: SessionRecord) => sessions.push(s),
+    removeSession: (t: string, id: string) => calls.push(`remove ${t}/${id}`),
+  } as unknown as Broker;
+  return { broker, calls, sessions };
+}
+
+const event = (over: Partial<StoredEvent> = {}): StoredEvent => ({
+  position: '1700000000000-0',
+  channel: 'orders',
+  event: 'order.created',
+  data: '{"orderId":"abc123"}',
+  messageId: 'm1',
+  ...over,
+});
+
+const hubs: Hub[] = [];
+function newHub(broker: Broker, metrics = new Metrics(), heartbeatMs = 15_000): Hub {
+  const hub = new Hub(broker, metrics, heartbeatMs);
+  hubs.push(hub);
+  return hub;
+}
+afterEach(() => {
+  for (const h of hubs.splice(0)) h.closeAll();
+  vi.useRealTimers();
+});
+
+describe('Hub', () => {
+  it('serializes an event once and hands the same Buffer instance to every connection', () => {
+    const { broker } = fakeBroker();
+    const metrics = new Metrics();
+    const hub = newHub(broker, metrics);
+    const conns = Array.from({ length: 1000 }, () => fakeConn('acme', ['orders']));
+    for (const c of conns) hub.add(c.conn);
+    expect(hub.deliver('acme', event())).toBe(1000);
+    const first = conns[0]?.offered[0];
+    expect(first).toBeInstanceOf(Buffer);
+    expect(Buffer.from(first as Uint8Array).toString()).toBe(
+      'id: 1700000000000-0/orders\nevent: order.created\ndata: {"orderId":"abc123"}\n\n',
+    );
+    for (const c of conns) {
+      expect(c.offered).toHaveLength(1);
+      expect(c.offered[0]).toBe(first);
+    }
+    expect(metrics.deliveries).toBe(1000);
+  });
+
+  it('never delivers an event of one tenant to another tenant on the same channel name', () => {
+    const { broker } = fakeBroker();
+    const hub = newHub(broker);
+    const a = fakeConn('acme', ['orders']);
+    const b = fakeConn('globex', ['orders']);
+    hub.add(a.conn);
+    hub.add(b.conn);
+    expect(hub.deliver('acme', event())).toBe(1);
+    expect(a.offered).toHaveLength(1);
+    expect(b.offered).toHaveLength(0);
+    expect(hub.deliver('initech', event())).toBe(0);
+  });
+
+  it('counts only connections on the channel whose type filter wants the event', () => {
+    const { broker } = fakeBroker();
+    const hub = newHub(broker);
+    const all = fakeConn('acme', ['orders']);
+    const tickets = fakeConn('acme', ['orders'], ['ticket.*']);
+    const other = fakeConn('acme', ['billing']);
+    for (const c of [all, tickets, other]) hub.add(c.conn);
+    expect(hub.deliver('acme', event())).toBe(1);
+    expect(hub.deliver('acme', event({ event: 'ticket.created' }))).toBe(2);
+    expect(tickets.offered).toHaveLength(1);
+    expect(other.offered).toHaveLength(0);
+    expect(hub.subscribers('acme', 'orders')).toBe(2);
+  });
+
+  it('tells the broker when a channel gains its first and loses its last subscriber, and tracks sessions', () => {
+    const { broker, calls, sessions } = fakeBroker();
+    const metrics = new Metrics();
+    const hub = newHub(broker, metrics);
+    const a = fakeConn('acme', ['orders', 'user:u1'], [], 'u1');
+    const b = fakeConn('acme', ['orders']);
+    hub.add(a.conn);
+    hub.add(b.conn);
+    expect(calls).toEqual(['listen acme/orders', 'listen acme/user:u1']);
+    expect(sessions.map((s) => [s.tenant, s.userId, s.channels])).toEqual([
+      ['acme', 'u1', ['orders', 'user:u1']],
+      ['acme', null, ['orders']],
+    ]);
+    hub.remove(a.conn, 'client');
+    expect(calls.slice(2)).toEqual(['unlisten acme/user:u1', `remove acme/${a.conn.id}`]);
+    hub.remove(b.conn, 'slow');
+    hub.remove(b.conn, 'slow');
+    expect(calls.slice(4)).toEqual(['unlisten acme/orders', `remove acme/${b.conn.id}`]);
+    expect(hub.size).toBe(0);
+    expect(metrics.slowConsumerDrops).toBe(1);
+    expect(metrics.connectionsOpened).toBe(2);
+  });
+
+  it('sends a heartbeat comment to every connection each interval', () => {
+    vi.useFakeTimers();
+    const { broker } = fakeBroker();
+    const hub = newHub(broker, new Metrics(), 1000);
+    const a = fakeConn('acme', ['orders']);
+    const b = fakeConn('globex', ['x']);
+    hub.add(a.conn);
+    hub.add(b.conn);
+    vi.advanceTimersByTime(999);
+    expect(a.sent).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(a.sent.map((f) => Buffer.from(f).toString())).toEqual([': hb\n\n']);
+    vi.advanceTimersByTime(2000);
+    expect(a.sent).toHaveLength(3);
+    expect(b.sent).toHaveLength(3);
+  });
+
+  it('closes every connection on shutdown and stops the heartbeat', () => {
+    vi.useFakeTimers();
+    const { broker } = fakeBroker();
+    const hub = newHub(broker, new Metrics(), 1000);
+    const a = fakeConn('acme', ['orders']);
+    hub.add(a.conn);
+    hub.closeAll('shutdown');
+    expect(a.closedWith).toEqual(['shutdown']);
+    vi.advanceTimersByTime(5000);
+    expect(a.sent).toHaveLength(0);
+  });
+});
+
+describe('eventFrame', () => {
+  it('puts the position and channel in the id, and the data on one line', () => {
+    expect(eventFrame(event({ position: '5-2', channel: 'user:u1', event: 'x', data: '{"a":"b\\nc"}' })).toString()).toBe(
+      'id: 5-2/user:u1\nevent: x\ndata: {"a":"b\\nc"}\n\n',
+    );
+  });
+});
