@@ -2,7 +2,14 @@ import { CastError } from '@cast/protocol';
 import { checkTimeout } from './http.js';
 import type { CastServerOptions, FetchLike } from './types.js';
 
-/** The environment variables {@link CastServer} reads for the options left out. */
+/**
+ * The environment variables `CastServer` reads for the options left out.
+ *
+ * @example
+ * ```ts
+ * process.env[ENV_NAMES.apiKey] // the value of CAST_API_KEY
+ * ```
+ */
 export const ENV_NAMES = {
   apiKey: 'CAST_API_KEY',
   baseUrl: 'CAST_URL',

@@ -2,7 +2,14 @@ import { CastError, TOKEN_AUDIENCE, TOKEN_ISSUER, type TokenRequest, type TokenR
 import { SignJWT } from 'jose';
 import { checkTokenRequest } from './validate.js';
 
-/** What a locally signed token needs beyond the request. */
+/**
+ * What a locally signed token needs beyond the request.
+ *
+ * @example
+ * ```ts
+ * const options: SignTokenOptions = { signingSecret: process.env.CAST_SIGNING_SECRET!, tenant: 'acme' }
+ * ```
+ */
 export interface SignTokenOptions {
   /** The server's `CAST_SIGNING_SECRET` (its UTF-8 bytes are the HMAC key). */
   signingSecret: string;

@@ -5,6 +5,12 @@ import type { CastServer } from './cast-server.js';
  * What `authorize` decides for a request: the token to issue, `null` (or
  * `undefined`) when the caller is not signed in (401), `false` when it is
  * signed in but may not have a token (403).
+ *
+ * @example
+ * ```ts
+ * const decide = (user?: { id: string; banned: boolean }): AuthorizeResult =>
+ *   !user ? null : user.banned ? false : { channels: [`user:${user.id}`], userId: user.id }
+ * ```
  */
 export type AuthorizeResult = TokenRequest | null | undefined | false;
 
