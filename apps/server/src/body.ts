@@ -2,6 +2,16 @@ import type { Context } from 'hono';
 import { fail } from './errors.js';
 
 /**
+ * Refuses a body over the limit. The rest of it is not read, so the answer
+ * closes the connection: a client reusing it would otherwise send its next
+ * request on a socket the server is about to drop.
+ */
+function tooLarge(c: Context, maxBytes: number): never {
+  c.header('Connection', 'close');
+  fail('PAYLOAD_TOO_LARGE', `The body is larger than ${maxBytes} bytes.`);
+}
+
+/**
  * Reads a JSON body of at most `maxBytes`, refusing early on a large
  * `Content-Length` and stopping the read as soon as a body without one passes
  * the limit.
@@ -12,7 +22,7 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
     fail('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
   }
   const declared = Number(c.req.header('content-length') ?? NaN);
-  if (declared > maxBytes) fail('PAYLOAD_TOO_LARGE', `The body is larger than ${maxBytes} bytes.`);
+  if (declared > maxBytes) tooLarge(c, maxBytes);
   const body = c.req.raw.body;
   if (!body) fail('BAD_REQUEST', 'The request has no body; send a JSON object.');
   const reader = body.getReader();
@@ -24,7 +34,7 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => {});
-      fail('PAYLOAD_TOO_LARGE', `The body is larger than ${maxBytes} bytes.`);
+      tooLarge(c, maxBytes);
     }
     chunks.push(value);
   }
