@@ -1,0 +1,293 @@
+/**
+ * Process plumbing of a run: the hubs under test, the load-generator child
+ * processes, and what the kernel says about a process (CPU time, RSS, open
+ * files). Linux `/proc` is read for the figures; elsewhere they are NaN.
+ */
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { WorkerReply } from './load/messages.js';
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (ms) and memory of a process, from /proc. */
+export interface ProcSample {
+  userMs: number;
+  systemMs: number;
+  rssBytes: number;
+  at: number;
+}
+
+/**
+ * Samples a process.
+ *
+ * @param pid - the process id
+ * @returns its CPU times and RSS
+ * @example
+ * ```ts
+ * const before = sampleProcess(hub.pid);
+ * ```
+ */
+export function sampleProcess(pid: number): ProcSample {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+    return {
+      userMs: (Number(fields[11]) * 1000) / CLK_TCK,
+      systemMs: (Number(fields[12]) * 1000) / CLK_TCK,
+      rssBytes: rssKb * 1024,
+      at: performance.now(),
+    };
+  } catch {
+    return { userMs: Number.NaN, systemMs: Number.NaN, rssBytes: Number.NaN, at: performance.now() };
+  }
+}
+
+/** CPU use between two samples, as a share of one core (1 = one core busy). */
+export interface CpuShare {
+  user: number;
+  system: number;
+  total: number;
+}
+
+/**
+ * CPU use between two samples.
+ *
+ * @param a - the earlier sample
+ * @param b - the later sample
+ * @returns user, system and total shares of one core
+ * @example
+ * ```ts
+ * cpuBetween(before, sampleProcess(pid)).total // 0.97
+ * ```
+ */
+export function cpuBetween(a: ProcSample, b: ProcSample): CpuShare {
+  const wall = Math.max(1, b.at - a.at);
+  const user = (b.userMs - a.userMs) / wall;
+  const system = (b.systemMs - a.systemMs) / wall;
+  return { user, system, total: user + system };
+}
+
+/**
+ * The open-files limit of a process and how many it has open.
+ *
+ * @param pid - the process id
+ * @returns the soft limit and the current count
+ * @example
+ * ```ts
+ * const { limit, open } = openFiles(hub.pid);
+ * ```
+ */
+export function openFiles(pid: number): { limit: number; open: number } {
+  try {
+    const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
+    const limit = Number(/Max open files\s+(\d+)/.exec(limits)?.[1] ?? Number.NaN);
+    return { limit, open: readdirSync(`/proc/${pid}/fd`).length };
+  } catch {
+    return { limit: Number.NaN, open: Number.NaN };
+  }
+}
+
+/** A hub process under test. */
+export interface Hub {
+  /** `http://host:port`. */
+  url: string;
+  pid: number;
+  /** Stops it (SIGTERM, then SIGKILL after 3 s). */
+  stop(): Promise<void>;
+  /** Output lines it printed (the last 200). */
+  output: string[];
+}
+
+/**
+ * Starts a hub process and waits for its `listening on http://HOST:PORT` line.
+ *
+ * @param command - the executable (usually `process.execPath`)
+ * @param args - its arguments
+ * @param env - extra environment
+ * @param timeoutMs - how long to wait for the line
+ * @returns the running hub
+ * @example
+ * ```ts
+ * const hub = await startHub(process.execPath, ['dist/baseline/main.js'], { PORT: '0' });
+ * ```
+ */
+export function startHub(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<Hub> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    let done = false;
+    const timer = setTimeout(() => finish(new Error(`hub did not start in ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    const finish = (err?: Error, url?: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        child.kill('SIGKILL');
+        reject(err);
+      } else resolve(hubOf(child, url!, output));
+    };
+    const onLine = (line: string): void => {
+      output.push(line);
+      if (output.length > 200) output.shift();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(line);
+      if (m) finish(undefined, m[1]!.replace(/\/$/, '').replace('//0.0.0.0', '//127.0.0.1'));
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      let buf = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => {
+        buf += d;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) !== -1) {
+          onLine(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+        }
+      });
+    }
+    child.on('exit', (code) => finish(new Error(`hub exited with ${code}:\n${output.join('\n')}`)));
+  });
+}
+
+function hubOf(child: ChildProcess, url: string, output: string[]): Hub {
+  return {
+    url,
+    pid: child.pid!,
+    output,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A load-generator child process with request/reply over IPC. */
+export class Worker {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (r: WorkerReply) => void>();
+  private readonly child: ChildProcess;
+  private exited = false;
+
+  /**
+   * Forks a worker script.
+   *
+   * @param script - path of the compiled worker
+   */
+  constructor(script: string) {
+    this.child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=2048'] });
+    this.child.on('message', (m) => {
+      const reply = m as WorkerReply;
+      const w = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      w?.(reply);
+    });
+    this.child.on('exit', () => {
+      this.exited = true;
+      for (const w of this.waiting.values()) w({ type: 'ack', id: -1 });
+      this.waiting.clear();
+    });
+  }
+
+  /** The worker's process id. */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /**
+   * Sends a command and waits for its reply.
+   *
+   * @param command - the command without its id
+   * @param timeoutMs - how long to wait
+   * @returns the reply
+   */
+  call<R extends WorkerReply>(command: Record<string, unknown> & { type: string }, timeoutMs = 120_000): Promise<R> {
+    if (this.exited) return Promise.reject(new Error('worker has exited'));
+    const id = this.nextId++;
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`worker did not answer ${command.type} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(id, (r) => {
+        clearTimeout(timer);
+        if (r.id === -1) reject(new Error(`worker exited during ${command.type}`));
+        else resolve(r as R);
+      });
+      this.child.send({ ...command, id });
+    });
+  }
+
+  /** Ends the worker. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    await this.call({ type: 'exit' }, 5000).catch(() => this.child.kill('SIGKILL'));
+  }
+}
+
+/**
+ * Path of a compiled file next to this one (`dist/…`).
+ *
+ * @param relative - e.g. `load/subscriber-worker.js`
+ * @returns the absolute path
+ * @example
+ * ```ts
+ * new Worker(distPath('load/request-worker.js'));
+ * ```
+ */
+export function distPath(relative: string): string {
+  return fileURLToPath(new URL(relative, import.meta.url));
+}
+
+/**
+ * A free TCP port on loopback (for processes that cannot listen on port 0, like redis-server).
+ *
+ * @returns the port
+ * @example
+ * ```ts
+ * const port = await freePort();
+ * ```
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Waits.
+ *
+ * @param ms - how long
+ * @returns a promise resolved after `ms`
+ * @example
+ * ```ts
+ * await sleep(500);
+ * ```
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

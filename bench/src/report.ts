@@ -1,0 +1,114 @@
+/**
+ * The figures of a run, their ratios to the baseline, and the table printed
+ * at the end.
+ */
+import type { CpuFigures, Measurement } from './scenarios.js';
+
+/** One figure, measured on both targets. */
+export interface Figure {
+  id: string;
+  label: string;
+  unit: string;
+  /** Whether a higher value is better. */
+  higherIsBetter: boolean;
+  /** Ratio to the baseline the product aims for (≥ when higher is better, ≤ otherwise). */
+  goal?: number;
+  baseline?: Measurement;
+  cast?: Measurement;
+}
+
+/**
+ * The ratio of the Cast figure to the baseline's.
+ *
+ * @param f - the figure
+ * @returns cast / baseline, or NaN when either is missing
+ * @example
+ * ```ts
+ * ratioOf(figure) // 0.93
+ * ```
+ */
+export function ratioOf(f: Figure): number {
+  if (!f.baseline || !f.cast || !(f.baseline.value > 0)) return Number.NaN;
+  return f.cast.value / f.baseline.value;
+}
+
+/**
+ * Whether a figure meets its goal.
+ *
+ * @param f - the figure
+ * @returns true, false, or undefined when it has no goal or no ratio
+ * @example
+ * ```ts
+ * meetsGoal({ ...figure, goal: 0.8 })
+ * ```
+ */
+export function meetsGoal(f: Figure): boolean | undefined {
+  const r = ratioOf(f);
+  if (f.goal === undefined || Number.isNaN(r)) return undefined;
+  return f.higherIsBetter ? r >= f.goal : r <= f.goal;
+}
+
+/**
+ * What limits a measurement, from where the CPU went.
+ *
+ * @param cpu - hub and load-generator CPU use, in cores
+ * @param cores - cores of the machine
+ * @returns a short label
+ * @example
+ * ```ts
+ * limitOf({ hubUser: 0.7, hubSystem: 0.3, load: 0.6 }, 2) // 'hub CPU (0.70 user + 0.30 kernel)'
+ * ```
+ */
+export function limitOf(cpu: CpuFigures | undefined, cores: number): string {
+  if (!cpu || Number.isNaN(cpu.hubUser)) return '';
+  const hub = cpu.hubUser + cpu.hubSystem;
+  const detail = `${cpu.hubUser.toFixed(2)} user + ${cpu.hubSystem.toFixed(2)} kernel`;
+  if (hub >= 0.85) return `hub CPU (${detail})`;
+  if (!Number.isNaN(cpu.load) && hub + cpu.load >= cores * 0.85) return `machine CPU (hub ${hub.toFixed(2)}, load ${cpu.load.toFixed(2)})`;
+  if (!Number.isNaN(cpu.load) && cpu.load >= 0.85) return `load generator CPU (${cpu.load.toFixed(2)})`;
+  return `not CPU-bound (hub ${hub.toFixed(2)})`;
+}
+
+function fmt(v: number | undefined, unit: string): string {
+  if (v === undefined || Number.isNaN(v)) return '—';
+  if (unit === 'ms') return v < 10 ? v.toFixed(2) : v.toFixed(1);
+  if (unit === 'KiB') return v.toFixed(1);
+  return Math.round(v).toLocaleString('en-US');
+}
+
+/**
+ * Renders the figures as a plain-text table.
+ *
+ * @param figures - the figures
+ * @param cores - cores of the machine (for the limit labels)
+ * @returns the table
+ * @example
+ * ```ts
+ * console.log(renderTable(figures, 2));
+ * ```
+ */
+export function renderTable(figures: Figure[], cores: number): string {
+  const rows: string[][] = [['figure', 'unit', 'baseline', 'cast', 'ratio', 'goal', 'status', 'cast limited by']];
+  for (const f of figures) {
+    const r = ratioOf(f);
+    const failures = [...(f.baseline?.failures ?? []).map((x) => `baseline: ${x}`), ...(f.cast?.failures ?? []).map((x) => `cast: ${x}`)];
+    const goal = meetsGoal(f);
+    const status = failures.length ? 'FAIL' : goal === undefined ? '' : goal ? 'ok' : 'below goal';
+    const limitCpu = (f.cast?.detail.failCpu as CpuFigures | undefined) ?? f.cast?.cpu;
+    rows.push([
+      f.label,
+      f.unit,
+      fmt(f.baseline?.value, f.unit),
+      fmt(f.cast?.value, f.unit),
+      Number.isNaN(r) ? '—' : `${r.toFixed(2)}×`,
+      f.goal === undefined ? '' : `${f.higherIsBetter ? '≥' : '≤'} ${f.goal}×`,
+      status,
+      limitOf(limitCpu, cores),
+    ]);
+    for (const x of failures) rows.push([`  ! ${x}`, '', '', '', '', '', '', '']);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => !r[0]!.startsWith('  !')).map((r) => r[i]!.length)));
+  return rows
+    .map((r) => (r[0]!.startsWith('  !') ? r[0]! : r.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()))
+    .join('\n');
+}

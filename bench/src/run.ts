@@ -1,0 +1,337 @@
+/**
+ * `pnpm bench`: runs the scenarios of issue 8 against the baseline hub and the
+ * Cast server, prints a table (absolute figures and ratios to the baseline)
+ * and writes `bench/results/latest.json`.
+ *
+ *   node dist/run.js [--quick] [--only=a,b] [--skip=a,b] [--targets=baseline,cast]
+ *                    [--out=path] [--cpu-prof] [--list]
+ *
+ * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, replay, redis.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { distPath, startHub } from './harness.js';
+import { type Figure, limitOf, meetsGoal, ratioOf, renderTable } from './report.js';
+import {
+  type Measurement,
+  type RunSettings,
+  TENANT,
+  type TargetSpec,
+  fanout,
+  log,
+  memory,
+  replay,
+  startRedis,
+  throughput,
+} from './scenarios.js';
+
+const SCENARIOS = ['fanout-1k', 'fanout-10k', 'latency', 'memory', 'publish', 'tokens', 'replay', 'redis'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const args = new Map<string, string>();
+for (const a of process.argv.slice(2)) {
+  const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+  if (!m) {
+    console.error(`unknown argument ${a}`);
+    process.exit(2);
+  }
+  args.set(m[1]!, m[2] ?? 'true');
+}
+if (args.has('list') || args.has('help')) {
+  console.log(`scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,cast --out=path --cpu-prof`);
+  process.exit(0);
+}
+const list = (name: string): string[] | undefined => args.get(name)?.split(',').map((s) => s.trim()).filter(Boolean);
+for (const s of [...(list('only') ?? []), ...(list('skip') ?? [])]) {
+  if (!(SCENARIOS as readonly string[]).includes(s)) {
+    console.error(`unknown scenario ${s}; known: ${SCENARIOS.join(', ')}`);
+    process.exit(2);
+  }
+}
+const selected = new Set<Scenario>(
+  SCENARIOS.filter((s) => (list('only') ? list('only')!.includes(s) : true) && !(list('skip') ?? []).includes(s)),
+);
+const quick = args.has('quick');
+const targetsWanted = new Set(list('targets') ?? ['baseline', 'cast']);
+
+const benchDir = fileURLToPath(new URL('../', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const castMain = `${repoRoot}apps/server/dist/main.js`;
+const outPath = args.get('out') ?? `${benchDir}results/latest.json`;
+
+const settings: RunSettings = {
+  quick,
+  fanoutSmall: quick ? 200 : 1000,
+  fanoutLarge: quick ? 1000 : 10_000,
+  stepMs: quick ? 1000 : 2500,
+  latencyMs: quick ? 2000 : 10_000,
+  memoryConnections: quick ? 2000 : 10_000,
+  memoryMax: !quick,
+  throughputMs: quick ? 1500 : 5000,
+  throughputConnections: 16,
+  replayEvents: quick ? 2000 : 10_000,
+  subscriberWorkers: 2,
+  payloadBytes: 200,
+  redisSubscribers: quick ? 200 : 1000,
+};
+
+const apiKey = randomBytes(24).toString('hex');
+const signingSecret = randomBytes(32).toString('hex');
+const commonEnv = {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  CAST_API_KEYS: `${TENANT}=${apiKey}`,
+  CAST_SIGNING_SECRET: signingSecret,
+};
+const history = String(Math.max(100_000, settings.replayEvents * 2));
+
+const baseline: TargetSpec = {
+  name: 'baseline',
+  apiKey,
+  start: () => startHub(process.execPath, [distPath('baseline/main.js')], { ...commonEnv, BASELINE_HISTORY: history }),
+};
+const profileDir = `${benchDir}results/profiles`;
+const cast: TargetSpec = {
+  name: 'cast',
+  apiKey,
+  start: (extraEnv = {}) => {
+    const node = args.has('cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    return startHub(process.execPath, [...node, castMain], {
+      ...commonEnv,
+      CAST_HISTORY_SIZE: history,
+      NODE_ENV: 'production',
+      ...extraEnv,
+    });
+  },
+};
+const castAvailable = existsSync(castMain);
+if (!castAvailable) log(`note: ${castMain} is not built; measuring the baseline only (run \`pnpm bench\` from the root to build it).`);
+const targets = [baseline, cast].filter((t) => targetsWanted.has(t.name) && (t.name !== 'cast' || castAvailable));
+
+const figures = new Map<string, Figure>();
+function figure(id: string, label: string, unit: string, higherIsBetter: boolean, goal?: number): Figure {
+  let f = figures.get(id);
+  if (!f) {
+    f = { id, label, unit, higherIsBetter, goal };
+    figures.set(id, f);
+  }
+  return f;
+}
+function put(f: Figure, target: TargetSpec, m: Measurement | undefined): void {
+  if (m) f[target.name] = m;
+}
+function failed(f: Figure, target: TargetSpec, e: unknown): void {
+  const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  log(`  ${target.name}: ERROR ${message}`);
+  f[target.name] = { value: Number.NaN, detail: {}, failures: [message] };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  log(`Cast benchmarks${quick ? ' (quick)' : ''}: ${[...selected].join(', ')} on ${targets.map((t) => t.name).join(' and ')}`);
+  if (args.has('cpu-prof')) mkdirSync(profileDir, { recursive: true });
+
+  for (const [scenario, subs, start, max] of [
+    ['fanout-1k', settings.fanoutSmall, 100, 50_000],
+    ['fanout-10k', settings.fanoutLarge, 5, 5000],
+  ] as const) {
+    const search = selected.has(scenario);
+    const withLatency = scenario === 'fanout-10k' && selected.has('latency');
+    if (!search && !withLatency) continue;
+    const label = subs >= 1000 ? `${subs / 1000}k` : String(subs);
+    log(`\n${search ? `fan-out, ${label} subscribers` : ''}${search && withLatency ? ' + ' : ''}${withLatency ? `latency at ${label} subscribers` : ''}`);
+    const fo = figure(scenario, `fan-out, ${label} subscribers`, 'deliveries/s', true, 0.8);
+    const p50 = figure('latency-p50', `latency p50, ${label} subs, 10/s`, 'ms', false);
+    const p99 = figure('latency-p99', `latency p99, ${label} subs, 10/s`, 'ms', false, 1.25);
+    const pmax = figure('latency-max', `latency max, ${label} subs, 10/s`, 'ms', false);
+    for (const t of targets) {
+      try {
+        const r = await fanout(t, settings, {
+          subscribers: subs,
+          startRate: quick ? start * 2 : start,
+          maxRate: max,
+          search,
+          latency: withLatency ? { rate: 10, durationMs: settings.latencyMs } : undefined,
+        });
+        if (search) put(fo, t, r.fanout);
+        if (r.latency) {
+          put(p50, t, r.latency.p50);
+          put(p99, t, r.latency.p99);
+          put(pmax, t, r.latency.max);
+        }
+      } catch (e) {
+        if (search) failed(fo, t, e);
+        if (withLatency) failed(p99, t, e);
+      }
+    }
+    if (!search) figures.delete(scenario);
+    if (!withLatency) for (const id of ['latency-p50', 'latency-p99', 'latency-max']) figures.delete(id);
+  }
+
+  if (selected.has('memory')) {
+    log('\nidle memory per connection');
+    const n = settings.memoryConnections;
+    const a = figure('memory', `idle RSS per connection, ${n / 1000}k`, 'KiB', false, 1.25);
+    const b = figure('memory-max', 'idle RSS per connection, most one process holds', 'KiB', false, 1.25);
+    const c = figure('connections-max', 'connections one process holds', 'connections', true);
+    for (const t of targets) {
+      try {
+        const r = await memory(t, settings);
+        put(a, t, r.perConnection);
+        put(b, t, r.perConnectionAtMax);
+        put(c, t, r.maxConnections);
+      } catch (e) {
+        failed(a, t, e);
+      }
+    }
+    if (!settings.memoryMax) {
+      figures.delete('memory-max');
+      figures.delete('connections-max');
+    }
+  }
+
+  for (const [scenario, kind, label, goal] of [
+    ['publish', 'publish', 'HTTP publish, keep-alive, 1 subscriber', 0.8],
+    ['tokens', 'token', 'token issue', undefined],
+  ] as const) {
+    if (!selected.has(scenario)) continue;
+    log(`\n${label}`);
+    const f = figure(scenario, label, 'requests/s', true, goal);
+    for (const t of targets) {
+      try {
+        put(f, t, await throughput(t, settings, kind));
+      } catch (e) {
+        failed(f, t, e);
+      }
+    }
+  }
+
+  if (selected.has('replay')) {
+    log(`\nreplay: resume ${settings.replayEvents} events behind`);
+    const f = figure('replay', `resume ${settings.replayEvents / 1000}k events behind`, 'ms', false);
+    for (const t of targets) {
+      try {
+        put(f, t, await replay(t, settings));
+      } catch (e) {
+        failed(f, t, e);
+      }
+    }
+  }
+
+  if (selected.has('redis') && targets.includes(cast)) await redisScenario();
+
+  const list = [...figures.values()];
+  const cores = os.cpus().length;
+  const table = renderTable(list, cores);
+  console.log(`\n${table}\n`);
+  const failures = list.flatMap((f) =>
+    (['baseline', 'cast'] as const).flatMap((t) => (f[t]?.failures ?? []).map((x) => `${f.id} ${t}: ${x}`)),
+  );
+  const result = {
+    version: 1,
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationSeconds: Math.round((Date.now() - started.getTime()) / 1000),
+    quick,
+    machine: machine(),
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    settings,
+    figures: list.map((f) => ({
+      id: f.id,
+      label: f.label,
+      unit: f.unit,
+      higherIsBetter: f.higherIsBetter,
+      goal: f.goal,
+      ratio: ratioOf(f),
+      meetsGoal: meetsGoal(f),
+      castLimitedBy: limitOf((f.cast?.detail.failCpu as Measurement['cpu']) ?? f.cast?.cpu, cores),
+      baseline: f.baseline,
+      cast: f.cast,
+    })),
+    failures,
+  };
+  mkdirSync(fileURLToPath(new URL('.', `file://${outPath}`)), { recursive: true });
+  writeFileSync(outPath, `${JSON.stringify(result, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  log(`wrote ${outPath} (${result.durationSeconds} s)`);
+  if (failures.length) {
+    log(`\nFAILED: ${failures.length} measurement(s) lost, duplicated or reordered events, or had errors.`);
+    process.exitCode = 1;
+  }
+}
+
+async function redisScenario(): Promise<void> {
+  const n = settings.redisSubscribers;
+  const label = n >= 1000 ? `${n / 1000}k` : String(n);
+  log(`\nfan-out with the Redis broker, ${label} subscribers`);
+  const redis = await startRedis();
+  const one = figure('redis-1', `fan-out via Redis, 1 node, ${label} subs`, 'deliveries/s', true);
+  const two = figure('redis-2', `fan-out via Redis, 2 nodes, ${label} subs`, 'deliveries/s', true);
+  if (!redis) {
+    failed(one, cast, new Error('redis-server is not installed'));
+    return;
+  }
+  try {
+    // The baseline column of both rows is the in-memory baseline hub at the same size.
+    const measured = n === settings.fanoutSmall ? figures.get('fanout-1k')?.baseline : undefined;
+    try {
+      const b = measured ?? (await fanout(baseline, settings, { subscribers: n, startRate: 100, maxRate: 50_000, search: true })).fanout;
+      put(one, baseline, b);
+      put(two, baseline, b);
+    } catch (e) {
+      failed(one, baseline, e);
+    }
+    for (const [f, nodes] of [
+      [one, 1],
+      [two, 2],
+    ] as const) {
+      try {
+        const r = await fanout(cast, settings, {
+          subscribers: n,
+          startRate: 100,
+          maxRate: 50_000,
+          search: true,
+          nodes,
+          hubEnv: { CAST_REDIS_URL: redis.url, CAST_REDIS_PREFIX: `bench${Date.now()}:` },
+        });
+        put(f, cast, r.fanout);
+      } catch (e) {
+        failed(f, cast, e);
+      }
+    }
+  } finally {
+    redis.stop();
+  }
+}
+
+function git(a: string[]): string | undefined {
+  try {
+    return execFileSync('git', a, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function machine(): Record<string, unknown> {
+  let fileLimit: string | undefined;
+  try {
+    fileLimit = execFileSync('sh', ['-c', 'ulimit -n'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    fileLimit = undefined;
+  }
+  return {
+    cpuModel: os.cpus()[0]?.model,
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    openFilesLimit: fileLimit,
+  };
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
