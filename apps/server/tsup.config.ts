@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/main.ts', 'src/index.ts'],
+  entry: { main: 'src/main.ts', index: 'src/index.ts', watch: 'src/cli/watch.ts' },
   format: ['esm'],
   platform: 'node',
   target: 'node20',

@@ -4,6 +4,7 @@ import type { ServerDeps } from './context.js';
 import { consoleRoute } from './console/route.js';
 import { cors } from './cors.js';
 import { errorResponse } from './errors.js';
+import { eventRoutes } from './routes/events.js';
 import { pushRoutes } from './routes/push.js';
 
 /** Paths with routes, for telling 405 from 404. */
@@ -16,6 +17,8 @@ const KNOWN_PATHS = new Set([
   '/push/publish',
   '/push/publish/batch',
   '/push/sessions',
+  '/v1/events/subscribe',
+  '/v1/events/publish',
   '/console',
   '/console/',
 ]);
@@ -48,6 +51,7 @@ export function createApp(deps: ServerDeps): Hono {
   );
 
   app.route('/push', pushRoutes(deps));
+  app.route('/v1/events', eventRoutes(deps));
   app.route('/console', consoleRoute());
 
   app.notFound((c) => {

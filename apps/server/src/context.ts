@@ -2,6 +2,7 @@ import type { Broker } from './broker/types.js';
 import type { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Metrics } from './metrics.js';
+import type { ChangeFeeds } from './sources/feeds.js';
 import type { Hub } from './stream/hub.js';
 
 /** What every route may use: one object, built once at start. */
@@ -11,4 +12,6 @@ export interface ServerDeps {
   hub: Hub;
   tokens: TokenService;
   metrics: Metrics;
+  /** Database change feeds; undefined without CAST_DATABASE_URL. */
+  feeds?: ChangeFeeds | undefined;
 }

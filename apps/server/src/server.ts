@@ -7,6 +7,7 @@ import { createMemoryBroker } from './broker/memory.js';
 import type { Config } from './config.js';
 import type { ServerDeps } from './context.js';
 import { Metrics } from './metrics.js';
+import { createChangeFeeds } from './sources/index.js';
 import { Hub } from './stream/hub.js';
 
 /** A running server. */
@@ -43,15 +44,28 @@ export async function createBroker(config: Config): Promise<Broker> {
  * ```
  */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const broker = await createBroker(config);
+  const rawBroker = await createBroker(config);
+  // Change feeds see which `$db:` channels have subscribers through the broker the hub talks to.
+  const feeds = await createChangeFeeds(config);
+  const broker = feeds ? feeds.wrap(rawBroker) : rawBroker;
   const metrics = new Metrics();
   const hub = new Hub(broker, metrics, config.heartbeatMs);
   await broker.start(hub);
+  if (feeds) {
+    try {
+      await feeds.start(broker, hub);
+    } catch (err) {
+      hub.closeAll('shutdown');
+      await broker.close().catch(() => {});
+      throw err;
+    }
+  }
   const deps: ServerDeps = {
     config,
     broker,
     hub,
     metrics,
+    feeds,
     tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
   };
   const app = createApp(deps);
@@ -83,6 +97,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           }, config.shutdownGraceMs);
           t.unref();
         });
+        await feeds?.close();
         await broker.close();
       })();
       return closing;

@@ -108,6 +108,18 @@ export class Hub implements LocalDelivery {
     return delivered;
   }
 
+  /**
+   * Ends the local streams of one tenant's channel (each client resumes with
+   * its Last-Event-ID). Returns how many were ended.
+   */
+  closeChannel(tenant: string, channel: string, reason: CloseReason = 'shutdown'): number {
+    const set = this.tenants.get(tenant)?.get(channel);
+    if (!set) return 0;
+    const conns = [...set];
+    for (const conn of conns) conn.close(reason);
+    return conns.length;
+  }
+
   /** Ends every stream (server shutdown): each client sees its stream end and reconnects. */
   closeAll(reason: CloseReason = 'shutdown'): void {
     if (this.heartbeat) clearInterval(this.heartbeat);

@@ -1,0 +1,137 @@
+import {
+  type EventMatcher,
+  type PublishResponse,
+  createMatcher,
+  formatWireId,
+  isValidPattern,
+  parsePatternList,
+  parseWireId,
+} from '@cast/protocol';
+import { type Context, Hono } from 'hono';
+import { authenticate, readApiKey } from '../auth/api-key.js';
+import { asObject, readJson } from '../body.js';
+import type { ServerDeps } from '../context.js';
+import { fail } from '../errors.js';
+import { collectionChannel } from '../sources/feeds.js';
+import { openStream } from '../stream/route.js';
+import { checkEventName, checkIdempotencyKey } from '../validate.js';
+
+/**
+ * The event bus lives in each tenant's log on this channel, with the topic as
+ * the event name. `$` is outside the public channel grammar, so no push token
+ * can name it.
+ */
+export const BUS_CHANNEL = '$bus';
+
+/** Room for the JSON around `data` in a publish body. */
+const ENVELOPE_BYTES = 16 * 1024;
+/** How long a subscribe waits for its database watch to become active before answering. */
+const WATCH_WAIT_MS = 2000;
+
+function readTopics(raw: string): EventMatcher {
+  const patterns = parsePatternList(raw);
+  if (patterns.length === 0) fail('INVALID_FILTER', '"topic" is empty: give a topic, a "prefix.*" wildcard or "*".');
+  for (const p of patterns) {
+    if (!isValidPattern(p)) fail('INVALID_FILTER', `"${(p as string).slice(0, 140)}" is not a valid topic filter: use "*", "prefix.*" or a topic like order.created.`);
+  }
+  return createMatcher(patterns);
+}
+
+function readResume(c: Context): { position: string; ms: number; seq: number } | undefined {
+  // The header (what EventSource sends on reconnect) wins over the query parameter.
+  const raw = c.req.header('last-event-id') ?? c.req.query('lastEventId');
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const parsed = parseWireId(raw);
+  if (!parsed) fail('INVALID_EVENT_ID', 'Last-Event-ID is not an id this server sent (expected <ms>-<seq>/<channel>).');
+  return { position: parsed.position, ms: parsed.ms, seq: parsed.seq };
+}
+
+/**
+ * The `/v1/events/*` routes: a tenant-scoped event bus (`publish` with a
+ * secret key, `subscribe?topic=`) and database change feeds
+ * (`subscribe?collection=`), on the same log, replay and streams as `/push`.
+ *
+ * @example
+ * ```ts
+ * app.route('/v1/events', eventRoutes(deps))
+ * ```
+ */
+export function eventRoutes(deps: ServerDeps): Hono {
+  const { config, broker, metrics, feeds } = deps;
+  const app = new Hono();
+
+  app.get('/subscribe', async (c) => {
+    // A read-only (public) key may subscribe; EventSource cannot set headers, so ?apikey= is accepted too.
+    if (!readApiKey(c, true)) {
+      fail('UNAUTHORIZED', 'Missing API key: send the "apikey" header (or ?apikey= where headers cannot be set) with a public or secret key.');
+    }
+    const { tenant } = authenticate(config.keys, c, 'any', true);
+    const collection = c.req.query('collection');
+    const topic = c.req.query('topic');
+    if (collection !== undefined && topic !== undefined) {
+      fail('BAD_REQUEST', 'Give either "collection" (a database change feed) or "topic" (the event bus), not both.');
+    }
+    const resume = readResume(c);
+    if (collection === undefined) {
+      const matcher = topic === undefined ? createMatcher([]) : readTopics(topic);
+      return openStream(c, deps, {
+        grant: { tenant, channels: [BUS_CHANNEL], userId: undefined, expiresAt: undefined },
+        matcher,
+        resume,
+      });
+    }
+    if (!feeds) {
+      fail('NOT_FOUND', 'Database change feeds are off: set CAST_DATABASE_URL (and CAST_WATCH_TABLES=todos,…) to enable them.');
+    }
+    if (collection.trim() === '') fail('BAD_REQUEST', '"collection" is empty: give a watched table, e.g. collection=todos.');
+    const resolved = await feeds.resolve(collection.trim());
+    if (resolved === undefined) {
+      fail('NOT_FOUND', `${JSON.stringify(collection.slice(0, 140))} is not a watched table: add it to CAST_WATCH_TABLES, or install its trigger with "pnpm --filter @cast/server run watch:install ${collection.slice(0, 63)}".`);
+    }
+    if (typeof resolved !== 'string') {
+      fail('BAD_REQUEST', `"${collection}" is ambiguous: use one of ${resolved.ambiguous.join(', ')}.`);
+    }
+    // Hold the answer until the database listens, so "connected" means no change after it is missed.
+    await feeds.whenActive(tenant, resolved, WATCH_WAIT_MS);
+    return openStream(c, deps, {
+      grant: { tenant, channels: [collectionChannel(resolved)], userId: undefined, expiresAt: undefined },
+      matcher: createMatcher([]),
+      resume,
+    });
+  });
+
+  app.post('/publish', async (c) => {
+    const { tenant } = authenticate(config.keys, c, 'secret');
+    const body = asObject(await readJson(c, config.maxPayloadBytes + ENVELOPE_BYTES));
+    const event = checkEventName(body.topic, 'topic');
+    if (!('data' in body) || body.data === undefined) fail('BAD_REQUEST', '"data" is required (any JSON value).');
+    const data = JSON.stringify(body.data);
+    if (Buffer.byteLength(data, 'utf8') > config.maxPayloadBytes) {
+      fail('PAYLOAD_TOO_LARGE', `"data" is larger than ${config.maxPayloadBytes} bytes of JSON.`);
+    }
+    const bodyKey = checkIdempotencyKey(body.idempotencyKey);
+    const headerKey = checkIdempotencyKey(c.req.header('idempotency-key'));
+    if (bodyKey !== undefined && headerKey !== undefined && bodyKey !== headerKey) {
+      fail('BAD_REQUEST', 'The Idempotency-Key header and "idempotencyKey" differ; send one.');
+    }
+    const idempotencyKey = bodyKey ?? headerKey;
+    const started = performance.now();
+    const [outcome] = await broker.publish(tenant, [
+      { channel: BUS_CHANNEL, event, data, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) },
+    ]);
+    if (!outcome) fail('INTERNAL', 'The broker returned no outcome.');
+    if (outcome.duplicate) metrics.duplicatePublishes++;
+    else metrics.eventsPublished++;
+    metrics.observePublish((performance.now() - started) / 1000);
+    const res: PublishResponse = {
+      messageId: outcome.event.messageId,
+      eventId: formatWireId(outcome.event.position, outcome.event.channel),
+      delivered: outcome.delivered,
+      creditsUsed: 0,
+    };
+    if (outcome.duplicate) res.duplicate = true;
+    return c.json(res);
+  });
+
+  return app;
+}
