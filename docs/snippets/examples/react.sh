@@ -1,0 +1,1 @@
+pnpm --filter @cast/example-react start

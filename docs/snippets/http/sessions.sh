@@ -1,0 +1,2 @@
+curl -s "$CAST_URL/push/sessions?userId=user_123" \
+  -H "Authorization: Bearer $CAST_API_KEY"

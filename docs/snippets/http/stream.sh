@@ -1,0 +1,1 @@
+curl -N "$CAST_URL/push/stream?token=$TOKEN"

@@ -1,0 +1,1 @@
+cast listen orders order:abc123 --types 'order.*,status.changed'
