@@ -224,6 +224,7 @@ async function subscribe(): Promise<void> {
   ui.channels.value = wanted.join(', ');
   ui.subscribedChannels.replaceChildren(...wanted.map((ch) => el('option', { value: ch })));
   if (!ui.publishChannel.value || !wanted.includes(ui.publishChannel.value)) ui.publishChannel.value = wanted[0] as string;
+  checkPublish();
 
   const client = createRealtime({
     url: location.origin,

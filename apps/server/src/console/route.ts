@@ -43,7 +43,7 @@ export interface ConsoleRouteOptions {
 }
 
 interface Asset {
-  body: Uint8Array;
+  body: Uint8Array<ArrayBuffer>;
   type: string;
   etag: string;
   immutable: boolean;
