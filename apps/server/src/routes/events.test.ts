@@ -1,0 +1,211 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../app.js';
+import { createTokenService } from '../auth/tokens.js';
+import { createMemoryBroker } from '../broker/memory.js';
+import { loadConfig } from '../config.js';
+import type { ServerDeps } from '../context.js';
+import { Metrics } from '../metrics.js';
+import { Hub } from '../stream/hub.js';
+
+const SECRET = 'sk_acme_0123456789abcdef';
+const PUBLIC = 'pk_acme_0123456789abcdef';
+const BETA_SECRET = 'sk_beta_0123456789abcdef';
+const BETA_PUBLIC = 'pk_beta_0123456789abcdef';
+
+const hubs: Hub[] = [];
+afterEach(() => {
+  for (const h of hubs.splice(0)) h.closeAll();
+});
+
+async function setup() {
+  const config = loadConfig({
+    CAST_API_KEYS: `acme=${SECRET},beta=${BETA_SECRET}`,
+    CAST_PUBLIC_KEYS: `acme=${PUBLIC},beta=${BETA_PUBLIC}`,
+    CAST_SIGNING_SECRET: 's'.repeat(32),
+  });
+  const broker = createMemoryBroker({ historySize: 100, historyMaxAgeSeconds: 3600, historyMaxBytes: 1 << 20, idempotencyWindowSeconds: 60 });
+  const metrics = new Metrics();
+  const hub = new Hub(broker, metrics, 60_000);
+  hubs.push(hub);
+  await broker.start(hub);
+  const deps: ServerDeps = { config, broker, hub, metrics, tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds) };
+  return { app: createApp(deps), hub };
+}
+
+type App = Awaited<ReturnType<typeof setup>>['app'];
+
+function publish(app: App, body: unknown, headers: Record<string, string>) {
+  return app.request('/v1/events/publish', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+interface Msg {
+  id: string | undefined;
+  event: string | undefined;
+  data: string;
+}
+
+/** Reads SSE messages until `count` arrived (LF framing, blank-line separated). */
+async function read(res: Response, count: number): Promise<Msg[]> {
+  const got: Msg[] = [];
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (let i = 0; i < 100 && got.length < count; i++) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    const blocks = buffer.split('\n\n');
+    buffer = blocks.pop() ?? '';
+    for (const block of blocks) {
+      const fields = new Map(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const));
+      if (fields.has('data')) got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
+    }
+  }
+  await reader.cancel();
+  return got;
+}
+
+describe('POST /v1/events/publish', () => {
+  it('publishes a topic with a secret key in the apikey header or as Bearer', async () => {
+    const { app } = await setup();
+    const a = await publish(app, { topic: 'order.created', data: { id: 123 } }, { apikey: SECRET });
+    expect(a.status).toBe(200);
+    const body = (await a.json()) as { messageId: string; eventId: string; delivered: number; creditsUsed: number };
+    expect(body.eventId).toMatch(/^\d+-\d+\/\$bus$/);
+    expect(body.creditsUsed).toBe(0);
+    const b = await publish(app, { topic: 'order.created', data: 1 }, { authorization: `Bearer ${SECRET}` });
+    expect(b.status).toBe(200);
+  });
+
+  it('refuses a read-only key with 403 and no key with 401', async () => {
+    const { app } = await setup();
+    const ro = await publish(app, { topic: 'order.created', data: 1 }, { apikey: PUBLIC });
+    expect(ro.status).toBe(403);
+    expect(((await ro.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+    const none = await publish(app, { topic: 'order.created', data: 1 }, {});
+    expect(none.status).toBe(401);
+    const wrong = await publish(app, { topic: 'order.created', data: 1 }, { apikey: 'sk_nobody_0123456789' });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('never takes a publishing key from the query string', async () => {
+    const { app } = await setup();
+    const res = await app.request(`/v1/events/publish?apikey=${SECRET}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'a', data: 1 }),
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it('checks the topic and the data', async () => {
+    const { app } = await setup();
+    const cases: Array<[unknown, number, string]> = [
+      [{ data: 1 }, 400, 'BAD_REQUEST'],
+      [{ topic: 'bad topic', data: 1 }, 400, 'INVALID_EVENT_NAME'],
+      [{ topic: 'connected', data: 1 }, 400, 'RESERVED_EVENT_NAME'],
+      [{ topic: 'a.b' }, 400, 'BAD_REQUEST'],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await publish(app, body, { apikey: SECRET });
+      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    }
+  });
+
+  it('publishes once per idempotency key', async () => {
+    const { app } = await setup();
+    const first = (await (await publish(app, { topic: 'a', data: 1, idempotencyKey: 'k1' }, { apikey: SECRET })).json()) as { eventId: string };
+    const again = (await (await publish(app, { topic: 'a', data: 1 }, { apikey: SECRET, 'idempotency-key': 'k1' })).json()) as { eventId: string; duplicate?: boolean };
+    expect(again.eventId).toBe(first.eventId);
+    expect(again.duplicate).toBe(true);
+  });
+});
+
+describe('push routes with a read-only key', () => {
+  it('refuses to issue tokens or publish (403)', async () => {
+    const { app } = await setup();
+    const tokens = await app.request('/push/tokens', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${PUBLIC}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ channels: ['orders'] }),
+    });
+    expect(tokens.status).toBe(403);
+    const pub = await app.request('/push/publish', {
+      method: 'POST',
+      headers: { apikey: PUBLIC, 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'orders', event: 'a', data: 1 }),
+    });
+    expect(pub.status).toBe(403);
+  });
+});
+
+describe('GET /v1/events/subscribe', () => {
+  it('fails closed without a tenant identity: 401 with no key or an unknown one', async () => {
+    const { app } = await setup();
+    expect((await app.request('/v1/events/subscribe?topic=a')).status).toBe(401);
+    expect((await app.request('/v1/events/subscribe?topic=a&apikey=')).status).toBe(401);
+    expect((await app.request('/v1/events/subscribe?apikey=pk_unknown_0123456789')).status).toBe(401);
+  });
+
+  it('takes the key from the header over the query parameter', async () => {
+    const { app } = await setup();
+    // A bad header with a good query key: the header wins, so 401.
+    const res = await app.request(`/v1/events/subscribe?apikey=${PUBLIC}`, { headers: { apikey: 'pk_unknown_0123456789' } });
+    expect(res.status).toBe(401);
+    // And a good header wins over another tenant's query key.
+    const ok = await app.request(`/v1/events/subscribe?apikey=${BETA_PUBLIC}`, { headers: { apikey: PUBLIC } });
+    expect(ok.status).toBe(200);
+    const [connected] = await read(ok, 1);
+    expect(connected?.event).toBe('connected');
+  });
+
+  it('streams a tenant its own topics only, filtered by topic wildcards', async () => {
+    const { app } = await setup();
+    const res = await app.request(`/v1/events/subscribe?topic=order.*&apikey=${PUBLIC}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    await publish(app, { topic: 'order.created', data: { tenant: 'beta' } }, { apikey: BETA_SECRET });
+    await publish(app, { topic: 'ticket.created', data: { tenant: 'acme' } }, { apikey: SECRET });
+    await publish(app, { topic: 'order.created', data: { tenant: 'acme' } }, { apikey: SECRET });
+    const msgs = await read(res, 2);
+    expect(msgs.map((m) => [m.event, m.data])).toEqual([
+      ['connected', '{"channels":["$bus"]}'],
+      ['order.created', '{"tenant":"acme"}'],
+    ]);
+  });
+
+  it('replays what was published after Last-Event-ID, with recovered: true', async () => {
+    const { app } = await setup();
+    const first = (await (await publish(app, { topic: 'a', data: 1 }, { apikey: SECRET })).json()) as { eventId: string };
+    await publish(app, { topic: 'a', data: 2 }, { apikey: SECRET });
+    await publish(app, { topic: 'b', data: 3 }, { apikey: SECRET });
+    const res = await app.request(`/v1/events/subscribe?topic=a&apikey=${PUBLIC}`, { headers: { 'last-event-id': first.eventId } });
+    const msgs = await read(res, 2);
+    expect(JSON.parse(msgs[0]?.data as string)).toEqual({ channels: ['$bus'], recovered: true });
+    expect(msgs[1]).toMatchObject({ event: 'a', data: '2' });
+  });
+
+  it('answers 404 for collection= without a database, saying how to enable it', async () => {
+    const { app } = await setup();
+    const res = await app.request(`/v1/events/subscribe?collection=todos&apikey=${PUBLIC}`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('CAST_DATABASE_URL');
+  });
+
+  it('refuses a bad topic filter, a bad Last-Event-ID, and collection with topic', async () => {
+    const { app } = await setup();
+    expect((await app.request(`/v1/events/subscribe?topic=a*&apikey=${PUBLIC}`)).status).toBe(400);
+    expect((await app.request(`/v1/events/subscribe?apikey=${PUBLIC}`, { headers: { 'last-event-id': 'nope' } })).status).toBe(400);
+    expect((await app.request(`/v1/events/subscribe?topic=a&collection=todos&apikey=${PUBLIC}`)).status).toBe(400);
+  });
+
+  it('answers 405 for the wrong method', async () => {
+    const { app } = await setup();
+    expect((await app.request('/v1/events/publish')).status).toBe(405);
+  });
+});
