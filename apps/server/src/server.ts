@@ -1,4 +1,5 @@
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './app.js';
 import { createTokenService } from './auth/tokens.js';
@@ -76,6 +77,26 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // Streams are long-lived: no request timeout, and keep-alive longer than typical proxies'.
   if ('requestTimeout' in server) server.requestTimeout = 0;
   if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000;
+  // Sockets with a request in flight. At shutdown every other socket is closed at once: Node's
+  // closeIdleConnections() (v20) leaves open a socket that never sent a request (a client's
+  // spare or speculative connection), which would hold the exit for the whole grace period.
+  const sockets = new Set<Socket>();
+  const busy = new Set<Socket>();
+  let stopping = false;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      busy.delete(socket);
+    });
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    busy.add(req.socket);
+    res.once('close', () => {
+      busy.delete(req.socket);
+      if (stopping) req.socket.destroySoon();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const hostForUrl = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
@@ -86,11 +107,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
     deps,
     close() {
       closing ??= (async () => {
+        stopping = true;
         hub.closeAll('shutdown');
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           // Idle keep-alive sockets would hold close() open.
           if ('closeIdleConnections' in server) server.closeIdleConnections();
+          for (const socket of sockets) if (!busy.has(socket)) socket.destroySoon();
           const t = setTimeout(() => {
             if ('closeAllConnections' in server) server.closeAllConnections();
             resolve();

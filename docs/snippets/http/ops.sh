@@ -1,3 +1,3 @@
-curl -s "$CAST_URL/healthz"
-curl -s "$CAST_URL/readyz"
+curl -s -w '\n' "$CAST_URL/healthz"
+curl -s -w '\n' "$CAST_URL/readyz"
 curl -s "$CAST_URL/metrics" | grep '^cast_connections'
