@@ -20,6 +20,7 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
+const READ_ONLY_KEY = 'pk_test_console_read_only_0001';
 let server: TestServer;
 let browser: Browser;
 
@@ -157,7 +158,7 @@ async function copySnippet(page: Page, id: string): Promise<string> {
 
 describe.skipIf(!existsSync(CHROMIUM))('developer console at /console in headless Chromium', () => {
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer({ env: { CAST_PUBLIC_KEYS: `acme=${READ_ONLY_KEY}` } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
@@ -176,6 +177,12 @@ describe.skipIf(!existsSync(CHROMIUM))('developer console at /console in headles
     expect(await page.getAttribute('#status', 'data-state')).toBe('signed-out');
     expect(await page.evaluate(() => sessionStorage.length + localStorage.length)).toBe(0);
     expect(requests.every((url) => url.startsWith(`${server.url}/`))).toBe(true);
+
+    // A read-only key is a real key, but the console needs one that issues tokens and publishes.
+    await page.fill('#api-key', READ_ONLY_KEY);
+    await page.press('#api-key', 'Enter');
+    await error.filter({ hasText: 'This key is read-only' }).waitFor();
+    expect(await page.locator('#workspace').isHidden()).toBe(true);
     await context.close();
   });
 
@@ -339,6 +346,11 @@ describe.skipIf(!existsSync(CHROMIUM))('developer console at /console in headles
     const statusTop = await page.evaluate(() => document.getElementById('status')?.getBoundingClientRect().top ?? -1);
     expect(statusTop).toBeGreaterThanOrEqual(0);
     expect(statusTop).toBeLessThan(120);
+
+    // A reload in the same tab signs in and subscribes again from session storage.
+    await page.reload();
+    await page.locator('#status[data-state="connected"]').waitFor({ timeout: 15_000 });
+    expect(await page.textContent('#status-text')).toBe('Connected · orders, announcements');
     expect(problems).toEqual([]);
     await context.close();
   });
@@ -354,7 +366,7 @@ describe.skipIf(!existsSync(CHROMIUM))('developer console at /console in headles
       const status = document.getElementById('status') as HTMLElement;
       const seen: string[] = [];
       (window as unknown as { seenStates: string[] }).seenStates = seen;
-      new MutationObserver(() => seen.push(status.dataset.state ?? '')).observe(status, {
+      new MutationObserver(() => seen.push(`${status.dataset.state}|${status.title}`)).observe(status, {
         attributes: true,
         attributeFilter: ['data-state'],
       });
@@ -362,8 +374,13 @@ describe.skipIf(!existsSync(CHROMIUM))('developer console at /console in headles
     await server.restart();
     await page.locator('#status[data-state="connected"]').waitFor({ timeout: 30_000 });
     const seen = await page.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates);
-    expect(seen[0]).toBe('reconnecting');
-    expect(seen.at(-1)).toBe('connected');
+    const states = seen.map((entry) => entry.split('|')[0]);
+    expect(states[0]).toBe('reconnecting');
+    expect(states).not.toContain('disconnected');
+    expect(states.at(-1)).toBe('connected');
+    // While reconnecting, the badge tells why (on hover); once connected, the reason is gone.
+    expect(seen[0]).toMatch(/^reconnecting\|(STREAM_INTERRUPTED|NETWORK_ERROR): /);
+    expect(await page.getAttribute('#status', 'title')).toBe('');
     // The restarted server has no history: the console says so instead of a silent gap.
     await page.locator('#event-list li.note-warn', { hasText: 'could not replay everything' }).waitFor();
     await publish(server, { channel: 'orders', event: 'order.created', data: { n: 2 } });

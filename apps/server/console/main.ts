@@ -74,11 +74,15 @@ const STATUS_TEXT: Record<StatusState, string> = {
   closed: 'Not subscribed',
 };
 
-function setStatus(state: StatusState, detail?: string): void {
+/** The last error the client reported, shown on the badge until the stream is back. */
+let lastError = '';
+
+function setStatus(state: StatusState): void {
+  if (state === 'connected' || state === 'idle' || state === 'signed-out') lastError = '';
   ui.status.dataset.state = state;
   const base = STATUS_TEXT[state];
   ui.statusText.textContent = state === 'connected' && channels.length > 0 ? `${base} · ${channels.join(', ')}` : base;
-  ui.status.title = detail ?? '';
+  ui.status.title = lastError;
 }
 
 function showError(node: HTMLElement, message: string | undefined): void {
@@ -251,7 +255,8 @@ async function subscribe(): Promise<void> {
       signOut(describeError(err));
       return;
     }
-    ui.status.title = `${err.code}: ${err.message}`;
+    lastError = `${err.code}: ${err.message}`;
+    ui.status.title = lastError;
     if (!err.retryable) log.note(`Stopped: ${describeError(err)}`, 'warn');
   });
   client.onResume(({ recovered, lastEventId }) => {
