@@ -58,7 +58,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   let maintenanceTimer: ReturnType<typeof setInterval> | undefined;
   let collections: string[] = [];
-  let refreshedAt = 0;
+  let refreshing: Promise<void> | undefined;
   let queue: Promise<void> = Promise.resolve();
 
   const url = new URL(options.url);
@@ -172,11 +172,18 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     return db;
   }
 
-  async function refresh(): Promise<void> {
-    if (!client || !connected) return;
-    const tables = await listWatched(client);
-    collections = tables.map((t) => `${t.schema}.${t.table}`);
-    refreshedAt = Date.now();
+  /** Lists the watched tables again; concurrent callers share one query. */
+  function refresh(): Promise<void> {
+    const db = client;
+    if (!db || !connected) return Promise.resolve();
+    refreshing ??= listWatched(db)
+      .then((tables) => {
+        collections = tables.map((t) => `${t.schema}.${t.table}`);
+      })
+      .finally(() => {
+        refreshing = undefined;
+      });
+    return refreshing;
   }
 
   function maintain(): void {
@@ -213,8 +220,8 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
       maintenanceTimer.unref?.();
     },
     async collections(fresh) {
-      // A miss asks the database again (a table installed by hand since), at most once a second.
-      if (fresh && Date.now() - refreshedAt >= 1000) await refresh().catch((err) => log('could not list watched tables', err));
+      // A miss asks the database again: the table may have been installed by hand since.
+      if (fresh) await refresh().catch((err) => log('could not list watched tables', err));
       return collections;
     },
     watch(tenant, collection) {
