@@ -88,7 +88,13 @@ class Subscribers {
   }
 
   /** Opens `total` connections split over the workers; worker i connects to urls[i % urls.length]. */
-  async connect(urls: string[], token: string, total: number, window?: { base: number; capacity: number; expectTotal?: number }): Promise<ConnectReply[]> {
+  async connect(
+    urls: string[],
+    token: string,
+    total: number,
+    window?: { base: number; capacity: number; expectTotal?: number },
+    headers?: Record<string, string>,
+  ): Promise<ConnectReply[]> {
     const n = this.workers.length;
     const replies = await Promise.all(
       this.workers.map((w, i) => {
@@ -106,6 +112,7 @@ class Subscribers {
             concurrency: 64,
             timeoutMs: 30_000,
             window,
+            headers,
           },
           300_000,
         );
@@ -320,6 +327,9 @@ export async function fanout(target: TargetSpec, settings: RunSettings, options:
     if (connectFail.length) throw new Error(connectFail.join('; '));
     await sleep(300);
     const seq = { next: 0 };
+    // Warm-up (not measured): JIT, buffers and socket paths of both sides.
+    const warm = await publishStep(hubs, subs, publisher, target.apiKey, options.subscribers, options.startRate, 1000, seq, settings.payloadBytes, Number.POSITIVE_INFINITY);
+    if (!warm.passed) await recover(subs, urls, token);
     if (options.latency) {
       const s = await publishStep(hubs, subs, publisher, target.apiKey, options.subscribers, options.latency.rate, options.latency.durationMs, seq, settings.payloadBytes, Number.POSITIVE_INFINITY);
       log(`  ${target.name}: latency at ${options.latency.rate}/s: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(2)} ms ${s.failures.join(', ')}`);
@@ -332,7 +342,7 @@ export async function fanout(target: TargetSpec, settings: RunSettings, options:
       if (!s.passed) await recover(subs, urls, token);
     }
     if (options.search) {
-      const search = createRateSearch({ start: options.startRate, factor: 2, refine: 2, maxSteps: settings.quick ? 6 : 9, max: options.maxRate });
+      const search = createRateSearch({ start: options.startRate, factor: 2, refine: 2, patience: 2, maxSteps: settings.quick ? 6 : 9, max: options.maxRate });
       const steps: StepResult[] = [];
       for (let rate = search.next(); rate !== undefined; rate = search.next()) {
         const s = await publishStep(hubs, subs, publisher, target.apiKey, options.subscribers, rate, settings.stepMs, seq, settings.payloadBytes, 100);
@@ -546,11 +556,12 @@ export async function replay(target: TargetSpec, settings: RunSettings): Promise
     let recoveredFalse = 0;
     const before = sampleProcess(hub.pid);
     for (let rep = 0; rep < 3; rep++) {
-      const [c] = await subs.connect([hub.url], token, 1, { base: 1, capacity: n, expectTotal: n });
+      const [c] = await subs.connect([hub.url], token, 1, { base: 1, capacity: n, expectTotal: n }, { 'Last-Event-ID': lastId });
       await subs.drain(n, 3000, 60_000);
       const report = await subs.close(n);
       failures.push(...failuresOf(report.counts, report.dropped, report.malformed));
-      times.push(report.reports[0]!.completedAt - c!.startedAt);
+      const done = report.reports[0]!.completedAt;
+      times.push(done > 0 ? done - c!.startedAt : Number.NaN);
       recoveredFalse += c!.recoveredFalse;
       await subs.disconnect();
     }

@@ -46,8 +46,9 @@ describe('createRateSearch', () => {
         fc.integer({ min: 1, max: 5000 }),
         fc.integer({ min: 1, max: 15 }),
         fc.integer({ min: 0, max: 4 }),
-        (limit, start, maxSteps, refine) => {
-          const { best, steps } = runAgainst(limit, { start, maxSteps, refine });
+        fc.integer({ min: 1, max: 3 }),
+        (limit, start, maxSteps, refine, patience) => {
+          const { best, steps } = runAgainst(limit, { start, maxSteps, refine, patience });
           expect(steps.length).toBeLessThanOrEqual(maxSteps);
           if (best !== undefined) expect(best).toBeLessThanOrEqual(limit);
           for (const s of steps) expect(s.passed).toBe(s.rate <= limit);
@@ -64,6 +65,24 @@ describe('createRateSearch', () => {
         expect(best!).toBeGreaterThan(limit / 2);
       }),
     );
+  });
+
+  it('climbs past a single failure when given patience', () => {
+    const passes = (r: number) => r <= 100 || (r >= 400 && r <= 800);
+    const search = createRateSearch({ start: 100, patience: 2, refine: 2 });
+    const tried: number[] = [];
+    for (let rate = search.next(); rate !== undefined; rate = search.next()) {
+      tried.push(rate);
+      search.record(passes(rate));
+    }
+    expect(tried).toEqual([100, 200, 400, 800, 1600, 3200, 1131, 951]);
+    expect(search.best()).toBe(800);
+  });
+
+  it('stops climbing after `patience` failures in a row', () => {
+    const { tried, best } = runAgainst(150, { start: 100, patience: 2, refine: 1 });
+    expect(tried).toEqual([100, 200, 400, 141]);
+    expect(best).toBe(141);
   });
 
   it('rejects unusable options', () => {

@@ -18,6 +18,12 @@ export interface RateSearchOptions {
   min?: number;
   /** Highest rate worth trying. @defaultValue Infinity */
   max?: number;
+  /**
+   * Failures in a row tolerated while growing: one noisy step (a neighbour's
+   * CPU burst on a shared machine, or the knee where batching starts) does
+   * not end the climb. @defaultValue 1
+   */
+  patience?: number;
 }
 
 /** One tried step. */
@@ -61,7 +67,8 @@ export function createRateSearch(options: RateSearchOptions): RateSearch {
   const maxSteps = options.maxSteps ?? 12;
   const min = options.min ?? 1;
   const max = options.max ?? Number.POSITIVE_INFINITY;
-  if (!(options.start > 0) || !(factor > 1) || !(min > 0) || !(max >= min) || refine < 0 || maxSteps < 1) {
+  const patience = options.patience ?? 1;
+  if (!(options.start > 0) || !(factor > 1) || !(min > 0) || !(max >= min) || refine < 0 || maxSteps < 1 || patience < 1) {
     throw new RangeError('createRateSearch: start, min > 0, max >= min, factor > 1, refine >= 0, maxSteps >= 1.');
   }
   const history: RateStep[] = [];
@@ -70,6 +77,9 @@ export function createRateSearch(options: RateSearchOptions): RateSearch {
   let highFail: number | undefined;
   let refined = 0;
   let done = false;
+  let climbing = true;
+  let failsInRow = 0;
+  let top = 0;
   const clamp = (r: number): number => Math.round(Math.min(max, Math.max(min, r)));
 
   function next(): number | undefined {
@@ -77,16 +87,16 @@ export function createRateSearch(options: RateSearchOptions): RateSearch {
     if (pending !== undefined) return pending;
     let rate: number;
     if (history.length === 0) rate = clamp(options.start);
-    else if (highFail === undefined) {
-      // Every step passed so far: grow.
-      rate = clamp(lowPass! * factor);
-      if (rate === lowPass) return finish();
+    else if (climbing && lowPass !== undefined) {
+      // Growing: from the highest rate tried, while failures in a row stay within patience.
+      rate = clamp(top * factor);
+      if (rate === top) return finish();
     } else if (lowPass === undefined) {
       // Every step failed so far: shrink.
-      rate = clamp(highFail / factor);
+      rate = clamp(highFail! / factor);
       if (rate === highFail) return finish();
     } else {
-      if (refined >= refine) return finish();
+      if (highFail === undefined || refined >= refine) return finish();
       rate = clamp(Math.sqrt(lowPass * highFail));
       if (rate <= lowPass || rate >= highFail) return finish();
       refined += 1;
@@ -105,8 +115,17 @@ export function createRateSearch(options: RateSearchOptions): RateSearch {
     const rate = pending;
     pending = undefined;
     history.push({ rate, passed });
-    if (passed) lowPass = lowPass === undefined ? rate : Math.max(lowPass, rate);
-    else highFail = highFail === undefined ? rate : Math.min(highFail, rate);
+    top = Math.max(top, rate);
+    if (passed) {
+      lowPass = lowPass === undefined ? rate : Math.max(lowPass, rate);
+      failsInRow = 0;
+      // A failure below a pass no longer bounds the search.
+      if (highFail !== undefined && highFail <= lowPass) highFail = undefined;
+    } else {
+      highFail = highFail === undefined || highFail <= (lowPass ?? 0) ? rate : Math.min(highFail, rate);
+      failsInRow += 1;
+      if (lowPass === undefined || failsInRow >= patience) climbing = false;
+    }
   }
 
   return {
