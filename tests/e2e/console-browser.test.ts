@@ -158,7 +158,11 @@ async function copySnippet(page: Page, id: string): Promise<string> {
 
 describe.skipIf(!existsSync(CHROMIUM))('developer console at /console in headless Chromium', () => {
   beforeAll(async () => {
-    server = await startServer({ env: { CAST_PUBLIC_KEYS: `acme=${READ_ONLY_KEY}` } });
+    server = await startServer({
+      // A key that reads as an example in the docs screenshot (the server is loopback-only and ephemeral).
+      tenants: { acme: 'sk_test_your_secret_key' },
+      env: { CAST_PUBLIC_KEYS: `acme=${READ_ONLY_KEY}` },
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
