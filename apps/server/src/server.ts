@@ -25,7 +25,13 @@ export interface RunningServer {
 export async function createBroker(config: Config): Promise<Broker> {
   if (config.redisUrl) {
     const { createRedisBroker } = await import('./broker/redis.js');
-    return createRedisBroker(config);
+    return createRedisBroker({
+      url: config.redisUrl,
+      prefix: config.redisPrefix,
+      historySize: config.historySize,
+      historyMaxAgeSeconds: config.historyMaxAgeSeconds,
+      idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+    });
   }
   return createMemoryBroker({
     historySize: config.historySize,

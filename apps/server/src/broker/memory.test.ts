@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { describeBrokerContract } from './contract.js';
 import { createMemoryBroker, type MemoryBrokerOptions } from './memory.js';
 import type { LocalDelivery, PublishInput, StoredEvent } from './types.js';
 
@@ -169,4 +170,9 @@ describe('memory broker', () => {
     expect((await broker.listSessions('acme', {})).map((s) => s.id)).toEqual(['s2']);
     expect(await broker.ready()).toBe(true);
   });
+});
+
+describeBrokerContract('memory', async (options) => {
+  const broker = createMemoryBroker({ ...options, historyMaxBytes: 64 * 1024 * 1024 });
+  return { broker, cleanup: () => broker.close() };
 });

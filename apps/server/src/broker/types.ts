@@ -50,6 +50,13 @@ export interface SessionRecord extends SessionInfo {
  */
 export interface LocalDelivery {
   deliver(tenant: string, event: StoredEvent): number;
+  /**
+   * The broker may have missed events of this tenant that its open streams on
+   * this node should have had (a scale-out broker cut off from its log for
+   * longer than the log keeps events). Ends those streams so each client
+   * resumes by replay and learns whether history was recovered.
+   */
+  reset?(tenant: string): void;
 }
 
 /**

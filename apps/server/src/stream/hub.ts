@@ -120,6 +120,15 @@ export class Hub implements LocalDelivery {
     return conns.length;
   }
 
+  /** Ends a tenant's streams on this node; their clients reconnect and resume by replay. */
+  reset(tenant: string): void {
+    const channels = this.tenants.get(tenant);
+    if (!channels) return;
+    const conns = new Set<StreamConnection>();
+    for (const set of channels.values()) for (const conn of set) conns.add(conn);
+    for (const conn of conns) conn.close('shutdown');
+  }
+
   /** Ends every stream (server shutdown): each client sees its stream end and reconnects. */
   closeAll(reason: CloseReason = 'shutdown'): void {
     if (this.heartbeat) clearInterval(this.heartbeat);

@@ -1,0 +1,265 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { comparePositions, parseRedisPosition } from './redis-codec.js';
+import type { Broker, LocalDelivery, PublishInput, StoredEvent } from './types.js';
+
+/** Limits a contract test asks its broker for. */
+export interface BrokerContractOptions {
+  historySize: number;
+  historyMaxAgeSeconds: number;
+  idempotencyWindowSeconds: number;
+  /** The broker's clock for age limits; the suite moves it forward. */
+  now: () => number;
+}
+
+/** A broker made for one test, and how to dispose of it. */
+export interface BrokerFixture {
+  broker: Broker;
+  /** Closes the broker and removes whatever it stored. */
+  cleanup(): Promise<void>;
+}
+
+/** Makes a fresh broker (its own empty store) for one test. */
+export type BrokerFactory = (options: BrokerContractOptions) => Promise<BrokerFixture>;
+
+/** A local delivery that records what the broker hands it. */
+class Recorder implements LocalDelivery {
+  readonly received: Array<{ tenant: string; event: StoredEvent }> = [];
+  /** Connections per `tenant/channel` that "take" an event (default 1). */
+  readonly takers = new Map<string, number>();
+  deliver(tenant: string, event: StoredEvent): number {
+    this.received.push({ tenant, event });
+    return this.takers.get(`${tenant}/${event.channel}`) ?? 1;
+  }
+  positionsOf(tenant: string): string[] {
+    return this.received.filter((r) => r.tenant === tenant).map((r) => r.event.position);
+  }
+}
+
+function pos(p: string) {
+  const parsed = parseRedisPosition(p);
+  if (!parsed) throw new Error(`not a position: ${p}`);
+  return parsed;
+}
+
+function expectIncreasing(positions: readonly string[]): void {
+  for (let i = 1; i < positions.length; i++) {
+    expect(comparePositions(pos(positions[i] as string), pos(positions[i - 1] as string)), `${positions[i - 1]} < ${positions[i]}`).toBeGreaterThan(0);
+  }
+}
+
+const ev = (channel: string, n: number, extra: Partial<PublishInput> = {}): PublishInput => ({
+  channel,
+  event: 'order.created',
+  data: JSON.stringify({ n, text: 'grüße ✓' }),
+  ...extra,
+});
+
+/**
+ * Registers the broker contract: the behaviour every `Broker` must have,
+ * whichever engine runs behind it. Call it from a test file with a factory
+ * that makes a fresh, empty broker.
+ *
+ * @param name - the engine's name, for the test titles
+ * @param factory - makes one broker per test
+ * @example
+ * ```ts
+ * describeBrokerContract('memory', async (o) => {
+ *   const broker = createMemoryBroker({ ...o, historyMaxBytes: 1 << 20 })
+ *   return { broker, cleanup: () => broker.close() }
+ * })
+ * ```
+ */
+export function describeBrokerContract(name: string, factory: BrokerFactory): void {
+  describe(`broker contract: ${name}`, () => {
+    let fixtures: BrokerFixture[] = [];
+    let clock = Date.now();
+
+    async function make(overrides: Partial<Omit<BrokerContractOptions, 'now'>> = {}) {
+      clock = Date.now();
+      const fixture = await factory({
+        historySize: 100,
+        historyMaxAgeSeconds: 3600,
+        idempotencyWindowSeconds: 3600,
+        ...overrides,
+        now: () => clock,
+      });
+      fixtures.push(fixture);
+      const local = new Recorder();
+      await fixture.broker.start(local);
+      return { broker: fixture.broker, local };
+    }
+
+    afterEach(async () => {
+      await Promise.all(fixtures.map((f) => f.cleanup()));
+      fixtures = [];
+    });
+
+    it('gives increasing positions and replays the events after one, in order', async () => {
+      const { broker } = await make();
+      const first = await broker.publish('acme', [ev('orders', 1)]);
+      const batch = await broker.publish('acme', [ev('orders', 2), ev('tickets', 3), ev('orders', 4)]);
+      const last = await broker.publish('acme', [ev('tickets', 5)]);
+      const all = [...first, ...batch, ...last].map((o) => o.event);
+      expectIncreasing(all.map((e) => e.position));
+      expect(new Set(all.map((e) => e.messageId)).size).toBe(5);
+
+      const replay = await broker.replay('acme', ['orders', 'tickets'], all[0]!.position);
+      expect(replay.recovered).toBe(true);
+      expect(replay.events).toEqual(all.slice(1));
+    });
+
+    it('replays only the channels asked for', async () => {
+      const { broker } = await make();
+      const out = await broker.publish('acme', [ev('orders', 1), ev('tickets', 2), ev('orders', 3), ev('other', 4)]);
+      const replay = await broker.replay('acme', ['orders'], out[0]!.event.position);
+      expect(replay.events.map((e) => e.data)).toEqual([out[2]!.event.data]);
+      expect(replay.recovered).toBe(true);
+    });
+
+    it('is recovered with nothing to send when resuming from the newest position', async () => {
+      const { broker } = await make();
+      const out = await broker.publish('acme', [ev('orders', 1), ev('orders', 2)]);
+      const replay = await broker.replay('acme', ['orders'], out[1]!.event.position);
+      expect(replay).toEqual({ events: [], recovered: true });
+    });
+
+    it('is not recovered for a position the log never gave (ahead of it, or before it began)', async () => {
+      const { broker } = await make();
+      await broker.publish('acme', [ev('orders', 1)]);
+      expect((await broker.replay('acme', ['orders'], `${Date.now() + 3_600_000}-0`)).recovered).toBe(false);
+      expect((await broker.replay('acme', ['orders'], '1-0')).recovered).toBe(false);
+      // A tenant that never published: an old position cannot be vouched for.
+      expect((await broker.replay('nobody', ['orders'], '1-0')).recovered).toBe(false);
+      expect((await broker.replay('acme', ['orders'], 'not-a-position')).recovered).toBe(false);
+    });
+
+    it('trims by count: resuming from before the trimmed events is not recovered, from the last trimmed one is', async () => {
+      const { broker } = await make({ historySize: 3 });
+      const out = [];
+      for (let i = 1; i <= 6; i++) out.push(...(await broker.publish('acme', [ev('orders', i)])));
+      const positions = out.map((o) => o.event.position);
+
+      const early = await broker.replay('acme', ['orders'], positions[0]!);
+      expect(early.recovered).toBe(false);
+      expect(early.events.map((e) => e.position)).toEqual(positions.slice(3));
+
+      const edge = await broker.replay('acme', ['orders'], positions[2]!);
+      expect(edge.recovered).toBe(true);
+      expect(edge.events.map((e) => e.position)).toEqual(positions.slice(3));
+    });
+
+    it('trims by age: events older than the limit are gone and resuming before them is not recovered', async () => {
+      const { broker } = await make({ historyMaxAgeSeconds: 60 });
+      const out = await broker.publish('acme', [ev('orders', 1), ev('orders', 2)]);
+      clock += 61_000;
+      const old = await broker.replay('acme', ['orders'], out[0]!.event.position);
+      expect(old).toEqual({ events: [], recovered: false });
+      // The client that saw the newest event missed nothing.
+      expect(await broker.replay('acme', ['orders'], out[1]!.event.position)).toEqual({ events: [], recovered: true });
+    });
+
+    it('keeps nothing with a history size of 0, and says so', async () => {
+      const { broker } = await make({ historySize: 0 });
+      const out = await broker.publish('acme', [ev('orders', 1), ev('orders', 2)]);
+      expect(await broker.replay('acme', ['orders'], out[0]!.event.position)).toEqual({ events: [], recovered: false });
+      expect((await broker.replay('acme', ['orders'], out[1]!.event.position)).recovered).toBe(true);
+    });
+
+    it('answers a repeated idempotency key with the first outcome and logs and delivers the event once', async () => {
+      const { broker, local } = await make();
+      broker.listen('acme', 'orders');
+      const [first] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'k-1' })]);
+      const [again] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'k-1' })]);
+      expect(first!.duplicate).toBe(false);
+      expect(again!.duplicate).toBe(true);
+      expect(again!.event.messageId).toBe(first!.event.messageId);
+      expect(again!.event.position).toBe(first!.event.position);
+      expect(again!.delivered).toBe(first!.delivered);
+
+      // The same key twice in one batch is one event too.
+      const batch = await broker.publish('acme', [
+        ev('orders', 2, { idempotencyKey: 'k-2' }),
+        ev('orders', 2, { idempotencyKey: 'k-2' }),
+      ]);
+      expect(batch.map((o) => o.duplicate)).toEqual([false, true]);
+      expect(batch[1]!.event.messageId).toBe(batch[0]!.event.messageId);
+
+      const replay = await broker.replay('acme', ['orders'], '0-1');
+      expect(replay.events.map((e) => e.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
+      expect(local.received.map((r) => r.event.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
+    });
+
+    it('keeps idempotency keys per tenant', async () => {
+      const { broker } = await make();
+      const [a] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'same' })]);
+      const [b] = await broker.publish('globex', [ev('orders', 1, { idempotencyKey: 'same' })]);
+      expect(a!.duplicate).toBe(false);
+      expect(b!.duplicate).toBe(false);
+      expect(b!.event.messageId).not.toBe(a!.event.messageId);
+    });
+
+    it('keeps tenants apart: their own logs, replays and deliveries', async () => {
+      const { broker, local } = await make();
+      broker.listen('acme', 'orders');
+      broker.listen('globex', 'orders');
+      const a = await broker.publish('acme', [ev('orders', 1), ev('orders', 2)]);
+      const g = await broker.publish('globex', [ev('orders', 10)]);
+      const acmeReplay = await broker.replay('acme', ['orders'], '0-1');
+      const globexReplay = await broker.replay('globex', ['orders'], '0-1');
+      expect(acmeReplay.events.map((e) => e.messageId)).toEqual(a.map((o) => o.event.messageId));
+      expect(globexReplay.events.map((e) => e.messageId)).toEqual(g.map((o) => o.event.messageId));
+      expect(local.received.filter((r) => r.tenant === 'acme').map((r) => r.event.messageId)).toEqual(a.map((o) => o.event.messageId));
+      expect(local.received.filter((r) => r.tenant === 'globex').map((r) => r.event.messageId)).toEqual(g.map((o) => o.event.messageId));
+    });
+
+    it('hands every event of a listened tenant to local delivery once, in position order, and counts what it took', async () => {
+      const { broker, local } = await make();
+      local.takers.set('acme/orders', 3);
+      local.takers.set('acme/tickets', 0);
+      broker.listen('acme', 'orders');
+      broker.listen('acme', 'tickets');
+      const outcomes = (
+        await Promise.all(Array.from({ length: 20 }, (_, i) => broker.publish('acme', [ev(i % 2 ? 'tickets' : 'orders', i)])))
+      ).flat();
+      const delivered = local.positionsOf('acme');
+      expect(delivered).toHaveLength(20);
+      expectIncreasing(delivered);
+      expect([...delivered].sort()).toEqual(outcomes.map((o) => o.event.position).sort());
+      for (const o of outcomes) expect(o.delivered).toBe(o.event.channel === 'orders' ? 3 : 0);
+      const replay = await broker.replay('acme', ['orders', 'tickets'], '0-1');
+      expect(replay.events.map((e) => e.position)).toEqual(delivered);
+    });
+
+    it('lists sessions by channel and by user, per tenant, and forgets removed ones', async () => {
+      const { broker } = await make();
+      const at = new Date().toISOString();
+      broker.addSession({ tenant: 'acme', id: 's1', userId: 'u1', channels: ['orders', 'tickets'], connectedAt: at });
+      broker.addSession({ tenant: 'acme', id: 's2', userId: 'u2', channels: ['orders'], connectedAt: at });
+      broker.addSession({ tenant: 'acme', id: 's3', userId: null, channels: ['tickets'], connectedAt: at });
+      broker.addSession({ tenant: 'globex', id: 's4', userId: 'u1', channels: ['orders'], connectedAt: at });
+      const ids = async (filter: { channel?: string; userId?: string }, tenant = 'acme') =>
+        (await broker.listSessions(tenant, filter)).map((s) => s.id).sort();
+      expect(await ids({})).toEqual(['s1', 's2', 's3']);
+      expect(await ids({ channel: 'orders' })).toEqual(['s1', 's2']);
+      expect(await ids({ userId: 'u1' })).toEqual(['s1']);
+      expect(await ids({ channel: 'tickets', userId: 'u2' })).toEqual([]);
+      expect(await ids({}, 'globex')).toEqual(['s4']);
+      expect((await broker.listSessions('acme', { userId: 'u1' }))[0]).toEqual({
+        id: 's1',
+        userId: 'u1',
+        channels: ['orders', 'tickets'],
+        connectedAt: at,
+      });
+      broker.removeSession('acme', 's1');
+      expect(await ids({ channel: 'orders' })).toEqual(['s2']);
+      broker.removeSession('acme', 'unknown');
+      expect(await ids({})).toEqual(['s2', 's3']);
+    });
+
+    it('is ready once started', async () => {
+      const { broker } = await make();
+      expect(await broker.ready()).toBe(true);
+      expect(broker.kind).toBe(name);
+    });
+  });
+}

@@ -1,0 +1,111 @@
+import type { StoredEvent } from './types.js';
+
+/**
+ * The largest sequence number of a Redis stream id (2^64 - 1). A position
+ * `<ms - 1>-MAX_SEQ` stands for "just before `<ms>-0`".
+ */
+export const MAX_SEQ = '18446744073709551615';
+
+/** A position parsed for comparing; `seq` may exceed 2^53 only as {@link MAX_SEQ}, which still compares right. */
+export interface ParsedPosition {
+  ms: number;
+  seq: number;
+}
+
+/**
+ * Parses `<ms>-<seq>`.
+ *
+ * @param position - a stream id
+ * @returns its parts, or undefined when it is not a position
+ * @example
+ * ```ts
+ * parseRedisPosition('1700000000000-3') // { ms: 1700000000000, seq: 3 }
+ * ```
+ */
+export function parseRedisPosition(position: string): ParsedPosition | undefined {
+  const m = /^(\d{1,20})-(\d{1,20})$/.exec(position);
+  if (!m) return undefined;
+  return { ms: Number(m[1]), seq: Number(m[2]) };
+}
+
+/**
+ * Orders two positions (negative, zero or positive).
+ *
+ * @example
+ * ```ts
+ * comparePositions('5-1', '5-0') > 0 // true
+ * ```
+ */
+export function comparePositions(a: ParsedPosition, b: ParsedPosition): number {
+  return a.ms !== b.ms ? a.ms - b.ms : a.seq - b.seq;
+}
+
+/**
+ * The position just before `<ms>-0`: every id from `ms` on is after it.
+ *
+ * @example
+ * ```ts
+ * positionBefore(1000) // '999-18446744073709551615'
+ * ```
+ */
+export function positionBefore(ms: number): string {
+  return `${Math.max(0, ms - 1)}-${MAX_SEQ}`;
+}
+
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+
+/**
+ * Decodes one message of a tenant's `live` pub/sub channel, as the publish
+ * script writes it: `<position> <channel bytes> <event bytes> <messageId>\n`
+ * then the channel, the event name and the data, back to back. Lengths are
+ * in bytes, so any UTF-8 text survives.
+ *
+ * @param message - the raw message
+ * @returns the event, or undefined for a malformed message
+ * @example
+ * ```ts
+ * decodeLiveMessage(Buffer.from('1-0 2 1 m\nabxdata'))
+ * // { position: '1-0', channel: 'ab', event: 'x', messageId: 'm', data: 'data' }
+ * ```
+ */
+export function decodeLiveMessage(message: Buffer): StoredEvent | undefined {
+  const nl = message.indexOf(NEWLINE);
+  if (nl < 0) return undefined;
+  const head = message.toString('latin1', 0, nl).split(String.fromCharCode(SPACE));
+  if (head.length !== 4) return undefined;
+  const [position, chLen, evLen, messageId] = head as [string, string, string, string];
+  const c = Number(chLen);
+  const e = Number(evLen);
+  if (!parseRedisPosition(position) || !Number.isInteger(c) || !Number.isInteger(e) || nl + 1 + c + e > message.length) {
+    return undefined;
+  }
+  const start = nl + 1;
+  return {
+    position,
+    channel: message.toString('utf8', start, start + c),
+    event: message.toString('utf8', start + c, start + c + e),
+    messageId,
+    data: message.toString('utf8', start + c + e),
+  };
+}
+
+/**
+ * Encodes a live message the way the publish script does (for tests and
+ * tools; the script builds the same bytes in Lua).
+ *
+ * @example
+ * ```ts
+ * decodeLiveMessage(encodeLiveMessage(event)) // equals event
+ * ```
+ */
+export function encodeLiveMessage(event: StoredEvent): Buffer {
+  const ch = Buffer.from(event.channel, 'utf8');
+  const ev = Buffer.from(event.event, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`${event.position} ${ch.length} ${ev.length} ${event.messageId}\n`, 'latin1'),
+    ch,
+    ev,
+    Buffer.from(event.data, 'utf8'),
+  ]);
+}

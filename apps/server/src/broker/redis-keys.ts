@@ -1,0 +1,61 @@
+/**
+ * The Redis key layout of one cluster. Every key starts with the prefix
+ * (CAST_REDIS_PREFIX) so several clusters or test runs share one Redis
+ * without meeting. A tenant's keys carry the tenant in braces, the Redis
+ * Cluster hash-tag syntax, so they stay together.
+ *
+ * | key | type | holds |
+ * | --- | --- | --- |
+ * | `<p>:epoch` | string | when this Redis dataset began (ms); a new value means the data was lost |
+ * | `<p>:nodes` | sorted set | node id → last heartbeat (ms) |
+ * | `<p>:{<t>}:log` | stream | the tenant's replay log; entry ids are the positions |
+ * | `<p>:{<t>}:meta` | hash | `floor` (events at or before it may be gone), `last` (newest position) |
+ * | `<p>:{<t>}:live` | pub/sub channel | every event of the tenant, published with the append |
+ * | `<p>:{<t>}:idem:<key>` | string | the first answer to an idempotency key, for the window |
+ * | `<p>:{<t>}:sess:<node>` | hash | session id → session JSON, for one node |
+ * | `<p>:{<t>}:subs:<node>` | hash | channel → connections on one node |
+ */
+export interface RedisKeys {
+  readonly prefix: string;
+  readonly epoch: string;
+  readonly nodes: string;
+  /** Everything of one tenant starts with this. */
+  tenant(tenant: string): string;
+  log(tenant: string): string;
+  meta(tenant: string): string;
+  live(tenant: string): string;
+  sessions(tenant: string, node: string): string;
+  subscribers(tenant: string, node: string): string;
+  /** The tenant of a `live` channel name, or undefined for another name. */
+  tenantOfLive(channel: string): string | undefined;
+}
+
+/**
+ * Builds the key layout for a prefix.
+ *
+ * @param prefix - CAST_REDIS_PREFIX, e.g. `cast`
+ * @example
+ * ```ts
+ * createRedisKeys('cast').log('acme') // 'cast:{acme}:log'
+ * ```
+ */
+export function createRedisKeys(prefix: string): RedisKeys {
+  const tenant = (t: string) => `${prefix}:{${t}}:`;
+  const liveHead = `${prefix}:{`;
+  const liveTail = '}:live';
+  return {
+    prefix,
+    epoch: `${prefix}:epoch`,
+    nodes: `${prefix}:nodes`,
+    tenant,
+    log: (t) => `${tenant(t)}log`,
+    meta: (t) => `${tenant(t)}meta`,
+    live: (t) => `${tenant(t)}live`,
+    sessions: (t, node) => `${tenant(t)}sess:${node}`,
+    subscribers: (t, node) => `${tenant(t)}subs:${node}`,
+    tenantOfLive(channel) {
+      if (!channel.startsWith(liveHead) || !channel.endsWith(liveTail)) return undefined;
+      return channel.slice(liveHead.length, channel.length - liveTail.length);
+    },
+  };
+}

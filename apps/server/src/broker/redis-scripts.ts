@@ -1,0 +1,201 @@
+/**
+ * The Lua scripts of the Redis broker. Each runs atomically in Redis, which
+ * is what makes positions, trimming, the floor and idempotency agree across
+ * nodes: two publishers on two nodes are ordered by the order their scripts
+ * run, and every node sees that order on the tenant's `live` channel.
+ *
+ * Positions are stream ids (`<ms>-<seq>`, assigned by XADD `*`, increasing
+ * per stream even when the clock steps back). The `floor` in the tenant's
+ * meta hash is the newest position that may be missing from the log (the
+ * last trimmed id, or "just before" the moment history starts being known):
+ * a replay after position P is complete exactly when P >= floor.
+ */
+
+/** Shared helpers, prepended to both scripts. */
+const HELPERS = String.raw`
+local MAXSEQ = '18446744073709551615'
+local function parse(id)
+  local d = string.find(id, '-', 1, true)
+  return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
+end
+local function ge(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  if am ~= bm then return am > bm end
+  return as >= bs
+end
+local function int(n) return string.format('%.0f', n) end
+local function before(ms) return int(ms - 1) .. '-' .. MAXSEQ end
+-- When this Redis dataset began (Redis time, ms). A dataset that lost its keys
+-- gets a new epoch, so ids handed out before the loss are below every floor.
+local function epoch(prefix)
+  local key = prefix .. ':epoch'
+  local e = redis.call('GET', key)
+  if not e then
+    local t = redis.call('TIME')
+    e = int(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+    redis.call('SET', key, e)
+  end
+  return tonumber(e)
+end
+-- The floor of a log that does not exist (never written, expired when idle,
+-- or lost): nothing older than the epoch or than the age limit is known.
+local function freshFloor(prefix, now, maxAge)
+  return before(math.max(epoch(prefix), now - maxAge))
+end
+-- Trims by age (and by count when size >= 0); returns the new floor.
+local function trim(log, floor, now, maxAge, size)
+  if now - maxAge > 0 then
+    local cut = int(now - maxAge) .. '-0'
+    local old = redis.call('XREVRANGE', log, '(' .. cut, '-', 'COUNT', 1)
+    if #old > 0 then
+      if ge(old[1][1], floor) then floor = old[1][1] end
+      redis.call('XTRIM', log, 'MINID', cut)
+    end
+  end
+  if size >= 0 then
+    local len = redis.call('XLEN', log)
+    if len > size then
+      local gone = redis.call('XRANGE', log, '-', '+', 'COUNT', len - size)
+      local id = gone[#gone][1]
+      if ge(id, floor) then floor = id end
+      redis.call('XTRIM', log, 'MAXLEN', size)
+    end
+  end
+  return floor
+end
+`;
+
+/**
+ * Appends a batch of one tenant's events, in order.
+ *
+ * ARGV: prefix, tenant, node, now (ms), maxAgeMs, historySize,
+ * idempotencyWindowMs, nodeTtlMs, logTtlMs, n, then n times: channel, event,
+ * data, idempotencyKey ('' for none), messageId.
+ *
+ * Per event it answers `{'0', position, remoteSubscribers}` when appended, or
+ * `{'1', firstAnswerJson}` when the idempotency key was seen in the window
+ * (`[position, messageId, channel, event, delivered]`). Each appended event is
+ * published on the tenant's `live` channel in the same step, so pub/sub order
+ * is position order.
+ */
+export const PUBLISH_SCRIPT = `${HELPERS}
+local prefix, tenant, node = ARGV[1], ARGV[2], ARGV[3]
+local now, maxAge, size = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local window, nodeTtl, logTtl, n = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local base = prefix .. ':{' .. tenant .. '}:'
+local log, meta, live = base .. 'log', base .. 'meta', base .. 'live'
+
+local floor = redis.call('HGET', meta, 'floor')
+if redis.call('EXISTS', log) == 0 then
+  local fresh = freshFloor(prefix, now, maxAge)
+  if not floor or ge(fresh, floor) then floor = fresh end
+end
+
+local nodes = nil
+local remoteOf = {}
+local function remote(ch)
+  if remoteOf[ch] then return remoteOf[ch] end
+  if not nodes then
+    nodes = redis.call('ZRANGEBYSCORE', prefix .. ':nodes', int(now - nodeTtl), '+inf')
+  end
+  local sum = 0
+  for _, other in ipairs(nodes) do
+    if other ~= node then
+      local c = redis.call('HGET', base .. 'subs:' .. other, ch)
+      if c then sum = sum + tonumber(c) end
+    end
+  end
+  remoteOf[ch] = sum
+  return sum
+end
+
+local out = {}
+local last = nil
+for i = 0, n - 1 do
+  local a = 11 + i * 5
+  local ch, ev, data, ikey, mid = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local seen = false
+  if ikey ~= '' then seen = redis.call('GET', base .. 'idem:' .. ikey) end
+  if seen then
+    out[#out + 1] = { '1', seen }
+  else
+    local id = redis.call('XADD', log, '*', 'c', ch, 'e', ev, 'd', data, 'm', mid)
+    last = id
+    local r = remote(ch)
+    if ikey ~= '' then
+      redis.call('SET', base .. 'idem:' .. ikey, cjson.encode({ id, mid, ch, ev, tostring(r) }), 'PX', window)
+    end
+    redis.call('PUBLISH', live, id .. ' ' .. #ch .. ' ' .. #ev .. ' ' .. mid .. '\\n' .. ch .. ev .. data)
+    out[#out + 1] = { '0', id, tostring(r) }
+  end
+end
+
+if last then
+  floor = trim(log, floor, now, maxAge, size)
+  redis.call('HSET', meta, 'floor', floor, 'last', last)
+  redis.call('PEXPIRE', log, logTtl)
+  redis.call('PEXPIRE', meta, logTtl)
+end
+return out
+`;
+
+/**
+ * Reads one page of a tenant's log after a position (exclusive), trimming
+ * by age first.
+ *
+ * ARGV: prefix, tenant, now (ms), maxAgeMs, after, count, k, then k channel
+ * names (k = 0: every channel).
+ *
+ * Answers `{recovered (1|0), floor, more, flat}`: `recovered` says whether
+ * everything after `after` is still held; `more` is the id to continue from
+ * when the page was full ('' otherwise); `flat` lists id, channel, event,
+ * data, messageId for each matching entry.
+ */
+export const READ_SCRIPT = `${HELPERS}
+local prefix, tenant = ARGV[1], ARGV[2]
+local now, maxAge, after, count, k = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local base = prefix .. ':{' .. tenant .. '}:'
+local log, meta = base .. 'log', base .. 'meta'
+
+if redis.call('EXISTS', log) == 0 then
+  local floor = freshFloor(prefix, now, maxAge)
+  local f = redis.call('HGET', meta, 'floor')
+  if f and ge(f, floor) then floor = f end
+  local am = parse(after)
+  local ok = ge(after, floor) and am <= now
+  return { ok and 1 or 0, floor, '', {} }
+end
+
+local floor = redis.call('HGET', meta, 'floor') or freshFloor(prefix, now, maxAge)
+local trimmed = trim(log, floor, now, maxAge, -1)
+if trimmed ~= floor then
+  redis.call('HSET', meta, 'floor', trimmed)
+  floor = trimmed
+end
+local last = redis.call('HGET', meta, 'last')
+local recovered = ge(after, floor) and (not last or ge(last, after))
+
+local wanted = nil
+if k > 0 then
+  wanted = {}
+  for i = 1, k do wanted[ARGV[7 + i]] = true end
+end
+local raw = redis.call('XRANGE', log, '(' .. after, '+', 'COUNT', count)
+local flat = {}
+for _, entry in ipairs(raw) do
+  local f = entry[2]
+  local fields = {}
+  for j = 1, #f, 2 do fields[f[j]] = f[j + 1] end
+  if not wanted or wanted[fields.c] then
+    flat[#flat + 1] = entry[1]
+    flat[#flat + 1] = fields.c
+    flat[#flat + 1] = fields.e
+    flat[#flat + 1] = fields.d
+    flat[#flat + 1] = fields.m
+  end
+end
+local more = ''
+if #raw == count then more = raw[#raw][1] end
+return { recovered and 1 or 0, floor, more, flat }
+`;

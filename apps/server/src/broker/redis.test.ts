@@ -1,0 +1,295 @@
+import { isCastError } from '@cast/protocol';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describeBrokerContract } from './contract.js';
+import { comparePositions, decodeLiveMessage, encodeLiveMessage, parseRedisPosition } from './redis-codec.js';
+import { createRedisKeys } from './redis-keys.js';
+import { dropPrefix, TEST_REDIS_URL, testPrefix } from './redis-test-support.js';
+import { createRedisBroker, type RedisBrokerOptions } from './redis.js';
+import type { Broker, LocalDelivery, StoredEvent } from './types.js';
+
+const quiet = () => {};
+
+describeBrokerContract('redis', async (options) => {
+  const prefix = testPrefix();
+  const broker = createRedisBroker({ url: TEST_REDIS_URL, prefix, log: quiet, ...options });
+  return {
+    broker,
+    async cleanup() {
+      await broker.close();
+      await dropPrefix(TEST_REDIS_URL, prefix);
+    },
+  };
+});
+
+describe('redis live message codec', () => {
+  it('round-trips any UTF-8 channel, event and data by byte lengths', () => {
+    const event: StoredEvent = {
+      position: '1700000000000-12',
+      channel: 'user:zoë',
+      event: 'ticket.créé',
+      data: '{"a":"line\\nbreak ✓ 🎉"}',
+      messageId: '0b6f4c1e-5a43-4a52-9a53-1e0d2b7c9f10',
+    };
+    expect(decodeLiveMessage(encodeLiveMessage(event))).toEqual(event);
+  });
+
+  it('rejects malformed messages', () => {
+    expect(decodeLiveMessage(Buffer.from('no header'))).toBeUndefined();
+    expect(decodeLiveMessage(Buffer.from('1-0 50 1 m\nab'))).toBeUndefined();
+    expect(decodeLiveMessage(Buffer.from('x-0 1 1 m\nab'))).toBeUndefined();
+  });
+});
+
+class Recorder implements LocalDelivery {
+  readonly received: Array<{ tenant: string; event: StoredEvent }> = [];
+  readonly resets: string[] = [];
+  /** Local connections per channel (the hub's count); 1 when not set. */
+  readonly takers = new Map<string, number>();
+  deliver(tenant: string, event: StoredEvent): number {
+    this.received.push({ tenant, event });
+    return this.takers.get(event.channel) ?? 1;
+  }
+  reset(tenant: string): void {
+    this.resets.push(tenant);
+  }
+  positions(tenant = 'acme'): string[] {
+    return this.received.filter((r) => r.tenant === tenant).map((r) => r.event.position);
+  }
+}
+
+function expectIncreasing(positions: readonly string[]): void {
+  for (let i = 1; i < positions.length; i++) {
+    const a = parseRedisPosition(positions[i - 1] as string);
+    const b = parseRedisPosition(positions[i] as string);
+    expect(a && b && comparePositions(b, a) > 0, `${positions[i - 1]} < ${positions[i]}`).toBe(true);
+  }
+}
+
+const input = (channel: string, n: number, idempotencyKey?: string) => ({
+  channel,
+  event: 'order.created',
+  data: JSON.stringify({ n }),
+  ...(idempotencyKey ? { idempotencyKey } : {}),
+});
+
+describe('redis broker across nodes', () => {
+  let prefix: string;
+  let admin: Redis;
+  let brokers: Broker[] = [];
+
+  beforeAll(async () => {
+    admin = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await admin.connect();
+  });
+  afterAll(() => admin.disconnect());
+
+  afterEach(async () => {
+    await Promise.all(brokers.map((b) => b.close()));
+    brokers = [];
+    await dropPrefix(TEST_REDIS_URL, prefix);
+  });
+
+  async function node(options: Partial<RedisBrokerOptions> = {}) {
+    const broker = createRedisBroker({
+      url: TEST_REDIS_URL,
+      prefix,
+      historySize: 100,
+      historyMaxAgeSeconds: 3600,
+      idempotencyWindowSeconds: 3600,
+      log: quiet,
+      ...options,
+    });
+    brokers.push(broker);
+    const local = new Recorder();
+    await broker.start(local);
+    return { broker, local };
+  }
+
+  // Every test gets its own prefix, so parallel runs never meet.
+  beforeEach(() => {
+    prefix = testPrefix();
+  });
+
+  it('hands an event published on one node to every node that listens to the tenant, once', async () => {
+    const a = await node();
+    const b = await node();
+    const c = await node();
+    b.broker.listen('acme', 'orders');
+    c.broker.listen('acme', 'orders');
+    const [out] = await a.broker.publish('acme', [input('orders', 1)]);
+    await vi.waitFor(() => {
+      expect(b.local.positions()).toEqual([out!.event.position]);
+      expect(c.local.positions()).toEqual([out!.event.position]);
+    });
+    // a has no subscriber for acme: it does not receive acme's events at all.
+    expect(a.local.received).toEqual([]);
+  });
+
+  it('gives concurrent publishers on different nodes one order that every node delivers', async () => {
+    const nodes = [await node(), await node(), await node()];
+    for (const n of nodes) n.broker.listen('acme', 'orders');
+    const outcomes = (
+      await Promise.all(
+        Array.from({ length: 60 }, (_, i) => (nodes[i % 3] as (typeof nodes)[0]).broker.publish('acme', [input('orders', i)])),
+      )
+    ).flat();
+    const expected = outcomes.map((o) => o.event.position).sort((x, y) => comparePositions(parseRedisPosition(x)!, parseRedisPosition(y)!));
+    await vi.waitFor(() => {
+      for (const n of nodes) expect(n.local.positions()).toHaveLength(60);
+    });
+    for (const n of nodes) expect(n.local.positions()).toEqual(expected);
+    expectIncreasing(expected);
+  });
+
+  it('counts delivered across nodes: this node exactly, others by their registered connections', async () => {
+    const a = await node();
+    const b = await node();
+    a.local.takers.set('orders', 2);
+    a.local.takers.set('tickets', 0);
+    a.local.takers.set('nobody', 0);
+    a.broker.listen('acme', 'orders');
+    const at = new Date().toISOString();
+    b.broker.addSession({ tenant: 'acme', id: 'b1', userId: null, channels: ['orders'], connectedAt: at });
+    b.broker.addSession({ tenant: 'acme', id: 'b2', userId: null, channels: ['orders', 'tickets'], connectedAt: at });
+    b.broker.addSession({ tenant: 'globex', id: 'b3', userId: null, channels: ['orders'], connectedAt: at });
+    await b.broker.listSessions('acme', {}); // the writes above are on the same connection, before this
+    const [orders, tickets, other] = await a.broker.publish('acme', [input('orders', 1), input('tickets', 2), input('nobody', 3)]);
+    expect(orders!.delivered).toBe(2 + 2);
+    expect(tickets!.delivered).toBe(1);
+    expect(other!.delivered).toBe(0);
+    b.broker.removeSession('acme', 'b1');
+    await b.broker.listSessions('acme', {});
+    const [later] = await a.broker.publish('acme', [input('orders', 4)]);
+    expect(later!.delivered).toBe(2 + 1);
+  });
+
+  it('lists sessions of every live node and ignores a node that stopped heartbeating', async () => {
+    const a = await node();
+    const b = await node();
+    const at = new Date().toISOString();
+    a.broker.addSession({ tenant: 'acme', id: 'a1', userId: 'u1', channels: ['orders'], connectedAt: at });
+    b.broker.addSession({ tenant: 'acme', id: 'b1', userId: 'u1', channels: ['orders'], connectedAt: at });
+    // A node that died a minute ago: its hash is still there, its heartbeat is old.
+    const keys = createRedisKeys(prefix);
+    await admin.zadd(keys.nodes, Date.now() - 60_000, 'dead-node');
+    await admin.hset(keys.sessions('acme', 'dead-node'), 'd1', JSON.stringify({ id: 'd1', userId: 'u1', channels: ['orders'], connectedAt: at }));
+    await admin.hset(keys.subscribers('acme', 'dead-node'), 'orders', 5);
+    await vi.waitFor(async () => {
+      expect((await a.broker.listSessions('acme', { userId: 'u1' })).map((s) => s.id).sort()).toEqual(['a1', 'b1']);
+    });
+    expect((await b.broker.listSessions('acme', { channel: 'orders' })).map((s) => s.id).sort()).toEqual(['a1', 'b1']);
+    // The dead node's connections are not counted as delivered either.
+    const [out] = await a.broker.publish('acme', [input('orders', 1)]);
+    expect(out!.delivered).toBe(1);
+  });
+
+  it('expires a node’s session hashes when it stops refreshing them', async () => {
+    const a = await node({ nodeTtlMs: 300 });
+    a.broker.addSession({ tenant: 'acme', id: 'a1', userId: null, channels: ['orders'], connectedAt: new Date().toISOString() });
+    const keys = createRedisKeys(prefix);
+    await vi.waitFor(async () => expect(await admin.pttl((await admin.keys(`${keys.tenant('acme')}sess:*`))[0] ?? 'none')).toBeGreaterThan(0));
+    const ttl = await admin.pttl((await admin.keys(`${keys.tenant('acme')}sess:*`))[0] as string);
+    expect(ttl).toBeLessThanOrEqual(300);
+  });
+
+  it('honours an idempotency key on any node', async () => {
+    const a = await node();
+    const b = await node();
+    const [first] = await a.broker.publish('acme', [input('orders', 1, 'order-1')]);
+    const [again] = await b.broker.publish('acme', [input('orders', 1, 'order-1')]);
+    expect(again!.duplicate).toBe(true);
+    expect(again!.event.messageId).toBe(first!.event.messageId);
+    expect(again!.event.position).toBe(first!.event.position);
+    const replay = await b.broker.replay('acme', ['orders'], '0-1');
+    expect(replay.events).toHaveLength(1);
+  });
+
+  it('delivers events published while a node joins a tenant, without waiting for its subscription', async () => {
+    const a = await node();
+    const b = await node();
+    b.broker.listen('acme', 'orders');
+    // Published before b's SUBSCRIBE may have reached Redis: the join reads the log.
+    const out = await a.broker.publish('acme', [input('orders', 1), input('orders', 2)]);
+    await vi.waitFor(() => expect(b.local.positions()).toEqual(out.map((o) => o.event.position)));
+  });
+
+  it('stops receiving a tenant after its last channel is unlistened', async () => {
+    const a = await node();
+    const b = await node();
+    b.broker.listen('acme', 'orders');
+    b.broker.listen('acme', 'tickets');
+    const [one] = await a.broker.publish('acme', [input('orders', 1)]);
+    await vi.waitFor(() => expect(b.local.positions()).toEqual([one!.event.position]));
+    b.broker.unlisten('acme', 'orders');
+    const [two] = await a.broker.publish('acme', [input('tickets', 2)]);
+    await vi.waitFor(() => expect(b.local.positions()).toEqual([one!.event.position, two!.event.position]));
+    b.broker.unlisten('acme', 'tickets');
+    // A listener on another node, to know when the next event has gone round.
+    const c = await node();
+    c.broker.listen('acme', 'orders');
+    const [three] = await a.broker.publish('acme', [input('orders', 3)]);
+    await vi.waitFor(() => expect(c.local.positions()).toContain(three!.event.position));
+    expect(b.local.positions()).toHaveLength(2);
+  });
+
+  it('catches up from the log after losing its subscription: no event lost, none twice, in order', async () => {
+    const a = await node();
+    const b = await node({ nodeId: `b-${prefix}` });
+    b.broker.listen('acme', 'orders');
+    const before = await a.broker.publish('acme', [input('orders', 1)]);
+    await vi.waitFor(() => expect(b.local.positions()).toHaveLength(1));
+    await killClient(admin, `cast:b-${prefix}:sub`);
+    const during = await a.broker.publish('acme', [input('orders', 2), input('orders', 3)]);
+    const after = await a.broker.publish('acme', [input('orders', 4)]);
+    const all = [...before, ...during, ...after].map((o) => o.event.position);
+    await vi.waitFor(() => expect(b.local.positions()).toEqual(all), { timeout: 5000 });
+    expect(b.local.resets).toEqual([]);
+  });
+
+  it('ends a tenant’s streams on a node that was cut off longer than the log keeps events', async () => {
+    const a = await node({ historySize: 2 });
+    const b = await node({ historySize: 2, nodeId: `b-${prefix}` });
+    b.broker.listen('acme', 'orders');
+    await a.broker.publish('acme', [input('orders', 1)]);
+    await vi.waitFor(() => expect(b.local.positions()).toHaveLength(1));
+    await killClient(admin, `cast:b-${prefix}:sub`);
+    const missed = await a.broker.publish('acme', [input('orders', 2), input('orders', 3), input('orders', 4), input('orders', 5)]);
+    await vi.waitFor(() => expect(b.local.resets).toEqual(['acme']), { timeout: 5000 });
+    // It then goes on from what the log still holds.
+    await vi.waitFor(() => expect(b.local.positions().slice(1)).toEqual(missed.slice(2).map((o) => o.event.position)));
+  });
+
+  it('answers 503 UNAVAILABLE at once when Redis is unreachable, and is not ready', async () => {
+    const lines: string[] = [];
+    const down = createRedisBroker({
+      url: 'redis://127.0.0.1:1',
+      prefix,
+      historySize: 10,
+      historyMaxAgeSeconds: 60,
+      idempotencyWindowSeconds: 60,
+      log: (l) => lines.push(l),
+    });
+    brokers.push(down);
+    await down.start(new Recorder());
+    expect(lines.join('\n')).toMatch(/not reachable/);
+    const started = Date.now();
+    const err = await down.publish('acme', [input('orders', 1)]).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(isCastError(err) && err.code === 'UNAVAILABLE' && err.status === 503).toBe(true);
+    expect(await down.ready()).toBe(false);
+    await expect(down.replay('acme', ['orders'], '1-0')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(down.listSessions('acme', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    // Session changes while down are kept locally, not queued towards Redis.
+    down.addSession({ tenant: 'acme', id: 's', userId: null, channels: ['orders'], connectedAt: new Date().toISOString() });
+  });
+});
+
+/** Kills a client by its connection name (fault injection). */
+async function killClient(admin: Redis, name: string): Promise<void> {
+  const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+  const line = list.split('\n').find((l) => l.includes(` name=${name} `));
+  const id = line && /\bid=(\d+)/.exec(line)?.[1];
+  if (!id) throw new Error(`no client named ${name}`);
+  await admin.client('KILL', 'ID', id);
+}
