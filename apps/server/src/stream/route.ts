@@ -149,6 +149,7 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
   }
 
   conn.send(Buffer.from(encodeFrame({ retry: config.retryMs, event: 'connected', data: JSON.stringify(connected) })));
+  conn.allowBurst(replayFrames.reduce((n, f) => n + f.byteLength, 0));
   for (const frame of replayFrames) conn.send(frame);
   if (resume) conn.goLive(last);
 

@@ -49,6 +49,8 @@ export class StreamConnection {
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private held: Array<{ ms: number; seq: number; frame: Uint8Array }> | undefined;
+  /** Extra unsent bytes tolerated while a replay burst drains (see {@link allowBurst}). */
+  private burst = 0;
   private closed = false;
 
   constructor(sink: StreamSink, options: StreamConnectionOptions) {
@@ -102,6 +104,15 @@ export class StreamConnection {
     }
   }
 
+  /**
+   * Tolerates `bytes` more unsent bytes until the peer has caught up once: a
+   * replay is one legitimate burst, possibly larger than the slow-consumer
+   * limit, and must not get a resuming client dropped again and again.
+   */
+  allowBurst(bytes: number): void {
+    this.burst += bytes;
+  }
+
   /** Queues bytes for this turn's write. */
   send(frame: Uint8Array): void {
     if (this.closed) return;
@@ -121,7 +132,9 @@ export class StreamConnection {
     this.queue = [];
     this.queuedBytes = 0;
     this.sink.write(chunk);
-    if (this.sink.pending > this.maxPending) this.close('slow');
+    const pending = this.sink.pending;
+    if (pending <= this.maxPending) this.burst = 0;
+    else if (pending > this.maxPending + this.burst) this.close('slow');
   }
 
   /**
