@@ -70,7 +70,7 @@ const settings: RunSettings = {
   latencyMs: quick ? 2000 : 10_000,
   memoryConnections: quick ? 2000 : 10_000,
   memoryMax: !quick,
-  throughputMs: quick ? 1500 : 5000,
+  throughputMs: quick ? 1500 : 6000,
   throughputConnections: 16,
   replayEvents: quick ? 2000 : 10_000,
   subscriberWorkers: 2,
@@ -147,24 +147,26 @@ async function main(): Promise<void> {
     const p50 = figure('latency-p50', `latency p50, ${label} subs, 10/s`, 'ms', false);
     const p99 = figure('latency-p99', `latency p99, ${label} subs, 10/s`, 'ms', false, 1.25);
     const pmax = figure('latency-max', `latency max, ${label} subs, 10/s`, 'ms', false);
+    const results = await fanout(targets, settings, {
+      subscribers: subs,
+      startRate: quick ? start * 2 : start,
+      maxRate: max,
+      search,
+      latency: withLatency ? { rate: 10, durationMs: settings.latencyMs } : undefined,
+    });
     for (const t of targets) {
-      try {
-        const r = await fanout(t, settings, {
-          subscribers: subs,
-          startRate: quick ? start * 2 : start,
-          maxRate: max,
-          search,
-          latency: withLatency ? { rate: 10, durationMs: settings.latencyMs } : undefined,
-        });
-        if (search) put(fo, t, r.fanout);
-        if (r.latency) {
-          put(p50, t, r.latency.p50);
-          put(p99, t, r.latency.p99);
-          put(pmax, t, r.latency.max);
-        }
-      } catch (e) {
+      const r = results.get(t.name);
+      if (!r || r.error) {
+        const e = new Error(r?.error ?? 'not measured');
         if (search) failed(fo, t, e);
         if (withLatency) failed(p99, t, e);
+        continue;
+      }
+      if (search) put(fo, t, r.fanout);
+      if (r.latency) {
+        put(p50, t, r.latency.p50);
+        put(p99, t, r.latency.p99);
+        put(pmax, t, r.latency.max);
       }
     }
     if (!search) figures.delete(scenario);
@@ -200,12 +202,11 @@ async function main(): Promise<void> {
     if (!selected.has(scenario)) continue;
     log(`\n${label}`);
     const f = figure(scenario, label, 'requests/s', true, goal);
-    for (const t of targets) {
-      try {
-        put(f, t, await throughput(t, settings, kind));
-      } catch (e) {
-        failed(f, t, e);
-      }
+    try {
+      const results = await throughput(targets, settings, kind);
+      for (const t of targets) put(f, t, results.get(t.name));
+    } catch (e) {
+      for (const t of targets) failed(f, t, e);
     }
   }
 
@@ -276,30 +277,20 @@ async function redisScenario(): Promise<void> {
   try {
     // The baseline column of both rows is the in-memory baseline hub at the same size.
     const measured = n === settings.fanoutSmall ? figures.get('fanout-1k')?.baseline : undefined;
-    try {
-      const b = measured ?? (await fanout(baseline, settings, { subscribers: n, startRate: 100, maxRate: 50_000, search: true })).fanout;
+    const options = { subscribers: n, startRate: 100, maxRate: 50_000, search: true };
+    const hubEnv = (): Record<string, string> => ({ CAST_REDIS_URL: redis.url, CAST_REDIS_PREFIX: `bench${Date.now()}:` });
+    const b = measured ?? (await fanout([baseline], settings, options)).get('baseline')?.fanout;
+    if (b) {
       put(one, baseline, b);
       put(two, baseline, b);
-    } catch (e) {
-      failed(one, baseline, e);
-    }
+    } else failed(one, baseline, new Error('baseline fan-out failed'));
     for (const [f, nodes] of [
       [one, 1],
       [two, 2],
     ] as const) {
-      try {
-        const r = await fanout(cast, settings, {
-          subscribers: n,
-          startRate: 100,
-          maxRate: 50_000,
-          search: true,
-          nodes,
-          hubEnv: { CAST_REDIS_URL: redis.url, CAST_REDIS_PREFIX: `bench${Date.now()}:` },
-        });
-        put(f, cast, r.fanout);
-      } catch (e) {
-        failed(f, cast, e);
-      }
+      const r = (await fanout([cast], settings, { ...options, nodes, hubEnv: hubEnv() })).get('cast');
+      if (r?.fanout) put(f, cast, r.fanout);
+      else failed(f, cast, new Error(r?.error ?? 'not measured'));
     }
   } finally {
     redis.stop();

@@ -200,6 +200,7 @@ interface StepResult {
   failures: string[];
   cpu: CpuFigures;
   publish: { ok: number; failed: number; maxLagMs: number; sample?: string };
+  latency: LatencyHistogram;
 }
 
 /** One paced publishing step over connected subscribers, measured end to end. */
@@ -263,6 +264,7 @@ async function publishStep(
     failures,
     cpu,
     publish: { ok: pub.ok, failed: pub.failed, maxLagMs: pub.maxLagMs, sample: pub.sampleError },
+    latency: report.latency,
   };
 }
 
@@ -283,98 +285,188 @@ export interface FanoutOptions {
   subscribers: number;
   startRate: number;
   maxRate: number;
-  /** Run the fixed-rate latency measurement (10/s) first on the same connections. */
+  /** Measure latency at a fixed rate first, on the same connections. */
   latency?: { rate: number; durationMs: number };
   search: boolean;
-  /** Extra nodes (Redis scale-out): subscribers are split over all hubs, publishes go to the first. */
+  /** Hub nodes per target (Redis scale-out): subscribers are split over them, publishes go to the first. */
   nodes?: number;
   hubEnv?: Record<string, string>;
 }
 
-/** Results of {@link fanout}. */
+/** Results of {@link fanout} for one target. */
 export interface FanoutResult {
+  /** Why the target could not be measured. */
+  error?: string;
   fanout?: Measurement;
   latency?: { p50: Measurement; p99: Measurement; max: Measurement };
+}
+
+interface Session {
+  target: TargetSpec;
+  hubs: Hub[];
+  urls: string[];
+  subs: Subscribers;
+  publisher: Worker;
+  token: string;
+  seq: { next: number };
+  result: FanoutResult;
+  error?: unknown;
+}
+
+async function openSession(target: TargetSpec, settings: RunSettings, options: FanoutOptions): Promise<Session> {
+  const hubs: Hub[] = [];
+  const subs = new Subscribers(Math.max(settings.subscriberWorkers, options.nodes ?? 1));
+  const publisher = new Worker(distPath('load/request-worker.js'));
+  const session: Session = { target, hubs, urls: [], subs, publisher, token: '', seq: { next: 0 }, result: {} };
+  for (let i = 0; i < (options.nodes ?? 1); i++) hubs.push(await target.start(options.hubEnv));
+  session.urls = hubs.map((h) => h.url);
+  session.token = await issueToken(session.urls[0]!, target.apiKey);
+  const t0 = performance.now();
+  const replies = await subs.connect(session.urls, session.token, options.subscribers);
+  const connectFail = connectFailures(replies, options.subscribers);
+  log(`  ${target.name}: ${options.subscribers} subscribers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s${hubs.length > 1 ? ` over ${hubs.length} nodes` : ''}`);
+  if (connectFail.length) throw new Error(connectFail.join('; '));
+  return session;
+}
+
+async function closeSession(s: Session): Promise<void> {
+  await s.subs.stop();
+  await s.publisher.stop();
+  await Promise.all(s.hubs.map((h) => h.stop()));
+}
+
+function step(s: Session, settings: RunSettings, options: FanoutOptions, rate: number, durationMs: number, p99LimitMs: number): Promise<StepResult> {
+  return publishStep(s.hubs, s.subs, s.publisher, s.target.apiKey, options.subscribers, rate, durationMs, s.seq, settings.payloadBytes, p99LimitMs);
+}
+
+function describeStep(name: string, subscribers: number, st: StepResult): string {
+  return `  ${name}: ${st.rate}/s × ${subscribers}: ${st.passed ? 'pass' : 'FAIL'} ${Math.round(st.deliveriesPerSec)} deliveries/s, p99 ${st.p99Ms.toFixed(1)} ms, hub ${(st.cpu.hubUser + st.cpu.hubSystem).toFixed(2)} cores (${st.cpu.hubSystem.toFixed(2)} kernel), load ${st.cpu.load.toFixed(2)} ${st.failures.join(', ')}`;
 }
 
 /**
  * Fan-out: N subscribers on one channel; raise the publish rate until p99
  * latency passes 100 ms or any event is lost. Optionally measures latency at a
- * fixed rate first.
+ * fixed rate first. The targets run side by side and their steps alternate,
+ * so a neighbour's CPU burst on a shared machine hits both alike.
  *
- * @param target - the target
+ * @param targets - the targets, all measured in the same run
  * @param settings - run settings
  * @param options - sizes
- * @returns the figures
+ * @returns the figures of each target, by name
  * @example
  * ```ts
- * await fanout(cast, settings, { subscribers: 1000, startRate: 100, maxRate: 20000, search: true });
+ * await fanout([baseline, cast], settings, { subscribers: 1000, startRate: 100, maxRate: 20000, search: true });
  * ```
  */
-export async function fanout(target: TargetSpec, settings: RunSettings, options: FanoutOptions): Promise<FanoutResult> {
-  const hubs: Hub[] = [];
-  const subs = new Subscribers(Math.max(settings.subscriberWorkers, options.nodes ?? 1));
-  const publisher = new Worker(distPath('load/request-worker.js'));
-  const result: FanoutResult = {};
+export async function fanout(targets: TargetSpec[], settings: RunSettings, options: FanoutOptions): Promise<Map<string, FanoutResult>> {
+  const sessions: Session[] = [];
+  const out = new Map<string, FanoutResult>();
   try {
-    for (let i = 0; i < (options.nodes ?? 1); i++) hubs.push(await target.start(options.hubEnv));
-    const urls = hubs.map((h) => h.url);
-    const token = await issueToken(urls[0]!, target.apiKey);
-    const t0 = performance.now();
-    const replies = await subs.connect(urls, token, options.subscribers);
-    const connectFail = connectFailures(replies, options.subscribers);
-    log(`  ${target.name}: ${options.subscribers} subscribers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    if (connectFail.length) throw new Error(connectFail.join('; '));
+    for (const t of targets) {
+      try {
+        sessions.push(await openSession(t, settings, options));
+      } catch (e) {
+        const message = (e as Error).message.split('\n')[0]!;
+        out.set(t.name, { error: message });
+        log(`  ${t.name}: ERROR ${message}`);
+      }
+    }
     await sleep(300);
-    const seq = { next: 0 };
     // Warm-up (not measured): JIT, buffers and socket paths of both sides.
-    const warm = await publishStep(hubs, subs, publisher, target.apiKey, options.subscribers, options.startRate, 1000, seq, settings.payloadBytes, Number.POSITIVE_INFINITY);
-    if (!warm.passed) await recover(subs, urls, token);
+    for (const s of sessions) {
+      const warm = await step(s, settings, options, options.startRate, 1000, Number.POSITIVE_INFINITY);
+      if (!warm.passed) await recover(s.subs, s.urls, s.token);
+    }
     if (options.latency) {
-      const s = await publishStep(hubs, subs, publisher, target.apiKey, options.subscribers, options.latency.rate, options.latency.durationMs, seq, settings.payloadBytes, Number.POSITIVE_INFINITY);
-      log(`  ${target.name}: latency at ${options.latency.rate}/s: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(2)} ms ${s.failures.join(', ')}`);
-      const detail = { subscribers: options.subscribers, rate: options.latency.rate, durationMs: options.latency.durationMs, p50Ms: s.p50Ms, p99Ms: s.p99Ms, maxMs: s.maxMs };
-      result.latency = {
-        p50: { value: s.p50Ms, detail, cpu: s.cpu, failures: s.failures },
-        p99: { value: s.p99Ms, detail, cpu: s.cpu, failures: s.failures },
-        max: { value: s.maxMs, detail, cpu: s.cpu, failures: s.failures },
-      };
-      if (!s.passed) await recover(subs, urls, token);
+      const segments = settings.quick ? 2 : 4;
+      const merged = new Map<Session, { hist: LatencyHistogram; failures: string[]; cpu: CpuFigures[] }>();
+      for (let seg = 0; seg < segments; seg++) {
+        for (const s of sessions) {
+          const st = await step(s, settings, options, options.latency.rate, options.latency.durationMs / segments, Number.POSITIVE_INFINITY);
+          const m = merged.get(s) ?? { hist: new LatencyHistogram(), failures: [], cpu: [] };
+          m.hist.merge(st.latency);
+          m.failures.push(...st.failures);
+          m.cpu.push(st.cpu);
+          merged.set(s, m);
+          if (!st.passed) await recover(s.subs, s.urls, s.token);
+        }
+      }
+      for (const s of sessions) {
+        const m = merged.get(s)!;
+        const cpu = averageCpu(m.cpu);
+        const p50 = m.hist.percentile(50) / 1000;
+        const p99 = m.hist.percentile(99) / 1000;
+        const max = m.hist.max / 1000;
+        log(`  ${s.target.name}: latency at ${options.latency.rate}/s × ${options.subscribers}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms, hub ${(cpu.hubUser + cpu.hubSystem).toFixed(2)} cores ${m.failures.join(', ')}`);
+        const detail = { subscribers: options.subscribers, rate: options.latency.rate, durationMs: options.latency.durationMs, segments, deliveries: m.hist.count, p50Ms: p50, p99Ms: p99, maxMs: max };
+        const failures = [...new Set(m.failures)];
+        s.result.latency = {
+          p50: { value: p50, detail, cpu, failures },
+          p99: { value: p99, detail, cpu, failures },
+          max: { value: max, detail, cpu, failures },
+        };
+      }
     }
     if (options.search) {
-      const search = createRateSearch({ start: options.startRate, factor: 2, refine: 2, patience: 2, maxSteps: settings.quick ? 6 : 9, max: options.maxRate });
-      const steps: StepResult[] = [];
-      for (let rate = search.next(); rate !== undefined; rate = search.next()) {
-        const s = await publishStep(hubs, subs, publisher, target.apiKey, options.subscribers, rate, settings.stepMs, seq, settings.payloadBytes, 100);
-        steps.push(s);
-        log(
-          `  ${target.name}: ${rate}/s × ${options.subscribers}: ${s.passed ? 'pass' : 'FAIL'} ${Math.round(s.deliveriesPerSec)} deliveries/s, p99 ${s.p99Ms.toFixed(1)} ms, hub ${(s.cpu.hubUser + s.cpu.hubSystem).toFixed(2)} cores (${s.cpu.hubSystem.toFixed(2)} sys), load ${s.cpu.load.toFixed(2)} ${s.failures.join(', ')}`,
-        );
-        search.record(s.passed);
-        if (!s.passed) await recover(subs, urls, token);
+      const searches = new Map<Session, { search: ReturnType<typeof createRateSearch>; steps: StepResult[] }>();
+      for (const s of sessions) {
+        searches.set(s, {
+          search: createRateSearch({ start: options.startRate, factor: 2, refine: 2, patience: 2, maxSteps: settings.quick ? 6 : 9, max: options.maxRate }),
+          steps: [],
+        });
       }
-      const best = steps.filter((s) => s.passed).sort((a, b) => b.deliveriesPerSec - a.deliveriesPerSec)[0];
-      const firstFail = steps.find((s) => !s.passed && s.rate > (best?.rate ?? 0));
-      result.fanout = {
-        value: best?.deliveriesPerSec ?? 0,
-        detail: {
-          subscribers: options.subscribers,
-          nodes: options.nodes ?? 1,
-          bestRate: best?.rate,
-          p99Ms: best?.p99Ms,
-          limitedBy: firstFail ? (firstFail.failures.length ? firstFail.failures.join(', ') : `p99 ${firstFail.p99Ms.toFixed(1)} ms`) : 'search ceiling',
-          steps,
-        },
-        cpu: best?.cpu,
-        failures: best ? [] : ['no publish rate passed'],
-      };
+      for (let active = true; active; ) {
+        active = false;
+        for (const s of sessions) {
+          const state = searches.get(s)!;
+          const rate = state.search.next();
+          if (rate === undefined) continue;
+          active = true;
+          const st = await step(s, settings, options, rate, settings.stepMs, 100);
+          state.steps.push(st);
+          log(describeStep(s.target.name, options.subscribers, st));
+          state.search.record(st.passed);
+          if (!st.passed) await recover(s.subs, s.urls, s.token);
+        }
+      }
+      for (const s of sessions) {
+        const { steps } = searches.get(s)!;
+        const best = steps.filter((x) => x.passed).sort((a, b) => b.deliveriesPerSec - a.deliveriesPerSec)[0];
+        const firstFail = steps.filter((x) => !x.passed && x.rate > (best?.rate ?? 0)).sort((a, b) => a.rate - b.rate)[0];
+        s.result.fanout = {
+          value: best?.deliveriesPerSec ?? 0,
+          detail: {
+            subscribers: options.subscribers,
+            nodes: options.nodes ?? 1,
+            bestRate: best?.rate,
+            p99Ms: best?.p99Ms,
+            limitedBy: firstFail ? (firstFail.failures.length ? firstFail.failures.join(', ') : `p99 ${firstFail.p99Ms.toFixed(1)} ms at ${firstFail.rate}/s`) : 'search ceiling',
+            failCpu: firstFail?.cpu,
+            steps: steps.map(({ latency: _, ...rest }) => rest),
+          },
+          cpu: best?.cpu,
+          failures: best ? [] : ['no publish rate passed'],
+        };
+      }
     }
-    return result;
+    for (const s of sessions) out.set(s.target.name, s.result);
+    return out;
+  } catch (e) {
+    const message = (e as Error).message.split('\n')[0]!;
+    for (const s of sessions) out.set(s.target.name, { error: message });
+    return out;
   } finally {
-    await subs.stop();
-    await publisher.stop();
-    await Promise.all(hubs.map((h) => h.stop()));
+    for (const s of sessions) await closeSession(s);
   }
+}
+
+function averageCpu(list: CpuFigures[]): CpuFigures {
+  const n = Math.max(1, list.length);
+  return {
+    hubUser: list.reduce((a, c) => a + c.hubUser, 0) / n,
+    hubSystem: list.reduce((a, c) => a + c.hubSystem, 0) / n,
+    load: list.reduce((a, c) => a + c.load, 0) / n,
+  };
 }
 
 async function settleRss(pid: number): Promise<number> {
@@ -456,63 +548,106 @@ export async function memory(target: TargetSpec, settings: RunSettings): Promise
 
 /**
  * HTTP throughput of one route, closed loop over keep-alive connections. For
- * publishing, one subscriber must receive every accepted event.
+ * publishing, one subscriber must receive every accepted event. The targets
+ * run side by side and take turns, in rounds; the figure is the median round.
  *
- * @param target - the target
+ * @param targets - the targets
  * @param settings - run settings
  * @param kind - which route
- * @returns requests per second
+ * @returns requests per second of each target, by name
  * @example
  * ```ts
- * await throughput(cast, settings, 'publish');
+ * await throughput([baseline, cast], settings, 'publish');
  * ```
  */
-export async function throughput(target: TargetSpec, settings: RunSettings, kind: 'publish' | 'token'): Promise<Measurement> {
-  const hub = await target.start();
-  const subs = new Subscribers(1);
-  const loader = new Worker(distPath('load/request-worker.js'));
+export async function throughput(targets: TargetSpec[], settings: RunSettings, kind: 'publish' | 'token'): Promise<Map<string, Measurement>> {
+  const rounds = settings.quick ? 1 : 3;
+  const roundMs = settings.throughputMs / rounds;
+  interface Side {
+    target: TargetSpec;
+    hub: Hub;
+    subs: Subscribers;
+    loader: Worker;
+    base: number;
+    rates: number[];
+    latency: LatencyHistogram;
+    cpu: CpuFigures[];
+    failures: string[];
+    requests: number;
+  }
+  const sides: Side[] = [];
+  const out = new Map<string, Measurement>();
   try {
-    const token = await issueToken(hub.url, target.apiKey);
-    const capacity = 5_000_000;
-    if (kind === 'publish') {
-      const replies = await subs.connect([hub.url], token, 1);
-      const f = connectFailures(replies, 1);
-      if (f.length) throw new Error(f.join('; '));
-      await subs.window(0, capacity);
+    for (const target of targets) {
+      const hub = await target.start();
+      const side: Side = { target, hub, subs: new Subscribers(1), loader: new Worker(distPath('load/request-worker.js')), base: 0, rates: [], latency: new LatencyHistogram(), cpu: [], failures: [], requests: 0 };
+      sides.push(side);
+      if (kind === 'publish') {
+        const token = await issueToken(hub.url, target.apiKey);
+        const replies = await side.subs.connect([hub.url], token, 1);
+        const f = connectFailures(replies, 1);
+        if (f.length) throw new Error(f.join('; '));
+      }
     }
-    const before = sampleProcess(hub.pid);
-    const r = await loader.call<RequestReply>(
-      {
-        type: 'throughput', url: hub.url, apiKey: target.apiKey, kind, channel: CHANNEL, event: EVENT, base: 0,
-        payloadBytes: settings.payloadBytes, connections: settings.throughputConnections,
-        addressIndex: Math.floor(Math.random() * 1e6), durationMs: settings.throughputMs,
-      },
-      settings.throughputMs + 60_000,
-    );
-    const after = sampleProcess(hub.pid);
-    const cpu = cpuBetween(before, after);
-    const failures: string[] = [];
-    if (r.failed) failures.push(`${r.failed} requests failed (${JSON.stringify(r.statuses)} ${r.sampleError ?? ''})`);
-    let loadMs = (r.cpu.user + r.cpu.system) / 1000;
-    if (kind === 'publish') {
-      await subs.drain(r.sent, 2000, 15_000);
-      const report = await subs.close(r.sent);
-      failures.push(...failuresOf(report.counts, report.dropped, report.malformed));
-      loadMs += report.loadCpuMs;
+    for (let round = -1; round < rounds; round++) {
+      for (const side of sides) {
+        // Round -1 warms up (JIT) and is not counted.
+        const ms = round < 0 ? Math.min(1000, roundMs) : roundMs;
+        if (kind === 'publish') await side.subs.window(side.base, 5_000_000);
+        const before = sampleProcess(side.hub.pid);
+        const r = await side.loader.call<RequestReply>(
+          {
+            type: 'throughput', url: side.hub.url, apiKey: side.target.apiKey, kind, channel: CHANNEL, event: EVENT, base: side.base,
+            payloadBytes: settings.payloadBytes, connections: settings.throughputConnections,
+            addressIndex: Math.floor(Math.random() * 1e6), durationMs: ms,
+          },
+          ms + 60_000,
+        );
+        const after = sampleProcess(side.hub.pid);
+        side.base += r.sent;
+        const failures: string[] = [];
+        if (r.failed) failures.push(`${r.failed} requests failed (${JSON.stringify(r.statuses)} ${r.sampleError ?? ''})`);
+        let loadMs = (r.cpu.user + r.cpu.system) / 1000;
+        if (kind === 'publish') {
+          await side.subs.drain(r.sent, 2000, 15_000);
+          const report = await side.subs.close(r.sent);
+          failures.push(...failuresOf(report.counts, report.dropped, report.malformed));
+          loadMs += report.loadCpuMs;
+        }
+        side.failures.push(...failures);
+        if (round < 0) continue;
+        const cpu = cpuBetween(before, after);
+        const rate = r.ok / (r.elapsedMs / 1000);
+        side.rates.push(rate);
+        side.requests += r.ok;
+        side.latency.merge(r.latency);
+        side.cpu.push({ hubUser: cpu.user, hubSystem: cpu.system, load: loadMs / Math.max(1, after.at - before.at) });
+        log(`  ${side.target.name}: ${kind} ${Math.round(rate)} req/s, hub ${cpu.total.toFixed(2)} cores ${failures.join(', ')}`);
+      }
     }
-    const value = r.ok / (r.elapsedMs / 1000);
-    const lat = LatencyHistogram.fromJSON(r.latency);
-    log(`  ${target.name}: ${kind} ${Math.round(value)} req/s (p99 ${(lat.percentile(99) / 1000).toFixed(2)} ms), hub ${cpu.total.toFixed(2)} cores, load ${(loadMs / (after.at - before.at)).toFixed(2)} ${failures.join(', ')}`);
-    return {
-      value,
-      detail: { requests: r.ok, connections: settings.throughputConnections, durationMs: r.elapsedMs, p50Ms: lat.percentile(50) / 1000, p99Ms: lat.percentile(99) / 1000 },
-      cpu: { hubUser: cpu.user, hubSystem: cpu.system, load: loadMs / Math.max(1, after.at - before.at) },
-      failures,
-    };
+    for (const side of sides) {
+      const sorted = [...side.rates].sort((a, b) => a - b);
+      out.set(side.target.name, {
+        value: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+        detail: {
+          rounds: side.rates,
+          requests: side.requests,
+          connections: settings.throughputConnections,
+          roundMs,
+          p50Ms: side.latency.percentile(50) / 1000,
+          p99Ms: side.latency.percentile(99) / 1000,
+        },
+        cpu: averageCpu(side.cpu),
+        failures: [...new Set(side.failures)],
+      });
+    }
+    return out;
   } finally {
-    await subs.stop();
-    await loader.stop();
-    await hub.stop();
+    for (const side of sides) {
+      await side.subs.stop();
+      await side.loader.stop();
+      await side.hub.stop();
+    }
   }
 }
 
