@@ -110,7 +110,8 @@ export function functionSql(schema: string): string {
 );
 CREATE INDEX IF NOT EXISTS ${quoteIdent(`${OVERFLOW_TABLE}_created_at`)} ON ${overflow} (created_at);
 CREATE OR REPLACE FUNCTION ${s}.${quoteIdent(FUNCTION_NAME)}() RETURNS trigger
-LANGUAGE plpgsql AS $cast$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $cast$
+-- SECURITY DEFINER: roles that write the watched tables need no rights on the overflow table.
 -- Arguments: TG_ARGV[0] = the tenant column, TG_ARGV[1] = the primary-key column.
 DECLARE
   ops text[];
