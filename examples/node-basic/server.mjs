@@ -1,0 +1,70 @@
+// A minimal backend for Cast: no framework and no SDK, only node:http and fetch.
+// It serves one page, issues that page a stream token, and publishes test orders.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+
+const CAST_URL = (process.env.CAST_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const CAST_API_KEY = process.env.CAST_API_KEY ?? developmentKey();
+const PORT = Number(process.env.PORT ?? 3000);
+const HOST = process.env.HOST ?? '127.0.0.1';
+const page = readFileSync(new URL('./public/index.html', import.meta.url));
+
+/** The key `pnpm start` created for the development tenant, when none is configured. */
+function developmentKey() {
+  const file = new URL('../../apps/server/.cast/dev-credentials.json', import.meta.url);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')).apiKey;
+  } catch {
+    console.error('Set CAST_API_KEY, or start the Cast server once with `pnpm start` to create a development key.');
+    process.exit(1);
+  }
+}
+
+/** Calls the Cast HTTP API with the secret key; the key never reaches the browser. */
+async function cast(path, body) {
+  const res = await fetch(`${CAST_URL}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CAST_API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+function send(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+const server = createServer(async (req, res) => {
+  try {
+    if (req.method === 'GET' && req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(page);
+    }
+    if (req.method === 'POST' && req.url === '/api/token') {
+      // A real app checks its own session here and grants only that user's channels.
+      const { status, body } = await cast('/push/tokens', { channels: ['orders'], ttlSeconds: 600 });
+      return send(res, status, status === 200 ? { ...body, castUrl: CAST_URL } : body);
+    }
+    if (req.method === 'POST' && req.url === '/api/orders') {
+      const orderId = randomUUID().slice(0, 8);
+      const { status, body } = await cast('/push/publish', {
+        channel: 'orders',
+        event: 'order.created',
+        data: { orderId, total: 4999, currency: 'AOA' },
+      });
+      return send(res, status, status === 200 ? { orderId, ...body } : body);
+    }
+    send(res, 404, { error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.url}` } });
+  } catch (err) {
+    console.error(err);
+    send(res, 502, { error: { code: 'UNAVAILABLE', message: `Cannot reach the Cast server at ${CAST_URL}.` } });
+  }
+});
+
+server.listen(PORT, HOST, () => {
+  const { port } = server.address();
+  console.log(`Example listening on http://${HOST}:${port} (Cast server: ${CAST_URL})`);
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));
