@@ -1,0 +1,111 @@
+import { createMatcher } from '@cast/protocol';
+import { describe, expect, it } from 'vitest';
+import type { StreamSink } from './sink.js';
+import { type CloseReason, StreamConnection } from './writer.js';
+
+/** A sink whose peer takes `accept` bytes of each write; the rest stays pending. */
+function fakeSink(accept: number) {
+  const state = { pending: 0, written: [] as Uint8Array[], ended: false, destroyed: false };
+  let onClose: (() => void) | undefined;
+  const sink: StreamSink = {
+    write(chunk) {
+      state.written.push(chunk);
+      state.pending += Math.max(0, chunk.byteLength - accept);
+    },
+    get pending() {
+      return state.pending;
+    },
+    end() {
+      state.ended = true;
+      onClose?.();
+    },
+    destroy() {
+      state.destroyed = true;
+      onClose?.();
+    },
+    onClose(fn) {
+      onClose = fn;
+    },
+  };
+  return { sink, state, drain: () => (state.pending = 0) };
+}
+
+function connection(sink: StreamSink, maxPendingBytes: number) {
+  const closed: CloseReason[] = [];
+  const conn = new StreamConnection(sink, {
+    id: 'c1',
+    tenant: 'acme',
+    channels: ['orders'],
+    userId: undefined,
+    matcher: createMatcher([]),
+    maxPendingBytes,
+    onClosed: (_c, reason) => closed.push(reason),
+  });
+  return { conn, closed };
+}
+
+const bytes = (n: number) => new Uint8Array(n);
+
+describe('StreamConnection', () => {
+  it('drops the connection once its unsent bytes pass the limit', () => {
+    const { sink, state } = fakeSink(0);
+    const { conn, closed } = connection(sink, 1000);
+    conn.send(bytes(600));
+    conn.flush();
+    expect(closed).toEqual([]);
+    conn.send(bytes(600));
+    conn.flush();
+    expect(closed).toEqual(['slow']);
+    expect(state.destroyed).toBe(true);
+    expect(conn.isClosed).toBe(true);
+  });
+
+  it('writes the frames of one turn in one write', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.send(bytes(10));
+    conn.send(bytes(20));
+    conn.flush();
+    expect(state.written.map((w) => w.byteLength)).toEqual([30]);
+  });
+
+  it('tolerates a replay burst over the limit until the peer catches up, then applies the limit again', () => {
+    const { sink, state, drain } = fakeSink(0);
+    const { conn, closed } = connection(sink, 1000);
+    conn.allowBurst(5000);
+    conn.send(bytes(5500));
+    conn.flush();
+    expect(closed).toEqual([]);
+    drain();
+    conn.send(bytes(100));
+    conn.flush();
+    conn.send(bytes(1000));
+    conn.flush();
+    expect(closed).toEqual(['slow']);
+    expect(state.destroyed).toBe(true);
+  });
+
+  it('still drops a resuming client that falls behind the burst plus the limit', () => {
+    const { sink } = fakeSink(0);
+    const { conn, closed } = connection(sink, 1000);
+    conn.allowBurst(5000);
+    conn.send(bytes(5000));
+    conn.flush();
+    conn.send(bytes(1001));
+    conn.flush();
+    expect(closed).toEqual(['slow']);
+  });
+
+  it('holds live frames during a replay and releases only those after the replay', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.holdLive();
+    const [a, b, c] = [bytes(1), bytes(2), bytes(3)];
+    expect(conn.offer('x', 10, 0, a)).toBe(true);
+    expect(conn.offer('x', 10, 1, b)).toBe(true);
+    expect(conn.offer('x', 11, 0, c)).toBe(true);
+    conn.goLive({ ms: 10, seq: 1 });
+    conn.flush();
+    expect(state.written.map((w) => w.byteLength)).toEqual([3]);
+  });
+});
