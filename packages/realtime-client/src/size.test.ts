@@ -5,16 +5,18 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * Budgets, bytes of minified + gzipped browser ESM, eventsource-parser and
- * @cast/protocol included. The issue aims at 4 KB; the floor under that is
- * eventsource-parser (≈1.4 KB) plus the protocol's error table, CastError and
- * name/id helpers (≈1.3 KB), which leaves ≈1.3 KB for a client with backoff,
- * stall detection, token refresh and resume; ours takes ≈2.3 KB. So the
- * budget is what an app pays for `createRealtime` (≈5.0 KB today) with
- * ≈10 % headroom, and the whole entry (with the XHR fetch) likewise.
+ * @cast/protocol included. The issue aims at 4 KB. What the client cannot do
+ * without weighs ≈2.6 KB on its own: eventsource-parser ≈1.4 KB, and from the
+ * protocol `CastError` with the error table it needs, `isCastError`,
+ * `errorFromResponse`, the pattern and event-id helpers ≈1.3 KB. The client
+ * itself (options, backoff, stall detection, token refresh, resume and
+ * de-duplication, handlers) adds ≈2.3 KB, so `createRealtime` measures
+ * 4,921 bytes and the whole entry (with the XHR fetch) 5,505. The budgets
+ * are those with ≈3 % headroom: a change that adds weight has to say why here.
  */
-const BUDGET = { createRealtime: 5_500, wholeEntry: 6_200 } as const;
+const BUDGET = { createRealtime: 5_100, wholeEntry: 5_700 } as const;
 
-async function gzippedSize(entry: string): Promise<number> {
+async function minified(entry: string): Promise<Uint8Array> {
   const result = await build({
     stdin: { contents: entry, resolveDir: new URL('.', import.meta.url).pathname, loader: 'ts' },
     bundle: true,
@@ -25,8 +27,11 @@ async function gzippedSize(entry: string): Promise<number> {
     write: false,
     logLevel: 'silent',
   });
-  const code = result.outputFiles[0]?.contents ?? new Uint8Array();
-  return gzipSync(code, { level: 9 }).length;
+  return result.outputFiles[0]?.contents ?? new Uint8Array();
+}
+
+async function gzippedSize(entry: string): Promise<number> {
+  return gzipSync(await minified(entry), { level: 9 }).length;
 }
 
 describe('browser build size', () => {
@@ -41,6 +46,15 @@ describe('browser build size', () => {
     const size = await gzippedSize(`export * from './index.ts';`);
     console.info(`@cast/realtime-client whole entry: ${size} bytes min+gzip (budget ${BUDGET.wholeEntry})`);
     expect(size).toBeLessThanOrEqual(BUDGET.wholeEntry);
+  });
+
+  it('leaves out the parts of @cast/protocol the client does not use', async () => {
+    const code = new TextDecoder().decode(await minified(`export * from './index.ts';`));
+    expect(code).toContain('STREAM_INTERRUPTED'); // the error table CastError needs is there
+    // DEFAULTS, the token claims and the server's SSE framing are not.
+    expect(code).not.toContain('idempotencyWindowSeconds');
+    expect(code).not.toContain('cast:stream');
+    expect(code).not.toContain('SSE retry must be');
   });
 
   it('bundles no Node built-in, process or Buffer', async () => {

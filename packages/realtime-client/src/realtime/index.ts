@@ -126,7 +126,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       fail(
         isCastError(cause)
           ? cause
-          : new CastError('NETWORK_ERROR', `The stream failed: ${describe(cause)}`, { cause }),
+          : new CastError('NETWORK_ERROR', `The stream failed: ${String(cause)}`, { cause }),
       );
     });
   };
@@ -139,7 +139,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     } catch (cause) {
       throw isCastError(cause)
         ? cause
-        : new CastError('UNAUTHORIZED', `The token provider failed: ${describe(cause)}`, { cause, retryable: true });
+        : new CastError('UNAUTHORIZED', `The token provider failed: ${String(cause)}`, { cause, retryable: true });
     }
     if (!isCurrent()) return;
     const url = new URL(config.streamUrl);
@@ -221,7 +221,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       data = JSON.parse(message.data);
     } catch (cause) {
       errorListeners.emit(
-        new CastError('BAD_RESPONSE', `Event ${type} carried data that is not JSON; it was skipped.`, { cause }),
+        new CastError('BAD_RESPONSE', `Event ${type} skipped: its data is not JSON.`, { cause }),
       );
       return;
     }
@@ -276,8 +276,4 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
   // Deferred a microtask so handlers registered right after creation see the first state change.
   if (config.autoConnect) queueMicrotask(() => realtime.connect());
   return realtime;
-}
-
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
 }
