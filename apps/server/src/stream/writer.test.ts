@@ -69,6 +69,29 @@ describe('StreamConnection', () => {
     expect(state.written.map((w) => w.byteLength)).toEqual([30]);
   });
 
+  it('gives connections that queued the same frames in one turn the same joined bytes', async () => {
+    const a = fakeSink(Number.POSITIVE_INFINITY);
+    const b = fakeSink(Number.POSITIVE_INFINITY);
+    const c = fakeSink(Number.POSITIVE_INFINITY);
+    const ca = connection(a.sink, 1000).conn;
+    const cb = connection(b.sink, 1000).conn;
+    const cc = connection(c.sink, 1000).conn;
+    const f1 = Uint8Array.from([1, 2]);
+    const f2 = Uint8Array.from([3]);
+    const other = Uint8Array.from([9]);
+    for (const conn of [ca, cb]) {
+      conn.send(f1);
+      conn.send(f2);
+    }
+    cc.send(f1);
+    cc.send(other);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(a.state.written).toHaveLength(1);
+    expect([...a.state.written[0]!]).toEqual([1, 2, 3]);
+    expect(b.state.written[0]).toBe(a.state.written[0]);
+    expect([...c.state.written[0]!]).toEqual([1, 2, 9]);
+  });
+
   it('tolerates a replay burst over the limit until the peer catches up, then applies the limit again', () => {
     const { sink, state, drain } = fakeSink(0);
     const { conn, closed } = connection(sink, 1000);

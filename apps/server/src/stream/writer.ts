@@ -20,10 +20,35 @@ export interface StreamConnectionOptions {
 const dirty = new Set<StreamConnection>();
 let flushScheduled = false;
 
+/**
+ * The chunk last joined in this flush and the frames it joins. Subscribers of
+ * one channel queue the very same frame objects in a turn, so the next
+ * connection with the same frames reuses the bytes instead of joining its own
+ * copy: one allocation per turn and channel, not one per subscriber.
+ */
+let lastJoined: { frames: Uint8Array[]; chunk: Uint8Array } | undefined;
+
 function flushAll(): void {
   flushScheduled = false;
+  lastJoined = undefined;
   for (const conn of dirty) conn.flush();
   dirty.clear();
+  lastJoined = undefined;
+}
+
+function sameFrames(a: Uint8Array[], b: Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** One chunk for a queue of frames, shared with the previous connection when it queued the same frames. */
+function join(frames: Uint8Array[], bytes: number): Uint8Array {
+  if (frames.length === 1) return frames[0] as Uint8Array;
+  if (lastJoined && sameFrames(lastJoined.frames, frames)) return lastJoined.chunk;
+  const chunk = Buffer.concat(frames, bytes);
+  lastJoined = { frames, chunk };
+  return chunk;
 }
 
 /**
@@ -128,7 +153,7 @@ export class StreamConnection {
   /** Writes what is queued now; drops the connection if its peer is too far behind. */
   flush(): void {
     if (this.closed || this.queue.length === 0) return;
-    const chunk = this.queue.length === 1 ? (this.queue[0] as Uint8Array) : Buffer.concat(this.queue, this.queuedBytes);
+    const chunk = join(this.queue, this.queuedBytes);
     this.queue = [];
     this.queuedBytes = 0;
     this.sink.write(chunk);
