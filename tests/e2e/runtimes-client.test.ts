@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 
 // The built client (what npm users get) in Deno, Bun and Vercel's edge VM, each installed from the npm
@@ -65,7 +65,14 @@ afterEach(async () => {
 function run(command: string, args: string[]): Subscriber {
   const child = spawn(command, args, {
     cwd: FIXTURES,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? tmpdir(),
+      NO_COLOR: '1',
+      // Deno's cache in a scratch folder, and no look-up of newer releases.
+      DENO_DIR: join(scratch, 'deno'),
+      DENO_NO_UPDATE_CHECK: '1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -92,6 +99,19 @@ async function waitFor(sub: Subscriber, check: () => boolean, what: string, time
   }
 }
 
+/** The exit code, or 'still running' after `timeoutMs`. */
+async function exitWithin(sub: Subscriber, timeoutMs: number): Promise<number | null | 'still running'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'still running'>((r) => {
+    timer = setTimeout(() => r('still running'), timeoutMs);
+  });
+  try {
+    return await Promise.race([sub.exit, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const of = (sub: Subscriber, kind: Line['kind']) => sub.lines.filter((l) => l.kind === kind);
 const connects = (sub: Subscriber) => of(sub, 'state').filter((l) => l.state === 'connected').length;
 
@@ -100,11 +120,14 @@ async function send(s: TestServer, channel: string, event: string, n: number): P
   expect(res.status).toBe(200);
 }
 
+/** A folder for the edge bundle and Deno's cache, removed after the suite. */
+let scratch = '';
 let edgeBundle = '';
 beforeAll(async () => {
   if (!existsSync(CLIENT_DIST)) throw new Error('build the client first: pnpm --filter @cast/realtime-client build');
+  scratch = mkdtempSync(join(tmpdir(), 'cast-runtimes-'));
   // Edge platforms take one script: the fixture and the built client (with its dependencies) in one file.
-  edgeBundle = join(mkdtempSync(join(tmpdir(), 'cast-edge-')), 'subscriber.js');
+  edgeBundle = join(scratch, 'subscriber.js');
   await build({
     entryPoints: [SUBSCRIBER],
     outfile: edgeBundle,
@@ -114,6 +137,9 @@ beforeAll(async () => {
     target: 'es2022',
     logLevel: 'silent',
   });
+});
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 interface Runtime {
@@ -172,7 +198,7 @@ describe.each(runtimes)('the built client in $name', ({ name, id, skip, bare, st
     await send(s, 'support', 'ticket.closed', 6);
     await send(s, 'orders', 'order.shipped', 7);
     await send(s, 'orders', 'control.stop', 8);
-    expect(await Promise.race([sub.exit, new Promise((r) => setTimeout(() => r('still running'), 20_000))])).toBe(0);
+    expect(await exitWithin(sub, 20_000)).toBe(0);
 
     const events = of(sub, 'event');
     expect(events.map((e) => [e.type, e.channel, e.data])).toEqual([
