@@ -59,6 +59,50 @@ export interface CpuShare {
   total: number;
 }
 
+/** Busy and total CPU time of the whole machine, in clock ticks (from /proc/stat). */
+export interface MachineSample {
+  busy: number;
+  total: number;
+}
+
+/**
+ * Samples the machine's CPU counters.
+ *
+ * @returns busy and total ticks (NaN off Linux)
+ * @example
+ * ```ts
+ * const a = sampleMachine();
+ * ```
+ */
+export function sampleMachine(): MachineSample {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN };
+  }
+}
+
+/**
+ * How busy the whole machine was between two samples, in cores.
+ *
+ * @param a - the earlier sample
+ * @param b - the later sample
+ * @param cores - cores of the machine
+ * @returns busy cores (0 … cores)
+ * @example
+ * ```ts
+ * machineBusy(a, sampleMachine(), 2) // 1.9
+ * ```
+ */
+export function machineBusy(a: MachineSample, b: MachineSample, cores: number): number {
+  const total = b.total - a.total;
+  return total > 0 ? ((b.busy - a.busy) / total) * cores : Number.NaN;
+}
+
 /**
  * CPU use between two samples.
  *

@@ -25,6 +25,9 @@ describe('limitOf', () => {
     expect(limitOf({ hubUser: 0.5, hubSystem: 0.2, load: 1.1 }, 2)).toMatch(/^machine CPU/);
     expect(limitOf({ hubUser: 0.2, hubSystem: 0.1, load: 0.9 }, 4)).toMatch(/^load generator CPU/);
     expect(limitOf({ hubUser: 0.1, hubSystem: 0.1, load: 0.1 }, 2)).toMatch(/^not CPU-bound/);
+    expect(limitOf({ hubUser: 0.3, hubSystem: 0.1, load: 0.4, machine: 1.9 }, 2)).toBe(
+      'machine CPU (hub 0.40, load 0.40, other processes 1.10 of 2)',
+    );
   });
 });
 

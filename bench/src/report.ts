@@ -64,7 +64,12 @@ export function limitOf(cpu: CpuFigures | undefined, cores: number): string {
   const hub = cpu.hubUser + cpu.hubSystem;
   const detail = `${cpu.hubUser.toFixed(2)} user + ${cpu.hubSystem.toFixed(2)} kernel`;
   if (hub >= 0.85) return `hub CPU (${detail})`;
-  if (!Number.isNaN(cpu.load) && hub + cpu.load >= cores * 0.85) return `machine CPU (hub ${hub.toFixed(2)}, load ${cpu.load.toFixed(2)})`;
+  const ours = hub + (Number.isNaN(cpu.load) ? 0 : cpu.load);
+  if (cpu.machine !== undefined && !Number.isNaN(cpu.machine) && cpu.machine >= cores * 0.85) {
+    const others = Math.max(0, cpu.machine - ours);
+    return `machine CPU (hub ${hub.toFixed(2)}, load ${cpu.load.toFixed(2)}, other processes ${others.toFixed(2)} of ${cores})`;
+  }
+  if (!Number.isNaN(cpu.load) && ours >= cores * 0.85) return `machine CPU (hub ${hub.toFixed(2)}, load ${cpu.load.toFixed(2)})`;
   if (!Number.isNaN(cpu.load) && cpu.load >= 0.85) return `load generator CPU (${cpu.load.toFixed(2)})`;
   return `not CPU-bound (hub ${hub.toFixed(2)})`;
 }

@@ -4,7 +4,7 @@
  * and writes `bench/results/latest.json`.
  *
  *   node dist/run.js [--quick] [--only=a,b] [--skip=a,b] [--targets=baseline,cast]
- *                    [--out=path] [--cpu-prof] [--list]
+ *                    [--out=path] [--cpu-prof] [--cast-main=path] [--list]
  *
  * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, replay, redis.
  */
@@ -41,7 +41,7 @@ for (const a of process.argv.slice(2)) {
   args.set(m[1]!, m[2] ?? 'true');
 }
 if (args.has('list') || args.has('help')) {
-  console.log(`scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,cast --out=path --cpu-prof`);
+  console.log(`scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,cast --out=path --cpu-prof --cast-main=path/to/main.js`);
   process.exit(0);
 }
 const list = (name: string): string[] | undefined => args.get(name)?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -59,7 +59,7 @@ const targetsWanted = new Set(list('targets') ?? ['baseline', 'cast']);
 
 const benchDir = fileURLToPath(new URL('../', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const castMain = `${repoRoot}apps/server/dist/main.js`;
+const castMain = args.get('cast-main') ?? `${repoRoot}apps/server/dist/main.js`;
 const outPath = args.get('out') ?? `${benchDir}results/latest.json`;
 
 const settings: RunSettings = {

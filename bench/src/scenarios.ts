@@ -4,10 +4,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
+import os from 'node:os';
 import { LatencyHistogram } from './stats/histogram.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
 import { createRateSearch } from './stats/rate-search.js';
-import { type Hub, Worker, cpuBetween, distPath, freePort, openFiles, sampleProcess, sleep } from './harness.js';
+import { type Hub, Worker, cpuBetween, distPath, freePort, machineBusy, openFiles, sampleMachine, sampleProcess, sleep } from './harness.js';
 import type { ConnectReply, PollReply, RequestReply, WindowReply } from './load/messages.js';
 
 export const CHANNEL = 'bench';
@@ -44,7 +45,11 @@ export interface CpuFigures {
   hubUser: number;
   hubSystem: number;
   load: number;
+  /** The whole machine (every process, ours and others'), in cores. */
+  machine?: number;
 }
+
+const CORES = os.cpus().length;
 
 /** One measured figure of one target. */
 export interface Measurement {
@@ -221,6 +226,7 @@ async function publishStep(
   seq.next += count;
   await subs.window(base, count);
   const before = hubs.map((h) => sampleProcess(h.pid));
+  const machine0 = sampleMachine();
   const pub = await publisher.call<RequestReply>(
     {
       type: 'publish',
@@ -240,6 +246,7 @@ async function publishStep(
   );
   await subs.drain(pub.sent * subscriberCount, 1500, 5000);
   const after = hubs.map((h) => sampleProcess(h.pid));
+  const machine = machineBusy(machine0, sampleMachine(), CORES);
   const report = await subs.close(pub.sent);
   const cpus = before.map((b, i) => cpuBetween(b, after[i]!));
   const wallMs = Math.max(1, after[0]!.at - before[0]!.at);
@@ -247,6 +254,7 @@ async function publishStep(
     hubUser: cpus.reduce((a, c) => a + c.user, 0),
     hubSystem: cpus.reduce((a, c) => a + c.system, 0),
     load: (report.loadCpuMs + (pub.cpu.user + pub.cpu.system) / 1000) / wallMs,
+    machine,
   };
   const failures = failuresOf(report.counts, report.dropped, report.malformed);
   if (pub.failed) failures.push(`${pub.failed} publishes failed (${pub.sampleError ?? ''})`);
@@ -466,6 +474,7 @@ function averageCpu(list: CpuFigures[]): CpuFigures {
     hubUser: list.reduce((a, c) => a + c.hubUser, 0) / n,
     hubSystem: list.reduce((a, c) => a + c.hubSystem, 0) / n,
     load: list.reduce((a, c) => a + c.load, 0) / n,
+    machine: list.reduce((a, c) => a + (c.machine ?? Number.NaN), 0) / n,
   };
 }
 
@@ -595,6 +604,7 @@ export async function throughput(targets: TargetSpec[], settings: RunSettings, k
         const ms = round < 0 ? Math.min(1000, roundMs) : roundMs;
         if (kind === 'publish') await side.subs.window(side.base, 5_000_000);
         const before = sampleProcess(side.hub.pid);
+        const machine0 = sampleMachine();
         const r = await side.loader.call<RequestReply>(
           {
             type: 'throughput', url: side.hub.url, apiKey: side.target.apiKey, kind, channel: CHANNEL, event: EVENT, base: side.base,
@@ -604,6 +614,7 @@ export async function throughput(targets: TargetSpec[], settings: RunSettings, k
           ms + 60_000,
         );
         const after = sampleProcess(side.hub.pid);
+        const machine = machineBusy(machine0, sampleMachine(), CORES);
         side.base += r.sent;
         const failures: string[] = [];
         if (r.failed) failures.push(`${r.failed} requests failed (${JSON.stringify(r.statuses)} ${r.sampleError ?? ''})`);
@@ -621,7 +632,7 @@ export async function throughput(targets: TargetSpec[], settings: RunSettings, k
         side.rates.push(rate);
         side.requests += r.ok;
         side.latency.merge(r.latency);
-        side.cpu.push({ hubUser: cpu.user, hubSystem: cpu.system, load: loadMs / Math.max(1, after.at - before.at) });
+        side.cpu.push({ hubUser: cpu.user, hubSystem: cpu.system, load: loadMs / Math.max(1, after.at - before.at), machine });
         log(`  ${side.target.name}: ${kind} ${Math.round(rate)} req/s, hub ${cpu.total.toFixed(2)} cores ${failures.join(', ')}`);
       }
     }
