@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { comparePositions, parseRedisPosition } from './redis-codec.js';
 import type { Broker, LocalDelivery, PublishInput, StoredEvent } from './types.js';
 
@@ -228,6 +228,23 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       for (const o of outcomes) expect(o.delivered).toBe(o.event.channel === 'orders' ? 3 : 0);
       const replay = await broker.replay('acme', ['orders', 'tickets'], '0-1');
       expect(replay.events.map((e) => e.position)).toEqual(delivered);
+    });
+
+    it('hands over from replay to live delivery with every event once: nothing delivered later is at or before the replay end', async () => {
+      const { broker, local } = await make();
+      const early = await broker.publish('acme', [ev('orders', 1), ev('orders', 2), ev('orders', 3)]);
+      // A stream resuming after the first event: the hub listens, then replays.
+      broker.listen('acme', 'orders');
+      const replay = await broker.replay('acme', ['orders'], early[0]!.event.position);
+      const deliveredBefore = local.received.length;
+      const [later] = await broker.publish('acme', [ev('orders', 4)]);
+      await vi.waitFor(() => expect(local.positionsOf('acme')).toContain(later!.event.position));
+      const last = pos(replay.events.at(-1)?.position ?? early[0]!.event.position);
+      const lateLive = local.received.slice(deliveredBefore).map((r) => r.event.position);
+      // What the stream sends: the replay, then live events after its end.
+      const sent = [...replay.events.map((e) => e.position), ...lateLive.filter((p) => comparePositions(pos(p), last) > 0)];
+      for (const p of lateLive) expect(comparePositions(pos(p), last), `${p} after the replay`).toBeGreaterThan(0);
+      expect(sent).toEqual([...early.slice(1), later!].map((o) => o.event.position));
     });
 
     it('lists sessions by channel and by user, per tenant, and forgets removed ones', async () => {

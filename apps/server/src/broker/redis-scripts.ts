@@ -144,17 +144,22 @@ return out
  * Reads one page of a tenant's log after a position (exclusive), trimming
  * by age first.
  *
- * ARGV: prefix, tenant, now (ms), maxAgeMs, after, count, k, then k channel
- * names (k = 0: every channel).
+ * ARGV: prefix, tenant, now (ms), maxAgeMs, after, count, strict (1|0), k,
+ * then k channel names (k = 0: every channel). `strict` (a client's
+ * Last-Event-ID) also says not recovered for a position past the log's newest
+ * one, which this log never gave; a node catching up starts from its own
+ * position, which may be past an idle log's end.
  *
- * Answers `{recovered (1|0), floor, more, flat}`: `recovered` says whether
- * everything after `after` is still held; `more` is the id to continue from
- * when the page was full ('' otherwise); `flat` lists id, channel, event,
- * data, messageId for each matching entry.
+ * Answers `{recovered (1|0), floor, more, flat, last}`: `recovered` says
+ * whether everything after `after` is still held; `more` is the id to
+ * continue from when the page was full ('' otherwise); `flat` lists id,
+ * channel, event, data, messageId for each matching entry; `last` is the
+ * newest position of the log ('' when there is none).
  */
 export const READ_SCRIPT = `${HELPERS}
 local prefix, tenant = ARGV[1], ARGV[2]
-local now, maxAge, after, count, k = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local now, maxAge, after, count = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local strict, k = ARGV[7] == '1', tonumber(ARGV[8])
 local base = prefix .. ':{' .. tenant .. '}:'
 local log, meta = base .. 'log', base .. 'meta'
 
@@ -164,7 +169,7 @@ if redis.call('EXISTS', log) == 0 then
   if f and ge(f, floor) then floor = f end
   local am = parse(after)
   local ok = ge(after, floor) and am <= now
-  return { ok and 1 or 0, floor, '', {} }
+  return { ok and 1 or 0, floor, '', {}, '' }
 end
 
 local floor = redis.call('HGET', meta, 'floor') or freshFloor(prefix, now, maxAge)
@@ -174,12 +179,12 @@ if trimmed ~= floor then
   floor = trimmed
 end
 local last = redis.call('HGET', meta, 'last')
-local recovered = ge(after, floor) and (not last or ge(last, after))
+local recovered = ge(after, floor) and (not strict or not last or ge(last, after))
 
 local wanted = nil
 if k > 0 then
   wanted = {}
-  for i = 1, k do wanted[ARGV[7 + i]] = true end
+  for i = 1, k do wanted[ARGV[8 + i]] = true end
 end
 local raw = redis.call('XRANGE', log, '(' .. after, '+', 'COUNT', count)
 local flat = {}
@@ -197,5 +202,5 @@ for _, entry in ipairs(raw) do
 end
 local more = ''
 if #raw == count then more = raw[#raw][1] end
-return { recovered and 1 or 0, floor, more, flat }
+return { recovered and 1 or 0, floor, more, flat, last or '' }
 `;

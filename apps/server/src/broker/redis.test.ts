@@ -214,6 +214,27 @@ describe('redis broker across nodes', () => {
     await vi.waitFor(() => expect(b.local.positions()).toEqual(out.map((o) => o.event.position)));
   });
 
+  it('joins a tenant whose newest event is old without mistaking the idle time for a gap', async () => {
+    const a = await node();
+    const b = await node();
+    const keys = createRedisKeys(prefix);
+    // A log whose newest event is ten seconds old.
+    const old = `${Date.now() - 10_000}-0`;
+    await admin.xadd(keys.log('acme'), old, 'c', 'orders', 'e', 'x', 'd', '1', 'm', 'old-message');
+    await admin.hset(keys.meta('acme'), 'floor', '0-1', 'last', old);
+    b.broker.listen('acme', 'orders');
+    // Let b subscribe and read the log before anything new is published.
+    await vi.waitFor(async () => expect(await admin.call('PUBSUB', 'NUMSUB', keys.live('acme'))).toEqual([keys.live('acme'), 1]));
+    await b.broker.replay('acme', ['orders'], old);
+    await b.broker.replay('acme', ['orders'], old);
+    expect(b.local.resets).toEqual([]);
+    const [fresh] = await a.broker.publish('acme', [input('orders', 2)]);
+    await vi.waitFor(() => expect(b.local.positions()).toEqual([fresh!.event.position]));
+    expect(b.local.resets).toEqual([]);
+    // A client position past the log's end is still not vouched for.
+    expect((await b.broker.replay('acme', ['orders'], `${Date.now() + 60_000}-0`)).recovered).toBe(false);
+  });
+
   it('stops receiving a tenant after its last channel is unlistened', async () => {
     const a = await node();
     const b = await node();

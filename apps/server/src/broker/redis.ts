@@ -79,6 +79,8 @@ interface Feed {
   /** Bumped when the subscription is lost, to ignore a catch-up that started before. */
   generation: number;
   closed: boolean;
+  /** Replays waiting for the feed to pass a position. */
+  waiters: Array<{ at: ParsedPosition; resolve: () => void }>;
 }
 
 interface PageResult {
@@ -86,6 +88,8 @@ interface PageResult {
   floor: string;
   more: string;
   events: StoredEvent[];
+  /** The newest position of the log ('' when it has none). */
+  last: string;
 }
 
 interface LocalWait {
@@ -305,19 +309,43 @@ class RedisBroker implements Broker {
     const events: StoredEvent[] = [];
     let recovered = true;
     let from = after;
+    let logEnd = '';
     // Never stop early: the stream hand-off relies on the replay reaching the log's end.
     for (;;) {
-      const page = await this.readPage(tenant, from, channels);
+      const page = await this.readPage(tenant, from, channels, true);
       recovered &&= page.recovered;
+      logEnd = page.last;
       events.push(...page.events);
       if (!page.more) break;
       from = page.more;
     }
+    // The stream hand-off drops live frames up to the replay's end and sends
+    // every later one, so this node's feed must not deliver anything at or
+    // before that end afterwards. The feed may be behind the log just read
+    // (joining the tenant, or a pub/sub message still on its way): wait until
+    // it has passed the log's end.
+    const feed = this.feeds.get(tenant);
+    const end = parseRedisPosition(logEnd);
+    if (feed && end && comparePositions(feed.afterPos, end) < 0) {
+      await this.feedReaches(feed, end);
+      if (comparePositions(feed.afterPos, end) < 0) {
+        // Still behind (its subscription is down): stop the replay where the
+        // feed is; the feed delivers the rest live when it catches up.
+        let keep = events.length;
+        while (keep > 0 && comparePositions(parseRedisPosition((events[keep - 1] as StoredEvent).position) as ParsedPosition, feed.afterPos) > 0) keep--;
+        events.length = keep;
+      }
+    }
     return { events, recovered };
   }
 
-  private async readPage(tenant: string, after: string, channels: readonly string[]): Promise<PageResult> {
-    let reply: [number, string, string, string[]];
+  /**
+   * Reads one page of the log after a position.
+   *
+   * @param strict - a client's position: also not recovered when past the log's end
+   */
+  private async readPage(tenant: string, after: string, channels: readonly string[], strict: boolean): Promise<PageResult> {
+    let reply: [number, string, string, string[], string];
     try {
       reply = (await this.cmd.castRead(
         this.keys.prefix,
@@ -326,13 +354,14 @@ class RedisBroker implements Broker {
         this.maxAgeMs,
         after,
         PAGE,
+        strict ? 1 : 0,
         channels.length,
         ...channels,
-      )) as [number, string, string, string[]];
+      )) as [number, string, string, string[], string];
     } catch (err) {
       throw this.unavailable(err, 'the replay');
     }
-    const [recovered, floor, more, flat] = reply;
+    const [recovered, floor, more, flat, last] = reply;
     const events: StoredEvent[] = [];
     for (let i = 0; i + 4 < flat.length; i += 5) {
       events.push({
@@ -343,7 +372,7 @@ class RedisBroker implements Broker {
         messageId: flat[i + 4] as string,
       });
     }
-    return { recovered: recovered === 1, floor, more, events };
+    return { recovered: recovered === 1, floor, more, events, last };
   }
 
   // ---- fan-out --------------------------------------------------------------
@@ -367,6 +396,7 @@ class RedisBroker implements Broker {
       buffer: [],
       generation: 0,
       closed: false,
+      waiters: [],
     };
     this.feeds.set(tenant, feed);
     this.subscribe([feed]);
@@ -379,6 +409,7 @@ class RedisBroker implements Broker {
     if (feed.channels.size > 0) return;
     feed.closed = true;
     feed.buffer = [];
+    this.releaseWaiters(feed, true);
     this.feeds.delete(tenant);
     if (this.sub.status === 'ready') this.sub.unsubscribe(this.keys.live(tenant)).catch(() => {});
   }
@@ -462,7 +493,7 @@ class RedisBroker implements Broker {
     const stale = () => feed.closed || feed.generation !== generation;
     try {
       for (;;) {
-        const page = await this.readPage(feed.tenant, feed.after, []);
+        const page = await this.readPage(feed.tenant, feed.after, [], false);
         if (stale()) return;
         if (!page.recovered) {
           // Events this node's streams should have had are gone from the log
@@ -476,6 +507,7 @@ class RedisBroker implements Broker {
           if (floor && comparePositions(floor, feed.afterPos) > 0) {
             feed.after = page.floor;
             feed.afterPos = floor;
+            this.releaseWaiters(feed, false);
           }
         }
         for (const event of page.events) this.deliver(feed, event);
@@ -483,6 +515,7 @@ class RedisBroker implements Broker {
           if (comparePositions(parseRedisPosition(page.more) as ParsedPosition, feed.afterPos) > 0) {
             feed.after = page.more;
             feed.afterPos = parseRedisPosition(page.more) as ParsedPosition;
+            this.releaseWaiters(feed, false);
           }
           continue;
         }
@@ -519,6 +552,27 @@ class RedisBroker implements Broker {
       wait.count = count;
       wait.resolve();
     }
+    if (feed.waiters.length > 0) this.releaseWaiters(feed, false);
+  }
+
+  /** Resolves when the feed has delivered up to `at`, or after the command timeout. */
+  private feedReaches(feed: Feed, at: ParsedPosition): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.timeoutMs);
+      timer.unref?.();
+      const waiter = { at, resolve: done };
+      feed.waiters.push(waiter);
+      function done() {
+        clearTimeout(timer);
+        const i = feed.waiters.indexOf(waiter);
+        if (i >= 0) feed.waiters.splice(i, 1);
+        resolve();
+      }
+    });
+  }
+
+  private releaseWaiters(feed: Feed, all: boolean): void {
+    for (const w of [...feed.waiters]) if (all || comparePositions(feed.afterPos, w.at) >= 0) w.resolve();
   }
 
   private repair(): void {
@@ -690,7 +744,10 @@ class RedisBroker implements Broker {
     this.closed = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.repairTimer) clearInterval(this.repairTimer);
-    for (const feed of this.feeds.values()) feed.closed = true;
+    for (const feed of this.feeds.values()) {
+      feed.closed = true;
+      this.releaseWaiters(feed, true);
+    }
     this.feeds.clear();
     for (const wait of this.waits.values()) wait.resolve();
     this.waits.clear();
