@@ -1,3 +1,4 @@
+import { skipWhenMissing } from './helpers/skip.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
@@ -32,7 +33,7 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 15_000): 
 }
 const of = (kind: Report['kind']) => reports.filter((r) => r.kind === kind).map((r) => r.payload);
 
-describe.skipIf(!existsSync(CHROMIUM))('realtime client in headless Chromium, from another origin', () => {
+describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client in headless Chromium, from another origin', () => {
   beforeAll(async () => {
     cast = await startServer();
     // The built client (dist, what npm users get) bundled for the page with its dependencies.

@@ -1,3 +1,4 @@
+import { skipWhenMissing } from './helpers/skip.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -156,7 +157,7 @@ async function copySnippet(page: Page, id: string): Promise<string> {
   return copied;
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('developer console at /console in headless Chromium', () => {
+describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /console in headless Chromium', () => {
   beforeAll(async () => {
     server = await startServer({
       // A key that reads as an example in the docs screenshot (the server is loopback-only and ephemeral).
@@ -314,7 +315,7 @@ describe.skipIf(!existsSync(CHROMIUM))('developer console at /console in headles
     await context.close();
   });
 
-  it.skipIf(!existsSync('/usr/bin/curl'))('the curl snippets also run unchanged in a real shell', async () => {
+  it.skipIf(skipWhenMissing(!existsSync('/usr/bin/curl')))('the curl snippets also run unchanged in a real shell', async () => {
     const { context, page } = await openConsole();
     await signIn(page, server.apiKey);
     await subscribe(page, 'orders');

@@ -1,3 +1,4 @@
+import { skipWhenMissing } from './helpers/skip.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSample, startSample } from './docs-helpers.js';
 import { findChromium, launchChromium } from './examples-browser.js';
@@ -45,7 +46,7 @@ describe('examples/node-basic', () => {
   });
 
   const chromiumPath = findChromium();
-  it.skipIf(!chromiumPath)('shows a published order in the browser (the five-minute path)', async () => {
+  it.skipIf(skipWhenMissing(!chromiumPath))('shows a published order in the browser (the five-minute path)', async () => {
     const browser = await launchChromium(chromiumPath as string);
     try {
       const page = await browser.newPage();

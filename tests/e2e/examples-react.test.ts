@@ -1,3 +1,4 @@
+import { skipWhenMissing } from './helpers/skip.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSample, startSample } from './docs-helpers.js';
 import { findChromium, launchChromium } from './examples-browser.js';
@@ -31,7 +32,7 @@ describe('examples/react', () => {
   });
 
   const chromiumPath = findChromium();
-  it.skipIf(!chromiumPath)('connects in the browser and lists a published order', async () => {
+  it.skipIf(skipWhenMissing(!chromiumPath))('connects in the browser and lists a published order', async () => {
     const browser = await launchChromium(chromiumPath as string);
     try {
       const page = await browser.newPage();

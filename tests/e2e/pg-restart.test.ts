@@ -1,3 +1,4 @@
+import { skipWhenMissing } from './helpers/skip.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -101,7 +102,7 @@ async function insert(title: string): Promise<void> {
 
 const titles = (s: RawStream) => s.events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data).document.title as string);
 
-describe.skipIf(!binDir)('a PostgreSQL restart under a change feed', () => {
+describe.skipIf(skipWhenMissing(!binDir))('a PostgreSQL restart under a change feed', () => {
   beforeAll(async () => {
     cluster = await createCluster();
     const db = new pg.Client({ connectionString: cluster.url });
