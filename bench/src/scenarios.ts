@@ -296,6 +296,8 @@ export interface FanoutOptions {
   /** Measure latency at a fixed rate first, on the same connections. */
   latency?: { rate: number; durationMs: number };
   search: boolean;
+  /** A step fails when its p99 latency passes this, ms. */
+  p99LimitMs: number;
   /** Hub nodes per target (Redis scale-out): subscribers are split over them, publishes go to the first. */
   nodes?: number;
   hubEnv?: Record<string, string>;
@@ -430,7 +432,7 @@ export async function fanout(targets: TargetSpec[], settings: RunSettings, optio
           const rate = state.search.next();
           if (rate === undefined) continue;
           active = true;
-          const st = await step(s, settings, options, rate, settings.stepMs, 100);
+          const st = await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs);
           state.steps.push(st);
           log(describeStep(s.target.name, options.subscribers, st));
           state.search.record(st.passed);
@@ -448,6 +450,7 @@ export async function fanout(targets: TargetSpec[], settings: RunSettings, optio
             nodes: options.nodes ?? 1,
             bestRate: best?.rate,
             p99Ms: best?.p99Ms,
+            p99LimitMs: options.p99LimitMs,
             limitedBy: firstFail ? (firstFail.failures.length ? firstFail.failures.join(', ') : `p99 ${firstFail.p99Ms.toFixed(1)} ms at ${firstFail.rate}/s`) : 'search ceiling',
             failCpu: firstFail?.cpu,
             steps: steps.map(({ latency: _, ...rest }) => rest),
@@ -570,7 +573,7 @@ export async function memory(target: TargetSpec, settings: RunSettings): Promise
  * ```
  */
 export async function throughput(targets: TargetSpec[], settings: RunSettings, kind: 'publish' | 'token'): Promise<Map<string, Measurement>> {
-  const rounds = settings.quick ? 1 : 3;
+  const rounds = settings.quick ? 1 : 5;
   const roundMs = settings.throughputMs / rounds;
   interface Side {
     target: TargetSpec;
