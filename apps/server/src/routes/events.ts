@@ -1,20 +1,18 @@
 import {
   type EventMatcher,
-  type PublishResponse,
   createMatcher,
-  formatWireId,
   isValidPattern,
   parsePatternList,
-  parseWireId,
 } from '@cast/protocol';
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import { authenticate, readApiKey } from '../auth/api-key.js';
 import { asObject, readJson } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
 import { collectionChannel } from '../sources/feeds.js';
-import { openStream } from '../stream/route.js';
-import { checkEventName, checkIdempotencyKey } from '../validate.js';
+import { openStream, readResume } from '../stream/route.js';
+import { ENVELOPE_BYTES, publishEvents } from './publish.js';
+import { checkEventName, checkPayload } from '../validate.js';
 
 /**
  * The event bus lives in each tenant's log on this channel, with the topic as
@@ -23,8 +21,6 @@ import { checkEventName, checkIdempotencyKey } from '../validate.js';
  */
 export const BUS_CHANNEL = '$bus';
 
-/** Room for the JSON around `data` in a publish body. */
-const ENVELOPE_BYTES = 16 * 1024;
 /** How long a subscribe waits for its database watch to become active before answering. */
 const WATCH_WAIT_MS = 2000;
 
@@ -35,15 +31,6 @@ function readTopics(raw: string): EventMatcher {
     if (!isValidPattern(p)) fail('INVALID_FILTER', `"${(p as string).slice(0, 140)}" is not a valid topic filter: use "*", "prefix.*" or a topic like order.created.`);
   }
   return createMatcher(patterns);
-}
-
-function readResume(c: Context): { position: string; ms: number; seq: number } | undefined {
-  // The header (what EventSource sends on reconnect) wins over the query parameter.
-  const raw = c.req.header('last-event-id') ?? c.req.query('lastEventId');
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const parsed = parseWireId(raw);
-  if (!parsed) fail('INVALID_EVENT_ID', 'Last-Event-ID is not an id this server sent (expected <ms>-<seq>/<channel>).');
-  return { position: parsed.position, ms: parsed.ms, seq: parsed.seq };
 }
 
 /**
@@ -57,7 +44,7 @@ function readResume(c: Context): { position: string; ms: number; seq: number } |
  * ```
  */
 export function eventRoutes(deps: ServerDeps): Hono {
-  const { config, broker, metrics, feeds } = deps;
+  const { config, feeds } = deps;
   const app = new Hono();
 
   app.get('/subscribe', async (c) => {
@@ -104,32 +91,9 @@ export function eventRoutes(deps: ServerDeps): Hono {
     const { tenant } = authenticate(config.keys, c, 'secret');
     const body = asObject(await readJson(c, config.maxPayloadBytes + ENVELOPE_BYTES));
     const event = checkEventName(body.topic, 'topic');
-    if (!('data' in body) || body.data === undefined) fail('BAD_REQUEST', '"data" is required (any JSON value).');
-    const data = JSON.stringify(body.data);
-    if (Buffer.byteLength(data, 'utf8') > config.maxPayloadBytes) {
-      fail('PAYLOAD_TOO_LARGE', `"data" is larger than ${config.maxPayloadBytes} bytes of JSON.`);
-    }
-    const bodyKey = checkIdempotencyKey(body.idempotencyKey);
-    const headerKey = checkIdempotencyKey(c.req.header('idempotency-key'));
-    if (bodyKey !== undefined && headerKey !== undefined && bodyKey !== headerKey) {
-      fail('BAD_REQUEST', 'The Idempotency-Key header and "idempotencyKey" differ; send one.');
-    }
-    const idempotencyKey = bodyKey ?? headerKey;
-    const started = performance.now();
-    const [outcome] = await broker.publish(tenant, [
-      { channel: BUS_CHANNEL, event, data, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) },
+    const [res] = await publishEvents(deps, tenant, [
+      { channel: BUS_CHANNEL, event, ...checkPayload(body, config.maxPayloadBytes, c.req.header('idempotency-key')) },
     ]);
-    if (!outcome) fail('INTERNAL', 'The broker returned no outcome.');
-    if (outcome.duplicate) metrics.duplicatePublishes++;
-    else metrics.eventsPublished++;
-    metrics.observePublish((performance.now() - started) / 1000);
-    const res: PublishResponse = {
-      messageId: outcome.event.messageId,
-      eventId: formatWireId(outcome.event.position, outcome.event.channel),
-      delivered: outcome.delivered,
-      creditsUsed: 0,
-    };
-    if (outcome.duplicate) res.duplicate = true;
     return c.json(res);
   });
 

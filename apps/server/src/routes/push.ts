@@ -1,26 +1,13 @@
-import { DEFAULTS, type PublishResponse, type TokenResponse, formatWireId } from '@cast/protocol';
+import { DEFAULTS, type TokenResponse } from '@cast/protocol';
 import { Hono } from 'hono';
 import { authenticate } from '../auth/api-key.js';
 import { asObject, readJson } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
-import type { PublishInput, PublishOutcome } from '../broker/types.js';
+import type { PublishInput } from '../broker/types.js';
 import { checkChannel, checkPublish, checkUserId } from '../validate.js';
 import { streamRoute } from '../stream/route.js';
-
-/** Room for the JSON around `data` in a publish body. */
-const ENVELOPE_BYTES = 16 * 1024;
-
-function toResponse(outcome: PublishOutcome): PublishResponse {
-  const res: PublishResponse = {
-    messageId: outcome.event.messageId,
-    eventId: formatWireId(outcome.event.position, outcome.event.channel),
-    delivered: outcome.delivered,
-    creditsUsed: 0,
-  };
-  if (outcome.duplicate) res.duplicate = true;
-  return res;
-}
+import { ENVELOPE_BYTES, publishEvents } from './publish.js';
 
 /**
  * The `/push/*` routes: tokens, the stream, publish (single and batch) and the
@@ -65,16 +52,7 @@ export function pushRoutes(deps: ServerDeps): Hono {
 
   app.get('/stream', streamRoute(deps));
 
-  const publish = async (tenant: string, inputs: PublishInput[]) => {
-    const started = performance.now();
-    const outcomes = await broker.publish(tenant, inputs);
-    for (const o of outcomes) {
-      if (o.duplicate) metrics.duplicatePublishes++;
-      else metrics.eventsPublished++;
-    }
-    metrics.observePublish((performance.now() - started) / 1000);
-    return outcomes.map(toResponse);
-  };
+  const publish = (tenant: string, inputs: PublishInput[]) => publishEvents(deps, tenant, inputs);
 
   app.post('/publish', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');

@@ -41,7 +41,8 @@ function readFilter(c: Context): EventMatcher {
   return createMatcher(patterns);
 }
 
-function readResume(c: Context): { position: string; ms: number; seq: number } | undefined {
+/** Reads where a stream resumes: the `Last-Event-ID` header, else the `lastEventId` query parameter. */
+export function readResume(c: Context): { position: string; ms: number; seq: number } | undefined {
   // The header (what EventSource and the Cast client send) wins over the query parameter.
   const raw = c.req.header('last-event-id') ?? c.req.query('lastEventId');
   if (raw === undefined || raw.trim() === '') return undefined;
