@@ -780,6 +780,10 @@ class RedisBroker implements Broker {
         { retryAfter: 1, cause: err },
       );
     }
+    if ((err as { name?: unknown } | null)?.name === 'ReplyError') {
+      // Redis answered with an error (e.g. OOM under maxmemory-policy noeviction): nothing was written.
+      return new CastError('UNAVAILABLE', `Redis refused ${what} (${message}); retry later.`, { retryAfter: 1, cause: err });
+    }
     return new CastError('UNAVAILABLE', `Redis is not reachable, so ${what} failed (${message}); retry shortly.`, {
       retryAfter: 1,
       cause: err,
