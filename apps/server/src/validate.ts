@@ -1,9 +1,14 @@
-import { isReservedEventName, isValidChannel, isValidEventName, RESERVED_EVENT_NAMES } from '@cast/protocol';
+import {
+  isReservedEventName,
+  isValidChannel,
+  isValidEventName,
+  isValidIdempotencyKey,
+  isValidUserId,
+  RESERVED_EVENT_NAMES,
+} from '@cast/protocol';
 import { fail } from './errors.js';
 import type { PublishInput } from './broker/types.js';
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-const USER_ID = /^[^\x00-\x1f\x7f]{1,256}$/;
 
 /** Checks a channel name, with a message that says what is allowed. */
 export function checkChannel(value: unknown, field = 'channel'): string {
@@ -31,7 +36,7 @@ export function checkEventName(value: unknown, field = 'event'): string {
 /** Checks an idempotency key. */
 export function checkIdempotencyKey(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || !IDEMPOTENCY_KEY.test(value)) {
+  if (!isValidIdempotencyKey(value)) {
     fail('BAD_REQUEST', 'The idempotency key must be 1-255 visible ASCII characters.');
   }
   return value;
@@ -40,7 +45,7 @@ export function checkIdempotencyKey(value: unknown): string | undefined {
 /** Checks a user id. */
 export function checkUserId(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || !USER_ID.test(value)) fail('BAD_REQUEST', '"userId" must be a string of 1-256 characters without control characters.');
+  if (!isValidUserId(value)) fail('BAD_REQUEST', '"userId" must be a string of 1-256 characters without control characters.');
   return value;
 }
 

@@ -15,6 +15,8 @@ export {
   isValidEventName,
   isReservedEventName,
   isValidPattern,
+  isValidUserId,
+  isValidIdempotencyKey,
 } from './names.js';
 export type { ReservedEventName } from './names.js';
 export { matchesPattern, createMatcher, parsePatternList } from './wildcard.js';

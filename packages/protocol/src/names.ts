@@ -83,3 +83,33 @@ export function isValidPattern(value: unknown): value is string {
   if (value.endsWith('.*')) return isValidEventName(value.slice(0, -2));
   return isValidEventName(value);
 }
+
+/**
+ * Whether a value is a valid user id for a token: 1 to 256 characters with
+ * no control characters.
+ *
+ * @param value - the candidate id
+ * @returns true when valid
+ * @example
+ * ```ts
+ * isValidUserId('user_123') // true
+ * ```
+ */
+export function isValidUserId(value: unknown): value is string {
+  return typeof value === 'string' && /^[^\u0000-\u001f\u007f]{1,256}$/.test(value);
+}
+
+/**
+ * Whether a value is a valid idempotency key: 1 to 255 visible ASCII
+ * characters (what fits an HTTP header unchanged).
+ *
+ * @param value - the candidate key
+ * @returns true when valid
+ * @example
+ * ```ts
+ * isValidIdempotencyKey(crypto.randomUUID()) // true
+ * ```
+ */
+export function isValidIdempotencyKey(value: unknown): value is string {
+  return typeof value === 'string' && /^[\x21-\x7e]{1,255}$/.test(value);
+}

@@ -62,6 +62,20 @@ describe('tokens.create', () => {
     expect(answer.token).toBe('t');
   });
 
+  it('leaves channel-count and lifetime limits to the server, which may have raised them', async () => {
+    const seen: SeenRequest[] = [];
+    server.use(
+      http.post(`${BASE_URL}/push/tokens`, async ({ request }) => {
+        seen.push(await record(request));
+        return HttpResponse.json({ token: 't', expiresAt: 'x', channels: [] });
+      }),
+    );
+    const channels = Array.from({ length: 150 }, (_, i) => `c${i}`);
+    await client().tokens.create({ channels, ttlSeconds: 7 * 86_400 });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.body).toEqual({ channels, ttlSeconds: 7 * 86_400 });
+  });
+
   it('refuses a bad channel without a request', async () => {
     const error = await client()
       .tokens.create({ channels: ['a,b'] })

@@ -115,7 +115,7 @@ export class CastServer<Events extends EventMap = EventMap> {
 
     this.tokens = {
       create: async (request, callOptions) => {
-        checkTokenRequest(request);
+        checkTokenRequest(request, false);
         const body: TokenRequest = { channels: request.channels };
         if (request.userId !== undefined) body.userId = request.userId;
         if (request.ttlSeconds !== undefined) body.ttlSeconds = request.ttlSeconds;

@@ -9,19 +9,20 @@ import {
   isReservedEventName,
   isValidChannel,
   isValidEventName,
+  isValidIdempotencyKey,
+  isValidUserId,
   type PublishRequest,
   type TokenRequest,
 } from '@cast/protocol';
 
-/** A user id: 1 to 256 characters, no control characters (the server's rule). */
-const USER_ID = /^[^\u0000-\u001f\u007f]{1,256}$/;
-/** An idempotency key: 1 to 255 visible ASCII characters (the server's rule). */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
- * Checks a token request against the grammar and the default limits.
+ * Checks a token request against the grammar and, for tokens signed locally,
+ * the server's default limits. A request sent to the server leaves the limits
+ * to it, since an operator may have raised them.
  *
  * @param request - channels, user id and lifetime
+ * @param limits - whether to enforce the default channel count and lifetime limits
  * @returns the request with its lifetime filled in
  * @throws CastError `BAD_REQUEST`, `INVALID_CHANNEL` or `TOO_MANY_CHANNELS`
  * @example
@@ -29,7 +30,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  * checkTokenRequest({ channels: ['orders'] }) // { channels: ['orders'], ttlSeconds: 3600 }
  * ```
  */
-export function checkTokenRequest(request: TokenRequest): Required<Omit<TokenRequest, 'userId'>> & {
+export function checkTokenRequest(request: TokenRequest, limits = true): Required<Omit<TokenRequest, 'userId'>> & {
   userId?: string;
 } {
   if (typeof request !== 'object' || request === null || !Array.isArray(request.channels)) {
@@ -37,7 +38,7 @@ export function checkTokenRequest(request: TokenRequest): Required<Omit<TokenReq
   }
   const { channels, userId } = request;
   if (channels.length === 0) throw new CastError('BAD_REQUEST', 'channels must name at least one channel.');
-  if (channels.length > DEFAULTS.maxChannelsPerToken) {
+  if (limits && channels.length > DEFAULTS.maxChannelsPerToken) {
     throw new CastError(
       'TOO_MANY_CHANNELS',
       `A token may carry at most ${DEFAULTS.maxChannelsPerToken} channels, not ${channels.length}.`,
@@ -48,11 +49,11 @@ export function checkTokenRequest(request: TokenRequest): Required<Omit<TokenReq
       throw new CastError('INVALID_CHANNEL', `Invalid channel name: ${JSON.stringify(channel)}.`);
     }
   }
-  if (userId !== undefined && (typeof userId !== 'string' || !USER_ID.test(userId))) {
+  if (userId !== undefined && !isValidUserId(userId)) {
     throw new CastError('BAD_REQUEST', 'userId must be a string of 1 to 256 characters without control characters.');
   }
   const ttlSeconds = request.ttlSeconds ?? DEFAULTS.tokenTtlSeconds;
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > DEFAULTS.maxTokenTtlSeconds) {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || (limits && ttlSeconds > DEFAULTS.maxTokenTtlSeconds)) {
     throw new CastError(
       'BAD_REQUEST',
       `ttlSeconds must be a whole number from 1 to ${DEFAULTS.maxTokenTtlSeconds}, not ${String(ttlSeconds)}.`,
@@ -86,7 +87,7 @@ export function checkPublishRequest(event: PublishRequest): void {
   }
   if (event.data === undefined) throw new CastError('BAD_REQUEST', 'data is required (any JSON value).');
   const key = event.idempotencyKey;
-  if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+  if (key !== undefined && !isValidIdempotencyKey(key)) {
     throw new CastError('BAD_REQUEST', 'idempotencyKey must be 1 to 255 visible ASCII characters.');
   }
 }
