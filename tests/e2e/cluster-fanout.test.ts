@@ -116,6 +116,7 @@ describe('cluster fan-out', () => {
     await acmeOn1.waitFor(2);
     await globexOn1.waitFor(2);
     const marker = await publish(as(nodes[0] as TestServer), { channel: 'shared', event: 'who', data: 'acme-2' });
+    await acmeOn0.waitFor(3);
     await acmeOn1.waitFor(3);
     expect(live(acmeOn0).map((e) => e.data)).toEqual(['"acme"', '"acme-2"']);
     expect(live(acmeOn1).map((e) => e.data)).toEqual(['"acme"', '"acme-2"']);
