@@ -25,6 +25,13 @@ local function ge(a, b)
   return as >= bs
 end
 local function int(n) return string.format('%.0f', n) end
+-- Redis's clock (ms), so every node ages the log alike whatever its own clock says.
+local function clock(given)
+  local n = tonumber(given)
+  if n then return n end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function before(ms) return int(ms - 1) .. '-' .. MAXSEQ end
 -- When this Redis dataset began (Redis time, ms). A dataset that lost its keys
 -- gets a new epoch, so ids handed out before the loss are below every floor.
@@ -69,7 +76,7 @@ end
 /**
  * Appends a batch of one tenant's events, in order.
  *
- * ARGV: prefix, tenant, node, now (ms), maxAgeMs, historySize,
+ * ARGV: prefix, tenant, node, now (ms; '' for Redis's clock), maxAgeMs, historySize,
  * idempotencyWindowMs, nodeTtlMs, logTtlMs, n, then n times: channel, event,
  * data, idempotencyKey ('' for none), messageId.
  *
@@ -81,7 +88,7 @@ end
  */
 export const PUBLISH_SCRIPT = `${HELPERS}
 local prefix, tenant, node = ARGV[1], ARGV[2], ARGV[3]
-local now, maxAge, size = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, maxAge, size = clock(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local window, nodeTtl, logTtl, n = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local base = prefix .. ':{' .. tenant .. '}:'
 local log, meta, live = base .. 'log', base .. 'meta', base .. 'live'
@@ -144,7 +151,7 @@ return out
  * Reads one page of a tenant's log after a position (exclusive), trimming
  * by age first.
  *
- * ARGV: prefix, tenant, now (ms), maxAgeMs, after, count, strict (1|0), k,
+ * ARGV: prefix, tenant, now (ms; '' for Redis's clock), maxAgeMs, after, count, strict (1|0), k,
  * then k channel names (k = 0: every channel). `strict` (a client's
  * Last-Event-ID) also says not recovered for a position past the log's newest
  * one, which this log never gave; a node catching up starts from its own
@@ -158,7 +165,7 @@ return out
  */
 export const READ_SCRIPT = `${HELPERS}
 local prefix, tenant = ARGV[1], ARGV[2]
-local now, maxAge, after, count = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local now, maxAge, after, count = clock(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local strict, k = ARGV[7] == '1', tonumber(ARGV[8])
 local base = prefix .. ':{' .. tenant .. '}:'
 local log, meta = base .. 'log', base .. 'meta'

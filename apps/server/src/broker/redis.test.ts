@@ -193,6 +193,20 @@ describe('redis broker across nodes', () => {
     expect(ttl).toBeLessThanOrEqual(300);
   });
 
+  it('ages the log by Redis’s clock, so a node whose clock runs hours ahead keeps fresh events', async () => {
+    const real = Date.now.bind(Date);
+    const skewed = vi.spyOn(Date, 'now').mockImplementation(() => real() + 2 * 3_600_000);
+    try {
+      const a = await node({ historyMaxAgeSeconds: 3600 });
+      const out = await a.broker.publish('acme', [input('orders', 1), input('orders', 2)]);
+      const replay = await a.broker.replay('acme', ['orders'], out[0]!.event.position);
+      expect(replay.recovered).toBe(true);
+      expect(replay.events.map((e) => e.position)).toEqual([out[1]!.event.position]);
+    } finally {
+      skewed.mockRestore();
+    }
+  });
+
   it('honours an idempotency key on any node', async () => {
     const a = await node();
     const b = await node();

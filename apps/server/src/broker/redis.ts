@@ -38,7 +38,10 @@ export interface RedisBrokerOptions {
   nodeTtlMs?: number;
   /** This node's id in Redis. @defaultValue a random UUID */
   nodeId?: string;
-  /** Clock for age limits, for tests (positions always come from Redis). @defaultValue Date.now */
+  /**
+   * Clock for age limits, for tests. By default ages are measured by Redis's
+   * clock, so nodes with skewed clocks agree (positions always come from Redis).
+   */
   now?: () => number;
   /** Where connection changes are reported. @defaultValue console.error */
   log?: (line: string) => void;
@@ -141,6 +144,8 @@ class RedisBroker implements Broker {
   private readonly keys: RedisKeys;
   private readonly node: string;
   private readonly now: () => number;
+  /** The `now` argument of the scripts: '' lets them read Redis's clock. */
+  private readonly scriptNow: () => string;
   private readonly log: (line: string) => void;
   private readonly timeoutMs: number;
   private readonly nodeTtlMs: number;
@@ -166,6 +171,7 @@ class RedisBroker implements Broker {
     this.keys = createRedisKeys(options.prefix);
     this.node = options.nodeId ?? randomUUID();
     this.now = options.now ?? Date.now;
+    this.scriptNow = options.now ? () => String(this.now()) : () => '';
     this.log = options.log ?? ((line) => console.error(line));
     this.timeoutMs = options.commandTimeoutMs ?? 1000;
     this.nodeTtlMs = options.nodeTtlMs ?? 15_000;
@@ -215,7 +221,6 @@ class RedisBroker implements Broker {
   // ---- publishing ---------------------------------------------------------
 
   async publish(tenant: string, inputs: readonly PublishInput[]): Promise<PublishOutcome[]> {
-    const now = this.now();
     const messageIds = inputs.map(() => randomUUID());
     // Events come back to this node through its own feed (one order for every
     // publisher); the hub's count for each is picked up there.
@@ -225,7 +230,7 @@ class RedisBroker implements Broker {
       this.keys.prefix,
       tenant,
       this.node,
-      now,
+      this.scriptNow(),
       this.maxAgeMs,
       this.options.historySize,
       this.options.idempotencyWindowSeconds * 1000,
@@ -350,7 +355,7 @@ class RedisBroker implements Broker {
       reply = (await this.cmd.castRead(
         this.keys.prefix,
         tenant,
-        this.now(),
+        this.scriptNow(),
         this.maxAgeMs,
         after,
         PAGE,
@@ -657,7 +662,8 @@ class RedisBroker implements Broker {
     const found: SessionInfo[] = [];
     for (const s of this.sessions.get(tenant)?.values() ?? []) found.push(toInfo(s));
     try {
-      const nodes = await this.cmd.zrangebyscore(this.keys.nodes, this.now() - this.nodeTtlMs, '+inf');
+      const redisNow = this.now() + (this.clockOffset ?? 0);
+      const nodes = await this.cmd.zrangebyscore(this.keys.nodes, redisNow - this.nodeTtlMs, '+inf');
       const others = nodes.filter((n) => n !== this.node);
       if (others.length > 0) {
         const p = this.cmd.pipeline();
@@ -706,9 +712,9 @@ class RedisBroker implements Broker {
       this.epochMs = epoch;
 
       const m = this.cmd.multi();
-      const now = this.now();
-      m.zadd(this.keys.nodes, now, this.node);
-      m.zremrangebyscore(this.keys.nodes, '-inf', now - 10 * this.nodeTtlMs);
+      // Heartbeats are scored in Redis time, which the publish script compares against.
+      m.zadd(this.keys.nodes, redisMs, this.node);
+      m.zremrangebyscore(this.keys.nodes, '-inf', redisMs - 10 * this.nodeTtlMs);
       const rewritten = [...this.dirty];
       for (const tenant of rewritten) {
         const sessKey = this.keys.sessions(tenant, this.node);
