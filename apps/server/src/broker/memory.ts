@@ -139,7 +139,8 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
       data: input.data,
       messageId: randomUUID(),
     };
-    const bytes = input.data.length + input.event.length + input.channel.length + 64;
+    // The payload is held twice: as JSON text and as the encoded SSE frame the hub keeps beside it.
+    const bytes = 2 * (input.data.length + input.event.length + input.channel.length) + 128;
     if (options.historySize > 0 && bytes <= options.historyMaxBytes) {
       log.items.push({ event, at, bytes });
       log.bytes += bytes;

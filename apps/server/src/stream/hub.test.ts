@@ -175,3 +175,13 @@ describe('eventFrame', () => {
     );
   });
 });
+
+describe('eventFrame', () => {
+  it('encodes an event object once: live delivery and every replay share the same bytes', () => {
+    const event = { position: '5-0', channel: 'orders', event: 'order.created', data: '{"id":1}', messageId: 'm' };
+    const first = eventFrame(event);
+    expect(first.toString()).toBe('id: 5-0/orders\nevent: order.created\ndata: {"id":1}\n\n');
+    expect(eventFrame(event)).toBe(first);
+    expect(eventFrame({ ...event })).not.toBe(first);
+  });
+});

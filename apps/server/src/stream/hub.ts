@@ -5,14 +5,23 @@ import type { CloseReason, StreamConnection } from './writer.js';
 
 const HEARTBEAT = Buffer.from(encodeComment('hb'));
 
+/** Frames already encoded, by event object: a held event is encoded once for live delivery and every replay. */
+const frames = new WeakMap<StoredEvent, Buffer>();
+
 /**
- * Encodes an event's SSE frame: `id: <position>/<channel>`, `event:`, one
- * `data:` line.
+ * The SSE frame of an event: `id: <position>/<channel>`, `event:`, one
+ * `data:` line. Encoded once per event object; live delivery and every replay
+ * of a held event share the same bytes.
  */
 export function eventFrame(event: StoredEvent): Buffer {
-  return Buffer.from(
-    encodeFrame({ id: formatWireId(event.position, event.channel), event: event.event, data: event.data }),
-  );
+  let frame = frames.get(event);
+  if (!frame) {
+    frame = Buffer.from(
+      encodeFrame({ id: formatWireId(event.position, event.channel), event: event.event, data: event.data }),
+    );
+    frames.set(event, frame);
+  }
+  return frame;
 }
 
 /**
