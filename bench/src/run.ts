@@ -74,6 +74,7 @@ const settings: RunSettings = {
   throughputConnections: 16,
   replayEvents: quick ? 2000 : 10_000,
   subscriberWorkers: 2,
+  publishConnections: 64,
   payloadBytes: 200,
   redisSubscribers: quick ? 200 : 1000,
 };
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
   if (args.has('cpu-prof')) mkdirSync(profileDir, { recursive: true });
 
   for (const [scenario, subs, start, max] of [
-    ['fanout-1k', settings.fanoutSmall, 100, 50_000],
+    ['fanout-1k', settings.fanoutSmall, 25, 50_000],
     ['fanout-10k', settings.fanoutLarge, 5, 5000],
   ] as const) {
     const search = selected.has(scenario);
@@ -289,7 +290,7 @@ async function redisScenario(): Promise<void> {
   try {
     // The baseline column of both rows is the in-memory baseline hub at the same size.
     const measured = n === settings.fanoutSmall ? figures.get('fanout-1k')?.baseline : undefined;
-    const options = { subscribers: n, startRate: 100, maxRate: 50_000, search: true, p99LimitMs: p99Limit(n) };
+    const options = { subscribers: n, startRate: 25, maxRate: 50_000, search: true, p99LimitMs: p99Limit(n) };
     const hubEnv = (): Record<string, string> => ({ CAST_REDIS_URL: redis.url, CAST_REDIS_PREFIX: `bench${Date.now()}:` });
     const b = measured ?? (await fanout([baseline], settings, options)).get('baseline')?.fanout;
     if (b) {
