@@ -52,10 +52,10 @@ export function createApp(deps: ServerDeps): Hono {
 
   app.route('/push', pushRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
-  app.route('/console', consoleRoute());
+  if (deps.config.console) app.route('/console', consoleRoute());
 
   app.notFound((c) => {
-    if (KNOWN_PATHS.has(c.req.path)) {
+    if (KNOWN_PATHS.has(c.req.path) && (deps.config.console || !c.req.path.startsWith('/console'))) {
       return errorResponse(c, new CastError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}.`));
     }
     return errorResponse(c, new CastError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`));

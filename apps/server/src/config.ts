@@ -20,6 +20,8 @@ export interface Config {
   signingSecret: string;
   /** Allowed CORS origins; `['*']` allows any. */
   corsOrigins: string[];
+  /** Whether `/console` is served. */
+  console: boolean;
   historySize: number;
   historyMaxAgeSeconds: number;
   historyMaxBytes: number;
@@ -194,6 +196,11 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  const consoleSetting = (env.CAST_CONSOLE?.trim() || 'on').toLowerCase();
+  if (consoleSetting !== 'on' && consoleSetting !== 'off') {
+    throw new ConfigError(`CAST_CONSOLE must be "on" or "off" (got ${JSON.stringify(env.CAST_CONSOLE)}).`);
+  }
+
   const host = env.HOST?.trim() || '127.0.0.1';
   const redisUrl = env.CAST_REDIS_URL?.trim() || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
@@ -227,6 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
     keys,
     signingSecret,
     corsOrigins,
+    console: consoleSetting === 'on',
     redisUrl,
     redisPrefix: env.CAST_REDIS_PREFIX?.trim() || 'cast',
     databaseUrl,
