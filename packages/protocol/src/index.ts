@@ -1,3 +1,11 @@
+/**
+ * The Cast wire protocol: the types of every request and response, the channel and
+ * event-name grammar, wildcard matching, SSE framing, event ids and the error table.
+ * The server, the server SDK and the realtime client all build on it.
+ *
+ * @packageDocumentation
+ * @module @cast/protocol
+ */
 export {
   ERROR_CODES,
   CastError,

@@ -1,3 +1,11 @@
+/**
+ * The Cast realtime client: one Server-Sent Events stream per client with wildcard
+ * handlers, reconnection with backoff, `Last-Event-ID` replay and token refresh, for
+ * browsers, Node, Deno, Bun, edge runtimes and React Native.
+ *
+ * @packageDocumentation
+ * @module @cast/realtime-client
+ */
 export { createRealtime } from './realtime/index.js';
 export { backoffDelay } from './backoff/index.js';
 export type { BackoffOptions } from './backoff/index.js';

@@ -1,3 +1,10 @@
+/**
+ * The Cast server SDK: issue channel-scoped tokens, publish events and list
+ * sessions from any backend that has `fetch` (Node, Deno, Bun, edge runtimes).
+ *
+ * @packageDocumentation
+ * @module @cast/server-sdk
+ */
 export { CastServer } from './cast-server.js';
 export type { Tokens, Sessions } from './cast-server.js';
 export { createTokenHandler } from './token-handler.js';
