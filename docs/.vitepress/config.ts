@@ -12,6 +12,7 @@ export default defineConfig({
     nav: [
       { text: 'Guide', link: '/guide/quick-start' },
       { text: 'HTTP API', link: '/reference/http-api' },
+      { text: 'Packages', link: '/api/' },
       { text: 'Self-hosting', link: '/self-hosting/' },
     ],
     sidebar: [
@@ -35,6 +36,16 @@ export default defineConfig({
           { text: 'HTTP API', link: '/reference/http-api' },
           { text: 'Error codes', link: '/reference/errors' },
           { text: 'Configuration', link: '/self-hosting/configuration' },
+        ],
+      },
+      {
+        // Generated from the packages' TSDoc before every build (scripts/api-reference.ts).
+        text: 'Package API',
+        items: [
+          { text: 'Overview', link: '/api/' },
+          { text: '@cast/realtime-client', link: '/api/realtime-client' },
+          { text: '@cast/server-sdk', link: '/api/server-sdk' },
+          { text: '@cast/protocol', link: '/api/protocol' },
         ],
       },
       {

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { ERROR_CODES } from '@cast/protocol';
 import { Application, type DeclarationReflection, ReflectionKind } from 'typedoc';
+import { MarkdownPageEvent } from 'typedoc-plugin-markdown';
 import { DOCS_DIR } from './reference.js';
 
 /** The packages the reference covers: the name each entry point declares with `@module`, and its page. */
@@ -34,6 +35,36 @@ function exampleProblems(module: DeclarationReflection): string[] {
   return problems;
 }
 
+/**
+ * Gives every heading of a generated page its own `{#id}`. The plugin anchors the
+ * headings it links to; the others (a parameter named `code`) would take VitePress's
+ * automatic slug, which can equal an anchor further down and fail the build.
+ *
+ * @param markdown - one generated page
+ * @returns the page with an explicit, unique id on every heading
+ */
+export function uniqueHeadingIds(markdown: string): string {
+  const taken = new Set([...markdown.matchAll(/\{#([^}\s]+)\}\s*$/gm)].map((m) => m[1] as string));
+  let fenced = false;
+  return markdown
+    .split('\n')
+    .map((line) => {
+      if (/^\s*```/.test(line)) fenced = !fenced;
+      const m = fenced ? null : /^(#{1,6}) (.+?)\s*$/.exec(line);
+      if (!m || /\{#[^}\s]+\}$/.test(m[2] as string)) return line;
+      const base =
+        (m[2] as string)
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .replace(/^-+|-+$/g, '') || 'section';
+      let id = base;
+      for (let n = 1; taken.has(id); n++) id = `${base}-${n}`;
+      taken.add(id);
+      return `${line.trimEnd()} {#${id}}`;
+    })
+    .join('\n');
+}
+
 async function main(): Promise<number> {
   const app = await Application.bootstrapWithPlugins({
     options: join(DOCS_DIR, 'typedoc.json'),
@@ -41,6 +72,9 @@ async function main(): Promise<number> {
   });
   const project = await app.convert();
   if (!project) return 1;
+  app.renderer.on(MarkdownPageEvent.END, (page) => {
+    if (page.contents !== undefined) page.contents = uniqueHeadingIds(page.contents);
+  });
   app.validate(project);
   const problems = (project.children ?? []).flatMap(exampleProblems);
   for (const problem of problems) app.logger.error(problem);

@@ -3,6 +3,11 @@
  * client may retry the same request later. The server answers every error as
  * `{"error":{"code","message"}}` with the status from this table; the SDKs
  * raise {@link CastError} with the same fields.
+ *
+ * @example
+ * ```ts
+ * ERROR_CODES.RATE_LIMITED // { status: 429, retryable: true }
+ * ```
  */
 export const ERROR_CODES = {
   /** The request body or a parameter is missing, mistyped or malformed. */
@@ -61,15 +66,44 @@ export const ERROR_CODES = {
   INVALID_OPTIONS: { status: 0, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
-/** A stable error code string that callers can switch on. */
+/**
+ * A stable error code string that callers can switch on.
+ *
+ * @example
+ * ```ts
+ * function explain(code: CastErrorCode): string {
+ *   return code === 'TOKEN_EXPIRED' ? 'Sign in again.' : 'Try again later.'
+ * }
+ * ```
+ */
 export type CastErrorCode = keyof typeof ERROR_CODES;
 
-/** The JSON body of every error answer of the Cast server. */
+/**
+ * The JSON body of every error answer of the Cast server.
+ *
+ * @example
+ * ```ts
+ * const body: ErrorBody = { error: { code: 'TOKEN_EXPIRED', message: 'The token expired.' } }
+ * ```
+ */
 export interface ErrorBody {
-  error: { code: CastErrorCode | (string & {}); message: string };
+  /** The error: its code and a human-readable message. */
+  error: {
+    /** A code from {@link ERROR_CODES}, or one this version does not know yet. */
+    code: CastErrorCode | (string & {});
+    /** What went wrong, for people; do not parse it. */
+    message: string;
+  };
 }
 
-/** Options of {@link CastError} beyond its code and message. */
+/**
+ * Options of {@link CastError} beyond its code and message.
+ *
+ * @example
+ * ```ts
+ * throw new CastError('RATE_LIMITED', 'Slow down.', { retryAfter: 5, cause: err })
+ * ```
+ */
 export interface CastErrorOptions {
   /** Overrides the HTTP status from the error table (for example, the actual status received). */
   status?: number;

@@ -8,6 +8,12 @@
  * event's channel (`1732400000000-0/orders`), so a client learns the channel
  * of every event while the payload stays the bare `data` the publisher sent.
  * The server reads only the position back from `Last-Event-ID`.
+ *
+ * @example
+ * ```ts
+ * const position: EventPosition = { ms: 1732400000000, seq: 0 }
+ * formatWireId(formatPosition(position), 'orders') // '1732400000000-0/orders'
+ * ```
  */
 export interface EventPosition {
   /** Milliseconds since the epoch when the event was logged. */
@@ -92,7 +98,18 @@ export function formatWireId(position: string, channel: string): string {
  */
 export function parseWireId(
   value: string,
-): { position: string; ms: number; seq: number; channel: string | undefined } | undefined {
+):
+  | {
+      /** The position `<ms>-<seq>`. */
+      position: string;
+      /** Its milliseconds part. */
+      ms: number;
+      /** Its counter part. */
+      seq: number;
+      /** The channel after the `/`, or undefined for a bare position. */
+      channel: string | undefined;
+    }
+  | undefined {
   const m = WIRE_ID.exec(value.trim());
   if (!m) return undefined;
   return {

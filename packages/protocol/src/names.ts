@@ -4,6 +4,11 @@
  * `session:<uuid>`, `team.42`) and keeps out the characters that mean
  * something elsewhere: `*` (wildcards), `,` (lists), `/` (the stream id
  * separator), whitespace and control characters.
+ *
+ * @example
+ * ```ts
+ * CHANNEL_PATTERN.test('team.42') // true
+ * ```
  */
 export const CHANNEL_PATTERN = /^[A-Za-z0-9_\-.:@=+]{1,128}$/;
 
@@ -12,13 +17,33 @@ export const CHANNEL_PATTERN = /^[A-Za-z0-9_\-.:@=+]{1,128}$/;
  * starting with `.` or `-`. Dots separate the segments that wildcards match
  * (`ticket.created` is matched by `ticket.*`). No CR or LF can ever reach a
  * stream's `event:` line.
+ *
+ * @example
+ * ```ts
+ * EVENT_NAME_PATTERN.test('ticket.created') // true
+ * EVENT_NAME_PATTERN.test('.hidden') // false
+ * ```
  */
 export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_:][A-Za-z0-9_\-.:]{0,127}$/;
 
-/** Event names the server sends itself; publishing them is refused. */
+/**
+ * Event names the server sends itself; publishing them is refused.
+ *
+ * @example
+ * ```ts
+ * RESERVED_EVENT_NAMES.includes('connected') // true
+ * ```
+ */
 export const RESERVED_EVENT_NAMES = ['connected', 'expired', 'error'] as const;
 
-/** One of {@link RESERVED_EVENT_NAMES}. */
+/**
+ * One of {@link RESERVED_EVENT_NAMES}.
+ *
+ * @example
+ * ```ts
+ * const name: ReservedEventName = 'expired'
+ * ```
+ */
 export type ReservedEventName = (typeof RESERVED_EVENT_NAMES)[number];
 
 /**

@@ -1,4 +1,12 @@
-/** The fields of one Server-Sent Events frame. */
+/**
+ * The fields of one Server-Sent Events frame.
+ *
+ * @example
+ * ```ts
+ * const frame: SseFrame = { event: 'connected', data: '{"channels":["orders"]}', retry: 1000 }
+ * encodeFrame(frame)
+ * ```
+ */
 export interface SseFrame {
   /** The `id:` field; must not contain CR, LF or NUL. */
   id?: string;

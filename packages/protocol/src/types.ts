@@ -1,4 +1,11 @@
-/** Body of `POST /push/tokens`. */
+/**
+ * Body of `POST /push/tokens`.
+ *
+ * @example
+ * ```ts
+ * const request: TokenRequest = { channels: ['user:user_123'], userId: 'user_123', ttlSeconds: 900 }
+ * ```
+ */
 export interface TokenRequest {
   /** Channels the token may read. */
   channels: string[];
@@ -8,7 +15,15 @@ export interface TokenRequest {
   ttlSeconds?: number;
 }
 
-/** Answer of `POST /push/tokens`. */
+/**
+ * Answer of `POST /push/tokens`.
+ *
+ * @example
+ * ```ts
+ * const { token }: TokenResponse = await res.json()
+ * new EventSource(`${url}/push/stream?token=${encodeURIComponent(token)}`)
+ * ```
+ */
 export interface TokenResponse {
   /** The signed token (a JWT) to pass to `GET /push/stream`. */
   token: string;
@@ -18,7 +33,19 @@ export interface TokenResponse {
   channels: string[];
 }
 
-/** One event to publish: body of `POST /push/publish`. */
+/**
+ * One event to publish: body of `POST /push/publish`.
+ *
+ * @example
+ * ```ts
+ * const event: PublishRequest = {
+ *   channel: 'user:user_123',
+ *   event: 'order.created',
+ *   data: { id: 'ord_1', total: 42 },
+ *   idempotencyKey: 'order-ord_1-created',
+ * }
+ * ```
+ */
 export interface PublishRequest<E extends string = string, D = unknown> {
   /** The channel to publish to. */
   channel: string;
@@ -30,7 +57,15 @@ export interface PublishRequest<E extends string = string, D = unknown> {
   idempotencyKey?: string;
 }
 
-/** Answer of `POST /push/publish`. */
+/**
+ * Answer of `POST /push/publish`.
+ *
+ * @example
+ * ```ts
+ * const answer: PublishResponse = await res.json()
+ * if (answer.duplicate) console.log('already published as', answer.eventId)
+ * ```
+ */
 export interface PublishResponse {
   /** The message's id (a UUID); the same for every retry with one idempotency key. */
   messageId: string;
@@ -44,19 +79,49 @@ export interface PublishResponse {
   duplicate?: boolean;
 }
 
-/** Body of `POST /push/publish/batch`. */
+/**
+ * Body of `POST /push/publish/batch`.
+ *
+ * @example
+ * ```ts
+ * const batch: PublishBatchRequest = {
+ *   events: [
+ *     { channel: 'orders', event: 'order.created', data: { id: 'ord_1' } },
+ *     { channel: 'orders', event: 'order.paid', data: { id: 'ord_1' } },
+ *   ],
+ * }
+ * ```
+ */
 export interface PublishBatchRequest {
   /** The events, published in order. */
   events: PublishRequest[];
 }
 
-/** Answer of `POST /push/publish/batch`. */
+/**
+ * Answer of `POST /push/publish/batch`.
+ *
+ * @example
+ * ```ts
+ * const { results }: PublishBatchResponse = await res.json()
+ * const ids = results.map((r) => r.eventId) // in request order
+ * ```
+ */
 export interface PublishBatchResponse {
   /** One result per event, in request order. */
   results: PublishResponse[];
 }
 
-/** Data of the `connected` event, the first event of every stream. */
+/**
+ * Data of the `connected` event, the first event of every stream.
+ *
+ * @example
+ * ```ts
+ * source.addEventListener('connected', (e) => {
+ *   const data: ConnectedData = JSON.parse(e.data)
+ *   if (data.recovered === false) refetchState()
+ * })
+ * ```
+ */
 export interface ConnectedData {
   /** The channels this stream receives. */
   channels: string[];
@@ -68,7 +133,17 @@ export interface ConnectedData {
   recovered?: boolean;
 }
 
-/** Data of the `expired` event, sent just before the server closes a stream whose token expired. */
+/**
+ * Data of the `expired` event, sent just before the server closes a stream whose token expired.
+ *
+ * @example
+ * ```ts
+ * source.addEventListener('expired', (e) => {
+ *   const data: ExpiredData = JSON.parse(e.data) // { reason: 'token_expired', expiredAt: '…' }
+ *   reconnectWithFreshToken()
+ * })
+ * ```
+ */
 export interface ExpiredData {
   /** Why the stream ends. */
   reason: 'token_expired';
@@ -76,7 +151,14 @@ export interface ExpiredData {
   expiredAt: string;
 }
 
-/** One active stream connection, as listed by `GET /push/sessions`. */
+/**
+ * One active stream connection, as listed by `GET /push/sessions`.
+ *
+ * @example
+ * ```ts
+ * const online = (sessions: SessionInfo[]) => new Set(sessions.map((s) => s.userId))
+ * ```
+ */
 export interface SessionInfo {
   /** The connection's id. */
   id: string;
@@ -88,7 +170,15 @@ export interface SessionInfo {
   connectedAt: string;
 }
 
-/** Answer of `GET /push/sessions`. */
+/**
+ * Answer of `GET /push/sessions`.
+ *
+ * @example
+ * ```ts
+ * const { sessions }: SessionsResponse = await res.json()
+ * console.log(`${sessions.length} open streams`)
+ * ```
+ */
 export interface SessionsResponse {
   /** The active sessions that match the query. */
   sessions: SessionInfo[];
@@ -97,6 +187,14 @@ export interface SessionsResponse {
 /**
  * The claims of a Cast stream token (an HS256 JWT). The server and
  * `@cast/server-sdk`'s local signer share these names.
+ *
+ * @example
+ * ```ts
+ * const claims: TokenClaims = {
+ *   tid: 'acme', chs: ['orders'], sub: 'user_123',
+ *   iat: 1732400000, exp: 1732403600, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE,
+ * }
+ * ```
  */
 export interface TokenClaims {
   /** The tenant the token belongs to. */
@@ -115,14 +213,35 @@ export interface TokenClaims {
   aud: string;
 }
 
-/** The `iss` claim of every Cast token. */
+/**
+ * The `iss` claim of every Cast token.
+ *
+ * @example
+ * ```ts
+ * await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE })
+ * ```
+ */
 export const TOKEN_ISSUER = 'cast';
-/** The `aud` claim of every Cast stream token. */
+/**
+ * The `aud` claim of every Cast stream token.
+ *
+ * @example
+ * ```ts
+ * await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE })
+ * ```
+ */
 export const TOKEN_AUDIENCE = 'cast:stream';
 
 // Number literals only: esbuild (0.28) keeps an unused object holding `64 * 1024`, since it does not
 // treat arithmetic as free of side effects, and so put this table into every browser bundle.
-/** Protocol defaults shared by the server and the SDKs. */
+/**
+ * Protocol defaults shared by the server and the SDKs.
+ *
+ * @example
+ * ```ts
+ * const ttlSeconds = Math.min(requested, DEFAULTS.maxTokenTtlSeconds)
+ * ```
+ */
 export const DEFAULTS = {
   /** Default token lifetime, seconds. */
   tokenTtlSeconds: 3600,

@@ -1,6 +1,14 @@
 import { isValidPattern } from './names.js';
 
-/** A compiled set of event-type patterns: true when a name matches any of them. */
+/**
+ * A compiled set of event-type patterns: true when a name matches any of them.
+ *
+ * @example
+ * ```ts
+ * const wanted: EventMatcher = createMatcher(['ticket.*'])
+ * wanted('ticket.closed') // true
+ * ```
+ */
 export type EventMatcher = (eventName: string) => boolean;
 
 /**

@@ -9,13 +9,32 @@ import type { Unsubscribe } from './emitter/index.js';
  * - `connected`: the server confirmed the subscription (`connected` event);
  * - `reconnecting`: the stream dropped; waiting out the backoff or reopening;
  * - `closed`: `destroy()` was called; nothing happens any more.
+ *
+ * @example
+ * ```ts
+ * const stateIndex = CONNECTION_STATES.indexOf(realtime.state)
+ * ```
  */
 export const CONNECTION_STATES = ['disconnected', 'connecting', 'connected', 'reconnecting', 'closed'] as const;
 
-/** One of {@link CONNECTION_STATES}. */
+/**
+ * One of {@link CONNECTION_STATES}.
+ *
+ * @example
+ * ```ts
+ * const label = (state: ConnectionState) => (state === 'connected' ? 'Live' : 'Offline')
+ * ```
+ */
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
 
-/** One event received from the stream. */
+/**
+ * One event received from the stream.
+ *
+ * @example
+ * ```ts
+ * realtime.onAny((event: RealtimeEvent) => console.log(event.channel, event.type, event.data))
+ * ```
+ */
 export interface RealtimeEvent<T extends string = string, D = unknown> {
   /** The event name (`order.created`); `message` when the server sent none. */
   type: T;
@@ -27,7 +46,16 @@ export interface RealtimeEvent<T extends string = string, D = unknown> {
   channel: string | undefined;
 }
 
-/** Told when a stream resumed from a last event id. */
+/**
+ * Told when a stream resumed from a last event id.
+ *
+ * @example
+ * ```ts
+ * realtime.onResume((info: ResumeInfo) => {
+ *   if (!info.recovered) refetchState()
+ * })
+ * ```
+ */
 export interface ResumeInfo {
   /**
    * True when the server replayed every event after `lastEventId`; false when
@@ -42,16 +70,41 @@ export interface ResumeInfo {
  * The minimal response a {@link StreamFetch} must return: what `fetch`'s
  * `Response` has, so the global `fetch` fits as is. Body chunks may be bytes
  * (decoded as UTF-8) or already-decoded strings.
+ *
+ * @example
+ * ```ts
+ * const res: StreamResponse = await fetch(url)
+ * const reader = res.body?.getReader()
+ * ```
  */
 export interface StreamResponse {
   /** The HTTP status. */
   readonly status: number;
   /** The response headers. */
-  readonly headers: { get(name: string): string | null };
+  readonly headers: {
+    /** The value of one header (case-insensitive name), or null when absent. */
+    get(name: string): string | null;
+  };
   /** The body as a stream of chunks, or null when there is none. */
   readonly body: {
+    /** Locks the body to one reader. */
     getReader(): {
-      read(): Promise<{ done: true; value?: unknown } | { done: false; value: Uint8Array | string }>;
+      /** The next chunk, or `done: true` at the end of the body. */
+      read(): Promise<
+        | {
+            /** The body ended. */
+            done: true;
+            /** Ignored. */
+            value?: unknown;
+          }
+        | {
+            /** More to come. */
+            done: false;
+            /** The chunk: bytes, or text already decoded. */
+            value: Uint8Array | string;
+          }
+      >;
+      /** Stops reading and closes the body. */
       cancel(reason?: unknown): Promise<void>;
     };
   } | null;
@@ -59,13 +112,36 @@ export interface StreamResponse {
   text(): Promise<string>;
 }
 
-/** A `fetch`-like function whose response body can be read while it arrives. */
+/**
+ * A `fetch`-like function whose response body can be read while it arrives.
+ *
+ * @example
+ * ```ts
+ * const logged: StreamFetch = (url, init) => {
+ *   console.log('opening', url)
+ *   return fetch(url, init)
+ * }
+ * createRealtime({ url, token, fetch: logged })
+ * ```
+ */
 export type StreamFetch = (
   url: string,
   init: { method: 'GET'; headers: Record<string, string>; signal: AbortSignal },
 ) => Promise<StreamResponse>;
 
-/** Options of {@link createRealtime}. */
+/**
+ * Options of {@link createRealtime}.
+ *
+ * @example
+ * ```ts
+ * const options: RealtimeOptions = {
+ *   url: 'https://push.example.com',
+ *   token: () => fetch('/api/cast-token').then((r) => r.json()).then((t) => t.token),
+ *   types: ['order.*'],
+ * }
+ * const realtime = createRealtime(options)
+ * ```
+ */
 export interface RealtimeOptions {
   /** The Cast server's base URL, e.g. `https://push.example.com`; the stream is `<url>/push/stream`. */
   url: string;
@@ -95,21 +171,49 @@ export interface RealtimeOptions {
   lastEventId?: string;
 }
 
-/** Picks the event names of `Events` that a pattern covers. */
+/**
+ * Picks the event names of `Events` that a pattern covers.
+ *
+ * @example
+ * ```ts
+ * type Events = { 'order.created': { id: string }; 'order.paid': { id: string }; 'ticket.closed': null }
+ * type OrderNames = MatchingNames<Events, 'order.*'> // 'order.created' | 'order.paid'
+ * ```
+ */
 export type MatchingNames<Events extends EventMap, P extends string> = P extends '*'
   ? keyof Events & string
   : P extends `${infer Prefix}.*`
     ? Extract<keyof Events & string, `${Prefix}.${string}`>
     : Extract<keyof Events & string, P>;
 
-/** The event a handler of `on(pattern, …)` receives: typed by `Events` when it names the event. */
+/**
+ * The event a handler of `on(pattern, …)` receives: typed by `Events` when it names the event.
+ *
+ * @example
+ * ```ts
+ * type Events = { 'order.created': { id: string; total: number } }
+ * type Created = EventFor<Events, 'order.created'> // RealtimeEvent<'order.created', { id: string; total: number }>
+ * ```
+ */
 export type EventFor<Events extends EventMap, P extends string> = [MatchingNames<Events, P>] extends [never]
   ? RealtimeEvent<string, unknown>
   : DistributeEvents<Events, MatchingNames<Events, P>>;
 
 type DistributeEvents<Events extends EventMap, K> = K extends keyof Events & string ? RealtimeEvent<K, Events[K]> : never;
 
-/** A realtime client: one SSE connection, many handlers. */
+/**
+ * A realtime client: one SSE connection, many handlers.
+ *
+ * @example
+ * ```ts
+ * const realtime: Realtime<Events> = createRealtime<Events>({ url, token })
+ * const off = realtime.on('order.*', (event) => render(event.data))
+ * realtime.onStateChange((state) => setBadge(state))
+ * // later
+ * off()
+ * realtime.destroy()
+ * ```
+ */
 export interface Realtime<Events extends EventMap = EventMap> {
   /** The current state. */
   readonly state: ConnectionState;

@@ -11,9 +11,13 @@ import type { CastServerOptions, FetchLike } from './types.js';
  * ```
  */
 export const ENV_NAMES = {
+  /** The secret API key, for `apiKey`. */
   apiKey: 'CAST_API_KEY',
+  /** The server's base URL, for `baseUrl`. */
   baseUrl: 'CAST_URL',
+  /** The signing secret for local token signing, for `signingSecret`. */
   signingSecret: 'CAST_SIGNING_SECRET',
+  /** The tenant id for local token signing, for `tenant`. */
   tenant: 'CAST_TENANT',
 } as const;
 

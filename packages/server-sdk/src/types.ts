@@ -104,4 +104,16 @@ export type PublishEvent<Events extends EventMap> = {
  * await cast.sessions.list({ userId: 'user_123' })
  * ```
  */
-export type SessionsQuery = { channel: string; userId?: undefined } | { userId: string; channel?: undefined };
+export type SessionsQuery =
+  | {
+      /** The channel whose sessions to list. */
+      channel: string;
+      /** Not with `channel`: one or the other. */
+      userId?: undefined;
+    }
+  | {
+      /** The user whose sessions to list. */
+      userId: string;
+      /** Not with `userId`: one or the other. */
+      channel?: undefined;
+    };

@@ -1,4 +1,12 @@
-/** Bounds of the reconnect delay. */
+/**
+ * Bounds of the reconnect delay.
+ *
+ * @example
+ * ```ts
+ * const bounds: BackoffOptions = { floorMs: 1000, capMs: 30_000 }
+ * backoffDelay(0, bounds) // somewhere in [0, 1000)
+ * ```
+ */
 export interface BackoffOptions {
   /** The base delay of the first retry, milliseconds. */
   floorMs: number;

@@ -1,6 +1,14 @@
 import { matchesPattern } from '@cast/protocol';
 
-/** Removes the handler it was returned for; calling it again does nothing. */
+/**
+ * Removes the handler it was returned for; calling it again does nothing.
+ *
+ * @example
+ * ```ts
+ * const off: Unsubscribe = realtime.on('order.created', render)
+ * off()
+ * ```
+ */
 export type Unsubscribe = () => void;
 
 /** A set of handlers of one kind, called in the order they were added. */

@@ -1,18 +1,38 @@
 import type { StreamFetch, StreamResponse } from '../types.js';
 
-/** The part of `XMLHttpRequest` that {@link createXhrFetch} uses. */
+/**
+ * The part of `XMLHttpRequest` that {@link createXhrFetch} uses.
+ *
+ * @example
+ * ```ts
+ * // A polyfill, or a test double that has these members:
+ * const fetchOverXhr = createXhrFetch(FakeXhr satisfies new () => XhrLike)
+ * ```
+ */
 export interface XhrLike {
+  /** 0 unsent … 2 headers received, 3 loading, 4 done. */
   readyState: number;
+  /** The HTTP status, once the headers arrived. */
   status: number;
+  /** Everything received so far, as text. */
   responseText: string;
+  /** Prepares the request. */
   open(method: string, url: string): void;
+  /** Adds a request header (between `open` and `send`). */
   setRequestHeader(name: string, value: string): void;
+  /** A response header, or null when absent. */
   getResponseHeader(name: string): string | null;
+  /** Starts the request. */
   send(): void;
+  /** Cancels the request. */
   abort(): void;
+  /** Called when `readyState` changes. */
   onreadystatechange: (() => void) | null;
+  /** Called when more of the body arrived. */
   onprogress: (() => void) | null;
+  /** Called when the request failed on the network. */
   onerror: (() => void) | null;
+  /** Called when the request was aborted. */
   onabort: (() => void) | null;
 }
 
