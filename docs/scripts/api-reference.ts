@@ -6,6 +6,7 @@
  * an export has no summary or no `@example`, or a `{@link}` points nowhere.
  */
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ERROR_CODES } from '@cast/protocol';
 import { Application, type DeclarationReflection, ReflectionKind } from 'typedoc';
 import { MarkdownPageEvent } from 'typedoc-plugin-markdown';
@@ -85,4 +86,5 @@ async function main(): Promise<number> {
   return app.logger.hasErrors() ? 1 : 0;
 }
 
-process.exitCode = await main();
+// Run when invoked (`pnpm --filter @cast/docs api`), not when a test imports the helpers.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await main();

@@ -1,7 +1,9 @@
 import { skipWhenMissing } from './helpers/skip.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { API_PAGES, uniqueHeadingIds } from '../../docs/scripts/api-reference.js';
 import { applyGenerated, configVariables, GENERATED } from '../../docs/scripts/reference.js';
 import { DOCS, REPO, SNIPPETS } from './docs-helpers.js';
 
@@ -15,7 +17,10 @@ function walk(dir: string, keep: (file: string) => boolean): string[] {
   });
 }
 
-const pages = walk(DOCS, (f) => f.endsWith('.md') && !f.startsWith(SNIPPETS)).map((file) => ({
+// docs/api is generated from the packages' TSDoc at build time (its examples are TSDoc's `@example`
+// blocks); the tests of its own below check it.
+const API_DIR = join(DOCS, 'api');
+const pages = walk(DOCS, (f) => f.endsWith('.md') && !f.startsWith(SNIPPETS) && !f.startsWith(`${API_DIR}/`)).map((file) => ({
   name: relative(DOCS, file),
   text: readFileSync(file, 'utf8'),
 }));
@@ -126,5 +131,59 @@ describe('docs: site', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+});
+
+/** The names a package's entry point exports (values and types), read by the TypeScript compiler. */
+function publicExports(entry: string): string[] {
+  const file = join(REPO, entry);
+  const program = ts.createProgram([file], {
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    target: ts.ScriptTarget.ES2022,
+    noEmit: true,
+  });
+  const source = program.getSourceFile(file);
+  const symbol = source && program.getTypeChecker().getSymbolAtLocation(source);
+  if (!symbol) throw new Error(`${entry} is not a module`);
+  return program
+    .getTypeChecker()
+    .getExportsOfModule(symbol)
+    .map((s) => s.name)
+    .sort();
+}
+
+describe('docs: API reference', () => {
+  // Written by `pnpm --filter @cast/docs build` (or `… api`) before the tests.
+  const missing = skipWhenMissing(!existsSync(join(API_DIR, 'index.md')));
+
+  for (const { name, page, entry } of API_PAGES) {
+    it.skipIf(missing)(`${page} has a section for every export of ${name}`, () => {
+      const names = publicExports(entry);
+      expect(names.length).toBeGreaterThan(10);
+      const text = readFileSync(join(DOCS, page), 'utf8');
+      expect(text.startsWith(`# ${name} `)).toBe(true);
+      const headings = new Set(
+        [...text.matchAll(/^### (.+?)(?:\(\))? \{#[^}]+\}$/gm)].map((m) => (m[1] as string).replace(/\\_/g, '_')),
+      );
+      expect(names.filter((n) => !headings.has(n))).toEqual([]);
+    });
+  }
+
+  it.skipIf(missing)('the overview links every package page', () => {
+    const index = readFileSync(join(API_DIR, 'index.md'), 'utf8');
+    for (const { name, page } of API_PAGES) expect(index).toContain(`[${name}](${page.replace(/^api\//, '')})`);
+  });
+
+  it('a heading without an anchor gets an id no other heading of the page has', () => {
+    const page = ['###### code', '##### code {#code}', '```ts', '# not a heading', '```', '### Code!'].join('\n');
+    expect(uniqueHeadingIds(page).split('\n')).toEqual([
+      '###### code {#code-1}',
+      '##### code {#code}',
+      '```ts',
+      '# not a heading',
+      '```',
+      '### Code! {#code-2}',
+    ]);
   });
 });
