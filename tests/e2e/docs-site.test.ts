@@ -1,6 +1,6 @@
 import { skipWhenMissing } from './helpers/skip.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { API_PAGES, uniqueHeadingIds } from '../../docs/scripts/api-reference.js';
@@ -186,4 +186,21 @@ describe('docs: API reference', () => {
       '### Code! {#code-2}',
     ]);
   });
+});
+
+describe('docs: package READMEs', () => {
+  for (const { name, entry } of API_PAGES) {
+    const readme = join(REPO, dirname(dirname(entry)), 'README.md');
+    it(`${name}'s README has install, an example and links to docs pages that exist`, () => {
+      const text = readFileSync(readme, 'utf8');
+      expect(text).toContain(`npm install ${name}\n`);
+      expect(text).toMatch(new RegExp(`\`\`\`ts\\nimport \\{[^}]+\\} from '${name}';`));
+      expect(text).toContain('## Documentation');
+      const docs = text.slice(text.indexOf('## Documentation'));
+      expect(docs).toContain(`Package API → ${name}`);
+      const links = [...text.matchAll(/\]\((\.[^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1] as string);
+      expect(links.filter((l) => l.includes('/docs/')).length).toBeGreaterThan(1);
+      expect(links.filter((l) => !existsSync(join(dirname(readme), l)))).toEqual([]);
+    });
+  }
 });
