@@ -1,5 +1,8 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJson } from './body.js';
 import { errorResponse } from './errors.js';
 
@@ -62,5 +65,118 @@ describe('readJson', () => {
     expect((await post(app(100), '{"a":')).status).toBe(400);
     expect((await post(app(100), '  ')).status).toBe(400);
     expect((await post(app(100), 'a=1', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(415);
+  });
+});
+
+/** Serves an app over real Node HTTP on loopback, where `readJson` reads the `IncomingMessage`. */
+async function listen(a: Hono): Promise<{ port: number; close(): Promise<void> }> {
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: a.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  reusedSocket: boolean;
+  /** Bytes of the request body written before the answer arrived. */
+  sent: number;
+}
+
+/**
+ * POSTs to `/` over `agent`, writing `chunks` (each after the previous one
+ * drained) until they run out or the answer arrives.
+ */
+function postNode(port: number, chunks: Iterable<Uint8Array | string>, headers: Record<string, string>, agent?: http.Agent): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: { 'content-type': 'application/json', ...headers } });
+    req.on('error', (err) => (answered ? undefined : reject(err)));
+    req.on('response', (res) => {
+      answered = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reusedSocket: req.reusedSocket, sent }));
+    });
+    const it = chunks[Symbol.iterator]();
+    const next = (): void => {
+      if (answered) return;
+      const { value, done } = it.next();
+      if (done) return void req.end();
+      sent += typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength;
+      if (req.write(value)) setImmediate(next);
+      else req.once('drain', next);
+    };
+    next();
+  });
+}
+
+/** `count` chunks of `size` spaces (valid JSON whitespace). */
+function* spaces(count: number, size = 64 * 1024): Generator<Uint8Array> {
+  const chunk = new Uint8Array(size).fill(0x20);
+  for (let i = 0; i < count; i++) yield chunk;
+}
+
+describe('readJson from the Node request', () => {
+  let node: Awaited<ReturnType<typeof listen>>;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  beforeAll(async () => {
+    node = await listen(app(1024));
+  });
+  afterAll(async () => {
+    agent.destroy();
+    await node.close();
+  });
+
+  it('parses a body sent in several chunks, with or without a Content-Length', async () => {
+    const parts = ['{"a":', '[1,2', '],"b":"é"}'];
+    const chunked = await postNode(node.port, parts, {});
+    expect(chunked.status).toBe(200);
+    expect(JSON.parse(chunked.body)).toEqual({ got: { a: [1, 2], b: 'é' } });
+    const length = String(Buffer.byteLength(parts.join('')));
+    const declared = await postNode(node.port, parts, { 'content-length': length });
+    expect(JSON.parse(declared.body)).toEqual({ got: { a: [1, 2], b: 'é' } });
+  });
+
+  it('answers 400, 415 and 400 for malformed JSON, another content type and an empty body', async () => {
+    const code = (a: Answer) => `${a.status} ${(JSON.parse(a.body) as { error: { code: string } }).error.code}`;
+    expect(code(await postNode(node.port, ['{"a":'], {}))).toBe('400 INVALID_JSON');
+    expect(code(await postNode(node.port, ['a=1'], { 'content-type': 'application/x-www-form-urlencoded' }))).toBe('415 UNSUPPORTED_MEDIA_TYPE');
+    expect(code(await postNode(node.port, [], {}))).toBe('400 BAD_REQUEST');
+  });
+
+  it('refuses a larger body with 413 after reading it to the end, and the same connection serves the next request', async () => {
+    const over = await postNode(node.port, spaces(32), {}, agent);
+    expect(over.status).toBe(413);
+    expect(over.sent).toBe(32 * 64 * 1024);
+    expect(over.headers.connection).not.toBe('close');
+    const next = await postNode(node.port, ['{"after":1}'], {}, agent);
+    expect(next.reusedSocket).toBe(true);
+    expect(JSON.parse(next.body)).toEqual({ got: { after: 1 } });
+  });
+
+  it('refuses by Content-Length without reading the body, and closes the connection', async () => {
+    const res = await postNode(node.port, [], { 'content-length': String(1 << 30) });
+    expect(res.status).toBe(413);
+    expect(res.headers.connection).toBe('close');
+  });
+
+  it('cuts off a body far over the limit and closes the connection', async () => {
+    const res = await postNode(node.port, spaces(1024), {});
+    expect(res.status).toBe(413);
+    expect(res.headers.connection).toBe('close');
+    expect(res.sent).toBeLessThan(64 * 1024 * 1024);
   });
 });

@@ -1,16 +1,88 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { fail } from './errors.js';
+import { nodeRequest, requestHeader } from './node-request.js';
 
 /** Most bytes of an oversized body read and thrown away so that its sender sees the 413. */
 const DRAIN_LIMIT = 16 * 1024 * 1024;
 
 /**
- * Refuses a body over the limit. A body that is not much larger is first read
- * to its end and discarded: closing while the client still sends makes it see
- * a reset (EPIPE) instead of the answer, and leaves it a dead keep-alive
- * socket. A larger one is cut off, and the answer says the connection closes.
+ * What reading a body gave: its bytes, or that it is over the limit and
+ * whether it was read to its end (`drained`) or cut off.
  */
-async function refuseTooLarge(c: Context, maxBytes: number, reader: ReadableStreamDefaultReader<Uint8Array> | undefined, read: number, declared: number): Promise<never> {
+type Collected = { bytes: Buffer } | { tooLarge: true; drained: boolean };
+
+const CUT_OFF: Collected = { tooLarge: true, drained: false };
+const DRAINED: Collected = { tooLarge: true, drained: true };
+
+/**
+ * Reads the body from the Node request. An oversized body not much larger
+ * than the limit is read to its end and discarded: closing while the client
+ * still sends makes it see a reset (EPIPE) instead of the answer, and leaves
+ * it a dead keep-alive socket. A larger one is left unread; the answer then
+ * closes the connection.
+ */
+function collectNode(req: IncomingMessage, maxBytes: number, declared: number): Promise<Collected> {
+  if (declared > DRAIN_LIMIT) return Promise.resolve(CUT_OFF);
+  if (req.readableEnded) return Promise.reject(new Error('The request body was already read.'));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = declared > maxBytes;
+    const settle = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (!over && size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      over = true;
+      chunks.length = 0;
+      if (size > DRAIN_LIMIT) {
+        settle();
+        req.pause();
+        resolve(CUT_OFF);
+      }
+    };
+    const onEnd = (): void => {
+      settle();
+      resolve(over ? DRAINED : { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    };
+    const onGone = (): void => {
+      settle();
+      reject(new Error('The client went away before sending the whole body.'));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onGone);
+    req.once('close', onGone);
+  });
+}
+
+/** Reads the body from the web `Request` (under `app.request()` and other runtimes), by the same rules. */
+async function collectWeb(body: ReadableStream<Uint8Array> | null, maxBytes: number, declared: number): Promise<Collected | undefined> {
+  const reader = body?.getReader();
+  if (declared > maxBytes) return discard(reader, 0, declared);
+  if (!reader) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) return discard(reader, size, declared);
+    chunks.push(value);
+  }
+  return { bytes: Buffer.concat(chunks, size) };
+}
+
+/** Reads an oversized web body to its end and throws it away, up to {@link DRAIN_LIMIT}; cancels the rest. */
+async function discard(reader: ReadableStreamDefaultReader<Uint8Array> | undefined, read: number, declared: number): Promise<Collected> {
   let total = read;
   let drained = reader !== undefined && !(declared > DRAIN_LIMIT);
   if (reader) {
@@ -22,35 +94,37 @@ async function refuseTooLarge(c: Context, maxBytes: number, reader: ReadableStre
     }
     if (!drained) await reader.cancel().catch(() => {});
   }
-  if (!drained) c.header('Connection', 'close');
-  fail('PAYLOAD_TOO_LARGE', `The body is larger than ${maxBytes} bytes.`);
+  return drained ? DRAINED : CUT_OFF;
 }
 
 /**
  * Reads a JSON body of at most `maxBytes`, refusing a larger one (by its
  * `Content-Length`, or as soon as a body without one passes the limit) while
- * keeping what is held in memory within the limit.
+ * keeping what is held in memory within the limit. Reads from the Node
+ * request when there is one (see {@link nodeRequest}).
+ *
+ * @param c - the request context
+ * @param maxBytes - the largest body accepted
+ * @returns the parsed JSON
+ * @example
+ * ```ts
+ * const body = asObject(await readJson(c, 64 * 1024))
+ * ```
  */
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
-  const type = c.req.header('content-type');
+  const type = requestHeader(c, 'content-type');
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     fail('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
   }
-  const declared = Number(c.req.header('content-length') ?? NaN);
-  const body = c.req.raw.body;
-  if (declared > maxBytes) await refuseTooLarge(c, maxBytes, body?.getReader(), 0, declared);
-  if (!body) fail('BAD_REQUEST', 'The request has no body; send a JSON object.');
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) await refuseTooLarge(c, maxBytes, reader, size, declared);
-    chunks.push(value);
+  const declared = Number(requestHeader(c, 'content-length') ?? NaN);
+  const incoming = nodeRequest(c);
+  const got = incoming ? await collectNode(incoming, maxBytes, declared) : await collectWeb(c.req.raw.body, maxBytes, declared);
+  if (!got) fail('BAD_REQUEST', 'The request has no body; send a JSON object.');
+  if ('tooLarge' in got) {
+    if (!got.drained) c.header('Connection', 'close');
+    fail('PAYLOAD_TOO_LARGE', `The body is larger than ${maxBytes} bytes.`);
   }
-  const text = Buffer.concat(chunks, size).toString('utf8');
+  const text = got.bytes.toString('utf8');
   if (text.trim() === '') fail('BAD_REQUEST', 'The request body is empty; send a JSON object.');
   try {
     return JSON.parse(text);
@@ -59,7 +133,17 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   }
 }
 
-/** Narrows a parsed body to a plain object. */
+/**
+ * Narrows a parsed body to a plain object.
+ *
+ * @param value - the parsed body
+ * @param what - how the message names it
+ * @returns the same value, typed as an object
+ * @example
+ * ```ts
+ * const { channel } = asObject(await readJson(c, max))
+ * ```
+ */
 export function asObject(value: unknown, what = 'The request body'): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('BAD_REQUEST', `${what} must be a JSON object.`);
   return value as Record<string, unknown>;

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { requestHeader } from './node-request.js';
 
 const ALLOW_HEADERS = 'Authorization, Content-Type, Last-Event-ID, Idempotency-Key, apikey';
 const EXPOSE_HEADERS = 'Retry-After';
@@ -18,8 +19,8 @@ export function corsHeaders(allowed: readonly string[], origin: string | undefin
 /** Answers preflights and adds CORS headers to every answer. */
 export function cors(allowed: readonly string[]): MiddlewareHandler {
   return async (c, next) => {
-    const headers = corsHeaders(allowed, c.req.header('origin'));
-    if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
+    const headers = corsHeaders(allowed, requestHeader(c, 'origin'));
+    if (c.req.method === 'OPTIONS' && requestHeader(c, 'access-control-request-method')) {
       if (!headers['Access-Control-Allow-Origin']) return c.body(null, 403);
       return c.body(null, 204, {
         ...headers,

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { KeyGrant } from '../config.js';
 import { fail } from '../errors.js';
+import { requestHeader } from '../node-request.js';
 
 /**
  * Reads the API key of a request: `Authorization: Bearer <key>` or the
@@ -8,12 +9,12 @@ import { fail } from '../errors.js';
  * parameter. A header always wins over the query parameter.
  */
 export function readApiKey(c: Context, allowQuery = false): string | undefined {
-  const auth = c.req.header('authorization');
+  const auth = requestHeader(c, 'authorization');
   if (auth) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
     if (m) return m[1];
   }
-  const header = c.req.header('apikey')?.trim();
+  const header = requestHeader(c, 'apikey')?.trim();
   if (header) return header;
   if (allowQuery) {
     const q = c.req.query('apikey')?.trim();

@@ -9,6 +9,7 @@ import { authenticate, readApiKey } from '../auth/api-key.js';
 import { asObject, readJson } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
+import { requestHeader } from '../node-request.js';
 import { collectionChannel } from '../sources/feeds.js';
 import { openStream, readResume } from '../stream/route.js';
 import { ENVELOPE_BYTES, publishEvents } from './publish.js';
@@ -92,7 +93,7 @@ export function eventRoutes(deps: ServerDeps): Hono {
     const body = asObject(await readJson(c, config.maxPayloadBytes + ENVELOPE_BYTES));
     const event = checkEventName(body.topic, 'topic');
     const [res] = await publishEvents(deps, tenant, [
-      { channel: BUS_CHANNEL, event, ...checkPayload(body, config.maxPayloadBytes, c.req.header('idempotency-key')) },
+      { channel: BUS_CHANNEL, event, ...checkPayload(body, config.maxPayloadBytes, requestHeader(c, 'idempotency-key')) },
     ]);
     return c.json(res);
   });

@@ -4,6 +4,7 @@ import { authenticate } from '../auth/api-key.js';
 import { asObject, readJson } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
+import { requestHeader } from '../node-request.js';
 import type { PublishInput } from '../broker/types.js';
 import { checkChannel, checkPublish, checkUserId } from '../validate.js';
 import { streamRoute } from '../stream/route.js';
@@ -57,7 +58,7 @@ export function pushRoutes(deps: ServerDeps): Hono {
   app.post('/publish', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');
     const body = asObject(await readJson(c, config.maxPayloadBytes + ENVELOPE_BYTES));
-    const input = checkPublish(body, config.maxPayloadBytes, c.req.header('idempotency-key'));
+    const input = checkPublish(body, config.maxPayloadBytes, requestHeader(c, 'idempotency-key'));
     const [res] = await publish(tenant, [input]);
     return c.json(res);
   });
