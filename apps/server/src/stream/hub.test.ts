@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, SessionRecord, StoredEvent } from '../broker/types.js';
 import { Metrics } from '../metrics.js';
 import { eventFrame, Hub } from './hub.js';
-import type { StreamConnection } from './writer.js';
+import type { SinkListener, StreamSink } from './sink.js';
+import { type CloseReason, StreamConnection } from './writer.js';
 
 interface FakeConn {
   conn: StreamConnection;
@@ -22,8 +23,11 @@ function fakeConn(tenant: string, channels: string[], types: string[] = [], user
     id: `c${nextId++}`,
     tenant,
     channels,
-    userId,
-    connectedAt: new Date(0),
+    userId: userId ?? null,
+    connectedAt: new Date(0).toISOString(),
+    expiresAt: Number.POSITIVE_INFINITY,
+    expiryIndex: -1,
+    isClosed: false,
     wants: (name: string) => matcher(name),
     offer: (name: string, _ms: number, _seq: number, frame: Uint8Array) => {
       if (!matcher(name)) return false;
@@ -165,6 +169,111 @@ describe('Hub', () => {
     expect(a.closedWith).toEqual(['shutdown']);
     vi.advanceTimersByTime(5000);
     expect(a.sent).toHaveLength(0);
+  });
+});
+
+/** A real connection over a sink that records what it was sent, owned by the hub. */
+function expiringConn(hub: Hub, expiresAt: number | undefined) {
+  const written: string[] = [];
+  const reasons: CloseReason[] = [];
+  let listener: SinkListener | undefined;
+  const sink: StreamSink = {
+    write: (chunk) => written.push(Buffer.from(chunk).toString()),
+    pending: 0,
+    end: () => listener?.sinkClosed(),
+    destroy: () => listener?.sinkClosed(),
+    onClose: (l) => {
+      listener = l;
+    },
+  };
+  const conn = new StreamConnection(sink, {
+    id: `e${nextId++}`,
+    tenant: 'acme',
+    channels: ['orders'],
+    userId: undefined,
+    matcher: createMatcher([]),
+    maxPendingBytes: 1 << 20,
+    expiresAt,
+    owner: {
+      remove: (c, reason) => {
+        reasons.push(reason);
+        hub.remove(c, reason);
+      },
+    },
+  });
+  hub.add(conn);
+  hub.watchExpiry(conn);
+  return { conn, written, reasons, peerLeaves: () => listener?.sinkClosed() };
+}
+
+describe('Hub: token expiry', () => {
+  const T0 = Date.UTC(2030, 0, 1);
+  const DAY = 24 * 3600 * 1000;
+
+  it('ends each stream with an expired frame at its own expiry, to the millisecond', () => {
+    vi.useFakeTimers({ now: T0 });
+    const { broker, calls } = fakeBroker();
+    const hub = newHub(broker, new Metrics(), DAY);
+    const late = expiringConn(hub, T0 + 5000);
+    const soon = expiringConn(hub, T0 + 2000);
+    const never = expiringConn(hub, undefined);
+    vi.advanceTimersByTime(1999);
+    expect(soon.reasons).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(soon.reasons).toEqual(['expired']);
+    expect(soon.written).toEqual([
+      `event: expired\ndata: {"reason":"token_expired","expiredAt":"${new Date(T0 + 2000).toISOString()}"}\n\n`,
+    ]);
+    expect(calls).toContain(`remove acme/${soon.conn.id}`);
+    expect(late.reasons).toEqual([]);
+    vi.advanceTimersByTime(3000);
+    expect(late.reasons).toEqual(['expired']);
+    vi.advanceTimersByTime(10 * DAY);
+    expect(never.reasons).toEqual([]);
+    expect(hub.size).toBe(1);
+  });
+
+  it('re-arms for a stream that expires before the one the timer waits for', () => {
+    vi.useFakeTimers({ now: T0 });
+    const hub = newHub(fakeBroker().broker, new Metrics(), DAY);
+    const late = expiringConn(hub, T0 + 60_000);
+    const soon = expiringConn(hub, T0 + 1000);
+    vi.advanceTimersByTime(1000);
+    expect(soon.reasons).toEqual(['expired']);
+    expect(late.reasons).toEqual([]);
+  });
+
+  it('forgets a stream that closed before its expiry and still ends the next one on time', () => {
+    vi.useFakeTimers({ now: T0 });
+    const hub = newHub(fakeBroker().broker, new Metrics(), DAY);
+    const gone = expiringConn(hub, T0 + 1000);
+    const next = expiringConn(hub, T0 + 3000);
+    vi.advanceTimersByTime(500);
+    gone.peerLeaves();
+    vi.advanceTimersByTime(2499);
+    expect(gone.reasons).toEqual(['client']);
+    expect(gone.written).toEqual([]);
+    expect(next.reasons).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(next.reasons).toEqual(['expired']);
+  });
+
+  it('ends a stream whose token expired before it was watched at once', () => {
+    vi.useFakeTimers({ now: T0 });
+    const hub = newHub(fakeBroker().broker, new Metrics(), DAY);
+    const stale = expiringConn(hub, T0 - 1);
+    vi.advanceTimersByTime(0);
+    expect(stale.reasons).toEqual(['expired']);
+  });
+
+  it('expires streams whose expiry is beyond the longest timer delay', () => {
+    vi.useFakeTimers({ now: T0 });
+    const hub = newHub(fakeBroker().broker, new Metrics(), DAY);
+    const far = expiringConn(hub, T0 + 30 * DAY);
+    vi.advanceTimersByTime(29 * DAY);
+    expect(far.reasons).toEqual([]);
+    vi.advanceTimersByTime(DAY);
+    expect(far.reasons).toEqual(['expired']);
   });
 });
 

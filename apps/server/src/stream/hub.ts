@@ -1,9 +1,19 @@
-import { encodeComment, encodeFrame, formatWireId } from '@cast/protocol';
+import { type ExpiredData, encodeComment, encodeFrame, formatWireId } from '@cast/protocol';
 import type { Broker, LocalDelivery, StoredEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
-import type { CloseReason, StreamConnection } from './writer.js';
+import { ExpiryQueue } from './expiry.js';
+import type { CloseReason, StreamConnection, StreamOwner } from './writer.js';
 
 const HEARTBEAT = Buffer.from(encodeComment('hb'));
+
+/** Timers cap at 2^31-1 ms (about 24.8 days); longer delays fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The `expired` frame sent before a stream whose token expired is closed. */
+export function expiredFrame(expiresAt: number): Buffer {
+  const data: ExpiredData = { reason: 'token_expired', expiredAt: new Date(expiresAt).toISOString() };
+  return Buffer.from(encodeFrame({ event: 'expired', data: JSON.stringify(data) }));
+}
 
 /** Frames already encoded, by event object: a held event is encoded once for live delivery and every replay. */
 const frames = new WeakMap<StoredEvent, Buffer>();
@@ -29,10 +39,16 @@ export function eventFrame(event: StoredEvent): Buffer {
  * it each event once; the hub encodes the frame once and offers the same
  * bytes to every matching connection.
  */
-export class Hub implements LocalDelivery {
+export class Hub implements LocalDelivery, StreamOwner {
   private readonly tenants = new Map<string, Map<string, Set<StreamConnection>>>();
   private readonly all = new Set<StreamConnection>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Streams with an expiring token, soonest first, served by one timer. */
+  private readonly expiries = new ExpiryQueue<StreamConnection>();
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the expiry timer fires (Infinity: not armed). */
+  private expiryTimerAt = Number.POSITIVE_INFINITY;
+  private stopped = false;
 
   constructor(
     private readonly broker: Broker,
@@ -67,14 +83,20 @@ export class Hub implements LocalDelivery {
       set.add(conn);
     }
     this.all.add(conn);
-    this.broker.addSession({
-      tenant: conn.tenant,
-      id: conn.id,
-      userId: conn.userId ?? null,
-      channels: conn.channels,
-      connectedAt: conn.connectedAt.toISOString(),
-    });
+    // The connection is its own session record: no copy per stream.
+    this.broker.addSession(conn);
     this.metrics.connectionsOpened++;
+  }
+
+  /**
+   * Ends an added stream with an `expired` frame when its token expires (at
+   * once when it already has). Called once the stream has sent `connected`,
+   * so the frame comes after it. One timer serves every stream.
+   */
+  watchExpiry(conn: StreamConnection): void {
+    if (conn.isClosed || conn.expiresAt === Number.POSITIVE_INFINITY) return;
+    this.expiries.add(conn);
+    if (conn.expiresAt < this.expiryTimerAt) this.armExpiry();
   }
 
   /** Forgets a closed connection. */
@@ -91,6 +113,8 @@ export class Hub implements LocalDelivery {
       }
     }
     if (channels && channels.size === 0) this.tenants.delete(conn.tenant);
+    // The timer stays armed for a removed head: it fires, finds nothing due and re-arms.
+    this.expiries.remove(conn);
     this.broker.removeSession(conn.tenant, conn.id);
     if (reason === 'slow') this.metrics.slowConsumerDrops++;
   }
@@ -103,16 +127,13 @@ export class Hub implements LocalDelivery {
   deliver(tenant: string, event: StoredEvent): number {
     const set = this.tenants.get(tenant)?.get(event.channel);
     if (!set || set.size === 0) return 0;
-    let frame: Buffer | undefined;
+    const frame = eventFrame(event);
+    const name = event.event;
     let delivered = 0;
     const dash = event.position.indexOf('-');
     const ms = Number(event.position.slice(0, dash));
     const seq = Number(event.position.slice(dash + 1));
-    for (const conn of set) {
-      if (!conn.wants(event.event)) continue;
-      frame ??= eventFrame(event);
-      if (conn.offer(event.event, ms, seq, frame)) delivered++;
-    }
+    for (const conn of set) if (conn.offer(name, ms, seq, frame)) delivered++;
     this.metrics.deliveries += delivered;
     return delivered;
   }
@@ -142,6 +163,36 @@ export class Hub implements LocalDelivery {
   closeAll(reason: CloseReason = 'shutdown'): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.stopped = true;
     for (const conn of [...this.all]) conn.close(reason);
   }
+
+  /** Arms the one expiry timer for the soonest expiry (or disarms it when none is queued). */
+  private armExpiry(): void {
+    if (this.stopped) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryTimerAt = Number.POSITIVE_INFINITY;
+    const next = this.expiries.peek();
+    if (!next) return;
+    const delay = Math.min(Math.max(0, next.expiresAt - Date.now()), MAX_TIMER_MS);
+    this.expiryTimerAt = Date.now() + delay;
+    this.expiryTimer = setTimeout(this.expireDue, delay);
+    this.expiryTimer.unref?.();
+  }
+
+  /** Ends every stream whose token has expired: an `expired` frame, then the end of the stream. */
+  private readonly expireDue = (): void => {
+    this.expiryTimer = undefined;
+    this.expiryTimerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    for (let conn = this.expiries.peek(); conn && conn.expiresAt <= now; conn = this.expiries.peek()) {
+      this.expiries.pop();
+      conn.send(expiredFrame(conn.expiresAt));
+      conn.close('expired');
+    }
+    this.armExpiry();
+  };
 }

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type ConnectedData,
   type EventMatcher,
-  type ExpiredData,
   createMatcher,
   encodeFrame,
   isValidPattern,
@@ -17,23 +16,35 @@ import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
 import { eventFrame } from './hub.js';
-import { nodeSink, type StreamSink, webSink } from './sink.js';
+import { NodeSink, type StreamSink, webSink } from './sink.js';
 import { StreamConnection } from './writer.js';
 
-/** Timers cap at 2^31-1 ms (about 24.8 days); longer delays fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
+/** The filter of streams without `types`: one shared function, not one per stream. */
+const MATCH_ALL = createMatcher([]);
+
+/**
+ * A request header, read from the Node request when there is one: asking the
+ * web request (`c.req.header`) makes the Node adapter build a `Headers` object,
+ * which it then keeps for the life of the stream.
+ */
+function header(c: Context, name: string): string | undefined {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
 
 function readToken(c: Context): string {
   const query = c.req.query('token');
   if (query) return query;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header(c, 'authorization') ?? '');
   if (m?.[1]) return m[1];
   fail('UNAUTHORIZED', 'Missing token: pass ?token=<token> or "Authorization: Bearer <token>".');
 }
 
 function readFilter(c: Context): EventMatcher {
   const raw = c.req.query('types');
-  if (raw === undefined) return createMatcher([]);
+  if (raw === undefined) return MATCH_ALL;
   const patterns = parsePatternList(raw);
   for (const p of patterns) {
     if (!isValidPattern(p)) fail('INVALID_FILTER', `"${(p as string).slice(0, 140)}" is not a valid type filter: use "*", "prefix.*" or an event name.`);
@@ -44,7 +55,7 @@ function readFilter(c: Context): EventMatcher {
 /** Reads where a stream resumes: the `Last-Event-ID` header, else the `lastEventId` query parameter. */
 export function readResume(c: Context): { position: string; ms: number; seq: number } | undefined {
   // The header (what EventSource and the Cast client send) wins over the query parameter.
-  const raw = c.req.header('last-event-id') ?? c.req.query('lastEventId');
+  const raw = header(c, 'last-event-id') ?? c.req.query('lastEventId');
   if (raw === undefined || raw.trim() === '') return undefined;
   const parsed = parseWireId(raw);
   if (!parsed) fail('INVALID_EVENT_ID', 'Last-Event-ID is not an id this server sent (expected <ms>-<seq>/<channel>).');
@@ -88,7 +99,7 @@ export interface StreamRequest {
 export async function openStream(c: Context, deps: ServerDeps, req: StreamRequest): Promise<Response> {
   const { config, hub, broker, metrics } = deps;
   const { grant, matcher, resume } = req;
-  const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, c.req.header('origin')) };
+  const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, header(c, 'origin')) };
 
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   let sink: StreamSink;
@@ -97,7 +108,7 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     outgoing.writeHead(200, headers);
     outgoing.flushHeaders();
     outgoing.socket?.setNoDelay(true);
-    sink = nodeSink(outgoing);
+    sink = new NodeSink(outgoing);
     response = RESPONSE_ALREADY_SENT;
   } else {
     const web = webSink();
@@ -105,7 +116,7 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     response = new Response(web.body, { status: 200, headers });
   }
 
-  let expiry: ReturnType<typeof setTimeout> | undefined;
+  // No closure here outlives this call: an idle stream keeps only its connection.
   const conn = new StreamConnection(sink, {
     id: randomUUID(),
     tenant: grant.tenant,
@@ -113,10 +124,8 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     userId: grant.userId,
     matcher,
     maxPendingBytes: config.connectionBufferBytes,
-    onClosed: (closed, reason) => {
-      if (expiry) clearTimeout(expiry);
-      hub.remove(closed, reason);
-    },
+    expiresAt: grant.expiresAt,
+    owner: hub,
   });
 
   if (resume) conn.holdLive();
@@ -154,20 +163,6 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
   for (const frame of replayFrames) conn.send(frame);
   if (resume) conn.goLive(last);
 
-  if (grant.expiresAt !== undefined) {
-    const expiresAt = grant.expiresAt;
-    const endOnExpiry = () => {
-      const left = expiresAt - Date.now();
-      if (left > 0) {
-        expiry = setTimeout(endOnExpiry, Math.min(left, MAX_TIMER_MS));
-        return;
-      }
-      const data: ExpiredData = { reason: 'token_expired', expiredAt: new Date(expiresAt).toISOString() };
-      conn.send(Buffer.from(encodeFrame({ event: 'expired', data: JSON.stringify(data) })));
-      conn.close('expired');
-    };
-    expiry = setTimeout(endOnExpiry, Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS));
-    expiry.unref?.();
-  }
+  hub.watchExpiry(conn);
   return response;
 }

@@ -1,5 +1,10 @@
 import type { ServerResponse } from 'node:http';
 
+/** Told once when a sink's peer goes away or the stream ends. */
+export interface SinkListener {
+  sinkClosed(): void;
+}
+
 /**
  * Where a stream's bytes go: a Node.js response on the Node server, a web
  * `ReadableStream` elsewhere (and in `app.request()` tests).
@@ -13,29 +18,55 @@ export interface StreamSink {
   end(): void;
   /** Drops the stream at once, discarding what is queued. */
   destroy(): void;
-  /** Registers the one callback for when the peer goes away or the stream ends. */
-  onClose(fn: () => void): void;
+  /** Registers the one listener for when the peer goes away or the stream ends. */
+  onClose(listener: SinkListener): void;
 }
 
-/** A sink over a Node.js `ServerResponse` whose headers are already sent. */
-export function nodeSink(res: ServerResponse): StreamSink {
-  return {
-    write(chunk) {
-      res.write(chunk);
-    },
-    get pending() {
-      return res.writableLength;
-    },
-    end() {
-      res.end();
-    },
-    destroy() {
-      res.destroy();
-    },
-    onClose(fn) {
-      res.once('close', fn);
-    },
-  };
+const LISTENER = Symbol('cast.sinkListener');
+type TaggedResponse = ServerResponse & { [LISTENER]?: SinkListener };
+
+/** One `close` listener shared by every response: a stream costs no closure of its own. */
+function responseClosed(this: TaggedResponse): void {
+  const listener = this[LISTENER];
+  this[LISTENER] = undefined;
+  listener?.sinkClosed();
+}
+
+/**
+ * A sink over a Node.js `ServerResponse` whose headers are already sent.
+ * Idle streams are the server's bulk, so this is a class (methods on the
+ * prototype) holding one field, not an object of closures.
+ *
+ * @example
+ * ```ts
+ * res.writeHead(200, headers);
+ * const sink = new NodeSink(res);
+ * sink.write(frame);
+ * ```
+ */
+export class NodeSink implements StreamSink {
+  constructor(private readonly res: ServerResponse) {}
+
+  write(chunk: Uint8Array): void {
+    this.res.write(chunk);
+  }
+
+  get pending(): number {
+    return this.res.writableLength;
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  onClose(listener: SinkListener): void {
+    (this.res as TaggedResponse)[LISTENER] = listener;
+    this.res.on('close', responseClosed);
+  }
 }
 
 /** A sink that feeds a web `ReadableStream`, for runtimes without Node's response object. */
@@ -43,11 +74,11 @@ export function webSink(): { sink: StreamSink; body: ReadableStream<Uint8Array> 
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let pending = 0;
   let closed = false;
-  let onClose: (() => void) | undefined;
+  let listener: SinkListener | undefined;
   const close = () => {
     if (closed) return;
     closed = true;
-    onClose?.();
+    listener?.sinkClosed();
   };
   const body = new ReadableStream<Uint8Array>(
     {
@@ -84,8 +115,8 @@ export function webSink(): { sink: StreamSink; body: ReadableStream<Uint8Array> 
         controller.error(new Error('stream closed by the server'));
         close();
       },
-      onClose(fn) {
-        onClose = fn;
+      onClose(l) {
+        listener = l;
       },
     },
   };

@@ -1,12 +1,12 @@
 import { createMatcher } from '@cast/protocol';
 import { describe, expect, it } from 'vitest';
-import type { StreamSink } from './sink.js';
+import type { SinkListener, StreamSink } from './sink.js';
 import { type CloseReason, StreamConnection } from './writer.js';
 
 /** A sink whose peer takes `accept` bytes of each write; the rest stays pending. */
 function fakeSink(accept: number) {
   const state = { pending: 0, written: [] as Uint8Array[], ended: false, destroyed: false };
-  let onClose: (() => void) | undefined;
+  let listener: SinkListener | undefined;
   const sink: StreamSink = {
     write(chunk) {
       state.written.push(chunk);
@@ -17,17 +17,17 @@ function fakeSink(accept: number) {
     },
     end() {
       state.ended = true;
-      onClose?.();
+      listener?.sinkClosed();
     },
     destroy() {
       state.destroyed = true;
-      onClose?.();
+      listener?.sinkClosed();
     },
-    onClose(fn) {
-      onClose = fn;
+    onClose(l) {
+      listener = l;
     },
   };
-  return { sink, state, drain: () => (state.pending = 0) };
+  return { sink, state, drain: () => (state.pending = 0), peerLeaves: () => listener?.sinkClosed() };
 }
 
 function connection(sink: StreamSink, maxPendingBytes: number) {
@@ -39,7 +39,7 @@ function connection(sink: StreamSink, maxPendingBytes: number) {
     userId: undefined,
     matcher: createMatcher([]),
     maxPendingBytes,
-    onClosed: (_c, reason) => closed.push(reason),
+    owner: { remove: (_c, reason) => closed.push(reason) },
   });
   return { conn, closed };
 }
@@ -130,5 +130,36 @@ describe('StreamConnection', () => {
     conn.goLive({ ms: 10, seq: 1 });
     conn.flush();
     expect(state.written.map((w) => w.byteLength)).toEqual([3]);
+  });
+});
+
+describe('StreamConnection: lifecycle', () => {
+  it('tells its owner once when the peer leaves, and ignores frames afterwards', () => {
+    const { sink, state, peerLeaves } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn, closed } = connection(sink, 1000);
+    peerLeaves();
+    peerLeaves();
+    conn.close('shutdown');
+    expect(closed).toEqual(['client']);
+    expect(conn.offer('x', 1, 0, bytes(1))).toBe(false);
+    conn.send(bytes(1));
+    conn.flush();
+    expect(state.written).toEqual([]);
+  });
+
+  it('is its own session record, with the time it connected', () => {
+    const { sink } = fakeSink(Number.POSITIVE_INFINITY);
+    const before = Date.now();
+    const { conn } = connection(sink, 1000);
+    expect({ id: conn.id, tenant: conn.tenant, userId: conn.userId, channels: conn.channels }).toEqual({
+      id: 'c1',
+      tenant: 'acme',
+      userId: null,
+      channels: ['orders'],
+    });
+    const at = Date.parse(conn.connectedAt);
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(Date.now());
+    expect(conn.connectedAt).toBe(new Date(at).toISOString());
   });
 });

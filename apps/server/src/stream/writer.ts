@@ -1,20 +1,30 @@
 import type { EventMatcher } from '@cast/protocol';
-import type { StreamSink } from './sink.js';
+import type { SessionRecord } from '../broker/types.js';
+import type { Expiring } from './expiry.js';
+import type { SinkListener, StreamSink } from './sink.js';
 
 /** Why the server closed a stream. */
 export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown';
+
+/** Who is told when a connection ends (the hub). */
+export interface StreamOwner {
+  /** Called once when the connection ends, whatever the reason. */
+  remove(conn: StreamConnection, reason: CloseReason): void;
+}
 
 /** Options of {@link StreamConnection}. */
 export interface StreamConnectionOptions {
   id: string;
   tenant: string;
   channels: string[];
-  userId: string | undefined;
+  userId: string | null | undefined;
   matcher: EventMatcher;
   /** Unsent bytes after which the connection is dropped as a slow consumer. */
   maxPendingBytes: number;
-  /** Called once when the connection ends, whatever the reason. */
-  onClosed: (conn: StreamConnection, reason: CloseReason) => void;
+  /** When the stream's token expires (ms since the epoch); undefined: never. */
+  expiresAt?: number | undefined;
+  /** Told once when the connection ends, whatever the reason. */
+  owner: StreamOwner;
 }
 
 const dirty = new Set<StreamConnection>();
@@ -44,7 +54,6 @@ function sameFrames(a: Uint8Array[], b: Uint8Array[]): boolean {
 
 /** One chunk for a queue of frames, shared with the previous connection when it queued the same frames. */
 function join(frames: Uint8Array[], bytes: number): Uint8Array {
-  if (frames.length === 1) return frames[0] as Uint8Array;
   if (lastJoined && sameFrames(lastJoined.frames, frames)) return lastJoined.chunk;
   const chunk = Buffer.concat(frames, bytes);
   lastJoined = { frames, chunk };
@@ -60,20 +69,36 @@ function join(frames: Uint8Array[], bytes: number): Uint8Array {
  * While the connection replays history it holds live frames back; `goLive`
  * then releases those the replay did not already cover, so the hand-off has
  * no gap and no duplicate.
+ *
+ * The connection is also its own session record (`connectedAt` is derived
+ * when listed) and its own entry in the hub's expiry queue, so an idle stream
+ * holds no copies.
+ *
+ * @example
+ * ```ts
+ * const conn = new StreamConnection(sink, { id, tenant, channels, userId, matcher,
+ *   maxPendingBytes: 1 << 20, owner: hub });
+ * hub.add(conn);
+ * conn.send(frame);
+ * ```
  */
-export class StreamConnection {
+export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   readonly id: string;
   readonly tenant: string;
   readonly channels: string[];
-  readonly userId: string | undefined;
-  readonly connectedAt = new Date();
+  readonly userId: string | null;
+  readonly expiresAt: number;
+  /** Owned by the hub's expiry queue. */
+  expiryIndex = -1;
+  private readonly connectedAtMs = Date.now();
   private readonly matcher: EventMatcher;
   private readonly maxPending: number;
-  private readonly onClosed: StreamConnectionOptions['onClosed'];
+  private readonly owner: StreamOwner;
   private readonly sink: StreamSink;
-  private queue: Uint8Array[] = [];
+  /** Frames queued this turn: none, one frame, or several. */
+  private queued: Uint8Array | Uint8Array[] | undefined = undefined;
   private queuedBytes = 0;
-  private held: Array<{ ms: number; seq: number; frame: Uint8Array }> | undefined;
+  private held: Array<{ ms: number; seq: number; frame: Uint8Array }> | undefined = undefined;
   /** Extra unsent bytes tolerated while a replay burst drains (see {@link allowBurst}). */
   private burst = 0;
   private closed = false;
@@ -83,11 +108,17 @@ export class StreamConnection {
     this.id = options.id;
     this.tenant = options.tenant;
     this.channels = options.channels;
-    this.userId = options.userId;
+    this.userId = options.userId ?? null;
+    this.expiresAt = options.expiresAt ?? Number.POSITIVE_INFINITY;
     this.matcher = options.matcher;
     this.maxPending = options.maxPendingBytes;
-    this.onClosed = options.onClosed;
-    sink.onClose(() => this.finish('client'));
+    this.owner = options.owner;
+    sink.onClose(this);
+  }
+
+  /** When the connection opened, ISO 8601 (for the sessions listing). */
+  get connectedAt(): string {
+    return new Date(this.connectedAtMs).toISOString();
   }
 
   /** Whether the connection has ended. */
@@ -106,8 +137,8 @@ export class StreamConnection {
   }
 
   /**
-   * Offers a live event's frame. Returns true when the connection takes it
-   * (now, or after its replay).
+   * Offers a live event's frame at log position `<ms>-<seq>`. Returns true
+   * when the connection takes it (now, or after its replay).
    */
   offer(eventName: string, ms: number, seq: number, frame: Uint8Array): boolean {
     if (this.closed || !this.matcher(eventName)) return false;
@@ -117,8 +148,9 @@ export class StreamConnection {
   }
 
   /**
-   * Ends the replay: sends the held live frames positioned after `last` (the
-   * last position the replay covered) and switches to live delivery.
+   * Ends the replay: `last` is the last position the replay covered (or the
+   * resume position when it found nothing). Sends the held live frames after
+   * it and switches to live delivery.
    */
   goLive(last: { ms: number; seq: number } | undefined): void {
     const held = this.held ?? [];
@@ -141,7 +173,10 @@ export class StreamConnection {
   /** Queues bytes for this turn's write. */
   send(frame: Uint8Array): void {
     if (this.closed) return;
-    this.queue.push(frame);
+    const queued = this.queued;
+    if (queued === undefined) this.queued = frame;
+    else if (Array.isArray(queued)) queued.push(frame);
+    else this.queued = [queued, frame];
     this.queuedBytes += frame.byteLength;
     dirty.add(this);
     if (!flushScheduled) {
@@ -152,9 +187,10 @@ export class StreamConnection {
 
   /** Writes what is queued now; drops the connection if its peer is too far behind. */
   flush(): void {
-    if (this.closed || this.queue.length === 0) return;
-    const chunk = join(this.queue, this.queuedBytes);
-    this.queue = [];
+    const queued = this.queued;
+    if (this.closed || queued === undefined) return;
+    const chunk = Array.isArray(queued) ? join(queued, this.queuedBytes) : queued;
+    this.queued = undefined;
     this.queuedBytes = 0;
     this.sink.write(chunk);
     const pending = this.sink.pending;
@@ -178,12 +214,18 @@ export class StreamConnection {
     this.sink.end();
   }
 
+  /** The sink's peer went away. */
+  sinkClosed(): void {
+    this.finish('client');
+  }
+
   private finish(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue = [];
+    this.queued = undefined;
+    this.queuedBytes = 0;
     this.held = undefined;
     dirty.delete(this);
-    this.onClosed(this, reason);
+    this.owner.remove(this, reason);
   }
 }
