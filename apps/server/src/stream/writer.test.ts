@@ -133,6 +133,62 @@ describe('StreamConnection', () => {
   });
 });
 
+describe('StreamConnection: the last position sent', () => {
+  const text = (state: { written: Uint8Array[] }) => state.written.map((w) => Buffer.from(w).toString());
+  const frame = (s: string) => Buffer.from(s);
+
+  it('drops a live frame at or before the last position it sent', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    expect(conn.offer('x', 10, 1, frame('a'))).toBe(true);
+    expect(conn.offer('x', 10, 1, frame('again'))).toBe(false);
+    expect(conn.offer('x', 10, 0, frame('older'))).toBe(false);
+    expect(conn.offer('x', 9, 5, frame('older ms'))).toBe(false);
+    expect(conn.offer('x', 10, 2, frame('b'))).toBe(true);
+    expect(conn.offer('x', 11, 0, frame('c'))).toBe(true);
+    conn.flush();
+    expect(text(state)).toEqual(['abc']);
+  });
+
+  it('drops live frames the replay covered even when the broker delivers them after the hand-off', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.holdLive();
+    conn.send(frame('r1'));
+    conn.send(frame('r2'));
+    conn.goLive({ ms: 20, seq: 3 });
+    // A broker that publishes the replayed events on its live path late, after goLive.
+    expect(conn.offer('x', 20, 2, frame('dup'))).toBe(false);
+    expect(conn.offer('x', 20, 3, frame('dup'))).toBe(false);
+    expect(conn.offer('x', 20, 4, frame('n'))).toBe(true);
+    conn.flush();
+    expect(text(state)).toEqual(['r1r2n']);
+  });
+
+  it('sends a held frame once when the broker offered it twice during the replay', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.holdLive();
+    conn.offer('x', 5, 0, frame('a'));
+    conn.offer('x', 5, 1, frame('b'));
+    conn.offer('x', 5, 1, frame('b'));
+    conn.goLive({ ms: 5, seq: 0 });
+    conn.flush();
+    expect(text(state)).toEqual(['b']);
+  });
+
+  it('releases every held frame after a resume whose replay found nothing', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.holdLive();
+    conn.offer('x', 7, 0, frame('a'));
+    conn.offer('x', 7, 1, frame('b'));
+    conn.goLive(undefined);
+    conn.flush();
+    expect(text(state)).toEqual(['ab']);
+  });
+});
+
 describe('StreamConnection: lifecycle', () => {
   it('tells its owner once when the peer leaves, and ignores frames afterwards', () => {
     const { sink, state, peerLeaves } = fakeSink(Number.POSITIVE_INFINITY);

@@ -67,8 +67,11 @@ function join(frames: Uint8Array[], bytes: number): Uint8Array {
  * the same frame bytes are shared by every connection.
  *
  * While the connection replays history it holds live frames back; `goLive`
- * then releases those the replay did not already cover, so the hand-off has
- * no gap and no duplicate.
+ * then releases those the replay did not already cover. Beyond that, the
+ * connection remembers the last log position it sent and drops any later
+ * frame at or before it: every event of a stream belongs to one tenant's log,
+ * whose positions are totally ordered, so the hand-off stays free of
+ * duplicates whatever the broker's timing.
  *
  * The connection is also its own session record (`connectedAt` is derived
  * when listed) and its own entry in the hub's expiry queue, so an idle stream
@@ -99,6 +102,9 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   private queued: Uint8Array | Uint8Array[] | undefined = undefined;
   private queuedBytes = 0;
   private held: Array<{ ms: number; seq: number; frame: Uint8Array }> | undefined = undefined;
+  /** The last log position sent (ms -1: none yet). */
+  private lastMs = -1;
+  private lastSeq = -1;
   /** Extra unsent bytes tolerated while a replay burst drains (see {@link allowBurst}). */
   private burst = 0;
   private closed = false;
@@ -138,12 +144,19 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
 
   /**
    * Offers a live event's frame at log position `<ms>-<seq>`. Returns true
-   * when the connection takes it (now, or after its replay).
+   * when the connection takes it (now, or after its replay); false when its
+   * filter does not want it or it was already sent.
    */
   offer(eventName: string, ms: number, seq: number, frame: Uint8Array): boolean {
     if (this.closed || !this.matcher(eventName)) return false;
-    if (this.held) this.held.push({ ms, seq, frame });
-    else this.send(frame);
+    if (this.held) {
+      this.held.push({ ms, seq, frame });
+      return true;
+    }
+    if (ms < this.lastMs || (ms === this.lastMs && seq <= this.lastSeq)) return false;
+    this.lastMs = ms;
+    this.lastSeq = seq;
+    this.send(frame);
     return true;
   }
 
@@ -155,8 +168,14 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   goLive(last: { ms: number; seq: number } | undefined): void {
     const held = this.held ?? [];
     this.held = undefined;
+    if (last && (last.ms > this.lastMs || (last.ms === this.lastMs && last.seq > this.lastSeq))) {
+      this.lastMs = last.ms;
+      this.lastSeq = last.seq;
+    }
     for (const h of held) {
-      if (last && (h.ms < last.ms || (h.ms === last.ms && h.seq <= last.seq))) continue;
+      if (h.ms < this.lastMs || (h.ms === this.lastMs && h.seq <= this.lastSeq)) continue;
+      this.lastMs = h.ms;
+      this.lastSeq = h.seq;
       this.send(h.frame);
     }
   }
