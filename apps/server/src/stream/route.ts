@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import {
   type ConnectedData,
   type EventMatcher,
@@ -15,6 +15,7 @@ import type { TokenGrant } from '../auth/tokens.js';
 import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
+import { requestHeader } from '../node-request.js';
 import { eventFrame } from './hub.js';
 import { NodeSink, type StreamSink, webSink } from './sink.js';
 import { StreamConnection } from './writer.js';
@@ -22,22 +23,10 @@ import { StreamConnection } from './writer.js';
 /** The filter of streams without `types`: one shared function, not one per stream. */
 const MATCH_ALL = createMatcher([]);
 
-/**
- * A request header, read from the Node request when there is one: asking the
- * web request (`c.req.header`) makes the Node adapter build a `Headers` object,
- * which it then keeps for the life of the stream.
- */
-function header(c: Context, name: string): string | undefined {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (!incoming) return c.req.header(name);
-  const value = incoming.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
-}
-
 function readToken(c: Context): string {
   const query = c.req.query('token');
   if (query) return query;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header(c, 'authorization') ?? '');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(requestHeader(c, 'authorization') ?? '');
   if (m?.[1]) return m[1];
   fail('UNAUTHORIZED', 'Missing token: pass ?token=<token> or "Authorization: Bearer <token>".');
 }
@@ -55,7 +44,7 @@ function readFilter(c: Context): EventMatcher {
 /** Reads where a stream resumes: the `Last-Event-ID` header, else the `lastEventId` query parameter. */
 export function readResume(c: Context): { position: string; ms: number; seq: number } | undefined {
   // The header (what EventSource and the Cast client send) wins over the query parameter.
-  const raw = header(c, 'last-event-id') ?? c.req.query('lastEventId');
+  const raw = requestHeader(c, 'last-event-id') ?? c.req.query('lastEventId');
   if (raw === undefined || raw.trim() === '') return undefined;
   const parsed = parseWireId(raw);
   if (!parsed) fail('INVALID_EVENT_ID', 'Last-Event-ID is not an id this server sent (expected <ms>-<seq>/<channel>).');
@@ -99,7 +88,7 @@ export interface StreamRequest {
 export async function openStream(c: Context, deps: ServerDeps, req: StreamRequest): Promise<Response> {
   const { config, hub, broker, metrics } = deps;
   const { grant, matcher, resume } = req;
-  const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, header(c, 'origin')) };
+  const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, requestHeader(c, 'origin')) };
 
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   let sink: StreamSink;
