@@ -1,5 +1,6 @@
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '@cast/protocol';
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { createHmac } from 'node:crypto';
+import { jwtVerify, SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createTokenService } from './tokens.js';
 
@@ -71,4 +72,88 @@ describe('token service', () => {
       .sign(new TextEncoder().encode(SECRET));
     expect(await codeOf(service.verify(otherAud))).toBe('401 INVALID_TOKEN');
   });
+
+  it('accepts a token minted by jose (as the server SDK signs), and its own tokens verify under jose', async () => {
+    const iat = Math.floor(Date.now() / 1000);
+    const minted = await new SignJWT({ tid: 'acme', chs: ['orders'] })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 60)
+      .setSubject('u1')
+      .sign(new TextEncoder().encode(SECRET));
+    expect(await service.verify(minted)).toEqual({ tenant: 'acme', channels: ['orders'], userId: 'u1', expiresAt: (iat + 60) * 1000 });
+    const { token } = await service.sign({ tenant: 'acme', channels: ['orders'], userId: 'u1', ttlSeconds: 60 });
+    const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(SECRET), {
+      algorithms: ['HS256'],
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+    });
+    expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(payload).toMatchObject({ tid: 'acme', chs: ['orders'], sub: 'u1' });
+  });
+
+  it('accepts an audience list that holds the stream audience', async () => {
+    const grant = await service.verify(hand({ alg: 'HS256' }, claims({ aud: ['other', TOKEN_AUDIENCE] })));
+    expect(grant.tenant).toBe('acme');
+  });
+
+  it('refuses, signed with the right key: another HMAC algorithm, a critical extension, a future nbf, a missing or non-numeric iat or exp, another issuer, a payload that is not an object', async () => {
+    const bad = [
+      hand({ alg: 'HS512' }, claims(), 'sha512'),
+      hand({ alg: 'HS384' }, claims(), 'sha384'),
+      hand({ alg: 'hs256' }, claims()),
+      hand({}, claims()),
+      hand({ alg: 'HS256', crit: ['b64'], b64: true }, claims()),
+      hand({ alg: 'HS256', crit: ['exp'] }, claims()),
+      hand({ alg: 'HS256' }, claims({ nbf: now() + 60 })),
+      hand({ alg: 'HS256' }, claims({ nbf: 'soon' })),
+      hand({ alg: 'HS256' }, claims({ iat: undefined })),
+      hand({ alg: 'HS256' }, claims({ iat: String(now()) })),
+      hand({ alg: 'HS256' }, claims({ exp: undefined })),
+      hand({ alg: 'HS256' }, claims({ exp: String(now() + 60) })),
+      hand({ alg: 'HS256' }, claims({ iss: 'someone-else' })),
+      hand({ alg: 'HS256' }, claims({ iss: undefined })),
+      hand({ alg: 'HS256' }, claims({ aud: undefined })),
+      hand({ alg: 'HS256' }, claims({ aud: ['other'] })),
+      hand({ alg: 'HS256' }, [claims()]),
+      hand({ alg: 'HS256' }, 'a string'),
+      hand([{ alg: 'HS256' }], claims()),
+    ];
+    for (const t of bad) expect(await codeOf(service.verify(t)), t).toBe('401 INVALID_TOKEN');
+    // The control: the same construction with the right header and claims is accepted.
+    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims())))).toBe('accepted');
+  });
+
+  it('refuses a token with a valid signature in a segment padded, re-encoded or extended', async () => {
+    const { token } = await service.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 });
+    const [h, p, s] = token.split('.') as [string, string, string];
+    for (const t of [`${h}.${p}.${s}=`, `${h}.${p}.${s}A`, `${h}.${p}.${s.slice(0, -1)}`, `${h}=.${p}.${s}`, `${h}.${p}.${s}.`, `${h}.${p}`, ` ${token}`]) {
+      expect(await codeOf(service.verify(t)), t).toBe('401 INVALID_TOKEN');
+    }
+  });
+
+  it('calls a token expired at its exp second, with no clock tolerance, and only once everything else holds', async () => {
+    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ iat: now() - 60, exp: now() }))))).toBe('401 TOKEN_EXPIRED');
+    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ iat: now() - 60, exp: now() + 2 }))))).toBe('accepted');
+    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ exp: now() - 1, aud: 'other' }))))).toBe('401 INVALID_TOKEN');
+    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ exp: now() - 1 }), 'sha256', 'w'.repeat(40))))).toBe('401 INVALID_TOKEN');
+  });
 });
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Valid claims, with some replaced (`undefined` removes one). */
+function claims(over: Record<string, unknown> = {}): Record<string, unknown> {
+  const base: Record<string, unknown> = { tid: 'acme', chs: ['orders'], iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat: now(), exp: now() + 60, ...over };
+  for (const k of Object.keys(base)) if (base[k] === undefined) delete base[k];
+  return base;
+}
+
+/** A JWT built by hand from any header and payload, HMAC-signed with `hash`. */
+function hand(header: unknown, payload: unknown, hash = 'sha256', secret = SECRET): string {
+  const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${enc(header)}.${enc(payload)}`;
+  return `${input}.${createHmac(hash, secret).update(input).digest('base64url')}`;
+}
