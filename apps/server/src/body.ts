@@ -58,9 +58,9 @@ function collectNode(req: IncomingMessage, maxBytes: number, declared: number): 
       reject(new Error('The client went away before sending the whole body.'));
     };
     req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onGone);
-    req.once('close', onGone);
+    req.on('end', onEnd);
+    req.on('error', onGone);
+    req.on('close', onGone);
   });
 }
 

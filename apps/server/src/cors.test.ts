@@ -40,4 +40,16 @@ describe('CORS', () => {
     expect(corsHeaders(['*'], undefined)).toEqual({});
     expect(corsHeaders(['https://a.example'], 'https://a.example.evil')).toEqual({});
   });
+
+  it('passes a request without Origin through untouched, and refuses a preflight without Origin', async () => {
+    const a = app(['*']);
+    const res = await a.request('/push/stream');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('ok');
+    expect([...res.headers.keys()].filter((k) => k.startsWith('access-control-') || k === 'vary')).toEqual([]);
+    const pre = await a.request('/push/stream', { method: 'OPTIONS', headers: { 'access-control-request-method': 'GET' } });
+    expect(pre.status).toBe(403);
+    const star = await a.request('/push/stream', { headers: { origin: 'https://x.example' } });
+    expect(star.headers.get('access-control-allow-origin')).toBe('*');
+  });
 });

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { requestHeader } from './node-request.js';
 
 const ALLOW_HEADERS = 'Authorization, Content-Type, Last-Event-ID, Idempotency-Key, apikey';
@@ -16,10 +16,19 @@ export function corsHeaders(allowed: readonly string[], origin: string | undefin
   return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSE_HEADERS, Vary: 'Origin' };
 }
 
-/** Answers preflights and adds CORS headers to every answer. */
+/**
+ * Answers preflights and adds CORS headers to every answer.
+ *
+ * @param allowed - the allowed origins, or `*`
+ * @returns the middleware
+ * @example
+ * ```ts
+ * app.use('*', cors(config.corsOrigins))
+ * ```
+ */
 export function cors(allowed: readonly string[]): MiddlewareHandler {
-  return async (c, next) => {
-    const headers = corsHeaders(allowed, requestHeader(c, 'origin'));
+  const withOrigin = async (c: Context, next: Next, origin: string | undefined): Promise<Response | void> => {
+    const headers = corsHeaders(allowed, origin);
     if (c.req.method === 'OPTIONS' && requestHeader(c, 'access-control-request-method')) {
       if (!headers['Access-Control-Allow-Origin']) return c.body(null, 403);
       return c.body(null, 204, {
@@ -31,5 +40,12 @@ export function cors(allowed: readonly string[]): MiddlewareHandler {
     }
     await next();
     for (const [k, v] of Object.entries(headers)) c.res.headers.set(k, v);
+  };
+  return function corsMiddleware(c, next) {
+    const origin = requestHeader(c, 'origin');
+    // Most requests (backends publishing, same-origin streams) carry no Origin and get no CORS
+    // headers: hand them straight on, without another promise around the rest of the chain.
+    if (origin === undefined && c.req.method !== 'OPTIONS') return next();
+    return withOrigin(c, next, origin);
   };
 }
