@@ -1,3 +1,4 @@
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { cors, corsHeaders } from './cors.js';
@@ -15,6 +16,14 @@ const preflight = (origin: string) => ({
 });
 
 describe('CORS', () => {
+  it('never writes into the shared response of a stream answered on the Node response itself', async () => {
+    const a = new Hono();
+    a.use('*', cors(['*']));
+    a.get('/push/stream', () => RESPONSE_ALREADY_SENT);
+    await a.request('/push/stream', { headers: { origin: 'https://app.example.com' } });
+    expect([...RESPONSE_ALREADY_SENT.headers.keys()]).toEqual(['x-hono-already-sent']);
+  });
+
   it('answers a preflight from an allowed origin with Authorization and Last-Event-ID allowed', async () => {
     const res = await app(['https://app.example.com']).request('/push/stream', preflight('https://app.example.com'));
     expect(res.status).toBe(204);

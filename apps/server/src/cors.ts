@@ -39,6 +39,9 @@ export function cors(allowed: readonly string[]): MiddlewareHandler {
       });
     }
     await next();
+    // A stream answered on the Node response itself (RESPONSE_ALREADY_SENT, one shared object)
+    // already carries its CORS headers; never write into that shared response.
+    if (c.res.headers.has('x-hono-already-sent')) return;
     for (const [k, v] of Object.entries(headers)) c.res.headers.set(k, v);
   };
   return function corsMiddleware(c, next) {

@@ -124,13 +124,20 @@ export function consoleRoute(options: ConsoleRouteOptions = {}): Hono {
     return assets;
   };
 
-  app.get('/', (c) => send(c, load().get('index.html') as Asset));
-  // `/console/` (an empty name) is the page too; names never hold a slash, so nothing outside the folder is reachable.
-  app.get('/:name{[^/]*}', (c) => {
-    const name = c.req.param('name') || 'index.html';
+  const page = (c: Context) => send(c, load().get('index.html') as Asset);
+  app.get('/', page);
+  // A plain `/:name` (names never hold a slash, so nothing outside the folder is reachable) keeps the
+  // whole app on Hono's fastest router; a pattern like `/:name{[^/]*}` would switch every route to a slower one.
+  app.get('/:name', (c) => {
+    const name = c.req.param('name');
     const asset = load().get(name);
     if (!asset) throw new CastError('NOT_FOUND', `No console file ${JSON.stringify(name)}.`);
     return send(c, asset);
+  });
+  // `/console/` is the page too. `routePath` is the mounted wildcard (`/console/*`), so this matches only the bare slash.
+  app.get('*', (c) => {
+    if (c.req.path === c.req.routePath.slice(0, -1)) return page(c);
+    throw new CastError('NOT_FOUND', `No console file ${JSON.stringify(c.req.path)}.`);
   });
   return app;
 }
