@@ -136,21 +136,22 @@ describe('realtime client under failures', () => {
       url: s.url,
       token: async () => {
         issued++;
-        return (await issueToken(s, { channels: ['c'], ttlSeconds: 1 })).token;
+        // 2 s: lifetimes count from a floored issue time, so a 1 s token can be born nearly expired.
+        return (await issueToken(s, { channels: ['c'], ttlSeconds: 2 })).token;
       },
       ...fast,
     });
     const w = watch(realtime);
     await waitFor(() => realtime.connected, 'connected');
-    // Publish across at least two expiries (1 s tokens), bounded in count.
-    for (const n of range(1, 24)) {
+    // Publish across at least two expiries (2 s tokens), bounded in count.
+    for (const n of range(1, 45)) {
       await send(s, 'c', n);
       await new Promise((r) => setTimeout(r, 100));
     }
-    await waitFor(() => w.seen.length >= 24, 'all 24 events');
+    await waitFor(() => w.seen.length >= 45, 'all 45 events');
     await new Promise((r) => setTimeout(r, 200));
 
-    expect(w.seen).toEqual(range(1, 24));
+    expect(w.seen).toEqual(range(1, 45));
     expect(issued).toBeGreaterThanOrEqual(3);
     expect(w.connects()).toBeGreaterThanOrEqual(3);
     expect(w.resumes.every((r) => r.recovered)).toBe(true);
@@ -159,7 +160,8 @@ describe('realtime client under failures', () => {
 
   it('stops with TOKEN_EXPIRED when a fixed token expires', async () => {
     const s = await server();
-    const { token } = await issueToken(s, { channels: ['c'], ttlSeconds: 1 });
+    // Lifetimes are whole seconds from a floored issue time: 2 s leaves at least 1 s to connect on a busy machine.
+    const { token } = await issueToken(s, { channels: ['c'], ttlSeconds: 2 });
     const realtime = createRealtime({ url: s.url, token, ...fast });
     const w = watch(realtime);
     await waitFor(() => realtime.connected, 'connected');

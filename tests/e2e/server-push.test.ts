@@ -231,7 +231,8 @@ describe('the stream', () => {
   });
 
   it('closes the stream when the token expires, with a final expired event', async () => {
-    const { token, expiresAt } = await issueToken(server, { channels: ['expiring'], ttlSeconds: 1 });
+    // 2 s: lifetimes count from a floored issue time, so a 1 s token can be born nearly expired.
+    const { token, expiresAt } = await issueToken(server, { channels: ['expiring'], ttlSeconds: 2 });
     const stream = await open(streamUrl(token));
     await stream.waitFor(1);
     await stream.ended;
