@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SessionInfo } from '@cast/protocol';
+import { comparePositions, type EventPosition, parsePosition, type SessionInfo } from '@cast/protocol';
 import type {
   Broker,
   LocalDelivery,
@@ -9,7 +9,7 @@ import type {
   SessionRecord,
   StoredEvent,
 } from './types.js';
-import { positionAfter, type Position, parseStoredPosition, comparePosition } from './position.js';
+import { positionAfter } from './position.js';
 
 /** Limits of the memory broker's replay history and idempotency memory. */
 export interface MemoryBrokerOptions {
@@ -29,7 +29,7 @@ export interface MemoryBrokerOptions {
 
 interface Held {
   event: StoredEvent;
-  at: Position;
+  at: EventPosition;
   bytes: number;
 }
 
@@ -38,9 +38,9 @@ class TenantLog {
   items: Held[] = [];
   head = 0;
   bytes = 0;
-  last: Position;
+  last: EventPosition;
   /** Every event after this position is held (or was never published). */
-  floor: Position;
+  floor: EventPosition;
 
   constructor(startMs: number) {
     this.floor = { ms: startMs, seq: -1 };
@@ -66,12 +66,12 @@ class TenantLog {
   }
 
   /** Index of the first held event after `p`, by binary search. */
-  firstAfter(p: Position): number {
+  firstAfter(p: EventPosition): number {
     let lo = this.head;
     let hi = this.items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (comparePosition((this.items[mid] as Held).at, p) <= 0) lo = mid + 1;
+      if (comparePositions((this.items[mid] as Held).at, p) <= 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -176,12 +176,12 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
       return inputs.map((input) => publishOne(tenant, input, t));
     },
     async replay(tenant, channels, after): Promise<ReplayResult> {
-      const from = parseStoredPosition(after);
+      const from = parsePosition(after);
       const log = logs.get(tenant);
       if (!from) return { events: [], recovered: false };
       if (!log) {
         // Nothing published since start: all is known only for ids of this run.
-        return { events: [], recovered: comparePosition(from, { ms: startMs, seq: -1 }) >= 0 && from.ms <= now() };
+        return { events: [], recovered: comparePositions(from, { ms: startMs, seq: -1 }) >= 0 && from.ms <= now() };
       }
       trimByAge(log, now());
       const wanted = new Set(channels);
@@ -190,7 +190,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         const held = log.items[i] as Held;
         if (wanted.has(held.event.channel)) events.push(held.event);
       }
-      const recovered = comparePosition(from, log.floor) >= 0 && comparePosition(from, log.last) <= 0;
+      const recovered = comparePositions(from, log.floor) >= 0 && comparePositions(from, log.last) <= 0;
       return { events, recovered };
     },
     listen() {

@@ -28,17 +28,8 @@ export function parseRedisPosition(position: string): ParsedPosition | undefined
   return { ms: Number(m[1]), seq: Number(m[2]) };
 }
 
-/**
- * Orders two positions (negative, zero or positive).
- *
- * @example
- * ```ts
- * comparePositions('5-1', '5-0') > 0 // true
- * ```
- */
-export function comparePositions(a: ParsedPosition, b: ParsedPosition): number {
-  return a.ms !== b.ms ? a.ms - b.ms : a.seq - b.seq;
-}
+/** Orders two positions (the protocol's order; re-exported for the Redis broker's callers). */
+export { comparePositions } from '@cast/protocol';
 
 /**
  * The position just before `<ms>-0`: every id from `ms` on is after it.

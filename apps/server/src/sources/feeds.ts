@@ -1,5 +1,5 @@
+import { parsePosition } from '@cast/protocol';
 import type { Broker, ReplayResult } from '../broker/types.js';
-import { parseStoredPosition } from '../broker/position.js';
 import type { Change, ChangeSink, ChangeSource, Watch } from './types.js';
 
 /** Change-feed events live in the tenant's log on `$db:<collection>`: no push token can name a `$` channel. */
@@ -156,7 +156,7 @@ export class ChangeFeeds implements ChangeSink {
         const result = await inner.replay(tenant, channels, after);
         const collections = channels.map(split).filter((c): c is string => c !== undefined);
         if (!result.recovered || collections.length === 0) return result;
-        const from = parseStoredPosition(after);
+        const from = parsePosition(after);
         const covered = from !== undefined && collections.every((c) => this.coveredSince(tenant, c, from.ms));
         return covered ? result : { events: result.events, recovered: false };
       },

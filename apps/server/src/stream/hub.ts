@@ -1,4 +1,4 @@
-import { type ExpiredData, encodeComment, encodeFrame, formatWireId } from '@cast/protocol';
+import { type ExpiredData, encodeComment, encodeFrame, formatWireId, parsePosition } from '@cast/protocol';
 import type { Broker, LocalDelivery, StoredEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { ExpiryQueue } from './expiry.js';
@@ -130,10 +130,9 @@ export class Hub implements LocalDelivery, StreamOwner {
     const frame = eventFrame(event);
     const name = event.event;
     let delivered = 0;
-    const dash = event.position.indexOf('-');
-    const ms = Number(event.position.slice(0, dash));
-    const seq = Number(event.position.slice(dash + 1));
-    for (const conn of set) if (conn.offer(name, ms, seq, frame)) delivered++;
+    const at = parsePosition(event.position);
+    if (!at) return 0;
+    for (const conn of set) if (conn.offer(name, at.ms, at.seq, frame)) delivered++;
     this.metrics.deliveries += delivered;
     return delivered;
   }

@@ -7,6 +7,7 @@ import {
   encodeFrame,
   isValidPattern,
   parsePatternList,
+  parsePosition,
   parseWireId,
 } from '@cast/protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -134,10 +135,7 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
         replayFrames.push(eventFrame(event));
       }
       const tail = result.events[result.events.length - 1];
-      if (tail) {
-        const dash = tail.position.indexOf('-');
-        last = { ms: Number(tail.position.slice(0, dash)), seq: Number(tail.position.slice(dash + 1)) };
-      }
+      if (tail) last = parsePosition(tail.position) ?? last;
       metrics.replayedEvents += replayFrames.length;
     } catch (err) {
       // The log is unreachable (e.g. Redis down): go live and say that history could not be replayed.
