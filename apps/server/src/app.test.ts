@@ -1,37 +1,28 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from './app.js';
-import { createTokenService } from './auth/tokens.js';
-import { createMemoryBroker } from './broker/memory.js';
 import { loadConfig } from './config.js';
-import type { ServerDeps } from './context.js';
-import { Metrics } from './metrics.js';
-import { Hub } from './stream/hub.js';
+import { createInProcessServer, type InProcessServer } from './test-support.js';
 
-const hubs: Hub[] = [];
+const servers: InProcessServer[] = [];
 afterEach(() => {
-  for (const h of hubs.splice(0)) h.closeAll();
+  for (const s of servers.splice(0)) s.close();
 });
 
-function app(env: Record<string, string> = {}) {
-  const config = loadConfig({ CAST_API_KEYS: 'acme=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32), ...env });
-  const broker = createMemoryBroker({ historySize: 10, historyMaxAgeSeconds: 60, historyMaxBytes: 1 << 20, idempotencyWindowSeconds: 60 });
-  const metrics = new Metrics();
-  const hub = new Hub(broker, metrics, 60_000);
-  hubs.push(hub);
-  const deps: ServerDeps = { config, broker, hub, metrics, tokens: createTokenService(config.signingSecret, 3600) };
-  return createApp(deps);
+async function app(env: Record<string, string> = {}) {
+  const server = await createInProcessServer({ CAST_API_KEYS: 'acme=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32), ...env });
+  servers.push(server);
+  return server.app;
 }
 
 describe('CAST_CONSOLE', () => {
   it('routes /console to the console by default', async () => {
-    const res = await app().request('/console');
+    const res = await (await app()).request('/console');
     // The page itself, or (in a tree where the console was never built) the console's own 404 saying how to build it.
     if (res.status === 404) expect(await res.text()).toContain('console is not built');
     else expect(res.headers.get('content-type')).toContain('text/html');
   });
 
   it('removes /console when off: 404 for the page and its assets, the API unaffected', async () => {
-    const off = app({ CAST_CONSOLE: 'off' });
+    const off = await app({ CAST_CONSOLE: 'off' });
     for (const path of ['/console', '/console/', '/console/app.js']) {
       const res = await off.request(path);
       expect(res.status, path).toBe(404);

@@ -1,35 +1,27 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../app.js';
-import { createTokenService } from '../auth/tokens.js';
-import { createMemoryBroker } from '../broker/memory.js';
-import { loadConfig } from '../config.js';
-import type { ServerDeps } from '../context.js';
-import { Metrics } from '../metrics.js';
-import { Hub } from '../stream/hub.js';
+import { createInProcessServer, type InProcessServer } from '../test-support.js';
 
 const SECRET = 'sk_acme_0123456789abcdef';
 const PUBLIC = 'pk_acme_0123456789abcdef';
 const BETA_SECRET = 'sk_beta_0123456789abcdef';
 const BETA_PUBLIC = 'pk_beta_0123456789abcdef';
 
-const hubs: Hub[] = [];
+const servers: InProcessServer[] = [];
 afterEach(() => {
-  for (const h of hubs.splice(0)) h.closeAll();
+  for (const s of servers.splice(0)) s.close();
 });
 
 async function setup() {
-  const config = loadConfig({
-    CAST_API_KEYS: `acme=${SECRET},beta=${BETA_SECRET}`,
-    CAST_PUBLIC_KEYS: `acme=${PUBLIC},beta=${BETA_PUBLIC}`,
-    CAST_SIGNING_SECRET: 's'.repeat(32),
-  });
-  const broker = createMemoryBroker({ historySize: 100, historyMaxAgeSeconds: 3600, historyMaxBytes: 1 << 20, idempotencyWindowSeconds: 60 });
-  const metrics = new Metrics();
-  const hub = new Hub(broker, metrics, 60_000);
-  hubs.push(hub);
-  await broker.start(hub);
-  const deps: ServerDeps = { config, broker, hub, metrics, tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds) };
-  return { app: createApp(deps), hub };
+  const server = await createInProcessServer(
+    {
+      CAST_API_KEYS: `acme=${SECRET},beta=${BETA_SECRET}`,
+      CAST_PUBLIC_KEYS: `acme=${PUBLIC},beta=${BETA_PUBLIC}`,
+      CAST_SIGNING_SECRET: 's'.repeat(32),
+    },
+    { historySize: 100 },
+  );
+  servers.push(server);
+  return { app: server.app, hub: server.deps.hub };
 }
 
 type App = Awaited<ReturnType<typeof setup>>['app'];

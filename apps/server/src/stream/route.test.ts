@@ -1,42 +1,34 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../app.js';
-import { createTokenService } from '../auth/tokens.js';
-import { createMemoryBroker } from '../broker/memory.js';
 import type { Broker, ReplayResult } from '../broker/types.js';
-import { loadConfig } from '../config.js';
 import type { ServerDeps } from '../context.js';
-import { Metrics } from '../metrics.js';
-import { Hub } from './hub.js';
+import { createInProcessServer, type InProcessServer } from '../test-support.js';
 
 const KEY = 'sk_test_0123456789abcdef';
 
 interface Setup {
   deps: ServerDeps;
-  app: ReturnType<typeof createApp>;
+  app: InProcessServer['app'];
   publish: (data: number) => Promise<string>;
   token: string;
 }
 
-const hubs: Hub[] = [];
+const servers: InProcessServer[] = [];
 afterEach(() => {
-  for (const h of hubs.splice(0)) h.closeAll();
+  for (const s of servers.splice(0)) s.close();
 });
 
 /** A server in-process whose broker's replay can be held open while events are published. */
 async function setup(wrap: (memory: Broker) => Broker): Promise<Setup> {
-  const config = loadConfig({ CAST_API_KEYS: `acme=${KEY}`, CAST_SIGNING_SECRET: 's'.repeat(32) });
-  const broker = wrap(createMemoryBroker({ historySize: 1000, historyMaxAgeSeconds: 3600, historyMaxBytes: 1 << 20, idempotencyWindowSeconds: 60 }));
-  const metrics = new Metrics();
-  const hub = new Hub(broker, metrics, 60_000);
-  hubs.push(hub);
-  await broker.start(hub);
-  const deps: ServerDeps = { config, broker, hub, metrics, tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds) };
+  const server = await createInProcessServer({ CAST_API_KEYS: `acme=${KEY}`, CAST_SIGNING_SECRET: 's'.repeat(32) }, { wrapBroker: wrap });
+  servers.push(server);
+  const { deps, app } = server;
+  const { broker } = deps;
   const { token } = await deps.tokens.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 });
   const publish = async (data: number) => {
     const [out] = await broker.publish('acme', [{ channel: 'orders', event: 'n', data: String(data) }]);
     return `${out?.event.position}/orders`;
   };
-  return { deps, app: createApp(deps), publish, token };
+  return { deps, app, publish, token };
 }
 
 /** Reads SSE messages (the server's simple framing: LF lines, blank-line separated) until `count` arrived. */

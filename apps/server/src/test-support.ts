@@ -1,0 +1,49 @@
+import type { Hono } from 'hono';
+import { createApp } from './app.js';
+import { createTokenService } from './auth/tokens.js';
+import { createMemoryBroker } from './broker/memory.js';
+import type { Broker } from './broker/types.js';
+import { loadConfig } from './config.js';
+import type { ServerDeps } from './context.js';
+import { Metrics } from './metrics.js';
+import { Hub } from './stream/hub.js';
+
+/** A whole server wired in-process on the memory broker, for `app.request()` tests. */
+export interface InProcessServer {
+  deps: ServerDeps;
+  app: Hono;
+  /** Ends every stream and stops the hub's timers. */
+  close(): void;
+}
+
+/**
+ * Wires config, memory broker, hub, tokens and app the way `startServer` does,
+ * without a socket. Test-only; not exported by the package.
+ *
+ * @param env - environment for `loadConfig` (keys and secret are required)
+ * @param options - the memory broker's history size, and a wrapper to put around the broker
+ */
+export async function createInProcessServer(
+  env: Record<string, string>,
+  options: { historySize?: number; wrapBroker?: (memory: Broker) => Broker } = {},
+): Promise<InProcessServer> {
+  const config = loadConfig(env);
+  const memory = createMemoryBroker({
+    historySize: options.historySize ?? 1000,
+    historyMaxAgeSeconds: 3600,
+    historyMaxBytes: 1 << 20,
+    idempotencyWindowSeconds: 60,
+  });
+  const broker = options.wrapBroker ? options.wrapBroker(memory) : memory;
+  const metrics = new Metrics();
+  const hub = new Hub(broker, metrics, 60_000);
+  await broker.start(hub);
+  const deps: ServerDeps = {
+    config,
+    broker,
+    hub,
+    metrics,
+    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
+  };
+  return { deps, app: createApp(deps), close: () => hub.closeAll() };
+}
