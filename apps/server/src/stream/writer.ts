@@ -153,10 +153,16 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
       this.held.push({ ms, seq, frame });
       return true;
     }
+    if (!this.advance(ms, seq)) return false;
+    this.send(frame);
+    return true;
+  }
+
+  /** Moves the last-sent position to `<ms>-<seq>` if that is after it; false when it is at or before it. */
+  private advance(ms: number, seq: number): boolean {
     if (ms < this.lastMs || (ms === this.lastMs && seq <= this.lastSeq)) return false;
     this.lastMs = ms;
     this.lastSeq = seq;
-    this.send(frame);
     return true;
   }
 
@@ -168,16 +174,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   goLive(last: { ms: number; seq: number } | undefined): void {
     const held = this.held ?? [];
     this.held = undefined;
-    if (last && (last.ms > this.lastMs || (last.ms === this.lastMs && last.seq > this.lastSeq))) {
-      this.lastMs = last.ms;
-      this.lastSeq = last.seq;
-    }
-    for (const h of held) {
-      if (h.ms < this.lastMs || (h.ms === this.lastMs && h.seq <= this.lastSeq)) continue;
-      this.lastMs = h.ms;
-      this.lastSeq = h.seq;
-      this.send(h.frame);
-    }
+    if (last) this.advance(last.ms, last.seq);
+    for (const h of held) if (this.advance(h.ms, h.seq)) this.send(h.frame);
   }
 
   /**
