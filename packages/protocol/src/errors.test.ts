@@ -25,7 +25,7 @@ describe('the error table', () => {
 
   it('marks only transient failures retryable', () => {
     const retryable = Object.entries(ERROR_CODES).filter(([, e]) => e.retryable).map(([c]) => c).sort();
-    expect(retryable).toEqual(['INTERNAL', 'NETWORK_ERROR', 'RATE_LIMITED', 'STREAM_INTERRUPTED', 'TIMEOUT', 'UNAVAILABLE']);
+    expect(retryable).toEqual(['INTERNAL', 'NETWORK_ERROR', 'RATE_LIMITED', 'STREAM_INTERRUPTED', 'TIMEOUT', 'TOKEN_PROVIDER_FAILED', 'UNAVAILABLE']);
   });
 
   it('uses SCREAMING_SNAKE codes', () => {

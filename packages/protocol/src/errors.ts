@@ -18,7 +18,7 @@ export const ERROR_CODES = {
   INVALID_CHANNEL: { status: 400, retryable: false },
   /** An event name is outside the event-name grammar. */
   INVALID_EVENT_NAME: { status: 400, retryable: false },
-  /** The event name is one the server sends itself (`connected`, `expired`, `error`). */
+  /** The event name is one the server sends itself (`connected`, `expired`, `revoked`, `presence.join`, …). */
   RESERVED_EVENT_NAME: { status: 400, retryable: false },
   /** A token asks for more channels than the server allows. */
   TOO_MANY_CHANNELS: { status: 400, retryable: false },
@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   INVALID_EVENT_ID: { status: 400, retryable: false },
   /** A batch holds more events than the server allows. */
   BATCH_TOO_LARGE: { status: 400, retryable: false },
+  /** A token's `userInfo` is not a JSON object or is larger than the server allows. */
+  INVALID_USER_INFO: { status: 400, retryable: false },
+  /** The token would be larger than a stream request may carry (too many or too long channels). */
+  TOKEN_TOO_LARGE: { status: 400, retryable: false },
   /** No credentials were given. */
   UNAUTHORIZED: { status: 401, retryable: false },
   /** The API key is not one the server knows. */
@@ -36,6 +40,12 @@ export const ERROR_CODES = {
   INVALID_TOKEN: { status: 401, retryable: false },
   /** The token's lifetime is over; ask your backend for a fresh one. */
   TOKEN_EXPIRED: { status: 401, retryable: false },
+  /** The token was revoked (`POST /push/revoke`); a token issued after the revocation works. */
+  TOKEN_REVOKED: { status: 401, retryable: false },
+  /** A webhook's `Cast-Signature` does not match its body under the secret. */
+  INVALID_SIGNATURE: { status: 401, retryable: false },
+  /** A webhook's signature timestamp is older than the tolerance (a replayed delivery). */
+  WEBHOOK_TOO_OLD: { status: 401, retryable: false },
   /** The credentials are valid but not allowed to do this (a read-only key publishing). */
   FORBIDDEN: { status: 403, retryable: false },
   /** No such route or resource. */
@@ -44,12 +54,18 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   /** The request took too long (client-side timeout or server 408). */
   TIMEOUT: { status: 408, retryable: true },
+  /** The idempotency key was used before for a different request (another channel, event or data). */
+  IDEMPOTENCY_KEY_REUSED: { status: 409, retryable: false },
   /** The payload is larger than the server allows. */
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  /** The request URL is longer than the server accepts. */
+  URI_TOO_LONG: { status: 414, retryable: false },
   /** The body is not `application/json`. */
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   /** Too many requests; wait for `Retry-After`. */
   RATE_LIMITED: { status: 429, retryable: true },
+  /** The request headers are larger than the server accepts. */
+  HEADERS_TOO_LARGE: { status: 431, retryable: false },
   /** The server failed; the request may be retried. */
   INTERNAL: { status: 500, retryable: true },
   /** A dependency (the broker, the database) is down; retry later. */
@@ -62,6 +78,10 @@ export const ERROR_CODES = {
   STREAM_INTERRUPTED: { status: 0, retryable: true },
   /** The caller aborted the operation with its `AbortSignal`. */
   ABORTED: { status: 0, retryable: false },
+  /** The server closed the stream with `disconnected` and `reconnect: false` (`POST /push/disconnect`). */
+  DISCONNECTED: { status: 0, retryable: false },
+  /** The token provider given to the client threw or returned no token. */
+  TOKEN_PROVIDER_FAILED: { status: 0, retryable: true },
   /** The options given to an SDK are invalid (thrown at construction or call time). */
   INVALID_OPTIONS: { status: 0, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

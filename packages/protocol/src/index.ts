@@ -53,4 +53,12 @@ export type {
   SessionsResponse,
   TokenClaims,
   EventMap,
+  PresenceMember,
+  PresenceSyncData,
+  PresenceChangeData,
+  PresenceResponse,
+  ChannelInfo,
+  ChannelsResponse,
+  RevokedData,
+  DisconnectedData,
 } from './types.js';

@@ -80,7 +80,7 @@ describe('event names', () => {
   });
 
   it('marks exactly the names the server sends itself as reserved', () => {
-    expect([...RESERVED_EVENT_NAMES].sort()).toEqual(['connected', 'error', 'expired']);
+    expect([...RESERVED_EVENT_NAMES].sort()).toEqual(['connected', 'disconnected', 'error', 'expired', 'presence.join', 'presence.leave', 'presence.sync', 'revoked']);
     for (const n of RESERVED_EVENT_NAMES) expect(isReservedEventName(n)).toBe(true);
     fc.assert(fc.property(eventArb, (e) => isReservedEventName(e) === (RESERVED_EVENT_NAMES as readonly string[]).includes(e)));
     expect(isReservedEventName('Connected')).toBe(false);

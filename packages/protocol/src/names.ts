@@ -34,7 +34,16 @@ export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_:][A-Za-z0-9_\-.:]{0,127}$/;
  * RESERVED_EVENT_NAMES.includes('connected') // true
  * ```
  */
-export const RESERVED_EVENT_NAMES = ['connected', 'expired', 'error'] as const;
+export const RESERVED_EVENT_NAMES = [
+  'connected',
+  'expired',
+  'error',
+  'revoked',
+  'disconnected',
+  'presence.sync',
+  'presence.join',
+  'presence.leave',
+] as const;
 
 /**
  * One of {@link RESERVED_EVENT_NAMES}.
@@ -80,7 +89,7 @@ export function isValidEventName(value: unknown): value is string {
  * Whether an event name is reserved for the server's own events.
  *
  * @param value - an event name
- * @returns true for `connected`, `expired` and `error`
+ * @returns true for the names in {@link RESERVED_EVENT_NAMES}
  * @example
  * ```ts
  * isReservedEventName('connected') // true

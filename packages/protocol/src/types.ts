@@ -13,6 +13,10 @@ export interface TokenRequest {
   userId?: string;
   /** Lifetime in seconds. @defaultValue 3600 */
   ttlSeconds?: number;
+  /** Whether the stream receives the presence events (`presence.*`) of its channels. @defaultValue false */
+  presence?: boolean;
+  /** What other members see about this user: a JSON object, at most 1 KiB serialized. */
+  userInfo?: Record<string, unknown>;
 }
 
 /**
@@ -31,6 +35,8 @@ export interface TokenResponse {
   expiresAt: string;
   /** The channels it grants, as requested. */
   channels: string[];
+  /** The token's id (its `jti`), for `POST /push/revoke` with `tokenId`. */
+  tokenId?: string;
 }
 
 /**
@@ -203,6 +209,12 @@ export interface TokenClaims {
   chs: string[];
   /** The user id, when given. */
   sub?: string;
+  /** The token's id: what `POST /push/revoke` with `tokenId` names. */
+  jti?: string;
+  /** True when the token receives the presence events of its channels. */
+  prs?: boolean;
+  /** What other members see about this user (a JSON object, at most 1 KiB serialized). */
+  uin?: Record<string, unknown>;
   /** Issued at (seconds since the epoch). */
   iat: number;
   /** Expires at (seconds since the epoch). */
@@ -231,6 +243,133 @@ export const TOKEN_ISSUER = 'cast';
  * ```
  */
 export const TOKEN_AUDIENCE = 'cast:stream';
+
+/**
+ * One present user of a channel: all of the user's open streams on it count as one member.
+ *
+ * @example
+ * ```ts
+ * const member: PresenceMember = { userId: 'user_123', userInfo: { name: 'Ada' }, connections: 2 }
+ * ```
+ */
+export interface PresenceMember {
+  /** The token's `userId`. */
+  userId: string;
+  /** The `userInfo` of the user's token (the newest connection's), or null. */
+  userInfo: Record<string, unknown> | null;
+  /** How many open streams of the user are on the channel, across all nodes. */
+  connections: number;
+}
+
+/**
+ * Data of `presence.sync`: a channel's members at that point of its log.
+ *
+ * @example
+ * ```ts
+ * const sync: PresenceSyncData = { channel: 'room:1', members: [] }
+ * ```
+ */
+export interface PresenceSyncData {
+  /** The channel. */
+  channel: string;
+  /** Everyone present at that point of the log. */
+  members: PresenceMember[];
+}
+
+/**
+ * Data of `presence.join` (a user's first stream on a channel opened) and
+ * `presence.leave` (the user's last stream closed and the grace period passed).
+ *
+ * @example
+ * ```ts
+ * const join: PresenceChangeData = { channel: 'room:1', userId: 'user_123', userInfo: null }
+ * ```
+ */
+export interface PresenceChangeData {
+  /** The channel. */
+  channel: string;
+  /** Who joined or left. */
+  userId: string;
+  /** The user's `userInfo`, or null. */
+  userInfo: Record<string, unknown> | null;
+}
+
+/**
+ * Answer of `GET /push/presence?channel=C`.
+ *
+ * @example
+ * ```ts
+ * const { members, connections }: PresenceResponse = await res.json()
+ * ```
+ */
+export interface PresenceResponse {
+  /** The channel asked for. */
+  channel: string;
+  /** Its members across all nodes. */
+  members: PresenceMember[];
+  /** Open streams on the channel across all nodes (those without a userId included). */
+  connections: number;
+}
+
+/**
+ * One occupied channel, as listed by `GET /push/channels`.
+ *
+ * @example
+ * ```ts
+ * const busy = (c: ChannelInfo) => c.connections > 100
+ * ```
+ */
+export interface ChannelInfo {
+  /** The channel name. */
+  channel: string;
+  /** Open streams on it across all nodes. */
+  connections: number;
+  /** Distinct user ids among them. */
+  users: number;
+}
+
+/**
+ * Answer of `GET /push/channels`.
+ *
+ * @example
+ * ```ts
+ * const { channels, cursor }: ChannelsResponse = await res.json()
+ * ```
+ */
+export interface ChannelsResponse {
+  /** One page of occupied channels, in name order. */
+  channels: ChannelInfo[];
+  /** Pass as `cursor=` for the next page; null on the last page. */
+  cursor: string | null;
+}
+
+/**
+ * Data of the final `revoked` event of a stream whose token was revoked.
+ *
+ * @example
+ * ```ts
+ * const data: RevokedData = { reason: 'token_revoked' }
+ * ```
+ */
+export interface RevokedData {
+  /** Why the stream ends. */
+  reason: string;
+}
+
+/**
+ * Data of the final `disconnected` event of a stream closed by `POST /push/disconnect`.
+ *
+ * @example
+ * ```ts
+ * const data: DisconnectedData = { reason: 'disconnected_by_server', reconnect: true }
+ * ```
+ */
+export interface DisconnectedData {
+  /** Why the stream ends. */
+  reason: string;
+  /** Whether the client should reconnect (to pick up new grants, say) or stop. */
+  reconnect: boolean;
+}
 
 // Number literals only: esbuild (0.28) keeps an unused object holding `64 * 1024`, since it does not
 // treat arithmetic as free of side effects, and so put this table into every browser bundle.
