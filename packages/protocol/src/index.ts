@@ -39,7 +39,7 @@ export {
   parseWireId,
 } from './event-id.js';
 export type { EventPosition } from './event-id.js';
-export { TOKEN_ISSUER, TOKEN_AUDIENCE, DEFAULTS } from './types.js';
+export { TOKEN_ISSUER, TOKEN_AUDIENCE, DEFAULTS, WEBHOOK_EVENT_TYPES, WEBHOOK_SIGNATURE_HEADER } from './types.js';
 export type {
   TokenRequest,
   TokenResponse,
@@ -61,4 +61,7 @@ export type {
   ChannelsResponse,
   RevokedData,
   DisconnectedData,
+  WebhookEventType,
+  WebhookEvent,
+  WebhookBody,
 } from './types.js';

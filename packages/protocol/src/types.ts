@@ -371,6 +371,78 @@ export interface DisconnectedData {
   reconnect: boolean;
 }
 
+/**
+ * The kinds of webhook events.
+ *
+ * @example
+ * ```ts
+ * WEBHOOK_EVENT_TYPES.includes('channel.occupied') // true
+ * ```
+ */
+export const WEBHOOK_EVENT_TYPES = [
+  'channel.occupied',
+  'channel.vacated',
+  'presence.join',
+  'presence.leave',
+  'connection.revoked',
+] as const;
+
+/**
+ * One of {@link WEBHOOK_EVENT_TYPES}.
+ *
+ * @example
+ * ```ts
+ * const type: WebhookEventType = 'presence.join'
+ * ```
+ */
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/**
+ * One event of a webhook delivery.
+ *
+ * @example
+ * ```ts
+ * const e: WebhookEvent = { id: 'wh_…', type: 'channel.occupied', tenant: 'acme', channel: 'order:1', at: '2026-01-01T00:00:00.000Z' }
+ * ```
+ */
+export interface WebhookEvent {
+  /** Unique per event and the same on every retry: deduplicate on it. */
+  id: string;
+  /** What happened. */
+  type: WebhookEventType;
+  /** The tenant whose channel it is. */
+  tenant: string;
+  /** The channel. */
+  channel: string;
+  /** The user, for presence and revocation events. */
+  userId?: string;
+  /** When it happened, ISO 8601. */
+  at: string;
+}
+
+/**
+ * The JSON body of one webhook request: one or more events (at most 100), in order per channel.
+ *
+ * @example
+ * ```ts
+ * const { events }: WebhookBody = JSON.parse(rawBody)
+ * ```
+ */
+export interface WebhookBody {
+  /** The events of this delivery. */
+  events: WebhookEvent[];
+}
+
+/**
+ * The header carrying a webhook's signature: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+ *
+ * @example
+ * ```ts
+ * request.headers.get(WEBHOOK_SIGNATURE_HEADER)
+ * ```
+ */
+export const WEBHOOK_SIGNATURE_HEADER = 'Cast-Signature';
+
 // Number literals only: esbuild (0.28) keeps an unused object holding `64 * 1024`, since it does not
 // treat arithmetic as free of side effects, and so put this table into every browser bundle.
 /**
