@@ -3,9 +3,16 @@
  * resumes after every drop with `Last-Event-ID`, fetches a fresh token when
  * the old one expires, and stops only on its signal or a fatal error.
  */
-import { CastError, errorFromResponse, isCastError, parseWireId, type ConnectedData } from '@cast/protocol';
+import {
+  backoffDelay,
+  CastError,
+  errorFromResponse,
+  isCastError,
+  parseWireId,
+  type ConnectedData,
+} from '@cast/protocol';
 import { createParser } from 'eventsource-parser';
-import { backoffDelay, parseRetryAfter } from '../backoff.js';
+import { parseRetryAfter } from '../backoff.js';
 import type { CastServer } from '../cast-server.js';
 import type { FetchLike } from '../types.js';
 
@@ -162,7 +169,7 @@ export async function listen(options: ListenOptions): Promise<void> {
 function delayAfter(error: CastError | undefined, failures: number, retryMs: number, random: () => number): number {
   if (error?.retryAfter !== undefined) return error.retryAfter * 1000;
   // The first reconnect waits about the server's `retry:` hint; later ones back off up to 30 s.
-  return Math.floor(retryMs / 2) + backoffDelay(failures - 1, random, { baseMs: retryMs, maxMs: 30_000 });
+  return Math.floor(retryMs / 2) + backoffDelay(failures - 1, { floorMs: retryMs, capMs: 30_000 }, random);
 }
 
 interface ConnectHooks extends ListenOptions {
