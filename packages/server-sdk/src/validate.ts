@@ -30,9 +30,10 @@ import {
  * checkTokenRequest({ channels: ['orders'] }) // { channels: ['orders'], ttlSeconds: 3600 }
  * ```
  */
-export function checkTokenRequest(request: TokenRequest, limits = true): Required<Omit<TokenRequest, 'userId'>> & {
-  userId?: string;
-} {
+export function checkTokenRequest(
+  request: TokenRequest,
+  limits = true,
+): { channels: string[]; ttlSeconds: number; userId?: string } {
   if (typeof request !== 'object' || request === null || !Array.isArray(request.channels)) {
     throw new CastError('BAD_REQUEST', 'channels must be an array of channel names.');
   }
