@@ -1,3 +1,4 @@
+import { patternError } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CastServer } from '../cast-server.js';
 import { listen, type ListenedEvent } from './listen.js';
@@ -204,6 +205,24 @@ describe('listen', () => {
     stop.abort();
     await done;
     expect(status.filter((m) => m === 'cannot reach http://cast.test (connect ECONNREFUSED 127.0.0.1:9); retrying')).toHaveLength(2);
+  });
+
+  it('refuses a malformed types filter as the server would, before any request', async () => {
+    const h = harness([]);
+    const cast = new CastServer({ apiKey: 'sk', baseUrl: BASE, fetch: h.fetch });
+    const done = listen({
+      cast,
+      baseUrl: BASE,
+      fetch: h.fetch,
+      channels: ['orders'],
+      types: 'order.*, ticket*',
+      signal: new AbortController().signal,
+      onEvent: () => undefined,
+      onStatus: () => undefined,
+    });
+    await expect(done).rejects.toMatchObject({ code: 'INVALID_FILTER', message: patternError('ticket*')?.message });
+    expect(h.tokensIssued()).toBe(0);
+    expect(h.streamRequests).toHaveLength(0);
   });
 
   it('passes the types filter and resolves when stopped', async () => {

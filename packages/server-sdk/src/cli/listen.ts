@@ -5,7 +5,7 @@
  * file fetches the tokens with the API key and turns the client's callbacks
  * into events and status lines.
  */
-import { CastError, parsePatternList, type TokenResponse } from '@cast/protocol';
+import { CastError, parsePatternList, patternError, type TokenResponse } from '@cast/protocol';
 import { createRealtime, type StreamFetch, type StreamResponse } from '@cast/realtime-client';
 import type { CastServer } from '../cast-server.js';
 import type { FetchLike } from '../types.js';
@@ -60,6 +60,10 @@ export function listen(options: ListenOptions): Promise<void> {
   const { signal, onStatus } = options;
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) return resolve();
+    const types = options.types === undefined ? undefined : parsePatternList(options.types);
+    // Refused with the server's code and words, before any request.
+    const badType = types?.map(patternError).find((error) => error !== undefined);
+    if (badType) return reject(badType);
     let grant: TokenResponse | undefined;
     /** Set when the server expired or refused the token: the next attempt asks for a new one. */
     let staleToken = false;
@@ -98,7 +102,7 @@ export function listen(options: ListenOptions): Promise<void> {
       url: options.baseUrl,
       token,
       fetch: streamFetch,
-      ...(options.types === undefined ? {} : { types: parsePatternList(options.types) }),
+      ...(types === undefined ? {} : { types }),
       ...(options.stallMs === undefined ? {} : { stallTimeoutMs: options.stallMs }),
     });
 
