@@ -143,6 +143,17 @@ describe('listen', () => {
     await expect(done).rejects.toMatchObject({ code: 'INVALID_FILTER', status: 400 });
   });
 
+  it('stops with the error when the API key is refused, without opening a stream', async () => {
+    const h = harness([]);
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> =>
+      new URL(input).pathname === '/push/tokens'
+        ? Response.json({ error: { code: 'INVALID_API_KEY', message: 'The API key is not valid.' } }, { status: 401 })
+        : h.fetch(input, init);
+    const { done } = run({ ...h, fetch });
+    await expect(done).rejects.toMatchObject({ code: 'INVALID_API_KEY', message: 'The API key is not valid.' });
+    expect(h.streamRequests).toHaveLength(0);
+  });
+
   it('retries a 503 and then connects', async () => {
     const h = harness([
       { status: 503, json: { error: { code: 'UNAVAILABLE', message: 'down' } } },
