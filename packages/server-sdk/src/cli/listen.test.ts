@@ -48,7 +48,7 @@ const frame = (fields: Record<string, string>): string =>
 const hello = (extra: Record<string, unknown> = {}): string =>
   `retry: 20\n${frame({ event: 'connected', data: JSON.stringify({ channels: ['orders'], ...extra }) })}`;
 
-function run(h: Harness, options: { stallMs?: number } = {}) {
+function run(h: Harness, options: { stallMs?: number; types?: string } = {}) {
   // No jitter: every reconnect of these tests goes at once.
   vi.spyOn(Math, 'random').mockReturnValue(0);
   const events: ListenedEvent[] = [];
@@ -220,17 +220,7 @@ describe('listen', () => {
 
   it('refuses a malformed types filter as the server would, before any request', async () => {
     const h = harness([]);
-    const cast = new CastServer({ apiKey: 'sk', baseUrl: BASE, fetch: h.fetch });
-    const done = listen({
-      cast,
-      baseUrl: BASE,
-      fetch: h.fetch,
-      channels: ['orders'],
-      types: 'order.*, ticket*',
-      signal: new AbortController().signal,
-      onEvent: () => undefined,
-      onStatus: () => undefined,
-    });
+    const { done } = run(h, { types: 'order.*, ticket*' });
     await expect(done).rejects.toMatchObject({ code: 'INVALID_FILTER', message: patternError('ticket*')?.message });
     expect(h.tokensIssued()).toBe(0);
     expect(h.streamRequests).toHaveLength(0);
