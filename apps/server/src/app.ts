@@ -52,7 +52,11 @@ export function createApp(deps: ServerDeps): Hono {
 
   app.route('/push', pushRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
-  if (deps.config.console) app.route('/console', consoleRoute());
+  if (deps.config.console) {
+    app.route('/console', consoleRoute());
+    // A person who opens the server's address in a browser lands on the console.
+    app.get('/', (c) => c.redirect('/console/', 302));
+  }
 
   app.notFound((c) => {
     if (KNOWN_PATHS.has(c.req.path) && (deps.config.console || !c.req.path.startsWith('/console'))) {
