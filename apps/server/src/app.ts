@@ -6,12 +6,14 @@ import { cors } from './cors.js';
 import { errorResponse } from './errors.js';
 import { eventRoutes } from './routes/events.js';
 import { pushRoutes } from './routes/push.js';
+import { openApiDocument } from './openapi.js';
 
 /** Paths with routes, for telling 405 from 404. */
 const KNOWN_PATHS = new Set([
   '/healthz',
   '/readyz',
   '/metrics',
+  '/openapi.json',
   '/push/tokens',
   '/push/stream',
   '/push/publish',
@@ -49,6 +51,10 @@ export function createApp(deps: ServerDeps): Hono {
       'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
     }),
   );
+
+  // Built once: the document depends only on the configuration.
+  const openapi = JSON.stringify(openApiDocument(deps.config));
+  app.get('/openapi.json', (c) => c.body(openapi, 200, { 'Content-Type': 'application/json; charset=utf-8' }));
 
   app.route('/push', pushRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
