@@ -254,28 +254,41 @@ if k > 0 then
   wanted = {}
   for i = 1, k do wanted[ARGV[9 + i]] = true end
 end
-local raw = redis.call('XRANGE', log, '(' .. after, '+', 'COUNT', count)
 local flat = {}
 local more = ''
 local size = 0
-for _, entry in ipairs(raw) do
-  local f = entry[2]
-  local fields = {}
-  for j = 1, #f, 2 do fields[f[j]] = f[j + 1] end
-  if not wanted or wanted[fields.c] then
-    local b = entryBytes(f)
-    if #flat > 0 and size + b > maxBytes then
-      more = flat[#flat - 4]
-      break
+local read = 0
+local from = after
+-- Read in growing batches so a small page of large events reads little more than it returns.
+local batch = 1
+local full = false
+while read < count and not full do
+  local want = math.min(batch, count - read)
+  local raw = redis.call('XRANGE', log, '(' .. from, '+', 'COUNT', want)
+  for _, entry in ipairs(raw) do
+    local f = entry[2]
+    local fields = {}
+    for j = 1, #f, 2 do fields[f[j]] = f[j + 1] end
+    if not wanted or wanted[fields.c] then
+      local b = entryBytes(f)
+      if #flat > 0 and size + b > maxBytes then
+        more = flat[#flat - 4]
+        full = true
+        break
+      end
+      size = size + b
+      flat[#flat + 1] = entry[1]
+      flat[#flat + 1] = fields.c
+      flat[#flat + 1] = fields.e
+      flat[#flat + 1] = fields.d
+      flat[#flat + 1] = fields.m
     end
-    size = size + b
-    flat[#flat + 1] = entry[1]
-    flat[#flat + 1] = fields.c
-    flat[#flat + 1] = fields.e
-    flat[#flat + 1] = fields.d
-    flat[#flat + 1] = fields.m
+    read = read + 1
+    from = entry[1]
   end
+  if #raw < want then break end
+  batch = batch * 2
 end
-if more == '' and #raw == count then more = raw[#raw][1] end
+if more == '' and read >= count then more = from end
 return { recovered and 1 or 0, floor, more, flat, last or '' }
 `;
