@@ -455,8 +455,8 @@ class RedisBroker implements Broker {
    * Where a newly listened tenant starts: a position no later than Redis's
    * clock now, so every event appended from now on is after it. Redis time is
    * estimated from the last TIME measurement (a lower bound, less drift
-   * slack); the first subscriber of a tenant on a node may therefore also get
-   * the events of the last ~100 ms before it connected, never fewer.
+   * slack), so the feed may start up to ~100 ms early; each stream's own
+   * floor (see addSession) keeps those earlier events from reaching it.
    */
   private joinPosition(): string {
     const estimate = this.now() + (this.clockOffset ?? -1000) - DRIFT_MS;

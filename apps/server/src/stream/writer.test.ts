@@ -175,6 +175,25 @@ describe('StreamConnection', () => {
     });
   });
 
+  it('hands over held live frames on top of a page tail without dropping the client, then applies the limit again', async () => {
+    const { sink, drain } = fakeSink(0);
+    const { conn, closed } = connection(sink, 1000);
+    conn.holdLive();
+    expect(conn.offer('x', 5, 0, bytes(900))).toBe(true);
+    const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(800) }]);
+    drain(400);
+    expect(await taken).toBe(true);
+    conn.goLive({ ms: 1, seq: 0 });
+    conn.flush();
+    expect(closed).toEqual([]);
+    drain(1000);
+    conn.send(bytes(4));
+    conn.flush();
+    conn.send(bytes(700));
+    conn.flush();
+    expect(closed).toEqual(['slow']);
+  });
+
   it('ends a page wait with false when the peer leaves', async () => {
     const { sink, peerLeaves } = fakeSink(0);
     const { conn, closed } = connection(sink, 1000);

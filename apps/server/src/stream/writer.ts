@@ -228,7 +228,14 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
     this.held = undefined;
     this.heldBytes = 0;
     if (last) this.advance(last.ms, last.seq);
-    for (const h of held) if (this.advance(h.ms, h.seq)) this.send(h.frame);
+    let bytes = 0;
+    for (const h of held) {
+      if (!this.advance(h.ms, h.seq)) continue;
+      this.send(h.frame);
+      bytes += h.frame.byteLength;
+    }
+    // Held frames (at most the limit) may arrive on top of a replay page's tail: one more page.
+    if (bytes > 0) this.page = bytes;
   }
 
   /**
@@ -300,7 +307,9 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
     this.queued = undefined;
     this.queuedBytes = 0;
     this.sink.write(chunk);
-    if (this.sink.pending > this.maxPending + this.page) this.close('slow');
+    const pending = this.sink.pending;
+    if (pending > this.maxPending + this.page) this.close('slow');
+    else if (pending <= this.maxPending / 2 && this.pageWait === undefined) this.page = 0;
   }
 
   /**
