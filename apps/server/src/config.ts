@@ -67,7 +67,7 @@ export const NUMBER_SETTINGS: readonly NumberSetting[] = [
   { env: 'PORT', key: 'port', default: 8080, min: 0, max: 65535, doc: 'TCP port to listen on (0 picks a free one).' },
   { env: 'CAST_HISTORY_SIZE', key: 'historySize', default: 10_000, min: 0, max: 10_000_000, doc: 'Events kept per tenant for replay.' },
   { env: 'CAST_HISTORY_TTL_SECONDS', key: 'historyMaxAgeSeconds', default: 3600, min: 1, max: 30 * 86_400, doc: 'Oldest event age kept for replay, seconds.' },
-  { env: 'CAST_HISTORY_MAX_BYTES', key: 'historyMaxBytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, doc: 'Payload bytes kept per tenant for replay (memory broker).' },
+  { env: 'CAST_HISTORY_MAX_BYTES', key: 'historyMaxBytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, doc: 'Bytes of history kept per tenant for replay (both brokers; oldest trimmed first).' },
   { env: 'CAST_HEARTBEAT_MS', key: 'heartbeatMs', default: 15_000, min: 100, max: 300_000, doc: 'Interval of heartbeat comments on idle streams, ms.' },
   { env: 'CAST_RETRY_MS', key: 'retryMs', default: 1000, min: 0, max: 600_000, doc: 'The `retry:` hint sent to clients, ms.' },
   { env: 'CAST_MAX_PAYLOAD_BYTES', key: 'maxPayloadBytes', default: 64 * 1024, min: 16, max: 16 * 1024 * 1024, doc: 'Largest event `data`, bytes of JSON.' },

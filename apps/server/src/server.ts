@@ -30,6 +30,7 @@ export async function createBroker(config: Config): Promise<Broker> {
       prefix: config.redisPrefix,
       historySize: config.historySize,
       historyMaxAgeSeconds: config.historyMaxAgeSeconds,
+      historyMaxBytes: config.historyMaxBytes,
       idempotencyWindowSeconds: config.idempotencyWindowSeconds,
     });
   }
