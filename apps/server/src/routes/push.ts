@@ -1,7 +1,7 @@
 import { DEFAULTS, type TokenResponse } from '@cast/protocol';
 import { Hono } from 'hono';
 import { authenticate } from '../auth/api-key.js';
-import { asObject, readJson } from '../body.js';
+import { asObject, readJson, readJsonBody } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
 import { requestHeader } from '../node-request.js';
@@ -57,16 +57,16 @@ export function pushRoutes(deps: ServerDeps): Hono {
 
   app.post('/publish', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');
-    const body = asObject(await readJson(c, config.maxPayloadBytes + ENVELOPE_BYTES));
-    const input = checkPublish(body, config.maxPayloadBytes, requestHeader(c, 'idempotency-key'));
+    const doc = await readJsonBody(c, config.maxPayloadBytes + ENVELOPE_BYTES);
+    const input = checkPublish(asObject(doc.value), doc.source(['data']), config.maxPayloadBytes, requestHeader(c, 'idempotency-key'));
     const [res] = await publish(tenant, [input]);
     return c.json(res);
   });
 
   app.post('/publish/batch', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');
-    const body = asObject(await readJson(c, config.maxBatch * (config.maxPayloadBytes + ENVELOPE_BYTES)));
-    const { events } = body;
+    const doc = await readJsonBody(c, config.maxBatch * (config.maxPayloadBytes + ENVELOPE_BYTES));
+    const { events } = asObject(doc.value);
     if (!Array.isArray(events) || events.length === 0) fail('BAD_REQUEST', '"events" must be a non-empty array.');
     if (events.length > config.maxBatch) {
       fail('BATCH_TOO_LARGE', `A batch holds at most ${config.maxBatch} events (got ${events.length}).`);
@@ -74,7 +74,7 @@ export function pushRoutes(deps: ServerDeps): Hono {
     // Validate the whole batch before publishing any of it.
     const inputs = events.map((e, i) => {
       try {
-        return checkPublish(asObject(e, `events[${i}]`), config.maxPayloadBytes);
+        return checkPublish(asObject(e, `events[${i}]`), doc.source(['events', i, 'data']), config.maxPayloadBytes);
       } catch (err) {
         if (err instanceof Error) err.message = `events[${i}]: ${err.message}`;
         throw err;
