@@ -119,6 +119,21 @@ export function parseKeyList(name: string, raw: string, kind: KeyKind, into: Map
   }
 }
 
+/**
+ * The tenants a configuration knows: those of its API keys. A token of any
+ * other tenant is refused, even when signed with the secret.
+ *
+ * @param config - the configuration
+ * @returns the tenant names
+ * @example
+ * ```ts
+ * knownTenants(config).has('acme') // true when an API key belongs to acme
+ * ```
+ */
+export function knownTenants(config: Pick<Config, 'keys'>): Set<string> {
+  return new Set([...config.keys.values()].map((k) => k.tenant));
+}
+
 interface DevCredentials {
   tenant: string;
   apiKey: string;

@@ -5,7 +5,7 @@ import { createApp } from './app.js';
 import { createTokenService } from './auth/tokens.js';
 import type { Broker } from './broker/types.js';
 import { createMemoryBroker } from './broker/memory.js';
-import type { Config } from './config.js';
+import { type Config, knownTenants } from './config.js';
 import type { ServerDeps } from './context.js';
 import { Metrics } from './metrics.js';
 import { createChangeFeeds } from './sources/index.js';
@@ -73,7 +73,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     hub,
     metrics,
     feeds,
-    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
+    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds, {
+      tenants: knownTenants(config),
+      maxChannels: config.maxChannelsPerToken,
+    }),
   };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
