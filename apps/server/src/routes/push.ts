@@ -4,6 +4,7 @@ import { authenticate } from '../auth/api-key.js';
 import { asObject, readJson, readJsonBody } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
+import { MAX_TOKEN_BYTES } from '../http-limits.js';
 import { requestHeader } from '../node-request.js';
 import type { PublishInput } from '../broker/types.js';
 import { checkChannel, checkPublish, checkUserId } from '../validate.js';
@@ -42,6 +43,9 @@ export function pushRoutes(deps: ServerDeps): Hono {
     }
     ttlSeconds = Math.min(ttlSeconds, config.maxTokenTtlSeconds);
     const signed = await tokens.sign({ tenant, channels, ttlSeconds, ...(userId === undefined ? {} : { userId }) });
+    if (signed.token.length > MAX_TOKEN_BYTES) {
+      fail('TOKEN_TOO_LARGE', `The token would be ${signed.token.length} bytes, over the ${MAX_TOKEN_BYTES} a stream request may carry: grant fewer or shorter channels.`);
+    }
     metrics.tokensIssued++;
     const res: TokenResponse = {
       token: signed.token,
