@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { ClientGoneError, fail } from './errors.js';
-import { type JsonDocument, JsonSyntaxError, MAX_JSON_DEPTH, readJsonText } from './json.js';
+import { type JsonDocument, type JsonPathPattern, JsonSyntaxError, MAX_JSON_DEPTH, readJsonText } from './json.js';
 import { nodeRequest, requestHeader } from './node-request.js';
 
 /** Most bytes of an oversized body read and thrown away so that its sender sees the 413. */
@@ -115,19 +115,20 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  *
  * The body must be valid UTF-8 and valid JSON nested at most
  * {@link MAX_JSON_DEPTH} levels deep (`INVALID_JSON` otherwise). The
- * document keeps the source text of its members up to three steps deep, so
- * that `data` is forwarded exactly as it was sent (see {@link readJsonText}).
+ * document keeps the source text of the members at `sources`, so that `data`
+ * is forwarded exactly as it was sent (see {@link readJsonText}).
  *
  * @param c - the request context
  * @param maxBytes - the largest body accepted
- * @returns the parsed body and the source text of its members
+ * @param sources - the members whose source text to keep
+ * @returns the parsed body and the source text of those members
  * @example
  * ```ts
- * const doc = await readJsonBody(c, 64 * 1024)
+ * const doc = await readJsonBody(c, 64 * 1024, [['data']])
  * const data = doc.source(['data'])
  * ```
  */
-export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonDocument> {
+export async function readJsonBody(c: Context, maxBytes: number, sources: readonly JsonPathPattern[] = []): Promise<JsonDocument> {
   const type = requestHeader(c, 'content-type');
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     fail('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
@@ -148,7 +149,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonDo
   }
   if (text.trim() === '') fail('BAD_REQUEST', 'The request body is empty; send a JSON object.');
   try {
-    return readJsonText(text, { maxDepth: MAX_JSON_DEPTH });
+    return readJsonText(text, { maxDepth: MAX_JSON_DEPTH, sources });
   } catch (err) {
     if (err instanceof JsonSyntaxError && err.tooDeep) {
       fail('INVALID_JSON', `The request body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays.`);

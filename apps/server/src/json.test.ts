@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { JsonSyntaxError, MAX_JSON_DEPTH, readJsonText } from './json.js';
+import { ANY_INDEX, JsonSyntaxError, MAX_JSON_DEPTH, readJsonText } from './json.js';
 
 const nested = (depth: number, open = '[', close = ']', inner = '0') => `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
 
 describe('readJsonText', () => {
   it('keeps the source text of members: large integers, huge exponents, escapes and key order as sent', () => {
     const text = '{"channel":"a","data":{"id":9007199254740993,"big":1e999,"s":"\\u00e9\\n","z":1,"a":-0.50E+3}}';
-    const doc = readJsonText(text);
+    const doc = readJsonText(text, { sources: [['data'], ['channel']] });
     expect(doc.source(['data'])).toBe('{"id":9007199254740993,"big":1e999,"s":"\\u00e9\\n","z":1,"a":-0.50E+3}');
     expect(doc.source(['channel'])).toBe('"a"');
     expect(doc.value).toEqual({ channel: 'a', data: { id: 9007199254740992, big: Infinity, s: 'é\n', z: 1, a: -500 } });
@@ -14,23 +14,30 @@ describe('readJsonText', () => {
 
   it('removes whitespace and newlines outside strings, and keeps them inside strings', () => {
     const text = ' {\n  "data" : [ 1 ,\t{ "a b" : " x\\n y " } ] ,\r\n "k": true }\n';
-    const doc = readJsonText(text);
+    const doc = readJsonText(text, { sources: [['data'], ['k'], []] });
     expect(doc.source(['data'])).toBe('[1,{"a b":" x\\n y "}]');
     expect(doc.source(['k'])).toBe('true');
     expect(doc.source([])).toBe('{"data":[1,{"a b":" x\\n y "}],"k":true}');
   });
 
-  it('records sources three steps deep, as a batch needs (events[i].data)', () => {
-    const doc = readJsonText('{"events":[{"data":1.0},{"data":{"x":[]}},{"data":null}]}');
+  it('keeps the sources of every element of an array, as a batch needs (events[i].data), and only those asked for', () => {
+    const doc = readJsonText('{"events":[{"data":1.0},{"data":{"x":[]}},{"data":null}],"data":2,"*":{"data":3}}', { sources: [['events', ANY_INDEX, 'data']] });
     expect(doc.source(['events', 0, 'data'])).toBe('1.0');
     expect(doc.source(['events', 1, 'data'])).toBe('{"x":[]}');
     expect(doc.source(['events', 2, 'data'])).toBe('null');
     expect(doc.source(['events', 3, 'data'])).toBeUndefined();
     expect(doc.source(['events', 1, 'data', 'x'])).toBeUndefined();
+    expect(doc.source(['data'])).toBeUndefined();
+    expect(doc.source(['events', 0])).toBeUndefined();
+    expect(doc.source(['*', 'data'])).toBeUndefined();
+  });
+
+  it('decodes escaped keys before matching them', () => {
+    expect(readJsonText('{"d\\u0061ta":"x"}', { sources: [['data']] }).source(['data'])).toBe('"x"');
   });
 
   it('takes the last of duplicate keys, as JSON.parse does', () => {
-    const doc = readJsonText('{"data":1,"data":2}');
+    const doc = readJsonText('{"data":1,"data":2}', { sources: [['data']] });
     expect(doc.source(['data'])).toBe('2');
     expect(doc.value).toEqual({ data: 2 });
   });

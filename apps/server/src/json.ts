@@ -21,6 +21,20 @@ export class JsonSyntaxError extends Error {
 /** One step from a value to a member: an object key or an array index. */
 export type JsonPathStep = string | number;
 
+/** In a {@link JsonPathPattern}, any index of an array. */
+export const ANY_INDEX = -1;
+
+/**
+ * The path of the values whose source text to keep: object keys, array
+ * indexes, and {@link ANY_INDEX} for every element of an array.
+ *
+ * @example
+ * ```ts
+ * const eachData: JsonPathPattern = ['events', ANY_INDEX, 'data']
+ * ```
+ */
+export type JsonPathPattern = readonly JsonPathStep[];
+
 /** A validated JSON text: its value and the source text of its shallow members. */
 export interface JsonDocument {
   /** The parsed value. */
@@ -31,8 +45,8 @@ export interface JsonDocument {
    * Numbers, escapes and key order are kept as they were: `9007199254740993`
    * stays `9007199254740993`, `1e999` stays `1e999`.
    *
-   * @param path - keys and indexes from the root, at most `sourceDepth` steps
-   * @returns the text, or undefined when there is no value at that path (or it is deeper than recorded)
+   * @param path - keys and indexes from the root, matching one of the `sources` asked for
+   * @returns the text, or undefined when there is no value at that path (or it was not asked for)
    */
   source(path: readonly JsonPathStep[]): string | undefined;
 }
@@ -41,8 +55,8 @@ export interface JsonDocument {
 export interface ReadJsonTextOptions {
   /** The deepest nesting accepted. @defaultValue {@link MAX_JSON_DEPTH} */
   maxDepth?: number;
-  /** How many steps from the root the sources of values are recorded for. @defaultValue 3 */
-  sourceDepth?: number;
+  /** The values whose source text to keep (`[]` is the whole text). @defaultValue none */
+  sources?: readonly JsonPathPattern[];
 }
 
 const OPEN_OBJECT = 0x7b;
@@ -66,183 +80,250 @@ const SIMPLE_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74])
 
 /**
  * Reads a JSON text in one pass without recursion: validates it (RFC 8259),
- * refuses nesting deeper than `maxDepth`, and records the source text of
- * every value up to `sourceDepth` steps from the root, so that a member such
- * as a publish's `data` can be forwarded as it was sent instead of being
+ * refuses nesting deeper than `maxDepth`, and keeps the source text of the
+ * values at the `sources` paths, so that a member such as a publish's `data`
+ * can be forwarded as it was sent instead of being
  * parsed and serialized again (which rounds large integers and turns `1e999`
  * into `null`). Whitespace outside strings is dropped from the sources.
  *
  * @param text - the JSON text (already decoded from UTF-8)
- * @param options - depth limit and how deep sources are kept
+ * @param options - the depth limit and which sources to keep
  * @returns the document
  * @throws JsonSyntaxError when the text is not JSON or nests too deeply
  * @example
  * ```ts
- * const doc = readJsonText('{"channel":"a","data":{"id":9007199254740993}}')
+ * const doc = readJsonText('{"channel":"a","data":{"id":9007199254740993}}', { sources: [['data']] })
  * doc.source(['data']) // '{"id":9007199254740993}'
  * ```
  */
 export function readJsonText(text: string, options: ReadJsonTextOptions = {}): JsonDocument {
-  const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
-  const sourceDepth = options.sourceDepth ?? 3;
-  const n = text.length;
-  let i = 0;
+  const patterns = options.sources ?? [];
+  return new JsonReader(text, options.maxDepth ?? MAX_JSON_DEPTH, patterns).read();
+}
+
+/** Key of a recorded span: the path's steps, joined by a character no step of a matched path can hold alone. */
+function spanKey(path: readonly JsonPathStep[], depth = path.length): string {
+  let key = '';
+  for (let k = 0; k < depth; k++) key += `${typeof path[k] === 'number' ? '#' : '$'}${path[k] as JsonPathStep}\u0000`;
+  return key;
+}
+
+/** The state of one {@link readJsonText} pass (a class, so that a read allocates no closures). */
+class JsonReader {
+  private i = 0;
+  private readonly n: number;
   // The compact text is built from the pieces between runs of whitespace; offsets
   // into it are offsets into `text` less the whitespace removed before them.
-  const pieces: string[] = [];
-  let pieceStart = 0;
-  let removed = 0;
+  private readonly pieces: string[] = [];
+  private pieceStart = 0;
+  private removed = 0;
   // The open containers: whether each is an array, the step it is at, where it started.
-  const isArray: boolean[] = [];
-  const steps: JsonPathStep[] = [];
-  const starts: number[] = [];
-  const spans = new Map<string, [number, number]>();
+  private readonly isArray: boolean[] = [];
+  private readonly steps: JsonPathStep[] = [];
+  private readonly starts: number[] = [];
+  private readonly spans = new Map<string, [number, number]>();
+  /** Keys are decoded, and values matched, only this close to the root. */
+  private readonly sourceDepth: number;
 
-  const fail = (what: string): never => {
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+    private readonly patterns: readonly JsonPathPattern[],
+  ) {
+    this.n = text.length;
+    let deepest = -1;
+    for (const p of patterns) deepest = Math.max(deepest, p.length);
+    this.sourceDepth = deepest;
+  }
+
+  private fail(what: string): never {
+    const { i, n } = this;
     throw new JsonSyntaxError(i >= n ? `The JSON ends too early (${what}).` : `Invalid JSON at character ${i + 1}: ${what}.`);
-  };
-  const skipSpace = (): void => {
-    const from = i;
+  }
+
+  private skipSpace(): void {
+    const { text, n } = this;
+    const from = this.i;
+    let i = from;
     for (; i < n; i++) {
       const c = text.charCodeAt(i);
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
     }
+    this.i = i;
     if (i > from) {
-      pieces.push(text.slice(pieceStart, from));
-      pieceStart = i;
-      removed += i - from;
+      this.pieces.push(text.slice(this.pieceStart, from));
+      this.pieceStart = i;
+      this.removed += i - from;
     }
-  };
-  const scanString = (): void => {
-    i++; // the opening quote
+  }
+
+  private scanString(): void {
+    const { text, n } = this;
+    let i = this.i + 1; // the opening quote
     for (;;) {
-      if (i >= n) fail('an unterminated string');
+      if (i >= n) {
+        this.i = i;
+        this.fail('an unterminated string');
+      }
       const c = text.charCodeAt(i);
       if (c === QUOTE) {
-        i++;
+        this.i = i + 1;
         return;
       }
       if (c === BACKSLASH) {
         const e = text.charCodeAt(i + 1);
         if (e === 0x75) {
-          for (let k = 2; k < 6; k++) if (!isHex(text.charCodeAt(i + k))) fail('a bad \\u escape');
+          for (let k = 2; k < 6; k++) {
+            if (!isHex(text.charCodeAt(i + k))) {
+              this.i = i;
+              this.fail('a bad \\u escape');
+            }
+          }
           i += 6;
         } else if (SIMPLE_ESCAPES.has(e)) {
           i += 2;
         } else {
-          fail('a bad escape');
+          this.i = i;
+          this.fail('a bad escape');
         }
       } else if (c < 0x20) {
-        fail('a control character inside a string');
+        this.i = i;
+        this.fail('a control character inside a string');
       } else {
         i++;
-      }
-    }
-  };
-  const scanDigits = (): void => {
-    if (!isDigit(text.charCodeAt(i))) fail('a digit expected');
-    while (isDigit(text.charCodeAt(i))) i++;
-  };
-  const scanNumber = (): void => {
-    if (text.charCodeAt(i) === MINUS) i++;
-    if (text.charCodeAt(i) === ZERO) i++;
-    else scanDigits();
-    if (text.charCodeAt(i) === DOT) {
-      i++;
-      scanDigits();
-    }
-    const e = text.charCodeAt(i);
-    if (e === 0x65 || e === 0x45) {
-      i++;
-      const s = text.charCodeAt(i);
-      if (s === PLUS || s === MINUS) i++;
-      scanDigits();
-    }
-  };
-  const scanWord = (word: string): void => {
-    if (!text.startsWith(word, i)) fail('an unexpected character');
-    i += word.length;
-  };
-  const record = (depth: number, start: number): void => {
-    if (depth > sourceDepth) return;
-    spans.set(JSON.stringify(steps.slice(0, depth)), [start, i - removed]);
-  };
-
-  /** Reads `"key" :` in the innermost object, ready for its value. */
-  const readKey = (): void => {
-    if (text.charCodeAt(i) !== QUOTE) fail('a key (a string) expected');
-    const from = i;
-    scanString();
-    const d = isArray.length;
-    // Keys are decoded only where sources are recorded.
-    if (d <= sourceDepth) steps[d - 1] = JSON.parse(text.slice(from, i)) as string;
-    skipSpace();
-    if (text.charCodeAt(i) !== COLON) fail('":" expected');
-    i++;
-    skipSpace();
-  };
-
-  // The loop alternates between "a value is expected" and "a value just ended".
-  skipSpace();
-  for (;;) {
-    // A value is expected here.
-    const depth = isArray.length;
-    const start = i - removed;
-    const c = text.charCodeAt(i);
-    let ended = true;
-    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      if (depth >= maxDepth) {
-        throw new JsonSyntaxError(`The JSON nests deeper than ${maxDepth} levels of objects and arrays.`, true);
-      }
-      i++;
-      skipSpace();
-      const close = c === OPEN_OBJECT ? CLOSE_OBJECT : CLOSE_ARRAY;
-      if (text.charCodeAt(i) === close) {
-        i++;
-      } else {
-        isArray.push(c === OPEN_ARRAY);
-        starts.push(start);
-        steps.push(0);
-        ended = false;
-        if (c === OPEN_OBJECT) readKey();
-      }
-    } else if (c === QUOTE) scanString();
-    else if (c === MINUS || isDigit(c)) scanNumber();
-    else if (c === 0x74) scanWord('true');
-    else if (c === 0x66) scanWord('false');
-    else if (c === 0x6e) scanWord('null');
-    else fail('a value expected');
-    if (!ended) continue;
-    record(depth, start);
-    // A value just ended: close every container it completes, then find the next value.
-    let next = false;
-    while (!next) {
-      skipSpace();
-      const d = isArray.length;
-      if (d === 0) {
-        if (i < n) fail('text after the end of the value');
-        const compact = pieces.length === 0 ? text : `${pieces.join('')}${text.slice(pieceStart)}`;
-        return document(compact, spans);
-      }
-      const ch = text.charCodeAt(i);
-      const array = isArray[d - 1] as boolean;
-      if (ch === COMMA) {
-        i++;
-        skipSpace();
-        if (array) steps[d - 1] = (steps[d - 1] as number) + 1;
-        else readKey();
-        next = true;
-      } else if (ch === (array ? CLOSE_ARRAY : CLOSE_OBJECT)) {
-        i++;
-        isArray.pop();
-        steps.pop();
-        record(d - 1, starts.pop() as number);
-      } else {
-        fail(array ? '"," or "]" expected' : '"," or "}" expected');
       }
     }
   }
 
+  private scanDigits(): void {
+    const { text } = this;
+    if (!isDigit(text.charCodeAt(this.i))) this.fail('a digit expected');
+    while (isDigit(text.charCodeAt(this.i))) this.i++;
+  }
+
+  private scanNumber(): void {
+    const { text } = this;
+    if (text.charCodeAt(this.i) === MINUS) this.i++;
+    if (text.charCodeAt(this.i) === ZERO) this.i++;
+    else this.scanDigits();
+    if (text.charCodeAt(this.i) === DOT) {
+      this.i++;
+      this.scanDigits();
+    }
+    const e = text.charCodeAt(this.i);
+    if (e === 0x65 || e === 0x45) {
+      this.i++;
+      const sign = text.charCodeAt(this.i);
+      if (sign === PLUS || sign === MINUS) this.i++;
+      this.scanDigits();
+    }
+  }
+
+  private scanWord(word: string): void {
+    if (!this.text.startsWith(word, this.i)) this.fail('an unexpected character');
+    this.i += word.length;
+  }
+
+  private matches(pattern: JsonPathPattern, depth: number): boolean {
+    if (pattern.length !== depth) return false;
+    for (let k = 0; k < depth; k++) {
+      const want = pattern[k];
+      const step = this.steps[k];
+      if (want !== step && !(want === ANY_INDEX && typeof step === 'number')) return false;
+    }
+    return true;
+  }
+
+  private record(depth: number, start: number): void {
+    if (depth > this.sourceDepth) return;
+    for (const pattern of this.patterns) {
+      if (this.matches(pattern, depth)) {
+        this.spans.set(spanKey(this.steps, depth), [start, this.i - this.removed]);
+        return;
+      }
+    }
+  }
+
+  /** Reads `"key" :` in the innermost object, ready for its value. */
+  private readKey(): void {
+    const { text } = this;
+    if (text.charCodeAt(this.i) !== QUOTE) this.fail('a key (a string) expected');
+    const from = this.i;
+    this.scanString();
+    const d = this.isArray.length;
+    if (d <= this.sourceDepth) {
+      const key = text.slice(from + 1, this.i - 1);
+      this.steps[d - 1] = key.includes('\\') ? (JSON.parse(text.slice(from, this.i)) as string) : key;
+    }
+    this.skipSpace();
+    if (text.charCodeAt(this.i) !== COLON) this.fail('":" expected');
+    this.i++;
+    this.skipSpace();
+  }
+
+  read(): JsonDocument {
+    const { text, n, isArray, steps, starts } = this;
+    // The loop alternates between "a value is expected" and "a value just ended".
+    this.skipSpace();
+    for (;;) {
+      // A value is expected here.
+      const depth = isArray.length;
+      const start = this.i - this.removed;
+      const c = text.charCodeAt(this.i);
+      let ended = true;
+      if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+        if (depth >= this.maxDepth) {
+          throw new JsonSyntaxError(`The JSON nests deeper than ${this.maxDepth} levels of objects and arrays.`, true);
+        }
+        this.i++;
+        this.skipSpace();
+        const close = c === OPEN_OBJECT ? CLOSE_OBJECT : CLOSE_ARRAY;
+        if (text.charCodeAt(this.i) === close) {
+          this.i++;
+        } else {
+          isArray.push(c === OPEN_ARRAY);
+          starts.push(start);
+          steps.push(0);
+          ended = false;
+          if (c === OPEN_OBJECT) this.readKey();
+        }
+      } else if (c === QUOTE) this.scanString();
+      else if (c === MINUS || isDigit(c)) this.scanNumber();
+      else if (c === 0x74) this.scanWord('true');
+      else if (c === 0x66) this.scanWord('false');
+      else if (c === 0x6e) this.scanWord('null');
+      else this.fail('a value expected');
+      if (!ended) continue;
+      this.record(depth, start);
+      // A value just ended: close every container it completes, then find the next value.
+      let next = false;
+      while (!next) {
+        this.skipSpace();
+        const d = isArray.length;
+        if (d === 0) {
+          if (this.i < n) this.fail('text after the end of the value');
+          const compact = this.pieces.length === 0 ? text : `${this.pieces.join('')}${text.slice(this.pieceStart)}`;
+          return document(compact, this.spans);
+        }
+        const ch = text.charCodeAt(this.i);
+        const array = isArray[d - 1] as boolean;
+        if (ch === COMMA) {
+          this.i++;
+          this.skipSpace();
+          if (array) steps[d - 1] = (steps[d - 1] as number) + 1;
+          else this.readKey();
+          next = true;
+        } else if (ch === (array ? CLOSE_ARRAY : CLOSE_OBJECT)) {
+          this.i++;
+          isArray.pop();
+          steps.pop();
+          this.record(d - 1, starts.pop() as number);
+        } else {
+          this.fail(array ? '"," or "]" expected' : '"," or "}" expected');
+        }
+      }
+    }
+  }
 }
 
 function document(compact: string, spans: Map<string, [number, number]>): JsonDocument {
@@ -251,7 +332,7 @@ function document(compact: string, spans: Map<string, [number, number]>): JsonDo
   return {
     value,
     source(path) {
-      const span = spans.get(JSON.stringify(path));
+      const span = spans.get(spanKey(path));
       return span ? compact.slice(span[0], span[1]) : undefined;
     },
   };

@@ -62,7 +62,7 @@ export function checkUserId(value: unknown): string | undefined {
  * @param headerKey - an `Idempotency-Key` header, for single publishes
  * @example
  * ```ts
- * const doc = await readJsonBody(c, max)
+ * const doc = await readJsonBody(c, max, [['data']])
  * const { data } = checkPayload(asObject(doc.value), doc.source(['data']), 64 * 1024)
  * ```
  */

@@ -90,7 +90,7 @@ export function eventRoutes(deps: ServerDeps): Hono {
 
   app.post('/publish', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');
-    const doc = await readJsonBody(c, config.maxPayloadBytes + ENVELOPE_BYTES);
+    const doc = await readJsonBody(c, config.maxPayloadBytes + ENVELOPE_BYTES, [['data']]);
     const body = asObject(doc.value);
     const event = checkEventName(body.topic, 'topic');
     const [res] = await publishEvents(deps, tenant, [

@@ -5,6 +5,7 @@ import { asObject, readJson, readJsonBody } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
 import { MAX_TOKEN_BYTES } from '../http-limits.js';
+import { ANY_INDEX } from '../json.js';
 import { requestHeader } from '../node-request.js';
 import type { PublishInput } from '../broker/types.js';
 import { checkChannel, checkPublish, checkUserId } from '../validate.js';
@@ -61,7 +62,7 @@ export function pushRoutes(deps: ServerDeps): Hono {
 
   app.post('/publish', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');
-    const doc = await readJsonBody(c, config.maxPayloadBytes + ENVELOPE_BYTES);
+    const doc = await readJsonBody(c, config.maxPayloadBytes + ENVELOPE_BYTES, [['data']]);
     const input = checkPublish(asObject(doc.value), doc.source(['data']), config.maxPayloadBytes, requestHeader(c, 'idempotency-key'));
     const [res] = await publish(tenant, [input]);
     return c.json(res);
@@ -69,7 +70,7 @@ export function pushRoutes(deps: ServerDeps): Hono {
 
   app.post('/publish/batch', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');
-    const doc = await readJsonBody(c, config.maxBatch * (config.maxPayloadBytes + ENVELOPE_BYTES));
+    const doc = await readJsonBody(c, config.maxBatch * (config.maxPayloadBytes + ENVELOPE_BYTES), [['events', ANY_INDEX, 'data']]);
     const { events } = asObject(doc.value);
     if (!Array.isArray(events) || events.length === 0) fail('BAD_REQUEST', '"events" must be a non-empty array.');
     if (events.length > config.maxBatch) {

@@ -37,7 +37,7 @@ export function parseChangePayload(value: unknown): ChangePayload | undefined {
     try {
       // The document is forwarded as PostgreSQL wrote it: parsing and serializing it again would round
       // a bigint or numeric past 2^53. The text is the trigger's own, so no depth limit applies.
-      const doc = readJsonText(value, { maxDepth: Number.POSITIVE_INFINITY, sourceDepth: 1 });
+      const doc = readJsonText(value, { maxDepth: Number.POSITIVE_INFINITY, sources: [['document']] });
       raw = doc.value;
       documentJson = doc.source(['document']);
     } catch {
