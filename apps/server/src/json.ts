@@ -3,10 +3,22 @@
  * text, the publish envelope included). Deeper texts are refused, so that no
  * code that walks a value (ours, a client's `JSON.parse` reviver, a
  * subscriber's own) can be made to overflow its stack.
+ *
+ * @example
+ * ```ts
+ * readJsonText('['.repeat(MAX_JSON_DEPTH + 1)) // throws JsonSyntaxError with tooDeep: true
+ * ```
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** A JSON text that is not valid JSON, or nests too deeply. */
+/**
+ * A JSON text that is not valid JSON, or nests too deeply.
+ *
+ * @example
+ * ```ts
+ * try { readJsonText(text) } catch (err) { if (err instanceof JsonSyntaxError && err.tooDeep) tellTooDeep() }
+ * ```
+ */
 export class JsonSyntaxError extends Error {
   override name = 'JsonSyntaxError';
   /** True when the text is well-formed so far but nests deeper than allowed. */
@@ -21,7 +33,14 @@ export class JsonSyntaxError extends Error {
 /** One step from a value to a member: an object key or an array index. */
 export type JsonPathStep = string | number;
 
-/** In a {@link JsonPathPattern}, any index of an array. */
+/**
+ * In a {@link JsonPathPattern}, any index of an array.
+ *
+ * @example
+ * ```ts
+ * readJsonText(body, { sources: [['events', ANY_INDEX, 'data']] }).source(['events', 2, 'data'])
+ * ```
+ */
 export const ANY_INDEX = -1;
 
 /**
@@ -327,7 +346,7 @@ class JsonReader {
 }
 
 function document(compact: string, spans: Map<string, [number, number]>): JsonDocument {
-  // Within the depth limit, the native parser cannot overflow and is the fastest way to the value.
+  // The text is valid: the native parser (iterative in V8, so any depth is safe) is the fastest way to the value.
   const value: unknown = JSON.parse(compact);
   return {
     value,
