@@ -212,7 +212,9 @@ export class ChangeFeeds implements ChangeSink {
     const entry = this.entries.get(keyOf(change.tenant, change.collection));
     // A late notification after the watch ended: nobody here asked for it.
     if (!entry || !this.broker) return;
-    let data = JSON.stringify({ type: change.type, documentId: change.documentId, document: change.document });
+    // The document's own JSON text when the source has it, so that its numbers reach subscribers as written.
+    const document = change.documentJson ?? JSON.stringify(change.document ?? null);
+    let data = `{"type":${JSON.stringify(change.type)},"documentId":${JSON.stringify(change.documentId)},"document":${document}}`;
     if (Buffer.byteLength(data, 'utf8') > this.options.maxDocumentBytes) {
       // Never a truncated document presented as whole: say it is too large, the client reads it itself.
       data = JSON.stringify({ type: change.type, documentId: change.documentId, document: null, tooLarge: true });

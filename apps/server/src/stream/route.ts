@@ -104,6 +104,8 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
   const { config, hub, broker, metrics } = deps;
   const { grant, matcher, resume } = req;
   const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, requestHeader(c, 'origin')) };
+  // HEAD: the headers a GET would get (after the same checks), and no stream: nothing registered, the response ends.
+  if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
 
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   let sink: StreamSink;
