@@ -47,6 +47,7 @@ export function pushRoutes(deps: ServerDeps): Hono {
       token: signed.token,
       expiresAt: signed.expiresAt.toISOString().replace('.000Z', 'Z'),
       channels,
+      tokenId: signed.tokenId,
     };
     return c.json(res);
   });
