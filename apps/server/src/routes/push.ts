@@ -9,6 +9,7 @@ import type { PublishInput } from '../broker/types.js';
 import { checkChannel, checkPublish, checkUserId } from '../validate.js';
 import { streamRoute } from '../stream/route.js';
 import { ENVELOPE_BYTES, publishEvents } from './publish.js';
+import { revocationRoutes } from './revoke.js';
 
 /**
  * The `/push/*` routes: tokens, the stream, publish (single and batch) and the
@@ -93,6 +94,8 @@ export function pushRoutes(deps: ServerDeps): Hono {
     if (userId !== undefined) filter.userId = checkUserId(userId) as string;
     return c.json({ sessions: await broker.listSessions(tenant, filter) });
   });
+
+  app.route('/', revocationRoutes(deps));
 
   return app;
 }
