@@ -778,7 +778,13 @@ class RedisBroker implements Broker {
   private async sendControl(tenant: string, message: ControlMessage, revocation: Revocation | undefined): Promise<number> {
     const what = revocation ? 'the revocation' : 'the disconnect';
     if (!this.controlSubscribed) {
-      throw this.unavailable(new Error('the subscriber connection is not ready'), what);
+      // Just started or reconnected: the answers must have somewhere to arrive before anything is sent.
+      if (this.sub.status !== 'ready') throw this.unavailable(new Error('the subscriber connection is not ready'), what);
+      try {
+        await this.sub.subscribe(this.keys.replies(this.node));
+      } catch (err) {
+        throw this.unavailable(err, what);
+      }
     }
     const id = randomUUID();
     const envelope: ControlEnvelope = { id, from: this.node, message };
