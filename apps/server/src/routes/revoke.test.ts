@@ -168,6 +168,60 @@ describe('POST /push/revoke', () => {
   });
 });
 
+describe('the time rule at the boundary, on the stream route', () => {
+  /** A token signed as another JWT library would, with the given claims and iat (seconds). */
+  async function signed(claims: Record<string, unknown>, iat = Math.floor(Date.now() / 1000)) {
+    const { SignJWT } = await import('jose');
+    return new SignJWT({ tid: 'acme', chs: ['orders'], sub: 'u1', ...claims })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer('cast')
+      .setAudience('cast:stream')
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 600)
+      .sign(new TextEncoder().encode('s'.repeat(32)));
+  }
+
+  it('refuses a token issued one millisecond before the revocation time and accepts one issued at it', async () => {
+    const { app, post } = await setup();
+    const before = Date.now() - 2000;
+    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(before).toISOString() })).status).toBe(200);
+    const earlier = await app.request(`/push/stream?token=${await signed({ ims: before - 1 }, Math.floor((before - 1) / 1000))}`);
+    expect(earlier.status).toBe(401);
+    expect(((await earlier.json()) as { error: { code: string } }).error.code).toBe('TOKEN_REVOKED');
+    const same = await app.request(`/push/stream?token=${await signed({ ims: before }, Math.floor(before / 1000))}`);
+    expect(same.status).toBe(200);
+    await same.body?.cancel();
+  });
+
+  it('counts a token without ims as issued at the start of its iat second', async () => {
+    const { app, post } = await setup();
+    const iat = Math.floor(Date.now() / 1000);
+    const token = await signed({}, iat);
+    const iatMs = iat * 1000;
+    // A revocation one millisecond into the token's second covers it; one at the second's start does not.
+    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(iatMs).toISOString() })).status).toBe(200);
+    const open1 = await app.request(`/push/stream?token=${token}`);
+    expect(open1.status).toBe(200);
+    await open1.body?.cancel();
+    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(iatMs + 1).toISOString() })).status).toBe(200);
+    expect((await app.request(`/push/stream?token=${token}`)).status).toBe(401);
+  });
+
+  it('counts revoked and disconnected streams in /metrics', async () => {
+    const { app, post, token } = await setup();
+    const s1 = await open(app, (await token('m1')).token);
+    await s1.until('event: connected');
+    await post('/push/disconnect', { userId: 'm1' });
+    const s2 = await open(app, (await token('m1')).token);
+    await s2.until('event: connected');
+    await post('/push/revoke', { userId: 'm1' });
+    await s2.done;
+    const text = await (await app.request('/metrics')).text();
+    expect(text).toContain('cast_streams_revoked_total 1\n');
+    expect(text).toContain('cast_streams_disconnected_total 1\n');
+  });
+});
+
 describe('readRevocation (the revocation time rule)', () => {
   const NOW = Date.parse('2026-06-01T12:00:00.500Z');
 
