@@ -41,7 +41,15 @@ export function covers(r: Revocation, token: RevocableToken): boolean {
   }
 }
 
-/** When a revocation stops mattering: the time it compares against, plus the longest token lifetime. */
+/**
+ * The time a revocation is kept from: it stops mattering one longest token
+ * lifetime later.
+ *
+ * @example
+ * ```ts
+ * revocationTime({ kind: 'token', tokenId: 't1', at: 1000 }) // 1000
+ * ```
+ */
 export function revocationTime(r: Revocation): number {
   return r.kind === 'token' ? r.at : r.before;
 }
@@ -50,12 +58,24 @@ export function revocationTime(r: Revocation): number {
  * A revocation's member name in a stored set: one per token, one per user,
  * one for the whole tenant. A later revocation of the same member replaces an
  * earlier one when its time is later.
+ *
+ * @example
+ * ```ts
+ * revocationMember({ kind: 'user', userId: 'u1', before: 1000 }) // 'u:u1'
+ * ```
  */
 export function revocationMember(r: Revocation): string {
   return r.kind === 'token' ? `t:${r.tokenId}` : r.kind === 'user' ? `u:${r.userId}` : '*';
 }
 
-/** The revocation a stored member and time stand for, or undefined for a malformed member. */
+/**
+ * The revocation a stored member and time stand for, or undefined for a malformed member.
+ *
+ * @example
+ * ```ts
+ * revocationFromMember('u:u1', 1000) // { kind: 'user', userId: 'u1', before: 1000 }
+ * ```
+ */
 export function revocationFromMember(member: string, time: number): Revocation | undefined {
   if (!Number.isFinite(time)) return undefined;
   if (member === '*') return { kind: 'all', before: time };
