@@ -149,7 +149,11 @@ describe('revocation across three nodes on Redis', () => {
     const old = await issueToken(as(nodes[0]!), { channels: ['c:orders'], userId: 'u1' });
     const subs = await Promise.all(nodes.map((n) => open(as(n), old.token)));
     const bystander = await open(as(nodes[1]!), (await issueToken(as(nodes[1]!), { channels: ['c:orders'], userId: 'u2' })).token);
+    const sent = Date.now();
     expect(await post(as(nodes[2]!), '/push/revoke', { userId: 'u1' })).toEqual({ status: 200, body: { revoked: 3 } });
+    await Promise.all(subs.map((s) => s.ended));
+    // Every node closed its stream within a second of the request.
+    expect(Date.now() - sent).toBeLessThan(1000);
     for (const s of subs) expect(await lastEvent(s)).toEqual(REVOKED);
     for (const n of nodes) expect(await refused(as(n), old.token)).toBe('401 TOKEN_REVOKED');
     expect(await endsWithin(bystander, 100)).toBe(false);
