@@ -241,9 +241,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         list = new RevocationList(revocationTtlMs);
         revoked.set(tenant, list);
       }
-      list.prune(t);
       // One that no token still valid can match is not kept at all.
       if (revocationTime(revocation) >= t - revocationTtlMs) {
+        // The sweep prunes every 10 s; at the limit, prune now before refusing.
+        if (!list.has(revocation) && list.size >= maxRevocations) list.prune(t);
         if (!list.has(revocation) && list.size >= maxRevocations) {
           throw new CastError(
             'RATE_LIMITED',
