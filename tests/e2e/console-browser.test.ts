@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { CastServer } from '@cast/server-sdk';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, publish, startServer } from './helpers/server.js';
+import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
+import { openRaw } from './helpers/sse.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -259,6 +260,31 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     expect(requests.filter((url) => !url.startsWith(`${server.url}/`) && !url.startsWith('data:'))).toEqual([]);
     expect(problems).toEqual([]);
     await context.close();
+  });
+
+  it('disconnects a session from the sessions list: that stream gets disconnected and leaves the list', async () => {
+    const { context, page, problems } = await openConsole();
+    await signIn(page, server.apiKey);
+    await subscribe(page, 'kick:room');
+    const { token } = await issueToken(server, { channels: ['kick:room'], userId: 'kick-me' });
+    const other = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`);
+    try {
+      await other.waitFor(1);
+      await page.click('#sessions-refresh');
+      const row = page.locator('#sessions-body tr', { hasText: 'kick-me' });
+      await row.waitFor();
+      await row.getByRole('button', { name: /^Disconnect session / }).click();
+      await other.ended;
+      expect(other.events.at(-1)).toMatchObject({ event: 'disconnected', data: '{"reason":"disconnected_by_server","reconnect":false}' });
+      await row.waitFor({ state: 'detached' });
+      await page.locator('#event-list li.note', { hasText: /Disconnected session [0-9a-f]{8}\./ }).waitFor();
+      // The console's own connection is untouched.
+      expect(await page.getAttribute('#status', 'data-state')).toBe('connected');
+      expect(problems).toEqual([]);
+    } finally {
+      other.close();
+      await context.close();
+    }
   });
 
   it('copies snippets that run as copied: token curl, publish curl and the JavaScript stream reader', async () => {

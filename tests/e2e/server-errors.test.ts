@@ -51,6 +51,8 @@ describe('API keys', () => {
     ['POST', '/push/publish'],
     ['POST', '/push/publish/batch'],
     ['GET', '/push/sessions'],
+    ['POST', '/push/revoke'],
+    ['POST', '/push/disconnect'],
   ] as const) {
     it(`${method} ${path} refuses a missing key and an unknown key with 401`, async () => {
       const body = method === 'POST' ? '{}' : undefined;

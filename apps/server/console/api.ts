@@ -7,6 +7,8 @@ export interface ConsoleApi {
   publish(body: { channel: string; event: string; data: unknown }): Promise<PublishResponse>;
   /** The sessions on any of `channels`, or undefined when this server has no sessions listing. */
   listSessions(channels: readonly string[]): Promise<SessionInfo[] | undefined>;
+  /** Closes one session with a final `disconnected` event telling its client not to reconnect. */
+  disconnect(sessionId: string): Promise<{ disconnected: number }>;
 }
 
 /**
@@ -14,7 +16,7 @@ export interface ConsoleApi {
  * origin the page came from (the page's CSP `connect-src 'self'` enforces it).
  *
  * @param apiKey - the secret key the user signed in with
- * @returns the three calls
+ * @returns the calls
  * @example
  * ```ts
  * const { token } = await createConsoleApi(key).issueToken(['orders'])
@@ -48,6 +50,8 @@ export function createConsoleApi(apiKey: string): ConsoleApi {
     issueToken: (channels, userId) =>
       call<TokenResponse>('/push/tokens', { method: 'POST', body: { channels, ...(userId ? { userId } : {}) } }),
     publish: (body) => call<PublishResponse>('/push/publish', { method: 'POST', body }),
+    disconnect: (sessionId) =>
+      call<{ disconnected: number }>('/push/disconnect', { method: 'POST', body: { sessionId, reconnect: false } }),
     async listSessions(channels) {
       const byId = new Map<string, SessionInfo>();
       try {

@@ -372,10 +372,32 @@ function renderSessions(sessions: SessionInfo[] | undefined): void {
         el('td', {}, s.userId === CONSOLE_USER ? 'console' : (s.userId ?? '—')),
         el('td', {}, s.channels.join(', ')),
         el('td', {}, el('time', { datetime: s.connectedAt, title: s.connectedAt }, since(s.connectedAt))),
-        el('td', { class: 'mono' }, s.id.slice(0, 8)),
+        el('td', { class: 'mono session' }, s.id.slice(0, 8), disconnectButton(s)),
       ),
     ),
   );
+}
+
+/** A button that closes one session (its client is told not to reconnect). */
+function disconnectButton(session: SessionInfo): HTMLButtonElement {
+  const short = session.id.slice(0, 8);
+  const label = `Disconnect session ${short}`;
+  const button = el('button', { type: 'button', class: 'ghost row-action', 'aria-label': label, title: label }, '✕');
+  button.addEventListener('click', () => {
+    if (!api) return;
+    button.disabled = true;
+    api
+      .disconnect(session.id)
+      .then(({ disconnected }) => {
+        log.note(disconnected > 0 ? `Disconnected session ${short}.` : `Session ${short} had already ended.`);
+        return refreshSessions();
+      })
+      .catch((err: unknown) => {
+        button.disabled = false;
+        ui.sessionsNote.textContent = describeError(err);
+      });
+  });
+  return button;
 }
 
 async function refreshSessions(): Promise<void> {

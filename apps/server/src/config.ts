@@ -73,7 +73,7 @@ export const NUMBER_SETTINGS: readonly NumberSetting[] = [
   { env: 'CAST_RETRY_MS', key: 'retryMs', default: 1000, min: 0, max: 600_000, doc: 'The `retry:` hint sent to clients, ms.' },
   { env: 'CAST_MAX_PAYLOAD_BYTES', key: 'maxPayloadBytes', default: 64 * 1024, min: 16, max: 16 * 1024 * 1024, doc: 'Largest event `data`, bytes of JSON.' },
   { env: 'CAST_MAX_CHANNELS_PER_TOKEN', key: 'maxChannelsPerToken', default: 100, min: 1, max: 10_000, doc: 'Most channels one token may grant.' },
-  { env: 'CAST_MAX_TOKEN_TTL_SECONDS', key: 'maxTokenTtlSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'Longest token lifetime, seconds.' },
+  { env: 'CAST_MAX_TOKEN_TTL_SECONDS', key: 'maxTokenTtlSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'Longest token lifetime, seconds; revocations are kept this long.' },
   { env: 'CAST_CONNECTION_BUFFER_BYTES', key: 'connectionBufferBytes', default: 1024 * 1024, min: 1024, max: 1024 ** 3, doc: 'Unsent bytes after which a slow stream is closed (it resumes by replay).' },
   { env: 'CAST_MAX_BATCH', key: 'maxBatch', default: 100, min: 1, max: 10_000, doc: 'Most events in one batch publish.' },
   { env: 'CAST_IDEMPOTENCY_WINDOW_SECONDS', key: 'idempotencyWindowSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'How long an idempotency key is remembered, seconds.' },

@@ -8,6 +8,7 @@ import { createMemoryBroker } from './broker/memory.js';
 import { type Config, knownTenants } from './config.js';
 import type { ServerDeps } from './context.js';
 import { answerClientError, httpServerOptions } from './http-limits.js';
+import type { LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import { createChangeFeeds } from './sources/index.js';
 import { Hub } from './stream/hub.js';
@@ -33,6 +34,7 @@ export async function createBroker(config: Config): Promise<Broker> {
       historyMaxAgeSeconds: config.historyMaxAgeSeconds,
       historyMaxBytes: config.historyMaxBytes,
       idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+      revocationTtlSeconds: config.maxTokenTtlSeconds,
     });
   }
   return createMemoryBroker({
@@ -40,25 +42,35 @@ export async function createBroker(config: Config): Promise<Broker> {
     historyMaxAgeSeconds: config.historyMaxAgeSeconds,
     historyMaxBytes: config.historyMaxBytes,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+    revocationTtlSeconds: config.maxTokenTtlSeconds,
   });
+}
+
+/** Options of {@link startServer} beyond the configuration. */
+export interface StartServerOptions {
+  /** Told of lifecycle events (channel occupancy, presence, revoked connections). */
+  lifecycle?: LifecycleListener | undefined;
 }
 
 /**
  * Starts the Cast server for a configuration.
  *
+ * @param config - the configuration
+ * @param options - a lifecycle listener
  * @example
  * ```ts
  * const server = await startServer(loadConfig())
  * console.log(server.url)
  * ```
  */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
+  const { lifecycle } = options;
   const rawBroker = await createBroker(config);
   // Change feeds see which `$db:` channels have subscribers through the broker the hub talks to.
   const feeds = await createChangeFeeds(config);
   const broker = feeds ? feeds.wrap(rawBroker) : rawBroker;
   const metrics = new Metrics();
-  const hub = new Hub(broker, metrics, config.heartbeatMs);
+  const hub = new Hub(broker, metrics, config.heartbeatMs, lifecycle);
   await broker.start(hub);
   if (feeds) {
     try {
@@ -75,6 +87,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     hub,
     metrics,
     feeds,
+    lifecycle,
     tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds, {
       tenants: knownTenants(config),
       maxChannels: config.maxChannelsPerToken,

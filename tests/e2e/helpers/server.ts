@@ -163,14 +163,14 @@ export async function issueToken(
   server: Pick<TestServer, 'url' | 'apiKey'>,
   body: { channels: string[]; userId?: string; ttlSeconds?: number },
   apiKey = server.apiKey,
-): Promise<{ token: string; expiresAt: string; channels: string[] }> {
+): Promise<{ token: string; expiresAt: string; channels: string[]; tokenId: string }> {
   const res = await fetch(`${server.url}/push/tokens`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { token: string; expiresAt: string; channels: string[] };
+  return (await res.json()) as { token: string; expiresAt: string; channels: string[]; tokenId: string };
 }
 
 /** Publishes one event over HTTP and returns the status and parsed body. */

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { isValidChannel, isValidUserId, TOKEN_AUDIENCE, TOKEN_ISSUER, type TokenClaims } from '@cast/protocol';
 import { fail } from '../errors.js';
 
@@ -9,6 +9,13 @@ export interface TokenGrant {
   userId: string | undefined;
   /** Expiry, ms since the epoch. */
   expiresAt: number;
+  /** The token's id (`jti`), when it has one; what `POST /push/revoke` with `tokenId` names. */
+  tokenId: string | undefined;
+  /**
+   * When the token was issued, ms since the epoch: its `ims` claim, else the
+   * start of its `iat` second (so a revocation in that second covers it).
+   */
+  issuedAt: number;
 }
 
 /**
@@ -28,7 +35,7 @@ export interface TokenLimits {
 
 /** Signs and verifies stream tokens with one HS256 secret. */
 export interface TokenService {
-  sign(input: { tenant: string; channels: string[]; userId?: string; ttlSeconds: number }): Promise<{ token: string; expiresAt: Date }>;
+  sign(input: { tenant: string; channels: string[]; userId?: string; ttlSeconds: number }): Promise<{ token: string; expiresAt: Date; tokenId: string }>;
   verify(token: string): Promise<TokenGrant>;
 }
 
@@ -80,7 +87,13 @@ function invalid(message = 'The token is not valid (malformed, tampered with or 
  *   `maxTtlSeconds` (plus that skew), the tenant one of `limits.tenants`,
  *   every channel in the public channel grammar (so never `$bus` or a
  *   `$db:` feed, which only their own routes serve), at most
- *   `limits.maxChannels` of them, and `sub` (when present) a valid user id.
+ *   `limits.maxChannels` of them, and `sub` (when present) a valid user id;
+ * - `jti`, when present, a string of 1-128 characters; `ims`, when present, a
+ *   whole number of milliseconds within the `iat` second.
+ *
+ * Every token it signs carries a `jti` (a random UUID) and `ims`, the issue
+ * time in milliseconds, which revocations compare against: a revocation
+ * covers the tokens issued strictly before it.
  *
  * @param secret - the signing secret (UTF-8)
  * @param maxTtlSeconds - the longest lifetime a token may claim; longer ones are refused even when validly signed
@@ -129,17 +142,34 @@ export function createTokenService(secret: string, maxTtlSeconds: number, limits
     }
     if (!chs.every(isValidChannel)) invalid('The token grants a channel outside the channel grammar.');
     if (sub !== undefined && !isValidUserId(sub)) invalid('The token\'s user id ("sub") is not a valid user id.');
-    return { tenant: tid, channels: chs, userId: typeof sub === 'string' ? sub : undefined, expiresAt: exp * 1000 };
+    const { jti, ims } = claims as Partial<TokenClaims>;
+    if (jti !== undefined && (typeof jti !== 'string' || jti.length === 0 || jti.length > 128)) {
+      invalid('The token\'s "jti" must be a string of 1-128 characters.');
+    }
+    // A millisecond issue time outside its own iat second is a signer's bug: trusting either would be a guess.
+    if (ims !== undefined && (typeof ims !== 'number' || !Number.isInteger(ims) || Math.floor(ims / 1000) !== iat)) {
+      invalid('The token\'s "ims" must be its issue time in whole milliseconds, within its "iat" second.');
+    }
+    return {
+      tenant: tid,
+      channels: chs,
+      userId: typeof sub === 'string' ? sub : undefined,
+      expiresAt: exp * 1000,
+      tokenId: jti,
+      issuedAt: ims ?? iat * 1000,
+    };
   };
 
   return {
     async sign({ tenant, channels, userId, ttlSeconds }) {
-      const iat = Math.floor(Date.now() / 1000);
+      const ims = Date.now();
+      const iat = Math.floor(ims / 1000);
       const exp = iat + ttlSeconds;
-      const claims: TokenClaims = { tid: tenant, chs: channels, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, exp };
+      const jti = randomUUID();
+      const claims: TokenClaims = { tid: tenant, chs: channels, jti, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, ims, exp };
       if (userId !== undefined) claims.sub = userId;
       const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      return { token: `${signingInput}.${mac(signingInput)}`, expiresAt: new Date(exp * 1000) };
+      return { token: `${signingInput}.${mac(signingInput)}`, expiresAt: new Date(exp * 1000), tokenId: jti };
     },
     async verify(token) {
       return verify(token);

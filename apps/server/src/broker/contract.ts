@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { comparePositions, parseRedisPosition } from './redis-codec.js';
-import type { Broker, LocalDelivery, PublishInput, StoredEvent } from './types.js';
+import type { Broker, ControlMessage, LocalDelivery, PublishInput, StoredEvent } from './types.js';
 
 /** Limits a contract test asks its broker for. */
 export interface BrokerContractOptions {
@@ -9,6 +9,10 @@ export interface BrokerContractOptions {
   /** Bytes of history kept per tenant (each broker counts its own overhead per event). */
   historyMaxBytes: number;
   idempotencyWindowSeconds: number;
+  /** How long a revocation is kept after its time (the longest token lifetime), seconds. */
+  revocationTtlSeconds: number;
+  /** Most revocations held per tenant. */
+  maxRevocations: number;
   /** The broker's clock for age limits; the suite moves it forward. */
   now: () => number;
 }
@@ -28,6 +32,13 @@ class Recorder implements LocalDelivery {
   readonly received: Array<{ tenant: string; event: StoredEvent }> = [];
   /** Connections per `tenant/channel` that "take" an event (default 1). */
   readonly takers = new Map<string, number>();
+  readonly controls: Array<{ tenant: string; message: ControlMessage }> = [];
+  /** Streams each control message "ends" here. */
+  controlAnswer = 2;
+  control(tenant: string, message: ControlMessage): number {
+    this.controls.push({ tenant, message });
+    return this.controlAnswer;
+  }
   deliver(tenant: string, event: StoredEvent): number {
     this.received.push({ tenant, event });
     return this.takers.get(`${tenant}/${event.channel}`) ?? 1;
@@ -83,6 +94,8 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
         historyMaxAgeSeconds: 3600,
         historyMaxBytes: 64 * 1024 * 1024,
         idempotencyWindowSeconds: 3600,
+        revocationTtlSeconds: 3600,
+        maxRevocations: 1000,
         ...overrides,
         now: () => clock,
       });
@@ -356,6 +369,81 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(await ids({ channel: 'orders' })).toEqual(['s2']);
       broker.removeSession('acme', 'unknown');
       expect(await ids({})).toEqual(['s2', 's3']);
+    });
+
+    const token = (over: { tokenId?: string; userId?: string | null; issuedAt: number }) => ({
+      tokenId: over.tokenId,
+      userId: over.userId ?? null,
+      issuedAt: over.issuedAt,
+    });
+
+    it('has no revocations for a tenant that never revoked', async () => {
+      const { broker } = await make();
+      const list = await broker.revocations('acme');
+      expect(list.covers(token({ tokenId: 't1', userId: 'u1', issuedAt: clock - 1000 }))).toBe(false);
+    });
+
+    it('revokes a user\'s tokens issued strictly before the revocation time, not later ones, not other users\'', async () => {
+      const { broker } = await make();
+      await broker.revocations('acme');
+      const before = clock;
+      await broker.revoke('acme', { kind: 'user', userId: 'u1', before });
+      const list = await broker.revocations('acme');
+      expect(list.covers(token({ userId: 'u1', issuedAt: before - 1 }))).toBe(true);
+      expect(list.covers(token({ userId: 'u1', issuedAt: before }))).toBe(false);
+      expect(list.covers(token({ userId: 'u2', issuedAt: before - 1 }))).toBe(false);
+      expect(list.covers(token({ userId: null, issuedAt: before - 1 }))).toBe(false);
+      // An earlier time for the same user never narrows a later revocation.
+      await broker.revoke('acme', { kind: 'user', userId: 'u1', before: before - 5000 });
+      expect((await broker.revocations('acme')).covers(token({ userId: 'u1', issuedAt: before - 1 }))).toBe(true);
+    });
+
+    it('revokes one token by id whenever it was issued, and a whole tenant by issue time', async () => {
+      const { broker } = await make();
+      await broker.revoke('acme', { kind: 'token', tokenId: 'tok-1', at: clock });
+      let list = await broker.revocations('acme');
+      expect(list.covers(token({ tokenId: 'tok-1', issuedAt: clock + 10_000 }))).toBe(true);
+      expect(list.covers(token({ tokenId: 'tok-2', issuedAt: clock - 10_000 }))).toBe(false);
+      await broker.revoke('acme', { kind: 'all', before: clock - 1000 });
+      list = await broker.revocations('acme');
+      expect(list.covers(token({ tokenId: 'tok-3', userId: 'u9', issuedAt: clock - 1001 }))).toBe(true);
+      expect(list.covers(token({ tokenId: 'tok-3', userId: 'u9', issuedAt: clock - 1000 }))).toBe(false);
+    });
+
+    it('keeps revocations per tenant', async () => {
+      const { broker } = await make();
+      await broker.revoke('acme', { kind: 'all', before: clock });
+      await broker.revoke('acme', { kind: 'token', tokenId: 'tok-1', at: clock });
+      const globex = await broker.revocations('globex');
+      expect(globex.covers(token({ tokenId: 'tok-1', userId: 'u1', issuedAt: clock - 1 }))).toBe(false);
+    });
+
+    it('hands a revocation to local control and answers the streams it ended', async () => {
+      const { broker, local } = await make();
+      // A node serving streams of the tenant has read its revocations first.
+      await broker.revocations('acme');
+      const revocation = { kind: 'user', userId: 'u1', before: clock } as const;
+      expect(await broker.revoke('acme', revocation)).toBe(2);
+      expect(local.controls).toEqual([{ tenant: 'acme', message: { type: 'revoke', revocation } }]);
+    });
+
+    it('broadcasts a disconnect to local control and answers the sum', async () => {
+      const { broker, local } = await make();
+      await broker.revocations('acme');
+      local.controlAnswer = 3;
+      const message: ControlMessage = { type: 'disconnect', userId: 'u1', channel: 'orders', reconnect: true };
+      expect(await broker.broadcast('acme', message)).toBe(3);
+      expect(local.controls).toEqual([{ tenant: 'acme', message }]);
+      // Nothing is stored: a disconnect refuses no token.
+      expect((await broker.revocations('acme')).covers(token({ userId: 'u1', issuedAt: clock - 1 }))).toBe(false);
+    });
+
+    it('refuses a revocation past the most kept per tenant with RATE_LIMITED, but takes a repeat of a held one', async () => {
+      const { broker } = await make({ maxRevocations: 10 });
+      for (let i = 0; i < 10; i++) await broker.revoke('acme', { kind: 'token', tokenId: `t${i}`, at: clock });
+      await expect(broker.revoke('acme', { kind: 'token', tokenId: 'one-more', at: clock })).rejects.toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+      await expect(broker.revoke('acme', { kind: 'token', tokenId: 't5', at: clock + 1 })).resolves.toBeTypeOf('number');
+      await expect(broker.revoke('globex', { kind: 'token', tokenId: 'one-more', at: clock })).resolves.toBeTypeOf('number');
     });
 
     it('is ready once started', async () => {

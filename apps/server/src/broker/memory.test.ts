@@ -1,6 +1,6 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { describeBrokerContract } from './contract.js';
 import { createMemoryBroker, type MemoryBrokerOptions } from './memory.js';
 import type { LocalDelivery, PublishInput, StoredEvent } from './types.js';
@@ -209,6 +209,30 @@ describe('memory broker', () => {
     broker.removeSession('acme', 's1');
     expect((await broker.listSessions('acme', {})).map((s) => s.id)).toEqual(['s2']);
     expect(await broker.ready()).toBe(true);
+  });
+});
+
+describe('memory broker revocations', () => {
+  it('forgets a revocation once no token it covers can still be valid (the longest token lifetime)', async () => {
+    vi.useFakeTimers({ now: T0 });
+    try {
+      const { broker, start, tick } = setup({ revocationTtlSeconds: 60 });
+      await start();
+      await broker.revoke('acme', { kind: 'token', tokenId: 'tok-1', at: T0 });
+      const held = { tokenId: 'tok-1', userId: null, issuedAt: T0 - 1 };
+      expect((await broker.revocations('acme')).covers(held)).toBe(true);
+      tick(59_000);
+      vi.advanceTimersByTime(10_000);
+      expect((await broker.revocations('acme')).covers(held)).toBe(true);
+      tick(2_000);
+      vi.advanceTimersByTime(10_000);
+      expect((await broker.revocations('acme')).covers(held)).toBe(false);
+      // One whose time is already past the lifetime is not stored at all.
+      await broker.revoke('acme', { kind: 'all', before: T0 + 61_000 - 60_001 });
+      expect((await broker.revocations('acme')).covers({ tokenId: 'x', userId: null, issuedAt: 0 })).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { comparePositions, type EventPosition, parsePosition, type SessionInfo } from '@cast/protocol';
+import { CastError, comparePositions, type EventPosition, parsePosition, type SessionInfo } from '@cast/protocol';
+import { MAX_REVOCATIONS_PER_TENANT, NO_REVOCATIONS, RevocationList, revocationTime } from '../revocation/list.js';
 import type {
   Broker,
   LocalDelivery,
@@ -23,6 +24,10 @@ export interface MemoryBrokerOptions {
   historyMaxBytes: number;
   /** How long an idempotency key is remembered, seconds. */
   idempotencyWindowSeconds: number;
+  /** How long a revocation is kept after its time: the longest token lifetime, seconds. @defaultValue 86_400 */
+  revocationTtlSeconds?: number;
+  /** Most revocations held per tenant at once. @defaultValue MAX_REVOCATIONS_PER_TENANT (100 000) */
+  maxRevocations?: number;
   /** Most idempotency keys remembered at once (oldest forgotten first). @defaultValue 1_000_000 */
   maxIdempotencyKeys?: number;
   /** Most bytes the remembered idempotency answers take (oldest forgotten first). @defaultValue 64 MiB */
@@ -105,6 +110,9 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
   const idempotency = new Map<string, IdempotencyAnswer & { expires: number; bytes: number }>();
   let idempotencyBytes = 0;
   const sessions = new Map<string, Map<string, SessionRecord>>();
+  const revocationTtlMs = (options.revocationTtlSeconds ?? 86_400) * 1000;
+  const revoked = new Map<string, RevocationList>();
+  const maxRevocations = options.maxRevocations ?? MAX_REVOCATIONS_PER_TENANT;
   let local: LocalDelivery | undefined;
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -215,6 +223,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         const t = now();
         for (const log of logs.values()) trimByAge(log, t);
         forgetExpiredKeys(t);
+        for (const [tenant, list] of revoked) {
+          list.prune(t);
+          if (list.size === 0) revoked.delete(tenant);
+        }
       }, 10_000);
       sweepTimer.unref?.();
     },
@@ -267,6 +279,34 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         out.push({ id: s.id, userId: s.userId, channels: s.channels, connectedAt: s.connectedAt });
       }
       return out;
+    },
+    async broadcast(tenant, message) {
+      return local?.control?.(tenant, message) ?? 0;
+    },
+    async revoke(tenant, revocation) {
+      const t = now();
+      let list = revoked.get(tenant);
+      if (!list) {
+        list = new RevocationList(revocationTtlMs);
+        revoked.set(tenant, list);
+      }
+      // One that no token still valid can match is not kept at all.
+      if (revocationTime(revocation) >= t - revocationTtlMs) {
+        // The sweep prunes every 10 s; at the limit, prune now before refusing.
+        if (!list.has(revocation) && list.size >= maxRevocations) list.prune(t);
+        if (!list.has(revocation) && list.size >= maxRevocations) {
+          throw new CastError(
+            'RATE_LIMITED',
+            `The tenant holds ${maxRevocations} revocations, the most kept at once; revoke by user or by issue time instead of token by token.`,
+            { retryAfter: 60 },
+          );
+        }
+        list.add(revocation);
+      }
+      return local?.control?.(tenant, { type: 'revoke', revocation }) ?? 0;
+    },
+    async revocations(tenant) {
+      return revoked.get(tenant) ?? NO_REVOCATIONS;
     },
     async ready() {
       return true;

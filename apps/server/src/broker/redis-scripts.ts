@@ -292,3 +292,29 @@ end
 if more == '' and read >= count then more = from end
 return { recovered and 1 or 0, floor, more, flat, last or '' }
 `;
+
+/**
+ * Stores one revocation of a tenant and tells every node, atomically (a node
+ * reading the set after subscribing to the control channel misses nothing).
+ *
+ * KEYS: the tenant's revocation set, its control channel.
+ * ARGV: member, time (ms), oldest time still kept (ms), TTL of the set (ms),
+ * most members, the control message, keep ('1' to store, '0' when no valid
+ * token can match it and it is only broadcast).
+ *
+ * Returns the number of subscribers the message reached, or -1 when the set
+ * is full (nothing stored, nothing sent).
+ */
+export const REVOKE_SCRIPT = `
+local set, channel = KEYS[1], KEYS[2]
+redis.call('ZREMRANGEBYSCORE', set, '-inf', '(' .. ARGV[3])
+if ARGV[7] == '1' then
+  if not redis.call('ZSCORE', set, ARGV[1]) and redis.call('ZCARD', set) >= tonumber(ARGV[5]) then
+    return -1
+  end
+  -- GT: a later time for the same token, user or tenant replaces an earlier one, never the reverse.
+  redis.call('ZADD', set, 'GT', ARGV[2], ARGV[1])
+  redis.call('PEXPIRE', set, ARGV[4])
+end
+return redis.call('PUBLISH', channel, ARGV[6])
+`;

@@ -9,9 +9,19 @@ import {
   positionBefore,
 } from './redis-codec.js';
 import { createRedisKeys, type RedisKeys } from './redis-keys.js';
-import { PUBLISH_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+import { PUBLISH_SCRIPT, READ_SCRIPT, REVOKE_SCRIPT } from './redis-scripts.js';
+import {
+  MAX_REVOCATIONS_PER_TENANT,
+  type Revocation,
+  RevocationList,
+  type Revocations,
+  revocationFromMember,
+  revocationMember,
+  revocationTime,
+} from '../revocation/list.js';
 import type {
   Broker,
+  ControlMessage,
   LocalDelivery,
   PublishInput,
   PublishOutcome,
@@ -40,6 +50,10 @@ export interface RedisBrokerOptions {
   maxIdempotencyKeys?: number;
   /** How long a Redis command may take before the call fails with 503. @defaultValue 1000 */
   commandTimeoutMs?: number;
+  /** How long a revocation is kept after its time: the longest token lifetime, seconds. @defaultValue 86_400 */
+  revocationTtlSeconds?: number;
+  /** Most revocations held per tenant at once. @defaultValue MAX_REVOCATIONS_PER_TENANT (100 000) */
+  maxRevocations?: number;
   /** How long a node's sessions outlive its last heartbeat (a heartbeat runs every third of it). @defaultValue 15_000 */
   nodeTtlMs?: number;
   /** This node's id in Redis. @defaultValue a random UUID */
@@ -65,6 +79,38 @@ const REPAIR_MS = 500;
 interface ScriptClient extends Redis {
   castPublish(...args: Array<string | number>): Promise<unknown>;
   castRead(...args: Array<string | number>): Promise<unknown>;
+  castRevoke(...args: Array<string | number>): Promise<number>;
+}
+
+/**
+ * This node's copy of one tenant's revocations. Loaded once (after
+ * subscribing to the tenant's control channel, so nothing falls between),
+ * then kept current by the control messages; read again after the
+ * subscription was lost.
+ */
+interface Mirror {
+  readonly list: RevocationList;
+  subscribed: boolean;
+  loaded: boolean;
+  /** Control messages may have been missed since the last read. */
+  stale: boolean;
+  loading: Promise<void> | undefined;
+}
+
+/** A control message this node sent, collecting the answers of the nodes it reached. */
+interface PendingReplies {
+  sum: number;
+  got: number;
+  /** How many nodes the message reached (known once the publish returns). */
+  expected: number | undefined;
+  resolve: () => void;
+}
+
+/** A control message on the wire: who sent it (for the answer) and what it says. */
+interface ControlEnvelope {
+  id: string;
+  from: string;
+  message: ControlMessage;
 }
 
 /**
@@ -134,6 +180,12 @@ function messageOf(err: unknown): string {
  * - `delivered` = this node's exact count + connections registered by the
  *   other live nodes on that channel; sessions live in per-node hashes that
  *   expire when a node stops heartbeating.
+ * - Revocations live in a per-tenant sorted set that expires a max token
+ *   TTL after its last write; each node keeps a copy per tenant it serves
+ *   (read once, then updated by the tenant's control channel), so a stream
+ *   open costs no round trip. Control messages (revoke, disconnect) reach
+ *   every node subscribed to the tenant's control channel; each answers its
+ *   count on the sender's reply channel, and PUBLISH says how many to await.
  * - Redis unreachable: every call fails at once or after `commandTimeoutMs`
  *   with 503 `UNAVAILABLE` (no offline queue); open streams stay open.
  *
@@ -159,6 +211,8 @@ class RedisBroker implements Broker {
   private readonly timeoutMs: number;
   private readonly nodeTtlMs: number;
   private readonly maxAgeMs: number;
+  private readonly revocationTtlMs: number;
+  private readonly maxRevocations: number;
   private readonly cmd: ScriptClient;
   private readonly sub: Redis;
   private local: LocalDelivery | undefined;
@@ -166,6 +220,14 @@ class RedisBroker implements Broker {
   private readonly waits = new Map<string, LocalWait>();
   private readonly sessions = new Map<string, Map<string, SessionRecord>>();
   private readonly counts = new Map<string, Map<string, number>>();
+  private readonly mirrors = new Map<string, Mirror>();
+  private readonly replies = new Map<string, PendingReplies>();
+  /** Subscribed to this node's reply channel and every mirror's control channel. */
+  private controlSubscribed = false;
+  private controlSubscribing = false;
+  /** Bumped whenever the subscriber connection is lost: a mirror read that began before is stale. */
+  private subscriberGeneration = 0;
+  private lastPrune = 0;
   /** Tenants whose session hashes must be rewritten whole (a write failed, or Redis came back). */
   private readonly dirty = new Set<string>();
   /** Redis time minus local time, a lower bound (ms); undefined until measured. */
@@ -185,6 +247,8 @@ class RedisBroker implements Broker {
     this.timeoutMs = options.commandTimeoutMs ?? 1000;
     this.nodeTtlMs = options.nodeTtlMs ?? 15_000;
     this.maxAgeMs = options.historyMaxAgeSeconds * 1000;
+    this.revocationTtlMs = (options.revocationTtlSeconds ?? 86_400) * 1000;
+    this.maxRevocations = options.maxRevocations ?? MAX_REVOCATIONS_PER_TENANT;
     const common: RedisOptions = {
       lazyConnect: true,
       // Fail fast instead of queueing while disconnected: publishes answer 503 at once.
@@ -197,6 +261,7 @@ class RedisBroker implements Broker {
     this.cmd = new Redis(options.url, { ...common, connectionName: `cast:${this.node}` }) as ScriptClient;
     this.cmd.defineCommand('castPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });
     this.cmd.defineCommand('castRead', { numberOfKeys: 0, lua: READ_SCRIPT });
+    this.cmd.defineCommand('castRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
     // The subscriber resubscribes itself (see onSubscriberReady) so it can catch up after.
     this.sub = new Redis(options.url, { ...common, autoResubscribe: false, connectionName: `cast:${this.node}:sub` });
   }
@@ -212,7 +277,7 @@ class RedisBroker implements Broker {
     this.cmd.on('ready', () => void this.onCommandReady());
     this.sub.on('ready', () => this.onSubscriberReady());
     this.sub.on('close', () => this.onSubscriberLost());
-    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onLive(channel, message));
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel, message));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(100, Math.floor(this.nodeTtlMs / 3)));
     this.heartbeatTimer.unref?.();
     this.repairTimer = setInterval(() => this.repair(), REPAIR_MS);
@@ -488,9 +553,17 @@ class RedisBroker implements Broker {
     }
     const feeds = [...this.feeds.values()];
     for (let i = 0; i < feeds.length; i += 1000) this.subscribe(feeds.slice(i, i + 1000));
+    this.subscribeControl();
   }
 
   private onSubscriberLost(): void {
+    this.subscriberGeneration++;
+    this.controlSubscribed = false;
+    for (const mirror of this.mirrors.values()) {
+      // Control messages sent from now on may be missed: read the set again when back.
+      mirror.subscribed = false;
+      mirror.stale = true;
+    }
     for (const feed of this.feeds.values()) {
       // Messages published from now on may be missed: read the log when back.
       feed.subscribed = false;
@@ -500,9 +573,20 @@ class RedisBroker implements Broker {
     }
   }
 
-  private onLive(channel: Buffer, message: Buffer): void {
-    const tenant = this.keys.tenantOfLive(channel.toString('utf8'));
-    const feed = tenant === undefined ? undefined : this.feeds.get(tenant);
+  private onMessage(channel: Buffer, message: Buffer): void {
+    const name = channel.toString('utf8');
+    const tenant = this.keys.tenantOfLive(name);
+    if (tenant !== undefined) {
+      this.onLive(tenant, message);
+      return;
+    }
+    const controlled = this.keys.tenantOfControl(name);
+    if (controlled !== undefined) this.onControl(controlled, message);
+    else if (name === this.keys.replies(this.node)) this.onReply(message);
+  }
+
+  private onLive(tenant: string, message: Buffer): void {
+    const feed = this.feeds.get(tenant);
     if (!feed || !feed.subscribed) return;
     const event = decodeLiveMessage(message);
     if (!event) return;
@@ -620,12 +704,221 @@ class RedisBroker implements Broker {
 
   private repair(): void {
     if (this.closed || this.sub.status !== 'ready') return;
+    this.subscribeControl();
+    for (const [tenant, mirror] of this.mirrors) {
+      if (mirror.subscribed && mirror.stale) this.loadMirror(tenant, mirror).catch(() => {});
+    }
     const unsubscribed: Feed[] = [];
     for (const feed of this.feeds.values()) {
       if (!feed.subscribed) unsubscribed.push(feed);
       else if (!feed.live && !feed.catching) void this.catchUp(feed);
     }
     for (let i = 0; i < unsubscribed.length; i += 1000) this.subscribe(unsubscribed.slice(i, i + 1000));
+  }
+
+  // ---- control messages and revocations ------------------------------------------
+
+  async broadcast(tenant: string, message: ControlMessage): Promise<number> {
+    return this.sendControl(tenant, message, undefined);
+  }
+
+  async revoke(tenant: string, revocation: Revocation): Promise<number> {
+    return this.sendControl(tenant, { type: 'revoke', revocation }, revocation);
+  }
+
+  async revocations(tenant: string): Promise<Revocations> {
+    const known = this.mirrors.get(tenant);
+    if (known?.loaded && !known.stale) return known.list;
+    const mirror = known ?? this.newMirror(tenant);
+    try {
+      await this.loadMirror(tenant, mirror);
+    } catch (err) {
+      // Cut off from Redis: the copy read before is the best knowledge there is; with none, refuse.
+      if (mirror.loaded) return mirror.list;
+      throw this.unavailable(err, 'the revocation check');
+    }
+    return mirror.list;
+  }
+
+  private newMirror(tenant: string): Mirror {
+    const mirror: Mirror = {
+      list: new RevocationList(this.revocationTtlMs),
+      subscribed: false,
+      loaded: false,
+      stale: false,
+      loading: undefined,
+    };
+    this.mirrors.set(tenant, mirror);
+    return mirror;
+  }
+
+  /**
+   * Subscribes to the tenant's control channel (once), then reads its
+   * revocation set into the mirror. Revocations that were not in the mirror
+   * (made while this node was cut off) end the streams they cover.
+   */
+  private loadMirror(tenant: string, mirror: Mirror): Promise<void> {
+    mirror.loading ??= (async () => {
+      const generation = this.subscriberGeneration;
+      try {
+        if (!mirror.subscribed) {
+          if (this.sub.status !== 'ready') throw new Error('the subscriber connection is not ready');
+          await this.sub.subscribe(this.keys.control(tenant));
+          if (generation !== this.subscriberGeneration) throw new Error('the subscriber connection was lost');
+          mirror.subscribed = true;
+        }
+        const flat = await this.cmd.zrange(this.keys.revocations(tenant), 0, -1, 'WITHSCORES');
+        const added: Revocation[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const r = revocationFromMember(flat[i] as string, Number(flat[i + 1]));
+          if (r && mirror.list.add(r)) added.push(r);
+        }
+        mirror.list.prune(this.now());
+        mirror.loaded = true;
+        mirror.stale = generation !== this.subscriberGeneration || !mirror.subscribed;
+        for (const revocation of added) this.controlLocal(tenant, { type: 'revoke', revocation });
+      } finally {
+        mirror.loading = undefined;
+      }
+    })();
+    return mirror.loading;
+  }
+
+  /** Subscribes to this node's reply channel and the control channel of every mirror, in one command. */
+  private subscribeControl(): void {
+    if (this.controlSubscribed || this.controlSubscribing || this.closed || this.sub.status !== 'ready') return;
+    this.controlSubscribing = true;
+    const generation = this.subscriberGeneration;
+    const mirrors = [...this.mirrors];
+    this.sub
+      .subscribe(this.keys.replies(this.node), ...mirrors.map(([tenant]) => this.keys.control(tenant)))
+      .then(() => {
+        if (generation !== this.subscriberGeneration) return;
+        this.controlSubscribed = true;
+        for (const [tenant, mirror] of mirrors) {
+          mirror.subscribed = true;
+          if (mirror.loaded) this.loadMirror(tenant, mirror).catch(() => {});
+        }
+      })
+      .catch(() => {
+        // repair() retries.
+      })
+      .finally(() => {
+        this.controlSubscribing = false;
+      });
+  }
+
+  /**
+   * Publishes a control message to the tenant's control channel (storing the
+   * revocation with it, atomically, for `revoke`) and sums the answers of the
+   * nodes it reached, waiting at most the command timeout.
+   */
+  private async sendControl(tenant: string, message: ControlMessage, revocation: Revocation | undefined): Promise<number> {
+    const what = revocation ? 'the revocation' : 'the disconnect';
+    if (!this.controlSubscribed) {
+      // Just started or reconnected: the answers must have somewhere to arrive before anything is sent.
+      if (this.sub.status !== 'ready') throw this.unavailable(new Error('the subscriber connection is not ready'), what);
+      try {
+        await this.sub.subscribe(this.keys.replies(this.node));
+      } catch (err) {
+        throw this.unavailable(err, what);
+      }
+    }
+    const id = randomUUID();
+    const envelope: ControlEnvelope = { id, from: this.node, message };
+    const payload = JSON.stringify(envelope);
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const pending: PendingReplies = { sum: 0, got: 0, expected: undefined, resolve };
+    this.replies.set(id, pending);
+    try {
+      let reached: number;
+      try {
+        if (revocation) {
+          const now = this.now();
+          const oldest = now - this.revocationTtlMs;
+          const time = revocationTime(revocation);
+          reached = Number(
+            await this.cmd.castRevoke(
+              this.keys.revocations(tenant),
+              this.keys.control(tenant),
+              revocationMember(revocation),
+              time,
+              oldest,
+              this.revocationTtlMs + 60_000,
+              this.maxRevocations,
+              payload,
+              time >= oldest ? '1' : '0',
+            ),
+          );
+        } else {
+          reached = await this.cmd.publish(this.keys.control(tenant), payload);
+        }
+      } catch (err) {
+        throw this.unavailable(err, what);
+      }
+      if (reached < 0) {
+        throw new CastError(
+          'RATE_LIMITED',
+          `The tenant holds ${this.maxRevocations} revocations, the most kept at once; revoke by user or by issue time instead of token by token.`,
+          { retryAfter: 60 },
+        );
+      }
+      pending.expected = reached;
+      if (pending.got < reached) await Promise.race([done, sleep(this.timeoutMs)]);
+      return pending.sum;
+    } finally {
+      this.replies.delete(id);
+    }
+  }
+
+  /** A control message from any node (this one included): update the mirror, act locally, answer the count. */
+  private onControl(tenant: string, raw: Buffer): void {
+    let envelope: ControlEnvelope;
+    try {
+      envelope = JSON.parse(raw.toString('utf8')) as ControlEnvelope;
+    } catch {
+      return;
+    }
+    const { id, from, message } = envelope;
+    if (typeof id !== 'string' || typeof from !== 'string' || typeof message?.type !== 'string') return;
+    if (message.type === 'revoke') this.mirrors.get(tenant)?.list.add(message.revocation);
+    const count = this.controlLocal(tenant, message);
+    if (this.cmd.status !== 'ready') return;
+    this.cmd.publish(this.keys.replies(from), JSON.stringify({ id, count })).catch(() => {});
+  }
+
+  private controlLocal(tenant: string, message: ControlMessage): number {
+    try {
+      return this.local?.control?.(tenant, message) ?? 0;
+    } catch (err) {
+      this.log(`cast: a control message failed on this node: ${messageOf(err)}`);
+      return 0;
+    }
+  }
+
+  private onReply(raw: Buffer): void {
+    let reply: { id?: unknown; count?: unknown };
+    try {
+      reply = JSON.parse(raw.toString('utf8')) as { id?: unknown; count?: unknown };
+    } catch {
+      return;
+    }
+    const pending = typeof reply.id === 'string' ? this.replies.get(reply.id) : undefined;
+    if (!pending) return;
+    pending.sum += typeof reply.count === 'number' && Number.isFinite(reply.count) ? reply.count : 0;
+    pending.got++;
+    if (pending.expected !== undefined && pending.got >= pending.expected) pending.resolve();
+  }
+
+  /** Forgets revocations no valid token can match any more, about once a minute. */
+  private pruneMirrors(): void {
+    const now = this.now();
+    if (now - this.lastPrune < 60_000) return;
+    this.lastPrune = now;
+    for (const mirror of this.mirrors.values()) mirror.list.prune(now);
   }
 
   // ---- sessions ---------------------------------------------------------------
@@ -768,6 +1061,7 @@ class RedisBroker implements Broker {
   /** Registers the node, refreshes its session hashes, measures the clock and reads the epoch. */
   private async heartbeat(): Promise<void> {
     if (this.closed || this.cmd.status !== 'ready') return;
+    this.pruneMirrors();
     try {
       const [sec, usec] = await this.cmd.time();
       const received = this.now();
@@ -827,6 +1121,8 @@ class RedisBroker implements Broker {
     this.feeds.clear();
     for (const wait of this.waits.values()) wait.resolve();
     this.waits.clear();
+    for (const pending of this.replies.values()) pending.resolve();
+    this.replies.clear();
     if (this.cmd.status === 'ready') {
       // Leave at once rather than after the node TTL: other nodes stop counting our sessions.
       const m = this.cmd.multi().zrem(this.keys.nodes, this.node);

@@ -1,4 +1,5 @@
 import type { SessionInfo } from '@cast/protocol';
+import type { Revocation, Revocations } from '../revocation/list.js';
 
 /** One event as the broker logs and delivers it. */
 export interface StoredEvent {
@@ -68,6 +69,18 @@ export interface SessionRecord extends SessionInfo {
 }
 
 /**
+ * A message for the hub of every node (see {@link Broker.broadcast}); each
+ * hub answers how many of its streams it ended.
+ * - `revoke`: end the streams of the tokens the revocation covers, with a
+ *   final `revoked` event;
+ * - `disconnect`: end the streams of a user or one session (only those
+ *   holding `channel`, when given), with a final `disconnected` event.
+ */
+export type ControlMessage =
+  | { type: 'revoke'; revocation: Revocation }
+  | { type: 'disconnect'; userId?: string; sessionId?: string; channel?: string; reconnect: boolean };
+
+/**
  * The node-local side of fan-out: the broker hands each event of a tenant
  * this node listens to, exactly once and in position order; the hub writes it
  * to the matching local connections and says how many received it.
@@ -81,6 +94,8 @@ export interface LocalDelivery {
    * resumes by replay and learns whether history was recovered.
    */
   reset?(tenant: string): void;
+  /** Acts on a control message for this node's streams of a tenant; returns how many streams it ended. */
+  control?(tenant: string, message: ControlMessage): number;
 }
 
 /**
@@ -122,6 +137,26 @@ export interface Broker {
   removeSession(tenant: string, id: string): void;
   /** Active sessions of a tenant, optionally only those on a channel or of a user. */
   listSessions(tenant: string, filter: { channel?: string; userId?: string }): Promise<SessionInfo[]>;
+  /**
+   * Hands a control message to the hub of every node of the cluster (this
+   * one included) and resolves with the sum of their answers. Nodes without
+   * a stream of the tenant answer 0 or are not asked. A node that does not
+   * answer within the command timeout is left out of the sum.
+   */
+  broadcast(tenant: string, message: ControlMessage): Promise<number>;
+  /**
+   * Stores a revocation, kept until no token it covers can still be valid
+   * (its time plus the longest token lifetime), and broadcasts it so every
+   * node ends the streams it covers. Resolves with how many were ended.
+   * Fails with 429 `RATE_LIMITED` when the tenant already holds
+   * `MAX_REVOCATIONS_PER_TENANT`.
+   */
+  revoke(tenant: string, revocation: Revocation): Promise<number>;
+  /**
+   * The tenant's revocations, to check a token against before its stream
+   * opens. A local copy: no round trip once a node has read it.
+   */
+  revocations(tenant: string): Promise<Revocations>;
   /** Whether the broker can accept publishes now (for `/readyz`). */
   ready(): Promise<boolean>;
   /** Stops background work and closes connections. */

@@ -11,6 +11,7 @@ import type { PublishInput } from '../broker/types.js';
 import { checkChannel, checkPublish, checkUserId } from '../validate.js';
 import { streamRoute } from '../stream/route.js';
 import { ENVELOPE_BYTES, publishEvents } from './publish.js';
+import { revocationRoutes } from './revoke.js';
 
 /**
  * The `/push/*` routes: tokens, the stream, publish (single and batch) and the
@@ -52,6 +53,7 @@ export function pushRoutes(deps: ServerDeps): Hono {
       token: signed.token,
       expiresAt: signed.expiresAt.toISOString().replace('.000Z', 'Z'),
       channels,
+      tokenId: signed.tokenId,
     };
     return c.json(res);
   });
@@ -97,6 +99,8 @@ export function pushRoutes(deps: ServerDeps): Hono {
     if (userId !== undefined) filter.userId = checkUserId(userId) as string;
     return c.json({ sessions: await broker.listSessions(tenant, filter) });
   });
+
+  app.route('/', revocationRoutes(deps));
 
   return app;
 }

@@ -179,6 +179,9 @@ export class ChangeFeeds implements ChangeSink {
       addSession: (s) => inner.addSession(s),
       removeSession: (tenant, id) => inner.removeSession(tenant, id),
       listSessions: (tenant, filter) => inner.listSessions(tenant, filter),
+      broadcast: (tenant, message) => inner.broadcast(tenant, message),
+      revoke: (tenant, revocation) => inner.revoke(tenant, revocation),
+      revocations: (tenant) => inner.revocations(tenant),
       ready: () => inner.ready(),
       close: () => inner.close(),
     };

@@ -85,13 +85,20 @@ export function streamRoute(deps: ServerDeps): Handler {
     const grant = await deps.tokens.verify(readToken(c));
     const matcher = readFilter(c);
     const resume = readResume(c);
+    const revocations = await deps.broker.revocations(grant.tenant);
+    // No await from this check until the stream is in the hub: a revocation
+    // arriving meanwhile either is in the list already or finds the stream.
+    if (revocations.covers(grant)) {
+      fail('TOKEN_REVOKED', 'The token was revoked; ask your backend for a new one (a token issued after the revocation works).');
+    }
     return openStream(c, deps, { grant, matcher, resume });
   };
 }
 
 /** What a stream serves: whose events, which ones, and where to resume. */
 export interface StreamRequest {
-  grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> & { expiresAt: number | undefined };
+  grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> &
+    Partial<Pick<TokenGrant, 'tokenId' | 'issuedAt'>> & { expiresAt: number | undefined };
   matcher: EventMatcher;
   resume: ResumePoint | 'unknown' | undefined;
 }
@@ -133,6 +140,8 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     // A replay whose peer takes nothing for two heartbeat intervals is a slow consumer.
     stallMs: 2 * config.heartbeatMs,
     expiresAt: grant.expiresAt,
+    tokenId: grant.tokenId,
+    issuedAt: grant.issuedAt,
     owner: hub,
   });
 

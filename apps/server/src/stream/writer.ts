@@ -1,5 +1,6 @@
 import { type EventMatcher, parsePosition } from '@cast/protocol';
 import type { SessionRecord } from '../broker/types.js';
+import type { RevocableToken } from '../revocation/list.js';
 import type { Expiring } from './expiry.js';
 import type { SinkListener, StreamSink } from './sink.js';
 
@@ -11,7 +12,7 @@ export interface LogFrame {
 }
 
 /** Why the server closed a stream. */
-export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown';
+export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'revoked' | 'disconnected';
 
 /** Who is told when a connection ends (the hub). */
 export interface StreamOwner {
@@ -35,6 +36,10 @@ export interface StreamConnectionOptions {
   stallMs?: number;
   /** When the stream's token expires (ms since the epoch); undefined: never. */
   expiresAt?: number | undefined;
+  /** The stream token's id (`jti`), for revocation by token; undefined without one. */
+  tokenId?: string | undefined;
+  /** When the stream's token was issued (ms since the epoch), for revocations; undefined: never revoked by time. */
+  issuedAt?: number | undefined;
   /** Told once when the connection ends, whatever the reason. */
   owner: StreamOwner;
 }
@@ -97,12 +102,14 @@ function join(frames: Uint8Array[], bytes: number): Uint8Array {
  * conn.send(frame);
  * ```
  */
-export class StreamConnection implements SessionRecord, SinkListener, Expiring {
+export class StreamConnection implements SessionRecord, SinkListener, Expiring, RevocableToken {
   readonly id: string;
   readonly tenant: string;
   readonly channels: string[];
   readonly userId: string | null;
   readonly expiresAt: number;
+  readonly tokenId: string | undefined;
+  readonly issuedAt: number;
   /** Owned by the hub's expiry queue. */
   expiryIndex = -1;
   private readonly connectedAtMs = Date.now();
@@ -134,6 +141,9 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
     this.channels = options.channels;
     this.userId = options.userId ?? null;
     this.expiresAt = options.expiresAt ?? Number.POSITIVE_INFINITY;
+    this.tokenId = options.tokenId;
+    // A stream without a token issue time (an API-key stream) is never covered by a time-based revocation.
+    this.issuedAt = options.issuedAt ?? Number.POSITIVE_INFINITY;
     this.matcher = options.matcher;
     this.maxPending = options.maxPendingBytes;
     this.stallMs = options.stallMs ?? 30_000;
