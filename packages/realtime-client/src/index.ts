@@ -14,6 +14,7 @@ export type {
   ConnectionState,
   EventFor,
   MatchingNames,
+  PresenceView,
   Realtime,
   RealtimeEvent,
   RealtimeOptions,
@@ -23,6 +24,6 @@ export type {
 } from './types.js';
 export type { Unsubscribe } from './emitter/index.js';
 export { CastError, isCastError } from '@cast/protocol';
-export type { CastErrorCode, EventMap } from '@cast/protocol';
+export type { CastErrorCode, EventMap, PresenceMember } from '@cast/protocol';
 export { createXhrFetch } from './xhr/index.js';
 export type { XhrLike } from './xhr/index.js';

@@ -6,15 +6,19 @@ import { describe, expect, it } from 'vitest';
 /**
  * Budgets, bytes of minified + gzipped browser ESM, eventsource-parser and
  * @cast/protocol included. The issue aims at 4 KB. What the client cannot do
- * without weighs ≈2.6 KB on its own: eventsource-parser ≈1.4 KB, and from the
+ * without weighs ≈2.7 KB on its own: eventsource-parser ≈1.4 KB, and from the
  * protocol `CastError` with the error table it needs, `isCastError`,
- * `errorFromResponse`, the pattern and event-id helpers ≈1.3 KB. The client
- * itself (options, backoff, stall detection, token refresh, resume and
- * de-duplication, handlers) adds ≈2.3 KB, so `createRealtime` measures
- * 4,921 bytes and the whole entry (with the XHR fetch) 5,505. The budgets
- * are those with ≈3 % headroom: a change that adds weight has to say why here.
+ * `errorFromResponse`, the pattern and event-id helpers ≈1.4 KB (the table
+ * grew by ten codes for presence, revocation and hardening: 4,921 → 5,042).
+ * The client itself (options, backoff, stall detection, token refresh, resume
+ * and de-duplication, handlers) adds ≈2.3 KB. The presence view
+ * (`realtime.presence()`, ≈350 bytes: a method of every client, so it cannot be
+ * tree-shaken) and the terminal `revoked` / `disconnected` events (≈120 bytes)
+ * bring `createRealtime` to 5,508 bytes and the whole entry (with the XHR
+ * fetch) to 6,095. The budgets are those with ≈2.5 % headroom: a change that
+ * adds weight has to say why here.
  */
-const BUDGET = { createRealtime: 5_100, wholeEntry: 5_700 } as const;
+const BUDGET = { createRealtime: 5_650, wholeEntry: 6_250 } as const;
 
 async function minified(entry: string): Promise<Uint8Array> {
   const result = await build({
