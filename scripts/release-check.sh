@@ -12,8 +12,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export TURBO_TELEMETRY_DISABLED=1
 
-public_dirs=(packages/protocol packages/server-sdk packages/realtime-client)
-public_names=(@cast/protocol @cast/server-sdk @cast/realtime-client)
+public_dirs=(packages/protocol packages/server-sdk packages/realtime-client packages/react)
+public_names=(@cast/protocol @cast/server-sdk @cast/realtime-client @cast/react)
 bin="$root/node_modules/.bin"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/cast-release-check.XXXXXX")"
