@@ -255,6 +255,9 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(options
         setState(message.state);
         break;
       case 'lead':
+        // Two tabs that took the lead at once (heartbeat election): the larger id gives way,
+        // before either opens its stream (that waits for the gathering).
+        if (leader && message.from < id) stepDown();
         if (!leader) post({ t: 'seen', to: message.from, from: id, lastEventId, types: ownTypes });
         if (!locks && !leader) listenForLeader(LEADER_GONE_MS);
         break;
