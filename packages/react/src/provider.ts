@@ -17,15 +17,19 @@ const RealtimeContext = createContext<Realtime<RegisteredEvents> | null | undefi
  * ```
  */
 export type RealtimeProviderProps = {
+  /** The components that use the hooks. */
   children?: ReactNode;
 } & (
   | {
       /** A client you created and own: the provider neither connects nor destroys it. */
       client: Realtime<RegisteredEvents>;
+      /** Not with `client`. */
       options?: never;
+      /** Not with `client`. */
       create?: never;
     }
   | {
+      /** Not with `options`. */
       client?: never;
       /**
        * The options of the client the provider creates after mounting (never on

@@ -23,4 +23,9 @@ export interface RealtimeRegister {}
  * type Events = RegisteredEvents // { 'order.created': { id: string; total: number } } once registered
  * ```
  */
-export type RegisteredEvents = RealtimeRegister extends { events: infer E extends EventMap } ? E : EventMap;
+export type RegisteredEvents = RealtimeRegister extends {
+  /** The app's event map: event name → data type. */
+  events: infer E extends EventMap;
+}
+  ? E
+  : EventMap;
