@@ -18,7 +18,7 @@ const REACT_DIST = resolve(here, '../../packages/react/dist/index.js');
  */
 const APP = `
 import { RealtimeProvider, useConnectionState, useRealtimeEvent } from ${JSON.stringify(REACT_DIST)};
-import { StrictMode, createElement as h, useState } from 'react';
+import { StrictMode, createElement as h, useState, version } from 'react';
 import { createRoot } from 'react-dom/client';
 
 function Orders() {
@@ -33,16 +33,23 @@ const token = async () => (await (await fetch('/token')).json()).token;
 const root = createRoot(document.getElementById('root'));
 root.render(h(StrictMode, null, h(RealtimeProvider, { options: { url: server, token } }, h(Orders))));
 window.unmountApp = () => root.unmount();
+window.reactVersion = version;
 `;
 
-let cast: TestServer;
-let site: Server;
-let siteUrl: string;
-let browser: Browser;
-let page: Page;
-const streams: Array<{ url: string; failed: boolean }> = [];
+/** React 19 (the workspace's), and React 18 swapped in for every import of the bundle. */
+const VERSIONS: Array<[string, Record<string, string>]> = [
+  ['19', {}],
+  ['18', { react: resolve(here, 'node_modules/react-18'), 'react-dom': resolve(here, 'node_modules/react-dom-18') }],
+];
 
-describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('@cast/react in headless Chromium, StrictMode in development', () => {
+describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM))).each(VERSIONS)('@cast/react in headless Chromium with React %s, StrictMode in development', (version, alias) => {
+  let cast: TestServer;
+  let site: Server;
+  let siteUrl: string;
+  let browser: Browser;
+  let page: Page;
+  const streams: Array<{ url: string; failed: boolean }> = [];
+
   beforeAll(async () => {
     cast = await startServer();
     const bundle = await build({
@@ -51,6 +58,7 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('@cast/react in headless
       format: 'esm',
       platform: 'browser',
       define: { 'process.env.NODE_ENV': '"development"' },
+      alias,
       write: false,
       logLevel: 'silent',
     });
@@ -92,6 +100,7 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('@cast/react in headless
   });
 
   it('connects with one stream despite StrictMode’s double effects, and renders events', async () => {
+    expect(await page.evaluate(() => (window as unknown as { reactVersion: string }).reactVersion)).toMatch(new RegExp(`^${version}\\.`));
     await page.locator('#state', { hasText: 'connected' }).waitFor({ timeout: 10_000 });
     await publish(cast, { channel: 'orders', event: 'order.created', data: { n: 1 } });
     await publish(cast, { channel: 'orders', event: 'order.paid', data: { n: 1 } });
