@@ -301,7 +301,7 @@ describe('docs: realtime client samples', () => {
       const r = shareAcrossTabs({
         castUrl: server.url,
         fetchToken: () => (askedBy.push(name), token()),
-        show: (e) => got[name].push(e.type),
+        show: (e) => got[name].push((e.data as { orderId: string }).orderId),
       });
       opened.push(r);
       return r;
@@ -311,7 +311,7 @@ describe('docs: realtime client samples', () => {
     try {
       await until(() => a.connected && b.connected);
       expect(streams).toHaveLength(1);
-      await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'o1', total: 1 } });
+      await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'o1', total: 1, currency: 'AOA' } });
       await until(() => got.A.length === 1 && got.B.length === 1);
       const leader = askedBy[0] as 'A' | 'B';
       const follower = leader === 'A' ? 'B' : 'A';
@@ -319,10 +319,10 @@ describe('docs: realtime client samples', () => {
       tabs[leader].destroy();
       await until(() => streams.length === 2 && tabs[follower].connected);
       expect(askedBy.at(-1)).toBe(follower);
-      await cast.publish({ channel: 'orders', event: 'order.paid', data: { orderId: 'o1' } });
+      await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'o2', total: 2, currency: 'AOA' } });
       await until(() => got[follower].length === 2);
-      expect(got[follower]).toEqual(['order.created', 'order.paid']);
-      expect(got[leader]).toEqual(['order.created']);
+      expect(got[follower]).toEqual(['o1', 'o2']);
+      expect(got[leader]).toEqual(['o1']);
     } finally {
       globalThis.fetch = realFetch;
       a.destroy();
