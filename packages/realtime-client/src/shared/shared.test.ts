@@ -164,6 +164,28 @@ describe('createSharedRealtime with Web Locks', () => {
     expect(types(c)).toEqual(['order.seen', 'order.created', 'order.paid']);
   });
 
+  it('tells every tab about a resume that lost events, and then accepts the new server’s lower positions', async () => {
+    const [a, b] = [openTab(), openTab()];
+    const resumes: unknown[] = [];
+    b.realtime.onResume((info) => resumes.push(info));
+    await run(200);
+    const first = await acceptLast({ channels: ['room:1'] });
+    first.push(eventFrame('9-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [] }));
+    await run();
+    first.end();
+    await run(1_000);
+    const second = await acceptLast({ channels: ['room:1'], recovered: false });
+    expect(resumes).toEqual([{ recovered: false, lastEventId: '9-0/room:1' }]);
+    expect(b.realtime.presence('room:1').synced).toBe(false);
+    second.push(eventFrame('1-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [{ userId: 'ada', userInfo: null, connections: 1 }] }));
+    second.push(eventFrame('1-1', 'room:1', 'note', 1));
+    await run();
+    for (const tab of [a, b]) {
+      expect(types(tab)).toEqual(['presence.sync', 'presence.sync', 'note']);
+      expect(tab.realtime.presence('room:1').members.map((m) => m.userId)).toEqual(['ada']);
+    }
+  });
+
   it('lets a late tab join without a new stream, with the state and the presence so far', async () => {
     const a = openTab();
     await run(200);
