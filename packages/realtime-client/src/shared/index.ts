@@ -64,8 +64,9 @@ interface LockManagerLike {
  * - When the leader closes, freezes or calls `destroy()`, another tab takes over
  *   within two seconds and resumes from the oldest last event id among the open
  *   tabs; each tab drops what it already had, so nothing is lost or duplicated.
- * - Where `BroadcastChannel` is missing (Node, React Native), it is a plain
- *   `createRealtime` client.
+ * - Where `BroadcastChannel` is missing (React Native), it is a plain
+ *   `createRealtime` client. In Node.js, clients of one name share a stream
+ *   within the process and its worker threads.
  *
  * @param options - the options of `createRealtime`, and `name`
  * @returns the client; it connects at once unless `autoConnect` is false
