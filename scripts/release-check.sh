@@ -14,12 +14,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export TURBO_TELEMETRY_DISABLED=1
 
-public_dirs=(packages/protocol packages/server-sdk packages/realtime-client apps/server)
-public_names=(@cast/protocol @cast/server-sdk @cast/realtime-client @cast/server)
+public_dirs=(packages/protocol packages/server-sdk packages/realtime-client packages/react apps/server)
+public_names=(@cast/protocol @cast/server-sdk @cast/realtime-client @cast/react @cast/server)
 # The file each tarball must hold: a library's entry, the server's bin.
-public_entries=(dist/index.js dist/index.js dist/index.js dist/main.js)
+public_entries=(dist/index.js dist/index.js dist/index.js dist/index.js dist/main.js)
 # Libraries get attw; the server is a command, with no types to check.
-library_count=3
+library_count=4
 bin="$root/node_modules/.bin"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/cast-release-check.XXXXXX")"

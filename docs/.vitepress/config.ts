@@ -22,6 +22,7 @@ export default defineConfig({
           { text: 'Quick start', link: '/guide/quick-start' },
           { text: 'Concepts', link: '/guide/concepts' },
           { text: 'Realtime client', link: '/guide/realtime-client' },
+          { text: 'React', link: '/guide/react' },
           { text: 'Server SDK and CLI', link: '/guide/server-sdk' },
           { text: 'Patterns', link: '/guide/patterns' },
           { text: 'Examples', link: '/guide/examples' },
@@ -46,6 +47,7 @@ export default defineConfig({
         items: [
           { text: 'Overview', link: '/api/' },
           { text: '@cast/realtime-client', link: '/api/realtime-client' },
+          { text: '@cast/react', link: '/api/react' },
           { text: '@cast/server-sdk', link: '/api/server-sdk' },
           { text: '@cast/protocol', link: '/api/protocol' },
         ],

@@ -17,6 +17,7 @@ export const API_PAGES = [
   { name: '@cast/protocol', page: 'api/protocol.md', entry: 'packages/protocol/src/index.ts' },
   { name: '@cast/server-sdk', page: 'api/server-sdk.md', entry: 'packages/server-sdk/src/index.ts' },
   { name: '@cast/realtime-client', page: 'api/realtime-client.md', entry: 'packages/realtime-client/src/index.ts' },
+  { name: '@cast/react', page: 'api/react.md', entry: 'packages/react/src/index.ts' },
 ] as const;
 
 // Each entry of ERROR_CODES is documented; its `status` and `retryable` fields are the table's columns.

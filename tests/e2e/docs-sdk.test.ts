@@ -286,56 +286,50 @@ describe('docs: realtime client samples', () => {
 
   it('client/many-tabs.ts#many-tabs: one stream for two tabs, handed over when the leader closes', async () => {
     const { shareAcrossTabs } = await import('../../docs/snippets/client/many-tabs.js');
-    const { createRealtime } = await import('@cast/realtime-client');
-    const locks = new FakeLocks();
-    const clients: Realtime[] = [];
-    const connect = () => {
-      const r = createRealtime({ url: server.url, token: fetchToken(['announcements']) });
-      clients.push(r);
+    // Node has BroadcastChannel (so two clients here are two tabs) but no Web Locks: the heartbeat elects.
+    const streams: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      if (String(input).includes('/push/stream')) streams.push(String(input));
+      return realFetch(input, init);
+    }) as typeof fetch;
+    const got: Record<'A' | 'B', string[]> = { A: [], B: [] };
+    // Only the leader's token provider is asked: it tells which tab holds the stream.
+    const askedBy: string[] = [];
+    const tab = (name: 'A' | 'B') => {
+      const token = fetchToken(['orders']);
+      const r = shareAcrossTabs({
+        castUrl: server.url,
+        fetchToken: () => (askedBy.push(name), token()),
+        show: (e) => got[name].push((e.data as { orderId: string }).orderId),
+      });
       opened.push(r);
       return r;
     };
-    const tabA: string[] = [];
-    const tabB: string[] = [];
-    const closeA = shareAcrossTabs(connect, (e) => tabA.push(e.type), locks);
-    const closeB = shareAcrossTabs(connect, (e) => tabB.push(e.type), locks);
+    const tabs = { A: tab('A'), B: tab('B') };
+    const { A: a, B: b } = tabs;
     try {
-      await until(() => clients[0]?.connected === true);
-      expect(clients).toHaveLength(1);
-      await cast.publish({ channel: 'announcements', event: 'notification', data: { message: 'one' } });
-      await until(() => tabA.length === 1 && tabB.length === 1);
-      closeA();
-      await until(() => clients.length === 2 && clients[1]?.connected === true);
-      await cast.publish({ channel: 'announcements', event: 'notification', data: { message: 'two' } });
-      await until(() => tabB.length === 2);
-      expect(tabA).toHaveLength(1);
+      await until(() => a.connected && b.connected);
+      expect(streams).toHaveLength(1);
+      await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'o1', total: 1, currency: 'AOA' } });
+      await until(() => got.A.length === 1 && got.B.length === 1);
+      const leader = askedBy[0] as 'A' | 'B';
+      const follower = leader === 'A' ? 'B' : 'A';
+      expect(new Set(askedBy)).toEqual(new Set([leader]));
+      tabs[leader].destroy();
+      await until(() => streams.length === 2 && tabs[follower].connected);
+      expect(askedBy.at(-1)).toBe(follower);
+      await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'o2', total: 2, currency: 'AOA' } });
+      await until(() => got[follower].length === 2);
+      expect(got[follower]).toEqual(['o1', 'o2']);
+      expect(got[leader]).toEqual(['o1']);
     } finally {
-      closeA();
-      closeB();
+      globalThis.fetch = realFetch;
+      a.destroy();
+      b.destroy();
     }
   });
 });
-
-/** An exclusive lock per name, granted in request order, like navigator.locks. */
-class FakeLocks {
-  #queues = new Map<string, Array<() => void>>();
-  request(name: string, callback: () => Promise<void>): Promise<unknown> {
-    const queue = this.#queues.get(name) ?? [];
-    this.#queues.set(name, queue);
-    return new Promise((resolve, reject) => {
-      const run = () => {
-        callback()
-          .then(resolve, reject)
-          .finally(() => {
-            queue.shift();
-            queue[0]?.();
-          });
-      };
-      queue.push(run);
-      if (queue.length === 1) run();
-    });
-  }
-}
 
 /** Just enough XMLHttpRequest over node:http for the client's XHR fetch. */
 class NodeXhr {

@@ -38,6 +38,10 @@ describe('examples/react', () => {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (err) => errors.push(err.message));
+      const streams: string[] = [];
+      page.on('request', (req) => {
+        if (new URL(req.url()).pathname === '/push/stream') streams.push(req.url());
+      });
       await page.goto(url);
       await page.getByTestId('state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
       await page.getByRole('button', { name: 'Publish a test order' }).click();
@@ -51,6 +55,8 @@ describe('examples/react', () => {
       });
       await page.getByTestId('events').locator('li', { hasText: 'notification on announcements' }).waitFor({ timeout: 10_000 });
       expect(errors).toEqual([]);
+      // One stream for the page (the StrictMode double effects are checked in react-browser.test.ts: this bundle is a production build).
+      expect(streams).toHaveLength(1);
     } finally {
       await browser.close();
     }

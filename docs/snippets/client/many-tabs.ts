@@ -1,38 +1,21 @@
 import type { Realtime, RealtimeEvent } from '@cast/realtime-client';
-
-/** The part of `navigator.locks` the snippet uses. */
-export interface LockManagerLike {
-  request(name: string, callback: () => Promise<void>): Promise<unknown>;
-}
-
 // #region many-tabs
-/**
- * One stream for all the tabs of an origin: the tab holding the lock connects
- * and relays every event to the others over a BroadcastChannel. When it closes,
- * the lock passes to another tab, which connects and resumes.
- */
-export function shareAcrossTabs(
-  connect: () => Realtime,
-  onEvent: (event: RealtimeEvent) => void,
-  locks: LockManagerLike = navigator.locks,
-): () => void {
-  const relay = new BroadcastChannel('cast-events');
-  relay.onmessage = (message: MessageEvent<RealtimeEvent>) => onEvent(message.data);
-  let realtime: Realtime | undefined;
-  let release = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  void locks.request('cast-leader', async () => {
-    realtime = connect();
-    realtime.onAny((event) => {
-      onEvent(event);
-      relay.postMessage(event);
-    });
-    await held; // keep the lock while this tab lives
-  });
-  return () => {
-    realtime?.destroy();
-    release();
-    relay.close();
-  };
-}
+import { createSharedRealtime } from '@cast/realtime-client/shared';
 // #endregion many-tabs
+
+/** What the page around the snippet provides. */
+export interface Tab {
+  castUrl: string;
+  fetchToken: () => Promise<string>;
+  show: (event: RealtimeEvent) => void;
+}
+
+/** Opens the client as the guide shows, in one tab; returns it. */
+export function shareAcrossTabs({ castUrl, fetchToken, show }: Tab): Realtime {
+  // #region many-tabs
+  // Every tab of the origin calls this; one of them holds the stream for all.
+  const realtime = createSharedRealtime({ url: castUrl, token: fetchToken });
+  realtime.on('order.*', (event) => show(event));
+  // #endregion many-tabs
+  return realtime;
+}

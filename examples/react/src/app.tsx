@@ -1,24 +1,20 @@
+import { RealtimeProvider, useConnectionState, useRealtimeEvent } from '@cast/react';
 import type { RealtimeEvent } from '@cast/realtime-client';
-import { useEffect, useState } from 'react';
+import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { useRealtime } from './use-realtime.js';
 
-/** Asks the example's backend for a stream token (a stable function: one client). */
+/** Asks the example's backend for a stream token (called before each connection). */
 async function fetchToken(): Promise<string> {
   const res = await fetch('/api/token', { method: 'POST' });
   if (!res.ok) throw new Error(`token request failed: ${res.status}`);
   return ((await res.json()) as { token: string }).token;
 }
 
-function App({ castUrl }: { castUrl: string }) {
-  const { realtime, state } = useRealtime({ url: castUrl, token: fetchToken });
+function Events() {
+  const state = useConnectionState();
   const [events, setEvents] = useState<RealtimeEvent[]>([]);
-
-  useEffect(() => {
-    if (!realtime) return;
-    // Every event of the stream's channels, newest first.
-    return realtime.onAny((event) => setEvents((list) => [event, ...list].slice(0, 50)));
-  }, [realtime]);
+  // Every event of the stream's channels, newest first.
+  useRealtimeEvent('*', (event) => setEvents((list) => [event, ...list].slice(0, 50)));
 
   return (
     <main>
@@ -41,4 +37,12 @@ function App({ castUrl }: { castUrl: string }) {
 }
 
 const root = document.getElementById('root') as HTMLElement;
-createRoot(root).render(<App castUrl={root.dataset.castUrl ?? 'http://127.0.0.1:8080'} />);
+const castUrl = root.dataset.castUrl ?? 'http://127.0.0.1:8080';
+// StrictMode runs effects twice in development; the provider still opens one stream.
+createRoot(root).render(
+  <StrictMode>
+    <RealtimeProvider options={{ url: castUrl, token: fetchToken }}>
+      <Events />
+    </RealtimeProvider>
+  </StrictMode>,
+);

@@ -12,6 +12,7 @@ export type {
   ConnectionState,
   EventFor,
   MatchingNames,
+  PresenceView,
   Realtime,
   RealtimeEvent,
   RealtimeOptions,
@@ -21,6 +22,6 @@ export type {
 } from './types.js';
 export type { Unsubscribe } from './emitter/index.js';
 export { CastError, isCastError, backoffDelay } from '@cast/protocol';
-export type { BackoffOptions, CastErrorCode, EventMap } from '@cast/protocol';
+export type { BackoffOptions, CastErrorCode, EventMap, PresenceMember } from '@cast/protocol';
 export { createXhrFetch } from './xhr/index.js';
 export type { XhrLike } from './xhr/index.js';

@@ -1,4 +1,4 @@
-import type { CastError, EventMap } from '@cast/protocol';
+import type { CastError, EventMap, PresenceMember } from '@cast/protocol';
 import type { Unsubscribe } from './emitter/index.js';
 
 /**
@@ -202,6 +202,35 @@ export type EventFor<Events extends EventMap, P extends string> = [MatchingNames
 type DistributeEvents<Events extends EventMap, K> = K extends keyof Events & string ? RealtimeEvent<K, Events[K]> : never;
 
 /**
+ * A live, read-only view of one channel's members, kept from the stream's
+ * `presence.sync`, `presence.join` and `presence.leave` events (the stream's
+ * token must have been issued with `presence: true`).
+ *
+ * @example
+ * ```ts
+ * const room: PresenceView = realtime.presence('room:1')
+ * const off = room.onChange((members) => render(members.map((m) => m.userId)))
+ * ```
+ */
+export interface PresenceView {
+  /** The channel. */
+  readonly channel: string;
+  /**
+   * Who is present, as of the last presence event (empty before the first
+   * `presence.sync`). A new array after every change. `connections` is exact
+   * as of the last sync; a member who joined since counts 1.
+   */
+  readonly members: readonly PresenceMember[];
+  /**
+   * Whether `members` follows the server: true from a `presence.sync` on; false
+   * before it, and after a resume that lost events until the next sync.
+   */
+  readonly synced: boolean;
+  /** Calls `handler` with the new members after every change. */
+  onChange(handler: (members: readonly PresenceMember[]) => void): Unsubscribe;
+}
+
+/**
  * A realtime client: one SSE connection, many handlers.
  *
  * @example
@@ -236,11 +265,24 @@ export interface Realtime<Events extends EventMap = EventMap> {
   onConnectionChange(handler: (connected: boolean) => void): Unsubscribe;
   /** Called on every state change. */
   onStateChange(handler: (state: ConnectionState, previous: ConnectionState) => void): Unsubscribe;
-  /** Called with every error: retryable ones (the client retries) and fatal ones (it stops). */
+  /**
+   * Called with every error: retryable ones (the client retries) and fatal ones
+   * (it stops: 401/403, `TOKEN_REVOKED` after a `revoked` event, `DISCONNECTED`
+   * after a `disconnected` event that says not to reconnect).
+   */
   onError(handler: (error: CastError) => void): Unsubscribe;
   /** Called when a stream resumed from a last event id, telling whether nothing was missed. */
   onResume(handler: (info: ResumeInfo) => void): Unsubscribe;
-  /** Opens the stream (after `autoConnect: false`, or after a fatal error); does nothing while open or opening. */
+  /**
+   * The live members of a channel of the stream, from its presence events
+   * (the same view on every call; handlers are removed by `destroy()`).
+   */
+  presence(channel: string): PresenceView;
+  /**
+   * Opens the stream (after `autoConnect: false`, or after a fatal error, a
+   * `revoked` event or a `disconnected` event without reconnect; a token
+   * provider is asked for a new token); does nothing while open or opening.
+   */
   connect(): void;
   /** Closes the stream, cancels every timer and removes every handler. Idempotent. */
   destroy(): void;

@@ -1,9 +1,10 @@
 import { backoffDelay, CastError, comparePositions, isCastError, isValidPattern, parseWireId } from '@cast/protocol';
-import type { ConnectedData, EventMap, EventPosition } from '@cast/protocol';
+import type { ConnectedData, DisconnectedData, EventMap, EventPosition, RevokedData } from '@cast/protocol';
 import { createParser } from 'eventsource-parser';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { createEventRouter, createListeners } from '../emitter/index.js';
 import { resolveOptions } from '../options/index.js';
+import { createPresenceStore } from '../presence/index.js';
 import { pump, responseError } from '../stream/index.js';
 import type { BodyReader } from '../stream/index.js';
 import type { ConnectionState, Realtime, RealtimeEvent, RealtimeOptions, ResumeInfo } from '../types.js';
@@ -45,6 +46,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
   const connectionListeners = createListeners<[boolean]>();
   const errorListeners = createListeners<[CastError]>();
   const resumeListeners = createListeners<[ResumeInfo]>();
+  const presence = createPresenceStore();
 
   let state: ConnectionState = 'disconnected';
   let lastEventId = config.lastEventId;
@@ -125,7 +127,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       fail(
         isCastError(cause)
           ? cause
-          : new CastError('NETWORK_ERROR', `The stream failed: ${String(cause)}`, { cause }),
+          : new CastError('NETWORK_ERROR', `The stream from ${config.streamUrl} failed: ${String(cause)}`, { cause }),
       );
     });
   };
@@ -138,7 +140,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     } catch (cause) {
       throw isCastError(cause)
         ? cause
-        : new CastError('UNAUTHORIZED', `The token provider failed: ${String(cause)}`, { cause, retryable: true });
+        : new CastError('TOKEN_PROVIDER_FAILED', `The token provider failed: ${String(cause)}`, { cause });
     }
     if (!isCurrent()) return;
     const url = new URL(config.streamUrl);
@@ -190,15 +192,24 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
 
   const dispatch = (message: EventSourceMessage, current: number): void => {
     const type = message.event ?? 'message';
+    if (type === 'revoked' || type === 'disconnected') {
+      // The server's last word on this stream: it closes right after.
+      const info = parseJson<Partial<RevokedData & DisconnectedData>>(message.data);
+      const reason = info.reason ? ` (${info.reason})` : '';
+      if (type === 'disconnected' && info.reconnect === true) fail(undefined, 0);
+      else if (type === 'revoked') fail(new CastError('TOKEN_REVOKED', `The token was revoked${reason}.`));
+      else fail(new CastError('DISCONNECTED', `The server disconnected this client${reason}.`));
+      return;
+    }
     if (type === 'connected') {
-      let info: Partial<ConnectedData> = {};
-      try {
-        info = JSON.parse(message.data) as ConnectedData;
-      } catch {
-        // A connected event without JSON still confirms the stream.
+      // A connected event without JSON still confirms the stream.
+      const info = parseJson<Partial<ConnectedData>>(message.data);
+      // After an unrecoverable resume, the server's new positions are the only reference,
+      // and presence starts again from the next sync.
+      if (info.recovered === false) {
+        lastPosition = undefined;
+        presence.unsync();
       }
-      // After an unrecoverable resume, the server's new positions are the only reference.
-      if (info.recovered === false) lastPosition = undefined;
       setState('connected');
       clearTimeout(healthyTimer);
       healthyTimer = setTimeout(() => {
@@ -224,6 +235,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       );
       return;
     }
+    if (type.startsWith('presence.')) presence.apply(type, data);
     router.emit({ type, data, id: message.id, channel: wire?.channel });
   };
 
@@ -255,6 +267,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     onStateChange: (handler) => stateListeners.add(handler),
     onError: (handler) => errorListeners.add(handler),
     onResume: (handler) => resumeListeners.add(handler),
+    presence: (channel) => presence.view(channel),
     connect() {
       if (state === 'disconnected' || (state === 'reconnecting' && retryTimer !== undefined)) open();
     },
@@ -270,9 +283,18 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       connectionListeners.clear();
       errorListeners.clear();
       resumeListeners.clear();
+      presence.clear();
     },
   };
   // Deferred a microtask so handlers registered right after creation see the first state change.
   if (config.autoConnect) queueMicrotask(() => realtime.connect());
   return realtime;
+}
+
+function parseJson<T>(text: string): T {
+  try {
+    return (JSON.parse(text) ?? {}) as T;
+  } catch {
+    return {} as T;
+  }
 }

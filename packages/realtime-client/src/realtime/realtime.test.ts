@@ -407,6 +407,9 @@ describe('reconnecting', () => {
     server.last.fail(new TypeError('fetch failed'));
     await settle();
     expect(errors[0]).toMatchObject({ code: 'NETWORK_ERROR', retryable: true });
+    // The message names the URL it tried, never the token.
+    expect(errors[0]?.message).toContain('http://cast.test/push/stream');
+    expect(errors[0]?.message).not.toContain('tok');
     await vi.advanceTimersByTimeAsync(1000);
     const stream = await accept(server);
     stream.error(new TypeError('terminated'));
@@ -578,7 +581,9 @@ describe('fatal errors and tokens', () => {
     const { server, errors } = setup({ token: provider });
     await settle();
     expect(server.calls).toHaveLength(0);
-    expect(errors[0]).toMatchObject({ code: 'UNAUTHORIZED', retryable: true });
+    // A provider failure is the app's backend, not the Cast server refusing the token.
+    expect(errors[0]).toMatchObject({ code: 'TOKEN_PROVIDER_FAILED', status: 0, retryable: true });
+    expect(errors[0]?.message).toContain('backend down');
     await vi.advanceTimersByTimeAsync(500);
     expect(server.calls).toHaveLength(1);
   });
@@ -598,6 +603,84 @@ describe('fatal errors and tokens', () => {
     expect(server.last.headers['last-event-id']).toBe('2-0/a');
     expect(errors).toEqual([]);
     expect(realtime.state).toBe('reconnecting');
+  });
+});
+
+describe('revoked and disconnected', () => {
+  const revoked = 'event: revoked\ndata: {"reason":"token_revoked"}\n\n';
+  const disconnected = (reconnect: boolean) =>
+    `event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":${reconnect}}\n\n`;
+
+  it('stops for good on revoked, reporting TOKEN_REVOKED, until connect() asks the provider for a new token', async () => {
+    let n = 0;
+    const provider = vi.fn(async () => `t${++n}`);
+    const { server, errors, realtime, events } = setup({ token: provider });
+    const stream = await accept(server);
+    stream.push(eventFrame('1-0', 'orders', 'order.created', {}));
+    stream.push(revoked);
+    stream.push(eventFrame('1-1', 'orders', 'order.paid', {}));
+    await settle();
+    expect(events.map((e) => e.type)).toEqual(['order.created']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'TOKEN_REVOKED', retryable: false });
+    expect(errors[0]?.message).toContain('token_revoked');
+    expect(realtime.state).toBe('disconnected');
+    expect(stream.cancelled).toBe(true);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(server.calls).toHaveLength(1);
+    realtime.connect();
+    await settle();
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.url.searchParams.get('token')).toBe('t2');
+    expect(server.last.headers['last-event-id']).toBe('1-0/orders');
+  });
+
+  it('stops on disconnected with reconnect: false, reporting DISCONNECTED', async () => {
+    const { server, errors, realtime, events } = setup();
+    const stream = await accept(server);
+    stream.push(disconnected(false));
+    stream.end();
+    await settle();
+    expect(errors.map((e) => [e.code, e.retryable])).toEqual([['DISCONNECTED', false]]);
+    expect(errors[0]?.message).toContain('disconnected_by_server');
+    expect(events).toEqual([]);
+    expect(realtime.state).toBe('disconnected');
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(server.calls).toHaveLength(1);
+  });
+
+  it('reconnects at once, with a fresh token and the last id, on disconnected with reconnect: true', async () => {
+    let n = 0;
+    const provider = vi.fn(async () => `t${++n}`);
+    const { server, errors, realtime } = setup({ token: provider });
+    const stream = await accept(server);
+    stream.push(eventFrame('3-0', 'orders', 'x', 1));
+    stream.push(disconnected(true));
+    await settle();
+    expect(realtime.state).toBe('reconnecting');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.url.searchParams.get('token')).toBe('t2');
+    expect(server.last.headers['last-event-id']).toBe('3-0/orders');
+    await accept(server);
+    expect(realtime.state).toBe('connected');
+    expect(errors).toEqual([]);
+  });
+
+  it('treats a 401 TOKEN_REVOKED as fatal even when the provider keeps returning the revoked token', async () => {
+    const provider = vi.fn().mockResolvedValue('revoked-token');
+    const { server, errors, realtime } = setup({ token: provider });
+    const body = JSON.stringify({ error: { code: 'TOKEN_REVOKED', message: 'The token was revoked.' } });
+    for (let i = 0; i < 2; i++) {
+      await settle();
+      server.last.respond({ status: 401, headers: { 'content-type': 'application/json' }, body });
+    }
+    await settle();
+    expect(errors.map((e) => [e.code, e.status, e.retryable])).toEqual([['TOKEN_REVOKED', 401, false]]);
+    expect(realtime.state).toBe('disconnected');
+    await vi.advanceTimersByTimeAsync(300_000);
+    expect(server.calls).toHaveLength(2);
+    expect(provider).toHaveBeenCalledTimes(2);
   });
 });
 

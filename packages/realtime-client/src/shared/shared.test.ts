@@ -1,0 +1,297 @@
+import type { CastError } from '@cast/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FAKED_TIMERS, connectedFrame, createFakeFetch, eventFrame, settle } from '../testing/fake-fetch.js';
+import type { FakeStream } from '../testing/fake-fetch.js';
+import type { ConnectionState, Realtime, RealtimeEvent, RealtimeOptions } from '../types.js';
+import { createSharedRealtime } from './index.js';
+
+/** Web Locks as the browser has them, for one process: exclusive, FIFO, abortable while waiting. */
+function createFakeLocks() {
+  const queues = new Map<string, Array<{ grant: () => void; signal: AbortSignal }>>();
+  const held = new Set<string>();
+  const next = (name: string) => {
+    if (held.has(name)) return;
+    const waiter = queues.get(name)?.shift();
+    if (waiter) waiter.grant();
+  };
+  return {
+    request(name: string, options: { signal: AbortSignal }, callback: () => Promise<void>): Promise<unknown> {
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          signal: options.signal,
+          grant: () => {
+            held.add(name);
+            void callback().then((value) => {
+              held.delete(name);
+              resolve(value);
+              next(name);
+            });
+          },
+        };
+        options.signal.addEventListener('abort', () => {
+          const queue = queues.get(name) ?? [];
+          const at = queue.indexOf(waiter);
+          if (at >= 0) {
+            queue.splice(at, 1);
+            reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+          }
+        });
+        queues.set(name, [...(queues.get(name) ?? []), waiter]);
+        next(name);
+      });
+    },
+  };
+}
+
+interface Tab {
+  realtime: Realtime;
+  events: RealtimeEvent[];
+  errors: CastError[];
+  states: ConnectionState[];
+}
+
+let server: ReturnType<typeof createFakeFetch>;
+let tabs: Tab[];
+let channelName: string;
+
+function openTab(extra: Partial<RealtimeOptions> = {}): Tab {
+  const realtime = createSharedRealtime({ url: 'http://cast.test', token: 'tok', fetch: server.fetch, name: channelName, ...extra });
+  const tab: Tab = { realtime, events: [], errors: [], states: [] };
+  realtime.onAny((e) => tab.events.push(e));
+  realtime.onError((e) => tab.errors.push(e));
+  realtime.onStateChange((s) => tab.states.push(s));
+  tabs.push(tab);
+  return tab;
+}
+
+/** Lets the tabs talk (BroadcastChannel messages) and the election timers run. */
+async function run(ms = 0): Promise<void> {
+  await settle();
+  await vi.advanceTimersByTimeAsync(ms);
+  await settle();
+}
+
+async function acceptLast(data: Record<string, unknown> = { channels: ['orders'] }): Promise<FakeStream> {
+  const stream = server.last.respond();
+  stream.push(connectedFrame(data));
+  await run();
+  return stream;
+}
+
+const types = (tab: Tab) => tab.events.map((e) => e.type);
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: [...FAKED_TIMERS] });
+  vi.spyOn(Math, 'random').mockReturnValue(0.5);
+  server = createFakeFetch();
+  tabs = [];
+  channelName = `cast-test-${Date.now()}-${performance.now()}`;
+});
+afterEach(() => {
+  for (const tab of tabs) tab.realtime.destroy();
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+  vi.unstubAllGlobals();
+});
+
+describe('createSharedRealtime with Web Locks', () => {
+  beforeEach(() => {
+    vi.stubGlobal('navigator', { locks: createFakeLocks() });
+  });
+
+  it('opens one stream for three tabs; every tab gets every event once, in the same shape', async () => {
+    const [a, b, c] = [openTab(), openTab(), openTab()];
+    await run(200);
+    expect(server.calls).toHaveLength(1);
+    const stream = await acceptLast();
+    stream.push(eventFrame('1-0', 'orders', 'order.created', { id: 'o1' }));
+    stream.push(eventFrame('1-1', 'orders', 'order.paid', { id: 'o1' }));
+    await run();
+    for (const tab of [a, b, c] as Tab[]) {
+      expect(tab.realtime.state).toBe('connected');
+      expect(tab.events).toEqual([
+        { type: 'order.created', data: { id: 'o1' }, id: '1-0/orders', channel: 'orders' },
+        { type: 'order.paid', data: { id: 'o1' }, id: '1-1/orders', channel: 'orders' },
+      ]);
+      expect(tab.realtime.lastEventId).toBe('1-1/orders');
+    }
+    expect(server.calls).toHaveLength(1);
+  });
+
+  it('hands over when the leader goes: resumes from the last id, nothing lost or duplicated', async () => {
+    const [a, b, c] = [openTab(), openTab(), openTab()];
+    await run(200);
+    const first = await acceptLast();
+    first.push(eventFrame('1-0', 'orders', 'order.created', 1));
+    await run();
+    a.realtime.destroy();
+    await run(200);
+    expect(first.cancelled).toBe(true);
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.headers['last-event-id']).toBe('1-0/orders');
+    const second = await acceptLast({ channels: ['orders'], recovered: true });
+    // The replay overlaps what the tabs had: dropped; what follows is delivered.
+    second.push(eventFrame('1-0', 'orders', 'order.created', 1));
+    second.push(eventFrame('1-1', 'orders', 'order.paid', 2));
+    await run();
+    for (const tab of [b, c] as Tab[]) {
+      expect(types(tab)).toEqual(['order.created', 'order.paid']);
+      expect(tab.realtime.state).toBe('connected');
+      expect(tab.states).not.toContain('closed');
+    }
+    expect(server.calls).toHaveLength(2);
+  });
+
+  it('resumes from the oldest last id among the open tabs, and each tab drops what it already had', async () => {
+    const a = openTab();
+    const b = openTab();
+    await run(200);
+    const first = await acceptLast();
+    first.push(eventFrame('1-0', 'orders', 'order.created', 1));
+    await run();
+    // A tab restored from an id saved earlier, behind the others.
+    const c = openTab({ lastEventId: '0-5/orders' });
+    await run(200);
+    a.realtime.destroy();
+    await run(200);
+    expect(server.last.headers['last-event-id']).toBe('0-5/orders');
+    const second = await acceptLast({ channels: ['orders'], recovered: true });
+    second.push(eventFrame('0-9', 'orders', 'order.seen', 0));
+    second.push(eventFrame('1-0', 'orders', 'order.created', 1));
+    second.push(eventFrame('1-1', 'orders', 'order.paid', 2));
+    await run();
+    expect(types(b)).toEqual(['order.created', 'order.paid']);
+    expect(types(c)).toEqual(['order.seen', 'order.created', 'order.paid']);
+  });
+
+  it('tells every tab about a resume that lost events, and then accepts the new server’s lower positions', async () => {
+    const [a, b] = [openTab(), openTab()];
+    const resumes: unknown[] = [];
+    b.realtime.onResume((info) => resumes.push(info));
+    await run(200);
+    const first = await acceptLast({ channels: ['room:1'] });
+    first.push(eventFrame('9-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [] }));
+    await run();
+    first.end();
+    await run(1_000);
+    const second = await acceptLast({ channels: ['room:1'], recovered: false });
+    expect(resumes).toEqual([{ recovered: false, lastEventId: '9-0/room:1' }]);
+    expect(b.realtime.presence('room:1').synced).toBe(false);
+    second.push(eventFrame('1-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [{ userId: 'ada', userInfo: null, connections: 1 }] }));
+    second.push(eventFrame('1-1', 'room:1', 'note', 1));
+    await run();
+    for (const tab of [a, b]) {
+      expect(types(tab)).toEqual(['presence.sync', 'presence.sync', 'note']);
+      expect(tab.realtime.presence('room:1').members.map((m) => m.userId)).toEqual(['ada']);
+    }
+  });
+
+  it('lets a late tab join without a new stream, with the state and the presence so far', async () => {
+    const a = openTab();
+    await run(200);
+    const stream = await acceptLast({ channels: ['room:1'] });
+    stream.push(eventFrame('1-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [{ userId: 'ada', userInfo: null, connections: 1 }] }));
+    await run();
+    const late = openTab();
+    await run(200);
+    expect(server.calls).toHaveLength(1);
+    expect(late.realtime.state).toBe('connected');
+    expect(late.realtime.presence('room:1').members.map((m) => m.userId)).toEqual(['ada']);
+    stream.push(eventFrame('1-1', 'room:1', 'presence.join', { channel: 'room:1', userId: 'bob', userInfo: null }));
+    await run();
+    for (const tab of [a, late]) {
+      expect(tab.realtime.presence('room:1').members.map((m) => m.userId)).toEqual(['ada', 'bob']);
+    }
+    expect(types(late)).toEqual(['presence.join']);
+  });
+
+  it('asks the server for the union of the tabs’ types, and gives each tab only its own', async () => {
+    const orders = openTab({ types: ['order.*'] });
+    await run(200);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*');
+    await acceptLast();
+    const tickets = openTab({ types: ['ticket.closed'] });
+    await run(200);
+    // The leader reopens with the wider filter, resuming where it was.
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*,ticket.closed');
+    const stream = await acceptLast();
+    stream.push(eventFrame('2-0', 'orders', 'order.created', 1));
+    stream.push(eventFrame('2-1', 'orders', 'ticket.closed', 2));
+    await run();
+    expect(types(orders)).toEqual(['order.created']);
+    expect(types(tickets)).toEqual(['ticket.closed']);
+  });
+
+  it('reports the leader’s terminal errors in every tab, and connect() in a follower reconnects the leader', async () => {
+    const [, b] = [openTab(), openTab()];
+    await run(200);
+    const stream = await acceptLast();
+    stream.push('event: revoked\ndata: {"reason":"token_revoked"}\n\n');
+    await run();
+    expect(b.errors.map((e) => [e.code, e.retryable, e.status])).toEqual([['TOKEN_REVOKED', false, 401]]);
+    expect(b.realtime.state).toBe('disconnected');
+    await run(60_000);
+    expect(server.calls).toHaveLength(1);
+    b.realtime.connect();
+    await run();
+    expect(server.calls).toHaveLength(2);
+  });
+
+  it('hands the stream over when the leader page freezes', async () => {
+    const doc = new EventTarget();
+    vi.stubGlobal('document', doc);
+    const a = openTab();
+    await run(200);
+    await acceptLast();
+    const b = openTab();
+    await run(200);
+    doc.dispatchEvent(new Event('freeze')); // both tabs share this fake document; only the leader acts
+    await run(200);
+    expect(server.calls).toHaveLength(2);
+    expect(server.calls[0]?.signal.aborted).toBe(true);
+    await acceptLast();
+    expect(b.realtime.state).toBe('connected');
+    expect(a.realtime.state).toBe('connected');
+  });
+});
+
+describe('createSharedRealtime without Web Locks (BroadcastChannel heartbeat)', () => {
+  it('elects one leader, and another tab takes over within two seconds of it going quiet', async () => {
+    const [a, b] = [openTab(), openTab()];
+    await run(300 + 200);
+    expect(server.calls).toHaveLength(1);
+    const first = await acceptLast();
+    first.push(eventFrame('1-0', 'orders', 'x', 1));
+    await run(5_000); // heartbeats keep the leader
+    expect(server.calls).toHaveLength(1);
+    a.realtime.destroy();
+    await run(2_000);
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.headers['last-event-id']).toBe('1-0/orders');
+    const second = await acceptLast();
+    second.push(eventFrame('1-1', 'orders', 'y', 2));
+    await run();
+    expect(types(b)).toEqual(['x', 'y']);
+  });
+});
+
+describe('createSharedRealtime where BroadcastChannel is missing', () => {
+  it('is a plain client with its own stream', async () => {
+    vi.stubGlobal('BroadcastChannel', undefined);
+    const a = openTab();
+    await run();
+    expect(server.calls).toHaveLength(1);
+    await acceptLast();
+    expect(a.realtime.state).toBe('connected');
+  });
+
+  it('checks the options at construction', () => {
+    expect(() => createSharedRealtime({ url: 'ftp://x', token: 't', fetch: server.fetch })).toThrowError(
+      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+    );
+    expect(() => createSharedRealtime({ url: 'http://x', token: 't', fetch: server.fetch, name: '' })).toThrowError(
+      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+    );
+  });
+});
