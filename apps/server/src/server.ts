@@ -67,6 +67,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
       throw err;
     }
   }
+  // Without CAST_WEBHOOKS the webhook code is never loaded.
+  const webhooks = config.webhooks ? await (await import('./webhooks/index.js')).createWebhooks(config) : undefined;
+  if (webhooks) metrics.sections.push(webhooks.metrics);
   const deps: ServerDeps = {
     config,
     broker,
@@ -74,6 +77,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
     feeds,
     tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
+    lifecycle: webhooks,
   };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
@@ -127,6 +131,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           t.unref();
         });
         await feeds?.close();
+        await webhooks?.close();
         await broker.close();
       })();
       return closing;
