@@ -172,7 +172,7 @@ export function parseWebhooks(env: Env, keys: Map<string, KeyGrant>): WebhookSet
     const entry = part.trim();
     if (!entry) continue;
     const eq = entry.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`CAST_WEBHOOK_SECRETS: "${entry.slice(0, 20)}…" is not tenant=secret.`);
+    if (eq <= 0) throw new ConfigError('CAST_WEBHOOK_SECRETS: an entry is not tenant=secret (example: CAST_WEBHOOK_SECRETS=acme=<32+ characters>).');
     const tenant = entry.slice(0, eq).trim();
     checkSecret(`CAST_WEBHOOK_SECRETS: the secret of tenant "${tenant}"`, entry.slice(eq + 1).trim());
     if (perTenant.has(tenant)) throw new ConfigError(`CAST_WEBHOOK_SECRETS: tenant "${tenant}" appears twice.`);
