@@ -133,3 +133,21 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
     expect(r.acked().map((e) => e.channel)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i + 30}`));
   }, 20_000);
 });
+
+describe('the Redis webhook engine after Redis lost its data', () => {
+  it('makes its stream and group again and goes on delivering', async () => {
+    const r = await receiver();
+    const [only] = cluster(r.url, 1) as [RedisWebhookEngine];
+    only.lifecycle(event(0));
+    await r.until(() => r.acked().length === 1);
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      await redis.del(webhookStreamKey(prefixes.at(-1) as string, 'acme', r.url));
+    } finally {
+      redis.disconnect();
+    }
+    only.lifecycle(event(1));
+    await r.until(() => r.acked().length === 2, 5000);
+    expect(r.acked().map((e) => e.userId)).toEqual(['0', '1']);
+  });
+});

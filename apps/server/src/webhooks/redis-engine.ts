@@ -199,10 +199,17 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
   // ---- delivering: one node per receiver, by lease ----
   function backlogOf(r: Receiver, signal: AbortSignal): Backlog {
     let claimed = false;
-    const read = async (id: '0' | '>') =>
-      parseEntries(
-        (await redis.xreadgroup('GROUP', GROUP, node, 'COUNT', MAX_EVENTS_PER_REQUEST, 'STREAMS', r.key, id)) as StreamReply,
-      );
+    const read = async (id: '0' | '>') => {
+      try {
+        return parseEntries(
+          (await redis.xreadgroup('GROUP', GROUP, node, 'COUNT', MAX_EVENTS_PER_REQUEST, 'STREAMS', r.key, id)) as StreamReply,
+        );
+      } catch (err) {
+        // The stream and its group are gone (a Redis that lost its data): make them again.
+        if (/NOGROUP/.test((err as Error).message)) claimed = false;
+        throw err;
+      }
+    };
     const remove = async (ids: string[]) => {
       if (ids.length === 0) return;
       await redis.multi().xack(r.key, GROUP, ...ids).xdel(r.key, ...ids).exec();
