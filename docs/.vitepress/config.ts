@@ -27,6 +27,7 @@ export default defineConfig({
           { text: 'Examples', link: '/guide/examples' },
           { text: 'Event bus', link: '/guide/event-bus' },
           { text: 'Database change feeds', link: '/guide/change-feeds' },
+          { text: 'Webhooks', link: '/guide/webhooks' },
           { text: 'Developer console', link: '/guide/console' },
         ],
       },
