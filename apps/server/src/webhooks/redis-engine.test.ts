@@ -128,6 +128,14 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
       redis.disconnect();
     }
     expect(first.metrics.dropped.overflow).toBe(30);
+    // Every node reports the cluster's backlog.
+    for (const n of nodes) {
+      const end = Date.now() + 3000;
+      while (!n.metrics.render().includes('cast_webhook_pending{tenant="acme"} 50')) {
+        if (Date.now() > end) throw new Error(`pending gauge: ${n.metrics.render()}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    }
     await r.start();
     await r.until(() => r.acked().length >= 50, 10_000);
     expect(r.acked().map((e) => e.channel)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i + 30}`));
