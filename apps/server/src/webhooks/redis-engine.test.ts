@@ -159,3 +159,42 @@ describe('the Redis webhook engine after Redis lost its data', () => {
     expect(r.acked().map((e) => e.userId)).toEqual(['0', '1']);
   });
 });
+
+describe('the Redis webhook engine while Redis is down', () => {
+  it('keeps the events in memory and delivers them, in order, once Redis is back', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+    });
+    const r = await receiver();
+    const engine = createRedisWebhookEngine({
+      url: `redis://127.0.0.1:${port}`,
+      prefix: testPrefix(),
+      endpoints: [{ tenant: 'acme', url: r.url, secret: SECRET }],
+      maxPending: 1000,
+      retryBaseMs: 50,
+      leaseMs: 900,
+      pollMs: 100,
+      log: (l) => lines.push(l),
+    });
+    engines.push(engine);
+    for (let i = 0; i < 5; i++) engine.lifecycle(event(i));
+    await new Promise((done) => setTimeout(done, 500));
+    expect(r.deliveries).toHaveLength(0);
+    expect(engine.metrics.render()).toContain('cast_webhook_pending{tenant="acme"} 5');
+    // A Redis of the test's own, on the port the engine has been trying (never the shared one).
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    try {
+      await r.until(() => r.acked().length === 5, 10_000);
+      expect(r.acked().map((e) => e.userId)).toEqual(['0', '1', '2', '3', '4']);
+    } finally {
+      await engine.close();
+      engines.splice(engines.indexOf(engine), 1);
+      redis.kill('SIGKILL');
+    }
+  }, 20_000);
+});

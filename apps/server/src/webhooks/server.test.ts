@@ -73,6 +73,26 @@ describe('the server with CAST_WEBHOOKS (memory broker)', () => {
     expect(a.acked()[0]?.id).toBe(b.acked()[0]?.id);
   });
 
+  it("signs each tenant's events with its own secret and sends them only to its URLs", async () => {
+    const other = 'o'.repeat(40);
+    const a = await receiver();
+    const g = await startTestReceiver(other);
+    running.push(g);
+    const s = await server({
+      CAST_API_KEYS: 'acme=sk_test_0123456789abcdef,globex=sk_test_fedcba9876543210',
+      CAST_WEBHOOKS: `acme=${a.url},globex=${g.url}`,
+      CAST_WEBHOOK_SECRETS: `globex=${other}`,
+    });
+    s.deps.lifecycle?.lifecycle(event('channel.occupied', 'a'));
+    s.deps.lifecycle?.lifecycle({ type: 'channel.occupied', tenant: 'globex', channel: 'g', at: Date.now() });
+    await a.until(() => a.acked().length === 1);
+    await g.until(() => g.acked().length === 1);
+    expect(a.acked().map((e) => e.tenant)).toEqual(['acme']);
+    expect(g.acked().map((e) => e.tenant)).toEqual(['globex']);
+    expect(a.deliveries[0]?.signed).toBe(true);
+    expect(g.deliveries[0]?.signed).toBe(true);
+  });
+
   it('sends a batch answered 500 again with the same ids, then counts the retry', async () => {
     const r = await receiver((n) => (n === 0 ? 500 : 200));
     const s = await server({ CAST_WEBHOOKS: `acme=${r.url}` });
