@@ -55,7 +55,14 @@ export function toWebhookEvent(event: LifecycleEvent): WebhookEvent {
   return out;
 }
 
-/** Groups endpoints by tenant. */
+/**
+ * Groups endpoints by tenant.
+ *
+ * @example
+ * ```ts
+ * endpointsByTenant(config.webhooks.endpoints).get('acme') // [{ tenant: 'acme', url, secret }]
+ * ```
+ */
 export function endpointsByTenant(endpoints: readonly WebhookEndpoint[]): Map<string, WebhookEndpoint[]> {
   const byTenant = new Map<string, WebhookEndpoint[]>();
   for (const e of endpoints) {

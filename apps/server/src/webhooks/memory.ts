@@ -15,6 +15,12 @@ export interface MemoryBacklogOptions {
  * mode: they survive nothing but the process). A queue with its head index, so
  * dropping the oldest of 100 000 costs nothing; the first `inflight` events
  * are the batch being delivered.
+ *
+ * @example
+ * ```ts
+ * const backlog = new MemoryBacklog({ maxPending: 100_000, batchWindowMs: 100, onOverflow: (n) => {} })
+ * backlog.push({ event, atMs: Date.now() })
+ * ```
  */
 export class MemoryBacklog implements Backlog {
   private items: PendingEvent[] = [];

@@ -7,6 +7,12 @@ export type WebhookDropReason = 'overflow' | 'expired';
 /**
  * The webhook counters of this node, rendered after the server's own in
  * `/metrics`.
+ *
+ * @example
+ * ```ts
+ * const metrics = new WebhookMetrics(() => new Map([['acme', 0]]))
+ * metrics.render() // '# HELP cast_webhook_attempts_total …'
+ * ```
  */
 export class WebhookMetrics {
   /** Requests sent to receivers (first tries and retries). */
