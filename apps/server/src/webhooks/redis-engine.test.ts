@@ -198,3 +198,26 @@ describe('the Redis webhook engine while Redis is down', () => {
     }
   }, 20_000);
 });
+
+describe('the Redis webhook engine and a former holder', () => {
+  it("claims entries a former holder read after losing its lease and left unacknowledged", async () => {
+    const r = await receiver();
+    const [holder] = cluster(r.url, 1) as [RedisWebhookEngine];
+    holder.lifecycle(event(0));
+    await r.until(() => r.acked().length === 1);
+    // A node that has not yet noticed it lost the lease reads an entry, then dies.
+    const redis = new Redis(TEST_REDIS_URL);
+    const key = webhookStreamKey(prefixes.at(-1) as string, 'acme', r.url);
+    const late = { id: 'wh_late', type: 'channel.occupied', tenant: 'acme', channel: 'late', at: new Date().toISOString() };
+    try {
+      await redis
+        .multi()
+        .xadd(key, '*', 'e', JSON.stringify(late))
+        .xreadgroup('GROUP', 'cast', 'former-holder', 'COUNT', 10, 'STREAMS', key, '>')
+        .exec();
+    } finally {
+      redis.disconnect();
+    }
+    await r.until(() => r.acked().some((e) => e.id === 'wh_late'), 5000);
+  });
+});

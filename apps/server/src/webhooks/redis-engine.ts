@@ -199,62 +199,77 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
   // ---- delivering: one node per receiver, by lease ----
   function backlogOf(r: Receiver, signal: AbortSignal): Backlog {
     let claimed = false;
-    const read = async (id: '0' | '>') => {
-      try {
-        return parseEntries(
-          (await redis.xreadgroup('GROUP', GROUP, node, 'COUNT', MAX_EVENTS_PER_REQUEST, 'STREAMS', r.key, id)) as StreamReply,
-        );
-      } catch (err) {
-        // The stream and its group are gone (a Redis that lost its data): make them again.
-        if (/NOGROUP/.test((err as Error).message)) claimed = false;
-        throw err;
-      }
-    };
+    let lastClaim = 0;
+    const read = async (id: '0' | '>') =>
+      parseEntries(
+        (await redis.xreadgroup('GROUP', GROUP, node, 'COUNT', MAX_EVENTS_PER_REQUEST, 'STREAMS', r.key, id)) as StreamReply,
+      );
     const remove = async (ids: string[]) => {
       if (ids.length === 0) return;
       await redis.multi().xack(r.key, GROUP, ...ids).xdel(r.key, ...ids).exec();
     };
-    return {
+    const backlog: Backlog = {
       async next() {
-        if (!claimed) {
-          await redis.xgroup('CREATE', r.key, GROUP, '0', 'MKSTREAM').catch((err: Error) => {
-            if (!/BUSYGROUP/.test(err.message)) throw err;
-          });
-          // The previous holder's unacknowledged entries become ours, and go first.
-          let cursor = '0-0';
-          for (let round = 0; round < 10_000; round++) {
-            const reply = (await redis.xautoclaim(r.key, GROUP, node, 0, cursor, 'COUNT', 1000, 'JUSTID')) as [string, ...unknown[]];
-            cursor = reply[0];
-            if (cursor === '0-0') break;
-          }
-          claimed = true;
+        try {
+          return await nextBatch();
+        } catch (err) {
+          // The stream and its group are gone (a Redis that lost its data): make them again.
+          if (/NOGROUP/.test((err as Error).message)) claimed = false;
+          throw err;
         }
-        while (!signal.aborted) {
-          const mine = await read('0');
-          await remove(mine.gone);
-          if (mine.events.length > 0) return mine.events;
-          const fresh = await read('>');
-          await remove(fresh.gone);
-          if (fresh.events.length > 0) return fresh.events;
-          const woken = await new Promise<boolean>((resolve) => {
-            const done = (byWake: boolean) => {
-              clearTimeout(timer);
-              r.wake = undefined;
-              signal.removeEventListener('abort', onAbort);
-              resolve(byWake);
-            };
-            const onAbort = () => done(false);
-            const timer = setTimeout(() => done(false), pollMs);
-            r.wake = () => done(true);
-            signal.addEventListener('abort', onAbort, { once: true });
-          });
-          if (woken) await pause(batchWindowMs, signal);
-        }
-        return undefined;
       },
       ack: async (batch) => remove(batch.map((p) => p.ref as string)),
       drop: async (events) => remove(events.map((p) => p.ref as string)),
     };
+
+    return backlog;
+
+    async function nextBatch(): Promise<PendingEvent[] | undefined> {
+      while (!signal.aborted) {
+        const now = Date.now();
+        if (!claimed || now - lastClaim >= leaseMs) {
+          if (!claimed) {
+            await redis.xgroup('CREATE', r.key, GROUP, '0', 'MKSTREAM').catch((err: Error) => {
+              if (!/BUSYGROUP/.test(err.message)) throw err;
+            });
+          }
+          // The previous holder's unacknowledged entries become ours, and go first. Later, now and
+          // then, entries a former holder read after we took over (it had not yet seen that it
+          // lost the lease) and then left idle.
+          let cursor = '0-0';
+          for (let round = 0; round < 10_000; round++) {
+            const reply = (await redis.xautoclaim(r.key, GROUP, node, claimed ? leaseMs : 0, cursor, 'COUNT', 1000, 'JUSTID')) as [
+              string,
+              ...unknown[],
+            ];
+            cursor = reply[0];
+            if (cursor === '0-0') break;
+          }
+          claimed = true;
+          lastClaim = now;
+        }
+        const mine = await read('0');
+        await remove(mine.gone);
+        if (mine.events.length > 0) return mine.events;
+        const fresh = await read('>');
+        await remove(fresh.gone);
+        if (fresh.events.length > 0) return fresh.events;
+        const woken = await new Promise<boolean>((resolve) => {
+          const done = (byWake: boolean) => {
+            clearTimeout(timer);
+            r.wake = undefined;
+            signal.removeEventListener('abort', onAbort);
+            resolve(byWake);
+          };
+          const onAbort = () => done(false);
+          const timer = setTimeout(() => done(false), pollMs);
+          r.wake = () => done(true);
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+        if (woken) await pause(batchWindowMs, signal);
+      }
+      return undefined;
+    }
   }
 
   function startHolding(r: Receiver): void {
