@@ -1,7 +1,6 @@
 export { createApp } from './app.js';
 export { loadConfig, ConfigError, NUMBER_SETTINGS } from './config.js';
 export type { Config, KeyGrant, KeyKind, WebhookEndpoint, WebhookSettings } from './config.js';
-export type { LifecycleEvent, LifecycleListener, LifecycleType } from './lifecycle.js';
 export { startServer, createBroker } from './server.js';
 export type { RunningServer } from './server.js';
 export { createMemoryBroker } from './broker/memory.js';
