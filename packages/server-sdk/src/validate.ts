@@ -1,16 +1,15 @@
 /**
- * Local checks of what the SDK sends, with the protocol's grammar and the
- * server's default limits, so that a mistake fails fast with the code the
+ * Local checks of what the SDK sends, with the protocol's name rules (and
+ * their messages) and the server's default limits, so that a mistake fails fast with the code the
  * server would answer and no request is retried in vain.
  */
 import {
   CastError,
+  checkChannel,
+  checkEventName,
+  checkIdempotencyKey,
+  checkUserId,
   DEFAULTS,
-  isReservedEventName,
-  isValidChannel,
-  isValidEventName,
-  isValidIdempotencyKey,
-  isValidUserId,
   type PublishRequest,
   type TokenRequest,
 } from '@cast/protocol';
@@ -30,9 +29,10 @@ import {
  * checkTokenRequest({ channels: ['orders'] }) // { channels: ['orders'], ttlSeconds: 3600 }
  * ```
  */
-export function checkTokenRequest(request: TokenRequest, limits = true): Required<Omit<TokenRequest, 'userId'>> & {
-  userId?: string;
-} {
+export function checkTokenRequest(
+  request: TokenRequest,
+  limits = true,
+): { channels: string[]; ttlSeconds: number; userId?: string } {
   if (typeof request !== 'object' || request === null || !Array.isArray(request.channels)) {
     throw new CastError('BAD_REQUEST', 'channels must be an array of channel names.');
   }
@@ -44,14 +44,8 @@ export function checkTokenRequest(request: TokenRequest, limits = true): Require
       `A token may carry at most ${DEFAULTS.maxChannelsPerToken} channels, not ${channels.length}.`,
     );
   }
-  for (const channel of channels) {
-    if (!isValidChannel(channel)) {
-      throw new CastError('INVALID_CHANNEL', `Invalid channel name: ${JSON.stringify(channel)}.`);
-    }
-  }
-  if (userId !== undefined && !isValidUserId(userId)) {
-    throw new CastError('BAD_REQUEST', 'userId must be a string of 1 to 256 characters without control characters.');
-  }
+  channels.forEach((channel, i) => checkChannel(channel, `channels[${i}]`));
+  checkUserId(userId);
   const ttlSeconds = request.ttlSeconds ?? DEFAULTS.tokenTtlSeconds;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || (limits && ttlSeconds > DEFAULTS.maxTokenTtlSeconds)) {
     throw new CastError(
@@ -76,18 +70,8 @@ export function checkPublishRequest(event: PublishRequest): void {
   if (typeof event !== 'object' || event === null) {
     throw new CastError('BAD_REQUEST', 'An event must be an object { channel, event, data }.');
   }
-  if (!isValidChannel(event.channel)) {
-    throw new CastError('INVALID_CHANNEL', `Invalid channel name: ${JSON.stringify(event.channel)}.`);
-  }
-  if (!isValidEventName(event.event)) {
-    throw new CastError('INVALID_EVENT_NAME', `Invalid event name: ${JSON.stringify(event.event)}.`);
-  }
-  if (isReservedEventName(event.event)) {
-    throw new CastError('RESERVED_EVENT_NAME', `"${event.event}" is an event name the server sends itself.`);
-  }
+  checkChannel(event.channel);
+  checkEventName(event.event);
   if (event.data === undefined) throw new CastError('BAD_REQUEST', 'data is required (any JSON value).');
-  const key = event.idempotencyKey;
-  if (key !== undefined && !isValidIdempotencyKey(key)) {
-    throw new CastError('BAD_REQUEST', 'idempotencyKey must be 1 to 255 visible ASCII characters.');
-  }
+  checkIdempotencyKey(event.idempotencyKey);
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { WebhookEvent } from '@cast/protocol';
+import { backoffDelay, type WebhookEvent } from '@cast/protocol';
 import { Redis } from 'ioredis';
 import type { WebhookEndpoint } from '../config.js';
 import type { LifecycleEvent } from '../lifecycle.js';
@@ -135,7 +135,7 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
     maxRetriesPerRequest: 0,
     commandTimeout: 2000,
     connectionName: `cast:${node}:webhooks`,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000),
+    retryStrategy: (attempt) => backoffDelay(attempt, { floorMs: 50, capMs: 1000, jitter: 'none' }),
   }) as ScriptClient;
   let down = false;
   redis.on('error', (err: Error) => {

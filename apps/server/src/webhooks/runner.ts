@@ -1,5 +1,4 @@
-import type { WebhookEvent } from '@cast/protocol';
-import { reconnectDelay } from '../sources/backoff.js';
+import { backoffDelay, type WebhookEvent } from '@cast/protocol';
 import { postWebhook, type WebhookFetch } from './deliver.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -136,7 +135,7 @@ export async function runDelivery(o: RunDeliveryOptions): Promise<void> {
       o.log(`cast: webhooks for ${o.url}: dropped ${expired.length} events undelivered for ${Math.round(retryForMs / 3_600_000)} h`);
       await o.backlog.drop(expired).catch(() => {});
     }
-    await pause(reconnectDelay(failures, { baseMs: o.retryBaseMs, maxMs: MAX_RETRY_DELAY_MS, random: o.random }), o.signal);
+    await pause(backoffDelay(failures, { floorMs: o.retryBaseMs, capMs: MAX_RETRY_DELAY_MS, jitter: 'equal' }, o.random), o.signal);
     failures++;
   }
 }
