@@ -200,7 +200,7 @@ describe('the Redis webhook engine while Redis is down', () => {
 });
 
 describe('the Redis webhook engine and a former holder', () => {
-  it("claims entries a former holder read after losing its lease and left unacknowledged", async () => {
+  it('claims entries a former holder read after losing its lease and left unacknowledged, skipping a corrupt one', async () => {
     const r = await receiver();
     const [holder] = cluster(r.url, 1) as [RedisWebhookEngine];
     holder.lifecycle(event(0));
@@ -212,6 +212,7 @@ describe('the Redis webhook engine and a former holder', () => {
     try {
       await redis
         .multi()
+        .xadd(key, '*', 'e', '{not json')
         .xadd(key, '*', 'e', JSON.stringify(late))
         .xreadgroup('GROUP', 'cast', 'former-holder', 'COUNT', 10, 'STREAMS', key, '>')
         .exec();
@@ -219,5 +220,6 @@ describe('the Redis webhook engine and a former holder', () => {
       redis.disconnect();
     }
     await r.until(() => r.acked().some((e) => e.id === 'wh_late'), 5000);
+    expect(r.acked()).toHaveLength(2);
   });
 });

@@ -91,7 +91,14 @@ function parseEntries(reply: StreamReply): { events: PendingEvent[]; gone: strin
         gone.push(id);
         continue;
       }
-      const event = JSON.parse(raw) as WebhookEvent;
+      let event: WebhookEvent;
+      try {
+        event = JSON.parse(raw) as WebhookEvent;
+      } catch {
+        // Not written by Cast: skip it rather than block the stream behind it.
+        gone.push(id);
+        continue;
+      }
       events.push({ event, atMs: Date.parse(event.at), ref: id });
     }
   }
