@@ -34,6 +34,7 @@ export interface Config {
   maxBatch: number;
   idempotencyWindowSeconds: number;
   shutdownGraceMs: number;
+  requestTimeoutMs: number;
   redisUrl: string | undefined;
   redisPrefix: string;
   databaseUrl: string | undefined;
@@ -85,7 +86,7 @@ export const NUMBER_SETTINGS: readonly NumberSetting[] = [
   { env: 'PORT', key: 'port', default: 8080, min: 0, max: 65535, doc: 'TCP port to listen on (0 picks a free one).' },
   { env: 'CAST_HISTORY_SIZE', key: 'historySize', default: 10_000, min: 0, max: 10_000_000, doc: 'Events kept per tenant for replay.' },
   { env: 'CAST_HISTORY_TTL_SECONDS', key: 'historyMaxAgeSeconds', default: 3600, min: 1, max: 30 * 86_400, doc: 'Oldest event age kept for replay, seconds.' },
-  { env: 'CAST_HISTORY_MAX_BYTES', key: 'historyMaxBytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, doc: 'Payload bytes kept per tenant for replay (memory broker).' },
+  { env: 'CAST_HISTORY_MAX_BYTES', key: 'historyMaxBytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, doc: 'Bytes of history kept per tenant for replay (both brokers; oldest trimmed first).' },
   { env: 'CAST_HEARTBEAT_MS', key: 'heartbeatMs', default: 15_000, min: 100, max: 300_000, doc: 'Interval of heartbeat comments on idle streams, ms.' },
   { env: 'CAST_RETRY_MS', key: 'retryMs', default: 1000, min: 0, max: 600_000, doc: 'The `retry:` hint sent to clients, ms.' },
   { env: 'CAST_MAX_PAYLOAD_BYTES', key: 'maxPayloadBytes', default: 64 * 1024, min: 16, max: 16 * 1024 * 1024, doc: 'Largest event `data`, bytes of JSON.' },
@@ -96,6 +97,7 @@ export const NUMBER_SETTINGS: readonly NumberSetting[] = [
   { env: 'CAST_IDEMPOTENCY_WINDOW_SECONDS', key: 'idempotencyWindowSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'How long an idempotency key is remembered, seconds.' },
   { env: 'CAST_WEBHOOK_MAX_PENDING', key: 'webhookMaxPending', default: 100_000, min: 1, max: 10_000_000, doc: 'Webhook events waiting per receiver URL; past it the oldest are dropped and counted.' },
   { env: 'CAST_WEBHOOK_RETRY_BASE_MS', key: 'webhookRetryBaseMs', default: 1000, min: 10, max: 60_000, doc: 'First retry delay of a failed webhook delivery, ms (doubling to 5 minutes).' },
+  { env: 'CAST_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: 30_000, min: 100, max: 600_000, doc: 'Longest time to receive a request\'s headers and body, ms (408 after it); streams stay open.' },
   { env: 'CAST_SHUTDOWN_GRACE_MS', key: 'shutdownGraceMs', default: 5000, min: 0, max: 600_000, doc: 'How long SIGTERM waits for requests in flight, ms.' },
 ];
 
@@ -210,6 +212,21 @@ export function parseWebhooks(env: Env, keys: Map<string, KeyGrant>): WebhookSet
     if (!endpoints.some((e) => e.tenant === tenant)) throw new ConfigError(`CAST_WEBHOOK_SECRETS: tenant "${tenant}" has no URL in CAST_WEBHOOKS.`);
   }
   return { endpoints };
+}
+
+/**
+ * The tenants a configuration knows: those of its API keys. A token of any
+ * other tenant is refused, even when signed with the secret.
+ *
+ * @param config - the configuration
+ * @returns the tenant names
+ * @example
+ * ```ts
+ * knownTenants(config).has('acme') // true when an API key belongs to acme
+ * ```
+ */
+export function knownTenants(config: Pick<Config, 'keys'>): Set<string> {
+  return new Set([...config.keys.values()].map((k) => k.tenant));
 }
 
 interface DevCredentials {

@@ -3,7 +3,7 @@ import { createApp } from './app.js';
 import { createTokenService } from './auth/tokens.js';
 import { createMemoryBroker } from './broker/memory.js';
 import type { Broker } from './broker/types.js';
-import { loadConfig } from './config.js';
+import { knownTenants, loadConfig } from './config.js';
 import type { ServerDeps } from './context.js';
 import { Metrics } from './metrics.js';
 import { Hub } from './stream/hub.js';
@@ -43,7 +43,10 @@ export async function createInProcessServer(
     broker,
     hub,
     metrics,
-    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
+    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds, {
+      tenants: knownTenants(config),
+      maxChannels: config.maxChannelsPerToken,
+    }),
   };
   return { deps, app: createApp(deps), close: () => hub.closeAll() };
 }

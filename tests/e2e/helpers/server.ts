@@ -36,6 +36,8 @@ export interface TestServer {
   env: Record<string, string>;
   /** Everything the process printed so far. */
   output(): string;
+  /** The process id of the running server (to read its memory from /proc). */
+  pid(): number | undefined;
   /** SIGTERM and wait for exit. */
   stop(): Promise<number | null>;
   /** SIGKILL and wait for exit (a crash). */
@@ -129,6 +131,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     signingSecret,
     env,
     output: () => proc.out.join(''),
+    pid: () => proc.child.pid,
     async stop() {
       proc.child.kill('SIGTERM');
       return waitExit(proc.child);

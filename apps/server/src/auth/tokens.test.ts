@@ -134,6 +134,26 @@ describe('token service', () => {
     }
   });
 
+  it('checks the claims as the issue route would: iat not ahead, lifetime from now, channels in the grammar and the limit, tenant known', async () => {
+    const strict = createTokenService(SECRET, 3600, { tenants: new Set(['acme', 'globex']), maxChannels: 3 });
+    const verdict = (over: Record<string, unknown>) => codeOf(strict.verify(hand({ alg: 'HS256' }, claims(over))));
+    // The controls: what the issue route writes, another known tenant, a signer clock a little ahead, the limits exactly.
+    expect(await verdict({})).toBe('accepted');
+    expect(await verdict({ tid: 'globex', chs: ['a', 'b', 'user:u_1'], sub: 'Zoë' })).toBe('accepted');
+    expect(await verdict({ iat: now() + 30, exp: now() + 30 + 3600 })).toBe('accepted');
+    // A year ahead: exp - iat is within the maximum, but the token would be good for a year.
+    expect(await verdict({ iat: now() + 365 * 86_400, exp: now() + 365 * 86_400 + 60 })).toBe('401 INVALID_TOKEN');
+    expect(await verdict({ iat: now() + 120 })).toBe('401 INVALID_TOKEN');
+    expect(await verdict({ iat: now() - 100_000, exp: now() + 3600 + 120 })).toBe('401 INVALID_TOKEN');
+    for (const chs of [['$bus'], ['$db:todos'], ['orders', 'a\nb'], ['a b'], ['x'.repeat(129)], ['a', 'b', 'c', 'd']]) {
+      expect(await verdict({ chs }), JSON.stringify(chs)).toBe('401 INVALID_TOKEN');
+    }
+    expect(await verdict({ chs: Array.from({ length: 1000 }, (_, i) => `c${i}`) })).toBe('401 INVALID_TOKEN');
+    expect(await verdict({ tid: 'initech' })).toBe('401 INVALID_TOKEN');
+    for (const sub of ['', 'u\n1', 'u\u0085', 5]) expect(await verdict({ sub }), JSON.stringify(sub)).toBe('401 INVALID_TOKEN');
+    expect(await codeOf(strict.verify((await strict.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 3600 })).token))).toBe('accepted');
+  });
+
   it('calls a token expired at its exp second, with no clock tolerance, and only once everything else holds', async () => {
     expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ iat: now() - 60, exp: now() }))))).toBe('401 TOKEN_EXPIRED');
     expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ iat: now() - 60, exp: now() + 2 }))))).toBe('accepted');

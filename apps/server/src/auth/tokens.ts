@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER, type TokenClaims } from '@cast/protocol';
+import { isValidChannel, isValidUserId, TOKEN_AUDIENCE, TOKEN_ISSUER, type TokenClaims } from '@cast/protocol';
 import { fail } from '../errors.js';
 
 /** What a verified token grants. */
@@ -9,6 +9,21 @@ export interface TokenGrant {
   userId: string | undefined;
   /** Expiry, ms since the epoch. */
   expiresAt: number;
+}
+
+/**
+ * How far in the future a token's `iat` may be, and how much its lifetime
+ * counted from now may exceed the maximum: the clocks of the signer (another
+ * node, a backend signing offline) and of this server may differ a little.
+ */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/** What a verified token's claims are checked against, beyond its signature and lifetime. */
+export interface TokenLimits {
+  /** The tenants this server knows (those of its API keys); a token of any other is refused. Unset: any tenant. */
+  tenants?: ReadonlySet<string>;
+  /** The most channels a token may grant (`CAST_MAX_CHANNELS_PER_TOKEN`). Unset: no limit. */
+  maxChannels?: number;
 }
 
 /** Signs and verifies stream tokens with one HS256 secret. */
@@ -58,19 +73,27 @@ function invalid(message = 'The token is not valid (malformed, tampered with or 
  *   list holding it), numeric `iat` and `exp`, `nbf` (when present) not in the
  *   future and `exp` in the future, with no clock tolerance;
  * - a string tenant `tid`, a non-empty list of string channels `chs`, and a
- *   lifetime `exp - iat` of at most `maxTtlSeconds`.
+ *   lifetime `exp - iat` of at most `maxTtlSeconds`;
+ * - the claims the issue route (`POST /push/tokens`) would have written, for
+ *   tokens signed elsewhere with the secret: `iat` at most
+ *   {@link CLOCK_SKEW_SECONDS} in the future and `exp - now` at most
+ *   `maxTtlSeconds` (plus that skew), the tenant one of `limits.tenants`,
+ *   every channel in the public channel grammar (so never `$bus` or a
+ *   `$db:` feed, which only their own routes serve), at most
+ *   `limits.maxChannels` of them, and `sub` (when present) a valid user id.
  *
  * @param secret - the signing secret (UTF-8)
  * @param maxTtlSeconds - the longest lifetime a token may claim; longer ones are refused even when validly signed
+ * @param limits - the known tenants and the channel limit the claims are checked against
  * @returns the service
  * @example
  * ```ts
- * const tokens = createTokenService(config.signingSecret, config.maxTokenTtlSeconds)
+ * const tokens = createTokenService(config.signingSecret, config.maxTokenTtlSeconds, { tenants: new Set(['acme']), maxChannels: 100 })
  * const { token } = await tokens.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 3600 })
  * const grant = await tokens.verify(token)
  * ```
  */
-export function createTokenService(secret: string, maxTtlSeconds: number): TokenService {
+export function createTokenService(secret: string, maxTtlSeconds: number, limits: TokenLimits = {}): TokenService {
   const key = Buffer.from(secret, 'utf8');
   const mac = (signingInput: string): string => createHmac('sha256', key).update(signingInput).digest('base64url');
 
@@ -90,13 +113,22 @@ export function createTokenService(secret: string, maxTtlSeconds: number): Token
     if (aud !== TOKEN_AUDIENCE && !(Array.isArray(aud) && aud.includes(TOKEN_AUDIENCE))) invalid();
     if (typeof iat !== 'number' || typeof exp !== 'number') invalid();
     const now = Math.floor(Date.now() / 1000);
+    if (iat > now + CLOCK_SKEW_SECONDS) invalid('The token was issued in the future (its "iat" is ahead of this server\'s clock).');
     if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) invalid();
     if (exp <= now) fail('TOKEN_EXPIRED', 'The token has expired; ask your backend for a fresh one.');
     const { tid, chs, sub } = claims as Partial<TokenClaims>;
     if (typeof tid !== 'string' || !Array.isArray(chs) || !chs.every((c) => typeof c === 'string') || chs.length === 0) {
       invalid('The token does not carry a tenant and channels.');
     }
-    if (exp - iat > maxTtlSeconds) invalid(`The token's lifetime is longer than this server allows (${maxTtlSeconds} s).`);
+    if (exp - iat > maxTtlSeconds || exp - now > maxTtlSeconds + CLOCK_SKEW_SECONDS) {
+      invalid(`The token's lifetime is longer than this server allows (${maxTtlSeconds} s).`);
+    }
+    if (limits.tenants && !limits.tenants.has(tid)) invalid('The token is for a tenant this server does not know.');
+    if (limits.maxChannels !== undefined && chs.length > limits.maxChannels) {
+      invalid(`The token grants more channels than this server allows (${limits.maxChannels}).`);
+    }
+    if (!chs.every(isValidChannel)) invalid('The token grants a channel outside the channel grammar.');
+    if (sub !== undefined && !isValidUserId(sub)) invalid('The token\'s user id ("sub") is not a valid user id.');
     return { tenant: tid, channels: chs, userId: typeof sub === 'string' ? sub : undefined, expiresAt: exp * 1000 };
   };
 

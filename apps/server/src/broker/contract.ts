@@ -6,6 +6,8 @@ import type { Broker, LocalDelivery, PublishInput, StoredEvent } from './types.j
 export interface BrokerContractOptions {
   historySize: number;
   historyMaxAgeSeconds: number;
+  /** Bytes of history kept per tenant (each broker counts its own overhead per event). */
+  historyMaxBytes: number;
   idempotencyWindowSeconds: number;
   /** The broker's clock for age limits; the suite moves it forward. */
   now: () => number;
@@ -64,7 +66,7 @@ const ev = (channel: string, n: number, extra: Partial<PublishInput> = {}): Publ
  * @example
  * ```ts
  * describeBrokerContract('memory', async (o) => {
- *   const broker = createMemoryBroker({ ...o, historyMaxBytes: 1 << 20 })
+ *   const broker = createMemoryBroker(o)
  *   return { broker, cleanup: () => broker.close() }
  * })
  * ```
@@ -79,6 +81,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const fixture = await factory({
         historySize: 100,
         historyMaxAgeSeconds: 3600,
+        historyMaxBytes: 64 * 1024 * 1024,
         idempotencyWindowSeconds: 3600,
         ...overrides,
         now: () => clock,
@@ -187,6 +190,88 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const replay = await broker.replay('acme', ['orders'], '0-1');
       expect(replay.events.map((e) => e.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
       expect(local.received.map((r) => r.event.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
+    });
+
+    it('refuses an idempotency key reused for a different request (channel, event or data) and publishes nothing of that batch', async () => {
+      const { broker, local } = await make();
+      broker.listen('acme', 'orders');
+      broker.listen('acme', 'tickets');
+      const [first] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'k-1' })]);
+      const others = [
+        ev('tickets', 1, { idempotencyKey: 'k-1' }),
+        ev('orders', 1, { idempotencyKey: 'k-1', event: 'order.updated' }),
+        ev('orders', 2, { idempotencyKey: 'k-1' }),
+      ];
+      for (const other of others) {
+        await expect(broker.publish('acme', [ev('orders', 9), other])).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 409 });
+      }
+      // Within one batch too.
+      await expect(
+        broker.publish('acme', [ev('orders', 3, { idempotencyKey: 'k-2' }), ev('orders', 4, { idempotencyKey: 'k-2' })]),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+      // The same request stays a duplicate.
+      const [again] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'k-1' })]);
+      expect(again!.duplicate).toBe(true);
+      expect(again!.event.messageId).toBe(first!.event.messageId);
+      const replay = await broker.replay('acme', ['orders', 'tickets'], '0-1');
+      expect(replay.events.map((e) => e.messageId)).toEqual([first!.event.messageId]);
+      expect(local.received.map((r) => r.event.messageId)).toEqual([first!.event.messageId]);
+    });
+
+    it('reads a replay in pages of about maxBytes, at least one event each, that add up to the whole replay', async () => {
+      const { broker } = await make();
+      const pad = 'x'.repeat(1000);
+      const out = await broker.publish(
+        'acme',
+        Array.from({ length: 12 }, (_, i) => ev(i % 3 === 2 ? 'tickets' : 'orders', i, { data: JSON.stringify({ i, pad }) })),
+      );
+      const from = out[0]!.event.position;
+      const whole = await broker.replay('acme', ['orders'], from);
+      const paged: StoredEvent[] = [];
+      let after = from;
+      let pages = 0;
+      let end: string | undefined;
+      for (; pages < 50; pages++) {
+        const page = await broker.replayPage('acme', ['orders'], after, 2500);
+        expect(page.recovered).toBe(true);
+        expect(page.events.length).toBeGreaterThanOrEqual(1);
+        const bytes = page.events.reduce((n, e) => n + e.data.length, 0);
+        if (page.events.length > 1) expect(bytes).toBeLessThanOrEqual(2500);
+        paged.push(...page.events);
+        if (page.next === undefined) {
+          end = page.end;
+          break;
+        }
+        after = page.next;
+      }
+      expect(paged).toEqual(whole.events);
+      expect(pages).toBeGreaterThan(2);
+      expect(end).toBe(out[11]!.event.position);
+      // A budget smaller than one event still moves on by one.
+      expect((await broker.replayPage('acme', ['orders'], from, 1)).events.map((e) => e.position)).toEqual([out[1]!.event.position]);
+    });
+
+    it('ends a replay from beyond the log at the log end, not recovered, so live delivery can start from there', async () => {
+      const { broker } = await make();
+      const out = await broker.publish('acme', [ev('orders', 1), ev('orders', 2)]);
+      const page = await broker.replayPage('acme', ['orders'], `${Date.now() + 3_600_000}-0`, 1 << 20);
+      expect(page).toEqual({ events: [], recovered: false, next: undefined, end: out[1]!.event.position });
+    });
+
+    it('trims by bytes: keeps the newest events within the cap, and the floor stays exact', async () => {
+      const { broker } = await make({ historyMaxBytes: 10_000 });
+      const out = [];
+      for (let i = 0; i < 30; i++) out.push(...(await broker.publish('acme', [ev('orders', i, { data: JSON.stringify({ i, pad: 'x'.repeat(1000) }) })])));
+      const positions = out.map((o) => o.event.position);
+      const all = await broker.replay('acme', ['orders'], positions[0]!);
+      expect(all.recovered).toBe(false);
+      const kept = all.events.length;
+      expect(kept).toBeGreaterThanOrEqual(2);
+      expect(kept * 1000).toBeLessThanOrEqual(10_000);
+      expect(all.events.map((e) => e.position)).toEqual(positions.slice(30 - kept));
+      // From the newest trimmed event, everything after it is held; from the one before, not.
+      expect((await broker.replay('acme', ['orders'], positions[29 - kept]!)).recovered).toBe(true);
+      expect((await broker.replay('acme', ['orders'], positions[28 - kept]!)).recovered).toBe(false);
     });
 
     it('keeps idempotency keys per tenant', async () => {

@@ -9,9 +9,10 @@
  * | `<p>:epoch` | string | when this Redis dataset began (ms); a new value means the data was lost |
  * | `<p>:nodes` | sorted set | node id → last heartbeat (ms) |
  * | `<p>:{<t>}:log` | stream | the tenant's replay log; entry ids are the positions |
- * | `<p>:{<t>}:meta` | hash | `floor` (events at or before it may be gone), `last` (newest position) |
+ * | `<p>:{<t>}:meta` | hash | `floor` (events at or before it may be gone), `last` (newest position), `bytes` (the log's size against the byte cap) |
  * | `<p>:{<t>}:live` | pub/sub channel | every event of the tenant, published with the append |
- * | `<p>:{<t>}:idem:<key>` | string | the first answer to an idempotency key, for the window |
+ * | `<p>:{<t>}:idem:<key>` | string | the first answer to an idempotency key and a digest of its request, for the window |
+ * | `<p>:{<t>}:idem` | sorted set | idempotency key → when it was set, to forget the oldest past the count bound |
  * | `<p>:{<t>}:sess:<node>` | hash | session id → session JSON, for one node |
  * | `<p>:{<t>}:subs:<node>` | hash | channel → connections on one node |
  */

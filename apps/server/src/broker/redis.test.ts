@@ -164,6 +164,60 @@ describe('redis broker across nodes', () => {
     expect(later!.delivered).toBe(2 + 1);
   });
 
+  it('gives a new stream the log position at its registration as its floor, and parks live events until it has it', async () => {
+    const a = await node();
+    const c = await node();
+    a.broker.listen('acme', 'orders');
+    const [before] = await c.broker.publish('acme', [input('orders', 1)]);
+    await vi.waitFor(() => expect(a.local.positions()).toEqual([before!.event.position]));
+    const floors: Array<string | undefined> = [];
+    const handedBeforeFloor: number[] = [];
+    const registered = a.broker.addSession({
+      tenant: 'acme',
+      id: 'a1',
+      userId: null,
+      channels: ['orders'],
+      connectedAt: new Date().toISOString(),
+      startAfter: (p) => {
+        floors.push(p);
+        handedBeforeFloor.push(a.local.received.length);
+      },
+    });
+    // Sent after the registration on the same connection: after the floor. Its
+    // live message may arrive before the registration's answer; it waits for it.
+    const during = a.broker.publish('acme', [input('orders', 2)]);
+    await registered;
+    expect(floors).toEqual([before!.event.position]);
+    expect(handedBeforeFloor).toEqual([1]);
+    const [after] = await during;
+    await vi.waitFor(() => expect(a.local.positions()).toEqual([before!.event.position, after!.event.position]));
+    // Another node's publish counts the registered stream.
+    const [later] = await c.broker.publish('acme', [input('orders', 3)]);
+    expect(later!.delivered).toBe(1);
+  });
+
+  it('bounds the idempotency keys of a tenant by count, forgetting the oldest', async () => {
+    const a = await node({ maxIdempotencyKeys: 3 });
+    for (let i = 1; i <= 5; i++) await a.broker.publish('acme', [input('orders', i, `k${i}`)]);
+    const keys = createRedisKeys(prefix);
+    expect((await admin.keys(`${keys.tenant('acme')}idem:*`)).sort()).toEqual(['k3', 'k4', 'k5'].map((k) => `${keys.tenant('acme')}idem:${k}`));
+    expect((await a.broker.publish('acme', [input('orders', 5, 'k5')]))[0]!.duplicate).toBe(true);
+    expect((await a.broker.publish('acme', [input('orders', 1, 'k1')]))[0]!.duplicate).toBe(false);
+  });
+
+  it('keeps the Redis history within CAST_HISTORY_MAX_BYTES, counting bytes as it trims', async () => {
+    const a = await node({ historyMaxBytes: 50_000 });
+    const pad = 'x'.repeat(10_000);
+    for (let i = 0; i < 40; i++) await a.broker.publish('acme', [{ channel: 'orders', event: 'n', data: JSON.stringify({ i, pad }) }]);
+    const keys = createRedisKeys(prefix);
+    const len = await admin.xlen(keys.log('acme'));
+    expect(len).toBeGreaterThanOrEqual(3);
+    expect(len).toBeLessThanOrEqual(5);
+    const bytes = Number(await admin.hget(keys.meta('acme'), 'bytes'));
+    expect(bytes).toBeLessThanOrEqual(50_000);
+    expect(bytes).toBeGreaterThan(len * 10_000);
+  });
+
   it('lists sessions of every live node and ignores a node that stopped heartbeating', async () => {
     const a = await node();
     const b = await node();

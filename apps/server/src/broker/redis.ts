@@ -15,10 +15,12 @@ import type {
   LocalDelivery,
   PublishInput,
   PublishOutcome,
+  ReplayPage,
   ReplayResult,
   SessionRecord,
   StoredEvent,
 } from './types.js';
+import { fingerprint, reusedKey } from './idempotency.js';
 
 /** Options of {@link createRedisBroker}. */
 export interface RedisBrokerOptions {
@@ -32,6 +34,10 @@ export interface RedisBrokerOptions {
   historyMaxAgeSeconds: number;
   /** How long an idempotency key is remembered, seconds. */
   idempotencyWindowSeconds: number;
+  /** Bytes kept per tenant log (entry fields plus 64 each; oldest trimmed first). @defaultValue no cap */
+  historyMaxBytes?: number;
+  /** Most idempotency keys remembered per tenant (oldest forgotten first). @defaultValue 100_000 */
+  maxIdempotencyKeys?: number;
   /** How long a Redis command may take before the call fails with 503. @defaultValue 1000 */
   commandTimeoutMs?: number;
   /** How long a node's sessions outlive its last heartbeat (a heartbeat runs every third of it). @defaultValue 15_000 */
@@ -84,6 +90,9 @@ interface Feed {
   closed: boolean;
   /** Replays waiting for the feed to pass a position. */
   waiters: Array<{ at: ParsedPosition; resolve: () => void }>;
+  /** Registrations of new streams in flight: events wait in `parked` until each stream has its floor. */
+  registering: number;
+  parked: StoredEvent[];
 }
 
 interface PageResult {
@@ -236,10 +245,13 @@ class RedisBroker implements Broker {
       this.options.idempotencyWindowSeconds * 1000,
       this.nodeTtlMs,
       this.maxAgeMs + 60_000,
+      this.options.historyMaxBytes ?? -1,
+      this.options.maxIdempotencyKeys ?? 100_000,
       inputs.length,
     ];
+    const prints = inputs.map((input) => (input.idempotencyKey === undefined ? '' : fingerprint(input)));
     inputs.forEach((input, i) => {
-      args.push(input.channel, input.event, input.data, input.idempotencyKey ?? '', messageIds[i] as string);
+      args.push(input.channel, input.event, input.data, input.idempotencyKey ?? '', messageIds[i] as string, prints[i] as string);
     });
     let reply: Array<[string, string, string?]>;
     try {
@@ -247,6 +259,10 @@ class RedisBroker implements Broker {
     } catch (err) {
       for (const id of messageIds) this.waits.delete(id);
       throw this.unavailable(err, 'the publish');
+    }
+    if (reply[0]?.[0] === 'reused') {
+      for (const id of messageIds) this.waits.delete(id);
+      throw reusedKey(reply[0][1]);
     }
 
     if (listening) {
@@ -286,7 +302,7 @@ class RedisBroker implements Broker {
       if (input.idempotencyKey !== undefined) {
         remember.push([
           `${this.keys.tenant(tenant)}idem:${input.idempotencyKey}`,
-          JSON.stringify([position, messageId, input.channel, input.event, String(delivered)]),
+          JSON.stringify([position, messageId, input.channel, input.event, String(delivered), prints[i]]),
         ]);
       }
     });
@@ -310,38 +326,45 @@ class RedisBroker implements Broker {
   // ---- replay -------------------------------------------------------------
 
   async replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult> {
-    if (!parseRedisPosition(after)) return { events: [], recovered: false };
     const events: StoredEvent[] = [];
     let recovered = true;
     let from = after;
-    let logEnd = '';
     // Never stop early: the stream hand-off relies on the replay reaching the log's end.
     for (;;) {
-      const page = await this.readPage(tenant, from, channels, true);
+      const page = await this.replayPage(tenant, channels, from, Number.MAX_SAFE_INTEGER);
       recovered &&= page.recovered;
-      logEnd = page.last;
       events.push(...page.events);
-      if (!page.more) break;
-      from = page.more;
+      if (page.next === undefined) break;
+      from = page.next;
     }
+    return { events, recovered };
+  }
+
+  async replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage> {
+    if (!parseRedisPosition(after)) return { events: [], recovered: false, next: undefined, end: undefined };
+    const page = await this.readPage(tenant, after, channels, true, maxBytes);
+    if (page.more) return { events: page.events, recovered: page.recovered, next: page.more, end: undefined };
+    const { events } = page;
+    let end = page.last === '' ? undefined : page.last;
     // The stream hand-off drops live frames up to the replay's end and sends
     // every later one, so this node's feed must not deliver anything at or
     // before that end afterwards. The feed may be behind the log just read
     // (joining the tenant, or a pub/sub message still on its way): wait until
     // it has passed the log's end.
     const feed = this.feeds.get(tenant);
-    const end = parseRedisPosition(logEnd);
-    if (feed && end && comparePositions(feed.afterPos, end) < 0) {
-      await this.feedReaches(feed, end);
-      if (comparePositions(feed.afterPos, end) < 0) {
+    const endPos = end === undefined ? undefined : parseRedisPosition(end);
+    if (feed && endPos && comparePositions(feed.afterPos, endPos) < 0) {
+      await this.feedReaches(feed, endPos);
+      if (comparePositions(feed.afterPos, endPos) < 0) {
         // Still behind (its subscription is down): stop the replay where the
         // feed is; the feed delivers the rest live when it catches up.
         let keep = events.length;
         while (keep > 0 && comparePositions(parseRedisPosition((events[keep - 1] as StoredEvent).position) as ParsedPosition, feed.afterPos) > 0) keep--;
         events.length = keep;
+        end = feed.after;
       }
     }
-    return { events, recovered };
+    return { events, recovered: page.recovered, next: undefined, end };
   }
 
   /**
@@ -349,7 +372,13 @@ class RedisBroker implements Broker {
    *
    * @param strict - a client's position: also not recovered when past the log's end
    */
-  private async readPage(tenant: string, after: string, channels: readonly string[], strict: boolean): Promise<PageResult> {
+  private async readPage(
+    tenant: string,
+    after: string,
+    channels: readonly string[],
+    strict: boolean,
+    maxBytes = Number.MAX_SAFE_INTEGER,
+  ): Promise<PageResult> {
     let reply: [number, string, string, string[], string];
     try {
       reply = (await this.cmd.castRead(
@@ -359,6 +388,7 @@ class RedisBroker implements Broker {
         this.maxAgeMs,
         after,
         PAGE,
+        maxBytes,
         strict ? 1 : 0,
         channels.length,
         ...channels,
@@ -402,6 +432,8 @@ class RedisBroker implements Broker {
       generation: 0,
       closed: false,
       waiters: [],
+      registering: 0,
+      parked: [],
     };
     this.feeds.set(tenant, feed);
     this.subscribe([feed]);
@@ -423,8 +455,8 @@ class RedisBroker implements Broker {
    * Where a newly listened tenant starts: a position no later than Redis's
    * clock now, so every event appended from now on is after it. Redis time is
    * estimated from the last TIME measurement (a lower bound, less drift
-   * slack); the first subscriber of a tenant on a node may therefore also get
-   * the events of the last ~100 ms before it connected, never fewer.
+   * slack), so the feed may start up to ~100 ms early; each stream's own
+   * floor (see addSession) keeps those earlier events from reaching it.
    */
   private joinPosition(): string {
     const estimate = this.now() + (this.clockOffset ?? -1000) - DRIFT_MS;
@@ -546,6 +578,12 @@ class RedisBroker implements Broker {
     if (!at || comparePositions(at, feed.afterPos) <= 0) return;
     feed.after = event.position;
     feed.afterPos = at;
+    if (feed.registering > 0) feed.parked.push(event);
+    else this.handOver(feed, event);
+  }
+
+  /** Hands one event to the hub and completes a local publish's count. */
+  private handOver(feed: Feed, event: StoredEvent): void {
     let count = 0;
     try {
       count = this.local?.deliver(feed.tenant, event) ?? 0;
@@ -592,7 +630,14 @@ class RedisBroker implements Broker {
 
   // ---- sessions ---------------------------------------------------------------
 
-  addSession(session: SessionRecord): void {
+  /**
+   * Registers a stream. The registration (the subscriber counts that publish
+   * scripts read for `delivered`) is written together with a read of the
+   * tenant's newest position, which becomes the stream's floor: an event
+   * counted for the stream is after it, one not counted is at or before it.
+   * This node's feed parks the tenant's events until the floor is set.
+   */
+  addSession(session: SessionRecord): Promise<void> {
     const { tenant } = session;
     let byId = this.sessions.get(tenant);
     if (!byId) {
@@ -602,7 +647,17 @@ class RedisBroker implements Broker {
     byId.set(session.id, session);
     const counts = this.channelCounts(tenant);
     for (const ch of session.channels) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-    this.writeSession(tenant, session, true);
+    const feed = this.feeds.get(tenant);
+    if (feed) feed.registering++;
+    return this.writeSession(tenant, session, true).then((last) => {
+      session.startAfter?.(last);
+      if (!feed) return;
+      feed.registering--;
+      if (feed.registering > 0 || feed.closed) return;
+      const parked = feed.parked;
+      feed.parked = [];
+      for (const event of parked) this.handOver(feed, event);
+    });
   }
 
   removeSession(tenant: string, id: string): void {
@@ -632,11 +687,16 @@ class RedisBroker implements Broker {
     return counts;
   }
 
-  /** Writes one session change; a failure marks the tenant for a full rewrite at the next heartbeat. */
-  private writeSession(tenant: string, session: SessionRecord, added: boolean): void {
+  /**
+   * Writes one session change; a failure marks the tenant for a full rewrite
+   * at the next heartbeat. Resolves (never rejects) with the tenant's newest
+   * log position read in the same transaction when adding (undefined when
+   * unknown: no log, or the write did not happen).
+   */
+  private writeSession(tenant: string, session: SessionRecord, added: boolean): Promise<string | undefined> {
     if (this.cmd.status !== 'ready' || this.dirty.has(tenant)) {
       this.dirty.add(tenant);
-      return;
+      return Promise.resolve(undefined);
     }
     const sessKey = this.keys.sessions(tenant, this.node);
     const subsKey = this.keys.subscribers(tenant, this.node);
@@ -651,11 +711,21 @@ class RedisBroker implements Broker {
       else m.hdel(subsKey, ch);
     }
     m.pexpire(sessKey, this.nodeTtlMs).pexpire(subsKey, this.nodeTtlMs);
-    m.exec()
+    if (added) m.hget(this.keys.meta(tenant), 'last');
+    return m
+      .exec()
       .then((results) => {
-        if (results?.some(([err]) => err)) this.dirty.add(tenant);
+        if (!results || results.some(([err]) => err)) {
+          this.dirty.add(tenant);
+          return undefined;
+        }
+        const last = added ? results[results.length - 1]?.[1] : undefined;
+        return typeof last === 'string' && parseRedisPosition(last) ? last : undefined;
       })
-      .catch(() => this.dirty.add(tenant));
+      .catch(() => {
+        this.dirty.add(tenant);
+        return undefined;
+      });
   }
 
   async listSessions(tenant: string, filter: { channel?: string; userId?: string }): Promise<SessionInfo[]> {

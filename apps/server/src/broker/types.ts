@@ -38,9 +38,33 @@ export interface ReplayResult {
   recovered: boolean;
 }
 
+/** What one page of a replay found (see {@link Broker.replayPage}). */
+export interface ReplayPage {
+  /** Events after the given position on the asked channels, in order; at most about `maxBytes` of them (at least one when any is left). */
+  events: StoredEvent[];
+  /** False when some events after the position are no longer (or were never) held. Meaningful on a replay's first page. */
+  recovered: boolean;
+  /** Where the next page starts (exclusive); undefined when this page reached the log's end. */
+  next: string | undefined;
+  /**
+   * When `next` is undefined: the log position this replay covers up to (the
+   * log's newest position when read, or less when live delivery on this node
+   * is behind it); undefined when the log holds nothing. Live events after it
+   * reach the stream through live delivery.
+   */
+  end: string | undefined;
+}
+
 /** A connection's registration, for the sessions listing. */
 export interface SessionRecord extends SessionInfo {
   tenant: string;
+  /**
+   * Told by a broker whose `delivered` counts come from registrations (Redis)
+   * the log position at the moment this session started to count: live events
+   * at or before it were not counted for it and must not reach it (undefined:
+   * the log held nothing, or the position is unknown).
+   */
+  startAfter?(position: string | undefined): void;
 }
 
 /**
@@ -73,12 +97,27 @@ export interface Broker {
   publish(tenant: string, inputs: readonly PublishInput[]): Promise<PublishOutcome[]>;
   /** Events of a tenant's channels after a position (exclusive), with whether that is all of them. */
   replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult>;
+  /**
+   * One page of {@link replay}: events after a position, about `maxBytes` of
+   * payload at most (never fewer than one event when any is left). A stream
+   * reads the next page only once its socket has taken the previous one, so
+   * a replay holds about one page in memory whatever the history's size. The
+   * page that reaches the log's end also lines live delivery up with it: no
+   * live event at or before `end` reaches this node's hub afterwards.
+   */
+  replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage>;
   /** This node gained its first local subscriber to a tenant's channel. */
   listen(tenant: string, channel: string): void;
   /** This node lost its last local subscriber to a tenant's channel. */
   unlisten(tenant: string, channel: string): void;
-  /** Registers an open stream connection for the sessions listing. */
-  addSession(session: SessionRecord): void;
+  /**
+   * Registers an open stream connection for the sessions listing and the
+   * `delivered` counts. A promise when the registration takes a round trip
+   * (Redis): it settles once the session counts everywhere and its
+   * {@link SessionRecord.startAfter} floor is set, so the stream sends
+   * `connected` only then.
+   */
+  addSession(session: SessionRecord): void | Promise<void>;
   /** Removes a closed stream connection. */
   removeSession(tenant: string, id: string): void;
   /** Active sessions of a tenant, optionally only those on a channel or of a user. */

@@ -185,6 +185,7 @@ function expiringConn(hub: Hub, expiresAt: number | undefined) {
     onClose: (l) => {
       listener = l;
     },
+    whenDrained: (_threshold, callback) => callback(),
   };
   const conn = new StreamConnection(sink, {
     id: `e${nextId++}`,

@@ -66,8 +66,12 @@ export class Hub implements LocalDelivery, StreamOwner {
     return this.all.size;
   }
 
-  /** Starts delivering a tenant's events on the connection's channels to it. */
-  add(conn: StreamConnection): void {
+  /**
+   * Starts delivering a tenant's events on the connection's channels to it.
+   * A promise when the broker's registration takes a round trip (Redis):
+   * `connected` waits for it.
+   */
+  add(conn: StreamConnection): void | Promise<void> {
     let channels = this.tenants.get(conn.tenant);
     if (!channels) {
       channels = new Map();
@@ -83,9 +87,9 @@ export class Hub implements LocalDelivery, StreamOwner {
       set.add(conn);
     }
     this.all.add(conn);
-    // The connection is its own session record: no copy per stream.
-    this.broker.addSession(conn);
     this.metrics.connectionsOpened++;
+    // The connection is its own session record: no copy per stream.
+    return this.broker.addSession(conn);
   }
 
   /**
