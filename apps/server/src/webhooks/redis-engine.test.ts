@@ -90,7 +90,11 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
     holder.halt();
     engines.splice(engines.indexOf(holder), 1);
     await r.until(() => r.acked().length >= 20, 15_000);
-    expect(r.acked().map((e) => e.id)).toEqual(r.deliveries[0]?.events.map((e) => e.id));
+    // The unanswered batch comes again first, with the same ids; every event is acknowledged once.
+    const first = (r.deliveries[0]?.events ?? []).map((e) => e.id);
+    expect(first.length).toBeGreaterThan(0);
+    expect(r.acked().slice(0, first.length).map((e) => e.id)).toEqual(first);
+    expect(r.acked().map((e) => e.userId)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     expect([...countIds(r.acked().map((e) => e.id)).values()].every((n) => n === 1)).toBe(true);
     const survivor = nodes.find((e) => e !== holder && e.metrics.deliveries > 0);
     expect(survivor).toBeDefined();

@@ -354,7 +354,8 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
           outbox.splice(0, over);
           metrics.dropped.overflow += over;
         }
-        void flush(event.tenant);
+        // After the current task, so that events decided together go to Redis in one call.
+        queueMicrotask(() => void flush(event.tenant));
       } catch (err) {
         log(`cast: webhooks: cannot queue a ${event.type} event (${(err as Error).message})`);
       }
