@@ -110,8 +110,11 @@ describe('the server with CAST_WEBHOOKS (memory broker)', () => {
     await r.stop();
     const s = await server({ CAST_WEBHOOKS: `acme=${r.url}` });
     for (let i = 0; i < 150; i++) s.deps.lifecycle?.lifecycle(event(i % 2 ? 'channel.vacated' : 'channel.occupied', `c${i % 3}`));
-    await new Promise((done) => setTimeout(done, 400));
-    expect(await metricsOf(s)).toMatch(/^cast_webhook_failures_total [1-9]/m);
+    const end = Date.now() + 5000;
+    while (!/^cast_webhook_failures_total [1-9]/m.test(await metricsOf(s))) {
+      if (Date.now() > end) throw new Error('no failed delivery while the receiver was down');
+      await new Promise((done) => setTimeout(done, 50));
+    }
     await r.start();
     await r.until(() => r.acked().length === 150);
     expect(r.acked().map((e) => `${e.channel} ${e.type}`)).toEqual(
