@@ -12,7 +12,14 @@
  */
 export const BACKOFF_JITTERS = { full: 'full', equal: 'equal', none: 'none' } as const;
 
-/** One of {@link BACKOFF_JITTERS}. */
+/**
+ * One of {@link BACKOFF_JITTERS}.
+ *
+ * @example
+ * ```ts
+ * const jitter: BackoffJitter = 'equal'
+ * ```
+ */
 export type BackoffJitter = (typeof BACKOFF_JITTERS)[keyof typeof BACKOFF_JITTERS];
 
 /**
