@@ -61,6 +61,8 @@ export type {
   ChannelsResponse,
   RevokedData,
   DisconnectedData,
+  RevokeResponse,
+  DisconnectResponse,
   WebhookEventType,
   WebhookEvent,
   WebhookBody,

@@ -1,12 +1,13 @@
 /**
- * The Cast server SDK: issue channel-scoped tokens, publish events and list
- * sessions from any backend that has `fetch` (Node, Deno, Bun, edge runtimes).
+ * The Cast server SDK: issue and revoke channel-scoped tokens, publish events,
+ * see sessions, presence and occupied channels, close streams, verify webhooks,
+ * from any backend that has `fetch` (Node, Deno, Bun, edge runtimes).
  *
  * @packageDocumentation
  * @module @cast/server-sdk
  */
 export { CastServer } from './cast-server.js';
-export type { Tokens, Sessions } from './cast-server.js';
+export type { Tokens, Sessions, Presence, Channels, Connections } from './cast-server.js';
 export { createTokenHandler } from './token-handler.js';
 export type { TokenHandlerOptions, AuthorizeResult } from './token-handler.js';
 export { signToken } from './sign.js';
@@ -19,6 +20,9 @@ export type {
   PublishInput,
   RequestOptions,
   SessionsQuery,
+  RevokeRequest,
+  DisconnectRequest,
+  ChannelsQuery,
 } from './types.js';
 export { CastError, isCastError, ERROR_CODES } from '@cast/protocol';
 export type {
@@ -28,4 +32,10 @@ export type {
   SessionInfo,
   TokenRequest,
   TokenResponse,
+  PresenceMember,
+  PresenceResponse,
+  ChannelInfo,
+  ChannelsResponse,
+  RevokeResponse,
+  DisconnectResponse,
 } from '@cast/protocol';
