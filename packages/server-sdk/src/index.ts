@@ -10,6 +10,10 @@ export { CastServer } from './cast-server.js';
 export type { Tokens, Sessions, Presence, Channels, Connections } from './cast-server.js';
 export { createTokenHandler } from './token-handler.js';
 export type { TokenHandlerOptions, AuthorizeResult } from './token-handler.js';
+export { createWebhookHandler } from './webhook-handler.js';
+export type { WebhookHandlerOptions } from './webhook-handler.js';
+export { verifyWebhook, signWebhook } from './webhook.js';
+export type { VerifyWebhookOptions, SignWebhookOptions } from './webhook.js';
 export { signToken } from './sign.js';
 export type { SignTokenOptions } from './sign.js';
 export { ENV_NAMES } from './options.js';
@@ -24,7 +28,7 @@ export type {
   DisconnectRequest,
   ChannelsQuery,
 } from './types.js';
-export { CastError, isCastError, ERROR_CODES } from '@cast/protocol';
+export { CastError, isCastError, ERROR_CODES, WEBHOOK_SIGNATURE_HEADER } from '@cast/protocol';
 export type {
   CastErrorCode,
   EventMap,
@@ -38,4 +42,7 @@ export type {
   ChannelsResponse,
   RevokeResponse,
   DisconnectResponse,
+  WebhookEvent,
+  WebhookEventType,
+  WebhookBody,
 } from '@cast/protocol';
