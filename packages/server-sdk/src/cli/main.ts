@@ -8,6 +8,8 @@ import { CastError, isCastError } from '@cast/protocol';
 import { CastServer } from '../cast-server.js';
 import { ENV_NAMES } from '../options.js';
 import type { FetchLike } from '../types.js';
+import { UsageError } from './command.js';
+import { COMMANDS_USAGE, runCommand } from './commands.js';
 import { listen } from './listen.js';
 
 /** What the command reads and writes. */
@@ -38,17 +40,17 @@ Commands:
       Publish an event; data is the JSON argument, - for standard input, null when left out.
   cast listen <channel...> [--user u] [--types a,b.*]
       Print the events of the channels as they arrive; resumes after drops. Ctrl-C stops.
+${COMMANDS_USAGE}
 
 Options:
   --key <key>     secret API key (default: $${ENV_NAMES.apiKey})
   --url <url>     Cast server URL (default: $${ENV_NAMES.baseUrl})
   --json          machine-readable output (one JSON object per line)
   --idempotency-key <key>   (publish) deliver once however often it is retried
-  -h, --help      show this help
+  -h, --help      show this help; cast <command> --help shows the command's
+  --version       print the version
 
 Exit codes: 0 success, 1 the call failed, 2 wrong usage.`;
-
-class UsageError extends Error {}
 
 function splitList(value: string | undefined): string[] {
   return (value ?? '')
@@ -71,6 +73,8 @@ function splitList(value: string | undefined): string[] {
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let json = argv.includes('--json');
   try {
+    const handled = await runCommand(argv, io);
+    if (handled !== undefined) return handled;
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
