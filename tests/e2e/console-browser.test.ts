@@ -8,6 +8,7 @@ import { CastServer } from '@cast/server-sdk';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, publish, startServer } from './helpers/server.js';
+import { openRaw } from './helpers/sse.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -327,6 +328,52 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     expect(JSON.parse(published.stdout).delivered).toBe(1);
     await waitForEvent(page, 'order.refunded', 'orders');
     await context.close();
+  });
+
+  it('shows the members of the subscribed channels live, and disconnects a session with its button', async (test) => {
+    // Presence and disconnect are server routes of their own; on a server without them this test has nothing to drive.
+    const probe = await fetch(`${server.url}/push/disconnect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (probe.status === 404) test.skip();
+
+    const { context, page, problems } = await openConsole();
+    await signIn(page, server.apiKey);
+    await subscribe(page, 'room:1');
+    // The console's own stream (user "console") is present too, and marked as such.
+    await page.locator('#presence-list li[data-user="console"]', { hasText: 'console (this console)' }).waitFor();
+
+    const cast = new CastServer({ apiKey: server.apiKey, baseUrl: server.url });
+    const { token } = await cast.tokens.create({ channels: ['room:1'], userId: 'ada', userInfo: { name: 'Ada Lovelace' } });
+    const ada = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`);
+    try {
+      expect(ada.status).toBe(200);
+      await page.locator('#presence-list li[data-user="ada"]', { hasText: '{"name":"Ada Lovelace"}' }).waitFor();
+      expect(await page.textContent('#presence-list h3[data-channel="room:1"]')).toContain('2 members');
+
+      // Disconnect Ada's session from the sessions table, telling her client not to come back.
+      await page.click('#sessions-refresh');
+      const row = page.locator('#sessions-body tr', { hasText: 'ada' });
+      await row.waitFor();
+      expect(await page.isChecked('#disconnect-reconnect')).toBe(false);
+      await row.locator('button', { hasText: 'Disconnect' }).click();
+      await page.locator('#disconnect-result', { hasText: 'Disconnected 1 stream; the client was told not to reconnect.' }).waitFor();
+      await ada.ended;
+      const last = ada.events.at(-1);
+      expect(last?.event).toBe('disconnected');
+      expect(JSON.parse(last?.data ?? '{}')).toMatchObject({ reconnect: false });
+      await row.waitFor({ state: 'detached' });
+
+      // Her leave arrives after the grace period, and the list follows.
+      await page.locator('#presence-list li[data-user="ada"]').waitFor({ state: 'detached', timeout: 20_000 });
+      expect(await page.textContent('#presence-list h3[data-channel="room:1"]')).toContain('1 member');
+      expect(problems).toEqual([]);
+    } finally {
+      ada.close();
+      await context.close();
+    }
   });
 
   it('works at phone width in dark mode with no sideways scrolling', async () => {
