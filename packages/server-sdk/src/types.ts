@@ -134,13 +134,17 @@ export type RevokeRequest =
   | {
       /** Revokes every token of this user issued up to now. */
       userId: string;
+      /** Not with `userId` alone: one selector. */
       tokenId?: undefined;
+      /** Not with `userId` alone: one selector. */
       issuedBefore?: undefined;
     }
   | {
       /** Revokes one token: the `tokenId` of `tokens.create` / `tokens.sign` (its `jti`). */
       tokenId: string;
+      /** Not with `tokenId`: one selector. */
       userId?: undefined;
+      /** Not with `tokenId`: one selector. */
       issuedBefore?: undefined;
     }
   | {
@@ -148,6 +152,7 @@ export type RevokeRequest =
       issuedBefore: Date | string;
       /** Only this user's tokens. */
       userId?: string;
+      /** Not with `issuedBefore`: one selector. */
       tokenId?: undefined;
     };
 
@@ -165,11 +170,13 @@ export type DisconnectRequest = (
   | {
       /** Closes every stream of this user. */
       userId: string;
+      /** Not with `userId`: one or the other. */
       sessionId?: undefined;
     }
   | {
       /** Closes one stream (an `id` from `sessions.list`). */
       sessionId: string;
+      /** Not with `sessionId`: one or the other. */
       userId?: undefined;
     }
 ) & {

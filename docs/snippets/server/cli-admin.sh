@@ -1,0 +1,3 @@
+cast presence order:abc123
+cast disconnect --user user_123 --no-reconnect
+cast revoke --user user_123
