@@ -4,10 +4,10 @@ import type { Events } from './cast.js';
 /** "Log out everywhere": the user's streams close and their tokens stop working. */
 export async function logOutEverywhere(cast: CastServer<Events>) {
   // #region revoke
-  const { disconnected } = await cast.tokens.revoke({ userId: 'user_123' });
+  const { revoked } = await cast.tokens.revoke({ userId: 'user_123' }); // revoked: the streams it ended
   // Or one token: { tokenId } (from tokens.create), or { issuedBefore: new Date(), userId? }.
   // #endregion revoke
-  return disconnected;
+  return revoked;
 }
 
 /** Closes a user's streams; with reconnect: true their clients come back with fresh grants. */

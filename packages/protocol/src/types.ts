@@ -217,6 +217,13 @@ export interface TokenClaims {
   uin?: Record<string, unknown>;
   /** Issued at (seconds since the epoch). */
   iat: number;
+  /**
+   * Issued at, in milliseconds since the epoch (within the `iat` second).
+   * Revocations compare against it: a revocation covers the tokens issued
+   * strictly before it. Without it a token counts as issued at the start of
+   * its `iat` second, so a revocation in that same second covers it.
+   */
+  ims?: number;
   /** Expires at (seconds since the epoch). */
   exp: number;
   /** Always {@link TOKEN_ISSUER}. */
@@ -376,12 +383,12 @@ export interface DisconnectedData {
  *
  * @example
  * ```ts
- * const { disconnected }: RevokeResponse = await res.json()
+ * const { revoked }: RevokeResponse = await res.json()
  * ```
  */
 export interface RevokeResponse {
-  /** Open streams closed by the revocation, counted across all nodes. */
-  disconnected: number;
+  /** Open streams the revocation ended, counted across all nodes. */
+  revoked: number;
 }
 
 /**

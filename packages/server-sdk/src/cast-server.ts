@@ -78,7 +78,7 @@ export interface Tokens {
    *
    * @param request - exactly one of `{ userId }`, `{ tokenId }` or `{ issuedBefore, userId? }`
    * @param options - signal and deadline
-   * @returns the server's answer: `{ disconnected }`, the streams it closed
+   * @returns the server's answer: `{ revoked }`, the streams it ended across all nodes
    * @throws CastError `BAD_REQUEST` for no selector or two at once (without a request)
    * @example
    * ```ts
@@ -162,7 +162,7 @@ export interface Connections {
   /**
    * Closes streams (`POST /push/disconnect`) with a final `disconnected`
    * event: with `reconnect: true` the client reconnects (picking up new
-   * grants), with `false` it stops.
+   * grants), with `false` (the server's default) it stops.
    *
    * @param request - `{ userId }` or `{ sessionId }`, optional `channel` and `reconnect`
    * @param options - signal and deadline
@@ -176,9 +176,9 @@ export interface Connections {
   disconnect(request: DisconnectRequest, options?: RequestOptions): Promise<DisconnectResponse>;
 }
 
-function checkCount(answer: { disconnected?: unknown }, path: string): void {
-  if (typeof answer.disconnected !== 'number') {
-    throw new CastError('BAD_RESPONSE', `The server answered ${path} without a disconnected count.`);
+function checkCount(answer: object, field: 'revoked' | 'disconnected', path: string): void {
+  if (typeof (answer as Record<string, unknown>)[field] !== 'number') {
+    throw new CastError('BAD_RESPONSE', `The server answered ${path} without a "${field}" count.`);
   }
 }
 
@@ -269,7 +269,7 @@ export class CastServer<Events extends EventMap = EventMap> {
       revoke: async (request, callOptions) => {
         const body = checkRevokeRequest(request);
         const answer = await send<RevokeResponse>(this.#transport, { method: 'POST', path: '/push/revoke', body }, callOptions);
-        checkCount(answer, '/push/revoke');
+        checkCount(answer, 'revoked', '/push/revoke');
         return answer;
       },
     };
@@ -329,7 +329,7 @@ export class CastServer<Events extends EventMap = EventMap> {
           { method: 'POST', path: '/push/disconnect', body },
           callOptions,
         );
-        checkCount(answer, '/push/disconnect');
+        checkCount(answer, 'disconnected', '/push/disconnect');
         return answer;
       },
     };

@@ -154,8 +154,8 @@ describe('tokens.revoke', () => {
       { issuedBefore: '2030-01-01T00:00:00.000Z', userId: 'u1' },
     ],
   ])('posts %j as %j and returns the server answer', async (request, body) => {
-    const seen = route('post', '/push/revoke', { disconnected: 2 });
-    await expect(client().tokens.revoke(request)).resolves.toEqual({ disconnected: 2 });
+    const seen = route('post', '/push/revoke', { revoked: 2 });
+    await expect(client().tokens.revoke(request)).resolves.toEqual({ revoked: 2 });
     expect(seen[0]?.body).toEqual(body);
     expect(seen[0]?.headers.get('authorization')).toBe('Bearer sk_test');
   });
@@ -168,13 +168,13 @@ describe('tokens.revoke', () => {
     [{ tokenId: '' }],
     [{ userId: 42 }],
   ])('refuses %j with BAD_REQUEST without a request', async (request) => {
-    const seen = route('post', '/push/revoke', { disconnected: 0 });
+    const seen = route('post', '/push/revoke', { revoked: 0 });
     await expect(client().tokens.revoke(request as RevokeRequest)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     expect(seen).toHaveLength(0);
   });
 
   it('turns an answer without a count into BAD_RESPONSE', async () => {
-    route('post', '/push/revoke', { ok: true });
+    route('post', '/push/revoke', { disconnected: 1 });
     await expect(client().tokens.revoke({ userId: 'u1' })).rejects.toMatchObject({ code: 'BAD_RESPONSE' });
   });
 });

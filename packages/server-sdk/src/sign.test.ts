@@ -31,6 +31,7 @@ describe('signToken', () => {
       sub: 'user_123',
       jti: issued.tokenId,
       iat: now / 1000,
+      ims: now,
       exp: now / 1000 + 600,
       iss: 'cast',
       aud: 'cast:stream',
@@ -38,6 +39,14 @@ describe('signToken', () => {
     expect(issued.expiresAt).toBe('2030-01-01T00:10:00.000Z');
     expect(issued.channels).toEqual(['user:user_123', 'announcements']);
     expect(issued.tokenId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('carries the issue time in milliseconds (ims) within its iat second, which revocations compare against', async () => {
+    const now = Date.parse('2030-01-01T00:00:00.789Z');
+    const issued = await signToken({ channels: ['orders'] }, { signingSecret: secret, tenant: 't', now });
+    const { payload } = await jwtVerify(issued.token, key, { currentDate: new Date(now) });
+    expect(payload.ims).toBe(now);
+    expect(payload.iat).toBe(Math.floor(now / 1000));
   });
 
   it('gives every token its own id (jti), for revoking it alone', async () => {

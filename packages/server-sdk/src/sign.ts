@@ -28,7 +28,7 @@ export interface SignTokenOptions {
 
 /**
  * The claims of a locally signed token: the same ones the server puts in its
- * own (`tid`, `chs`, `sub`, `jti`, `prs`, `uin`, `iat`, `exp`, `iss`, `aud`).
+ * own (`tid`, `chs`, `sub`, `jti`, `prs`, `uin`, `iat`, `ims`, `exp`, `iss`, `aud`).
  * The one place that decides them, so a new claim is one line here.
  *
  * @param request - the checked request
@@ -41,7 +41,8 @@ export interface SignTokenOptions {
  * ```
  */
 export function tokenClaims(request: CheckedTokenRequest, tenant: string, nowMs: number): TokenClaims {
-  const iat = Math.floor(nowMs / 1000);
+  const ims = Math.floor(nowMs);
+  const iat = Math.floor(ims / 1000);
   const claims: TokenClaims = {
     tid: tenant,
     chs: request.channels,
@@ -49,6 +50,7 @@ export function tokenClaims(request: CheckedTokenRequest, tenant: string, nowMs:
     iss: TOKEN_ISSUER,
     aud: TOKEN_AUDIENCE,
     iat,
+    ims,
     exp: iat + request.ttlSeconds,
   };
   if (request.userId !== undefined) claims.sub = request.userId;
@@ -59,7 +61,7 @@ export function tokenClaims(request: CheckedTokenRequest, tenant: string, nowMs:
 
 /**
  * Mints a stream token locally: an HS256 JWT with the claims the server
- * puts in its own (`tid`, `chs`, `sub`, `jti`, `prs`, `uin`, `iat`, `exp`, `iss`, `aud`). No network.
+ * puts in its own (`tid`, `chs`, `sub`, `jti`, `prs`, `uin`, `iat`, `ims`, `exp`, `iss`, `aud`). No network.
  *
  * @param request - channels, user id, lifetime, presence and userInfo, checked like the server does
  *   (`userInfo` a JSON object of at most 1 KiB)

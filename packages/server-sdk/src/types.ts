@@ -184,7 +184,7 @@ export type DisconnectRequest = (
   channel?: string;
   /**
    * Whether the client reconnects (to pick up new grants, say) or stops for good.
-   * @defaultValue the server's (`true`)
+   * @defaultValue `false` (the server's default): the client stops
    */
   reconnect?: boolean;
 };

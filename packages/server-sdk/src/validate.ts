@@ -156,8 +156,8 @@ function checkUser(userId: unknown): string {
 }
 
 function checkId(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
-    throw new CastError('BAD_REQUEST', `${name} must be a non-empty string.`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > 128) {
+    throw new CastError('BAD_REQUEST', `${name} must be a string of 1 to 128 characters.`);
   }
   return value;
 }

@@ -100,7 +100,7 @@ describe('cast revoke', () => {
     [['--issued-before', '2030-01-01T00:00:00Z'], { issuedBefore: '2030-01-01T00:00:00.000Z' }],
     [['--issued-before', '2030-01-01T00:00:00Z', '--user', 'u1'], { issuedBefore: '2030-01-01T00:00:00.000Z', userId: 'u1' }],
   ])('revoke %j posts %j', async (flags, body) => {
-    const t = io(() => Response.json({ disconnected: 3 }));
+    const t = io(() => Response.json({ revoked: 3 }));
     expect(await main(['revoke', ...flags], t.io)).toBe(EXIT.ok);
     expect(t.requests[0]?.url.pathname).toBe('/push/revoke');
     expect(bodyOf(t.requests[0]?.init)).toEqual(body);

@@ -46,7 +46,7 @@ Examples:
       throw new UsageError('revoke needs --user <id>, --token <id> or --issued-before <iso>');
     }
     const answer = await serverFrom(input).tokens.revoke(request);
-    input.io.stdout(input.json ? JSON.stringify(answer) : `revoked: closed ${plural(answer.disconnected, 'stream')}`);
+    input.io.stdout(input.json ? JSON.stringify(answer) : `revoked: closed ${plural(answer.revoked, 'stream')}`);
     return 0;
   },
 };
