@@ -34,7 +34,7 @@ describe('cast --version and --help', () => {
     expect(version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it.each(['token', 'publish', 'listen', 'presence', 'revoke', 'disconnect', 'webhooks'])(
+  it.each(['token', 'publish', 'listen', 'presence', 'channels', 'revoke', 'disconnect', 'webhooks'])(
     'cast %s --help prints that command’s usage, exit 0, with no request',
     async (command) => {
       for (const argv of [[command, '--help'], [command, '-h'], ['help', command]]) {
@@ -51,7 +51,7 @@ describe('cast --version and --help', () => {
   it('lists the new commands and --version in the top-level usage', async () => {
     const t = io();
     await main(['--help'], t.io);
-    for (const words of ['cast presence', 'cast revoke', 'cast disconnect', 'cast webhooks listen', '--version']) {
+    for (const words of ['cast presence', 'cast channels', 'cast revoke', 'cast disconnect', 'cast webhooks listen', '--version']) {
       expect(t.out[0]).toContain(words);
     }
   });
@@ -90,6 +90,28 @@ describe('cast presence', () => {
     // The SDK retries 503; the third answer is the same.
     expect(await main(['presence', 'room:1'], t.io)).toBe(EXIT.failed);
     expect(t.err.at(-1)).toBe('cast: Redis is down. (UNAVAILABLE)');
+  });
+});
+
+describe('cast channels', () => {
+  it('walks every page with the prefix and prints one line per channel', async () => {
+    const pages: Record<string, unknown> = {
+      '': { channels: [{ channel: 'order:1', connections: 3, users: 2 }], cursor: 'c1' },
+      c1: { channels: [{ channel: 'order:2', connections: 1, users: 1 }], cursor: null },
+    };
+    const t = io((url) => Response.json(pages[url.searchParams.get('cursor') ?? '']));
+    expect(await main(['channels', '--prefix', 'order:'], t.io)).toBe(EXIT.ok);
+    expect(t.requests.map((r) => r.url.searchParams.get('prefix'))).toEqual(['order:', 'order:']);
+    expect(t.out).toEqual(['order:1  3 connections, 2 users', 'order:2  1 connection, 1 user']);
+  });
+
+  it('prints one JSON object per channel with --json, and nothing for no channels', async () => {
+    const t = io(() => Response.json({ channels: [{ channel: 'a', connections: 1, users: 0 }], cursor: null }));
+    expect(await main(['channels', '--json'], t.io)).toBe(EXIT.ok);
+    expect(t.out.map((line) => JSON.parse(line) as unknown)).toEqual([{ channel: 'a', connections: 1, users: 0 }]);
+    const empty = io(() => Response.json({ channels: [], cursor: null }));
+    expect(await main(['channels'], empty.io)).toBe(EXIT.ok);
+    expect(empty.out).toEqual([]);
   });
 });
 

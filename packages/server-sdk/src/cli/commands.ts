@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { version } from '../../package.json';
+import { channelsCommand } from './channels.js';
 import { type Command, GLOBAL_OPTIONS, SERVER_OPTIONS_HELP } from './command.js';
 import { disconnectCommand } from './disconnect.js';
 import type { CliIo } from './main.js';
@@ -13,12 +14,14 @@ import { webhooksCommand } from './webhooks.js';
 
 /** The commands dispatched here, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [presenceCommand, revokeCommand, disconnectCommand, webhooksCommand].map((command) => [command.name, command]),
+  [presenceCommand, channelsCommand, revokeCommand, disconnectCommand, webhooksCommand].map((command) => [command.name, command]),
 );
 
 /** The lines of the top-level usage about the commands above. */
 export const COMMANDS_USAGE = `  cast presence <channel>
       Print who is present on a channel, across all nodes.
+  cast channels [--prefix p]
+      Print the channels that have open streams, with their counts.
   cast revoke --user <id> | --token <id> | --issued-before <iso>
       Revoke tokens: their streams close, the tokens are refused afterwards.
   cast disconnect --user <id> | --session <id> [--channel c] [--no-reconnect]
