@@ -42,6 +42,16 @@ describe('signWebhook', () => {
 });
 
 describe('verifyWebhook', () => {
+  it('agrees with the test vector of the webhooks guide', async () => {
+    const vectorBody =
+      '{"events":[{"id":"wh_1","type":"channel.occupied","tenant":"acme","channel":"order:abc123","at":"2026-03-01T09:30:00.000Z"}]}';
+    const header = 't=1772357400,v1=de8c88be0a6f3f3df8c07dfd9c536b9c7ea743df776a0695eb2c2ef79e2bcd74';
+    const vectorSecret = 'cast-webhook-example-secret-0123456789';
+    expect(await signWebhook(vectorBody, vectorSecret, { timestamp: 1772357400 })).toBe(header);
+    const verified = await verifyWebhook(vectorBody, header, vectorSecret, { now: 1772357400_000 });
+    expect(verified.map((e) => e.channel)).toEqual(['order:abc123']);
+  });
+
   it('returns the events of a validly signed body', async () => {
     const header = `t=${t},v1=${reference(secret, t, body)}`;
     await expect(verifyWebhook(body, header, secret, { now })).resolves.toEqual(events);
