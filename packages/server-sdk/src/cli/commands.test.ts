@@ -250,6 +250,33 @@ describe('cast webhooks listen', () => {
     expect(await exit).toBe(EXIT.ok);
   });
 
+  it('answers 405 to a GET and 413 to a body far larger than a delivery, printing nothing', async () => {
+    const { t, url, exit, stop } = await start(['--secret', secret]);
+    try {
+      expect((await fetch(url)).status).toBe(405);
+      const huge = await fetch(url, { method: 'POST', body: 'x'.repeat(2 * 1024 * 1024) });
+      expect(huge.status).toBe(413);
+      expect(t.out).toEqual([]);
+    } finally {
+      stop.abort();
+    }
+    expect(await exit).toBe(EXIT.ok);
+  });
+
+  it('fails with exit 1 and one line when the port is taken', async () => {
+    const first = await start(['--secret', secret]);
+    try {
+      const port = new URL(first.url).port;
+      const t = io(undefined, { env: {} });
+      expect(await main(['webhooks', 'listen', '--port', port, '--secret', secret], t.io)).toBe(EXIT.failed);
+      expect(t.err).toHaveLength(1);
+      expect(t.err[0]).toMatch(/EADDRINUSE/);
+    } finally {
+      first.stop.abort();
+    }
+    await first.exit;
+  });
+
   it.each([
     [['webhooks', 'listen'], 'no webhook secret'],
     [['webhooks'], 'subcommand'],

@@ -18,15 +18,15 @@ function describeEvent(event: WebhookEvent): string {
   return `${event.at} ${event.type} ${event.channel}${user} (${event.id})`;
 }
 
+/** The body, or undefined past the limit (read to its end but not kept, so the 413 reaches the sender). */
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks);
+  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks);
 }
 
 /** Bridges one Node request to the fetch-style handler. */
