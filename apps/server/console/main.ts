@@ -412,10 +412,14 @@ async function disconnect(sessionId: string, button: HTMLButtonElement): Promise
   button.disabled = true;
   try {
     const { disconnected } = await api.disconnect(sessionId, reconnect);
+    const short = sessionId.slice(0, 8);
+    log.note(disconnected > 0 ? `Disconnected session ${short}.` : `Session ${short} had already ended.`);
     ui.disconnectResult.className = 'result';
     ui.disconnectResult.textContent =
-      `Disconnected ${disconnected} stream${disconnected === 1 ? '' : 's'}` +
-      (reconnect ? '; the client may reconnect.' : '; the client was told not to reconnect.');
+      disconnected === 0
+        ? `Session ${short} had already ended.`
+        : `Disconnected ${disconnected} stream${disconnected === 1 ? '' : 's'}` +
+          (reconnect ? '; the client may reconnect.' : '; the client was told not to reconnect.');
   } catch (err) {
     if (isKeyError(err)) return signOut(describeError(err));
     ui.disconnectResult.className = 'result error';
