@@ -14,5 +14,7 @@ export default defineConfig({
   target: 'node20',
   clean: true,
   sourcemap: true,
+  // The peers' libraries are loaded by their own hubs only (dynamic import), from node_modules.
   splitting: false,
+  external: ['better-sse', 'sse-channel'],
 });

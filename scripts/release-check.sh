@@ -3,8 +3,10 @@
 #   1. `changeset status`: every changed public package has a changeset;
 #   2. `changeset version` in a scratch copy of the repository (never in the working tree),
 #      with a throw-away patch changeset, checking that exactly the public packages move;
-#   3. `pnpm pack` of each public package (workspace: ranges must be rewritten);
-#   4. `publint` and 5. `attw` (Are the Types Wrong?) on each tarball.
+#   3. `pnpm pack` of each public package (workspace: ranges must be rewritten), and again in a
+#      scratch copy without `dist`, where `prepack` must build it;
+#   4. `publint` and 5. `attw` (Are the Types Wrong?) on each library tarball;
+#   6. the server's tarball installed with npm in a scratch folder: `npx cast-server` starts it.
 # Exits non-zero on the first failure. Usage: scripts/release-check.sh
 set -euo pipefail
 
@@ -12,8 +14,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export TURBO_TELEMETRY_DISABLED=1
 
-public_dirs=(packages/protocol packages/server-sdk packages/realtime-client)
-public_names=(@cast/protocol @cast/server-sdk @cast/realtime-client)
+public_dirs=(packages/protocol packages/server-sdk packages/realtime-client apps/server)
+public_names=(@cast/protocol @cast/server-sdk @cast/realtime-client @cast/server)
+# The file each tarball must hold: a library's entry, the server's bin.
+public_entries=(dist/index.js dist/index.js dist/index.js dist/main.js)
+# Libraries get attw; the server is a command, with no types to check.
+library_count=3
 bin="$root/node_modules/.bin"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/cast-release-check.XXXXXX")"
@@ -23,10 +29,10 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'release-check: %s\n' "$*" >&2; exit 1; }
 version_of() { node -p "require('$1/package.json').version"; }
 
-step "1/5 changeset status"
+step "1/6 changeset status"
 "$bin/changeset" status || fail "a changed public package has no changeset: run \`pnpm changeset\`"
 
-step "2/5 changeset version (scratch copy)"
+step "2/6 changeset version (scratch copy)"
 copy="$scratch/repo"
 mkdir -p "$copy"
 # Tracked and new (not ignored) files: what the next commit would release.
@@ -36,7 +42,7 @@ git ls-files -z --cached --others --exclude-standard \
 git -C "$copy" init -q -b main
 before=()
 for dir in "${public_dirs[@]}"; do before+=("$(version_of "$copy/$dir")"); done
-private_before="$(version_of "$copy/apps/server")"
+private_before="$(version_of "$copy/examples/node-basic")"
 {
   echo '---'
   for name in "${public_names[@]}"; do echo "\"$name\": patch"; done
@@ -52,10 +58,10 @@ for i in "${!public_dirs[@]}"; do
   [ -f "$copy/$dir/CHANGELOG.md" ] || fail "$dir has no CHANGELOG.md after changeset version"
   echo "${public_names[$i]}: ${before[$i]} -> $after"
 done
-[ "$(version_of "$copy/apps/server")" = "$private_before" ] || fail "a private package was versioned"
+[ "$(version_of "$copy/examples/node-basic")" = "$private_before" ] || fail "a private package was versioned"
 [ ! -e "$copy/.changeset/release-rehearsal.md" ] || fail "changeset version left the changeset behind"
 
-step "3/5 pnpm pack"
+step "3/6 pnpm pack"
 "$bin/turbo" run build --output-logs=errors-only \
   $(printf -- '--filter=%s ' "${public_names[@]}") >/dev/null
 packs="$scratch/packs"
@@ -70,19 +76,63 @@ for i in "${!public_dirs[@]}"; do
   manifest="$(tar -xOzf "$tgz" package/package.json)"
   if grep -q '"workspace:' <<<"$manifest"; then fail "$tgz still has workspace: ranges"; fi
   files="$(tar -tzf "$tgz")"
-  grep -qx 'package/dist/index.js' <<<"$files" || fail "$tgz has no dist/index.js"
+  grep -qx "package/${public_entries[$i]}" <<<"$files" || fail "$tgz has no ${public_entries[$i]}"
   echo "$(basename "$tgz"): $(wc -l <<<"$files" | tr -d ' ') files"
   tarballs+=("$tgz")
 done
 
-step "4/5 publint"
+# `pnpm pack` before any build must still ship `dist`: every public package's prepack builds it.
+# Packed from the scratch copy of step 2 (no dist there), with this tree's installed dependencies.
+ln -s "$root/node_modules" "$copy/node_modules"
+for i in "${!public_dirs[@]}"; do
+  dir="${public_dirs[$i]}"
+  [ ! -e "$copy/$dir/dist" ] || fail "the scratch copy of $dir already has a dist"
+  ln -s "$root/$dir/node_modules" "$copy/$dir/node_modules"
+  out="$scratch/prepack/${public_names[$i]#@cast/}"
+  mkdir -p "$out"
+  (cd "$copy/$dir" && pnpm pack --pack-destination "$out" >/dev/null 2>&1) || fail "pnpm pack without a build failed in $dir"
+  grep -qx "package/${public_entries[$i]}" <<<"$(tar -tzf "$out"/*.tgz)" \
+    || fail "pnpm pack before a build left ${public_entries[$i]} out of ${public_names[$i]}: its prepack must build"
+done
+echo "prepack builds dist in every public package"
+
+step "4/6 publint"
 for tgz in "${tarballs[@]}"; do
   "$bin/publint" run "$tgz" --strict || fail "publint failed for $(basename "$tgz")"
 done
 
-step "5/5 attw"
-for tgz in "${tarballs[@]}"; do
+step "5/6 attw"
+for tgz in "${tarballs[@]:0:$library_count}"; do
   "$bin/attw" "$tgz" --no-emoji --no-color --format table-flipped || fail "attw failed for $(basename "$tgz")"
 done
+
+step "6/6 npx @cast/server from the tarballs"
+app="$scratch/app"
+mkdir -p "$app"
+(cd "$app" && npm init -y >/dev/null \
+  && npm install --no-audit --no-fund --loglevel=error "$packs/protocol/"*.tgz "$packs/server/"*.tgz >/dev/null) \
+  || fail "npm could not install the packed server"
+log="$app/server.log"
+(cd "$app" && PORT=0 CAST_DATA_DIR="$app/.cast" npx --no-install cast-server >"$log" 2>&1) &
+server_pid=$!
+url=""
+for _ in $(seq 1 100); do
+  url="$(sed -n 's/^Cast server listening on \(http:[^ ]*\).*/\1/p' "$log")"
+  [ -n "$url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$url" ] || { cat "$log" >&2; fail "npx cast-server did not start"; }
+key="$(node -p "require('$app/.cast/dev-credentials.json').apiKey")"
+health="$(curl -fsS "$url/healthz")" || fail "the installed server does not answer /healthz"
+console_status="$(curl -s -o /dev/null -w '%{http_code}' "$url/console/")"
+publish="$(curl -fsS -X POST "$url/push/publish" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+  -d '{"channel":"orders","event":"order.created","data":{}}')" || fail "the installed server refused a publish"
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+grep -q '"ok"' <<<"$health" || fail "unexpected /healthz answer: $health"
+[ "$console_status" = 200 ] || fail "the installed server's console answered $console_status"
+grep -q '"delivered":0' <<<"$publish" || fail "unexpected publish answer: $publish"
+echo "npx cast-server: started, healthy, console served, publish accepted"
 
 printf '\nrelease-check: ok\n'

@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { main: 'src/main.ts', index: 'src/index.ts', watch: 'src/cli/watch.ts' },
+  entry: { main: 'src/main.ts', watch: 'src/cli/watch.ts' },
   format: ['esm'],
   platform: 'node',
   target: 'node20',

@@ -6,6 +6,7 @@
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { WorkerReply } from './load/messages.js';
 
@@ -141,6 +142,34 @@ export function openFiles(pid: number): { limit: number; open: number } {
   }
 }
 
+/** The command prefix that pins a hub to its core (empty when not pinned). */
+let hubPrefix: string[] = [];
+
+/**
+ * Pins the run: every hub under test to core 0, this process (and so every
+ * load generator it forks afterwards, and redis-server) to the other cores,
+ * so a hub never competes with its own load for a core. Needs two or more
+ * cores and `taskset` (util-linux).
+ *
+ * @returns what was done, for the run's output: pinned, or why not
+ * @example
+ * ```ts
+ * log(pinCores()); // 'pinned: hubs on core 0, load generators on cores 1-1'
+ * ```
+ */
+export function pinCores(): string {
+  const cores = os.cpus().length;
+  if (cores < 2) return `not pinned: this machine has ${cores} core (hubs and load share it)`;
+  const rest = `1-${cores - 1}`;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', rest, String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return 'not pinned: `taskset` (util-linux) is not available or not allowed here (hubs and load share every core)';
+  }
+  hubPrefix = ['taskset', '-c', '0'];
+  return `pinned: every hub on core 0, the runner and load generators on cores ${rest}`;
+}
+
 /** A hub process under test. */
 export interface Hub {
   /** `http://host:port`. */
@@ -172,7 +201,9 @@ export function startHub(
   timeoutMs = 20_000,
 ): Promise<Hub> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // `taskset` execs the hub, so the child's pid is the hub's.
+    const [file, ...argv] = [...hubPrefix, command, ...args] as [string, ...string[]];
+    const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     let done = false;
     const timer = setTimeout(() => finish(new Error(`hub did not start in ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Figure, limitOf, meetsGoal, ratioOf, renderTable } from './report.js';
+import { type Figure, bestPeer, limitOf, meetsGoal, peerRatioOf, ratioOf, renderTable } from './report.js';
 
 const m = (value: number, failures: string[] = []) => ({ value, detail: {}, failures });
 
@@ -40,5 +40,32 @@ describe('renderTable', () => {
     expect(text).toContain('FAIL');
     expect(text).toContain('cast: 3 lost');
     expect(text).toContain('0.90×');
+  });
+});
+
+describe('bestPeer / peerRatioOf', () => {
+  it('takes the faster peer for rates and the lower one for latencies, skipping failed ones', () => {
+    const rate: Figure = { id: 'p', label: 'p', unit: '/s', higherIsBetter: true, baseline: m(100), 'better-sse': m(40), 'sse-channel': m(50), cast: m(90) };
+    expect(bestPeer(rate)).toEqual({ name: 'sse-channel', value: 50 });
+    expect(peerRatioOf(rate)).toBeCloseTo(1.8);
+    const latency: Figure = { id: 'l', label: 'l', unit: 'ms', higherIsBetter: false, 'better-sse': m(9000), 'sse-channel': m(4000, ['p99 over the bound']), cast: m(200) };
+    expect(bestPeer(latency)).toEqual({ name: 'better-sse', value: 9000 });
+    expect(peerRatioOf(latency)).toBeCloseTo(200 / 9000);
+  });
+
+  it('has no peer ratio when no peer was measured', () => {
+    expect(peerRatioOf({ id: 'a', label: 'a', unit: '/s', higherIsBetter: true, baseline: m(1), cast: m(1) })).toBeNaN();
+  });
+
+  it('shows a column per measured target and both ratios; a peer failure is a note, not FAIL', () => {
+    const text = renderTable(
+      [{ id: 'a', label: 'publish', unit: 'requests/s', higherIsBetter: true, goal: 0.8, baseline: m(1000), 'better-sse': m(400), 'sse-channel': m(300, ['2 lost']), cast: m(900) }],
+      2,
+    );
+    expect(text.split('\n')[0]).toMatch(/baseline\s+better-sse\s+sse-channel\s+cast\s+× baseline\s+× best peer/);
+    expect(text).toContain('0.90×');
+    expect(text).toContain('2.25× better-sse');
+    expect(text).toContain('· sse-channel: 2 lost');
+    expect(text).not.toContain('FAIL');
   });
 });

@@ -1,10 +1,19 @@
 /**
- * The figures of a run, their ratios to the baseline, and the table printed
- * at the end.
+ * The figures of a run, their ratios to the baseline hub and to the best
+ * peer library, and the table printed at the end.
  */
 import type { CpuFigures, Measurement } from './scenarios.js';
 
-/** One figure, measured on both targets. */
+/** The SSE libraries a user would pick instead of Cast, measured in the same run. */
+export const PEERS = ['better-sse', 'sse-channel'] as const;
+
+/** One of {@link PEERS}. */
+export type Peer = (typeof PEERS)[number];
+
+/** Every target of a run: the baseline hub, the peers and Cast. */
+export type TargetName = 'baseline' | Peer | 'cast';
+
+/** One figure, measured on every target of the run. */
 export interface Figure {
   id: string;
   label: string;
@@ -14,7 +23,52 @@ export interface Figure {
   /** Ratio to the baseline the product aims for (≥ when higher is better, ≤ otherwise). */
   goal?: number;
   baseline?: Measurement;
+  'better-sse'?: Measurement;
+  'sse-channel'?: Measurement;
   cast?: Measurement;
+}
+
+/** Whether a measurement has a usable value (measured, no failures). */
+function usable(m: Measurement | undefined): m is Measurement {
+  return m !== undefined && Number.isFinite(m.value) && m.failures.length === 0;
+}
+
+/**
+ * The best peer of a figure: the highest value when higher is better, the
+ * lowest otherwise, among peers measured without failures. A peer that failed
+ * (lost events, or never met the bound) is not "best".
+ *
+ * @param f - the figure
+ * @returns the peer's name and measurement, or undefined when no peer was measured
+ * @example
+ * ```ts
+ * bestPeer(figure)?.name // 'better-sse'
+ * ```
+ */
+export function bestPeer(f: Figure): { name: Peer; value: number } | undefined {
+  let best: { name: Peer; value: number } | undefined;
+  for (const name of PEERS) {
+    const m = f[name];
+    if (!usable(m) || !(m.value > 0)) continue;
+    if (!best || (f.higherIsBetter ? m.value > best.value : m.value < best.value)) best = { name, value: m.value };
+  }
+  return best;
+}
+
+/**
+ * The ratio of the Cast figure to the best peer's.
+ *
+ * @param f - the figure
+ * @returns cast / best peer, or NaN when either is missing
+ * @example
+ * ```ts
+ * peerRatioOf(figure) // 1.62
+ * ```
+ */
+export function peerRatioOf(f: Figure): number {
+  const best = bestPeer(f);
+  if (!best || !f.cast) return Number.NaN;
+  return f.cast.value / best.value;
 }
 
 /**
@@ -93,27 +147,37 @@ function fmt(v: number | undefined, unit: string): string {
  * ```
  */
 export function renderTable(figures: Figure[], cores: number): string {
-  const rows: string[][] = [['figure', 'unit', 'baseline', 'cast', 'ratio', 'goal', 'status', 'cast limited by']];
+  const targets: TargetName[] = ['baseline', ...PEERS, 'cast'];
+  const shown = targets.filter((t) => figures.some((f) => f[t] !== undefined));
+  const header = ['figure', 'unit', ...shown, '× baseline', '× best peer', 'goal', 'status', 'cast limited by'];
+  const numeric = new Set(Array.from({ length: shown.length + 2 }, (_, i) => i + 2));
+  const rows: string[][] = [header];
   for (const f of figures) {
     const r = ratioOf(f);
-    const failures = [...(f.baseline?.failures ?? []).map((x) => `baseline: ${x}`), ...(f.cast?.failures ?? []).map((x) => `cast: ${x}`)];
+    const p = peerRatioOf(f);
+    const best = bestPeer(f);
+    // A peer's failure (e.g. it never met the latency bound) is a finding, not a failed run.
+    const failures = (['baseline', 'cast'] as const).flatMap((t) => (f[t]?.failures ?? []).map((x) => `${t}: ${x}`));
+    const notes = PEERS.flatMap((t) => (f[t]?.failures ?? []).map((x) => `${t}: ${x}`));
     const goal = meetsGoal(f);
     const status = failures.length ? 'FAIL' : goal === undefined ? '' : goal ? 'ok' : 'below goal';
     const limitCpu = (f.cast?.detail.failCpu as CpuFigures | undefined) ?? f.cast?.cpu;
     rows.push([
       f.label,
       f.unit,
-      fmt(f.baseline?.value, f.unit),
-      fmt(f.cast?.value, f.unit),
+      ...shown.map((t) => fmt(f[t]?.value, f.unit)),
       Number.isNaN(r) ? '—' : `${r.toFixed(2)}×`,
+      Number.isNaN(p) || !best ? '—' : `${p.toFixed(2)}× ${best.name}`,
       f.goal === undefined ? '' : `${f.higherIsBetter ? '≥' : '≤'} ${f.goal}×`,
       status,
       limitOf(limitCpu, cores),
     ]);
-    for (const x of failures) rows.push([`  ! ${x}`, '', '', '', '', '', '', '']);
+    for (const x of failures) rows.push([`  ! ${x}`]);
+    for (const x of notes) rows.push([`  · ${x}`]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => !r[0]!.startsWith('  !')).map((r) => r[i]!.length)));
+  const isNote = (r: string[]) => r[0]!.startsWith('  !') || r[0]!.startsWith('  ·');
+  const widths = header.map((_, i) => Math.max(...rows.filter((r) => !isNote(r)).map((r) => r[i]!.length)));
   return rows
-    .map((r) => (r[0]!.startsWith('  !') ? r[0]! : r.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()))
+    .map((r) => (isNote(r) ? r[0]! : r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()))
     .join('\n');
 }

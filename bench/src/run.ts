@@ -1,9 +1,11 @@
 /**
- * `pnpm bench`: runs the scenarios of issue 8 against the baseline hub and the
- * Cast server, prints a table (absolute figures and ratios to the baseline)
- * and writes `bench/results/latest.json`.
+ * `pnpm bench`: runs the scenarios against the baseline hub, the same hub over
+ * the peer libraries (better-sse, sse-channel) and the Cast server, every hub
+ * pinned to core 0 and the load to the other cores when the machine allows;
+ * prints a table (absolute figures, ratios to the baseline and to the best
+ * peer) and writes `bench/results/latest.json`.
  *
- *   node dist/run.js [--quick] [--only=a,b] [--skip=a,b] [--targets=baseline,cast]
+ *   node dist/run.js [--quick] [--only=a,b] [--skip=a,b] [--targets=baseline,better-sse,sse-channel,cast]
  *                    [--out=path] [--cpu-prof] [--cast-main=path] [--p99-limit=ms] [--list]
  *
  * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, replay, redis.
@@ -13,8 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { distPath, startHub } from './harness.js';
-import { type Figure, limitOf, meetsGoal, ratioOf, renderTable } from './report.js';
+import { distPath, pinCores, startHub } from './harness.js';
+import { type Figure, PEERS, type Peer, type TargetName, bestPeer, limitOf, meetsGoal, peerRatioOf, ratioOf, renderTable } from './report.js';
 import {
   type Measurement,
   type RunSettings,
@@ -41,7 +43,7 @@ for (const a of process.argv.slice(2)) {
   args.set(m[1]!, m[2] ?? 'true');
 }
 if (args.has('list') || args.has('help')) {
-  console.log(`scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,cast --out=path --cpu-prof --cast-main=path/to/main.js --p99-limit=ms`);
+  console.log(`scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --cast-main=path/to/main.js --p99-limit=ms`);
   process.exit(0);
 }
 const list = (name: string): string[] | undefined => args.get(name)?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -55,7 +57,14 @@ const selected = new Set<Scenario>(
   SCENARIOS.filter((s) => (list('only') ? list('only')!.includes(s) : true) && !(list('skip') ?? []).includes(s)),
 );
 const quick = args.has('quick');
-const targetsWanted = new Set(list('targets') ?? ['baseline', 'cast']);
+const ALL_TARGETS: TargetName[] = ['baseline', ...PEERS, 'cast'];
+const targetsWanted = new Set(list('targets') ?? ALL_TARGETS);
+for (const t of targetsWanted) {
+  if (!(ALL_TARGETS as string[]).includes(t)) {
+    console.error(`unknown target ${t}; known: ${ALL_TARGETS.join(', ')}`);
+    process.exit(2);
+  }
+}
 
 const benchDir = fileURLToPath(new URL('../', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,7 +80,7 @@ const settings: RunSettings = {
   memoryConnections: quick ? 2000 : 10_000,
   memoryMax: !quick,
   throughputMs: quick ? 1500 : 10_000,
-  throughputConnections: 16,
+  throughputConnections: 50,
   replayEvents: quick ? 2000 : 10_000,
   subscriberWorkers: 2,
   publishConnections: 64,
@@ -100,11 +109,16 @@ const commonEnv = {
 };
 const history = String(Math.max(100_000, settings.replayEvents * 2));
 
-const baseline: TargetSpec = {
-  name: 'baseline',
-  apiKey,
-  start: () => startHub(process.execPath, [distPath('baseline/main.js')], { ...commonEnv, BASELINE_HISTORY: history }),
-};
+/** The baseline hub, or the same hub over a peer library's fan-out (see baseline/main.ts). */
+function hubTarget(name: 'baseline' | Peer): TargetSpec {
+  return {
+    name,
+    apiKey,
+    start: () => startHub(process.execPath, [distPath('baseline/main.js')], { ...commonEnv, BASELINE_HISTORY: history, BENCH_FANOUT: name }),
+  };
+}
+const baseline = hubTarget('baseline');
+const peers = PEERS.map(hubTarget);
 const profileDir = `${benchDir}results/profiles`;
 const cast: TargetSpec = {
   name: 'cast',
@@ -121,7 +135,7 @@ const cast: TargetSpec = {
 };
 const castAvailable = existsSync(castMain);
 if (!castAvailable) log(`note: ${castMain} is not built; measuring the baseline only (run \`pnpm bench\` from the root to build it).`);
-const targets = [baseline, cast].filter((t) => targetsWanted.has(t.name) && (t.name !== 'cast' || castAvailable));
+const targets = [baseline, ...peers, cast].filter((t) => targetsWanted.has(t.name) && (t.name !== 'cast' || castAvailable));
 
 const figures = new Map<string, Figure>();
 function figure(id: string, label: string, unit: string, higherIsBetter: boolean, goal?: number): Figure {
@@ -143,7 +157,9 @@ function failed(f: Figure, target: TargetSpec, e: unknown): void {
 
 async function main(): Promise<void> {
   const started = new Date();
-  log(`Cast benchmarks${quick ? ' (quick)' : ''}: ${[...selected].join(', ')} on ${targets.map((t) => t.name).join(' and ')}`);
+  log(`Cast benchmarks${quick ? ' (quick)' : ''}: ${[...selected].join(', ')} on ${targets.map((t) => t.name).join(', ')}`);
+  const pinning = pinCores();
+  log(pinning);
   if (args.has('cpu-prof')) mkdirSync(profileDir, { recursive: true });
 
   for (const [scenario, subs, start, max] of [
@@ -215,9 +231,18 @@ async function main(): Promise<void> {
     if (!selected.has(scenario)) continue;
     log(`\n${label}`);
     const f = figure(scenario, label, 'requests/s', true, goal);
+    // Request latency of the same closed-loop run, from the load generator's side.
+    const p50 = figure(`${scenario}-p50`, `${label}: request p50`, 'ms', false);
+    const p99 = figure(`${scenario}-p99`, `${label}: request p99`, 'ms', false);
     try {
       const results = await throughput(targets, settings, kind);
-      for (const t of targets) put(f, t, results.get(t.name));
+      for (const t of targets) {
+        const r = results.get(t.name);
+        put(f, t, r);
+        if (!r) continue;
+        put(p50, t, { value: r.detail.p50Ms as number, detail: {}, failures: [] });
+        put(p99, t, { value: r.detail.p99Ms as number, detail: {}, failures: [] });
+      }
     } catch (e) {
       for (const t of targets) failed(f, t, e);
     }
@@ -244,6 +269,10 @@ async function main(): Promise<void> {
   const failures = list.flatMap((f) =>
     (['baseline', 'cast'] as const).flatMap((t) => (f[t]?.failures ?? []).map((x) => `${f.id} ${t}: ${x}`)),
   );
+  // A peer that loses events or fails a bound is reported, but does not fail the run.
+  const peerFailures = list.flatMap((f) =>
+    PEERS.flatMap((t) => (f[t]?.failures ?? []).map((x) => `${f.id} ${t}: ${x}`)),
+  );
   const result = {
     version: 1,
     startedAt: started.toISOString(),
@@ -251,6 +280,7 @@ async function main(): Promise<void> {
     durationSeconds: Math.round((Date.now() - started.getTime()) / 1000),
     quick,
     machine: machine(),
+    pinning,
     commit: git(['rev-parse', '--short', 'HEAD']),
     settings,
     figures: list.map((f) => ({
@@ -260,12 +290,17 @@ async function main(): Promise<void> {
       higherIsBetter: f.higherIsBetter,
       goal: f.goal,
       ratio: ratioOf(f),
+      bestPeer: bestPeer(f)?.name,
+      peerRatio: peerRatioOf(f),
       meetsGoal: meetsGoal(f),
       castLimitedBy: limitOf((f.cast?.detail.failCpu as Measurement['cpu']) ?? f.cast?.cpu, cores),
       baseline: f.baseline,
+      'better-sse': f['better-sse'],
+      'sse-channel': f['sse-channel'],
       cast: f.cast,
     })),
     failures,
+    peerFailures,
   };
   mkdirSync(fileURLToPath(new URL('.', `file://${outPath}`)), { recursive: true });
   writeFileSync(outPath, `${JSON.stringify(result, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);

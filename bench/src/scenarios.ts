@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
+import type { TargetName } from './report.js';
 import { LatencyHistogram } from './stats/histogram.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
 import { createRateSearch } from './stats/rate-search.js';
@@ -17,7 +18,7 @@ export const TENANT = 'bench';
 
 /** What starts a target's hub(s). */
 export interface TargetSpec {
-  name: 'baseline' | 'cast';
+  name: TargetName;
   /** Starts one hub node; `extraEnv` adds e.g. CAST_REDIS_URL. */
   start(extraEnv?: Record<string, string>): Promise<Hub>;
   apiKey: string;

@@ -35,6 +35,7 @@ export default defineConfig({
         items: [
           { text: 'HTTP API', link: '/reference/http-api' },
           { text: 'Error codes', link: '/reference/errors' },
+          { text: 'OpenAPI', link: '/reference/openapi' },
           { text: 'Configuration', link: '/self-hosting/configuration' },
         ],
       },

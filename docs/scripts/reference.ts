@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES } from '@cast/protocol';
 import { NUMBER_SETTINGS } from '../../apps/server/src/config.js';
+import { openApiDocument, openApiOperations, type OpenApiLimits } from '../../apps/server/src/openapi.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DOCS_DIR = join(here, '..');
@@ -20,7 +21,34 @@ const REPO = join(DOCS_DIR, '..');
 export const GENERATED: Record<string, { page: string; render: () => string }> = {
   'error-codes': { page: 'reference/errors.md', render: errorCodesTable },
   'number-settings': { page: 'self-hosting/configuration.md', render: numberSettingsTable },
+  'openapi-operations': { page: 'reference/openapi.md', render: openApiOperationsTable },
+  'openapi-document': { page: 'reference/openapi.md', render: openApiDocumentBlock },
 };
+
+/** The limits of a server started with the defaults (console on). */
+function defaultLimits(): OpenApiLimits {
+  const value = (key: keyof OpenApiLimits) => NUMBER_SETTINGS.find((s) => s.key === key)?.default as number;
+  return {
+    maxChannelsPerToken: value('maxChannelsPerToken'),
+    maxTokenTtlSeconds: value('maxTokenTtlSeconds'),
+    maxPayloadBytes: value('maxPayloadBytes'),
+    maxBatch: value('maxBatch'),
+    console: true,
+  };
+}
+
+/** One row per operation of the OpenAPI document: method, path, what it does, its error codes. */
+export function openApiOperationsTable(): string {
+  const rows = openApiOperations(defaultLimits()).map(
+    (op) => `| \`${op.method}\` | \`${op.path}\` | ${cell(op.summary)} | ${op.errors.map((c) => `\`${c}\``).join(', ') || '—'} |`,
+  );
+  return ['| Method | Path | What it does | Error codes |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+/** The whole OpenAPI document of a server with the default limits, as a JSON block. */
+export function openApiDocumentBlock(): string {
+  return ['```json', JSON.stringify(openApiDocument(defaultLimits()), null, 2), '```'].join('\n');
+}
 
 /** The one-line TSDoc of each error code, read from the protocol's source. */
 function errorDescriptions(): Map<string, string> {

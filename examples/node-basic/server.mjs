@@ -1,14 +1,38 @@
-// A minimal backend for Cast: no framework and no SDK, only node:http and fetch.
-// It serves one page, issues that page a stream token, and publishes test orders.
+// A minimal backend for Cast: no framework and no server SDK, only node:http and fetch.
+// It serves one page (which subscribes with @cast/realtime-client, loaded through an import map,
+// no bundler), issues that page a stream token, and publishes test orders.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const CAST_URL = (process.env.CAST_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const CAST_API_KEY = process.env.CAST_API_KEY ?? developmentKey();
 const PORT = Number(process.env.PORT ?? 3000);
 const HOST = process.env.HOST ?? '127.0.0.1';
-const page = readFileSync(new URL('./public/index.html', import.meta.url));
+// The page learns the Cast server's address from its <html data-cast-url> attribute.
+const page = readFileSync(new URL('./public/index.html', import.meta.url), 'utf8').replace(
+  '<html lang="en">',
+  `<html lang="en" data-cast-url="${CAST_URL.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">`,
+);
+
+/** The ES module entry of an installed package, resolved from `from` (a file path). */
+function esmEntry(name, from) {
+  const manifestPath = createRequire(from).resolve(`${name}/package.json`);
+  const main = JSON.parse(readFileSync(manifestPath, 'utf8')).exports['.'];
+  const file = typeof main.import === 'string' ? main.import : (main.import.default ?? main.default);
+  return join(dirname(manifestPath), file);
+}
+
+// The three modules the page imports by name (see the import map in public/index.html), served as
+// they are installed. A page in an app with a bundler imports '@cast/realtime-client' the same way.
+const clientEntry = esmEntry('@cast/realtime-client', new URL(import.meta.url).pathname);
+const modules = new Map([
+  ['/modules/realtime-client.js', readFileSync(clientEntry)],
+  ['/modules/protocol.js', readFileSync(esmEntry('@cast/protocol', clientEntry))],
+  ['/modules/eventsource-parser.js', readFileSync(esmEntry('eventsource-parser', clientEntry))],
+]);
 
 /** The key `pnpm start` created for the development tenant, when none is configured. */
 function developmentKey() {
@@ -42,6 +66,10 @@ const server = createServer(async (req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return res.end(page);
     }
+    if (req.method === 'GET' && modules.has(req.url)) {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
+      return res.end(modules.get(req.url));
+    }
     if (req.method === 'POST' && req.url === '/api/token') {
       // A real app checks its own session here and grants only that user's channels.
       const { status, body } = await cast('/push/tokens', { channels: ['orders'], ttlSeconds: 600 });
@@ -65,6 +93,6 @@ const server = createServer(async (req, res) => {
 
 server.listen(PORT, HOST, () => {
   const { port } = server.address();
-  console.log(`Example listening on http://${HOST}:${port} (Cast server: ${CAST_URL})`);
+  console.log(`Example listening on http://${HOST}:${port} (Cast server: ${CAST_URL}; set CAST_URL to use another)`);
 });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));

@@ -82,6 +82,6 @@ const server = createServer(async (req, res) => {
 
 server.listen(PORT, HOST, () => {
   const { port } = server.address();
-  console.log(`Example listening on http://${HOST}:${port} (Cast server: ${CAST_URL})`);
+  console.log(`Example listening on http://${HOST}:${port} (Cast server: ${CAST_URL}; set CAST_URL to use another)`);
 });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));

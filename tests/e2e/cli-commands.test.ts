@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CastServer } from '@cast/server-sdk';
@@ -177,5 +178,26 @@ describe('cast listen', () => {
     expect(await exited).toBe(0);
     children.delete(child);
     expect(stderr).toMatch(/stream dropped/);
+  });
+  it('says which URL it cannot reach and why, keeps trying, and exits 0 on Ctrl-C', async () => {
+    // A loopback port that nothing listens on.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const { port } = probe.address() as { port: number };
+    await new Promise<void>((r) => probe.close(() => r()));
+    const url = `http://127.0.0.1:${port}`;
+
+    const child = spawn(process.execPath, [CLI, 'listen', 'cli:nowhere', '--url', url], { env: env(), stdio: 'pipe' });
+    children.add(child);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+
+    const said = `cast: cannot reach ${url.replace(/[.]/g, '\\.')} \\(connect ECONNREFUSED [^)]*\\); retrying`;
+    // Said on every failed attempt, not once: the second line shows it kept trying.
+    await until(child.stderr, () => stderr, new RegExp(`${said}\\n[\\s\\S]*${said}`), 'two attempts that could not reach the server');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    children.delete(child);
   });
 });

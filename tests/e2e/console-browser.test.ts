@@ -1,6 +1,6 @@
 import { skipWhenMissing } from './helpers/skip.js';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -312,6 +312,39 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
       await waitOutput("order.created { orderId: 'js-1' }");
     } finally {
       child.kill('SIGKILL');
+    }
+    await context.close();
+  });
+
+  it('copies a realtime-client snippet that runs as copied where the package is installed', async () => {
+    const { context, page } = await openConsole();
+    await signIn(page, server.apiKey);
+    await subscribe(page, 'orders');
+    const code = await copySnippet(page, 'stream-client');
+    expect(code).toContain("import { createRealtime } from '@cast/realtime-client';");
+    expect(code).not.toContain('getReader');
+    // Beside this suite's node_modules, where @cast/realtime-client is installed, as in an app.
+    const dir = mkdtempSync(join(here, '.snippet-'));
+    writeFileSync(join(dir, 'stream.mjs'), code);
+    const child = spawn(process.execPath, [join(dir, 'stream.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const deadline = Date.now() + 10_000;
+      const waitOutput = async (text: string) => {
+        while (!output.includes(text)) {
+          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`snippet output lacks ${text}:\n${output}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      };
+      await waitOutput('connected');
+      const res = await publish(server, { channel: 'orders', event: 'order.created', data: { orderId: 'rc-1' } });
+      expect(res.body.delivered).toBe(2); // the console and the snippet
+      await waitOutput("order.created orders { orderId: 'rc-1' }");
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
     await context.close();
   });

@@ -26,7 +26,14 @@ describe('examples/node-basic', () => {
 
   it('serves the page and a token for the orders channel that opens a stream', async () => {
     const page = await (await fetch(url)).text();
-    expect(page).toContain('new EventSource(url)');
+    // The quick start's first page reaches `realtime.on` through the client package.
+    expect(page).toContain("import { createRealtime } from '@cast/realtime-client'");
+    expect(page).toContain("realtime.on('order.*'");
+    for (const path of ['/modules/realtime-client.js', '/modules/protocol.js', '/modules/eventsource-parser.js']) {
+      const mod = await fetch(`${url}${path}`);
+      expect(mod.status, path).toBe(200);
+      expect(mod.headers.get('content-type')).toContain('text/javascript');
+    }
     const res = await fetch(`${url}/api/token`, { method: 'POST' });
     expect(res.status).toBe(200);
     const { token, channels, castUrl } = (await res.json()) as { token: string; channels: string[]; castUrl: string };

@@ -1,6 +1,6 @@
 import { createRealtime } from '@cast/realtime-client';
 import type { ConnectionState, Realtime } from '@cast/realtime-client';
-import { isCastError, isReservedEventName, isValidChannel, isValidEventName, isValidPattern } from '@cast/protocol';
+import { channelError, eventNameError, isCastError, isValidChannel, patternError } from '@cast/protocol';
 import type { SessionInfo } from '@cast/protocol';
 import { createConsoleApi, describeError, isKeyError, type ConsoleApi } from './api.js';
 import { byId, el } from './dom.js';
@@ -208,15 +208,10 @@ async function subscribe(): Promise<void> {
   if (!api) return;
   const wanted = splitList(ui.channels.value);
   const types = splitList(ui.types.value);
-  const badChannel = wanted.find((ch) => !isValidChannel(ch));
-  const badType = types.find((t) => !isValidPattern(t));
   if (wanted.length === 0) return showError(ui.subscribeError, 'Enter at least one channel.');
-  if (badChannel !== undefined) {
-    return showError(ui.subscribeError, `"${badChannel}" is not a channel name: use letters, digits and _ - . : @ = + (up to 128).`);
-  }
-  if (badType !== undefined) {
-    return showError(ui.subscribeError, `"${badType}" is not an event filter: use a name such as order.created or a prefix such as ticket.*.`);
-  }
+  // The server's own words for a bad name (the protocol's checks), before anything is sent.
+  const bad = [...wanted.map((ch) => channelError(ch)), ...types.map(patternError)].find((e) => e !== undefined);
+  if (bad) return showError(ui.subscribeError, bad.message);
   showError(ui.subscribeError, undefined);
   stopStream();
   const current = api;
@@ -314,9 +309,10 @@ function readPublish(): { ok: true; body: { channel: string; event: string; data
   } catch (err) {
     return { ok: false, message: `Invalid JSON: ${(err as Error).message}` };
   }
-  if (!isValidChannel(channel)) return { ok: false, message: channel ? `"${channel}" is not a channel name.` : 'Enter a channel.' };
-  if (!isValidEventName(event)) return { ok: false, message: event ? `"${event}" is not an event name.` : 'Enter an event name.' };
-  if (isReservedEventName(event)) return { ok: false, message: `"${event}" is reserved for the server's own events.` };
+  if (!channel) return { ok: false, message: 'Enter a channel.' };
+  if (!event) return { ok: false, message: 'Enter an event name.' };
+  const bad = channelError(channel) ?? eventNameError(event);
+  if (bad) return { ok: false, message: bad.message };
   return { ok: true, body: { channel, event, data } };
 }
 

@@ -11,7 +11,7 @@ export interface SnippetInput {
 
 /** One copyable snippet. */
 export interface Snippet {
-  id: 'token-curl' | 'stream-js' | 'stream-dart' | 'publish-curl';
+  id: 'token-curl' | 'stream-client' | 'stream-js' | 'stream-dart' | 'publish-curl';
   label: string;
   /** Where and how it runs. */
   hint: string;
@@ -43,10 +43,11 @@ function curl(url: string, apiKey: string, body: unknown): string {
 }
 
 /**
- * The four snippets of the console, filled with this server's URL, the key
- * and the channels, so each runs as copied: a token request and a publish
- * with curl, and a stream reader in JavaScript (Node 20+ or a browser's
- * devtools) and Dart that first ask for a token, then print every event.
+ * The snippets of the console, filled with this server's URL, the key and the
+ * channels, so each runs as copied: a token request and a publish with curl,
+ * a subscriber with `@cast/realtime-client`, and stream readers without a
+ * package (JavaScript `fetch` for Node 20+ or a browser's devtools, and Dart)
+ * that first ask for a token, then print every event.
  *
  * @param input - server URL, key, channels and the event to publish
  * @returns the snippets, in the order the console shows them
@@ -58,6 +59,30 @@ function curl(url: string, apiKey: string, body: unknown): string {
 export function buildSnippets(input: SnippetInput): Snippet[] {
   const { baseUrl, apiKey, channels, publish } = input;
   const tokenBody = { channels, ttlSeconds: 3600 };
+  const streamClient = [
+    '// npm install @cast/realtime-client  (then run with Node.js 20+ as stream.mjs, or bundle it for a page)',
+    '// In production your backend issues the token: never ship the secret key to clients.',
+    "import { createRealtime } from '@cast/realtime-client';",
+    '',
+    `const baseUrl = ${js(baseUrl)};`,
+    '',
+    '// Called to connect, and again before the token expires.',
+    'async function getToken() {',
+    '  const res = await fetch(`${baseUrl}/push/tokens`, {',
+    "    method: 'POST',",
+    `    headers: { Authorization: ${js(`Bearer ${apiKey}`)}, 'Content-Type': 'application/json' },`,
+    `    body: JSON.stringify({ channels: ${JSON.stringify(channels)} }),`,
+    '  });',
+    '  if (!res.ok) throw new Error(`token request failed: ${await res.text()}`);',
+    '  return (await res.json()).token;',
+    '}',
+    '',
+    'const realtime = createRealtime({ url: baseUrl, token: getToken });',
+    "realtime.onConnectionChange((connected) => console.log(connected ? 'connected' : 'reconnecting'));",
+    "// Every event; realtime.on('order.*', fn) takes only some.",
+    'realtime.onAny((event) => console.log(event.type, event.channel, event.data));',
+    'realtime.onError((error) => console.error(error.code, error.message));',
+  ].join('\n');
   const streamJs = [
     '// Run with Node.js 20+ (save as stream.mjs) or paste into a browser console.',
     '// In production your backend issues the token: never ship the secret key to clients.',
@@ -151,9 +176,15 @@ export function buildSnippets(input: SnippetInput): Snippet[] {
       code: curl(`${baseUrl}/push/tokens`, apiKey, tokenBody),
     },
     {
+      id: 'stream-client',
+      label: 'Stream · realtime client',
+      hint: 'Subscribe with @cast/realtime-client: reconnects, refreshes its token and resumes by itself.',
+      code: streamClient,
+    },
+    {
       id: 'stream-js',
-      label: 'Stream · JavaScript',
-      hint: 'Read the stream with fetch: Node.js 20+ (as an .mjs file) or a browser console.',
+      label: 'Stream · fetch (no package)',
+      hint: 'Read the stream with fetch, no package or bundler: Node.js 20+ (as an .mjs file) or a browser console.',
       code: streamJs,
     },
     {

@@ -33,6 +33,15 @@ describe('CAST_CONSOLE', () => {
     expect((await off.request('/healthz')).status).toBe(200);
   });
 
+  it('sends / to the console when it is on, and answers a JSON 404 there when it is off', async () => {
+    const on = await (await app()).request('/');
+    expect(on.status).toBe(302);
+    expect(on.headers.get('location')).toBe('/console/');
+    const off = await (await app({ CAST_CONSOLE: 'off' })).request('/');
+    expect(off.status).toBe(404);
+    expect(((await off.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+
   it('refuses a value other than on or off with one line', () => {
     expect(() => loadConfig({ CAST_CONSOLE: 'maybe', CAST_API_KEYS: 'a=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32) })).toThrow(
       'CAST_CONSOLE must be "on" or "off"',

@@ -6,12 +6,14 @@ import { cors } from './cors.js';
 import { errorResponse } from './errors.js';
 import { eventRoutes } from './routes/events.js';
 import { pushRoutes } from './routes/push.js';
+import { openApiDocument } from './openapi.js';
 
 /** Paths with routes, for telling 405 from 404. */
 const KNOWN_PATHS = new Set([
   '/healthz',
   '/readyz',
   '/metrics',
+  '/openapi.json',
   '/push/tokens',
   '/push/stream',
   '/push/publish',
@@ -50,9 +52,17 @@ export function createApp(deps: ServerDeps): Hono {
     }),
   );
 
+  // Built once: the document depends only on the configuration.
+  const openapi = JSON.stringify(openApiDocument(deps.config));
+  app.get('/openapi.json', (c) => c.body(openapi, 200, { 'Content-Type': 'application/json; charset=utf-8' }));
+
   app.route('/push', pushRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
-  if (deps.config.console) app.route('/console', consoleRoute());
+  if (deps.config.console) {
+    app.route('/console', consoleRoute());
+    // A person who opens the server's address in a browser lands on the console.
+    app.get('/', (c) => c.redirect('/console/', 302));
+  }
 
   app.notFound((c) => {
     if (KNOWN_PATHS.has(c.req.path) && (deps.config.console || !c.req.path.startsWith('/console'))) {

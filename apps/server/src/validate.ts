@@ -1,53 +1,9 @@
-import {
-  isReservedEventName,
-  isValidChannel,
-  isValidEventName,
-  isValidIdempotencyKey,
-  isValidUserId,
-  RESERVED_EVENT_NAMES,
-} from '@cast/protocol';
+import { checkChannel, checkEventName, checkIdempotencyKey } from '@cast/protocol';
 import { fail } from './errors.js';
 import type { PublishInput } from './broker/types.js';
 
-
-/** Checks a channel name, with a message that says what is allowed. */
-export function checkChannel(value: unknown, field = 'channel'): string {
-  if (value === undefined || value === null) fail('BAD_REQUEST', `"${field}" is required.`);
-  if (typeof value !== 'string') fail('BAD_REQUEST', `"${field}" must be a string.`);
-  if (!isValidChannel(value)) {
-    fail('INVALID_CHANNEL', `${JSON.stringify((value as string).slice(0, 140))} is not a valid channel: use 1-128 letters, digits and _ - . : @ = +.`);
-  }
-  return value;
-}
-
-/** Checks an event name for publishing: the grammar, and not a reserved name. */
-export function checkEventName(value: unknown, field = 'event'): string {
-  if (value === undefined || value === null) fail('BAD_REQUEST', `"${field}" is required.`);
-  if (typeof value !== 'string') fail('BAD_REQUEST', `"${field}" must be a string.`);
-  if (!isValidEventName(value)) {
-    fail('INVALID_EVENT_NAME', `${JSON.stringify((value as string).slice(0, 140))} is not a valid event name: use 1-128 letters, digits and _ - . : (not starting with . or -).`);
-  }
-  if (isReservedEventName(value)) {
-    fail('RESERVED_EVENT_NAME', `"${value}" is reserved for the server's own events (${RESERVED_EVENT_NAMES.join(', ')}).`);
-  }
-  return value;
-}
-
-/** Checks an idempotency key. */
-export function checkIdempotencyKey(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!isValidIdempotencyKey(value)) {
-    fail('BAD_REQUEST', 'The idempotency key must be 1-255 visible ASCII characters.');
-  }
-  return value;
-}
-
-/** Checks a user id. */
-export function checkUserId(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!isValidUserId(value)) fail('BAD_REQUEST', '"userId" must be a string of 1-256 characters without control characters.');
-  return value;
-}
+// The name rules and their messages are the protocol's, so the SDK and the console say the same.
+export { checkChannel, checkEventName, checkIdempotencyKey, checkUserId } from '@cast/protocol';
 
 /**
  * Validates the payload part of a publish: `data` (serialized once, within the

@@ -9,8 +9,30 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 
+/**
+ * How a hub writes events to its subscribers. The baseline's own engine joins
+ * a turn's frames per channel; the peers' engines hand each event to an SSE
+ * library as its README recommends for broadcasting. Everything else (routes,
+ * tokens, ids, history, replay) is the same code for every hub, so a run
+ * compares fan-out engines on one HTTP shape.
+ */
+export interface FanoutEngine {
+  /** Which engine, for the start-up line. */
+  readonly name: string;
+  /**
+   * Opens an SSE response for a verified subscriber of channels and writes
+   * `first` (the `connected` frame and any replay) before live events.
+   * Resolves once the subscriber receives live events of `keys`.
+   */
+  subscribe(req: http.IncomingMessage, res: http.ServerResponse, keys: readonly string[], first: string): Promise<void>;
+  /** Sends one event to the subscribers of `key`; returns how many there are. */
+  broadcast(key: string, event: { id: string; event: string; data: string }, frame: string): number;
+}
+
 /** Options of {@link createBaselineHub}. */
 export interface BaselineHubOptions {
+  /** The fan-out engine. @defaultValue the baseline's own (one joined buffer per channel and turn) */
+  fanout?: FanoutEngine;
   /** API key → tenant. */
   apiKeys: ReadonlyMap<string, string>;
   /** HS256 secret of the stream tokens. */
@@ -39,11 +61,6 @@ interface Tenant {
   evictedSeq: number;
 }
 
-interface Channel {
-  subscribers: Set<http.ServerResponse>;
-  pending: string[];
-}
-
 const JWT_HEADER = Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url');
 
 /**
@@ -59,12 +76,10 @@ const JWT_HEADER = Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64ur
  */
 export function createBaselineHub(options: BaselineHubOptions): http.Server {
   const historySize = options.historySize ?? 100_000;
-  const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
   const secret = Buffer.from(options.signingSecret, 'utf8');
   const tenants = new Map<string, Tenant>();
-  const channels = new Map<string, Channel>();
-  const dirty = new Set<Channel>();
-  let flushScheduled = false;
+  const joined = options.fanout ? undefined : createJoinedFanout(options.maxBufferedBytes ?? 1024 * 1024, options.heartbeatMs ?? 15_000);
+  const fanout = options.fanout ?? (joined as JoinedFanout);
 
   const tenantOf = (id: string): Tenant => {
     let t = tenants.get(id);
@@ -98,19 +113,6 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
     } catch {
       return undefined;
     }
-  };
-
-  const flush = (): void => {
-    flushScheduled = false;
-    for (const ch of dirty) {
-      const bytes = Buffer.from(ch.pending.length === 1 ? ch.pending[0]! : ch.pending.join(''), 'utf8');
-      ch.pending.length = 0;
-      for (const res of ch.subscribers) {
-        if (res.writableLength > maxBuffered) res.destroy();
-        else res.write(bytes);
-      }
-    }
-    dirty.clear();
   };
 
   const error = (res: http.ServerResponse, status: number, code: string, message: string): void => {
@@ -150,7 +152,8 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
       t.lastSeq = 0;
     } else t.lastSeq += 1;
     const eventId = `${t.lastMs}-${t.lastSeq}/${channel}`;
-    const frame = `id: ${eventId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    const json = JSON.stringify(data);
+    const frame = `id: ${eventId}\nevent: ${event}\ndata: ${json}\n\n`;
     t.log.push({ ms: t.lastMs, seq: t.lastSeq, channel, frame });
     if (t.log.length - t.head > historySize) {
       const old = t.log[t.head]!;
@@ -162,15 +165,8 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
         t.head = 0;
       }
     }
-    const ch = channels.get(`${tenantId}\0${channel}`);
-    if (!ch || ch.subscribers.size === 0) return { eventId, delivered: 0 };
-    ch.pending.push(frame);
-    dirty.add(ch);
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flush);
-    }
-    return { eventId, delivered: ch.subscribers.size };
+    const delivered = fanout.broadcast(`${tenantId}\0${channel}`, { id: eventId, event, data: json }, frame);
+    return { eventId, delivered };
   };
 
   const stream = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => {
@@ -180,12 +176,6 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
     if (!claims) return error(res, 401, 'INVALID_TOKEN', 'The token is invalid or expired.');
     const lastHeader = req.headers['last-event-id'];
     const last = (typeof lastHeader === 'string' ? lastHeader : undefined) ?? url.searchParams.get('lastEventId');
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    });
-    res.socket?.setNoDelay(true);
     const wanted = new Set(claims.chs);
     let first = `retry: 1000\nevent: connected\ndata: ${JSON.stringify({ channels: claims.chs })}\n\n`;
     if (last) {
@@ -206,29 +196,18 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
       }
       const parts = [first];
       for (let i = lo; i < t.log.length; i++) if (wanted.has(t.log[i]!.channel)) parts.push(t.log[i]!.frame);
-      res.write(parts.join(''));
-    } else res.write(first);
-    const subscribed: Channel[] = [];
-    for (const name of claims.chs) {
-      const key = `${claims.tid}\0${name}`;
-      let ch = channels.get(key);
-      if (!ch) {
-        ch = { subscribers: new Set(), pending: [] };
-        channels.set(key, ch);
-      }
-      ch.subscribers.add(res);
-      subscribed.push(ch);
+      first = parts.join('');
     }
+    void fanout
+      .subscribe(req, res, claims.chs.map((name) => `${claims.tid}\0${name}`), first)
+      .catch(() => res.destroy());
     const expiry = setTimeout(
       () => {
         res.end(`event: expired\ndata: ${JSON.stringify({ reason: 'token_expired', expiredAt: new Date(claims.exp * 1000).toISOString() })}\n\n`);
       },
       Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1),
     );
-    res.on('close', () => {
-      clearTimeout(expiry);
-      for (const ch of subscribed) ch.subscribers.delete(res);
-    });
+    res.on('close', () => clearTimeout(expiry));
   };
 
   const server = http.createServer((req, res) => {
@@ -273,20 +252,7 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
   server.requestTimeout = 0;
   server.timeout = 0;
 
-  const heartbeat = setInterval(() => {
-    const hb = Buffer.from(': hb\n\n');
-    const seen = new Set<http.ServerResponse>();
-    for (const ch of channels.values()) {
-      for (const res of ch.subscribers) {
-        if (!seen.has(res)) {
-          seen.add(res);
-          res.write(hb);
-        }
-      }
-    }
-  }, options.heartbeatMs ?? 15_000);
-  heartbeat.unref();
-  server.on('close', () => clearInterval(heartbeat));
+  if (joined) server.on('close', joined.stop);
   return server;
 }
 
@@ -307,4 +273,87 @@ export function parseApiKeys(value: string): Map<string, string> {
     if (eq > 0) keys.set(pair.slice(eq + 1).trim(), pair.slice(0, eq).trim());
   }
   return keys;
+}
+
+/** The baseline's own engine, with a `stop` for its heartbeat timer. */
+interface JoinedFanout extends FanoutEngine {
+  stop(): void;
+}
+
+interface Channel {
+  subscribers: Set<http.ServerResponse>;
+  pending: string[];
+}
+
+/**
+ * The baseline's fan-out: every frame of one event-loop turn is joined into
+ * one buffer per channel, and that same buffer is written to every
+ * subscriber socket; a subscriber more than `maxBuffered` bytes behind is
+ * disconnected.
+ */
+function createJoinedFanout(maxBuffered: number, heartbeatMs: number): JoinedFanout {
+  const channels = new Map<string, Channel>();
+  const dirty = new Set<Channel>();
+  let flushScheduled = false;
+
+  const flush = (): void => {
+    flushScheduled = false;
+    for (const ch of dirty) {
+      const bytes = Buffer.from(ch.pending.length === 1 ? ch.pending[0]! : ch.pending.join(''), 'utf8');
+      ch.pending.length = 0;
+      for (const res of ch.subscribers) {
+        if (res.writableLength > maxBuffered) res.destroy();
+        else res.write(bytes);
+      }
+    }
+    dirty.clear();
+  };
+
+  const heartbeat = setInterval(() => {
+    const hb = Buffer.from(': hb\n\n');
+    const seen = new Set<http.ServerResponse>();
+    for (const ch of channels.values()) {
+      for (const res of ch.subscribers) {
+        if (!seen.has(res)) {
+          seen.add(res);
+          res.write(hb);
+        }
+      }
+    }
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    name: 'baseline',
+    async subscribe(_req, res, keys, first) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.socket?.setNoDelay(true);
+      res.write(first);
+      const subscribed: Channel[] = [];
+      for (const key of keys) {
+        let ch = channels.get(key);
+        if (!ch) {
+          ch = { subscribers: new Set(), pending: [] };
+          channels.set(key, ch);
+        }
+        ch.subscribers.add(res);
+        subscribed.push(ch);
+      }
+      res.on('close', () => {
+        for (const ch of subscribed) ch.subscribers.delete(res);
+      });
+    },
+    broadcast(key, _event, frame) {
+      const ch = channels.get(key);
+      if (!ch || ch.subscribers.size === 0) return 0;
+      ch.pending.push(frame);
+      dirty.add(ch);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+      return ch.subscribers.size;
+    },
+    stop: () => clearInterval(heartbeat),
+  };
 }

@@ -89,6 +89,6 @@ app.onError((err, c) => {
 });
 
 const server = serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 3000), hostname: process.env.HOST ?? '127.0.0.1' }, (info) => {
-  console.log(`Example listening on http://${info.address}:${info.port} (Cast server: ${baseUrl})`);
+  console.log(`Example listening on http://${info.address}:${info.port} (Cast server: ${baseUrl}; set CAST_URL to use another)`);
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => server.close(() => process.exit(0)));

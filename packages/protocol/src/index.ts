@@ -27,6 +27,19 @@ export {
   isValidIdempotencyKey,
 } from './names.js';
 export type { ReservedEventName } from './names.js';
+export {
+  channelError,
+  checkChannel,
+  eventNameError,
+  checkEventName,
+  patternError,
+  userIdError,
+  checkUserId,
+  idempotencyKeyError,
+  checkIdempotencyKey,
+} from './checks.js';
+export { backoffDelay, BACKOFF_JITTERS } from './backoff.js';
+export type { BackoffJitter, BackoffOptions } from './backoff.js';
 export { matchesPattern, createMatcher, parsePatternList } from './wildcard.js';
 export type { EventMatcher } from './wildcard.js';
 export { encodeFrame, encodeComment } from './sse.js';

@@ -7,8 +7,6 @@
  * @module @cast/realtime-client
  */
 export { createRealtime } from './realtime/index.js';
-export { backoffDelay } from './backoff/index.js';
-export type { BackoffOptions } from './backoff/index.js';
 export { CONNECTION_STATES } from './types.js';
 export type {
   ConnectionState,
@@ -22,7 +20,7 @@ export type {
   StreamResponse,
 } from './types.js';
 export type { Unsubscribe } from './emitter/index.js';
-export { CastError, isCastError } from '@cast/protocol';
-export type { CastErrorCode, EventMap } from '@cast/protocol';
+export { CastError, isCastError, backoffDelay } from '@cast/protocol';
+export type { BackoffOptions, CastErrorCode, EventMap } from '@cast/protocol';
 export { createXhrFetch } from './xhr/index.js';
 export type { XhrLike } from './xhr/index.js';

@@ -1,19 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, parseRetryAfter } from './backoff.js';
-
-describe('backoffDelay', () => {
-  it('draws from [0, base * 2^attempt)', () => {
-    expect(backoffDelay(0, () => 0)).toBe(0);
-    expect(backoffDelay(0, () => 0.999)).toBe(249);
-    expect(backoffDelay(3, () => 0.5)).toBe(1000);
-    expect(backoffDelay(1, () => 0.5, { baseMs: 100 })).toBe(100);
-  });
-
-  it('never exceeds the ceiling however many attempts failed', () => {
-    expect(backoffDelay(40, () => 0.999999)).toBeLessThan(5000);
-    expect(backoffDelay(40, () => 0.5, { maxMs: 1000 })).toBe(500);
-  });
-});
+import { parseRetryAfter } from './backoff.js';
 
 describe('parseRetryAfter', () => {
   const now = Date.parse('2025-01-01T00:00:00Z');

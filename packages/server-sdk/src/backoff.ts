@@ -1,39 +1,7 @@
 /**
- * Retry timing: full-jitter exponential backoff and `Retry-After` parsing.
- * Pure functions, so the schedule is testable without a network.
+ * Retry timing: `Retry-After` parsing. The backoff schedule itself is
+ * `backoffDelay` from `@cast/protocol`, shared with the realtime client.
  */
-
-/** Shape of the backoff schedule. */
-export interface BackoffOptions {
-  /** Delay ceiling of the first retry, milliseconds. @defaultValue 250 */
-  baseMs?: number;
-  /** Largest delay of any retry, milliseconds. @defaultValue 5000 */
-  maxMs?: number;
-}
-
-/**
- * Full-jitter backoff: a delay drawn uniformly from `[0, min(maxMs, baseMs * 2^attempt))`,
- * which spreads the retries of many clients that failed together.
- *
- * @param attempt - the retry number, from 0
- * @param random - a source of numbers in `[0, 1)`
- * @param options - the schedule
- * @returns the delay in milliseconds
- * @example
- * ```ts
- * backoffDelay(2, Math.random) // somewhere in [0, 1000)
- * ```
- */
-export function backoffDelay(
-  attempt: number,
-  random: () => number = Math.random,
-  options: BackoffOptions = {},
-): number {
-  const base = options.baseMs ?? 250;
-  const max = options.maxMs ?? 5_000;
-  const ceiling = Math.min(max, base * 2 ** Math.max(0, attempt));
-  return Math.floor(random() * ceiling);
-}
 
 /**
  * Reads a `Retry-After` header: delay-seconds (`120`) or an HTTP date.

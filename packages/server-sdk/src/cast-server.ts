@@ -1,5 +1,6 @@
 import {
   CastError,
+  checkChannel,
   type ChannelInfo,
   type ChannelsResponse,
   type DisconnectResponse,
@@ -28,7 +29,6 @@ import type {
   SessionsQuery,
 } from './types.js';
 import {
-  checkChannel,
   checkDisconnectRequest,
   checkPublishRequest,
   checkRevokeRequest,

@@ -2,9 +2,12 @@
  * The one way this SDK talks to the Cast server: JSON over `fetch`, with a
  * per-call deadline, an optional `AbortSignal` and retries with backoff.
  */
-import { CastError, errorFromResponse, isCastError } from '@cast/protocol';
-import { backoffDelay, parseRetryAfter } from './backoff.js';
+import { backoffDelay, CastError, errorFromResponse, isCastError } from '@cast/protocol';
+import { parseRetryAfter } from './backoff.js';
 import type { FetchLike, RequestOptions } from './types.js';
+
+/** The retry schedule: a full-jitter window from 250 ms doubling up to 5 s. */
+const RETRY_BACKOFF = { floorMs: 250, capMs: 5000 } as const;
 
 /** What every call needs from the client's options. */
 export interface TransportConfig {
@@ -186,7 +189,7 @@ export async function send<T>(config: TransportConfig, spec: CallSpec, options: 
       const wait =
         failure.retryAfter !== undefined
           ? failure.retryAfter * 1000
-          : backoffDelay(retry, config.random ?? Math.random);
+          : backoffDelay(retry, RETRY_BACKOFF, config.random);
       // A wait that ends past the deadline could only end in TIMEOUT; the real cause says more.
       if (finite && Date.now() + wait >= deadline) throw failure;
       await sleep(wait, controller.signal);

@@ -1,16 +1,15 @@
 /**
- * Local checks of what the SDK sends, with the protocol's grammar and the
- * server's default limits, so that a mistake fails fast with the code the
+ * Local checks of what the SDK sends, with the protocol's name rules (and
+ * their messages) and the server's default limits, so that a mistake fails fast with the code the
  * server would answer and no request is retried in vain.
  */
 import {
   CastError,
+  checkChannel,
+  checkEventName,
+  checkIdempotencyKey,
+  checkUserId,
   DEFAULTS,
-  isReservedEventName,
-  isValidChannel,
-  isValidEventName,
-  isValidIdempotencyKey,
-  isValidUserId,
   type PublishRequest,
   type TokenRequest,
 } from '@cast/protocol';
@@ -52,10 +51,8 @@ export function checkTokenRequest(request: TokenRequest, limits = true): Checked
       `A token may carry at most ${DEFAULTS.maxChannelsPerToken} channels, not ${channels.length}.`,
     );
   }
-  for (const channel of channels) checkChannel(channel);
-  if (userId !== undefined && !isValidUserId(userId)) {
-    throw new CastError('BAD_REQUEST', 'userId must be a string of 1 to 256 characters without control characters.');
-  }
+  channels.forEach((channel, i) => checkChannel(channel, `channels[${i}]`));
+  checkUserId(userId);
   const ttlSeconds = request.ttlSeconds ?? DEFAULTS.tokenTtlSeconds;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || (limits && ttlSeconds > DEFAULTS.maxTokenTtlSeconds)) {
     throw new CastError(
@@ -124,17 +121,9 @@ export function checkPublishRequest(event: PublishRequest): void {
     throw new CastError('BAD_REQUEST', 'An event must be an object { channel, event, data }.');
   }
   checkChannel(event.channel);
-  if (!isValidEventName(event.event)) {
-    throw new CastError('INVALID_EVENT_NAME', `Invalid event name: ${JSON.stringify(event.event)}.`);
-  }
-  if (isReservedEventName(event.event)) {
-    throw new CastError('RESERVED_EVENT_NAME', `"${event.event}" is an event name the server sends itself.`);
-  }
+  checkEventName(event.event);
   if (event.data === undefined) throw new CastError('BAD_REQUEST', 'data is required (any JSON value).');
-  const key = event.idempotencyKey;
-  if (key !== undefined && !isValidIdempotencyKey(key)) {
-    throw new CastError('BAD_REQUEST', 'idempotencyKey must be 1 to 255 visible ASCII characters.');
-  }
+  checkIdempotencyKey(event.idempotencyKey);
 }
 
 function selectorCount(request: Record<string, unknown>, names: string[]): number {
@@ -148,11 +137,11 @@ function checkObject(request: unknown, what: string): Record<string, unknown> {
   return request as Record<string, unknown>;
 }
 
+/** A user id given as a selector: present, and by the protocol's rule. */
 function checkUser(userId: unknown): string {
-  if (!isValidUserId(userId)) {
-    throw new CastError('BAD_REQUEST', 'userId must be a string of 1 to 256 characters without control characters.');
-  }
-  return userId;
+  const id = checkUserId(userId);
+  if (id === undefined) throw new CastError('BAD_REQUEST', '"userId" must be a string of 1-256 characters without control characters.');
+  return id;
 }
 
 function checkId(value: unknown, name: string): string {
@@ -218,22 +207,4 @@ export function checkDisconnectRequest(request: DisconnectRequest): Record<strin
     body.reconnect = reconnect;
   }
   return body;
-}
-
-/**
- * Checks a channel name.
- *
- * @param channel - the candidate
- * @returns the channel
- * @throws CastError `INVALID_CHANNEL`
- * @example
- * ```ts
- * checkChannel('orders')
- * ```
- */
-export function checkChannel(channel: unknown): string {
-  if (!isValidChannel(channel)) {
-    throw new CastError('INVALID_CHANNEL', `Invalid channel name: ${JSON.stringify(channel)}.`);
-  }
-  return channel;
 }

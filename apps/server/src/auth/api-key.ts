@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { KeyGrant } from '../config.js';
 import { fail } from '../errors.js';
 import { requestHeader } from '../node-request.js';
+import { readBearer } from './bearer.js';
 
 /**
  * Reads the API key of a request: `Authorization: Bearer <key>` or the
@@ -9,11 +10,8 @@ import { requestHeader } from '../node-request.js';
  * parameter. A header always wins over the query parameter.
  */
 export function readApiKey(c: Context, allowQuery = false): string | undefined {
-  const auth = requestHeader(c, 'authorization');
-  if (auth) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (m) return m[1];
-  }
+  const bearer = readBearer(c);
+  if (bearer) return bearer;
   const header = requestHeader(c, 'apikey')?.trim();
   if (header) return header;
   if (allowQuery) {

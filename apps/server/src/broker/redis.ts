@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CastError, type SessionInfo } from '@cast/protocol';
+import { backoffDelay, CastError, type SessionInfo } from '@cast/protocol';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   comparePositions,
@@ -183,7 +183,7 @@ class RedisBroker implements Broker {
       maxRetriesPerRequest: 0,
       commandTimeout: this.timeoutMs,
       connectTimeout: Math.max(this.timeoutMs, 1000),
-      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000),
+      retryStrategy: (attempt) => backoffDelay(attempt, { floorMs: 50, capMs: 1000, jitter: 'none' }),
     };
     this.cmd = new Redis(options.url, { ...common, connectionName: `cast:${this.node}` }) as ScriptClient;
     this.cmd.defineCommand('castPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });

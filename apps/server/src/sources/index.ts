@@ -3,8 +3,6 @@ import { ChangeFeeds } from './feeds.js';
 
 export { ChangeFeeds, collectionChannel, CHANGE_EVENT_NAME, COLLECTION_CHANNEL_PREFIX } from './feeds.js';
 export type { ChangeFeedsOptions, StreamCloser } from './feeds.js';
-export { reconnectDelay } from './backoff.js';
-export type { ReconnectDelayOptions } from './backoff.js';
 export { CHANGE_TYPES } from './types.js';
 export type { Change, ChangeSink, ChangeSource, ChangeType, Watch } from './types.js';
 

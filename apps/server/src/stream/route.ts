@@ -12,6 +12,7 @@ import {
 } from '@cast/protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, Handler } from 'hono';
+import { readBearer } from '../auth/bearer.js';
 import type { TokenGrant } from '../auth/tokens.js';
 import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
@@ -27,8 +28,8 @@ const MATCH_ALL = createMatcher([]);
 function readToken(c: Context): string {
   const query = c.req.query('token');
   if (query) return query;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(requestHeader(c, 'authorization') ?? '');
-  if (m?.[1]) return m[1];
+  const bearer = readBearer(c);
+  if (bearer) return bearer;
   fail('UNAUTHORIZED', 'Missing token: pass ?token=<token> or "Authorization: Bearer <token>".');
 }
 

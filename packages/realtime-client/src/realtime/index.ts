@@ -1,8 +1,7 @@
-import { CastError, comparePositions, isCastError, isValidPattern, parseWireId } from '@cast/protocol';
+import { backoffDelay, CastError, comparePositions, isCastError, isValidPattern, parseWireId } from '@cast/protocol';
 import type { ConnectedData, EventMap, EventPosition } from '@cast/protocol';
 import { createParser } from 'eventsource-parser';
 import type { EventSourceMessage } from 'eventsource-parser';
-import { backoffDelay } from '../backoff/index.js';
 import { createEventRouter, createListeners } from '../emitter/index.js';
 import { resolveOptions } from '../options/index.js';
 import { pump, responseError } from '../stream/index.js';

@@ -1,3 +1,4 @@
+import { patternError } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CastServer } from '../cast-server.js';
 import { listen, type ListenedEvent } from './listen.js';
@@ -47,7 +48,9 @@ const frame = (fields: Record<string, string>): string =>
 const hello = (extra: Record<string, unknown> = {}): string =>
   `retry: 20\n${frame({ event: 'connected', data: JSON.stringify({ channels: ['orders'], ...extra }) })}`;
 
-function run(h: Harness, options: { stallMs?: number } = {}) {
+function run(h: Harness, options: { stallMs?: number; types?: string } = {}) {
+  // No jitter: every reconnect of these tests goes at once.
+  vi.spyOn(Math, 'random').mockReturnValue(0);
   const events: ListenedEvent[] = [];
   const status: string[] = [];
   const stop = new AbortController();
@@ -60,7 +63,6 @@ function run(h: Harness, options: { stallMs?: number } = {}) {
     signal: stop.signal,
     onEvent: (e) => events.push(e),
     onStatus: (m) => status.push(m),
-    random: () => 0,
     ...options,
   });
   return { events, status, stop, done };
@@ -68,6 +70,7 @@ function run(h: Harness, options: { stallMs?: number } = {}) {
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe('listen', () => {
@@ -111,7 +114,8 @@ describe('listen', () => {
           hello() +
           frame({ id: '7-0/orders', event: 'e', data: '1' }) +
           frame({ event: 'expired', data: '{"reason":"token_expired","expiredAt":"2030-01-01T00:00:00.000Z"}' }),
-        keepOpen: true,
+        // The server ends the stream after `expired`.
+        keepOpen: false,
       },
       { status: 200, body: hello({ recovered: true }), keepOpen: true },
     ]);
@@ -137,6 +141,17 @@ describe('listen', () => {
     const h = harness([{ status: 400, json: { error: { code: 'INVALID_FILTER', message: 'bad types' } } }]);
     const { done } = run(h);
     await expect(done).rejects.toMatchObject({ code: 'INVALID_FILTER', status: 400 });
+  });
+
+  it('stops with the error when the API key is refused, without opening a stream', async () => {
+    const h = harness([]);
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> =>
+      new URL(input).pathname === '/push/tokens'
+        ? Response.json({ error: { code: 'INVALID_API_KEY', message: 'The API key is not valid.' } }, { status: 401 })
+        : h.fetch(input, init);
+    const { done } = run({ ...h, fetch });
+    await expect(done).rejects.toMatchObject({ code: 'INVALID_API_KEY', message: 'The API key is not valid.' });
+    expect(h.streamRequests).toHaveLength(0);
   });
 
   it('retries a 503 and then connects', async () => {
@@ -165,6 +180,50 @@ describe('listen', () => {
     expect(status.some((m) => m.includes('no heartbeat'))).toBe(true);
     stop.abort();
     await done;
+  });
+
+  it('prints an event a resume replays again (another node, a retried resume) only once', async () => {
+    const h = harness([
+      { status: 200, body: hello() + frame({ id: '5-0/orders', event: 'e', data: '1' }) },
+      {
+        status: 200,
+        body:
+          hello({ recovered: true }) +
+          frame({ id: '5-0/orders', event: 'e', data: '1' }) +
+          frame({ id: '6-0/orders', event: 'e', data: '2' }),
+        keepOpen: true,
+      },
+    ]);
+    const { events, stop, done } = run(h);
+    await vi.waitFor(() => expect(events.map((e) => e.id)).toContain('6-0/orders'));
+    stop.abort();
+    await done;
+    expect(events.map((e) => e.id)).toEqual(['5-0/orders', '6-0/orders']);
+  });
+
+  it('says when it cannot reach the server, naming the URL and the cause, and keeps trying', async () => {
+    const h = harness([{ status: 200, body: hello(), keepOpen: true }]);
+    let refusals = 2;
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      if (refusals > 0) {
+        refusals -= 1;
+        throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:9') });
+      }
+      return h.fetch(input, init);
+    };
+    const { status, stop, done } = run({ ...h, fetch });
+    await vi.waitFor(() => expect(status).toContain('listening on orders'));
+    stop.abort();
+    await done;
+    expect(status.filter((m) => m === 'cannot reach http://cast.test (connect ECONNREFUSED 127.0.0.1:9); retrying')).toHaveLength(2);
+  });
+
+  it('refuses a malformed types filter as the server would, before any request', async () => {
+    const h = harness([]);
+    const { done } = run(h, { types: 'order.*, ticket*' });
+    await expect(done).rejects.toMatchObject({ code: 'INVALID_FILTER', message: patternError('ticket*')?.message });
+    expect(h.tokensIssued()).toBe(0);
+    expect(h.streamRequests).toHaveLength(0);
   });
 
   it('passes the types filter and resolves when stopped', async () => {

@@ -1,11 +1,12 @@
 /**
- * `cast listen`: one stream, kept open. Reads SSE with eventsource-parser,
- * resumes after every drop with `Last-Event-ID`, fetches a fresh token when
- * the old one expires, and stops only on its signal or a fatal error.
+ * `cast listen`: the realtime client with a printer. `createRealtime` keeps
+ * the stream open (reconnect with backoff, `Last-Event-ID` replay without
+ * duplicates, stall detection, a fresh token after expiry or refusal); this
+ * file fetches the tokens with the API key and turns the client's callbacks
+ * into events and status lines.
  */
-import { CastError, errorFromResponse, isCastError, parseWireId, type ConnectedData } from '@cast/protocol';
-import { createParser } from 'eventsource-parser';
-import { backoffDelay, parseRetryAfter } from '../backoff.js';
+import { CastError, parsePatternList, patternError, type TokenResponse } from '@cast/protocol';
+import { createRealtime, type StreamFetch, type StreamResponse } from '@cast/realtime-client';
 import type { CastServer } from '../cast-server.js';
 import type { FetchLike } from '../types.js';
 
@@ -17,7 +18,7 @@ export interface ListenedEvent {
   channel: string | undefined;
   /** The event name. */
   event: string;
-  /** The parsed JSON payload (the raw text when it is not JSON). */
+  /** The parsed JSON payload. */
   data: unknown;
 }
 
@@ -36,39 +37,17 @@ export interface ListenOptions {
   onEvent: (event: ListenedEvent) => void;
   /** Connection news, for stderr. */
   onStatus: (message: string) => void;
-  /** No byte for this long means the stream stalled; reconnect. @defaultValue 45000 (three heartbeats) */
+  /** No byte for this long means the stream stalled; reconnect. @defaultValue the realtime client's `stallTimeoutMs` */
   stallMs?: number;
-  /** Jitter source. @defaultValue Math.random */
-  random?: () => number;
 }
 
-/** Why one connection ended without a fatal error. */
-type Ending = { kind: 'dropped'; error?: CastError } | { kind: 'expired' };
-
-function waitFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function parseData(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
+/** Where the current attempt got to, so a drop can be told apart from a server out of reach. */
+type Phase = 'token' | 'request' | 'open' | 'ended';
 
 /**
  * Listens until `signal` aborts. Resolves then; rejects with a `CastError`
- * when listening cannot go on (a bad API key, a refused channel).
+ * when listening cannot go on (a bad API key, a refused channel, a token
+ * refused twice).
  *
  * @param options - where, what and the callbacks
  * @returns when stopped
@@ -77,190 +56,148 @@ function parseData(text: string): unknown {
  * await listen({ cast, baseUrl, fetch, channels: ['orders'], signal, onEvent: print, onStatus: console.error })
  * ```
  */
-export async function listen(options: ListenOptions): Promise<void> {
-  const { signal } = options;
-  const random = options.random ?? Math.random;
-  const stallMs = options.stallMs ?? 45_000;
-  let token: string | undefined;
-  let lastEventId: string | undefined;
-  let retryMs = 1_000;
-  let failures = 0;
-  let tokenRejections = 0;
+export function listen(options: ListenOptions): Promise<void> {
+  const { signal, onStatus } = options;
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return resolve();
+    const types = options.types === undefined ? undefined : parsePatternList(options.types);
+    // Refused with the server's code and words, before any request.
+    const badType = types?.map(patternError).find((error) => error !== undefined);
+    if (badType) return reject(badType);
+    let grant: TokenResponse | undefined;
+    /** Set when the server expired or refused the token: the next attempt asks for a new one. */
+    let staleToken = false;
+    let phase: Phase = 'token';
+    /** The last error, until the client's next step shows whether it ended the attempt. */
+    let pending: CastError | undefined;
+    let resumed = false;
+    const names = (): string => (grant?.channels ?? options.channels).join(', ');
 
-  while (!signal.aborted) {
-    if (token === undefined) {
-      try {
-        token = (
-          await options.cast.tokens.create(
-            { channels: options.channels, ...(options.userId === undefined ? {} : { userId: options.userId }) },
-            { signal },
-          )
-        ).token;
-      } catch (error) {
-        if (signal.aborted) return;
-        if (isCastError(error) && error.retryable) {
-          failures += 1;
-          await waitFor(delayAfter(error, failures, retryMs, random), signal);
-          continue;
-        }
-        throw error;
+    const token = async (): Promise<string> => {
+      phase = 'token';
+      if (grant === undefined || staleToken) {
+        const request = { channels: options.channels, ...(options.userId === undefined ? {} : { userId: options.userId }) };
+        grant = await options.cast.tokens.create(request, { signal });
+        staleToken = false;
       }
-    }
+      return grant.token;
+    };
 
-    let ending: Ending;
-    try {
-      ending = await connectOnce(token, lastEventId, {
-        ...options,
-        stallMs,
-        onOpen: (data) => {
-          failures = 0;
-          tokenRejections = 0;
-          const names = data.channels.join(', ');
-          if (data.recovered === false) {
-            options.onStatus(`resumed on ${names}, but some events since ${lastEventId ?? 'the last one'} could not be replayed`);
-          } else if (data.recovered === true) {
-            options.onStatus(`resumed on ${names}, nothing missed`);
-          } else {
-            options.onStatus(`listening on ${names}`);
-          }
-        },
-        onId: (id) => {
-          lastEventId = id;
-        },
-        onRetry: (ms) => {
-          retryMs = ms;
-        },
+    // The token travels in the Authorization header rather than the URL, where logs and proxies keep it.
+    const streamFetch: StreamFetch = async (url, init) => {
+      phase = 'request';
+      const target = new URL(url);
+      const authorization = `Bearer ${target.searchParams.get('token') ?? ''}`;
+      target.searchParams.delete('token');
+      const response = await options.fetch(target.href, { ...init, headers: { ...init.headers, authorization } });
+      // The client asks for a token once more after a 401/403 before it gives up: make that one fresh.
+      if (response.status === 401 || response.status === 403) staleToken = true;
+      phase = 'open';
+      return watchEnd(response, () => {
+        phase = 'ended';
       });
-    } catch (error) {
-      if (signal.aborted) return;
-      const failure = isCastError(error) ? error : new CastError('NETWORK_ERROR', String(error), { cause: error });
-      if (failure.code === 'TOKEN_EXPIRED' || failure.code === 'INVALID_TOKEN') {
-        tokenRejections += 1;
-        // A token the server refuses twice in a row, fresh from its own API, will not get better.
-        if (tokenRejections > 1) throw failure;
-        token = undefined;
-        continue;
-      }
-      if (!failure.retryable) throw failure;
-      ending = { kind: 'dropped', error: failure };
-    }
-    if (signal.aborted) return;
-    if (ending.kind === 'expired') {
-      options.onStatus('token expired; fetching a fresh one');
-      token = undefined;
-      continue;
-    }
-    failures += 1;
-    const wait = delayAfter(ending.error, failures, retryMs, random);
-    options.onStatus(
-      `stream dropped${ending.error ? ` (${ending.error.message})` : ''}; reconnecting in ${(wait / 1000).toFixed(1)} s`,
-    );
-    await waitFor(wait, signal);
-  }
-}
+    };
 
-function delayAfter(error: CastError | undefined, failures: number, retryMs: number, random: () => number): number {
-  if (error?.retryAfter !== undefined) return error.retryAfter * 1000;
-  // The first reconnect waits about the server's `retry:` hint; later ones back off up to 30 s.
-  return Math.floor(retryMs / 2) + backoffDelay(failures - 1, random, { baseMs: retryMs, maxMs: 30_000 });
-}
-
-interface ConnectHooks extends ListenOptions {
-  stallMs: number;
-  onOpen: (data: ConnectedData) => void;
-  onId: (id: string) => void;
-  onRetry: (ms: number) => void;
-}
-
-async function connectOnce(token: string, lastEventId: string | undefined, hooks: ConnectHooks): Promise<Ending> {
-  const url = new URL(`${hooks.baseUrl}/push/stream`);
-  if (hooks.types !== undefined) url.searchParams.set('types', hooks.types);
-  const headers: Record<string, string> = { accept: 'text/event-stream', authorization: `Bearer ${token}` };
-  if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  hooks.signal.addEventListener('abort', stop, { once: true });
-  let stallTimer: ReturnType<typeof setTimeout> | undefined;
-  let stalled = false;
-  const armStall = (): void => {
-    clearTimeout(stallTimer);
-    stallTimer = setTimeout(() => {
-      stalled = true;
-      controller.abort();
-    }, hooks.stallMs);
-  };
-
-  try {
-    let response: Response;
-    try {
-      armStall();
-      response = await hooks.fetch(url.toString(), { headers, signal: controller.signal });
-    } catch (error) {
-      throw new CastError('NETWORK_ERROR', stalled ? 'no answer from the server' : describe(error), { cause: error });
-    }
-    if (!response.ok) {
-      const body: unknown = await response.json().catch(() => undefined);
-      throw errorFromResponse(response.status, body, parseRetryAfter(response.headers.get('retry-after')));
-    }
-    const type = response.headers.get('content-type') ?? '';
-    if (!type.startsWith('text/event-stream') || response.body === null) {
-      await response.body?.cancel();
-      throw new CastError('BAD_RESPONSE', `${url.origin}${url.pathname} did not answer with an event stream.`);
-    }
-
-    let ending: Ending | undefined;
-    const parser = createParser({
-      onEvent: (message) => {
-        const name = message.event ?? 'message';
-        if (name === 'connected') {
-          const data = parseData(message.data) as ConnectedData;
-          hooks.onOpen({ ...data, channels: Array.isArray(data?.channels) ? data.channels : [] });
-          return;
-        }
-        if (name === 'expired') {
-          ending = { kind: 'expired' };
-          controller.abort();
-          return;
-        }
-        if (message.id !== undefined) hooks.onId(message.id);
-        hooks.onEvent({
-          id: message.id,
-          channel: message.id === undefined ? undefined : parseWireId(message.id)?.channel,
-          event: name,
-          data: parseData(message.data),
-        });
-      },
-      onRetry: (ms) => hooks.onRetry(ms),
+    const realtime = createRealtime({
+      url: options.baseUrl,
+      token,
+      fetch: streamFetch,
+      ...(types === undefined ? {} : { types }),
+      ...(options.stallMs === undefined ? {} : { stallTimeoutMs: options.stallMs }),
     });
 
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    try {
-      for (;;) {
-        armStall();
-        const { value, done } = await reader.read();
-        if (done) break;
-        parser.feed(value);
-        if (ending !== undefined) break;
+    const finish = (error?: CastError): void => {
+      signal.removeEventListener('abort', stop);
+      realtime.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    const stop = (): void => finish();
+    signal.addEventListener('abort', stop, { once: true });
+
+    realtime.onAny((event) => options.onEvent({ id: event.id, channel: event.channel, event: event.type, data: event.data }));
+    realtime.onError((error) => {
+      pending = error;
+      // The client changes state right after reporting; by the next microtask it is clear what the error did.
+      queueMicrotask(() => {
+        if (pending !== error) return; // fatal: the listener is done with it
+        pending = undefined;
+        // Still connected: it did not end the stream (an event the client skipped), so it is said as is.
+        onStatus(realtime.state === 'reconnecting' ? describeDrop(error, phase, options.baseUrl) : error.message);
+      });
+    });
+    realtime.onResume(({ recovered, lastEventId }) => {
+      resumed = true;
+      onStatus(
+        recovered
+          ? `resumed on ${names()}, nothing missed`
+          : `resumed on ${names()}, but some events since ${lastEventId} could not be replayed`,
+      );
+    });
+    realtime.onStateChange((state, previous) => {
+      if (state === 'connected') {
+        // The client reports a resume right after this change; a first connection gets this line instead.
+        resumed = false;
+        queueMicrotask(() => {
+          if (!resumed) onStatus(`listening on ${names()}`);
+        });
+      } else if (state === 'disconnected') {
+        const error = pending;
+        pending = undefined;
+        finish(error ?? new CastError('STREAM_INTERRUPTED', 'The stream closed.'));
+      } else if (state === 'reconnecting' && previous === 'connected' && pending === undefined) {
+        // The client goes straight back without an error only when the server ended the stream with `expired`.
+        staleToken = true;
+        onStatus('token expired; fetching a fresh one');
       }
-    } catch (error) {
-      if (ending !== undefined || hooks.signal.aborted) return ending ?? { kind: 'dropped' };
-      return {
-        kind: 'dropped',
-        error: new CastError('STREAM_INTERRUPTED', stalled ? 'no heartbeat from the server' : describe(error), {
-          cause: error,
-        }),
-      };
-    } finally {
-      reader.cancel().catch(() => undefined);
-    }
-    return ending ?? { kind: 'dropped' };
-  } finally {
-    clearTimeout(stallTimer);
-    hooks.signal.removeEventListener('abort', stop);
-  }
+    });
+  });
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** The status line of an attempt that failed with a retryable error. */
+function describeDrop(error: CastError, phase: Phase, baseUrl: string): string {
+  if (error.code === 'NETWORK_ERROR' && (phase === 'token' || phase === 'request')) {
+    return `cannot reach ${baseUrl} (${rootCause(error)}); retrying`;
+  }
+  let reason = error.message;
+  if (error.code === 'STREAM_INTERRUPTED') {
+    reason =
+      phase === 'ended'
+        ? 'the server ended the stream'
+        : phase === 'open'
+          ? 'no heartbeat from the server'
+          : 'no answer from the server';
+  }
+  return `stream dropped (${reason}); reconnecting`;
+}
+
+/** The innermost message of an error chain: `connect ECONNREFUSED 127.0.0.1:8080` rather than `fetch failed`. */
+function rootCause(error: Error): string {
+  let inner: Error = error;
+  while (inner.cause instanceof Error) inner = inner.cause;
+  return inner.message;
+}
+
+/** The response as the client reads it, calling `onEnd` when its body ends. */
+function watchEnd(response: Response, onEnd: () => void): StreamResponse {
+  const body = response.body;
+  if (body === null) return response;
+  return {
+    status: response.status,
+    headers: response.headers,
+    text: () => response.text(),
+    body: {
+      getReader() {
+        const reader = body.getReader();
+        return {
+          read: async () => {
+            const result = await reader.read();
+            if (result.done) onEnd();
+            return result;
+          },
+          cancel: (reason?: unknown) => reader.cancel(reason),
+        };
+      },
+    },
+  };
 }

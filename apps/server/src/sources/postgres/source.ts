@@ -1,5 +1,5 @@
+import { backoffDelay } from '@cast/protocol';
 import pg from 'pg';
-import { reconnectDelay } from '../backoff.js';
 import type { ChangeSink, ChangeSource, Watch } from '../types.js';
 import { installWatch, listWatched } from './install.js';
 import { type ChangePayload, parseChangePayload } from './payload.js';
@@ -13,7 +13,7 @@ export interface PostgresSourceOptions {
   tenantColumn: string;
   /** Tables to install the trigger on at start (idempotent). */
   watchTables: readonly string[];
-  /** Delay before reconnect attempt n. @defaultValue {@link reconnectDelay} */
+  /** Delay before reconnect attempt n. @defaultValue 250 ms doubling up to 5 s, equal jitter */
   backoff?: (attempt: number) => number;
   /** How often the connection is checked and old oversized changes are purged, ms. @defaultValue 15_000 */
   maintenanceMs?: number;
@@ -46,7 +46,7 @@ function splitCollection(collection: string): TableName {
  */
 export function createPostgresSource(options: PostgresSourceOptions): ChangeSource {
   const log = options.log ?? ((message: string, err?: unknown) => console.error(`cast: ${message}`, ...(err === undefined ? [] : [err])));
-  const backoff = options.backoff ?? ((n: number) => reconnectDelay(n));
+  const backoff = options.backoff ?? ((n: number) => backoffDelay(n, { floorMs: 250, capMs: 5000, jitter: 'equal' }));
   const maintenanceMs = options.maintenanceMs ?? 15_000;
   /** Desired watches by NOTIFY channel (kept across reconnects). */
   const watches = new Map<string, Watched>();
