@@ -57,6 +57,25 @@ describe('cast --version and --help', () => {
   });
 });
 
+describe('cast token with presence', () => {
+  it('sends presence and userInfo with --presence and --user-info', async () => {
+    const t = io(() => Response.json({ token: 'jwt', expiresAt: '2030-01-01T00:00:00.000Z', channels: ['room:1'], tokenId: 'tok_1' }));
+    expect(await main(['token', '--channels', 'room:1', '--user', 'u1', '--presence', '--user-info', '{"name":"Ada"}'], t.io)).toBe(EXIT.ok);
+    expect(bodyOf(t.requests[0]?.init)).toEqual({ channels: ['room:1'], userId: 'u1', presence: true, userInfo: { name: 'Ada' } });
+    expect(t.out).toEqual(['jwt']);
+  });
+
+  it.each([
+    [['--user-info', '{name}'], 'not valid JSON'],
+    [['--user-info', '["Ada"]'], 'must be a JSON object'],
+  ])('token %j is a usage error (exit 2) with no request', async (flags, words) => {
+    const t = io();
+    expect(await main(['token', '--channels', 'room:1', ...flags], t.io)).toBe(EXIT.usage);
+    expect(t.err[0]).toContain(words);
+    expect(t.requests).toHaveLength(0);
+  });
+});
+
 describe('cast presence', () => {
   const answer = {
     channel: 'room:1',

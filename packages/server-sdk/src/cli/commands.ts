@@ -31,7 +31,7 @@ export const COMMANDS_USAGE = `  cast presence <channel>
 
 /** `cast <command> --help` of the commands handled in `main.ts`. */
 const BUILT_IN_HELP: Record<string, string> = {
-  token: `Usage: cast token --channels a,b [--user <id>] [--ttl <seconds>] [options]
+  token: `Usage: cast token --channels a,b [--user <id>] [--ttl <seconds>] [--presence] [--user-info <json>] [options]
 
 Issue a stream token (POST /push/tokens) and print it: the bare token, so
 that TOKEN=$(cast token --channels orders) works, or the whole answer with --json.
@@ -40,6 +40,8 @@ Options:
   --channels a,b   the channels the token may read (comma-separated)
   --user <id>      the user id of the token
   --ttl <seconds>  its lifetime (default: 3600)
+  --presence       its stream also receives the presence events of its channels
+  --user-info <json>  what other members see about the user, a JSON object (at most 1 KiB)
 ${SERVER_OPTIONS_HELP}`,
   publish: `Usage: cast publish <channel> <event> [json|-] [options]
 

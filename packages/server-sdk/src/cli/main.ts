@@ -34,7 +34,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export const USAGE = `Usage: cast <command> [options]
 
 Commands:
-  cast token --channels a,b [--user u] [--ttl seconds]
+  cast token --channels a,b [--user u] [--ttl seconds] [--presence] [--user-info json]
       Issue a stream token and print it.
   cast publish <channel> <event> [json|-]
       Publish an event; data is the JSON argument, - for standard input, null when left out.
@@ -51,6 +51,20 @@ Options:
   --version       print the version
 
 Exit codes: 0 success, 1 the call failed, 2 wrong usage.`;
+
+/** `--user-info`: a JSON object (the server refuses anything else with INVALID_USER_INFO; this says so first). */
+function parseUserInfo(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--user-info is not valid JSON: ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError('--user-info must be a JSON object, such as \'{"name":"Ada"}\'');
+  }
+  return value as Record<string, unknown>;
+}
 
 function splitList(value: string | undefined): string[] {
   return (value ?? '')
@@ -87,6 +101,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         channels: { type: 'string' },
         user: { type: 'string' },
         ttl: { type: 'string' },
+        presence: { type: 'boolean', default: false },
+        'user-info': { type: 'string' },
         types: { type: 'string' },
         'idempotency-key': { type: 'string' },
       },
@@ -116,10 +132,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         if (!/^\d+$/.test(values.ttl)) throw new UsageError(`--ttl must be a whole number of seconds, not "${values.ttl}"`);
         ttlSeconds = Number(values.ttl);
       }
+      const userInfo = values['user-info'] === undefined ? undefined : parseUserInfo(values['user-info']);
       const issued = await cast.tokens.create({
         channels,
         ...(user === undefined ? {} : { userId: user }),
         ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+        ...(values.presence ? { presence: true } : {}),
+        ...(userInfo === undefined ? {} : { userInfo }),
       });
       io.stdout(json ? JSON.stringify(issued) : issued.token);
       return EXIT.ok;
