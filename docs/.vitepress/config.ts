@@ -27,6 +27,7 @@ export default defineConfig({
           { text: 'Examples', link: '/guide/examples' },
           { text: 'Event bus', link: '/guide/event-bus' },
           { text: 'Database change feeds', link: '/guide/change-feeds' },
+          { text: 'Revocation and disconnect', link: '/guide/revocation' },
           { text: 'Developer console', link: '/guide/console' },
         ],
       },

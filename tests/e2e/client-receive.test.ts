@@ -108,13 +108,20 @@ describe('realtime client against the reference server', () => {
     await waitFor(() => realtime.state === 'disconnected', 'disconnected');
   });
 
-  it('reports a rejected Last-Event-ID as a fatal BAD_REQUEST-class error', async () => {
+  it('resumes from a Last-Event-ID the server cannot parse with recovered: false, then receives live events', async () => {
     const { token } = await issueToken(server, { channels: ['orders'] });
     const realtime = createRealtime({ url: server.url, token, lastEventId: 'garbage' });
     clients.push(realtime);
     const errors: CastError[] = [];
+    const resumes: Array<{ recovered: boolean; lastEventId: string }> = [];
+    const got: RealtimeEvent[] = [];
     realtime.onError((e) => errors.push(e));
-    await waitFor(() => errors.length > 0, 'an error');
-    expect(errors[0]).toMatchObject({ code: 'INVALID_EVENT_ID', status: 400, retryable: false });
+    realtime.onResume((info) => resumes.push(info));
+    realtime.on('garbage.test', (e) => got.push(e));
+    await waitFor(() => realtime.state === 'connected', 'connected');
+    await publish(server, { channel: 'orders', event: 'garbage.test', data: { n: 1 } });
+    await waitFor(() => got.length === 1, 'the live event');
+    expect(resumes).toEqual([{ recovered: false, lastEventId: 'garbage' }]);
+    expect(errors).toEqual([]);
   });
 });

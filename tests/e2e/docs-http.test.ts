@@ -94,6 +94,35 @@ describe('docs: HTTP samples', () => {
     }
   });
 
+  it('http/revoke.sh ends the stream of user_123 with revoked, and its token is refused after', async () => {
+    const TOKEN = await token();
+    const stream = startSample('http/stream.sh', { env: { ...env, TOKEN } });
+    try {
+      await stream.waitFor('event: connected');
+      const { stdout } = await runSample('http/revoke.sh', { env });
+      expect(JSON.parse(stdout)).toEqual({ revoked: 1 });
+      await stream.waitFor('event: revoked\ndata: {"reason":"token_revoked"}\n\n');
+      const again = await fetch(`${server.url}/push/stream?token=${encodeURIComponent(TOKEN)}`);
+      expect(again.status).toBe(401);
+      expect(((await again.json()) as { error: { code: string } }).error.code).toBe('TOKEN_REVOKED');
+    } finally {
+      await stream.stop();
+    }
+  });
+
+  it('http/disconnect.sh ends the stream of user_123 with disconnected and reconnect true', async () => {
+    const TOKEN = await token();
+    const stream = startSample('http/stream.sh', { env: { ...env, TOKEN } });
+    try {
+      await stream.waitFor('event: connected');
+      const { stdout } = await runSample('http/disconnect.sh', { env });
+      expect(JSON.parse(stdout)).toEqual({ disconnected: 1 });
+      await stream.waitFor('event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":true}\n\n');
+    } finally {
+      await stream.stop();
+    }
+  });
+
   it('http/ops.sh shows health, readiness and the connections gauge', async () => {
     const { stdout, code } = await runSample('http/ops.sh', { env });
     expect(code).toBe(0);

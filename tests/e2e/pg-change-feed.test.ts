@@ -231,4 +231,20 @@ describe('PostgreSQL change feeds', () => {
     expect(missing).toMatchObject({ code: 1 });
     expect((missing as { stderr: string }).stderr).toContain('does not exist');
   });
+  // Last: it adds a column to todos, which the documents of the tests above do not have.
+  it('delivers numbers past 2^53 exactly as PostgreSQL wrote them, through NOTIFY and the overflow table', async () => {
+    await db.query(`ALTER TABLE ${schema}.todos ADD COLUMN amount numeric`);
+    const acme = await subscribe('acme');
+    try {
+      await acme.waitFor(1);
+      await db.query(`INSERT INTO ${schema}.todos (tenant_id, title, amount) VALUES ('acme', 'exact', 9007199254740993)`);
+      await db.query(`INSERT INTO ${schema}.todos (tenant_id, title, body, amount) VALUES ('acme', 'exact-big', $1, 123456789012345678901234567890.5)`, ['x'.repeat(9000)]);
+      const [small, big] = (await acme.waitFor(2, { match: (e) => e.event === 'message' })).map((e) => e.data);
+      expect(small).toContain('"amount":9007199254740993');
+      expect(big).toContain('"amount":123456789012345678901234567890.5');
+      expect(small).not.toMatch(/\n/);
+    } finally {
+      acme.close();
+    }
+  });
 });

@@ -187,3 +187,14 @@ describe('batch, sessions and errors against the real server', () => {
     await expect(cast.publishBatch(events)).rejects.toMatchObject({ code: 'BATCH_TOO_LARGE', status: 400 });
   });
 });
+
+describe('idempotency keys', () => {
+  it('answers a retry as a duplicate and a key reused for another event with a non-retryable 409 IDEMPOTENCY_KEY_REUSED', async () => {
+    const first = await cast.publish({ channel: 'idem', event: 'order.created', data: { id: 'o-1', total: 5 }, idempotencyKey: 'order-o-1' });
+    const retry = await cast.publish({ channel: 'idem', event: 'order.created', data: { id: 'o-1', total: 5 }, idempotencyKey: 'order-o-1' });
+    expect(retry).toMatchObject({ messageId: first.messageId, duplicate: true });
+    const reused = cast.publish({ channel: 'idem', event: 'order.created', data: { id: 'o-2', total: 7 }, idempotencyKey: 'order-o-1' });
+    await expect(reused).rejects.toBeInstanceOf(CastError);
+    await expect(reused).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 409, retryable: false });
+  });
+});

@@ -36,7 +36,7 @@ async function seedCurl(command: string): Promise<unknown> {
 }
 
 describe("the seed's flows", () => {
-  it('issues a token with the seed curl and answers exactly token, expiresAt and channels', async () => {
+  it('issues a token with the seed curl and answers exactly token, expiresAt, channels and the tokenId (issue 14)', async () => {
     const body = (await seedCurl(`curl -X POST https://api.castbrick.co/push/tokens \\
   -H "Authorization: Bearer cb_live_your_key" \\
   -H "Content-Type: application/json" \\
@@ -44,8 +44,10 @@ describe("the seed's flows", () => {
     "channels": ["orders", "notifications"],
     "userId": "user_123",
     "ttlSeconds": 3600
-  }'`)) as { token: string; expiresAt: string; channels: string[] };
-    expect(Object.keys(body).sort()).toEqual(['channels', 'expiresAt', 'token']);
+  }'`)) as { token: string; expiresAt: string; channels: string[]; tokenId: string };
+    expect(Object.keys(body).sort()).toEqual(['channels', 'expiresAt', 'token', 'tokenId']);
+    // The token's jti, what POST /push/revoke with "tokenId" names.
+    expect(JSON.parse(Buffer.from(body.token.split('.')[1] as string, 'base64url').toString()).jti).toBe(body.tokenId);
     expect(body.channels).toEqual(['orders', 'notifications']);
     expect(body.token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
     // Same shape as the seed: 2026-06-06T15:00:00Z.

@@ -48,3 +48,28 @@ describe('CAST_CONSOLE', () => {
     );
   });
 });
+
+describe('HEAD on stream routes', () => {
+  it('answers HEAD /push/stream with the stream headers only and registers no session', async () => {
+    const server = await createInProcessServer({ CAST_API_KEYS: 'acme=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32) });
+    servers.push(server);
+    const { token } = await server.deps.tokens.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 });
+    const res = await server.app.request(`/push/stream?token=${token}`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(await res.text()).toBe('');
+    expect(server.deps.hub.size).toBe(0);
+    const [outcome] = await server.deps.broker.publish('acme', [{ channel: 'orders', event: 'x', data: '1' }]);
+    expect(outcome?.delivered).toBe(0);
+    // The same checks as a GET: a bad token is still refused.
+    expect((await server.app.request('/push/stream?token=nope', { method: 'HEAD' })).status).toBe(401);
+  });
+
+  it('answers HEAD /v1/events/subscribe without opening a stream', async () => {
+    const server = await createInProcessServer({ CAST_API_KEYS: 'acme=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32) });
+    servers.push(server);
+    const res = await server.app.request('/v1/events/subscribe?apikey=sk_test_0123456789abcdef', { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(server.deps.hub.size).toBe(0);
+  });
+});

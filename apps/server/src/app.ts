@@ -19,6 +19,8 @@ const KNOWN_PATHS = new Set([
   '/push/publish',
   '/push/publish/batch',
   '/push/sessions',
+  '/push/revoke',
+  '/push/disconnect',
   '/v1/events/subscribe',
   '/v1/events/publish',
   '/console',

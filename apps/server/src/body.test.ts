@@ -1,8 +1,9 @@
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readJson } from './body.js';
 import { errorResponse } from './errors.js';
 
@@ -59,6 +60,34 @@ describe('readJson', () => {
     const res = await post(app(1024), '{}', { 'content-length': String(1 << 30) });
     expect(res.status).toBe(413);
     expect(res.headers.get('connection')).toBe('close');
+  });
+
+  it('refuses invalid UTF-8 anywhere in the body with 400 INVALID_JSON instead of turning it into U+FFFD', async () => {
+    const enc = new TextEncoder();
+    const bad = (before: string, bytes: number[], after: string) => new Uint8Array([...enc.encode(before), ...bytes, ...enc.encode(after)]);
+    for (const body of [bad('{"a":"', [0xff], '"}'), bad('{"a":"', [0xc3], '"}'), bad('{"a":"', [0xed, 0xa0, 0x80], '"}'), bad('{"', [0x80], '":1}')]) {
+      const res = await post(app(100), body);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: { code: 'INVALID_JSON', message: 'The request body is not valid UTF-8.' } });
+    }
+    expect(await (await post(app(100), enc.encode('{"a":"é✓😀"}'))).json()).toEqual({ got: { a: 'é✓😀' } });
+  });
+
+  it('refuses nesting deeper than 64 levels with 400 INVALID_JSON saying so, never a 500', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      for (const body of ['['.repeat(30_000) + ']'.repeat(30_000), '{"a":'.repeat(6000) + '1' + '}'.repeat(6000), `{"x":${'['.repeat(64)}${']'.repeat(64)}}`]) {
+        const res = await post(app(1 << 20), body);
+        expect(res.status).toBe(400);
+        const { error } = (await res.json()) as { error: { code: string; message: string } };
+        expect(error.code).toBe('INVALID_JSON');
+        expect(error.message).toMatch(/deeper than 64 levels/);
+      }
+      expect(errors).not.toHaveBeenCalled();
+      expect((await post(app(1 << 20), `{"x":${'['.repeat(63)}${']'.repeat(63)}}`)).status).toBe(200);
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   it('answers 400 for malformed JSON and an empty body, 415 for another content type', async () => {
@@ -171,6 +200,23 @@ describe('readJson from the Node request', () => {
     const res = await postNode(node.port, [], { 'content-length': String(1 << 30) });
     expect(res.status).toBe(413);
     expect(res.headers.connection).toBe('close');
+  });
+
+  it('does not log a client that aborts its upload as a server error', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const socket = net.connect(node.port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":');
+      await new Promise((r) => setTimeout(r, 100));
+      socket.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(errors).not.toHaveBeenCalled();
+      // The server is fine: the next request is answered.
+      expect((await postNode(node.port, ['{"after":2}'], {})).status).toBe(200);
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   it('cuts off a body far over the limit and closes the connection', async () => {

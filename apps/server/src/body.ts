@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
-import { fail } from './errors.js';
+import { ClientGoneError, fail } from './errors.js';
+import { type JsonDocument, type JsonPathPattern, JsonSyntaxError, MAX_JSON_DEPTH, readJsonText } from './json.js';
 import { nodeRequest, requestHeader } from './node-request.js';
 
 /** Most bytes of an oversized body read and thrown away so that its sender sees the 413. */
@@ -55,7 +56,7 @@ function collectNode(req: IncomingMessage, maxBytes: number, declared: number): 
     };
     const onGone = (): void => {
       settle();
-      reject(new Error('The client went away before sending the whole body.'));
+      reject(new ClientGoneError());
     };
     req.on('data', onData);
     req.on('end', onEnd);
@@ -72,7 +73,9 @@ async function collectWeb(body: ReadableStream<Uint8Array> | null, maxBytes: num
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { value, done } = await reader.read();
+    const { value, done } = await reader.read().catch((err: unknown) => {
+      throw new ClientGoneError({ cause: err });
+    });
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) return discard(reader, size, declared);
@@ -98,20 +101,34 @@ async function discard(reader: ReadableStreamDefaultReader<Uint8Array> | undefin
 }
 
 /**
+ * Decodes UTF-8 strictly: invalid bytes are an error, not U+FFFD (which would
+ * change the text that was sent). A byte order mark is kept, and so refused
+ * as JSON, as before.
+ */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
  * Reads a JSON body of at most `maxBytes`, refusing a larger one (by its
  * `Content-Length`, or as soon as a body without one passes the limit) while
  * keeping what is held in memory within the limit. Reads from the Node
  * request when there is one (see {@link nodeRequest}).
  *
+ * The body must be valid UTF-8 and valid JSON nested at most
+ * {@link MAX_JSON_DEPTH} levels deep (`INVALID_JSON` otherwise). The
+ * document keeps the source text of the members at `sources`, so that `data`
+ * is forwarded exactly as it was sent (see {@link readJsonText}).
+ *
  * @param c - the request context
  * @param maxBytes - the largest body accepted
- * @returns the parsed JSON
+ * @param sources - the members whose source text to keep
+ * @returns the parsed body and the source text of those members
  * @example
  * ```ts
- * const body = asObject(await readJson(c, 64 * 1024))
+ * const doc = await readJsonBody(c, 64 * 1024, [['data']])
+ * const data = doc.source(['data'])
  * ```
  */
-export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+export async function readJsonBody(c: Context, maxBytes: number, sources: readonly JsonPathPattern[] = []): Promise<JsonDocument> {
   const type = requestHeader(c, 'content-type');
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     fail('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
@@ -124,13 +141,37 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
     if (!got.drained) c.header('Connection', 'close');
     fail('PAYLOAD_TOO_LARGE', `The body is larger than ${maxBytes} bytes.`);
   }
-  const text = got.bytes.toString('utf8');
+  let text: string;
+  try {
+    text = strictUtf8.decode(got.bytes);
+  } catch {
+    fail('INVALID_JSON', 'The request body is not valid UTF-8.');
+  }
   if (text.trim() === '') fail('BAD_REQUEST', 'The request body is empty; send a JSON object.');
   try {
-    return JSON.parse(text);
-  } catch {
-    fail('INVALID_JSON', 'The request body is not valid JSON.');
+    return readJsonText(text, { maxDepth: MAX_JSON_DEPTH, sources });
+  } catch (err) {
+    if (err instanceof JsonSyntaxError && err.tooDeep) {
+      fail('INVALID_JSON', `The request body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays.`);
+    }
+    fail('INVALID_JSON', `The request body is not valid JSON${err instanceof JsonSyntaxError ? `: ${err.message}` : '.'}`);
   }
+}
+
+/**
+ * Reads a JSON body (see {@link readJsonBody}) and returns its value, for
+ * routes that forward no member as it was sent.
+ *
+ * @param c - the request context
+ * @param maxBytes - the largest body accepted
+ * @returns the parsed JSON
+ * @example
+ * ```ts
+ * const body = asObject(await readJson(c, 64 * 1024))
+ * ```
+ */
+export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  return (await readJsonBody(c, maxBytes)).value;
 }
 
 /**

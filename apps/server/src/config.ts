@@ -34,6 +34,7 @@ export interface Config {
   maxBatch: number;
   idempotencyWindowSeconds: number;
   shutdownGraceMs: number;
+  requestTimeoutMs: number;
   redisUrl: string | undefined;
   redisPrefix: string;
   databaseUrl: string | undefined;
@@ -67,15 +68,16 @@ export const NUMBER_SETTINGS: readonly NumberSetting[] = [
   { env: 'PORT', key: 'port', default: 8080, min: 0, max: 65535, doc: 'TCP port to listen on (0 picks a free one).' },
   { env: 'CAST_HISTORY_SIZE', key: 'historySize', default: 10_000, min: 0, max: 10_000_000, doc: 'Events kept per tenant for replay.' },
   { env: 'CAST_HISTORY_TTL_SECONDS', key: 'historyMaxAgeSeconds', default: 3600, min: 1, max: 30 * 86_400, doc: 'Oldest event age kept for replay, seconds.' },
-  { env: 'CAST_HISTORY_MAX_BYTES', key: 'historyMaxBytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, doc: 'Payload bytes kept per tenant for replay (memory broker).' },
+  { env: 'CAST_HISTORY_MAX_BYTES', key: 'historyMaxBytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, doc: 'Bytes of history kept per tenant for replay (both brokers; oldest trimmed first).' },
   { env: 'CAST_HEARTBEAT_MS', key: 'heartbeatMs', default: 15_000, min: 100, max: 300_000, doc: 'Interval of heartbeat comments on idle streams, ms.' },
   { env: 'CAST_RETRY_MS', key: 'retryMs', default: 1000, min: 0, max: 600_000, doc: 'The `retry:` hint sent to clients, ms.' },
   { env: 'CAST_MAX_PAYLOAD_BYTES', key: 'maxPayloadBytes', default: 64 * 1024, min: 16, max: 16 * 1024 * 1024, doc: 'Largest event `data`, bytes of JSON.' },
   { env: 'CAST_MAX_CHANNELS_PER_TOKEN', key: 'maxChannelsPerToken', default: 100, min: 1, max: 10_000, doc: 'Most channels one token may grant.' },
-  { env: 'CAST_MAX_TOKEN_TTL_SECONDS', key: 'maxTokenTtlSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'Longest token lifetime, seconds.' },
+  { env: 'CAST_MAX_TOKEN_TTL_SECONDS', key: 'maxTokenTtlSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'Longest token lifetime, seconds; revocations are kept this long.' },
   { env: 'CAST_CONNECTION_BUFFER_BYTES', key: 'connectionBufferBytes', default: 1024 * 1024, min: 1024, max: 1024 ** 3, doc: 'Unsent bytes after which a slow stream is closed (it resumes by replay).' },
   { env: 'CAST_MAX_BATCH', key: 'maxBatch', default: 100, min: 1, max: 10_000, doc: 'Most events in one batch publish.' },
   { env: 'CAST_IDEMPOTENCY_WINDOW_SECONDS', key: 'idempotencyWindowSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'How long an idempotency key is remembered, seconds.' },
+  { env: 'CAST_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: 30_000, min: 100, max: 600_000, doc: 'Longest time to receive a request\'s headers and body, ms (408 after it); streams stay open.' },
   { env: 'CAST_SHUTDOWN_GRACE_MS', key: 'shutdownGraceMs', default: 5000, min: 0, max: 600_000, doc: 'How long SIGTERM waits for requests in flight, ms.' },
 ];
 
@@ -117,6 +119,21 @@ export function parseKeyList(name: string, raw: string, kind: KeyKind, into: Map
     if (into.has(key)) throw new ConfigError(`${name}: the key of tenant "${tenant}" is used twice; every key must be unique.`);
     into.set(key, { tenant, kind });
   }
+}
+
+/**
+ * The tenants a configuration knows: those of its API keys. A token of any
+ * other tenant is refused, even when signed with the secret.
+ *
+ * @param config - the configuration
+ * @returns the tenant names
+ * @example
+ * ```ts
+ * knownTenants(config).has('acme') // true when an API key belongs to acme
+ * ```
+ */
+export function knownTenants(config: Pick<Config, 'keys'>): Set<string> {
+  return new Set([...config.keys.values()].map((k) => k.tenant));
 }
 
 interface DevCredentials {

@@ -1,6 +1,7 @@
 import type { Broker } from './broker/types.js';
 import type { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
+import type { LifecycleListener } from './lifecycle.js';
 import type { Metrics } from './metrics.js';
 import type { ChangeFeeds } from './sources/feeds.js';
 import type { Hub } from './stream/hub.js';
@@ -14,4 +15,6 @@ export interface ServerDeps {
   metrics: Metrics;
   /** Database change feeds; undefined without CAST_DATABASE_URL. */
   feeds?: ChangeFeeds | undefined;
+  /** Told of lifecycle events (webhooks listen here); undefined when nobody listens. */
+  lifecycle?: LifecycleListener | undefined;
 }

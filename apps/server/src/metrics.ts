@@ -15,6 +15,8 @@ export class Metrics {
   slowConsumerDrops = 0;
   tokensIssued = 0;
   duplicatePublishes = 0;
+  streamsRevoked = 0;
+  streamsDisconnected = 0;
   private readonly latencyCounts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
   private latencySum = 0;
   private latencyCount = 0;
@@ -49,6 +51,8 @@ export class Metrics {
     counter('cast_replays_unrecovered_total', 'Resumes that could not replay everything (recovered: false).', this.replaysUnrecovered);
     counter('cast_slow_consumer_drops_total', 'Streams closed because their unsent bytes passed the limit.', this.slowConsumerDrops);
     counter('cast_tokens_issued_total', 'Stream tokens issued.', this.tokensIssued);
+    counter('cast_streams_revoked_total', 'Streams on this node ended by a revocation (POST /push/revoke).', this.streamsRevoked);
+    counter('cast_streams_disconnected_total', 'Streams on this node ended by POST /push/disconnect.', this.streamsDisconnected);
     lines.push('# HELP cast_publish_duration_seconds Publish request duration.', '# TYPE cast_publish_duration_seconds histogram');
     let cumulative = 0;
     LATENCY_BUCKETS.forEach((le, i) => {

@@ -5,8 +5,10 @@ import { createApp } from './app.js';
 import { createTokenService } from './auth/tokens.js';
 import type { Broker } from './broker/types.js';
 import { createMemoryBroker } from './broker/memory.js';
-import type { Config } from './config.js';
+import { type Config, knownTenants } from './config.js';
 import type { ServerDeps } from './context.js';
+import { answerClientError, httpServerOptions } from './http-limits.js';
+import type { LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import { createChangeFeeds } from './sources/index.js';
 import { Hub } from './stream/hub.js';
@@ -30,7 +32,9 @@ export async function createBroker(config: Config): Promise<Broker> {
       prefix: config.redisPrefix,
       historySize: config.historySize,
       historyMaxAgeSeconds: config.historyMaxAgeSeconds,
+      historyMaxBytes: config.historyMaxBytes,
       idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+      revocationTtlSeconds: config.maxTokenTtlSeconds,
     });
   }
   return createMemoryBroker({
@@ -38,25 +42,35 @@ export async function createBroker(config: Config): Promise<Broker> {
     historyMaxAgeSeconds: config.historyMaxAgeSeconds,
     historyMaxBytes: config.historyMaxBytes,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+    revocationTtlSeconds: config.maxTokenTtlSeconds,
   });
+}
+
+/** Options of {@link startServer} beyond the configuration. */
+export interface StartServerOptions {
+  /** Told of lifecycle events (channel occupancy, presence, revoked connections). */
+  lifecycle?: LifecycleListener | undefined;
 }
 
 /**
  * Starts the Cast server for a configuration.
  *
+ * @param config - the configuration
+ * @param options - a lifecycle listener
  * @example
  * ```ts
  * const server = await startServer(loadConfig())
  * console.log(server.url)
  * ```
  */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
+  const { lifecycle } = options;
   const rawBroker = await createBroker(config);
   // Change feeds see which `$db:` channels have subscribers through the broker the hub talks to.
   const feeds = await createChangeFeeds(config);
   const broker = feeds ? feeds.wrap(rawBroker) : rawBroker;
   const metrics = new Metrics();
-  const hub = new Hub(broker, metrics, config.heartbeatMs);
+  const hub = new Hub(broker, metrics, config.heartbeatMs, lifecycle);
   await broker.start(hub);
   if (feeds) {
     try {
@@ -73,15 +87,20 @@ export async function startServer(config: Config): Promise<RunningServer> {
     hub,
     metrics,
     feeds,
-    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
+    lifecycle,
+    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds, {
+      tenants: knownTenants(config),
+      maxChannels: config.maxChannelsPerToken,
+    }),
   };
   const app = createApp(deps);
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: httpServerOptions(config) }, () => resolve(s));
     s.once('error', reject);
   });
-  // Streams are long-lived: no request timeout, and keep-alive longer than typical proxies'.
-  if ('requestTimeout' in server) server.requestTimeout = 0;
+  // Requests Node refuses itself (too large a head, too slow, not HTTP) get the JSON error body too.
+  server.on('clientError', answerClientError);
+  // Keep-alive longer than typical proxies'.
   if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000;
   // Sockets with a request in flight. At shutdown every other socket is closed at once: Node's
   // closeIdleConnections() (v20) leaves open a socket that never sent a request (a client's

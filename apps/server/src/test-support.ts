@@ -3,8 +3,9 @@ import { createApp } from './app.js';
 import { createTokenService } from './auth/tokens.js';
 import { createMemoryBroker } from './broker/memory.js';
 import type { Broker } from './broker/types.js';
-import { loadConfig } from './config.js';
+import { knownTenants, loadConfig } from './config.js';
 import type { ServerDeps } from './context.js';
+import type { LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import { Hub } from './stream/hub.js';
 
@@ -21,11 +22,11 @@ export interface InProcessServer {
  * without a socket. Test-only; not exported by the package.
  *
  * @param env - environment for `loadConfig` (keys and secret are required)
- * @param options - the memory broker's history size, and a wrapper to put around the broker
+ * @param options - the memory broker's history size, a wrapper to put around the broker, a lifecycle listener
  */
 export async function createInProcessServer(
   env: Record<string, string>,
-  options: { historySize?: number; wrapBroker?: (memory: Broker) => Broker } = {},
+  options: { historySize?: number; wrapBroker?: (memory: Broker) => Broker; lifecycle?: LifecycleListener } = {},
 ): Promise<InProcessServer> {
   const config = loadConfig(env);
   const memory = createMemoryBroker({
@@ -33,17 +34,22 @@ export async function createInProcessServer(
     historyMaxAgeSeconds: 3600,
     historyMaxBytes: 1 << 20,
     idempotencyWindowSeconds: 60,
+    revocationTtlSeconds: config.maxTokenTtlSeconds,
   });
   const broker = options.wrapBroker ? options.wrapBroker(memory) : memory;
   const metrics = new Metrics();
-  const hub = new Hub(broker, metrics, 60_000);
+  const hub = new Hub(broker, metrics, 60_000, options.lifecycle);
   await broker.start(hub);
   const deps: ServerDeps = {
     config,
     broker,
     hub,
     metrics,
-    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
+    lifecycle: options.lifecycle,
+    tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds, {
+      tenants: knownTenants(config),
+      maxChannels: config.maxChannelsPerToken,
+    }),
   };
   return { deps, app: createApp(deps), close: () => hub.closeAll() };
 }

@@ -6,20 +6,30 @@ import type { PublishInput } from './broker/types.js';
 export { checkChannel, checkEventName, checkIdempotencyKey, checkUserId } from '@cast/protocol';
 
 /**
- * Validates the payload part of a publish: `data` (serialized once, within the
- * size limit) and the idempotency key from the body or the header.
+ * Validates the payload part of a publish: `data` (its source text as sent,
+ * within the size limit) and the idempotency key from the body or the header.
+ *
+ * `data` is forwarded as its source text, never parsed and serialized again:
+ * a large integer or `1e999` reaches subscribers as it was published.
  *
  * @param body - the event object
+ * @param dataSource - the source text of the event's `data` member (see `JsonDocument.source`)
  * @param maxPayloadBytes - the largest `data` as UTF-8 JSON
  * @param headerKey - an `Idempotency-Key` header, for single publishes
+ * @example
+ * ```ts
+ * const doc = await readJsonBody(c, max, [['data']])
+ * const { data } = checkPayload(asObject(doc.value), doc.source(['data']), 64 * 1024)
+ * ```
  */
 export function checkPayload(
   body: Record<string, unknown>,
+  dataSource: string | undefined,
   maxPayloadBytes: number,
   headerKey?: string,
 ): { data: string; idempotencyKey?: string } {
-  if (!('data' in body) || body.data === undefined) fail('BAD_REQUEST', '"data" is required (any JSON value).');
-  const data = JSON.stringify(body.data);
+  if (!('data' in body) || dataSource === undefined) fail('BAD_REQUEST', '"data" is required (any JSON value).');
+  const data = dataSource;
   if (Buffer.byteLength(data, 'utf8') > maxPayloadBytes) {
     fail('PAYLOAD_TOO_LARGE', `"data" is larger than ${maxPayloadBytes} bytes of JSON.`);
   }
@@ -33,14 +43,19 @@ export function checkPayload(
 }
 
 /**
- * Validates one event to publish and serializes its data once.
+ * Validates one event to publish; its data is forwarded as its source text.
  *
  * @param body - the event object
+ * @param dataSource - the source text of the event's `data` member
  * @param maxPayloadBytes - the largest `data` as UTF-8 JSON
  * @param headerKey - an `Idempotency-Key` header, for single publishes
+ * @example
+ * ```ts
+ * const input = checkPublish(asObject(doc.value), doc.source(['data']), 64 * 1024)
+ * ```
  */
-export function checkPublish(body: Record<string, unknown>, maxPayloadBytes: number, headerKey?: string): PublishInput {
+export function checkPublish(body: Record<string, unknown>, dataSource: string | undefined, maxPayloadBytes: number, headerKey?: string): PublishInput {
   const channel = checkChannel(body.channel);
   const event = checkEventName(body.event);
-  return { channel, event, ...checkPayload(body, maxPayloadBytes, headerKey) };
+  return { channel, event, ...checkPayload(body, dataSource, maxPayloadBytes, headerKey) };
 }

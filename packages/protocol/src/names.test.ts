@@ -6,6 +6,7 @@ import {
   isValidChannel,
   isValidEventName,
   isValidPattern,
+  isValidUserId,
   RESERVED_EVENT_NAMES,
 } from './names.js';
 
@@ -97,5 +98,21 @@ describe('type filter patterns', () => {
     for (const p of ['ticket*', '*.created', 'ticket.*.x', '.*', '**', '', 'a b.*', 'a\n.*', 5]) {
       expect(isValidPattern(p), JSON.stringify(p)).toBe(false);
     }
+  });
+});
+
+describe('user ids', () => {
+  it('accepts 1-256 characters of text, including non-ASCII', () => {
+    for (const id of ['u', 'user_123', 'Zoë Müller', 'ユーザー', '😀', '\u00a0x', 'x'.repeat(256)]) {
+      expect(isValidUserId(id), JSON.stringify(id)).toBe(true);
+    }
+  });
+
+  it('refuses every control character, C0, DEL and C1 (U+0080-U+009F)', () => {
+    for (let code = 0; code <= 0x9f; code++) {
+      const control = code < 0x20 || code >= 0x7f;
+      expect(isValidUserId(`u${String.fromCharCode(code)}1`), code.toString(16)).toBe(!control);
+    }
+    for (const id of ['', 'x'.repeat(257), 5, null]) expect(isValidUserId(id), JSON.stringify(id)).toBe(false);
   });
 });

@@ -120,17 +120,18 @@ export function isValidPattern(value: unknown): value is string {
 
 /**
  * Whether a value is a valid user id for a token: 1 to 256 characters with
- * no control characters.
+ * no control characters (C0, DEL or C1: U+0000–U+001F and U+007F–U+009F).
  *
  * @param value - the candidate id
  * @returns true when valid
  * @example
  * ```ts
  * isValidUserId('user_123') // true
+ * isValidUserId('user\u0085') // false (NEL, a C1 control)
  * ```
  */
 export function isValidUserId(value: unknown): value is string {
-  return typeof value === 'string' && /^[^\u0000-\u001f\u007f]{1,256}$/.test(value);
+  return typeof value === 'string' && /^[^\u0000-\u001f\u007f-\u009f]{1,256}$/.test(value);
 }
 
 /**

@@ -90,6 +90,8 @@ describe('error answers', () => {
     [400, 'BAD_REQUEST'],
     [400, 'INVALID_CHANNEL'],
     [400, 'BATCH_TOO_LARGE'],
+    // Invalid UTF-8 or nesting over the server's depth limit: the same body fails the same way again.
+    [400, 'INVALID_JSON'],
     [401, 'UNAUTHORIZED'],
     [401, 'INVALID_API_KEY'],
     [403, 'FORBIDDEN'],

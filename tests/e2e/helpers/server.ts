@@ -36,6 +36,8 @@ export interface TestServer {
   env: Record<string, string>;
   /** Everything the process printed so far. */
   output(): string;
+  /** The process id of the running server (to read its memory from /proc). */
+  pid(): number | undefined;
   /** SIGTERM and wait for exit. */
   stop(): Promise<number | null>;
   /** SIGKILL and wait for exit (a crash). */
@@ -129,6 +131,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     signingSecret,
     env,
     output: () => proc.out.join(''),
+    pid: () => proc.child.pid,
     async stop() {
       proc.child.kill('SIGTERM');
       return waitExit(proc.child);
@@ -160,14 +163,14 @@ export async function issueToken(
   server: Pick<TestServer, 'url' | 'apiKey'>,
   body: { channels: string[]; userId?: string; ttlSeconds?: number },
   apiKey = server.apiKey,
-): Promise<{ token: string; expiresAt: string; channels: string[] }> {
+): Promise<{ token: string; expiresAt: string; channels: string[]; tokenId: string }> {
   const res = await fetch(`${server.url}/push/tokens`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { token: string; expiresAt: string; channels: string[] };
+  return (await res.json()) as { token: string; expiresAt: string; channels: string[]; tokenId: string };
 }
 
 /** Publishes one event over HTTP and returns the status and parsed body. */

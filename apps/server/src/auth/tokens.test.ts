@@ -29,13 +29,54 @@ function raw(claims: Record<string, unknown>, secret = SECRET, ttl = 60) {
 
 describe('token service', () => {
   it('signs a token that verifies to its tenant, channels, user and expiry', async () => {
-    const { token, expiresAt } = await service.sign({ tenant: 'acme', channels: ['orders', 'user:u1'], userId: 'u1', ttlSeconds: 60 });
+    const before = Date.now();
+    const { token, expiresAt, tokenId } = await service.sign({ tenant: 'acme', channels: ['orders', 'user:u1'], userId: 'u1', ttlSeconds: 60 });
     const grant = await service.verify(token);
-    expect(grant).toEqual({ tenant: 'acme', channels: ['orders', 'user:u1'], userId: 'u1', expiresAt: expiresAt.getTime() });
+    expect(grant).toEqual({
+      tenant: 'acme',
+      channels: ['orders', 'user:u1'],
+      userId: 'u1',
+      expiresAt: expiresAt.getTime(),
+      tokenId,
+      issuedAt: expect.any(Number),
+    });
+    expect(grant.issuedAt).toBeGreaterThanOrEqual(before);
+    expect(grant.issuedAt).toBeLessThanOrEqual(Date.now());
     expect(expiresAt.getTime() - Date.now()).toBeGreaterThan(55_000);
     const [header, payload] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
     expect(header).toMatchObject({ alg: 'HS256' });
     expect(payload).toMatchObject({ tid: 'acme', chs: ['orders', 'user:u1'], sub: 'u1', iss: 'cast', aud: 'cast:stream' });
+    expect(payload).toMatchObject({ jti: tokenId, ims: grant.issuedAt, iat: Math.floor(grant.issuedAt / 1000) });
+  });
+
+  it('gives every token its own id', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 20; i++) ids.add((await service.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 })).tokenId);
+    expect(ids.size).toBe(20);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('reads the issue time from ims, or from the start of the iat second without it', async () => {
+    const iat = Math.floor(Date.now() / 1000);
+    const withMs = await raw({ tid: 'acme', chs: ['orders'], jti: 'tok-1', ims: iat * 1000 + 789 });
+    expect(await service.verify(withMs)).toMatchObject({ tokenId: 'tok-1', issuedAt: iat * 1000 + 789 });
+    const secondsOnly = await raw({ tid: 'acme', chs: ['orders'] });
+    expect(await service.verify(secondsOnly)).toMatchObject({ tokenId: undefined, issuedAt: iat * 1000 });
+  });
+
+  it('refuses an ims outside its iat second, a fractional ims and a jti that is not a short string', async () => {
+    const iat = Math.floor(Date.now() / 1000);
+    for (const claims of [
+      { ims: iat * 1000 + 1000 },
+      { ims: iat * 1000 - 1 },
+      { ims: iat * 1000 + 0.5 },
+      { ims: String(iat * 1000) },
+      { jti: 42 },
+      { jti: '' },
+      { jti: 'x'.repeat(129) },
+    ]) {
+      expect(await codeOf(service.verify(await raw({ tid: 'acme', chs: ['orders'], ...claims }))), JSON.stringify(claims)).toBe('401 INVALID_TOKEN');
+    }
   });
 
   it('refuses an expired token with TOKEN_EXPIRED', async () => {
@@ -83,7 +124,14 @@ describe('token service', () => {
       .setExpirationTime(iat + 60)
       .setSubject('u1')
       .sign(new TextEncoder().encode(SECRET));
-    expect(await service.verify(minted)).toEqual({ tenant: 'acme', channels: ['orders'], userId: 'u1', expiresAt: (iat + 60) * 1000 });
+    expect(await service.verify(minted)).toEqual({
+      tenant: 'acme',
+      channels: ['orders'],
+      userId: 'u1',
+      expiresAt: (iat + 60) * 1000,
+      tokenId: undefined,
+      issuedAt: iat * 1000,
+    });
     const { token } = await service.sign({ tenant: 'acme', channels: ['orders'], userId: 'u1', ttlSeconds: 60 });
     const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(SECRET), {
       algorithms: ['HS256'],
@@ -132,6 +180,26 @@ describe('token service', () => {
     for (const t of [`${h}.${p}.${s}=`, `${h}.${p}.${s}A`, `${h}.${p}.${s.slice(0, -1)}`, `${h}=.${p}.${s}`, `${h}.${p}.${s}.`, `${h}.${p}`, ` ${token}`]) {
       expect(await codeOf(service.verify(t)), t).toBe('401 INVALID_TOKEN');
     }
+  });
+
+  it('checks the claims as the issue route would: iat not ahead, lifetime from now, channels in the grammar and the limit, tenant known', async () => {
+    const strict = createTokenService(SECRET, 3600, { tenants: new Set(['acme', 'globex']), maxChannels: 3 });
+    const verdict = (over: Record<string, unknown>) => codeOf(strict.verify(hand({ alg: 'HS256' }, claims(over))));
+    // The controls: what the issue route writes, another known tenant, a signer clock a little ahead, the limits exactly.
+    expect(await verdict({})).toBe('accepted');
+    expect(await verdict({ tid: 'globex', chs: ['a', 'b', 'user:u_1'], sub: 'Zoë' })).toBe('accepted');
+    expect(await verdict({ iat: now() + 30, exp: now() + 30 + 3600 })).toBe('accepted');
+    // A year ahead: exp - iat is within the maximum, but the token would be good for a year.
+    expect(await verdict({ iat: now() + 365 * 86_400, exp: now() + 365 * 86_400 + 60 })).toBe('401 INVALID_TOKEN');
+    expect(await verdict({ iat: now() + 120 })).toBe('401 INVALID_TOKEN');
+    expect(await verdict({ iat: now() - 100_000, exp: now() + 3600 + 120 })).toBe('401 INVALID_TOKEN');
+    for (const chs of [['$bus'], ['$db:todos'], ['orders', 'a\nb'], ['a b'], ['x'.repeat(129)], ['a', 'b', 'c', 'd']]) {
+      expect(await verdict({ chs }), JSON.stringify(chs)).toBe('401 INVALID_TOKEN');
+    }
+    expect(await verdict({ chs: Array.from({ length: 1000 }, (_, i) => `c${i}`) })).toBe('401 INVALID_TOKEN');
+    expect(await verdict({ tid: 'initech' })).toBe('401 INVALID_TOKEN');
+    for (const sub of ['', 'u\n1', 'u\u0085', 5]) expect(await verdict({ sub }), JSON.stringify(sub)).toBe('401 INVALID_TOKEN');
+    expect(await codeOf(strict.verify((await strict.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 3600 })).token))).toBe('accepted');
   });
 
   it('calls a token expired at its exp second, with no clock tolerance, and only once everything else holds', async () => {

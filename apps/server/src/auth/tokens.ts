@@ -1,5 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER, type TokenClaims } from '@cast/protocol';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { isValidChannel, isValidUserId, TOKEN_AUDIENCE, TOKEN_ISSUER, type TokenClaims } from '@cast/protocol';
 import { fail } from '../errors.js';
 
 /** What a verified token grants. */
@@ -9,11 +9,33 @@ export interface TokenGrant {
   userId: string | undefined;
   /** Expiry, ms since the epoch. */
   expiresAt: number;
+  /** The token's id (`jti`), when it has one; what `POST /push/revoke` with `tokenId` names. */
+  tokenId: string | undefined;
+  /**
+   * When the token was issued, ms since the epoch: its `ims` claim, else the
+   * start of its `iat` second (so a revocation in that second covers it).
+   */
+  issuedAt: number;
+}
+
+/**
+ * How far in the future a token's `iat` may be, and how much its lifetime
+ * counted from now may exceed the maximum: the clocks of the signer (another
+ * node, a backend signing offline) and of this server may differ a little.
+ */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/** What a verified token's claims are checked against, beyond its signature and lifetime. */
+export interface TokenLimits {
+  /** The tenants this server knows (those of its API keys); a token of any other is refused. Unset: any tenant. */
+  tenants?: ReadonlySet<string>;
+  /** The most channels a token may grant (`CAST_MAX_CHANNELS_PER_TOKEN`). Unset: no limit. */
+  maxChannels?: number;
 }
 
 /** Signs and verifies stream tokens with one HS256 secret. */
 export interface TokenService {
-  sign(input: { tenant: string; channels: string[]; userId?: string; ttlSeconds: number }): Promise<{ token: string; expiresAt: Date }>;
+  sign(input: { tenant: string; channels: string[]; userId?: string; ttlSeconds: number }): Promise<{ token: string; expiresAt: Date; tokenId: string }>;
   verify(token: string): Promise<TokenGrant>;
 }
 
@@ -58,19 +80,33 @@ function invalid(message = 'The token is not valid (malformed, tampered with or 
  *   list holding it), numeric `iat` and `exp`, `nbf` (when present) not in the
  *   future and `exp` in the future, with no clock tolerance;
  * - a string tenant `tid`, a non-empty list of string channels `chs`, and a
- *   lifetime `exp - iat` of at most `maxTtlSeconds`.
+ *   lifetime `exp - iat` of at most `maxTtlSeconds`;
+ * - the claims the issue route (`POST /push/tokens`) would have written, for
+ *   tokens signed elsewhere with the secret: `iat` at most
+ *   {@link CLOCK_SKEW_SECONDS} in the future and `exp - now` at most
+ *   `maxTtlSeconds` (plus that skew), the tenant one of `limits.tenants`,
+ *   every channel in the public channel grammar (so never `$bus` or a
+ *   `$db:` feed, which only their own routes serve), at most
+ *   `limits.maxChannels` of them, and `sub` (when present) a valid user id;
+ * - `jti`, when present, a string of 1-128 characters; `ims`, when present, a
+ *   whole number of milliseconds within the `iat` second.
+ *
+ * Every token it signs carries a `jti` (a random UUID) and `ims`, the issue
+ * time in milliseconds, which revocations compare against: a revocation
+ * covers the tokens issued strictly before it.
  *
  * @param secret - the signing secret (UTF-8)
  * @param maxTtlSeconds - the longest lifetime a token may claim; longer ones are refused even when validly signed
+ * @param limits - the known tenants and the channel limit the claims are checked against
  * @returns the service
  * @example
  * ```ts
- * const tokens = createTokenService(config.signingSecret, config.maxTokenTtlSeconds)
+ * const tokens = createTokenService(config.signingSecret, config.maxTokenTtlSeconds, { tenants: new Set(['acme']), maxChannels: 100 })
  * const { token } = await tokens.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 3600 })
  * const grant = await tokens.verify(token)
  * ```
  */
-export function createTokenService(secret: string, maxTtlSeconds: number): TokenService {
+export function createTokenService(secret: string, maxTtlSeconds: number, limits: TokenLimits = {}): TokenService {
   const key = Buffer.from(secret, 'utf8');
   const mac = (signingInput: string): string => createHmac('sha256', key).update(signingInput).digest('base64url');
 
@@ -90,24 +126,50 @@ export function createTokenService(secret: string, maxTtlSeconds: number): Token
     if (aud !== TOKEN_AUDIENCE && !(Array.isArray(aud) && aud.includes(TOKEN_AUDIENCE))) invalid();
     if (typeof iat !== 'number' || typeof exp !== 'number') invalid();
     const now = Math.floor(Date.now() / 1000);
+    if (iat > now + CLOCK_SKEW_SECONDS) invalid('The token was issued in the future (its "iat" is ahead of this server\'s clock).');
     if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) invalid();
     if (exp <= now) fail('TOKEN_EXPIRED', 'The token has expired; ask your backend for a fresh one.');
     const { tid, chs, sub } = claims as Partial<TokenClaims>;
     if (typeof tid !== 'string' || !Array.isArray(chs) || !chs.every((c) => typeof c === 'string') || chs.length === 0) {
       invalid('The token does not carry a tenant and channels.');
     }
-    if (exp - iat > maxTtlSeconds) invalid(`The token's lifetime is longer than this server allows (${maxTtlSeconds} s).`);
-    return { tenant: tid, channels: chs, userId: typeof sub === 'string' ? sub : undefined, expiresAt: exp * 1000 };
+    if (exp - iat > maxTtlSeconds || exp - now > maxTtlSeconds + CLOCK_SKEW_SECONDS) {
+      invalid(`The token's lifetime is longer than this server allows (${maxTtlSeconds} s).`);
+    }
+    if (limits.tenants && !limits.tenants.has(tid)) invalid('The token is for a tenant this server does not know.');
+    if (limits.maxChannels !== undefined && chs.length > limits.maxChannels) {
+      invalid(`The token grants more channels than this server allows (${limits.maxChannels}).`);
+    }
+    if (!chs.every(isValidChannel)) invalid('The token grants a channel outside the channel grammar.');
+    if (sub !== undefined && !isValidUserId(sub)) invalid('The token\'s user id ("sub") is not a valid user id.');
+    const { jti, ims } = claims as Partial<TokenClaims>;
+    if (jti !== undefined && (typeof jti !== 'string' || jti.length === 0 || jti.length > 128)) {
+      invalid('The token\'s "jti" must be a string of 1-128 characters.');
+    }
+    // A millisecond issue time outside its own iat second is a signer's bug: trusting either would be a guess.
+    if (ims !== undefined && (typeof ims !== 'number' || !Number.isInteger(ims) || Math.floor(ims / 1000) !== iat)) {
+      invalid('The token\'s "ims" must be its issue time in whole milliseconds, within its "iat" second.');
+    }
+    return {
+      tenant: tid,
+      channels: chs,
+      userId: typeof sub === 'string' ? sub : undefined,
+      expiresAt: exp * 1000,
+      tokenId: jti,
+      issuedAt: ims ?? iat * 1000,
+    };
   };
 
   return {
     async sign({ tenant, channels, userId, ttlSeconds }) {
-      const iat = Math.floor(Date.now() / 1000);
+      const ims = Date.now();
+      const iat = Math.floor(ims / 1000);
       const exp = iat + ttlSeconds;
-      const claims: TokenClaims = { tid: tenant, chs: channels, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, exp };
+      const jti = randomUUID();
+      const claims: TokenClaims = { tid: tenant, chs: channels, jti, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, ims, exp };
       if (userId !== undefined) claims.sub = userId;
       const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      return { token: `${signingInput}.${mac(signingInput)}`, expiresAt: new Date(exp * 1000) };
+      return { token: `${signingInput}.${mac(signingInput)}`, expiresAt: new Date(exp * 1000), tokenId: jti };
     },
     async verify(token) {
       return verify(token);

@@ -1,12 +1,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { comparePositions, parseRedisPosition } from './redis-codec.js';
-import type { Broker, LocalDelivery, PublishInput, StoredEvent } from './types.js';
+import type { Broker, ControlMessage, LocalDelivery, PublishInput, StoredEvent } from './types.js';
 
 /** Limits a contract test asks its broker for. */
 export interface BrokerContractOptions {
   historySize: number;
   historyMaxAgeSeconds: number;
+  /** Bytes of history kept per tenant (each broker counts its own overhead per event). */
+  historyMaxBytes: number;
   idempotencyWindowSeconds: number;
+  /** How long a revocation is kept after its time (the longest token lifetime), seconds. */
+  revocationTtlSeconds: number;
+  /** Most revocations held per tenant. */
+  maxRevocations: number;
   /** The broker's clock for age limits; the suite moves it forward. */
   now: () => number;
 }
@@ -26,6 +32,13 @@ class Recorder implements LocalDelivery {
   readonly received: Array<{ tenant: string; event: StoredEvent }> = [];
   /** Connections per `tenant/channel` that "take" an event (default 1). */
   readonly takers = new Map<string, number>();
+  readonly controls: Array<{ tenant: string; message: ControlMessage }> = [];
+  /** Streams each control message "ends" here. */
+  controlAnswer = 2;
+  control(tenant: string, message: ControlMessage): number {
+    this.controls.push({ tenant, message });
+    return this.controlAnswer;
+  }
   deliver(tenant: string, event: StoredEvent): number {
     this.received.push({ tenant, event });
     return this.takers.get(`${tenant}/${event.channel}`) ?? 1;
@@ -64,7 +77,7 @@ const ev = (channel: string, n: number, extra: Partial<PublishInput> = {}): Publ
  * @example
  * ```ts
  * describeBrokerContract('memory', async (o) => {
- *   const broker = createMemoryBroker({ ...o, historyMaxBytes: 1 << 20 })
+ *   const broker = createMemoryBroker(o)
  *   return { broker, cleanup: () => broker.close() }
  * })
  * ```
@@ -79,7 +92,10 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const fixture = await factory({
         historySize: 100,
         historyMaxAgeSeconds: 3600,
+        historyMaxBytes: 64 * 1024 * 1024,
         idempotencyWindowSeconds: 3600,
+        revocationTtlSeconds: 3600,
+        maxRevocations: 1000,
         ...overrides,
         now: () => clock,
       });
@@ -189,6 +205,88 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(local.received.map((r) => r.event.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
     });
 
+    it('refuses an idempotency key reused for a different request (channel, event or data) and publishes nothing of that batch', async () => {
+      const { broker, local } = await make();
+      broker.listen('acme', 'orders');
+      broker.listen('acme', 'tickets');
+      const [first] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'k-1' })]);
+      const others = [
+        ev('tickets', 1, { idempotencyKey: 'k-1' }),
+        ev('orders', 1, { idempotencyKey: 'k-1', event: 'order.updated' }),
+        ev('orders', 2, { idempotencyKey: 'k-1' }),
+      ];
+      for (const other of others) {
+        await expect(broker.publish('acme', [ev('orders', 9), other])).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 409 });
+      }
+      // Within one batch too.
+      await expect(
+        broker.publish('acme', [ev('orders', 3, { idempotencyKey: 'k-2' }), ev('orders', 4, { idempotencyKey: 'k-2' })]),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+      // The same request stays a duplicate.
+      const [again] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'k-1' })]);
+      expect(again!.duplicate).toBe(true);
+      expect(again!.event.messageId).toBe(first!.event.messageId);
+      const replay = await broker.replay('acme', ['orders', 'tickets'], '0-1');
+      expect(replay.events.map((e) => e.messageId)).toEqual([first!.event.messageId]);
+      expect(local.received.map((r) => r.event.messageId)).toEqual([first!.event.messageId]);
+    });
+
+    it('reads a replay in pages of about maxBytes, at least one event each, that add up to the whole replay', async () => {
+      const { broker } = await make();
+      const pad = 'x'.repeat(1000);
+      const out = await broker.publish(
+        'acme',
+        Array.from({ length: 12 }, (_, i) => ev(i % 3 === 2 ? 'tickets' : 'orders', i, { data: JSON.stringify({ i, pad }) })),
+      );
+      const from = out[0]!.event.position;
+      const whole = await broker.replay('acme', ['orders'], from);
+      const paged: StoredEvent[] = [];
+      let after = from;
+      let pages = 0;
+      let end: string | undefined;
+      for (; pages < 50; pages++) {
+        const page = await broker.replayPage('acme', ['orders'], after, 2500);
+        expect(page.recovered).toBe(true);
+        expect(page.events.length).toBeGreaterThanOrEqual(1);
+        const bytes = page.events.reduce((n, e) => n + e.data.length, 0);
+        if (page.events.length > 1) expect(bytes).toBeLessThanOrEqual(2500);
+        paged.push(...page.events);
+        if (page.next === undefined) {
+          end = page.end;
+          break;
+        }
+        after = page.next;
+      }
+      expect(paged).toEqual(whole.events);
+      expect(pages).toBeGreaterThan(2);
+      expect(end).toBe(out[11]!.event.position);
+      // A budget smaller than one event still moves on by one.
+      expect((await broker.replayPage('acme', ['orders'], from, 1)).events.map((e) => e.position)).toEqual([out[1]!.event.position]);
+    });
+
+    it('ends a replay from beyond the log at the log end, not recovered, so live delivery can start from there', async () => {
+      const { broker } = await make();
+      const out = await broker.publish('acme', [ev('orders', 1), ev('orders', 2)]);
+      const page = await broker.replayPage('acme', ['orders'], `${Date.now() + 3_600_000}-0`, 1 << 20);
+      expect(page).toEqual({ events: [], recovered: false, next: undefined, end: out[1]!.event.position });
+    });
+
+    it('trims by bytes: keeps the newest events within the cap, and the floor stays exact', async () => {
+      const { broker } = await make({ historyMaxBytes: 10_000 });
+      const out = [];
+      for (let i = 0; i < 30; i++) out.push(...(await broker.publish('acme', [ev('orders', i, { data: JSON.stringify({ i, pad: 'x'.repeat(1000) }) })])));
+      const positions = out.map((o) => o.event.position);
+      const all = await broker.replay('acme', ['orders'], positions[0]!);
+      expect(all.recovered).toBe(false);
+      const kept = all.events.length;
+      expect(kept).toBeGreaterThanOrEqual(2);
+      expect(kept * 1000).toBeLessThanOrEqual(10_000);
+      expect(all.events.map((e) => e.position)).toEqual(positions.slice(30 - kept));
+      // From the newest trimmed event, everything after it is held; from the one before, not.
+      expect((await broker.replay('acme', ['orders'], positions[29 - kept]!)).recovered).toBe(true);
+      expect((await broker.replay('acme', ['orders'], positions[28 - kept]!)).recovered).toBe(false);
+    });
+
     it('keeps idempotency keys per tenant', async () => {
       const { broker } = await make();
       const [a] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'same' })]);
@@ -271,6 +369,81 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(await ids({ channel: 'orders' })).toEqual(['s2']);
       broker.removeSession('acme', 'unknown');
       expect(await ids({})).toEqual(['s2', 's3']);
+    });
+
+    const token = (over: { tokenId?: string; userId?: string | null; issuedAt: number }) => ({
+      tokenId: over.tokenId,
+      userId: over.userId ?? null,
+      issuedAt: over.issuedAt,
+    });
+
+    it('has no revocations for a tenant that never revoked', async () => {
+      const { broker } = await make();
+      const list = await broker.revocations('acme');
+      expect(list.covers(token({ tokenId: 't1', userId: 'u1', issuedAt: clock - 1000 }))).toBe(false);
+    });
+
+    it('revokes a user\'s tokens issued strictly before the revocation time, not later ones, not other users\'', async () => {
+      const { broker } = await make();
+      await broker.revocations('acme');
+      const before = clock;
+      await broker.revoke('acme', { kind: 'user', userId: 'u1', before });
+      const list = await broker.revocations('acme');
+      expect(list.covers(token({ userId: 'u1', issuedAt: before - 1 }))).toBe(true);
+      expect(list.covers(token({ userId: 'u1', issuedAt: before }))).toBe(false);
+      expect(list.covers(token({ userId: 'u2', issuedAt: before - 1 }))).toBe(false);
+      expect(list.covers(token({ userId: null, issuedAt: before - 1 }))).toBe(false);
+      // An earlier time for the same user never narrows a later revocation.
+      await broker.revoke('acme', { kind: 'user', userId: 'u1', before: before - 5000 });
+      expect((await broker.revocations('acme')).covers(token({ userId: 'u1', issuedAt: before - 1 }))).toBe(true);
+    });
+
+    it('revokes one token by id whenever it was issued, and a whole tenant by issue time', async () => {
+      const { broker } = await make();
+      await broker.revoke('acme', { kind: 'token', tokenId: 'tok-1', at: clock });
+      let list = await broker.revocations('acme');
+      expect(list.covers(token({ tokenId: 'tok-1', issuedAt: clock + 10_000 }))).toBe(true);
+      expect(list.covers(token({ tokenId: 'tok-2', issuedAt: clock - 10_000 }))).toBe(false);
+      await broker.revoke('acme', { kind: 'all', before: clock - 1000 });
+      list = await broker.revocations('acme');
+      expect(list.covers(token({ tokenId: 'tok-3', userId: 'u9', issuedAt: clock - 1001 }))).toBe(true);
+      expect(list.covers(token({ tokenId: 'tok-3', userId: 'u9', issuedAt: clock - 1000 }))).toBe(false);
+    });
+
+    it('keeps revocations per tenant', async () => {
+      const { broker } = await make();
+      await broker.revoke('acme', { kind: 'all', before: clock });
+      await broker.revoke('acme', { kind: 'token', tokenId: 'tok-1', at: clock });
+      const globex = await broker.revocations('globex');
+      expect(globex.covers(token({ tokenId: 'tok-1', userId: 'u1', issuedAt: clock - 1 }))).toBe(false);
+    });
+
+    it('hands a revocation to local control and answers the streams it ended', async () => {
+      const { broker, local } = await make();
+      // A node serving streams of the tenant has read its revocations first.
+      await broker.revocations('acme');
+      const revocation = { kind: 'user', userId: 'u1', before: clock } as const;
+      expect(await broker.revoke('acme', revocation)).toBe(2);
+      expect(local.controls).toEqual([{ tenant: 'acme', message: { type: 'revoke', revocation } }]);
+    });
+
+    it('broadcasts a disconnect to local control and answers the sum', async () => {
+      const { broker, local } = await make();
+      await broker.revocations('acme');
+      local.controlAnswer = 3;
+      const message: ControlMessage = { type: 'disconnect', userId: 'u1', channel: 'orders', reconnect: true };
+      expect(await broker.broadcast('acme', message)).toBe(3);
+      expect(local.controls).toEqual([{ tenant: 'acme', message }]);
+      // Nothing is stored: a disconnect refuses no token.
+      expect((await broker.revocations('acme')).covers(token({ userId: 'u1', issuedAt: clock - 1 }))).toBe(false);
+    });
+
+    it('refuses a revocation past the most kept per tenant with RATE_LIMITED, but takes a repeat of a held one', async () => {
+      const { broker } = await make({ maxRevocations: 10 });
+      for (let i = 0; i < 10; i++) await broker.revoke('acme', { kind: 'token', tokenId: `t${i}`, at: clock });
+      await expect(broker.revoke('acme', { kind: 'token', tokenId: 'one-more', at: clock })).rejects.toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+      await expect(broker.revoke('acme', { kind: 'token', tokenId: 't5', at: clock + 1 })).resolves.toBeTypeOf('number');
+      await expect(broker.revoke('globex', { kind: 'token', tokenId: 'one-more', at: clock })).resolves.toBeTypeOf('number');
     });
 
     it('is ready once started', async () => {

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it, vi } from 'vitest';
 import { describeBrokerContract } from './contract.js';
 import { createMemoryBroker, type MemoryBrokerOptions } from './memory.js';
 import type { LocalDelivery, PublishInput, StoredEvent } from './types.js';
@@ -154,6 +156,44 @@ describe('memory broker', () => {
     expect(delivered).toHaveLength(3);
   });
 
+  it('remembers only the answer of a keyed publish, not its payload', async () => {
+    // The test forces a full collection so retained bytes are measured, not garbage.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { broker } = setup({ historySize: 4, historyMaxBytes: 1 << 20 });
+    // A hub that keeps nothing (the default one records what it is handed).
+    await broker.start({ deliver: () => 1 });
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 400; i++) {
+      await broker.publish('acme', [ev('orders', 'n', JSON.stringify({ i, pad: 'x'.repeat(64 * 1024) }), `key-${i}`)]);
+    }
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 400 payloads of 64 KiB would be ~26 MB; the answers are a few hundred bytes each.
+    expect(grown).toBeLessThan(8 * 1024 * 1024);
+    // Every key is still answered.
+    const [again] = await broker.publish('acme', [ev('orders', 'n', JSON.stringify({ i: 0, pad: 'x'.repeat(64 * 1024) }), 'key-0')]);
+    expect(again?.duplicate).toBe(true);
+    await broker.close();
+  });
+
+  it('forgets the oldest idempotency keys past the count bound and past the byte bound', async () => {
+    const byCount = setup({ maxIdempotencyKeys: 3 });
+    await byCount.start();
+    for (let i = 1; i <= 4; i++) await byCount.broker.publish('acme', [ev('orders', 'n', `${i}`, `k${i}`)]);
+    expect((await byCount.broker.publish('acme', [ev('orders', 'n', '4', 'k4')]))[0]?.duplicate).toBe(true);
+    expect((await byCount.broker.publish('acme', [ev('orders', 'n', '1', 'k1')]))[0]?.duplicate).toBe(false);
+    await byCount.broker.close();
+
+    const byBytes = setup({ maxIdempotencyBytes: 2000 });
+    await byBytes.start();
+    for (let i = 1; i <= 20; i++) await byBytes.broker.publish('acme', [ev('orders', 'n', `${i}`, `k${i}`)]);
+    expect((await byBytes.broker.publish('acme', [ev('orders', 'n', '20', 'k20')]))[0]?.duplicate).toBe(true);
+    expect((await byBytes.broker.publish('acme', [ev('orders', 'n', '1', 'k1')]))[0]?.duplicate).toBe(false);
+    await byBytes.broker.close();
+  });
+
   it('lists sessions of one tenant, by channel and by user', async () => {
     const { broker, start } = setup();
     await start();
@@ -172,7 +212,31 @@ describe('memory broker', () => {
   });
 });
 
+describe('memory broker revocations', () => {
+  it('forgets a revocation once no token it covers can still be valid (the longest token lifetime)', async () => {
+    vi.useFakeTimers({ now: T0 });
+    try {
+      const { broker, start, tick } = setup({ revocationTtlSeconds: 60 });
+      await start();
+      await broker.revoke('acme', { kind: 'token', tokenId: 'tok-1', at: T0 });
+      const held = { tokenId: 'tok-1', userId: null, issuedAt: T0 - 1 };
+      expect((await broker.revocations('acme')).covers(held)).toBe(true);
+      tick(59_000);
+      vi.advanceTimersByTime(10_000);
+      expect((await broker.revocations('acme')).covers(held)).toBe(true);
+      tick(2_000);
+      vi.advanceTimersByTime(10_000);
+      expect((await broker.revocations('acme')).covers(held)).toBe(false);
+      // One whose time is already past the lifetime is not stored at all.
+      await broker.revoke('acme', { kind: 'all', before: T0 + 61_000 - 60_001 });
+      expect((await broker.revocations('acme')).covers({ tokenId: 'x', userId: null, issuedAt: 0 })).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describeBrokerContract('memory', async (options) => {
-  const broker = createMemoryBroker({ ...options, historyMaxBytes: 64 * 1024 * 1024 });
+  const broker = createMemoryBroker(options);
   return { broker, cleanup: () => broker.close() };
 });

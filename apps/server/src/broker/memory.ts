@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { comparePositions, type EventPosition, parsePosition, type SessionInfo } from '@cast/protocol';
+import { CastError, comparePositions, type EventPosition, parsePosition, type SessionInfo } from '@cast/protocol';
+import { MAX_REVOCATIONS_PER_TENANT, NO_REVOCATIONS, RevocationList, revocationTime } from '../revocation/list.js';
 import type {
   Broker,
   LocalDelivery,
   PublishInput,
   PublishOutcome,
+  ReplayPage,
   ReplayResult,
   SessionRecord,
   StoredEvent,
 } from './types.js';
+import { type IdempotencyAnswer, fingerprint, reusedKey } from './idempotency.js';
 import { positionAfter } from './position.js';
 
 /** Limits of the memory broker's replay history and idempotency memory. */
@@ -21,8 +24,14 @@ export interface MemoryBrokerOptions {
   historyMaxBytes: number;
   /** How long an idempotency key is remembered, seconds. */
   idempotencyWindowSeconds: number;
+  /** How long a revocation is kept after its time: the longest token lifetime, seconds. @defaultValue 86_400 */
+  revocationTtlSeconds?: number;
+  /** Most revocations held per tenant at once. @defaultValue MAX_REVOCATIONS_PER_TENANT (100 000) */
+  maxRevocations?: number;
   /** Most idempotency keys remembered at once (oldest forgotten first). @defaultValue 1_000_000 */
   maxIdempotencyKeys?: number;
+  /** Most bytes the remembered idempotency answers take (oldest forgotten first). @defaultValue 64 MiB */
+  maxIdempotencyBytes?: number;
   /** Clock, for tests. @defaultValue Date.now */
   now?: () => number;
 }
@@ -93,11 +102,17 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
   const now = options.now ?? Date.now;
   const startMs = now();
   const maxKeys = options.maxIdempotencyKeys ?? 1_000_000;
+  const maxKeyBytes = options.maxIdempotencyBytes ?? 64 * 1024 * 1024;
   const maxAgeMs = options.historyMaxAgeSeconds * 1000;
   const windowMs = options.idempotencyWindowSeconds * 1000;
   const logs = new Map<string, TenantLog>();
-  const idempotency = new Map<string, { outcome: PublishOutcome; expires: number }>();
+  // Only the answer, never the payload: a key costs its own length and ~200 bytes.
+  const idempotency = new Map<string, IdempotencyAnswer & { expires: number; bytes: number }>();
+  let idempotencyBytes = 0;
   const sessions = new Map<string, Map<string, SessionRecord>>();
+  const revocationTtlMs = (options.revocationTtlSeconds ?? 86_400) * 1000;
+  const revoked = new Map<string, RevocationList>();
+  const maxRevocations = options.maxRevocations ?? MAX_REVOCATIONS_PER_TENANT;
   let local: LocalDelivery | undefined;
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -118,16 +133,26 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
   function forgetExpiredKeys(t: number): void {
     // Insertion order is expiry order (one window for all keys).
     for (const [key, entry] of idempotency) {
-      if (entry.expires > t && idempotency.size <= maxKeys) break;
+      if (entry.expires > t && idempotency.size <= maxKeys && idempotencyBytes <= maxKeyBytes) break;
       idempotency.delete(key);
+      idempotencyBytes -= entry.bytes;
     }
   }
 
-  function publishOne(tenant: string, input: PublishInput, t: number): PublishOutcome {
+  function remembered(idemKey: string, t: number) {
+    const seen = idempotency.get(idemKey);
+    return seen && seen.expires > t ? seen : undefined;
+  }
+
+  function publishOne(tenant: string, input: PublishInput, print: string | undefined, t: number): PublishOutcome {
     const idemKey = input.idempotencyKey === undefined ? undefined : `${tenant}\u0000${input.idempotencyKey}`;
     if (idemKey !== undefined) {
-      const seen = idempotency.get(idemKey);
-      if (seen && seen.expires > t) return { ...seen.outcome, duplicate: true };
+      const seen = remembered(idemKey, t);
+      if (seen) {
+        // The answer only: the retry's own data stands in for the payload (it is the same request).
+        const event: StoredEvent = { position: seen.position, channel: seen.channel, event: seen.event, data: input.data, messageId: seen.messageId };
+        return { event, delivered: seen.delivered, duplicate: true };
+      }
     }
     const log = logOf(tenant);
     const at = positionAfter(log.last, t);
@@ -151,11 +176,43 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     }
     const delivered = local ? local.deliver(tenant, event) : 0;
     const outcome: PublishOutcome = { event, delivered, duplicate: false };
-    if (idemKey !== undefined) {
-      idempotency.set(idemKey, { outcome, expires: t + windowMs });
-      if (idempotency.size > maxKeys) forgetExpiredKeys(t);
+    if (idemKey !== undefined && print !== undefined) {
+      const answer = { position: event.position, messageId: event.messageId, channel: event.channel, event: event.event, delivered, fingerprint: print };
+      const bytes = 2 * (idemKey.length + answer.channel.length + answer.event.length) + 200;
+      idempotency.set(idemKey, { ...answer, expires: t + windowMs, bytes });
+      idempotencyBytes += bytes;
+      if (idempotency.size > maxKeys || idempotencyBytes > maxKeyBytes) forgetExpiredKeys(t);
     }
     return outcome;
+  }
+
+  function page(tenant: string, channels: readonly string[], after: string, maxBytes: number): ReplayPage {
+    const from = parsePosition(after);
+    const log = logs.get(tenant);
+    const end = log && log.last.seq >= 0 ? `${log.last.ms}-${log.last.seq}` : undefined;
+    if (!from) return { events: [], recovered: false, next: undefined, end };
+    if (!log) {
+      // Nothing published since start: all is known only for ids of this run.
+      const recovered = comparePositions(from, { ms: startMs, seq: -1 }) >= 0 && from.ms <= now();
+      return { events: [], recovered, next: undefined, end };
+    }
+    trimByAge(log, now());
+    const wanted = new Set(channels);
+    const events: StoredEvent[] = [];
+    let bytes = 0;
+    let next: string | undefined;
+    for (let i = log.firstAfter(from); i < log.items.length; i++) {
+      const held = log.items[i] as Held;
+      if (!wanted.has(held.event.channel)) continue;
+      if (events.length > 0 && bytes + held.bytes > maxBytes) {
+        next = (events[events.length - 1] as StoredEvent).position;
+        break;
+      }
+      events.push(held.event);
+      bytes += held.bytes;
+    }
+    const recovered = comparePositions(from, log.floor) >= 0 && comparePositions(from, log.last) <= 0;
+    return { events, recovered, next, end };
   }
 
   return {
@@ -166,32 +223,36 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         const t = now();
         for (const log of logs.values()) trimByAge(log, t);
         forgetExpiredKeys(t);
+        for (const [tenant, list] of revoked) {
+          list.prune(t);
+          if (list.size === 0) revoked.delete(tenant);
+        }
       }, 10_000);
       sweepTimer.unref?.();
     },
     async publish(tenant, inputs) {
       const t = now();
+      const prints = inputs.map((input) => (input.idempotencyKey === undefined ? undefined : fingerprint(input)));
+      // A key reused for another request refuses the whole batch before anything is published.
+      const batch = new Map<string, string>();
+      inputs.forEach((input, i) => {
+        const key = input.idempotencyKey;
+        if (key === undefined) return;
+        const print = prints[i] as string;
+        const first = remembered(`${tenant}\u0000${key}`, t)?.fingerprint ?? batch.get(key);
+        if (first !== undefined && first !== print) throw reusedKey(key);
+        batch.set(key, print);
+      });
       const log = logOf(tenant);
       trimByAge(log, t);
-      return inputs.map((input) => publishOne(tenant, input, t));
+      return inputs.map((input, i) => publishOne(tenant, input, prints[i], t));
     },
     async replay(tenant, channels, after): Promise<ReplayResult> {
-      const from = parsePosition(after);
-      const log = logs.get(tenant);
-      if (!from) return { events: [], recovered: false };
-      if (!log) {
-        // Nothing published since start: all is known only for ids of this run.
-        return { events: [], recovered: comparePositions(from, { ms: startMs, seq: -1 }) >= 0 && from.ms <= now() };
-      }
-      trimByAge(log, now());
-      const wanted = new Set(channels);
-      const events: StoredEvent[] = [];
-      for (let i = log.firstAfter(from); i < log.items.length; i++) {
-        const held = log.items[i] as Held;
-        if (wanted.has(held.event.channel)) events.push(held.event);
-      }
-      const recovered = comparePositions(from, log.floor) >= 0 && comparePositions(from, log.last) <= 0;
+      const { events, recovered } = page(tenant, channels, after, Number.POSITIVE_INFINITY);
       return { events, recovered };
+    },
+    async replayPage(tenant, channels, after, maxBytes) {
+      return page(tenant, channels, after, maxBytes);
     },
     listen() {
       // One process: every publish is delivered locally already.
@@ -218,6 +279,34 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         out.push({ id: s.id, userId: s.userId, channels: s.channels, connectedAt: s.connectedAt });
       }
       return out;
+    },
+    async broadcast(tenant, message) {
+      return local?.control?.(tenant, message) ?? 0;
+    },
+    async revoke(tenant, revocation) {
+      const t = now();
+      let list = revoked.get(tenant);
+      if (!list) {
+        list = new RevocationList(revocationTtlMs);
+        revoked.set(tenant, list);
+      }
+      // One that no token still valid can match is not kept at all.
+      if (revocationTime(revocation) >= t - revocationTtlMs) {
+        // The sweep prunes every 10 s; at the limit, prune now before refusing.
+        if (!list.has(revocation) && list.size >= maxRevocations) list.prune(t);
+        if (!list.has(revocation) && list.size >= maxRevocations) {
+          throw new CastError(
+            'RATE_LIMITED',
+            `The tenant holds ${maxRevocations} revocations, the most kept at once; revoke by user or by issue time instead of token by token.`,
+            { retryAfter: 60 },
+          );
+        }
+        list.add(revocation);
+      }
+      return local?.control?.(tenant, { type: 'revoke', revocation }) ?? 0;
+    },
+    async revocations(tenant) {
+      return revoked.get(tenant) ?? NO_REVOCATIONS;
     },
     async ready() {
       return true;

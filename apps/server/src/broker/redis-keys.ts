@@ -9,11 +9,15 @@
  * | `<p>:epoch` | string | when this Redis dataset began (ms); a new value means the data was lost |
  * | `<p>:nodes` | sorted set | node id → last heartbeat (ms) |
  * | `<p>:{<t>}:log` | stream | the tenant's replay log; entry ids are the positions |
- * | `<p>:{<t>}:meta` | hash | `floor` (events at or before it may be gone), `last` (newest position) |
+ * | `<p>:{<t>}:meta` | hash | `floor` (events at or before it may be gone), `last` (newest position), `bytes` (the log's size against the byte cap) |
  * | `<p>:{<t>}:live` | pub/sub channel | every event of the tenant, published with the append |
- * | `<p>:{<t>}:idem:<key>` | string | the first answer to an idempotency key, for the window |
+ * | `<p>:{<t>}:idem:<key>` | string | the first answer to an idempotency key and a digest of its request, for the window |
+ * | `<p>:{<t>}:idem` | sorted set | idempotency key → when it was set, to forget the oldest past the count bound |
  * | `<p>:{<t>}:sess:<node>` | hash | session id → session JSON, for one node |
  * | `<p>:{<t>}:subs:<node>` | hash | channel → connections on one node |
+ * | `<p>:{<t>}:revoked` | sorted set | `t:<jti>` / `u:<userId>` / `*` → revocation time (ms); expires a max token TTL after the last write |
+ * | `<p>:{<t>}:ctl` | pub/sub channel | control messages for every node with streams of the tenant (revoke, disconnect) |
+ * | `<p>:replies:<node>` | pub/sub channel | the nodes' answers to a control message one node sent |
  */
 export interface RedisKeys {
   readonly prefix: string;
@@ -26,8 +30,13 @@ export interface RedisKeys {
   live(tenant: string): string;
   sessions(tenant: string, node: string): string;
   subscribers(tenant: string, node: string): string;
+  revocations(tenant: string): string;
+  control(tenant: string): string;
+  replies(node: string): string;
   /** The tenant of a `live` channel name, or undefined for another name. */
   tenantOfLive(channel: string): string | undefined;
+  /** The tenant of a `ctl` channel name, or undefined for another name. */
+  tenantOfControl(channel: string): string | undefined;
 }
 
 /**
@@ -43,6 +52,9 @@ export function createRedisKeys(prefix: string): RedisKeys {
   const tenant = (t: string) => `${prefix}:{${t}}:`;
   const liveHead = `${prefix}:{`;
   const liveTail = '}:live';
+  const controlTail = '}:ctl';
+  const between = (channel: string, tail: string) =>
+    channel.startsWith(liveHead) && channel.endsWith(tail) ? channel.slice(liveHead.length, channel.length - tail.length) : undefined;
   return {
     prefix,
     epoch: `${prefix}:epoch`,
@@ -53,9 +65,10 @@ export function createRedisKeys(prefix: string): RedisKeys {
     live: (t) => `${tenant(t)}live`,
     sessions: (t, node) => `${tenant(t)}sess:${node}`,
     subscribers: (t, node) => `${tenant(t)}subs:${node}`,
-    tenantOfLive(channel) {
-      if (!channel.startsWith(liveHead) || !channel.endsWith(liveTail)) return undefined;
-      return channel.slice(liveHead.length, channel.length - liveTail.length);
-    },
+    revocations: (t) => `${tenant(t)}revoked`,
+    control: (t) => `${tenant(t)}ctl`,
+    replies: (node) => `${prefix}:replies:${node}`,
+    tenantOfLive: (channel) => between(channel, liveTail),
+    tenantOfControl: (channel) => between(channel, controlTail),
   };
 }

@@ -6,7 +6,7 @@ import { comparePositions, decodeLiveMessage, encodeLiveMessage, parseRedisPosit
 import { createRedisKeys } from './redis-keys.js';
 import { dropPrefix, TEST_REDIS_URL, testPrefix } from './redis-test-support.js';
 import { createRedisBroker, type RedisBrokerOptions } from './redis.js';
-import type { Broker, LocalDelivery, StoredEvent } from './types.js';
+import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from './types.js';
 
 const quiet = () => {};
 
@@ -52,6 +52,12 @@ class Recorder implements LocalDelivery {
   }
   reset(tenant: string): void {
     this.resets.push(tenant);
+  }
+  readonly controls: ControlMessage[] = [];
+  controlAnswer = 1;
+  control(_tenant: string, message: ControlMessage): number {
+    this.controls.push(message);
+    return this.controlAnswer;
   }
   positions(tenant = 'acme'): string[] {
     return this.received.filter((r) => r.tenant === tenant).map((r) => r.event.position);
@@ -162,6 +168,60 @@ describe('redis broker across nodes', () => {
     await b.broker.listSessions('acme', {});
     const [later] = await a.broker.publish('acme', [input('orders', 4)]);
     expect(later!.delivered).toBe(2 + 1);
+  });
+
+  it('gives a new stream the log position at its registration as its floor, and parks live events until it has it', async () => {
+    const a = await node();
+    const c = await node();
+    a.broker.listen('acme', 'orders');
+    const [before] = await c.broker.publish('acme', [input('orders', 1)]);
+    await vi.waitFor(() => expect(a.local.positions()).toEqual([before!.event.position]));
+    const floors: Array<string | undefined> = [];
+    const handedBeforeFloor: number[] = [];
+    const registered = a.broker.addSession({
+      tenant: 'acme',
+      id: 'a1',
+      userId: null,
+      channels: ['orders'],
+      connectedAt: new Date().toISOString(),
+      startAfter: (p) => {
+        floors.push(p);
+        handedBeforeFloor.push(a.local.received.length);
+      },
+    });
+    // Sent after the registration on the same connection: after the floor. Its
+    // live message may arrive before the registration's answer; it waits for it.
+    const during = a.broker.publish('acme', [input('orders', 2)]);
+    await registered;
+    expect(floors).toEqual([before!.event.position]);
+    expect(handedBeforeFloor).toEqual([1]);
+    const [after] = await during;
+    await vi.waitFor(() => expect(a.local.positions()).toEqual([before!.event.position, after!.event.position]));
+    // Another node's publish counts the registered stream.
+    const [later] = await c.broker.publish('acme', [input('orders', 3)]);
+    expect(later!.delivered).toBe(1);
+  });
+
+  it('bounds the idempotency keys of a tenant by count, forgetting the oldest', async () => {
+    const a = await node({ maxIdempotencyKeys: 3 });
+    for (let i = 1; i <= 5; i++) await a.broker.publish('acme', [input('orders', i, `k${i}`)]);
+    const keys = createRedisKeys(prefix);
+    expect((await admin.keys(`${keys.tenant('acme')}idem:*`)).sort()).toEqual(['k3', 'k4', 'k5'].map((k) => `${keys.tenant('acme')}idem:${k}`));
+    expect((await a.broker.publish('acme', [input('orders', 5, 'k5')]))[0]!.duplicate).toBe(true);
+    expect((await a.broker.publish('acme', [input('orders', 1, 'k1')]))[0]!.duplicate).toBe(false);
+  });
+
+  it('keeps the Redis history within CAST_HISTORY_MAX_BYTES, counting bytes as it trims', async () => {
+    const a = await node({ historyMaxBytes: 50_000 });
+    const pad = 'x'.repeat(10_000);
+    for (let i = 0; i < 40; i++) await a.broker.publish('acme', [{ channel: 'orders', event: 'n', data: JSON.stringify({ i, pad }) }]);
+    const keys = createRedisKeys(prefix);
+    const len = await admin.xlen(keys.log('acme'));
+    expect(len).toBeGreaterThanOrEqual(3);
+    expect(len).toBeLessThanOrEqual(5);
+    const bytes = Number(await admin.hget(keys.meta('acme'), 'bytes'));
+    expect(bytes).toBeLessThanOrEqual(50_000);
+    expect(bytes).toBeGreaterThan(len * 10_000);
   });
 
   it('lists sessions of every live node and ignores a node that stopped heartbeating', async () => {
@@ -295,6 +355,59 @@ describe('redis broker across nodes', () => {
     await vi.waitFor(() => expect(b.local.positions().slice(1)).toEqual(missed.slice(2).map((o) => o.event.position)));
   });
 
+  it('sends a revocation to every node serving the tenant and sums their answers; a node joining later reads it', async () => {
+    const a = await node();
+    const b = await node();
+    const c = await node();
+    // Nodes that serve streams of the tenant have read its revocations.
+    await b.broker.revocations('acme');
+    await c.broker.revocations('acme');
+    await a.broker.revocations('globex');
+    b.local.controlAnswer = 2;
+    c.local.controlAnswer = 3;
+    const revocation = { kind: 'user', userId: 'u1', before: Date.now() } as const;
+    expect(await a.broker.revoke('acme', revocation)).toBe(5);
+    expect(b.local.controls).toEqual([{ type: 'revoke', revocation }]);
+    expect(c.local.controls).toEqual([{ type: 'revoke', revocation }]);
+    expect(a.local.controls).toEqual([]);
+    // Their copies are current without a round trip; a new node reads the set.
+    const issued = { tokenId: 'x', userId: 'u1', issuedAt: revocation.before - 1 };
+    expect((await b.broker.revocations('acme')).covers(issued)).toBe(true);
+    const d = await node();
+    expect((await d.broker.revocations('acme')).covers(issued)).toBe(true);
+    expect((await d.broker.revocations('acme')).covers({ ...issued, issuedAt: revocation.before })).toBe(false);
+    // A disconnect reaches the same nodes, and d now too.
+    d.local.controlAnswer = 4;
+    expect(await c.broker.broadcast('acme', { type: 'disconnect', sessionId: 's1', reconnect: true })).toBe(9);
+  });
+
+  it('reads the revocations it missed while cut off from Redis and ends the streams they cover', async () => {
+    const a = await node();
+    const b = await node({ nodeId: `b-${prefix}` });
+    await b.broker.revocations('acme');
+    await killClient(admin, `cast:b-${prefix}:sub`);
+    const revocation = { kind: 'token', tokenId: 'tok-1', at: Date.now() } as const;
+    // b may or may not be back in time to answer; either way it must act once it is.
+    await a.broker.revoke('acme', revocation);
+    await vi.waitFor(() => expect(b.local.controls).toContainEqual({ type: 'revoke', revocation }), { timeout: 5000 });
+    expect((await b.broker.revocations('acme')).covers({ tokenId: 'tok-1', userId: null, issuedAt: 0 })).toBe(true);
+  });
+
+  it('keeps revocations for the longest token lifetime: the set expires, and older members are dropped', async () => {
+    let clock = Date.now();
+    const a = await node({ revocationTtlSeconds: 60, now: () => clock });
+    await a.broker.revoke('acme', { kind: 'user', userId: 'old', before: clock });
+    const key = createRedisKeys(prefix).revocations('acme');
+    const ttl = await admin.pttl(key);
+    expect(ttl).toBeGreaterThan(60_000);
+    expect(ttl).toBeLessThanOrEqual(120_000);
+    clock += 61_000;
+    await a.broker.revoke('acme', { kind: 'user', userId: 'new', before: clock });
+    // One that no valid token can match any more is not stored at all.
+    await a.broker.revoke('acme', { kind: 'all', before: clock - 61_000 });
+    expect(await admin.zrange(key, 0, -1)).toEqual(['u:new']);
+  });
+
   it('answers 503 UNAVAILABLE at once when Redis is unreachable, and is not ready', async () => {
     const lines: string[] = [];
     const down = createRedisBroker({
@@ -315,6 +428,10 @@ describe('redis broker across nodes', () => {
     expect(await down.ready()).toBe(false);
     await expect(down.replay('acme', ['orders'], '1-0')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await expect(down.listSessions('acme', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(down.revoke('acme', { kind: 'user', userId: 'u1', before: Date.now() })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(down.broadcast('acme', { type: 'disconnect', userId: 'u1', reconnect: false })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    // A node that never read the tenant's revocations cannot vouch for a token.
+    await expect(down.revocations('acme')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     // Session changes while down are kept locally, not queued towards Redis.
     down.addSession({ tenant: 'acme', id: 's', userId: null, channels: ['orders'], connectedAt: new Date().toISOString() });
   });

@@ -9,16 +9,28 @@ import {
   positionBefore,
 } from './redis-codec.js';
 import { createRedisKeys, type RedisKeys } from './redis-keys.js';
-import { PUBLISH_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+import { PUBLISH_SCRIPT, READ_SCRIPT, REVOKE_SCRIPT } from './redis-scripts.js';
+import {
+  MAX_REVOCATIONS_PER_TENANT,
+  type Revocation,
+  RevocationList,
+  type Revocations,
+  revocationFromMember,
+  revocationMember,
+  revocationTime,
+} from '../revocation/list.js';
 import type {
   Broker,
+  ControlMessage,
   LocalDelivery,
   PublishInput,
   PublishOutcome,
+  ReplayPage,
   ReplayResult,
   SessionRecord,
   StoredEvent,
 } from './types.js';
+import { fingerprint, reusedKey } from './idempotency.js';
 
 /** Options of {@link createRedisBroker}. */
 export interface RedisBrokerOptions {
@@ -32,8 +44,16 @@ export interface RedisBrokerOptions {
   historyMaxAgeSeconds: number;
   /** How long an idempotency key is remembered, seconds. */
   idempotencyWindowSeconds: number;
+  /** Bytes kept per tenant log (entry fields plus 64 each; oldest trimmed first). @defaultValue no cap */
+  historyMaxBytes?: number;
+  /** Most idempotency keys remembered per tenant (oldest forgotten first). @defaultValue 100_000 */
+  maxIdempotencyKeys?: number;
   /** How long a Redis command may take before the call fails with 503. @defaultValue 1000 */
   commandTimeoutMs?: number;
+  /** How long a revocation is kept after its time: the longest token lifetime, seconds. @defaultValue 86_400 */
+  revocationTtlSeconds?: number;
+  /** Most revocations held per tenant at once. @defaultValue MAX_REVOCATIONS_PER_TENANT (100 000) */
+  maxRevocations?: number;
   /** How long a node's sessions outlive its last heartbeat (a heartbeat runs every third of it). @defaultValue 15_000 */
   nodeTtlMs?: number;
   /** This node's id in Redis. @defaultValue a random UUID */
@@ -59,6 +79,38 @@ const REPAIR_MS = 500;
 interface ScriptClient extends Redis {
   castPublish(...args: Array<string | number>): Promise<unknown>;
   castRead(...args: Array<string | number>): Promise<unknown>;
+  castRevoke(...args: Array<string | number>): Promise<number>;
+}
+
+/**
+ * This node's copy of one tenant's revocations. Loaded once (after
+ * subscribing to the tenant's control channel, so nothing falls between),
+ * then kept current by the control messages; read again after the
+ * subscription was lost.
+ */
+interface Mirror {
+  readonly list: RevocationList;
+  subscribed: boolean;
+  loaded: boolean;
+  /** Control messages may have been missed since the last read. */
+  stale: boolean;
+  loading: Promise<void> | undefined;
+}
+
+/** A control message this node sent, collecting the answers of the nodes it reached. */
+interface PendingReplies {
+  sum: number;
+  got: number;
+  /** How many nodes the message reached (known once the publish returns). */
+  expected: number | undefined;
+  resolve: () => void;
+}
+
+/** A control message on the wire: who sent it (for the answer) and what it says. */
+interface ControlEnvelope {
+  id: string;
+  from: string;
+  message: ControlMessage;
 }
 
 /**
@@ -84,6 +136,9 @@ interface Feed {
   closed: boolean;
   /** Replays waiting for the feed to pass a position. */
   waiters: Array<{ at: ParsedPosition; resolve: () => void }>;
+  /** Registrations of new streams in flight: events wait in `parked` until each stream has its floor. */
+  registering: number;
+  parked: StoredEvent[];
 }
 
 interface PageResult {
@@ -125,6 +180,12 @@ function messageOf(err: unknown): string {
  * - `delivered` = this node's exact count + connections registered by the
  *   other live nodes on that channel; sessions live in per-node hashes that
  *   expire when a node stops heartbeating.
+ * - Revocations live in a per-tenant sorted set that expires a max token
+ *   TTL after its last write; each node keeps a copy per tenant it serves
+ *   (read once, then updated by the tenant's control channel), so a stream
+ *   open costs no round trip. Control messages (revoke, disconnect) reach
+ *   every node subscribed to the tenant's control channel; each answers its
+ *   count on the sender's reply channel, and PUBLISH says how many to await.
  * - Redis unreachable: every call fails at once or after `commandTimeoutMs`
  *   with 503 `UNAVAILABLE` (no offline queue); open streams stay open.
  *
@@ -150,6 +211,8 @@ class RedisBroker implements Broker {
   private readonly timeoutMs: number;
   private readonly nodeTtlMs: number;
   private readonly maxAgeMs: number;
+  private readonly revocationTtlMs: number;
+  private readonly maxRevocations: number;
   private readonly cmd: ScriptClient;
   private readonly sub: Redis;
   private local: LocalDelivery | undefined;
@@ -157,6 +220,14 @@ class RedisBroker implements Broker {
   private readonly waits = new Map<string, LocalWait>();
   private readonly sessions = new Map<string, Map<string, SessionRecord>>();
   private readonly counts = new Map<string, Map<string, number>>();
+  private readonly mirrors = new Map<string, Mirror>();
+  private readonly replies = new Map<string, PendingReplies>();
+  /** Subscribed to this node's reply channel and every mirror's control channel. */
+  private controlSubscribed = false;
+  private controlSubscribing = false;
+  /** Bumped whenever the subscriber connection is lost: a mirror read that began before is stale. */
+  private subscriberGeneration = 0;
+  private lastPrune = 0;
   /** Tenants whose session hashes must be rewritten whole (a write failed, or Redis came back). */
   private readonly dirty = new Set<string>();
   /** Redis time minus local time, a lower bound (ms); undefined until measured. */
@@ -176,6 +247,8 @@ class RedisBroker implements Broker {
     this.timeoutMs = options.commandTimeoutMs ?? 1000;
     this.nodeTtlMs = options.nodeTtlMs ?? 15_000;
     this.maxAgeMs = options.historyMaxAgeSeconds * 1000;
+    this.revocationTtlMs = (options.revocationTtlSeconds ?? 86_400) * 1000;
+    this.maxRevocations = options.maxRevocations ?? MAX_REVOCATIONS_PER_TENANT;
     const common: RedisOptions = {
       lazyConnect: true,
       // Fail fast instead of queueing while disconnected: publishes answer 503 at once.
@@ -188,6 +261,7 @@ class RedisBroker implements Broker {
     this.cmd = new Redis(options.url, { ...common, connectionName: `cast:${this.node}` }) as ScriptClient;
     this.cmd.defineCommand('castPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });
     this.cmd.defineCommand('castRead', { numberOfKeys: 0, lua: READ_SCRIPT });
+    this.cmd.defineCommand('castRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
     // The subscriber resubscribes itself (see onSubscriberReady) so it can catch up after.
     this.sub = new Redis(options.url, { ...common, autoResubscribe: false, connectionName: `cast:${this.node}:sub` });
   }
@@ -203,7 +277,7 @@ class RedisBroker implements Broker {
     this.cmd.on('ready', () => void this.onCommandReady());
     this.sub.on('ready', () => this.onSubscriberReady());
     this.sub.on('close', () => this.onSubscriberLost());
-    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onLive(channel, message));
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel, message));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(100, Math.floor(this.nodeTtlMs / 3)));
     this.heartbeatTimer.unref?.();
     this.repairTimer = setInterval(() => this.repair(), REPAIR_MS);
@@ -236,10 +310,13 @@ class RedisBroker implements Broker {
       this.options.idempotencyWindowSeconds * 1000,
       this.nodeTtlMs,
       this.maxAgeMs + 60_000,
+      this.options.historyMaxBytes ?? -1,
+      this.options.maxIdempotencyKeys ?? 100_000,
       inputs.length,
     ];
+    const prints = inputs.map((input) => (input.idempotencyKey === undefined ? '' : fingerprint(input)));
     inputs.forEach((input, i) => {
-      args.push(input.channel, input.event, input.data, input.idempotencyKey ?? '', messageIds[i] as string);
+      args.push(input.channel, input.event, input.data, input.idempotencyKey ?? '', messageIds[i] as string, prints[i] as string);
     });
     let reply: Array<[string, string, string?]>;
     try {
@@ -247,6 +324,10 @@ class RedisBroker implements Broker {
     } catch (err) {
       for (const id of messageIds) this.waits.delete(id);
       throw this.unavailable(err, 'the publish');
+    }
+    if (reply[0]?.[0] === 'reused') {
+      for (const id of messageIds) this.waits.delete(id);
+      throw reusedKey(reply[0][1]);
     }
 
     if (listening) {
@@ -286,7 +367,7 @@ class RedisBroker implements Broker {
       if (input.idempotencyKey !== undefined) {
         remember.push([
           `${this.keys.tenant(tenant)}idem:${input.idempotencyKey}`,
-          JSON.stringify([position, messageId, input.channel, input.event, String(delivered)]),
+          JSON.stringify([position, messageId, input.channel, input.event, String(delivered), prints[i]]),
         ]);
       }
     });
@@ -310,38 +391,45 @@ class RedisBroker implements Broker {
   // ---- replay -------------------------------------------------------------
 
   async replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult> {
-    if (!parseRedisPosition(after)) return { events: [], recovered: false };
     const events: StoredEvent[] = [];
     let recovered = true;
     let from = after;
-    let logEnd = '';
     // Never stop early: the stream hand-off relies on the replay reaching the log's end.
     for (;;) {
-      const page = await this.readPage(tenant, from, channels, true);
+      const page = await this.replayPage(tenant, channels, from, Number.MAX_SAFE_INTEGER);
       recovered &&= page.recovered;
-      logEnd = page.last;
       events.push(...page.events);
-      if (!page.more) break;
-      from = page.more;
+      if (page.next === undefined) break;
+      from = page.next;
     }
+    return { events, recovered };
+  }
+
+  async replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage> {
+    if (!parseRedisPosition(after)) return { events: [], recovered: false, next: undefined, end: undefined };
+    const page = await this.readPage(tenant, after, channels, true, maxBytes);
+    if (page.more) return { events: page.events, recovered: page.recovered, next: page.more, end: undefined };
+    const { events } = page;
+    let end = page.last === '' ? undefined : page.last;
     // The stream hand-off drops live frames up to the replay's end and sends
     // every later one, so this node's feed must not deliver anything at or
     // before that end afterwards. The feed may be behind the log just read
     // (joining the tenant, or a pub/sub message still on its way): wait until
     // it has passed the log's end.
     const feed = this.feeds.get(tenant);
-    const end = parseRedisPosition(logEnd);
-    if (feed && end && comparePositions(feed.afterPos, end) < 0) {
-      await this.feedReaches(feed, end);
-      if (comparePositions(feed.afterPos, end) < 0) {
+    const endPos = end === undefined ? undefined : parseRedisPosition(end);
+    if (feed && endPos && comparePositions(feed.afterPos, endPos) < 0) {
+      await this.feedReaches(feed, endPos);
+      if (comparePositions(feed.afterPos, endPos) < 0) {
         // Still behind (its subscription is down): stop the replay where the
         // feed is; the feed delivers the rest live when it catches up.
         let keep = events.length;
         while (keep > 0 && comparePositions(parseRedisPosition((events[keep - 1] as StoredEvent).position) as ParsedPosition, feed.afterPos) > 0) keep--;
         events.length = keep;
+        end = feed.after;
       }
     }
-    return { events, recovered };
+    return { events, recovered: page.recovered, next: undefined, end };
   }
 
   /**
@@ -349,7 +437,13 @@ class RedisBroker implements Broker {
    *
    * @param strict - a client's position: also not recovered when past the log's end
    */
-  private async readPage(tenant: string, after: string, channels: readonly string[], strict: boolean): Promise<PageResult> {
+  private async readPage(
+    tenant: string,
+    after: string,
+    channels: readonly string[],
+    strict: boolean,
+    maxBytes = Number.MAX_SAFE_INTEGER,
+  ): Promise<PageResult> {
     let reply: [number, string, string, string[], string];
     try {
       reply = (await this.cmd.castRead(
@@ -359,6 +453,7 @@ class RedisBroker implements Broker {
         this.maxAgeMs,
         after,
         PAGE,
+        maxBytes,
         strict ? 1 : 0,
         channels.length,
         ...channels,
@@ -402,6 +497,8 @@ class RedisBroker implements Broker {
       generation: 0,
       closed: false,
       waiters: [],
+      registering: 0,
+      parked: [],
     };
     this.feeds.set(tenant, feed);
     this.subscribe([feed]);
@@ -423,8 +520,8 @@ class RedisBroker implements Broker {
    * Where a newly listened tenant starts: a position no later than Redis's
    * clock now, so every event appended from now on is after it. Redis time is
    * estimated from the last TIME measurement (a lower bound, less drift
-   * slack); the first subscriber of a tenant on a node may therefore also get
-   * the events of the last ~100 ms before it connected, never fewer.
+   * slack), so the feed may start up to ~100 ms early; each stream's own
+   * floor (see addSession) keeps those earlier events from reaching it.
    */
   private joinPosition(): string {
     const estimate = this.now() + (this.clockOffset ?? -1000) - DRIFT_MS;
@@ -456,9 +553,17 @@ class RedisBroker implements Broker {
     }
     const feeds = [...this.feeds.values()];
     for (let i = 0; i < feeds.length; i += 1000) this.subscribe(feeds.slice(i, i + 1000));
+    this.subscribeControl();
   }
 
   private onSubscriberLost(): void {
+    this.subscriberGeneration++;
+    this.controlSubscribed = false;
+    for (const mirror of this.mirrors.values()) {
+      // Control messages sent from now on may be missed: read the set again when back.
+      mirror.subscribed = false;
+      mirror.stale = true;
+    }
     for (const feed of this.feeds.values()) {
       // Messages published from now on may be missed: read the log when back.
       feed.subscribed = false;
@@ -468,9 +573,20 @@ class RedisBroker implements Broker {
     }
   }
 
-  private onLive(channel: Buffer, message: Buffer): void {
-    const tenant = this.keys.tenantOfLive(channel.toString('utf8'));
-    const feed = tenant === undefined ? undefined : this.feeds.get(tenant);
+  private onMessage(channel: Buffer, message: Buffer): void {
+    const name = channel.toString('utf8');
+    const tenant = this.keys.tenantOfLive(name);
+    if (tenant !== undefined) {
+      this.onLive(tenant, message);
+      return;
+    }
+    const controlled = this.keys.tenantOfControl(name);
+    if (controlled !== undefined) this.onControl(controlled, message);
+    else if (name === this.keys.replies(this.node)) this.onReply(message);
+  }
+
+  private onLive(tenant: string, message: Buffer): void {
+    const feed = this.feeds.get(tenant);
     if (!feed || !feed.subscribed) return;
     const event = decodeLiveMessage(message);
     if (!event) return;
@@ -546,6 +662,12 @@ class RedisBroker implements Broker {
     if (!at || comparePositions(at, feed.afterPos) <= 0) return;
     feed.after = event.position;
     feed.afterPos = at;
+    if (feed.registering > 0) feed.parked.push(event);
+    else this.handOver(feed, event);
+  }
+
+  /** Hands one event to the hub and completes a local publish's count. */
+  private handOver(feed: Feed, event: StoredEvent): void {
     let count = 0;
     try {
       count = this.local?.deliver(feed.tenant, event) ?? 0;
@@ -582,6 +704,10 @@ class RedisBroker implements Broker {
 
   private repair(): void {
     if (this.closed || this.sub.status !== 'ready') return;
+    this.subscribeControl();
+    for (const [tenant, mirror] of this.mirrors) {
+      if (mirror.subscribed && mirror.stale) this.loadMirror(tenant, mirror).catch(() => {});
+    }
     const unsubscribed: Feed[] = [];
     for (const feed of this.feeds.values()) {
       if (!feed.subscribed) unsubscribed.push(feed);
@@ -590,9 +716,221 @@ class RedisBroker implements Broker {
     for (let i = 0; i < unsubscribed.length; i += 1000) this.subscribe(unsubscribed.slice(i, i + 1000));
   }
 
+  // ---- control messages and revocations ------------------------------------------
+
+  async broadcast(tenant: string, message: ControlMessage): Promise<number> {
+    return this.sendControl(tenant, message, undefined);
+  }
+
+  async revoke(tenant: string, revocation: Revocation): Promise<number> {
+    return this.sendControl(tenant, { type: 'revoke', revocation }, revocation);
+  }
+
+  async revocations(tenant: string): Promise<Revocations> {
+    const known = this.mirrors.get(tenant);
+    if (known?.loaded && !known.stale) return known.list;
+    const mirror = known ?? this.newMirror(tenant);
+    try {
+      await this.loadMirror(tenant, mirror);
+    } catch (err) {
+      // Cut off from Redis: the copy read before is the best knowledge there is; with none, refuse.
+      if (mirror.loaded) return mirror.list;
+      throw this.unavailable(err, 'the revocation check');
+    }
+    return mirror.list;
+  }
+
+  private newMirror(tenant: string): Mirror {
+    const mirror: Mirror = {
+      list: new RevocationList(this.revocationTtlMs),
+      subscribed: false,
+      loaded: false,
+      stale: false,
+      loading: undefined,
+    };
+    this.mirrors.set(tenant, mirror);
+    return mirror;
+  }
+
+  /**
+   * Subscribes to the tenant's control channel (once), then reads its
+   * revocation set into the mirror. Revocations that were not in the mirror
+   * (made while this node was cut off) end the streams they cover.
+   */
+  private loadMirror(tenant: string, mirror: Mirror): Promise<void> {
+    mirror.loading ??= (async () => {
+      const generation = this.subscriberGeneration;
+      try {
+        if (!mirror.subscribed) {
+          if (this.sub.status !== 'ready') throw new Error('the subscriber connection is not ready');
+          await this.sub.subscribe(this.keys.control(tenant));
+          if (generation !== this.subscriberGeneration) throw new Error('the subscriber connection was lost');
+          mirror.subscribed = true;
+        }
+        const flat = await this.cmd.zrange(this.keys.revocations(tenant), 0, -1, 'WITHSCORES');
+        const added: Revocation[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const r = revocationFromMember(flat[i] as string, Number(flat[i + 1]));
+          if (r && mirror.list.add(r)) added.push(r);
+        }
+        mirror.list.prune(this.now());
+        mirror.loaded = true;
+        mirror.stale = generation !== this.subscriberGeneration || !mirror.subscribed;
+        for (const revocation of added) this.controlLocal(tenant, { type: 'revoke', revocation });
+      } finally {
+        mirror.loading = undefined;
+      }
+    })();
+    return mirror.loading;
+  }
+
+  /** Subscribes to this node's reply channel and the control channel of every mirror, in one command. */
+  private subscribeControl(): void {
+    if (this.controlSubscribed || this.controlSubscribing || this.closed || this.sub.status !== 'ready') return;
+    this.controlSubscribing = true;
+    const generation = this.subscriberGeneration;
+    const mirrors = [...this.mirrors];
+    this.sub
+      .subscribe(this.keys.replies(this.node), ...mirrors.map(([tenant]) => this.keys.control(tenant)))
+      .then(() => {
+        if (generation !== this.subscriberGeneration) return;
+        this.controlSubscribed = true;
+        for (const [tenant, mirror] of mirrors) {
+          mirror.subscribed = true;
+          if (mirror.loaded) this.loadMirror(tenant, mirror).catch(() => {});
+        }
+      })
+      .catch(() => {
+        // repair() retries.
+      })
+      .finally(() => {
+        this.controlSubscribing = false;
+      });
+  }
+
+  /**
+   * Publishes a control message to the tenant's control channel (storing the
+   * revocation with it, atomically, for `revoke`) and sums the answers of the
+   * nodes it reached, waiting at most the command timeout.
+   */
+  private async sendControl(tenant: string, message: ControlMessage, revocation: Revocation | undefined): Promise<number> {
+    const what = revocation ? 'the revocation' : 'the disconnect';
+    if (!this.controlSubscribed) {
+      // Just started or reconnected: the answers must have somewhere to arrive before anything is sent.
+      if (this.sub.status !== 'ready') throw this.unavailable(new Error('the subscriber connection is not ready'), what);
+      try {
+        await this.sub.subscribe(this.keys.replies(this.node));
+      } catch (err) {
+        throw this.unavailable(err, what);
+      }
+    }
+    const id = randomUUID();
+    const envelope: ControlEnvelope = { id, from: this.node, message };
+    const payload = JSON.stringify(envelope);
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const pending: PendingReplies = { sum: 0, got: 0, expected: undefined, resolve };
+    this.replies.set(id, pending);
+    try {
+      let reached: number;
+      try {
+        if (revocation) {
+          const now = this.now();
+          const oldest = now - this.revocationTtlMs;
+          const time = revocationTime(revocation);
+          reached = Number(
+            await this.cmd.castRevoke(
+              this.keys.revocations(tenant),
+              this.keys.control(tenant),
+              revocationMember(revocation),
+              time,
+              oldest,
+              this.revocationTtlMs + 60_000,
+              this.maxRevocations,
+              payload,
+              time >= oldest ? '1' : '0',
+            ),
+          );
+        } else {
+          reached = await this.cmd.publish(this.keys.control(tenant), payload);
+        }
+      } catch (err) {
+        throw this.unavailable(err, what);
+      }
+      if (reached < 0) {
+        throw new CastError(
+          'RATE_LIMITED',
+          `The tenant holds ${this.maxRevocations} revocations, the most kept at once; revoke by user or by issue time instead of token by token.`,
+          { retryAfter: 60 },
+        );
+      }
+      pending.expected = reached;
+      if (pending.got < reached) await Promise.race([done, sleep(this.timeoutMs)]);
+      return pending.sum;
+    } finally {
+      this.replies.delete(id);
+    }
+  }
+
+  /** A control message from any node (this one included): update the mirror, act locally, answer the count. */
+  private onControl(tenant: string, raw: Buffer): void {
+    let envelope: ControlEnvelope;
+    try {
+      envelope = JSON.parse(raw.toString('utf8')) as ControlEnvelope;
+    } catch {
+      return;
+    }
+    const { id, from, message } = envelope;
+    if (typeof id !== 'string' || typeof from !== 'string' || typeof message?.type !== 'string') return;
+    if (message.type === 'revoke') this.mirrors.get(tenant)?.list.add(message.revocation);
+    const count = this.controlLocal(tenant, message);
+    if (this.cmd.status !== 'ready') return;
+    this.cmd.publish(this.keys.replies(from), JSON.stringify({ id, count })).catch(() => {});
+  }
+
+  private controlLocal(tenant: string, message: ControlMessage): number {
+    try {
+      return this.local?.control?.(tenant, message) ?? 0;
+    } catch (err) {
+      this.log(`cast: a control message failed on this node: ${messageOf(err)}`);
+      return 0;
+    }
+  }
+
+  private onReply(raw: Buffer): void {
+    let reply: { id?: unknown; count?: unknown };
+    try {
+      reply = JSON.parse(raw.toString('utf8')) as { id?: unknown; count?: unknown };
+    } catch {
+      return;
+    }
+    const pending = typeof reply.id === 'string' ? this.replies.get(reply.id) : undefined;
+    if (!pending) return;
+    pending.sum += typeof reply.count === 'number' && Number.isFinite(reply.count) ? reply.count : 0;
+    pending.got++;
+    if (pending.expected !== undefined && pending.got >= pending.expected) pending.resolve();
+  }
+
+  /** Forgets revocations no valid token can match any more, about once a minute. */
+  private pruneMirrors(): void {
+    const now = this.now();
+    if (now - this.lastPrune < 60_000) return;
+    this.lastPrune = now;
+    for (const mirror of this.mirrors.values()) mirror.list.prune(now);
+  }
+
   // ---- sessions ---------------------------------------------------------------
 
-  addSession(session: SessionRecord): void {
+  /**
+   * Registers a stream. The registration (the subscriber counts that publish
+   * scripts read for `delivered`) is written together with a read of the
+   * tenant's newest position, which becomes the stream's floor: an event
+   * counted for the stream is after it, one not counted is at or before it.
+   * This node's feed parks the tenant's events until the floor is set.
+   */
+  addSession(session: SessionRecord): Promise<void> {
     const { tenant } = session;
     let byId = this.sessions.get(tenant);
     if (!byId) {
@@ -602,7 +940,17 @@ class RedisBroker implements Broker {
     byId.set(session.id, session);
     const counts = this.channelCounts(tenant);
     for (const ch of session.channels) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-    this.writeSession(tenant, session, true);
+    const feed = this.feeds.get(tenant);
+    if (feed) feed.registering++;
+    return this.writeSession(tenant, session, true).then((last) => {
+      session.startAfter?.(last);
+      if (!feed) return;
+      feed.registering--;
+      if (feed.registering > 0 || feed.closed) return;
+      const parked = feed.parked;
+      feed.parked = [];
+      for (const event of parked) this.handOver(feed, event);
+    });
   }
 
   removeSession(tenant: string, id: string): void {
@@ -632,11 +980,16 @@ class RedisBroker implements Broker {
     return counts;
   }
 
-  /** Writes one session change; a failure marks the tenant for a full rewrite at the next heartbeat. */
-  private writeSession(tenant: string, session: SessionRecord, added: boolean): void {
+  /**
+   * Writes one session change; a failure marks the tenant for a full rewrite
+   * at the next heartbeat. Resolves (never rejects) with the tenant's newest
+   * log position read in the same transaction when adding (undefined when
+   * unknown: no log, or the write did not happen).
+   */
+  private writeSession(tenant: string, session: SessionRecord, added: boolean): Promise<string | undefined> {
     if (this.cmd.status !== 'ready' || this.dirty.has(tenant)) {
       this.dirty.add(tenant);
-      return;
+      return Promise.resolve(undefined);
     }
     const sessKey = this.keys.sessions(tenant, this.node);
     const subsKey = this.keys.subscribers(tenant, this.node);
@@ -651,11 +1004,21 @@ class RedisBroker implements Broker {
       else m.hdel(subsKey, ch);
     }
     m.pexpire(sessKey, this.nodeTtlMs).pexpire(subsKey, this.nodeTtlMs);
-    m.exec()
+    if (added) m.hget(this.keys.meta(tenant), 'last');
+    return m
+      .exec()
       .then((results) => {
-        if (results?.some(([err]) => err)) this.dirty.add(tenant);
+        if (!results || results.some(([err]) => err)) {
+          this.dirty.add(tenant);
+          return undefined;
+        }
+        const last = added ? results[results.length - 1]?.[1] : undefined;
+        return typeof last === 'string' && parseRedisPosition(last) ? last : undefined;
       })
-      .catch(() => this.dirty.add(tenant));
+      .catch(() => {
+        this.dirty.add(tenant);
+        return undefined;
+      });
   }
 
   async listSessions(tenant: string, filter: { channel?: string; userId?: string }): Promise<SessionInfo[]> {
@@ -698,6 +1061,7 @@ class RedisBroker implements Broker {
   /** Registers the node, refreshes its session hashes, measures the clock and reads the epoch. */
   private async heartbeat(): Promise<void> {
     if (this.closed || this.cmd.status !== 'ready') return;
+    this.pruneMirrors();
     try {
       const [sec, usec] = await this.cmd.time();
       const received = this.now();
@@ -757,6 +1121,8 @@ class RedisBroker implements Broker {
     this.feeds.clear();
     for (const wait of this.waits.values()) wait.resolve();
     this.waits.clear();
+    for (const pending of this.replies.values()) pending.resolve();
+    this.replies.clear();
     if (this.cmd.status === 'ready') {
       // Leave at once rather than after the node TTL: other nodes stop counting our sessions.
       const m = this.cmd.multi().zrem(this.keys.nodes, this.node);

@@ -1,4 +1,5 @@
 import type { SessionInfo } from '@cast/protocol';
+import type { Revocation, Revocations } from '../revocation/list.js';
 
 /** One event as the broker logs and delivers it. */
 export interface StoredEvent {
@@ -38,10 +39,46 @@ export interface ReplayResult {
   recovered: boolean;
 }
 
+/** What one page of a replay found (see {@link Broker.replayPage}). */
+export interface ReplayPage {
+  /** Events after the given position on the asked channels, in order; at most about `maxBytes` of them (at least one when any is left). */
+  events: StoredEvent[];
+  /** False when some events after the position are no longer (or were never) held. Meaningful on a replay's first page. */
+  recovered: boolean;
+  /** Where the next page starts (exclusive); undefined when this page reached the log's end. */
+  next: string | undefined;
+  /**
+   * When `next` is undefined: the log position this replay covers up to (the
+   * log's newest position when read, or less when live delivery on this node
+   * is behind it); undefined when the log holds nothing. Live events after it
+   * reach the stream through live delivery.
+   */
+  end: string | undefined;
+}
+
 /** A connection's registration, for the sessions listing. */
 export interface SessionRecord extends SessionInfo {
   tenant: string;
+  /**
+   * Told by a broker whose `delivered` counts come from registrations (Redis)
+   * the log position at the moment this session started to count: live events
+   * at or before it were not counted for it and must not reach it (undefined:
+   * the log held nothing, or the position is unknown).
+   */
+  startAfter?(position: string | undefined): void;
 }
+
+/**
+ * A message for the hub of every node (see {@link Broker.broadcast}); each
+ * hub answers how many of its streams it ended.
+ * - `revoke`: end the streams of the tokens the revocation covers, with a
+ *   final `revoked` event;
+ * - `disconnect`: end the streams of a user or one session (only those
+ *   holding `channel`, when given), with a final `disconnected` event.
+ */
+export type ControlMessage =
+  | { type: 'revoke'; revocation: Revocation }
+  | { type: 'disconnect'; userId?: string; sessionId?: string; channel?: string; reconnect: boolean };
 
 /**
  * The node-local side of fan-out: the broker hands each event of a tenant
@@ -57,6 +94,8 @@ export interface LocalDelivery {
    * resumes by replay and learns whether history was recovered.
    */
   reset?(tenant: string): void;
+  /** Acts on a control message for this node's streams of a tenant; returns how many streams it ended. */
+  control?(tenant: string, message: ControlMessage): number;
 }
 
 /**
@@ -73,16 +112,51 @@ export interface Broker {
   publish(tenant: string, inputs: readonly PublishInput[]): Promise<PublishOutcome[]>;
   /** Events of a tenant's channels after a position (exclusive), with whether that is all of them. */
   replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult>;
+  /**
+   * One page of {@link replay}: events after a position, about `maxBytes` of
+   * payload at most (never fewer than one event when any is left). A stream
+   * reads the next page only once its socket has taken the previous one, so
+   * a replay holds about one page in memory whatever the history's size. The
+   * page that reaches the log's end also lines live delivery up with it: no
+   * live event at or before `end` reaches this node's hub afterwards.
+   */
+  replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage>;
   /** This node gained its first local subscriber to a tenant's channel. */
   listen(tenant: string, channel: string): void;
   /** This node lost its last local subscriber to a tenant's channel. */
   unlisten(tenant: string, channel: string): void;
-  /** Registers an open stream connection for the sessions listing. */
-  addSession(session: SessionRecord): void;
+  /**
+   * Registers an open stream connection for the sessions listing and the
+   * `delivered` counts. A promise when the registration takes a round trip
+   * (Redis): it settles once the session counts everywhere and its
+   * {@link SessionRecord.startAfter} floor is set, so the stream sends
+   * `connected` only then.
+   */
+  addSession(session: SessionRecord): void | Promise<void>;
   /** Removes a closed stream connection. */
   removeSession(tenant: string, id: string): void;
   /** Active sessions of a tenant, optionally only those on a channel or of a user. */
   listSessions(tenant: string, filter: { channel?: string; userId?: string }): Promise<SessionInfo[]>;
+  /**
+   * Hands a control message to the hub of every node of the cluster (this
+   * one included) and resolves with the sum of their answers. Nodes without
+   * a stream of the tenant answer 0 or are not asked. A node that does not
+   * answer within the command timeout is left out of the sum.
+   */
+  broadcast(tenant: string, message: ControlMessage): Promise<number>;
+  /**
+   * Stores a revocation, kept until no token it covers can still be valid
+   * (its time plus the longest token lifetime), and broadcasts it so every
+   * node ends the streams it covers. Resolves with how many were ended.
+   * Fails with 429 `RATE_LIMITED` when the tenant already holds
+   * `MAX_REVOCATIONS_PER_TENANT`.
+   */
+  revoke(tenant: string, revocation: Revocation): Promise<number>;
+  /**
+   * The tenant's revocations, to check a token against before its stream
+   * opens. A local copy: no round trip once a node has read it.
+   */
+  revocations(tenant: string): Promise<Revocations>;
   /** Whether the broker can accept publishes now (for `/readyz`). */
   ready(): Promise<boolean>;
   /** Stops background work and closes connections. */

@@ -6,7 +6,7 @@ import {
 } from '@cast/protocol';
 import { Hono } from 'hono';
 import { authenticate, readApiKey } from '../auth/api-key.js';
-import { asObject, readJson } from '../body.js';
+import { asObject, readJsonBody } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
 import { requestHeader } from '../node-request.js';
@@ -90,10 +90,11 @@ export function eventRoutes(deps: ServerDeps): Hono {
 
   app.post('/publish', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');
-    const body = asObject(await readJson(c, config.maxPayloadBytes + ENVELOPE_BYTES));
+    const doc = await readJsonBody(c, config.maxPayloadBytes + ENVELOPE_BYTES, [['data']]);
+    const body = asObject(doc.value);
     const event = checkEventName(body.topic, 'topic');
     const [res] = await publishEvents(deps, tenant, [
-      { channel: BUS_CHANNEL, event, ...checkPayload(body, config.maxPayloadBytes, requestHeader(c, 'idempotency-key')) },
+      { channel: BUS_CHANNEL, event, ...checkPayload(body, doc.source(['data']), config.maxPayloadBytes, requestHeader(c, 'idempotency-key')) },
     ]);
     return c.json(res);
   });

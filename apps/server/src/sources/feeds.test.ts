@@ -151,6 +151,14 @@ describe('changes', () => {
     expect(JSON.parse(s.delivered[0]?.data as string)).toEqual({ type: 'delete', documentId: '1', document: { id: 1, title: 'old' } });
   });
 
+  it('publishes the document as the JSON text the source wrote, large numbers unchanged', async () => {
+    const s = await setup();
+    s.broker.listen('acme', CH);
+    const documentJson = '{"id":9007199254740993,"n":1e999,"tenant_id":"acme"}';
+    await s.src.sink().change(change({ document: JSON.parse(documentJson), documentJson }));
+    expect(s.delivered[0]?.data).toBe(`{"type":"insert","documentId":"1","document":${documentJson}}`);
+  });
+
   it('drops a change nobody here watches (a late notification)', async () => {
     const s = await setup();
     await s.src.sink().change(change());

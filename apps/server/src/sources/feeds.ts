@@ -1,5 +1,5 @@
 import { parsePosition } from '@cast/protocol';
-import type { Broker, ReplayResult } from '../broker/types.js';
+import type { Broker, ReplayPage, ReplayResult } from '../broker/types.js';
 import type { Change, ChangeSink, ChangeSource, Watch } from './types.js';
 
 /** Change-feed events live in the tenant's log on `$db:<collection>`: no push token can name a `$` channel. */
@@ -148,17 +148,23 @@ export class ChangeFeeds implements ChangeSink {
   wrap(inner: Broker): Broker {
     const split = (channel: string) =>
       channel.startsWith(COLLECTION_CHANNEL_PREFIX) ? channel.slice(COLLECTION_CHANNEL_PREFIX.length) : undefined;
+    const covered = (tenant: string, channels: readonly string[], after: string, recovered: boolean) => {
+      const collections = channels.map(split).filter((c): c is string => c !== undefined);
+      if (!recovered || collections.length === 0) return recovered;
+      const from = parsePosition(after);
+      return from !== undefined && collections.every((c) => this.coveredSince(tenant, c, from.ms));
+    };
     return {
       kind: inner.kind,
       start: (local) => inner.start(local),
       publish: (tenant, inputs) => inner.publish(tenant, inputs),
       replay: async (tenant, channels, after): Promise<ReplayResult> => {
         const result = await inner.replay(tenant, channels, after);
-        const collections = channels.map(split).filter((c): c is string => c !== undefined);
-        if (!result.recovered || collections.length === 0) return result;
-        const from = parsePosition(after);
-        const covered = from !== undefined && collections.every((c) => this.coveredSince(tenant, c, from.ms));
-        return covered ? result : { events: result.events, recovered: false };
+        return covered(tenant, channels, after, result.recovered) ? result : { events: result.events, recovered: false };
+      },
+      replayPage: async (tenant, channels, after, maxBytes): Promise<ReplayPage> => {
+        const page = await inner.replayPage(tenant, channels, after, maxBytes);
+        return covered(tenant, channels, after, page.recovered) ? page : { ...page, recovered: false };
       },
       listen: (tenant, channel) => {
         inner.listen(tenant, channel);
@@ -173,6 +179,9 @@ export class ChangeFeeds implements ChangeSink {
       addSession: (s) => inner.addSession(s),
       removeSession: (tenant, id) => inner.removeSession(tenant, id),
       listSessions: (tenant, filter) => inner.listSessions(tenant, filter),
+      broadcast: (tenant, message) => inner.broadcast(tenant, message),
+      revoke: (tenant, revocation) => inner.revoke(tenant, revocation),
+      revocations: (tenant) => inner.revocations(tenant),
       ready: () => inner.ready(),
       close: () => inner.close(),
     };
@@ -206,7 +215,9 @@ export class ChangeFeeds implements ChangeSink {
     const entry = this.entries.get(keyOf(change.tenant, change.collection));
     // A late notification after the watch ended: nobody here asked for it.
     if (!entry || !this.broker) return;
-    let data = JSON.stringify({ type: change.type, documentId: change.documentId, document: change.document });
+    // The document's own JSON text when the source has it, so that its numbers reach subscribers as written.
+    const document = change.documentJson ?? JSON.stringify(change.document ?? null);
+    let data = `{"type":${JSON.stringify(change.type)},"documentId":${JSON.stringify(change.documentId)},"document":${document}}`;
     if (Buffer.byteLength(data, 'utf8') > this.options.maxDocumentBytes) {
       // Never a truncated document presented as whole: say it is too large, the client reads it itself.
       data = JSON.stringify({ type: change.type, documentId: change.documentId, document: null, tooLarge: true });

@@ -15,6 +15,12 @@ export interface Change {
   /** The new document; for a delete, the old one. */
   document: unknown;
   /**
+   * The document as JSON text exactly as the source wrote it (a bigint past
+   * 2^53 kept as written), when the source has it; published instead of
+   * serializing `document` again.
+   */
+  documentJson?: string;
+  /**
    * Identifies the change at its origin, the same on every server node that
    * sees it (so a cluster publishes it once).
    */

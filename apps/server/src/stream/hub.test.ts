@@ -2,7 +2,8 @@ import { createMatcher } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, SessionRecord, StoredEvent } from '../broker/types.js';
 import { Metrics } from '../metrics.js';
-import { eventFrame, Hub } from './hub.js';
+import type { LifecycleEvent } from '../lifecycle.js';
+import { DISCONNECTED_FRAMES, eventFrame, Hub, REVOKED_FRAME } from './hub.js';
 import type { SinkListener, StreamSink } from './sink.js';
 import { type CloseReason, StreamConnection } from './writer.js';
 
@@ -185,6 +186,7 @@ function expiringConn(hub: Hub, expiresAt: number | undefined) {
     onClose: (l) => {
       listener = l;
     },
+    whenDrained: (_threshold, callback) => callback(),
   };
   const conn = new StreamConnection(sink, {
     id: `e${nextId++}`,
@@ -274,6 +276,72 @@ describe('Hub: token expiry', () => {
     expect(far.reasons).toEqual([]);
     vi.advanceTimersByTime(DAY);
     expect(far.reasons).toEqual(['expired']);
+  });
+});
+
+describe('Hub control (revoke, disconnect)', () => {
+  function setupControl() {
+    const events: LifecycleEvent[] = [];
+    const hub = new Hub(fakeBroker().broker, new Metrics(), 86_400_000, { lifecycle: (e) => events.push(e) });
+    hubs.push(hub);
+    const conn = (channels: string[], userId: string | undefined, token: { tokenId?: string; issuedAt?: number }, tenant = 'acme') => {
+      const f = fakeConn(tenant, channels, [], userId);
+      Object.assign(f.conn, { tokenId: token.tokenId, issuedAt: token.issuedAt ?? 1000 });
+      hub.add(f.conn);
+      return f;
+    };
+    return { hub, events, conn };
+  }
+  const text = (frames: Uint8Array[]) => frames.map((f) => Buffer.from(f).toString());
+
+  it('ends the streams a revocation covers with a final revoked event, and reports connection.revoked per channel', () => {
+    const { hub, events, conn } = setupControl();
+    const old = conn(['orders', 'user:u1'], 'u1', { tokenId: 't-old', issuedAt: 1000 });
+    const fresh = conn(['orders'], 'u1', { tokenId: 't-new', issuedAt: 2000 });
+    const other = conn(['orders'], 'u2', { tokenId: 't-other', issuedAt: 1000 });
+    const elsewhere = conn(['orders'], 'u1', { tokenId: 't-globex', issuedAt: 1000 }, 'globex');
+    expect(hub.control('acme', { type: 'revoke', revocation: { kind: 'user', userId: 'u1', before: 2000 } })).toBe(1);
+    expect(text(old.sent)).toEqual(['event: revoked\ndata: {"reason":"token_revoked"}\n\n']);
+    expect(old.sent[0]).toBe(REVOKED_FRAME);
+    expect(old.closedWith).toEqual(['revoked']);
+    for (const f of [fresh, other, elsewhere]) expect(f.closedWith).toEqual([]);
+    expect(events.map(({ at, ...e }) => e)).toEqual([
+      { type: 'connection.revoked', tenant: 'acme', channel: 'orders', userId: 'u1' },
+      { type: 'connection.revoked', tenant: 'acme', channel: 'user:u1', userId: 'u1' },
+    ]);
+    expect(hub.control('acme', { type: 'revoke', revocation: { kind: 'token', tokenId: 't-other', at: 5000 } })).toBe(1);
+    expect(other.closedWith).toEqual(['revoked']);
+    expect(hub.control('nobody', { type: 'revoke', revocation: { kind: 'all', before: 1e15 } })).toBe(0);
+  });
+
+  it('disconnects by user or session, only streams holding the channel when one is given, telling whether to reconnect', () => {
+    const { hub, events, conn } = setupControl();
+    const a = conn(['orders'], 'u1', {});
+    const b = conn(['tickets'], 'u1', {});
+    const c = conn(['orders'], 'u2', {});
+    const anonymous = conn(['orders'], undefined, {});
+    expect(hub.control('acme', { type: 'disconnect', userId: 'u1', channel: 'tickets', reconnect: true })).toBe(1);
+    expect(b.sent).toEqual([DISCONNECTED_FRAMES.reconnect]);
+    expect(text(b.sent)).toEqual(['event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":true}\n\n']);
+    expect(b.closedWith).toEqual(['disconnected']);
+    expect(a.closedWith).toEqual([]);
+    expect(hub.control('acme', { type: 'disconnect', sessionId: anonymous.conn.id, reconnect: false })).toBe(1);
+    expect(text(anonymous.sent)).toEqual(['event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":false}\n\n']);
+    expect(hub.control('acme', { type: 'disconnect', sessionId: 'unknown', reconnect: false })).toBe(0);
+    expect(hub.control('acme', { type: 'disconnect', reconnect: false })).toBe(0);
+    expect(a.closedWith).toEqual([]);
+    expect(c.closedWith).toEqual([]);
+    expect(events.map((e) => [e.type, e.channel, e.userId])).toEqual([
+      ['connection.revoked', 'tickets', 'u1'],
+      ['connection.revoked', 'orders', undefined],
+    ]);
+  });
+
+  it('never covers a stream without a token issue time by a time-based revocation', () => {
+    const { hub, conn } = setupControl();
+    const apiKeyStream = conn(['orders'], undefined, { issuedAt: Number.POSITIVE_INFINITY });
+    expect(hub.control('acme', { type: 'revoke', revocation: { kind: 'all', before: Date.now() } })).toBe(0);
+    expect(apiKeyStream.closedWith).toEqual([]);
   });
 });
 

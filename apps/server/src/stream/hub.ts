@@ -1,6 +1,16 @@
-import { type ExpiredData, encodeComment, encodeFrame, formatWireId, parsePosition } from '@cast/protocol';
-import type { Broker, LocalDelivery, StoredEvent } from '../broker/types.js';
+import {
+  type DisconnectedData,
+  type ExpiredData,
+  encodeComment,
+  encodeFrame,
+  formatWireId,
+  parsePosition,
+  type RevokedData,
+} from '@cast/protocol';
+import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from '../broker/types.js';
+import type { LifecycleListener } from '../lifecycle.js';
 import type { Metrics } from '../metrics.js';
+import { covers } from '../revocation/list.js';
 import { ExpiryQueue } from './expiry.js';
 import type { CloseReason, StreamConnection, StreamOwner } from './writer.js';
 
@@ -14,6 +24,17 @@ export function expiredFrame(expiresAt: number): Buffer {
   const data: ExpiredData = { reason: 'token_expired', expiredAt: new Date(expiresAt).toISOString() };
   return Buffer.from(encodeFrame({ event: 'expired', data: JSON.stringify(data) }));
 }
+
+const frameOf = (event: string, data: RevokedData | DisconnectedData): Buffer =>
+  Buffer.from(encodeFrame({ event, data: JSON.stringify(data) }));
+
+/** The final frame of a stream whose token was revoked. */
+export const REVOKED_FRAME = frameOf('revoked', { reason: 'token_revoked' });
+/** The final frames of a stream closed by `POST /push/disconnect`, telling the client to reconnect or not. */
+export const DISCONNECTED_FRAMES = {
+  reconnect: frameOf('disconnected', { reason: 'disconnected_by_server', reconnect: true }),
+  stop: frameOf('disconnected', { reason: 'disconnected_by_server', reconnect: false }),
+} as const;
 
 /** Frames already encoded, by event object: a held event is encoded once for live delivery and every replay. */
 const frames = new WeakMap<StoredEvent, Buffer>();
@@ -54,6 +75,8 @@ export class Hub implements LocalDelivery, StreamOwner {
     private readonly broker: Broker,
     private readonly metrics: Metrics,
     heartbeatMs: number,
+    /** Told of the `connection.revoked` events of the streams this node ends. */
+    private readonly lifecycle?: LifecycleListener | undefined,
   ) {
     this.heartbeat = setInterval(() => {
       for (const conn of this.all) conn.send(HEARTBEAT);
@@ -66,8 +89,12 @@ export class Hub implements LocalDelivery, StreamOwner {
     return this.all.size;
   }
 
-  /** Starts delivering a tenant's events on the connection's channels to it. */
-  add(conn: StreamConnection): void {
+  /**
+   * Starts delivering a tenant's events on the connection's channels to it.
+   * A promise when the broker's registration takes a round trip (Redis):
+   * `connected` waits for it.
+   */
+  add(conn: StreamConnection): void | Promise<void> {
     let channels = this.tenants.get(conn.tenant);
     if (!channels) {
       channels = new Map();
@@ -83,9 +110,9 @@ export class Hub implements LocalDelivery, StreamOwner {
       set.add(conn);
     }
     this.all.add(conn);
-    // The connection is its own session record: no copy per stream.
-    this.broker.addSession(conn);
     this.metrics.connectionsOpened++;
+    // The connection is its own session record: no copy per stream.
+    return this.broker.addSession(conn);
   }
 
   /**
@@ -147,6 +174,52 @@ export class Hub implements LocalDelivery, StreamOwner {
     const conns = [...set];
     for (const conn of conns) conn.close(reason);
     return conns.length;
+  }
+
+  /**
+   * Acts on a control message (from any node, through the broker): ends the
+   * matching streams of the tenant on this node with a final `revoked` or
+   * `disconnected` event, and reports `connection.revoked` once per ended
+   * stream and channel. Returns how many streams it ended.
+   */
+  control(tenant: string, message: ControlMessage): number {
+    const channels = this.tenants.get(tenant);
+    if (!channels) return 0;
+    const conns = new Set<StreamConnection>();
+    for (const set of channels.values()) for (const conn of set) conns.add(conn);
+    let ended = 0;
+    for (const conn of conns) {
+      if (message.type === 'revoke') {
+        if (!covers(message.revocation, conn)) continue;
+        this.end(conn, REVOKED_FRAME, 'revoked');
+        this.metrics.streamsRevoked++;
+      } else {
+        if (message.sessionId !== undefined && conn.id !== message.sessionId) continue;
+        if (message.userId !== undefined && conn.userId !== message.userId) continue;
+        if (message.sessionId === undefined && message.userId === undefined) continue;
+        if (message.channel !== undefined && !conn.channels.includes(message.channel)) continue;
+        this.end(conn, message.reconnect ? DISCONNECTED_FRAMES.reconnect : DISCONNECTED_FRAMES.stop, 'disconnected');
+        this.metrics.streamsDisconnected++;
+      }
+      ended++;
+    }
+    return ended;
+  }
+
+  /** Sends a stream its final frame, ends it and reports `connection.revoked` for each of its channels. */
+  private end(conn: StreamConnection, frame: Buffer, reason: CloseReason): void {
+    conn.send(frame);
+    conn.close(reason);
+    if (!this.lifecycle) return;
+    const at = Date.now();
+    const userId = conn.userId ?? undefined;
+    for (const channel of conn.channels) {
+      try {
+        this.lifecycle.lifecycle({ type: 'connection.revoked', tenant: conn.tenant, channel, userId, at });
+      } catch (err) {
+        console.error('cast: a lifecycle listener threw', err);
+      }
+    }
   }
 
   /** Ends a tenant's streams on this node; their clients reconnect and resume by replay. */

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker, ReplayResult } from '../broker/types.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Broker, ReplayPage } from '../broker/types.js';
 import type { ServerDeps } from '../context.js';
 import { createInProcessServer, type InProcessServer } from '../test-support.js';
 
@@ -8,7 +8,7 @@ const KEY = 'sk_test_0123456789abcdef';
 interface Setup {
   deps: ServerDeps;
   app: InProcessServer['app'];
-  publish: (data: number) => Promise<string>;
+  publish: (data: number | string) => Promise<string>;
   token: string;
 }
 
@@ -18,13 +18,13 @@ afterEach(() => {
 });
 
 /** A server in-process whose broker's replay can be held open while events are published. */
-async function setup(wrap: (memory: Broker) => Broker): Promise<Setup> {
-  const server = await createInProcessServer({ CAST_API_KEYS: `acme=${KEY}`, CAST_SIGNING_SECRET: 's'.repeat(32) }, { wrapBroker: wrap });
+async function setup(wrap: (memory: Broker) => Broker, env: Record<string, string> = {}): Promise<Setup> {
+  const server = await createInProcessServer({ CAST_API_KEYS: `acme=${KEY}`, CAST_SIGNING_SECRET: 's'.repeat(32), ...env }, { wrapBroker: wrap });
   servers.push(server);
   const { deps, app } = server;
   const { broker } = deps;
   const { token } = await deps.tokens.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 });
-  const publish = async (data: number) => {
+  const publish = async (data: number | string) => {
     const [out] = await broker.publish('acme', [{ channel: 'orders', event: 'n', data: String(data) }]);
     return `${out?.event.position}/orders`;
   };
@@ -69,10 +69,10 @@ describe('the replay-to-live hand-off', () => {
     });
     const s = await setup((memory) => ({
       ...memory,
-      async replay(tenant, channels, after): Promise<ReplayResult> {
+      async replayPage(tenant, channels, after, maxBytes): Promise<ReplayPage> {
         started();
         await g.wait; // events are published meanwhile; the replay below then includes them
-        return memory.replay(tenant, channels, after);
+        return memory.replayPage(tenant, channels, after, maxBytes);
       },
     }));
     const from = await s.publish(0);
@@ -97,8 +97,8 @@ describe('the replay-to-live hand-off', () => {
     });
     const s = await setup((memory) => ({
       ...memory,
-      async replay(tenant, channels, after): Promise<ReplayResult> {
-        const snapshot = await memory.replay(tenant, channels, after);
+      async replayPage(tenant, channels, after, maxBytes): Promise<ReplayPage> {
+        const snapshot = await memory.replayPage(tenant, channels, after, maxBytes);
         started();
         await g.wait; // events published now are only in the live path
         return snapshot;
@@ -121,7 +121,7 @@ describe('the replay-to-live hand-off', () => {
   it('goes live and says recovered: false when the replay fails', async () => {
     const s = await setup((memory) => ({
       ...memory,
-      async replay(): Promise<ReplayResult> {
+      async replayPage(): Promise<ReplayPage> {
         throw new Error('log unreachable');
       },
     }));
@@ -139,5 +139,138 @@ describe('the replay-to-live hand-off', () => {
       console.error = original;
     }
     expect(errors).toHaveLength(1);
+  });
+});
+
+/** Reads up to `count` SSE messages, or until the stream ends (bounded by `maxChunks` reads). */
+async function readAll(res: Response, count: number, maxChunks = 20_000) {
+  const got: Array<{ id: string | undefined; event: string | undefined; data: string }> = [];
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (let i = 0; i < maxChunks && got.length < count; i++) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    const blocks = buffer.split('\n\n');
+    buffer = blocks.pop() ?? '';
+    for (const block of blocks) {
+      const fields = new Map(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const));
+      if (fields.has('data')) got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
+    }
+  }
+  await reader.cancel();
+  return got;
+}
+
+/** Counts the pages a broker reads and the bytes of their events. */
+function countingPages(memory: Broker, reads: { pages: number; bytes: number; hold?: Promise<void> | undefined }): Broker {
+  return {
+    ...memory,
+    async replayPage(tenant, channels, after, maxBytes): Promise<ReplayPage> {
+      reads.pages++;
+      if (reads.pages > 1 && reads.hold) await reads.hold;
+      const page = await memory.replayPage(tenant, channels, after, maxBytes);
+      for (const e of page.events) reads.bytes += e.data.length;
+      return page;
+    },
+  };
+}
+
+const BUFFER = { CAST_CONNECTION_BUFFER_BYTES: '4096' };
+const payload = (n: number) => JSON.stringify({ n, pad: 'x'.repeat(500) });
+
+describe('a paced replay', () => {
+  it('sends a history many times the connection buffer exactly once, in order, then live events', async () => {
+    const reads = { pages: 0, bytes: 0 };
+    const s = await setup((memory) => countingPages(memory, reads), BUFFER);
+    const from = await s.publish(payload(0));
+    for (let i = 1; i <= 200; i++) await s.publish(payload(i));
+    const res = await s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': from } });
+    const reading = readAll(res, 203);
+    await s.publish(payload(201));
+    await s.publish(payload(202));
+    const events = await reading;
+    expect(events[0]?.data).toBe('{"channels":["orders"],"recovered":true}');
+    expect(events.slice(1).map((e) => (JSON.parse(e.data) as { n: number }).n)).toEqual(Array.from({ length: 202 }, (_, i) => i + 1));
+    // Read in pages of about half the 4 KiB buffer, not in one piece.
+    expect(reads.pages).toBeGreaterThan(50);
+    expect(s.deps.metrics.slowConsumerDrops).toBe(0);
+  });
+
+  it('reads no further than about one buffer for a resume that does not read, and drops it as a slow consumer', async () => {
+    const reads = { pages: 0, bytes: 0 };
+    const s = await setup((memory) => countingPages(memory, reads), { ...BUFFER, CAST_HEARTBEAT_MS: '100' });
+    const from = await s.publish(payload(0));
+    for (let i = 1; i <= 200; i++) await s.publish(payload(i));
+    const res = await s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': from } });
+    expect(res.status).toBe(200);
+    // Nobody reads the body: after two heartbeat intervals without progress the stream is dropped.
+    await vi.waitFor(() => expect(s.deps.metrics.slowConsumerDrops).toBe(1), { timeout: 5000 });
+    expect(s.deps.hub.size).toBe(0);
+    // It read about one buffer of the ~100 KiB history, not all of it.
+    expect(reads.pages).toBeLessThan(10);
+    expect(reads.bytes).toBeLessThan(4096);
+  });
+
+  it('drops live frames held past the buffer during a long replay and reads them from the log: every event once, in order', async () => {
+    let open!: () => void;
+    const reads = { pages: 0, bytes: 0, hold: new Promise<void>((r) => (open = r)) as Promise<void> | undefined };
+    const s = await setup((memory) => countingPages(memory, reads), BUFFER);
+    const from = await s.publish(payload(0));
+    for (let i = 1; i <= 20; i++) await s.publish(payload(i));
+    const res = await s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': from } });
+    const reading = readAll(res, 81);
+    await vi.waitFor(() => expect(reads.pages).toBe(2));
+    // The second page waits; meanwhile 60 live events (~30 KiB, past the 4 KiB buffer) arrive.
+    for (let i = 21; i <= 80; i++) await s.publish(payload(i));
+    open();
+    const events = await reading;
+    expect(events[0]?.data).toBe('{"channels":["orders"],"recovered":true}');
+    expect(events.slice(1).map((e) => (JSON.parse(e.data) as { n: number }).n)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+  });
+});
+
+describe('a resume the log cannot serve', () => {
+  it.each([
+    ['garbage'],
+    ['-1-0/x'],
+    ['1.5-0'],
+    ['x'.repeat(8192)],
+    // Full-width digits cannot travel in a header through fetch: the query parameter carries them.
+    ['１７００００００００００００-０/orders', 'query'],
+  ])('opens live with recovered: false for the unparseable Last-Event-ID %#', async (id, where = 'header') => {
+    const s = await setup((memory) => memory);
+    await s.publish(0);
+    const res =
+      where === 'header'
+        ? await s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': id } })
+        : await s.app.request(`/push/stream?token=${s.token}&lastEventId=${encodeURIComponent(id)}`);
+    expect(res.status).toBe(200);
+    const reading = readAll(res, 2);
+    await s.publish(1);
+    const events = await reading;
+    expect(events[0]).toMatchObject({ event: 'connected', data: '{"channels":["orders"],"recovered":false}' });
+    expect(events[1]?.data).toBe('1');
+  });
+
+  it('opens live with recovered: false for an unparseable lastEventId query parameter', async () => {
+    const s = await setup((memory) => memory);
+    const res = await s.app.request(`/push/stream?token=${s.token}&lastEventId=garbage`);
+    expect(res.status).toBe(200);
+    const reading = readAll(res, 2);
+    await s.publish(1);
+    const events = await reading;
+    expect(events.map((e) => e.data)).toEqual(['{"channels":["orders"],"recovered":false}', '1']);
+  });
+
+  it('delivers live events at once after a resume from beyond the log end', async () => {
+    const s = await setup((memory) => memory);
+    await s.publish(0);
+    const res = await s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': '999999999999999-0/orders' } });
+    const reading = readAll(res, 4);
+    for (let i = 1; i <= 3; i++) await s.publish(i);
+    const events = await reading;
+    expect(events.map((e) => e.data)).toEqual(['{"channels":["orders"],"recovered":false}', '1', '2', '3']);
   });
 });

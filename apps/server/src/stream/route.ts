@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import {
   type ConnectedData,
+  comparePositions,
   type EventMatcher,
+  type EventPosition,
   createMatcher,
   encodeFrame,
   isValidPattern,
@@ -10,6 +12,7 @@ import {
   parsePosition,
   parseWireId,
 } from '@cast/protocol';
+import type { ReplayPage } from '../broker/types.js';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, Handler } from 'hono';
 import { readBearer } from '../auth/bearer.js';
@@ -20,7 +23,7 @@ import { fail } from '../errors.js';
 import { requestHeader } from '../node-request.js';
 import { eventFrame } from './hub.js';
 import { NodeSink, type StreamSink, webSink } from './sink.js';
-import { StreamConnection } from './writer.js';
+import { type LogFrame, StreamConnection } from './writer.js';
 
 /** The filter of streams without `types`: one shared function, not one per stream. */
 const MATCH_ALL = createMatcher([]);
@@ -43,14 +46,24 @@ function readFilter(c: Context): EventMatcher {
   return createMatcher(patterns);
 }
 
-/** Reads where a stream resumes: the `Last-Event-ID` header, else the `lastEventId` query parameter. */
-export function readResume(c: Context): { position: string; ms: number; seq: number } | undefined {
+/** A log position a stream resumes after. */
+export interface ResumePoint {
+  position: string;
+  ms: number;
+  seq: number;
+}
+
+/**
+ * Reads where a stream resumes: the `Last-Event-ID` header, else the
+ * `lastEventId` query parameter. `unknown` for an id this server cannot have
+ * sent: the stream still opens, live, with `recovered: false` (a 4xx would
+ * end an EventSource for good).
+ */
+export function readResume(c: Context): ResumePoint | 'unknown' | undefined {
   // The header (what EventSource and the Cast client send) wins over the query parameter.
   const raw = requestHeader(c, 'last-event-id') ?? c.req.query('lastEventId');
   if (raw === undefined || raw.trim() === '') return undefined;
-  const parsed = parseWireId(raw);
-  if (!parsed) fail('INVALID_EVENT_ID', 'Last-Event-ID is not an id this server sent (expected <ms>-<seq>/<channel>).');
-  return parsed;
+  return parseWireId(raw) ?? 'unknown';
 }
 
 const STREAM_HEADERS: Record<string, string> = {
@@ -72,15 +85,22 @@ export function streamRoute(deps: ServerDeps): Handler {
     const grant = await deps.tokens.verify(readToken(c));
     const matcher = readFilter(c);
     const resume = readResume(c);
+    const revocations = await deps.broker.revocations(grant.tenant);
+    // No await from this check until the stream is in the hub: a revocation
+    // arriving meanwhile either is in the list already or finds the stream.
+    if (revocations.covers(grant)) {
+      fail('TOKEN_REVOKED', 'The token was revoked; ask your backend for a new one (a token issued after the revocation works).');
+    }
     return openStream(c, deps, { grant, matcher, resume });
   };
 }
 
 /** What a stream serves: whose events, which ones, and where to resume. */
 export interface StreamRequest {
-  grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> & { expiresAt: number | undefined };
+  grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> &
+    Partial<Pick<TokenGrant, 'tokenId' | 'issuedAt'>> & { expiresAt: number | undefined };
   matcher: EventMatcher;
-  resume: { position: string; ms: number; seq: number } | undefined;
+  resume: ResumePoint | 'unknown' | undefined;
 }
 
 /**
@@ -91,6 +111,8 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
   const { config, hub, broker, metrics } = deps;
   const { grant, matcher, resume } = req;
   const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, requestHeader(c, 'origin')) };
+  // HEAD: the headers a GET would get (after the same checks), and no stream: nothing registered, the response ends.
+  if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
 
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   let sink: StreamSink;
@@ -115,42 +137,130 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     userId: grant.userId,
     matcher,
     maxPendingBytes: config.connectionBufferBytes,
+    // A replay whose peer takes nothing for two heartbeat intervals is a slow consumer.
+    stallMs: 2 * config.heartbeatMs,
     expiresAt: grant.expiresAt,
+    tokenId: grant.tokenId,
+    issuedAt: grant.issuedAt,
     owner: hub,
   });
 
-  if (resume) conn.holdLive();
-  hub.add(conn);
+  const replaying = resume !== undefined && resume !== 'unknown';
+  if (replaying) conn.holdLive();
+  // Redis: the stream counts for `delivered` everywhere (and has its floor) before it says `connected`.
+  await hub.add(conn);
 
   const connected: ConnectedData = { channels: grant.channels };
-  let last: { ms: number; seq: number } | undefined;
-  const replayFrames: Buffer[] = [];
-  if (resume) {
-    metrics.replays++;
-    try {
-      const result = await broker.replay(grant.tenant, grant.channels, resume.position);
-      connected.recovered = result.recovered;
-      last = { ms: resume.ms, seq: resume.seq };
-      for (const event of result.events) {
-        if (!matcher(event.event)) continue;
-        replayFrames.push(eventFrame(event));
-      }
-      const tail = result.events[result.events.length - 1];
-      if (tail) last = parsePosition(tail.position) ?? last;
-      metrics.replayedEvents += replayFrames.length;
-    } catch (err) {
-      // The log is unreachable (e.g. Redis down): go live and say that history could not be replayed.
-      console.error('cast: replay failed', err);
+  if (!replaying) {
+    if (resume === 'unknown') {
+      metrics.replays++;
+      metrics.replaysUnrecovered++;
       connected.recovered = false;
     }
-    if (connected.recovered === false) metrics.replaysUnrecovered++;
+    conn.send(connectedFrame(config.retryMs, connected));
+    hub.watchExpiry(conn);
+  } else {
+    metrics.replays++;
+    // Not awaited: the replay runs as the peer reads, which (on a web stream) starts once the response is returned.
+    replay(conn, deps, req, resume, connected).catch((err: unknown) => {
+      console.error('cast: replay failed', err);
+      conn.close('shutdown');
+    });
   }
-
-  conn.send(Buffer.from(encodeFrame({ retry: config.retryMs, event: 'connected', data: JSON.stringify(connected) })));
-  conn.allowBurst(replayFrames.reduce((n, f) => n + f.byteLength, 0));
-  for (const frame of replayFrames) conn.send(frame);
-  if (resume) conn.goLive(last);
-
-  hub.watchExpiry(conn);
   return response;
+}
+
+function connectedFrame(retryMs: number, data: ConnectedData): Buffer {
+  return Buffer.from(encodeFrame({ retry: retryMs, event: 'connected', data: JSON.stringify(data) }));
+}
+
+/**
+ * Where live delivery takes over after a replay: the newest position replayed
+ * (or the resume point), but never past the log's end. A resume from beyond
+ * the end (an id this log never gave) would otherwise wait for the clock to
+ * pass it before any live event flowed.
+ */
+function handOff(last: EventPosition, end: EventPosition | undefined, recovered: boolean): EventPosition | undefined {
+  if (end === undefined) return recovered ? last : undefined;
+  return comparePositions(last, end) > 0 ? end : last;
+}
+
+/**
+ * Sends `connected` and the replay after `resume`, page by page: a page is
+ * read only once the socket has taken the previous one, so a resume holds
+ * about one page (half the connection buffer) whatever the history's size.
+ * Then hands over to live delivery with every event once.
+ */
+async function replay(
+  conn: StreamConnection,
+  deps: ServerDeps,
+  req: StreamRequest,
+  resume: ResumePoint,
+  connected: ConnectedData,
+): Promise<void> {
+  const { broker, config, metrics } = deps;
+  const { grant, matcher } = req;
+  const pageBytes = Math.max(1, Math.floor(config.connectionBufferBytes / 2));
+  let from = resume.position;
+  let first = true;
+  let recovered = true;
+  /** The newest position replayed (or read past), else the resume point. */
+  let last: EventPosition = { ms: resume.ms, seq: resume.seq };
+  for (;;) {
+    conn.takeDropped();
+    let page: ReplayPage;
+    try {
+      page = await broker.replayPage(grant.tenant, grant.channels, from, pageBytes);
+    } catch (err) {
+      if (!first) {
+        // The client keeps what it got and resumes from there.
+        conn.close('shutdown');
+        return;
+      }
+      // The log is unreachable (e.g. Redis down): go live and say that history could not be replayed.
+      console.error('cast: replay failed', err);
+      metrics.replaysUnrecovered++;
+      connected.recovered = false;
+      conn.send(connectedFrame(config.retryMs, connected));
+      deps.hub.watchExpiry(conn);
+      conn.goLive(undefined);
+      return;
+    }
+    if (conn.isClosed) return;
+    if (first) {
+      first = false;
+      recovered = page.recovered;
+      connected.recovered = recovered;
+      if (!recovered) metrics.replaysUnrecovered++;
+      conn.send(connectedFrame(config.retryMs, connected));
+      deps.hub.watchExpiry(conn);
+    } else if (!page.recovered && recovered) {
+      // Trimmed while this replay ran: end the stream; the client resumes and learns recovered: false.
+      conn.close('shutdown');
+      return;
+    }
+    const frames: LogFrame[] = [];
+    for (const event of page.events) {
+      const at = parsePosition(event.position);
+      if (!at) continue;
+      last = at;
+      if (matcher(event.event)) frames.push({ ms: at.ms, seq: at.seq, frame: eventFrame(event) });
+    }
+    metrics.replayedEvents += frames.length;
+    if (!(await conn.sendPage(frames))) return;
+    if (page.next !== undefined) {
+      from = page.next;
+      continue;
+    }
+    const end = page.end === undefined ? undefined : parsePosition(page.end);
+    if (conn.takeDropped()) {
+      // Live frames held meanwhile passed the limit and were dropped: they are in the log, read on.
+      last = handOff(last, end, recovered) ?? last;
+      if (end && comparePositions(end, last) > 0) last = end;
+      from = `${last.ms}-${last.seq}`;
+      continue;
+    }
+    conn.goLive(handOff(last, end, recovered));
+    return;
+  }
 }

@@ -20,6 +20,12 @@ export interface StreamSink {
   destroy(): void;
   /** Registers the one listener for when the peer goes away or the stream ends. */
   onClose(listener: SinkListener): void;
+  /**
+   * Calls `callback` once when the peer has taken enough that at most
+   * `threshold` bytes are pending (at once when that is already so). Not
+   * called if the stream ends first.
+   */
+  whenDrained(threshold: number, callback: () => void): void;
 }
 
 const LISTENER = Symbol('cast.sinkListener');
@@ -67,6 +73,12 @@ export class NodeSink implements StreamSink {
     (this.res as TaggedResponse)[LISTENER] = listener;
     this.res.on('close', responseClosed);
   }
+
+  whenDrained(threshold: number, callback: () => void): void {
+    // Below the socket's high-water mark Node asks for no drain: the bytes count as taken.
+    if (this.res.writableLength <= threshold || !this.res.writableNeedDrain) queueMicrotask(callback);
+    else this.res.once('drain', callback);
+  }
 }
 
 /** A sink that feeds a web `ReadableStream`, for runtimes without Node's response object. */
@@ -75,6 +87,7 @@ export function webSink(): { sink: StreamSink; body: ReadableStream<Uint8Array> 
   let pending = 0;
   let closed = false;
   let listener: SinkListener | undefined;
+  let drained: (() => void) | undefined;
   const close = () => {
     if (closed) return;
     closed = true;
@@ -87,6 +100,9 @@ export function webSink(): { sink: StreamSink; body: ReadableStream<Uint8Array> 
       },
       pull() {
         pending = 0;
+        const callback = drained;
+        drained = undefined;
+        callback?.();
       },
       cancel() {
         close();
@@ -117,6 +133,10 @@ export function webSink(): { sink: StreamSink; body: ReadableStream<Uint8Array> 
       },
       onClose(l) {
         listener = l;
+      },
+      whenDrained(threshold, callback) {
+        if (pending <= threshold) queueMicrotask(callback);
+        else drained = callback;
       },
     },
   };

@@ -1,5 +1,5 @@
 import { createMatcher } from '@cast/protocol';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SinkListener, StreamSink } from './sink.js';
 import { type CloseReason, StreamConnection } from './writer.js';
 
@@ -7,6 +7,7 @@ import { type CloseReason, StreamConnection } from './writer.js';
 function fakeSink(accept: number) {
   const state = { pending: 0, written: [] as Uint8Array[], ended: false, destroyed: false };
   let listener: SinkListener | undefined;
+  let drained: { threshold: number; callback: () => void } | undefined;
   const sink: StreamSink = {
     write(chunk) {
       state.written.push(chunk);
@@ -26,11 +27,24 @@ function fakeSink(accept: number) {
     onClose(l) {
       listener = l;
     },
+    whenDrained(threshold, callback) {
+      if (state.pending <= threshold) callback();
+      else drained = { threshold, callback };
+    },
   };
-  return { sink, state, drain: () => (state.pending = 0), peerLeaves: () => listener?.sinkClosed() };
+  /** The peer takes `bytes` (default: everything pending). */
+  const drain = (bytes = Number.POSITIVE_INFINITY) => {
+    state.pending = Math.max(0, state.pending - bytes);
+    if (drained && state.pending <= drained.threshold) {
+      const { callback } = drained;
+      drained = undefined;
+      callback();
+    }
+  };
+  return { sink, state, drain, peerLeaves: () => listener?.sinkClosed() };
 }
 
-function connection(sink: StreamSink, maxPendingBytes: number) {
+function connection(sink: StreamSink, maxPendingBytes: number, stallMs?: number) {
   const closed: CloseReason[] = [];
   const conn = new StreamConnection(sink, {
     id: 'c1',
@@ -39,6 +53,7 @@ function connection(sink: StreamSink, maxPendingBytes: number) {
     userId: undefined,
     matcher: createMatcher([]),
     maxPendingBytes,
+    stallMs,
     owner: { remove: (_c, reason) => closed.push(reason) },
   });
   return { conn, closed };
@@ -92,31 +107,146 @@ describe('StreamConnection', () => {
     expect([...c.state.written[0]!]).toEqual([1, 2, 9]);
   });
 
-  it('tolerates a replay burst over the limit until the peer catches up, then applies the limit again', () => {
+  it('writes a replay page past the limit without dropping the stream, and resolves once the peer took it', async () => {
     const { sink, state, drain } = fakeSink(0);
     const { conn, closed } = connection(sink, 1000);
-    conn.allowBurst(5000);
-    conn.send(bytes(5500));
+    let taken: boolean | undefined;
+    void conn.sendPage([{ ms: 1, seq: 0, frame: bytes(5000) }]).then((t) => (taken = t));
+    expect(state.written.map((w) => w.byteLength)).toEqual([5000]);
+    // A heartbeat meanwhile does not get the resuming client dropped.
+    conn.send(bytes(4));
     conn.flush();
     expect(closed).toEqual([]);
+    await Promise.resolve();
+    expect(taken).toBeUndefined();
+    drain(4600);
+    await Promise.resolve();
+    expect(taken).toBe(true);
+    // Once taken, the limit applies again.
     drain();
-    conn.send(bytes(100));
-    conn.flush();
-    conn.send(bytes(1000));
-    conn.flush();
-    expect(closed).toEqual(['slow']);
-    expect(state.destroyed).toBe(true);
-  });
-
-  it('still drops a resuming client that falls behind the burst plus the limit', () => {
-    const { sink } = fakeSink(0);
-    const { conn, closed } = connection(sink, 1000);
-    conn.allowBurst(5000);
-    conn.send(bytes(5000));
-    conn.flush();
     conn.send(bytes(1001));
     conn.flush();
     expect(closed).toEqual(['slow']);
+  });
+
+  it('waits for the peer to take the page down to half the limit before the next is read', async () => {
+    const { sink, drain } = fakeSink(0);
+    const { conn } = connection(sink, 1000);
+    let taken = false;
+    void conn.sendPage([{ ms: 1, seq: 0, frame: bytes(400) }, { ms: 1, seq: 1, frame: bytes(400) }]).then(() => (taken = true));
+    drain(200);
+    await Promise.resolve();
+    expect(taken).toBe(false);
+    drain(100);
+    await Promise.resolve();
+    expect(taken).toBe(true);
+  });
+
+  describe('a peer that stops reading during a replay', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('is dropped as a slow consumer when it takes nothing for the stall time', async () => {
+      vi.useFakeTimers();
+      const { sink, state } = fakeSink(0);
+      const { conn, closed } = connection(sink, 1000, 10_000);
+      const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(800) }]);
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(closed).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(closed).toEqual(['slow']);
+      expect(state.destroyed).toBe(true);
+      expect(await taken).toBe(false);
+    });
+
+    it('is kept while it takes some of the page in every stall period', async () => {
+      vi.useFakeTimers();
+      const { sink, drain } = fakeSink(0);
+      const { conn, closed } = connection(sink, 1000, 10_000);
+      const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(900) }]);
+      for (let i = 0; i < 3; i++) {
+        drain(100);
+        await vi.advanceTimersByTimeAsync(10_000);
+      }
+      expect(closed).toEqual([]);
+      drain();
+      expect(await taken).toBe(true);
+    });
+  });
+
+  it('hands over held live frames on top of a page tail without dropping the client, then applies the limit again', async () => {
+    const { sink, drain } = fakeSink(0);
+    const { conn, closed } = connection(sink, 1000);
+    conn.holdLive();
+    expect(conn.offer('x', 5, 0, bytes(900))).toBe(true);
+    const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(800) }]);
+    drain(400);
+    expect(await taken).toBe(true);
+    conn.goLive({ ms: 1, seq: 0 });
+    conn.flush();
+    expect(closed).toEqual([]);
+    drain(1000);
+    conn.send(bytes(4));
+    conn.flush();
+    conn.send(bytes(700));
+    conn.flush();
+    expect(closed).toEqual(['slow']);
+  });
+
+  it('ends a page wait with false when the peer leaves', async () => {
+    const { sink, peerLeaves } = fakeSink(0);
+    const { conn, closed } = connection(sink, 1000);
+    const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(900) }]);
+    peerLeaves();
+    expect(await taken).toBe(false);
+    expect(closed).toEqual(['client']);
+  });
+
+  it('skips page frames at or before the last position sent', async () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.holdLive();
+    await conn.sendPage([{ ms: 1, seq: 0, frame: bytes(1) }, { ms: 2, seq: 0, frame: bytes(2) }]);
+    await conn.sendPage([{ ms: 2, seq: 0, frame: bytes(4) }, { ms: 3, seq: 0, frame: bytes(8) }]);
+    expect(state.written.map((w) => w.byteLength)).toEqual([3, 8]);
+  });
+
+  it('drops held live frames once they pass the limit, says so once, and keeps holding', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.holdLive();
+    expect(conn.offer('x', 10, 0, bytes(600))).toBe(true);
+    expect(conn.takeDropped()).toBe(false);
+    expect(conn.offer('x', 10, 1, bytes(600))).toBe(true);
+    expect(conn.takeDropped()).toBe(true);
+    expect(conn.takeDropped()).toBe(false);
+    expect(conn.offer('x', 10, 2, bytes(7))).toBe(true);
+    conn.goLive({ ms: 10, seq: 1 });
+    conn.flush();
+    // Only the frame held after the drop is left; the dropped ones come from the log.
+    expect(state.written.map((w) => w.byteLength)).toEqual([7]);
+  });
+
+  it('takes no live event at or before the floor a broker gives a fresh stream', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.startAfter('10-1');
+    expect(conn.offer('x', 10, 1, bytes(1))).toBe(false);
+    expect(conn.offer('x', 10, 2, bytes(2))).toBe(true);
+    conn.flush();
+    expect(state.written.map((w) => w.byteLength)).toEqual([2]);
+  });
+
+  it('ignores the floor while replaying: the replay covers the log past it', () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.holdLive();
+    conn.startAfter('10-5');
+    expect(conn.offer('x', 10, 3, bytes(3))).toBe(true);
+    conn.goLive({ ms: 10, seq: 2 });
+    conn.flush();
+    expect(state.written.map((w) => w.byteLength)).toEqual([3]);
   });
 
   it('holds live frames during a replay and releases only those after the replay', () => {

@@ -1,10 +1,18 @@
-import type { EventMatcher } from '@cast/protocol';
+import { type EventMatcher, parsePosition } from '@cast/protocol';
 import type { SessionRecord } from '../broker/types.js';
+import type { RevocableToken } from '../revocation/list.js';
 import type { Expiring } from './expiry.js';
 import type { SinkListener, StreamSink } from './sink.js';
 
+/** An event's frame with its log position, as a replay page or a held live event carries it. */
+export interface LogFrame {
+  ms: number;
+  seq: number;
+  frame: Uint8Array;
+}
+
 /** Why the server closed a stream. */
-export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown';
+export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'revoked' | 'disconnected';
 
 /** Who is told when a connection ends (the hub). */
 export interface StreamOwner {
@@ -21,8 +29,17 @@ export interface StreamConnectionOptions {
   matcher: EventMatcher;
   /** Unsent bytes after which the connection is dropped as a slow consumer. */
   maxPendingBytes: number;
+  /**
+   * How long a replay waits for its peer to take any of a page before the
+   * connection is dropped as a slow consumer, ms. @defaultValue 30_000
+   */
+  stallMs?: number;
   /** When the stream's token expires (ms since the epoch); undefined: never. */
   expiresAt?: number | undefined;
+  /** The stream token's id (`jti`), for revocation by token; undefined without one. */
+  tokenId?: string | undefined;
+  /** When the stream's token was issued (ms since the epoch), for revocations; undefined: never revoked by time. */
+  issuedAt?: number | undefined;
   /** Told once when the connection ends, whatever the reason. */
   owner: StreamOwner;
 }
@@ -85,12 +102,14 @@ function join(frames: Uint8Array[], bytes: number): Uint8Array {
  * conn.send(frame);
  * ```
  */
-export class StreamConnection implements SessionRecord, SinkListener, Expiring {
+export class StreamConnection implements SessionRecord, SinkListener, Expiring, RevocableToken {
   readonly id: string;
   readonly tenant: string;
   readonly channels: string[];
   readonly userId: string | null;
   readonly expiresAt: number;
+  readonly tokenId: string | undefined;
+  readonly issuedAt: number;
   /** Owned by the hub's expiry queue. */
   expiryIndex = -1;
   private readonly connectedAtMs = Date.now();
@@ -101,12 +120,18 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   /** Frames queued this turn: none, one frame, or several. */
   private queued: Uint8Array | Uint8Array[] | undefined = undefined;
   private queuedBytes = 0;
-  private held: Array<{ ms: number; seq: number; frame: Uint8Array }> | undefined = undefined;
+  private held: LogFrame[] | undefined = undefined;
+  private heldBytes = 0;
+  /** Held live frames were dropped (over the limit) since {@link takeDropped} last asked. */
+  private heldDropped = false;
   /** The last log position sent (ms -1: none yet). */
   private lastMs = -1;
   private lastSeq = -1;
-  /** Extra unsent bytes tolerated while a replay burst drains (see {@link allowBurst}). */
-  private burst = 0;
+  /** The bytes of the replay page being written, tolerated above the limit until the peer has taken it. */
+  private page = 0;
+  private readonly stallMs: number;
+  /** Settles the pending {@link sendPage} wait (false: the connection ended). */
+  private pageWait: ((taken: boolean) => void) | undefined = undefined;
   private closed = false;
 
   constructor(sink: StreamSink, options: StreamConnectionOptions) {
@@ -116,8 +141,12 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
     this.channels = options.channels;
     this.userId = options.userId ?? null;
     this.expiresAt = options.expiresAt ?? Number.POSITIVE_INFINITY;
+    this.tokenId = options.tokenId;
+    // A stream without a token issue time (an API-key stream) is never covered by a time-based revocation.
+    this.issuedAt = options.issuedAt ?? Number.POSITIVE_INFINITY;
     this.matcher = options.matcher;
     this.maxPending = options.maxPendingBytes;
+    this.stallMs = options.stallMs ?? 30_000;
     this.owner = options.owner;
     sink.onClose(this);
   }
@@ -135,6 +164,31 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   /** Starts holding live frames back until {@link goLive} (used while replaying). */
   holdLive(): void {
     this.held = [];
+    this.heldBytes = 0;
+    this.heldDropped = false;
+  }
+
+  /**
+   * Whether held live frames were dropped since the last call (and forgets
+   * it). They were over the limit; every one is in the log, so the replay
+   * reads on from there until it reaches the log's end with none dropped.
+   */
+  takeDropped(): boolean {
+    const dropped = this.heldDropped;
+    this.heldDropped = false;
+    return dropped;
+  }
+
+  /**
+   * The log position at which this stream started to count for `delivered`
+   * (see {@link SessionRecord.startAfter}): a fresh stream takes no live event
+   * at or before it. A replaying stream ignores it; its replay, read after
+   * the registration, covers the log past it.
+   */
+  startAfter(position: string | undefined): void {
+    if (this.held || position === undefined) return;
+    const at = parsePosition(position);
+    if (at) this.advance(at.ms, at.seq);
   }
 
   /** Whether this connection wants an event of that name (its `types` filter). */
@@ -150,7 +204,15 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   offer(eventName: string, ms: number, seq: number, frame: Uint8Array): boolean {
     if (this.closed || !this.matcher(eventName)) return false;
     if (this.held) {
-      this.held.push({ ms, seq, frame });
+      if (this.heldBytes + frame.byteLength > this.maxPending) {
+        // A long replay must not hold live frames without bound: drop them all; the log has them.
+        this.held = [];
+        this.heldBytes = 0;
+        this.heldDropped = true;
+      } else {
+        this.held.push({ ms, seq, frame });
+        this.heldBytes += frame.byteLength;
+      }
       return true;
     }
     if (!this.advance(ms, seq)) return false;
@@ -174,17 +236,62 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   goLive(last: { ms: number; seq: number } | undefined): void {
     const held = this.held ?? [];
     this.held = undefined;
+    this.heldBytes = 0;
     if (last) this.advance(last.ms, last.seq);
-    for (const h of held) if (this.advance(h.ms, h.seq)) this.send(h.frame);
+    let bytes = 0;
+    for (const h of held) {
+      if (!this.advance(h.ms, h.seq)) continue;
+      this.send(h.frame);
+      bytes += h.frame.byteLength;
+    }
+    // Held frames (at most the limit) may arrive on top of a replay page's tail: one more page.
+    if (bytes > 0) this.page = bytes;
   }
 
   /**
-   * Tolerates `bytes` more unsent bytes until the peer has caught up once: a
-   * replay is one legitimate burst, possibly larger than the slow-consumer
-   * limit, and must not get a resuming client dropped again and again.
+   * Writes one page of a replay now and resolves once the peer has taken
+   * enough of it that unsent bytes are at most half the limit (true), or
+   * false when the connection ended meanwhile. A peer that takes nothing of
+   * the page for `stallMs` is dropped as a slow consumer. The page's own bytes
+   * may pass the limit (a single event can); nothing else may while it drains.
+   * Frames at or before the last position sent are skipped.
    */
-  allowBurst(bytes: number): void {
-    this.burst += bytes;
+  sendPage(frames: readonly LogFrame[]): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    let bytes = 0;
+    for (const f of frames) {
+      if (!this.advance(f.ms, f.seq)) continue;
+      this.send(f.frame);
+      bytes += f.frame.byteLength;
+    }
+    this.page = bytes;
+    this.flush();
+    if (this.closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      let last = this.sink.pending;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (taken: boolean) => {
+        if (this.pageWait !== settle) return;
+        this.pageWait = undefined;
+        if (timer) clearTimeout(timer);
+        if (taken) this.page = 0;
+        resolve(taken);
+      };
+      this.pageWait = settle;
+      const check = () => {
+        if (this.closed) return settle(false);
+        const pending = this.sink.pending;
+        if (pending <= this.maxPending / 2) return settle(true);
+        if (pending >= last) {
+          this.close('slow');
+          return;
+        }
+        last = pending;
+        timer = setTimeout(check, this.stallMs);
+      };
+      timer = setTimeout(check, this.stallMs);
+      this.sink.whenDrained(this.maxPending / 2, () => settle(!this.closed));
+    });
   }
 
   /** Queues bytes for this turn's write. */
@@ -211,8 +318,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
     this.queuedBytes = 0;
     this.sink.write(chunk);
     const pending = this.sink.pending;
-    if (pending <= this.maxPending) this.burst = 0;
-    else if (pending > this.maxPending + this.burst) this.close('slow');
+    if (pending > this.maxPending + this.page) this.close('slow');
+    else if (pending <= this.maxPending / 2 && this.pageWait === undefined) this.page = 0;
   }
 
   /**
@@ -242,7 +349,9 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
     this.queued = undefined;
     this.queuedBytes = 0;
     this.held = undefined;
+    this.heldBytes = 0;
     dirty.delete(this);
+    this.pageWait?.(false);
     this.owner.remove(this, reason);
   }
 }

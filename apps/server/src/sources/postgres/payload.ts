@@ -1,3 +1,4 @@
+import { readJsonText } from '../../json.js';
 import { CHANGE_TYPES, type ChangeType } from '../types.js';
 
 /** A change as the trigger sends it (or stores it, when oversized). */
@@ -10,6 +11,8 @@ export interface ChangePayload {
   documentId: string | null;
   /** The row (absent in a reference). */
   document?: unknown;
+  /** The row as the JSON text PostgreSQL wrote (large numbers kept exactly), when the payload was text. */
+  documentJson?: string;
   /** True when the change is in the overflow table under `id`. */
   overflow: boolean;
 }
@@ -17,8 +20,8 @@ export interface ChangePayload {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Validates a change sent by the trigger: a NOTIFY payload (JSON text) or an
- * overflow row (already parsed).
+ * Validates a change sent by the trigger: a NOTIFY payload or an overflow row
+ * (JSON text; an already parsed row is accepted too, without `documentJson`).
  *
  * @param value - the payload
  * @returns the change, or undefined when it is not one the trigger writes
@@ -29,9 +32,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function parseChangePayload(value: unknown): ChangePayload | undefined {
   let raw: unknown = value;
+  let documentJson: string | undefined;
   if (typeof value === 'string') {
     try {
-      raw = JSON.parse(value);
+      // The document is forwarded as PostgreSQL wrote it: parsing and serializing it again would round
+      // a bigint or numeric past 2^53. The text is the trigger's own, so no depth limit applies.
+      const doc = readJsonText(value, { maxDepth: Number.POSITIVE_INFINITY, sources: [['document']] });
+      raw = doc.value;
+      documentJson = doc.source(['document']);
     } catch {
       return undefined;
     }
@@ -53,6 +61,9 @@ export function parseChangePayload(value: unknown): ChangePayload | undefined {
     documentId: (p.documentId as string | null | undefined) ?? null,
     overflow,
   };
-  if (!overflow) out.document = p.document;
+  if (!overflow) {
+    out.document = p.document;
+    if (documentJson !== undefined) out.documentJson = documentJson;
+  }
   return out;
 }

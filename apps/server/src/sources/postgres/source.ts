@@ -71,7 +71,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
   };
 
   async function readOverflow(db: pg.Client, w: Watched, id: string): Promise<ChangePayload | undefined> {
-    const { rows } = await db.query<{ payload: unknown }>(readOverflowSql(w.table.schema), [id]);
+    const { rows } = await db.query<{ payload: string }>(readOverflowSql(w.table.schema), [id]);
     return rows[0] ? parseChangePayload(rows[0].payload) : undefined;
   }
 
@@ -106,6 +106,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
       type: change.type,
       documentId: change.documentId,
       document: change.document ?? null,
+      ...(change.documentJson === undefined ? {} : { documentJson: change.documentJson }),
       changeId: change.id,
     });
   }

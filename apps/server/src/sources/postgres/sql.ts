@@ -231,10 +231,11 @@ WHERE t.tgname = '${TRIGGER_NAME}' AND NOT t.tgisinternal
 ORDER BY 1, 2`;
 
 /**
- * Reads one oversized change (parameter: its id).
+ * Reads one oversized change (parameter: its id), as text: the driver would
+ * parse jsonb into JavaScript numbers, rounding those past 2^53.
  */
 export function readOverflowSql(schema: string): string {
-  return `SELECT payload FROM ${quoteIdent(schema)}.${quoteIdent(OVERFLOW_TABLE)} WHERE id = $1`;
+  return `SELECT payload::text AS payload FROM ${quoteIdent(schema)}.${quoteIdent(OVERFLOW_TABLE)} WHERE id = $1`;
 }
 
 /** Deletes oversized changes older than the retention (every node reads them by then). */
