@@ -9,11 +9,27 @@ export interface TokenGrant {
   userId: string | undefined;
   /** Expiry, ms since the epoch. */
   expiresAt: number;
+  /** Present and true when the stream receives the presence events of its channels (claim `prs`). */
+  presence?: true;
+  /** What other members see about the user (claim `uin`), as JSON text; absent when none. */
+  userInfo?: string;
+}
+
+/** What a token is signed for. */
+export interface TokenInput {
+  tenant: string;
+  channels: string[];
+  userId?: string;
+  ttlSeconds: number;
+  /** Claim `prs`: the stream receives presence events. */
+  presence?: boolean;
+  /** Claim `uin`: what other members see about the user (already checked to be a small object). */
+  userInfo?: Record<string, unknown>;
 }
 
 /** Signs and verifies stream tokens with one HS256 secret. */
 export interface TokenService {
-  sign(input: { tenant: string; channels: string[]; userId?: string; ttlSeconds: number }): Promise<{ token: string; expiresAt: Date }>;
+  sign(input: TokenInput): Promise<{ token: string; expiresAt: Date }>;
   verify(token: string): Promise<TokenGrant>;
 }
 
@@ -92,20 +108,25 @@ export function createTokenService(secret: string, maxTtlSeconds: number): Token
     const now = Math.floor(Date.now() / 1000);
     if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) invalid();
     if (exp <= now) fail('TOKEN_EXPIRED', 'The token has expired; ask your backend for a fresh one.');
-    const { tid, chs, sub } = claims as Partial<TokenClaims>;
+    const { tid, chs, sub, prs, uin } = claims as Partial<TokenClaims>;
     if (typeof tid !== 'string' || !Array.isArray(chs) || !chs.every((c) => typeof c === 'string') || chs.length === 0) {
       invalid('The token does not carry a tenant and channels.');
     }
     if (exp - iat > maxTtlSeconds) invalid(`The token's lifetime is longer than this server allows (${maxTtlSeconds} s).`);
-    return { tenant: tid, channels: chs, userId: typeof sub === 'string' ? sub : undefined, expiresAt: exp * 1000 };
+    const grant: TokenGrant = { tenant: tid, channels: chs, userId: typeof sub === 'string' ? sub : undefined, expiresAt: exp * 1000 };
+    if (prs === true) grant.presence = true;
+    if (typeof uin === 'object' && uin !== null && !Array.isArray(uin)) grant.userInfo = JSON.stringify(uin);
+    return grant;
   };
 
   return {
-    async sign({ tenant, channels, userId, ttlSeconds }) {
+    async sign({ tenant, channels, userId, ttlSeconds, presence, userInfo }) {
       const iat = Math.floor(Date.now() / 1000);
       const exp = iat + ttlSeconds;
       const claims: TokenClaims = { tid: tenant, chs: channels, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, exp };
       if (userId !== undefined) claims.sub = userId;
+      if (presence) claims.prs = true;
+      if (userInfo !== undefined) claims.uin = userInfo;
       const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
       return { token: `${signingInput}.${mac(signingInput)}`, expiresAt: new Date(exp * 1000) };
     },
