@@ -17,6 +17,8 @@ const KNOWN_PATHS = new Set([
   '/push/publish',
   '/push/publish/batch',
   '/push/sessions',
+  '/push/presence',
+  '/push/channels',
   '/v1/events/subscribe',
   '/v1/events/publish',
   '/console',

@@ -7,7 +7,9 @@ import type { Broker } from './broker/types.js';
 import { createMemoryBroker } from './broker/memory.js';
 import type { Config } from './config.js';
 import type { ServerDeps } from './context.js';
+import type { LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
+import { Presence } from './presence/presence.js';
 import { createChangeFeeds } from './sources/index.js';
 import { Hub } from './stream/hub.js';
 
@@ -31,6 +33,7 @@ export async function createBroker(config: Config): Promise<Broker> {
       historySize: config.historySize,
       historyMaxAgeSeconds: config.historyMaxAgeSeconds,
       idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+      nodeTtlMs: config.nodeTtlMs,
     });
   }
   return createMemoryBroker({
@@ -39,6 +42,12 @@ export async function createBroker(config: Config): Promise<Broker> {
     historyMaxBytes: config.historyMaxBytes,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
   });
+}
+
+/** What a server is started with besides its configuration. */
+export interface StartServerOptions {
+  /** Told of `channel.occupied` / `vacated`, `presence.join` / `leave` (and revocations), once for the cluster. */
+  lifecycle?: LifecycleListener | undefined;
 }
 
 /**
@@ -50,7 +59,7 @@ export async function createBroker(config: Config): Promise<Broker> {
  * console.log(server.url)
  * ```
  */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const rawBroker = await createBroker(config);
   // Change feeds see which `$db:` channels have subscribers through the broker the hub talks to.
   const feeds = await createChangeFeeds(config);
@@ -58,6 +67,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metrics = new Metrics();
   const hub = new Hub(broker, metrics, config.heartbeatMs);
   await broker.start(hub);
+  const presence = new Presence(broker.presence, {
+    graceMs: config.presenceGraceMs,
+    repairMs: Math.max(100, Math.floor(config.nodeTtlMs / 3)),
+    lifecycle: options.lifecycle,
+  });
+  hub.observe(presence);
   if (feeds) {
     try {
       await feeds.start(broker, hub);
@@ -73,6 +88,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     hub,
     metrics,
     feeds,
+    presence,
+    lifecycle: options.lifecycle,
     tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
   };
   const app = createApp(deps);
@@ -126,6 +143,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           }, config.shutdownGraceMs);
           t.unref();
         });
+        presence.close();
         await feeds?.close();
         await broker.close();
       })();

@@ -6,6 +6,7 @@ import type { Broker } from './broker/types.js';
 import { loadConfig } from './config.js';
 import type { ServerDeps } from './context.js';
 import { Metrics } from './metrics.js';
+import { Presence } from './presence/presence.js';
 import { Hub } from './stream/hub.js';
 
 /** A whole server wired in-process on the memory broker, for `app.request()` tests. */
@@ -38,12 +39,18 @@ export async function createInProcessServer(
   const metrics = new Metrics();
   const hub = new Hub(broker, metrics, 60_000);
   await broker.start(hub);
+  const presence = new Presence(broker.presence, { graceMs: config.presenceGraceMs });
+  hub.observe(presence);
   const deps: ServerDeps = {
+    presence,
     config,
     broker,
     hub,
     metrics,
     tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds),
   };
-  return { deps, app: createApp(deps), close: () => hub.closeAll() };
+  return { deps, app: createApp(deps), close: () => {
+      hub.closeAll();
+      presence.close();
+    } };
 }

@@ -9,10 +9,12 @@ import {
   positionBefore,
 } from './redis-codec.js';
 import { createRedisKeys, type RedisKeys } from './redis-keys.js';
-import { PUBLISH_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+import { createRedisPresence, type PresenceClient } from './redis-presence.js';
+import { PRESENCE_SCRIPT, PUBLISH_SCRIPT, READ_SCRIPT, SNAPSHOT_SCRIPT } from './redis-scripts.js';
 import type {
   Broker,
   LocalDelivery,
+  PresenceStore,
   PublishInput,
   PublishOutcome,
   ReplayResult,
@@ -56,7 +58,7 @@ const DRIFT_MS = 100;
 /** How often a stalled subscription or catch-up is retried, ms. */
 const REPAIR_MS = 500;
 
-interface ScriptClient extends Redis {
+interface ScriptClient extends PresenceClient {
   castPublish(...args: Array<string | number>): Promise<unknown>;
   castRead(...args: Array<string | number>): Promise<unknown>;
 }
@@ -141,6 +143,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
 class RedisBroker implements Broker {
   readonly kind = 'redis';
+  readonly presence: PresenceStore;
+  /** Set when the connection came back: Redis may have lost this node's presence part. */
+  private presenceLost = false;
+  private connectedOnce = false;
   private readonly keys: RedisKeys;
   private readonly node: string;
   private readonly now: () => number;
@@ -188,6 +194,25 @@ class RedisBroker implements Broker {
     this.cmd = new Redis(options.url, { ...common, connectionName: `cast:${this.node}` }) as ScriptClient;
     this.cmd.defineCommand('castPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });
     this.cmd.defineCommand('castRead', { numberOfKeys: 0, lua: READ_SCRIPT });
+    this.cmd.defineCommand('castPresence', { numberOfKeys: 0, lua: PRESENCE_SCRIPT });
+    this.cmd.defineCommand('castSnapshot', { numberOfKeys: 0, lua: SNAPSHOT_SCRIPT });
+    this.presence = createRedisPresence({
+      cmd: this.cmd,
+      keys: this.keys,
+      node: this.node,
+      scriptNow: () => this.scriptNow(),
+      redisNow: () => this.now() + (this.clockOffset ?? 0),
+      maxAgeMs: this.maxAgeMs,
+      historySize: options.historySize,
+      nodeTtlMs: this.nodeTtlMs,
+      localConnections: (tenant, channel) => this.counts.get(tenant)?.get(channel) ?? 0,
+      unavailable: (err, what) => this.unavailable(err, what),
+      lost: () => {
+        const lost = this.presenceLost;
+        this.presenceLost = false;
+        return lost;
+      },
+    });
     // The subscriber resubscribes itself (see onSubscriberReady) so it can catch up after.
     this.sub = new Redis(options.url, { ...common, autoResubscribe: false, connectionName: `cast:${this.node}:sub` });
   }
@@ -690,6 +715,8 @@ class RedisBroker implements Broker {
 
   private async onCommandReady(): Promise<void> {
     if (this.closed) return;
+    if (this.connectedOnce) this.presenceLost = true;
+    this.connectedOnce = true;
     // Redis may have restarted (and lost our session hashes): write them all again.
     for (const tenant of this.sessions.keys()) this.dirty.add(tenant);
     await this.heartbeat();
@@ -759,7 +786,9 @@ class RedisBroker implements Broker {
     this.waits.clear();
     if (this.cmd.status === 'ready') {
       // Leave at once rather than after the node TTL: other nodes stop counting our sessions.
-      const m = this.cmd.multi().zrem(this.keys.nodes, this.node);
+      // The node stays listed as seen one TTL ago, so its presence part is reaped after the grace period.
+      const redisNow = this.now() + (this.clockOffset ?? 0);
+      const m = this.cmd.multi().zadd(this.keys.nodes, redisNow - this.nodeTtlMs - 1, this.node);
       for (const tenant of this.sessions.keys()) {
         m.del(this.keys.sessions(tenant, this.node), this.keys.subscribers(tenant, this.node));
       }

@@ -150,6 +150,7 @@ export class ChangeFeeds implements ChangeSink {
       channel.startsWith(COLLECTION_CHANNEL_PREFIX) ? channel.slice(COLLECTION_CHANNEL_PREFIX.length) : undefined;
     return {
       kind: inner.kind,
+      presence: inner.presence,
       start: (local) => inner.start(local),
       publish: (tenant, inputs) => inner.publish(tenant, inputs),
       replay: async (tenant, channels, after): Promise<ReplayResult> => {

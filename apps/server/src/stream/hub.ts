@@ -34,6 +34,14 @@ export function eventFrame(event: StoredEvent): Buffer {
   return frame;
 }
 
+/** Told when a stream opens on this node and when it closes (presence hangs off this). */
+export interface StreamObserver {
+  /** A stream was added (before it sends anything). Must not throw. */
+  opened(conn: StreamConnection): void;
+  /** An added stream closed, whatever the reason. Must not throw. */
+  closed(conn: StreamConnection): void;
+}
+
 /**
  * This node's open streams, indexed by tenant and channel. The broker hands
  * it each event once; the hub encodes the frame once and offers the same
@@ -49,6 +57,7 @@ export class Hub implements LocalDelivery, StreamOwner {
   /** When the expiry timer fires (Infinity: not armed). */
   private expiryTimerAt = Number.POSITIVE_INFINITY;
   private stopped = false;
+  private readonly observers: StreamObserver[] = [];
 
   constructor(
     private readonly broker: Broker,
@@ -59,6 +68,11 @@ export class Hub implements LocalDelivery, StreamOwner {
       for (const conn of this.all) conn.send(HEARTBEAT);
     }, heartbeatMs);
     this.heartbeat.unref?.();
+  }
+
+  /** Tells `observer` of every stream added or closed from now on. */
+  observe(observer: StreamObserver): void {
+    this.observers.push(observer);
   }
 
   /** Open connections on this node. */
@@ -86,6 +100,7 @@ export class Hub implements LocalDelivery, StreamOwner {
     // The connection is its own session record: no copy per stream.
     this.broker.addSession(conn);
     this.metrics.connectionsOpened++;
+    for (const o of this.observers) o.opened(conn);
   }
 
   /**
@@ -116,6 +131,7 @@ export class Hub implements LocalDelivery, StreamOwner {
     // The timer stays armed for a removed head: it fires, finds nothing due and re-arms.
     this.expiries.remove(conn);
     this.broker.removeSession(conn.tenant, conn.id);
+    for (const o of this.observers) o.closed(conn);
     if (reason === 'slow') this.metrics.slowConsumerDrops++;
   }
 

@@ -4,8 +4,11 @@ import {
   type ConnectedData,
   type EventMatcher,
   createMatcher,
+  comparePositions,
   encodeFrame,
+  formatWireId,
   isValidPattern,
+  type PresenceSyncData,
   parsePatternList,
   parsePosition,
   parseWireId,
@@ -13,6 +16,8 @@ import {
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, Handler } from 'hono';
 import type { TokenGrant } from '../auth/tokens.js';
+import type { PresenceSnapshot, StoredEvent } from '../broker/types.js';
+import { isPresenceEvent } from '../presence/events.js';
 import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
@@ -23,6 +28,13 @@ import { StreamConnection } from './writer.js';
 
 /** The filter of streams without `types`: one shared function, not one per stream. */
 const MATCH_ALL = createMatcher([]);
+/** The same for streams without presence: everything but the presence events. */
+const MATCH_ALL_BUT_PRESENCE: EventMatcher = (name) => !isPresenceEvent(name);
+
+/** A stream whose token lacks `presence: true` carries no presence event, live or replayed. */
+function withoutPresence(matcher: EventMatcher): EventMatcher {
+  return matcher === MATCH_ALL ? MATCH_ALL_BUT_PRESENCE : (name) => !isPresenceEvent(name) && matcher(name);
+}
 
 function readToken(c: Context): string {
   const query = c.req.query('token');
@@ -77,7 +89,8 @@ export function streamRoute(deps: ServerDeps): Handler {
 
 /** What a stream serves: whose events, which ones, and where to resume. */
 export interface StreamRequest {
-  grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> & { expiresAt: number | undefined };
+  grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> &
+    Partial<Pick<TokenGrant, 'presence' | 'userInfo'>> & { expiresAt: number | undefined };
   matcher: EventMatcher;
   resume: { position: string; ms: number; seq: number } | undefined;
 }
@@ -106,37 +119,39 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     response = new Response(web.body, { status: 200, headers });
   }
 
+  const presence = grant.presence === true && deps.presence !== undefined;
   // No closure here outlives this call: an idle stream keeps only its connection.
   const conn = new StreamConnection(sink, {
     id: randomUUID(),
     tenant: grant.tenant,
     channels: grant.channels,
     userId: grant.userId,
-    matcher,
+    presence,
+    userInfo: grant.userInfo ?? null,
+    matcher: presence ? matcher : withoutPresence(matcher),
     maxPendingBytes: config.connectionBufferBytes,
     expiresAt: grant.expiresAt,
     owner: hub,
   });
 
-  if (resume) conn.holdLive();
+  // Live frames wait while the stream replays or takes its presence snapshot.
+  const holding = resume !== undefined || presence;
+  if (holding) conn.holdLive();
   hub.add(conn);
 
   const connected: ConnectedData = { channels: grant.channels };
   let last: { ms: number; seq: number } | undefined;
-  const replayFrames: Buffer[] = [];
+  let replayed: StoredEvent[] = [];
   if (resume) {
     metrics.replays++;
     try {
       const result = await broker.replay(grant.tenant, grant.channels, resume.position);
       connected.recovered = result.recovered;
       last = { ms: resume.ms, seq: resume.seq };
-      for (const event of result.events) {
-        if (!matcher(event.event)) continue;
-        replayFrames.push(eventFrame(event));
-      }
+      replayed = result.events.filter((event) => conn.wants(event.event));
       const tail = result.events[result.events.length - 1];
       if (tail) last = parsePosition(tail.position) ?? last;
-      metrics.replayedEvents += replayFrames.length;
+      metrics.replayedEvents += replayed.length;
     } catch (err) {
       // The log is unreachable (e.g. Redis down): go live and say that history could not be replayed.
       console.error('cast: replay failed', err);
@@ -145,11 +160,53 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     if (connected.recovered === false) metrics.replaysUnrecovered++;
   }
 
+  // A fresh or unrecovered stream starts its presence from a snapshot; a recovered resume already has it.
+  let snapshot: PresenceSnapshot | undefined;
+  if (presence && connected.recovered !== true && deps.presence) {
+    try {
+      // The stream's own join comes first, so the snapshot holds its user.
+      await deps.presence.settled(grant.tenant);
+      snapshot = await broker.presence.snapshot(grant.tenant, grant.channels);
+    } catch (err) {
+      console.error('cast: presence snapshot failed', err);
+    }
+  }
+
   conn.send(Buffer.from(encodeFrame({ retry: config.retryMs, event: 'connected', data: JSON.stringify(connected) })));
-  conn.allowBurst(replayFrames.reduce((n, f) => n + f.byteLength, 0));
-  for (const frame of replayFrames) conn.send(frame);
-  if (resume) conn.goLive(last);
+  const frames = snapshot ? framesWithSync(conn, replayed, snapshot) : replayed.map(eventFrame);
+  conn.allowBurst(frames.reduce((n, f) => n + f.byteLength, 0));
+  for (const frame of frames) conn.send(frame);
+  const at = snapshot?.position === undefined ? undefined : parsePosition(snapshot.position);
+  if (at && (!last || comparePositions(at, last) > 0)) last = at;
+  if (holding) conn.goLive(last);
 
   hub.watchExpiry(conn);
   return response;
+}
+
+/**
+ * The replayed frames with one `presence.sync` per channel at the snapshot's
+ * log position: events up to it (but the presence events the sync replaces),
+ * the syncs (with that position as their id, so a resume from them continues
+ * right after), then the events after it.
+ */
+function framesWithSync(conn: StreamConnection, replayed: StoredEvent[], snapshot: PresenceSnapshot): Buffer[] {
+  const at = snapshot.position === undefined ? undefined : parsePosition(snapshot.position);
+  const frames: Buffer[] = [];
+  let i = 0;
+  for (; i < replayed.length; i++) {
+    const event = replayed[i] as StoredEvent;
+    const p = parsePosition(event.position);
+    if (!at || !p || comparePositions(p, at) > 0) break;
+    if (!isPresenceEvent(event.event)) frames.push(eventFrame(event));
+  }
+  if (conn.wants('presence.sync')) {
+    for (const { channel, members } of snapshot.channels) {
+      const data: PresenceSyncData = { channel, members };
+      const id = snapshot.position === undefined ? undefined : formatWireId(snapshot.position, channel);
+      frames.push(Buffer.from(encodeFrame({ ...(id === undefined ? {} : { id }), event: 'presence.sync', data: JSON.stringify(data) })));
+    }
+  }
+  for (; i < replayed.length; i++) frames.push(eventFrame(replayed[i] as StoredEvent));
+  return frames;
 }

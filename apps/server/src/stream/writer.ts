@@ -18,6 +18,10 @@ export interface StreamConnectionOptions {
   tenant: string;
   channels: string[];
   userId: string | null | undefined;
+  /** Whether the stream receives presence events (its matcher already says so). @defaultValue false */
+  presence?: boolean | undefined;
+  /** The token's `userInfo` as JSON text. @defaultValue null */
+  userInfo?: string | null | undefined;
   matcher: EventMatcher;
   /** Unsent bytes after which the connection is dropped as a slow consumer. */
   maxPendingBytes: number;
@@ -90,6 +94,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   readonly tenant: string;
   readonly channels: string[];
   readonly userId: string | null;
+  readonly presence: boolean;
+  readonly userInfo: string | null;
   readonly expiresAt: number;
   /** Owned by the hub's expiry queue. */
   expiryIndex = -1;
@@ -115,6 +121,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
     this.tenant = options.tenant;
     this.channels = options.channels;
     this.userId = options.userId ?? null;
+    this.presence = options.presence ?? false;
+    this.userInfo = options.userInfo ?? null;
     this.expiresAt = options.expiresAt ?? Number.POSITIVE_INFINITY;
     this.matcher = options.matcher;
     this.maxPending = options.maxPendingBytes;
