@@ -23,6 +23,7 @@ export default defineConfig({
           { text: 'Concepts', link: '/guide/concepts' },
           { text: 'Realtime client', link: '/guide/realtime-client' },
           { text: 'Server SDK and CLI', link: '/guide/server-sdk' },
+          { text: 'Presence and occupancy', link: '/guide/presence' },
           { text: 'Patterns', link: '/guide/patterns' },
           { text: 'Examples', link: '/guide/examples' },
           { text: 'Event bus', link: '/guide/event-bus' },
