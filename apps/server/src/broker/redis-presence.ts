@@ -79,6 +79,8 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
   const registered = new Set<string>();
   const partTenants = (n: string) => `${keys.prefix}:ptenants:${n}`;
   const partNodes = `${keys.prefix}:pnodes`;
+  /** Another node reaped this one (it was cut off past its TTL): its part is gone and must be written again. */
+  let reaped = false;
 
   async function run(tenant: string, op: string, ...args: Array<string | number>): Promise<unknown> {
     try {
@@ -176,10 +178,18 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       for (const m of part.members) args.push(m.channel, m.userId, m.count, presenceChangeData(m.channel, m.userId, m.userInfo));
       return changes(tenant, await run(tenant, 'rewrite', ...args));
     },
-    lost: () => host.lost(),
+    lost: () => {
+      const lost = host.lost() || reaped;
+      reaped = false;
+      return lost;
+    },
     async reap(graceMs) {
       const out: PresenceChange[] = [];
       try {
+        if (registered.size > 0 && (await cmd.sismember(partNodes, node)) === 0) {
+          registered.clear();
+          reaped = true;
+        }
         const now = host.redisNow();
         const holders = await cmd.smembers(partNodes);
         for (const other of holders) {

@@ -161,6 +161,19 @@ describe('redis broker across nodes', () => {
     expect((await c.broker.presence.snapshot('acme', ['room'])).channels[0]!.members.map((m) => m.userId)).toEqual(['bob']);
   });
 
+  it('presence: a node whose part was reaped while it was cut off says so, so its part is written again', async () => {
+    const a = await node({ nodeTtlMs: 300 });
+    const b = await node({ nodeTtlMs: 300 });
+    await a.broker.presence.join('acme', 'room', 'ada', null);
+    // a stops heartbeating as far as b can tell.
+    await admin.zadd(`${prefix}:nodes`, 1, (await admin.smembers(`${prefix}:pnodes`))[0] as string);
+    expect(await b.broker.presence.reap(0)).toEqual([{ type: 'presence.leave', tenant: 'acme', channel: 'room', userId: 'ada' }]);
+    expect(a.broker.presence.lost?.()).toBe(false);
+    await a.broker.presence.reap(0);
+    expect(a.broker.presence.lost?.()).toBe(true);
+    expect(a.broker.presence.lost?.()).toBe(false);
+  });
+
   it("presence: a rewrite replaces a node's part, joining who is new and leaving the rest to settle", async () => {
     const a = await node();
     await a.broker.presence.occupy('acme', 'room');

@@ -144,9 +144,8 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 class RedisBroker implements Broker {
   readonly kind = 'redis';
   readonly presence: PresenceStore;
-  /** Set when the connection came back: Redis may have lost this node's presence part. */
+  /** Set when the command connection dropped: Redis may have lost (or missed writes to) this node's presence part. */
   private presenceLost = false;
-  private connectedOnce = false;
   private readonly keys: RedisKeys;
   private readonly node: string;
   private readonly now: () => number;
@@ -226,6 +225,9 @@ class RedisBroker implements Broker {
       client.on('error', (err: Error) => this.reportDown(`${name}: ${err.message}`));
     }
     this.cmd.on('ready', () => void this.onCommandReady());
+    this.cmd.on('close', () => {
+      if (!this.closed) this.presenceLost = true;
+    });
     this.sub.on('ready', () => this.onSubscriberReady());
     this.sub.on('close', () => this.onSubscriberLost());
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onLive(channel, message));
@@ -715,8 +717,6 @@ class RedisBroker implements Broker {
 
   private async onCommandReady(): Promise<void> {
     if (this.closed) return;
-    if (this.connectedOnce) this.presenceLost = true;
-    this.connectedOnce = true;
     // Redis may have restarted (and lost our session hashes): write them all again.
     for (const tenant of this.sessions.keys()) this.dirty.add(tenant);
     await this.heartbeat();
