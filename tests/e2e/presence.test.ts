@@ -115,6 +115,21 @@ describe('presence on one node', () => {
     await vi.waitFor(() => expect(membership(again, 'resume')).toContain('fay'));
     expect(JSON.parse(again.events[0]?.data as string)).toMatchObject({ recovered: true });
     expect(again.events.filter((e) => e.event === 'presence.sync')).toEqual([]);
+
+    // Without presence, a resume replays the channel's other events but none of its presence events.
+    await publish(server, { channel: 'resume', event: 'note', data: 1 });
+    const plain = await open(server, { channels: ['resume'], userId: 'gil' }, lastId);
+    await plain.waitFor(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(plain.events.map((e) => e.event)).toEqual(['connected', 'note']);
+
+    // A resume that cannot be recovered starts again from a sync.
+    const lost = await open(server, { channels: ['resume'], userId: 'eve', presence: true }, '1-0/resume');
+    await lost.waitFor(1, { match: (e) => e.event === 'presence.sync' });
+    expect(JSON.parse(lost.events[0]?.data as string)).toMatchObject({ recovered: false });
+    // What could be replayed comes in log order: the sync sits at its position, after the older events, with no presence event before it.
+    expect(lost.events.map((e) => e.event)).toEqual(['connected', 'note', 'presence.sync']);
+    expect(membership(lost, 'resume')).toEqual(users(await getPresence(server, 'resume')));
   });
 
   it('lists occupied channels by prefix, page by page', async () => {

@@ -14,6 +14,10 @@
  * | `<p>:{<t>}:idem:<key>` | string | the first answer to an idempotency key, for the window |
  * | `<p>:{<t>}:sess:<node>` | hash | session id → session JSON, for one node |
  * | `<p>:{<t>}:subs:<node>` | hash | channel → connections on one node |
+ * | `<p>:{<t>}:pn:<node>` | hash | one node's presence part: `o|<channel>`, `u|<channel>|<user>` (see `PRESENCE_SCRIPT`) |
+ * | `<p>:{<t>}:occ`, `occz`, `chs` | hash, hash, sorted set | occupied channels: nodes holding each, when it emptied, names for paging |
+ * | `<p>:{<t>}:pu:<ch>`, `pz:<ch>`, `pi:<ch>` | hashes | a channel's members: streams, when they reached 0, join data |
+ * | `<p>:pnodes`, `<p>:ptenants:<node>` | sets | nodes holding a presence part, and their tenants (for reaping) |
  */
 export interface RedisKeys {
   readonly prefix: string;

@@ -340,9 +340,9 @@ local function settleUser(part, ch, user, grace)
   return 1
 end
 
--- Takes a whole part off the totals: channels and users it held are left at 0
--- (marked '0' in 'keep' when given, so their owner settles them).
-local function drop(part, keep)
+-- Takes a whole part off the totals (and deletes it): the channels and users it
+-- held are answered, left at 0 in the totals where nobody else holds them.
+local function drop(part)
   local fields = redis.call('HGETALL', part)
   redis.call('DEL', part)
   local channels, users = {}, {}
@@ -357,6 +357,7 @@ local function drop(part, keep)
       local bar = string.find(rest, '|', 1, true)
       local ch, user = string.sub(rest, 1, bar - 1), string.sub(rest, bar + 1)
       if v > 0 then
+        -- partUser works on a part's field: put it back for the call.
         redis.call('HSET', part, f, v)
         partUser(part, ch, user, v)
         redis.call('HDEL', part, f)
@@ -388,7 +389,7 @@ elseif op == 'part' then
 elseif op == 'settleMember' then
   result = settleUser(mine, ARGV[10], ARGV[11], tonumber(ARGV[12]))
 elseif op == 'rewrite' then
-  local channels, users = drop(mine, true)
+  local channels, users = drop(mine)
   local k = tonumber(ARGV[10])
   local kept = {}
   for i = 1, k do
@@ -414,7 +415,7 @@ elseif op == 'rewrite' then
   result = out
 elseif op == 'reap' then
   local dead = base .. 'pn:' .. ARGV[10]
-  local channels, users = drop(dead, false)
+  local channels, users = drop(dead)
   for _, u in ipairs(users) do
     if settleUser(dead, u[1], u[2], 0) == 1 then note('presence.leave', u[1], u[2]) end
   end
