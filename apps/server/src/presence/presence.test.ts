@@ -105,3 +105,48 @@ describe('presence on one node', () => {
     expect(types()).toEqual(['channel.occupied room', 'presence.join room ada']);
   });
 });
+
+describe('presence on two nodes over Redis', () => {
+  it('reports each occupancy and presence change once for the cluster, from whichever node decided it', async () => {
+    const { createRedisBroker } = await import('../broker/redis.js');
+    const { TEST_REDIS_URL, dropPrefix, testPrefix } = await import('../broker/redis-test-support.js');
+    const prefix = testPrefix();
+    const events: LifecycleEvent[] = [];
+    const nodes = await Promise.all(
+      [0, 1].map(async () => {
+        const broker = createRedisBroker({ url: TEST_REDIS_URL, prefix, historySize: 100, historyMaxAgeSeconds: 3600, idempotencyWindowSeconds: 60, log: () => {} });
+        await broker.start({ deliver: () => 0 });
+        const presence = new Presence(broker.presence, { graceMs: 50, lifecycle: { lifecycle: (e) => events.push(e) }, log: () => {} });
+        return { broker, presence };
+      }),
+    );
+    try {
+      const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+      const onA = stream('ada');
+      const onB = stream('ada');
+      a.presence.opened(onA);
+      await a.presence.settled('acme');
+      b.presence.opened(onB);
+      b.presence.opened(stream(null));
+      await b.presence.settled('acme');
+      a.presence.closed(onA);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(types()).toEqual(['channel.occupied room', 'presence.join room ada']);
+      b.presence.closed(onB);
+      b.presence.closed(stream(null));
+      await vi.waitFor(() => expect(types()).toHaveLength(4), { timeout: 3000 });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(types()).toEqual(['channel.occupied room', 'presence.join room ada', 'presence.leave room ada', 'channel.vacated room']);
+    } finally {
+      for (const n of nodes) {
+        n.presence.close();
+        await n.broker.close();
+      }
+      await dropPrefix(TEST_REDIS_URL, prefix);
+    }
+
+    function types() {
+      return events.map((e) => (e.userId ? `${e.type} ${e.channel} ${e.userId}` : `${e.type} ${e.channel}`));
+    }
+  });
+});
