@@ -234,6 +234,9 @@ describe('presence with Redis down', () => {
       expect(ended).toBe(false);
       await redis.start();
       await vi.waitFor(() => expect(membership(ada)).toEqual(['ada', 'bob']), { timeout: 10_000 });
+      // The stream also gets a fresh sync once the node's part is written again.
+      await vi.waitFor(() => expect(ada.events.filter((e) => e.event === 'presence.sync')).toHaveLength(2), { timeout: 10_000 });
+      expect(membership(ada)).toEqual(['ada', 'bob']);
       expect(users(await getPresence(server))).toEqual(['ada', 'bob']);
       expect(ended).toBe(false);
     } finally {

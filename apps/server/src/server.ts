@@ -10,6 +10,7 @@ import type { ServerDeps } from './context.js';
 import type { LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import { Presence } from './presence/presence.js';
+import { resyncPresence } from './presence/resync.js';
 import { createChangeFeeds } from './sources/index.js';
 import { Hub } from './stream/hub.js';
 
@@ -71,6 +72,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     graceMs: config.presenceGraceMs,
     repairMs: Math.max(100, Math.floor(config.nodeTtlMs / 3)),
     lifecycle: options.lifecycle,
+    resync: (tenant) => resyncPresence(hub, broker, tenant),
   });
   hub.observe(presence);
   if (feeds) {

@@ -149,6 +149,10 @@ export function createMemoryPresence(host: MemoryPresenceHost): PresenceStore {
         .filter((c) => c.connections > 0);
       return { channels, next: names.length > limit ? page[page.length - 1] : undefined };
     },
+    async caughtUp() {
+      // Delivery is synchronous: every event in the log has been handed over.
+      return true;
+    },
     async rewrite() {
       // One process: no step is ever lost, so there is nothing to rewrite.
       return [];

@@ -26,6 +26,8 @@ export interface RedisPresenceHost {
   /** This node's open streams of a tenant on a channel. */
   localConnections(tenant: string, channel: string): number;
   unavailable(err: unknown, what: string): CastError;
+  /** Resolves true once this node's feed of the tenant has delivered up to `position`. */
+  caughtUp(tenant: string, position: string): Promise<boolean>;
   /** True once after the connection came back (Redis may have lost this node's part). */
   lost(): boolean;
 }
@@ -178,6 +180,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       for (const m of part.members) args.push(m.channel, m.userId, m.count, presenceChangeData(m.channel, m.userId, m.userInfo));
       return changes(tenant, await run(tenant, 'rewrite', ...args));
     },
+    caughtUp: (tenant, position) => host.caughtUp(tenant, position),
     lost: () => {
       const lost = host.lost() || reaped;
       reaped = false;

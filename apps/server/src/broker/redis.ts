@@ -206,6 +206,13 @@ class RedisBroker implements Broker {
       nodeTtlMs: this.nodeTtlMs,
       localConnections: (tenant, channel) => this.counts.get(tenant)?.get(channel) ?? 0,
       unavailable: (err, what) => this.unavailable(err, what),
+      caughtUp: async (tenant, position) => {
+        const feed = this.feeds.get(tenant);
+        const at = parseRedisPosition(position);
+        if (!feed || !at) return true;
+        if (comparePositions(feed.afterPos, at) < 0) await this.feedReaches(feed, at);
+        return comparePositions(feed.afterPos, at) >= 0;
+      },
       lost: () => {
         const lost = this.presenceLost;
         this.presenceLost = false;

@@ -119,6 +119,11 @@ export interface PresenceStore {
    * it dropped are settled by the caller after the grace period.
    */
   rewrite(tenant: string, part: { channels: readonly string[]; members: ReadonlyArray<{ channel: string; userId: string; userInfo: string | null; count: number }> }): Promise<PresenceChange[]>;
+  /**
+   * Resolves true once this node has handed its hub every event of the
+   * tenant up to `position` (false when it could not within its timeout).
+   */
+  caughtUp(tenant: string, position: string): Promise<boolean>;
   /** True once after the store may have lost this node's part (Redis came back): every tenant should be rewritten. */
   lost?(): boolean;
   /** Removes the part of nodes gone for longer than their TTL plus the grace period, once for the cluster. */

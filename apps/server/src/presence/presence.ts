@@ -20,6 +20,8 @@ export interface PresenceOptions {
   lifecycle?: LifecycleListener | undefined;
   /** Where failures are reported. @defaultValue console.error */
   log?: (line: string) => void;
+  /** Called after a tenant's part was rewritten, to send its streams a fresh `presence.sync`. */
+  resync?: ((tenant: string) => Promise<boolean>) | undefined;
 }
 
 /** Timers fire late, never early; this margin keeps a settle after the store's own grace check on any clock. */
@@ -38,6 +40,8 @@ interface LocalTenant {
   dirty: boolean;
   /** Keys to settle once the tenant is rewritten. */
   unsettled: Set<string>;
+  /** The streams still need a fresh `presence.sync` after a rewrite. */
+  resync: boolean;
 }
 
 /** Channels of the server's own feeds (`$bus`, `$db:…`) have no presence or occupancy. */
@@ -67,6 +71,7 @@ export class Presence {
   private readonly graceMs: number;
   private readonly lifecycle: LifecycleListener | undefined;
   private readonly log: (line: string) => void;
+  private readonly resync: ((tenant: string) => Promise<boolean>) | undefined;
   private readonly repairTimer: ReturnType<typeof setInterval>;
   private failing = false;
   private stopped = false;
@@ -78,6 +83,7 @@ export class Presence {
     this.graceMs = options.graceMs;
     this.lifecycle = options.lifecycle;
     this.log = options.log ?? ((line) => console.error(line));
+    this.resync = options.resync;
     this.repairTimer = setInterval(() => void this.repair(), options.repairMs ?? 5000);
     this.repairTimer.unref?.();
   }
@@ -174,6 +180,14 @@ export class Presence {
         t.unsettled.clear();
         for (const key of keys) this.schedule(tenant, t, key);
         this.recovered();
+        t.resync = true;
+      }).catch((err: unknown) => this.failed(err));
+    }
+    for (const [tenant, t] of this.tenants) {
+      if (!t.resync || t.dirty || !this.resync) continue;
+      const resync = this.resync;
+      await this.enqueue(t, async () => {
+        t.resync = !(await resync(tenant));
       }).catch((err: unknown) => this.failed(err));
     }
     try {
@@ -182,14 +196,14 @@ export class Presence {
       this.failed(err);
     }
     for (const [tenant, t] of this.tenants) {
-      if (t.channels.size === 0 && t.users.size === 0 && t.timers.size === 0 && !t.dirty) this.tenants.delete(tenant);
+      if (t.channels.size === 0 && t.users.size === 0 && t.timers.size === 0 && !t.dirty && !t.resync) this.tenants.delete(tenant);
     }
   }
 
   private tenant(tenant: string): LocalTenant {
     let t = this.tenants.get(tenant);
     if (!t) {
-      t = { channels: new Map(), users: new Map(), timers: new Map(), chain: Promise.resolve(), dirty: false, unsettled: new Set() };
+      t = { channels: new Map(), users: new Map(), timers: new Map(), chain: Promise.resolve(), dirty: false, unsettled: new Set(), resync: false };
       this.tenants.set(tenant, t);
     }
     return t;

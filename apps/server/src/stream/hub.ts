@@ -135,6 +135,13 @@ export class Hub implements LocalDelivery, StreamOwner {
     if (reason === 'slow') this.metrics.slowConsumerDrops++;
   }
 
+  /** This node's open streams of a tenant. */
+  connectionsOf(tenant: string): StreamConnection[] {
+    const conns = new Set<StreamConnection>();
+    for (const set of this.tenants.get(tenant)?.values() ?? []) for (const conn of set) conns.add(conn);
+    return [...conns];
+  }
+
   /** Local subscribers to one channel of a tenant (ignoring type filters). */
   subscribers(tenant: string, channel: string): number {
     return this.tenants.get(tenant)?.get(channel)?.size ?? 0;

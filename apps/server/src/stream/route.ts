@@ -6,9 +6,7 @@ import {
   createMatcher,
   comparePositions,
   encodeFrame,
-  formatWireId,
   isValidPattern,
-  type PresenceSyncData,
   parsePatternList,
   parsePosition,
   parseWireId,
@@ -17,7 +15,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, Handler } from 'hono';
 import type { TokenGrant } from '../auth/tokens.js';
 import type { PresenceSnapshot, StoredEvent } from '../broker/types.js';
-import { isPresenceEvent } from '../presence/events.js';
+import { isPresenceEvent, syncFrame } from '../presence/events.js';
 import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
@@ -201,11 +199,7 @@ function framesWithSync(conn: StreamConnection, replayed: StoredEvent[], snapsho
     if (!isPresenceEvent(event.event)) frames.push(eventFrame(event));
   }
   if (conn.wants('presence.sync')) {
-    for (const { channel, members } of snapshot.channels) {
-      const data: PresenceSyncData = { channel, members };
-      const id = snapshot.position === undefined ? undefined : formatWireId(snapshot.position, channel);
-      frames.push(Buffer.from(encodeFrame({ ...(id === undefined ? {} : { id }), event: 'presence.sync', data: JSON.stringify(data) })));
-    }
+    for (const { channel, members } of snapshot.channels) frames.push(syncFrame(snapshot.position, channel, members));
   }
   for (; i < replayed.length; i++) frames.push(eventFrame(replayed[i] as StoredEvent));
   return frames;

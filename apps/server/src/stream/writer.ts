@@ -1,4 +1,5 @@
 import type { EventMatcher } from '@cast/protocol';
+import { isPresenceEvent } from '../presence/events.js';
 import type { SessionRecord } from '../broker/types.js';
 import type { Expiring } from './expiry.js';
 import type { SinkListener, StreamSink } from './sink.js';
@@ -107,7 +108,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   /** Frames queued this turn: none, one frame, or several. */
   private queued: Uint8Array | Uint8Array[] | undefined = undefined;
   private queuedBytes = 0;
-  private held: Array<{ ms: number; seq: number; frame: Uint8Array }> | undefined = undefined;
+  private held: Array<{ ms: number; seq: number; frame: Uint8Array; presence: boolean }> | undefined = undefined;
   /** The last log position sent (ms -1: none yet). */
   private lastMs = -1;
   private lastSeq = -1;
@@ -145,6 +146,33 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
     this.held = [];
   }
 
+  /** Whether live frames are held back now (replaying, or taking a presence snapshot). */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  /**
+   * Ends a hold taken for a presence resync at log position `at`: sends the
+   * held events up to it except the presence ones (the sync replaces them),
+   * then the `presence.sync` frames, then the held events after it.
+   */
+  resync(at: { ms: number; seq: number }, syncFrames: readonly Uint8Array[]): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    let i = 0;
+    for (; i < held.length; i++) {
+      const h = held[i] as (typeof held)[number];
+      if (h.ms > at.ms || (h.ms === at.ms && h.seq > at.seq)) break;
+      if (!h.presence && this.advance(h.ms, h.seq)) this.send(h.frame);
+    }
+    for (const frame of syncFrames) this.send(frame);
+    this.advance(at.ms, at.seq);
+    for (; i < held.length; i++) {
+      const h = held[i] as (typeof held)[number];
+      if (this.advance(h.ms, h.seq)) this.send(h.frame);
+    }
+  }
+
   /** Whether this connection wants an event of that name (its `types` filter). */
   wants(eventName: string): boolean {
     return this.matcher(eventName);
@@ -158,7 +186,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring {
   offer(eventName: string, ms: number, seq: number, frame: Uint8Array): boolean {
     if (this.closed || !this.matcher(eventName)) return false;
     if (this.held) {
-      this.held.push({ ms, seq, frame });
+      this.held.push({ ms, seq, frame, presence: isPresenceEvent(eventName) });
       return true;
     }
     if (!this.advance(ms, seq)) return false;
