@@ -132,6 +132,38 @@ describe('presence on one node', () => {
     expect(membership(lost, 'resume')).toEqual(users(await getPresence(server, 'resume')));
   });
 
+  it('answers bad input on the presence fields and routes with 400 and what to fix', async () => {
+    const post = async (body: string) => {
+      const res = await fetch(`${server.url}/push/tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+        body,
+      });
+      return { status: res.status, error: ((await res.json()) as { error: { code: string; message: string } }).error };
+    };
+    const get = async (path: string) => {
+      const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${server.apiKey}` } });
+      return { status: res.status, error: ((await res.json()) as { error: { code: string; message: string } }).error };
+    };
+    expect(await post(JSON.stringify({ channels: ['room'], userId: 'ada', userInfo: 'Ada' }))).toMatchObject({
+      status: 400,
+      error: { code: 'INVALID_USER_INFO', message: expect.stringContaining('"userInfo" must be a JSON object') },
+    });
+    expect(await post(JSON.stringify({ channels: ['room'], userId: 'ada', userInfo: { bio: 'x'.repeat(2000) } }))).toMatchObject({
+      status: 400,
+      error: { code: 'INVALID_USER_INFO', message: expect.stringContaining('at most 1024 bytes') },
+    });
+    expect(await post(JSON.stringify({ channels: ['room'], presence: 1 }))).toMatchObject({
+      status: 400,
+      error: { code: 'BAD_REQUEST', message: '"presence" must be true or false.' },
+    });
+    expect((await post('')).status).toBe(400);
+    expect(await get('/push/presence')).toMatchObject({ status: 400, error: { code: 'BAD_REQUEST', message: '"channel" is required.' } });
+    expect(await get('/push/channels?limit=5000')).toMatchObject({ status: 400, error: { message: expect.stringContaining('"limit" must be a whole number from 1 to 1000') } });
+    expect(await get('/push/channels?cursor=nonsense%20')).toMatchObject({ status: 400, error: { message: expect.stringContaining('"cursor" is not one this server gave') } });
+    expect(await publish(server, { channel: 'room', event: 'presence.join', data: {} })).toMatchObject({ status: 400, body: { error: { code: 'RESERVED_EVENT_NAME' } } });
+  });
+
   it('lists occupied channels by prefix, page by page', async () => {
     for (const ch of ['list:c', 'list:a', 'list:b']) await open(server, { channels: [ch], userId: `u-${ch}` });
     const seen: Array<{ channel: string; connections: number; users: number }> = [];
