@@ -75,6 +75,7 @@ export class Presence {
   private readonly repairTimer: ReturnType<typeof setInterval>;
   private failing = false;
   private stopped = false;
+  private repairing = false;
 
   constructor(
     private readonly store: PresenceStore,
@@ -163,11 +164,21 @@ export class Presence {
 
   /** Rewrites tenants whose steps failed, and removes the part of dead nodes. Runs on a timer. */
   async repair(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.repairing) return;
+    this.repairing = true;
+    try {
+      await this.repairNow();
+    } finally {
+      this.repairing = false;
+    }
+  }
+
+  private async repairNow(): Promise<void> {
     if (this.store.lost?.()) for (const t of this.tenants.values()) t.dirty = true;
     for (const [tenant, t] of this.tenants) {
       if (!t.dirty) continue;
       await this.enqueue(t, async () => {
+        if (!t.dirty) return;
         const channels = [...t.channels.keys()];
         const members = [...t.users].map(([key, u]) => {
           const cut = key.indexOf('\u0000');
