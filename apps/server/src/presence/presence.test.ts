@@ -63,6 +63,27 @@ describe('presence on one node', () => {
     expect(await logged()).toEqual(['presence.join ada']);
   });
 
+  it('counts the grace period from when the store took the close, so a slow queue neither shortens it nor loses the leave', async () => {
+    const store = broker.presence;
+    const slow: PresenceStore = {
+      ...store,
+      part: async (...args) => {
+        await new Promise((r) => setTimeout(r, 3000));
+        return store.part(...args);
+      },
+    };
+    presence.close();
+    presence = new Presence(slow, { graceMs: GRACE, lifecycle: { lifecycle: (e) => events.push(e) }, log: () => {} });
+    const ada = stream('ada');
+    presence.opened(ada);
+    await presence.settled('acme');
+    presence.closed(ada);
+    await vi.advanceTimersByTimeAsync(3000 + GRACE - 100);
+    expect(types()).not.toContain('presence.leave room ada');
+    await vi.advanceTimersByTimeAsync(200);
+    expect(types()).toContain('presence.leave room ada');
+  });
+
   it('vacates a channel once after its last stream (with or without a user) closed and the grace period passed', async () => {
     const anon = stream(null, ['lobby']);
     presence.opened(anon);

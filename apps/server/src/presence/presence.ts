@@ -131,8 +131,11 @@ export class Presence {
         if (u) {
           u.count--;
           if (u.count <= 0) t.users.delete(key);
-          this.step(tenant, t, () => this.store.part(tenant, channel, userId));
-          if (u.count <= 0) this.schedule(tenant, t, `u\u0000${key}`);
+          // The grace period runs from when the store took the close, so a slow queue cannot shorten it.
+          const last = u.count <= 0;
+          this.step(tenant, t, () => this.store.part(tenant, channel, userId), () => {
+            if (last) this.schedule(tenant, t, `u\u0000${key}`);
+          });
         }
       }
       const n = (t.channels.get(channel) ?? 1) - 1;
@@ -141,8 +144,7 @@ export class Presence {
         continue;
       }
       t.channels.delete(channel);
-      this.step(tenant, t, () => this.store.release(tenant, channel));
-      this.schedule(tenant, t, `c\u0000${channel}`);
+      this.step(tenant, t, () => this.store.release(tenant, channel), () => this.schedule(tenant, t, `c\u0000${channel}`));
     }
   }
 
@@ -226,12 +228,18 @@ export class Presence {
     return next;
   }
 
-  /** Runs one step in the tenant's order; a failure marks the tenant for a rewrite instead. */
-  private step(tenant: string, t: LocalTenant, run: () => Promise<unknown>): void {
+  /**
+   * Runs one step in the tenant's order, then `after` (whether it ran, was
+   * skipped or failed); a failure marks the tenant for a rewrite instead.
+   */
+  private step(tenant: string, t: LocalTenant, run: () => Promise<unknown>, after?: () => void): void {
     void this.enqueue(t, async () => {
-      // A rewrite will set the whole part: single steps until then would only be lost again.
-      if (t.dirty) return;
-      await run();
+      try {
+        // A rewrite will set the whole part: single steps until then would only be lost again.
+        if (!t.dirty) await run();
+      } finally {
+        after?.();
+      }
     }).catch((err: unknown) => {
       if (!t.dirty) this.log(`cast: presence of tenant ${tenant} could not be updated; it is rewritten when the broker answers again.`);
       t.dirty = true;
