@@ -84,12 +84,17 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
   /** Another node reaped this one (it was cut off past its TTL): its part is gone and must be written again. */
   let reaped = false;
 
+  /**
+   * Sends one step. Commands are sent at call time, before any await, so
+   * steps run in Redis in the order they were called on this node's one
+   * connection.
+   */
   async function run(tenant: string, op: string, ...args: Array<string | number>): Promise<unknown> {
     try {
       if (!registered.has(tenant)) {
         // Where the reaper finds a dead node's parts (outside the tenant's hash tag, like the node list).
-        await cmd.multi().sadd(partNodes, node).sadd(partTenants(node), tenant).exec();
         registered.add(tenant);
+        cmd.multi().sadd(partNodes, node).sadd(partTenants(node), tenant).exec().catch(() => registered.delete(tenant));
       }
       return await cmd.castPresence(
         keys.prefix,

@@ -174,6 +174,20 @@ describe('redis broker across nodes', () => {
     expect(a.broker.presence.lost?.()).toBe(false);
   });
 
+  it('presence: steps sent without waiting apply in the order they were sent', async () => {
+    const a = await node();
+    const steps = [];
+    for (let i = 0; i < 20; i++) {
+      steps.push(a.broker.presence.join('acme', 'room', `u${i}`, null));
+      steps.push(a.broker.presence.part('acme', 'room', `u${i}`));
+    }
+    // The snapshot, sent last, sees every step before it.
+    const snap = a.broker.presence.snapshot('acme', ['room']);
+    await Promise.all(steps);
+    expect((await snap).channels[0]!.members.map((m) => m.connections)).toEqual(Array(20).fill(0));
+    expect(await a.broker.presence.settleMember('acme', 'room', 'u7', 0)).toBe(true);
+  });
+
   it("presence: a rewrite replaces a node's part, joining who is new and leaving the rest to settle", async () => {
     const a = await node();
     await a.broker.presence.occupy('acme', 'room');

@@ -186,8 +186,16 @@ export class Presence {
           const cut = key.indexOf('\u0000');
           return { channel: key.slice(0, cut), userId: key.slice(cut + 1), userInfo: u.userInfo, count: u.count };
         });
-        const changes = await this.store.rewrite(tenant, { channels, members });
+        const sent = this.store.rewrite(tenant, { channels, members });
+        // Steps from now on are sent after the rewrite, so they apply on top of it.
         t.dirty = false;
+        let changes: PresenceChange[];
+        try {
+          changes = await sent;
+        } catch (err) {
+          t.dirty = true;
+          throw err;
+        }
         for (const change of changes) this.report(change);
         const keys = [...t.unsettled];
         t.unsettled.clear();
@@ -229,22 +237,31 @@ export class Presence {
   }
 
   /**
-   * Runs one step in the tenant's order, then `after` (whether it ran, was
-   * skipped or failed); a failure marks the tenant for a rewrite instead.
+   * Sends one step to the store at once, then runs `after` once it answered
+   * (or was skipped, or failed); a failure marks the tenant for a rewrite.
+   * Steps are not awaited one by one: the store applies them in the order
+   * they are sent (one process, or one Redis connection whose commands run
+   * in order), so a burst of streams costs one round trip, not one each.
    */
   private step(tenant: string, t: LocalTenant, run: () => Promise<unknown>, after?: () => void): void {
-    void this.enqueue(t, async () => {
-      try {
-        // A rewrite will set the whole part: single steps until then would only be lost again.
-        if (!t.dirty) await run();
-      } finally {
-        after?.();
-      }
-    }).catch((err: unknown) => {
-      if (!t.dirty) this.log(`cast: presence of tenant ${tenant} could not be updated; it is rewritten when the broker answers again.`);
-      t.dirty = true;
-      this.failed(err);
-    });
+    let sent: Promise<unknown>;
+    try {
+      // A rewrite will set the whole part: single steps until then would only be lost again.
+      sent = t.dirty ? Promise.resolve() : run();
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    const done = sent
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (!t.dirty) this.log(`cast: presence of tenant ${tenant} could not be updated; it is rewritten when the broker answers again.`);
+          t.dirty = true;
+          this.failed(err);
+        },
+      )
+      .finally(() => after?.());
+    t.chain = t.chain.then(() => done);
   }
 
   /** Settles a user or channel after the grace period, unless it is back on this node by then. */

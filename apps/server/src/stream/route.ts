@@ -24,15 +24,6 @@ import { eventFrame } from './hub.js';
 import { NodeSink, type StreamSink, webSink } from './sink.js';
 import { StreamConnection } from './writer.js';
 
-/** How long a new presence stream waits for its own join before taking its snapshot, ms. */
-const SETTLE_WAIT_MS = 1000;
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    setTimeout(resolve, ms).unref?.();
-  });
-}
-
 /** The filter of streams without `types`: one shared function, not one per stream. */
 const MATCH_ALL = createMatcher([]);
 /** The same for streams without presence: everything but the presence events. */
@@ -169,11 +160,10 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
 
   // A fresh or unrecovered stream starts its presence from a snapshot; a recovered resume already has it.
   let snapshot: PresenceSnapshot | undefined;
-  if (presence && connected.recovered !== true && deps.presence) {
+  if (presence && connected.recovered !== true) {
     try {
-      // The stream's own join comes first, so the snapshot holds its user; a long queue of
-      // steps (a reconnect storm) does not hold the stream: its join then follows the sync.
-      await Promise.race([deps.presence.settled(grant.tenant), delay(SETTLE_WAIT_MS)]);
+      // The stream's own join was sent to the store when the hub added it, so the snapshot,
+      // sent after it, holds its user.
       snapshot = await broker.presence.snapshot(grant.tenant, grant.channels);
     } catch (err) {
       console.error('cast: presence snapshot failed', err);
