@@ -34,7 +34,7 @@ interface LocalTenant {
   users: Map<string, { count: number; userInfo: string | null }>;
   /** Pending settles by key (`c\0channel` or `u\0channel\0userId`). */
   timers: Map<string, ReturnType<typeof setTimeout>>;
-  /** Steps of this tenant run one after another, in the order the streams opened and closed. */
+  /** Resolves when every step of the tenant sent so far has answered (steps are sent in the order streams open and close). */
   chain: Promise<void>;
   /** A step failed: the store's view of this node may be wrong until {@link Presence.repair} rewrites it. */
   dirty: boolean;
