@@ -267,7 +267,7 @@ async function replay(
   connected: ConnectedData,
 ): Promise<void> {
   const { broker, config, metrics } = deps;
-  const { grant, matcher } = req;
+  const { grant } = req;
   const pageBytes = Math.max(1, Math.floor(config.connectionBufferBytes / 2));
   let from = resume.position;
   let first = true;
@@ -316,7 +316,8 @@ async function replay(
       if (!at) continue;
       last = at;
       if (syncing && isPresenceEvent(event.event)) continue;
-      if (matcher(event.event)) frames.push({ ms: at.ms, seq: at.seq, frame: eventFrame(event) });
+      // The stream's own filter: without presence, no presence event is replayed either.
+      if (conn.wants(event.event)) frames.push({ ms: at.ms, seq: at.seq, frame: eventFrame(event) });
     }
     metrics.replayedEvents += frames.length;
     if (!(await conn.sendPage(frames))) return;
