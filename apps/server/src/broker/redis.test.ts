@@ -315,6 +315,31 @@ describe('redis broker across nodes', () => {
     expect(bytes).toBeGreaterThan(len * 10_000);
   });
 
+  it('counts presence events against CAST_HISTORY_MAX_BYTES like any event: one byte count, trimmed oldest first', async () => {
+    const a = await node({ historyMaxBytes: 5000 });
+    const info = JSON.stringify({ pad: 'x'.repeat(900) });
+    const keys = createRedisKeys(prefix);
+    /** The bytes the log holds, counted as the scripts count them (64 plus each field value). */
+    const held = async () =>
+      (await admin.xrange(keys.log('acme'), '-', '+')).reduce(
+        (n, [, fields]) => n + 64 + fields.filter((_, j) => j % 2 === 1).reduce((m, v) => m + Buffer.byteLength(v), 0),
+        0,
+      );
+    for (let i = 0; i < 12; i++) expect(await a.broker.presence.join('acme', 'room', `u${i}`, info)).toBe(true);
+    // The presence steps alone keep the log within the cap and the count exact.
+    expect(Number(await admin.hget(keys.meta('acme'), 'bytes'))).toBe(await held());
+    expect(await held()).toBeLessThanOrEqual(5000);
+    expect(await admin.xlen(keys.log('acme'))).toBeLessThan(12);
+    const [published] = await a.broker.publish('acme', [input('room', 1)]);
+    expect(Number(await admin.hget(keys.meta('acme'), 'bytes'))).toBe(await held());
+    // Positions are shared: the publish comes after every join, and a replay from the start says the trimmed joins are gone.
+    const replay = await a.broker.replay('acme', ['room'], '0-0');
+    expect(replay.recovered).toBe(false);
+    expect(replay.events.at(-1)?.position).toBe(published!.event.position);
+    expectIncreasing(replay.events.map((e) => e.position));
+    expect(replay.events.slice(0, -1).every((e) => e.event === 'presence.join')).toBe(true);
+  });
+
   it('lists sessions of every live node and ignores a node that stopped heartbeating', async () => {
     const a = await node();
     const b = await node();

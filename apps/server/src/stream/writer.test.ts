@@ -372,3 +372,45 @@ describe('StreamConnection presence resync', () => {
     expect(text).toBe('absynccleaved');
   });
 });
+
+describe('StreamConnection presence sync of a new stream', () => {
+  const text = (written: Uint8Array[]) => written.map((w) => new TextDecoder().decode(w)).join('|');
+  const frame = (s: string) => new TextEncoder().encode(s);
+
+  it('takes the broker\'s floor while holding for its snapshot: nothing at or before it, then the sync at its position', () => {
+    const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
+    const { conn } = connection(sink, 1 << 20);
+    conn.holdLive(false);
+    conn.startAfter('10-1');
+    conn.offer('n', 10, 1, frame('before-floor'));
+    conn.offer('presence.join', 10, 2, frame('join'));
+    conn.offer('n', 10, 3, frame('a'));
+    conn.offer('n', 10, 5, frame('b'));
+    conn.resync({ ms: 10, seq: 4 }, [frame('sync')]);
+    conn.flush();
+    expect(text(state.written)).toBe('async' + 'b');
+  });
+
+  it('after a replay, skips held frames the replay covered', () => {
+    const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
+    const { conn } = connection(sink, 1 << 20);
+    conn.holdLive();
+    conn.offer('n', 10, 1, frame('replayed'));
+    conn.offer('n', 10, 3, frame('a'));
+    conn.resync({ ms: 10, seq: 4 }, [frame('sync')], { ms: 10, seq: 2 });
+    conn.flush();
+    expect(text(state.written)).toBe('async');
+  });
+
+  it('ends the stream instead of syncing when held frames were dropped over the limit', () => {
+    const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
+    const { conn, closed } = connection(sink, 100);
+    conn.holdLive(false);
+    conn.offer('n', 10, 1, bytes(80));
+    conn.offer('n', 10, 2, bytes(80));
+    conn.resync({ ms: 10, seq: 4 }, [frame('sync')]);
+    conn.flush();
+    expect(closed).toEqual(['shutdown']);
+    expect(text(state.written)).toBe('');
+  });
+});
