@@ -189,8 +189,7 @@ export function isCastError(value: unknown): value is CastError {
     (typeof value === 'object' &&
       value !== null &&
       (value as { name?: unknown }).name === 'CastError' &&
-      typeof (value as { code?: unknown }).code === 'string' &&
-      (value as { code: string }).code in ERROR_CODES)
+      isErrorCode((value as { code?: unknown }).code))
   );
 }
 
@@ -220,33 +219,23 @@ export function isErrorCode(code: unknown): code is CastErrorCode {
  * ```
  */
 export function codeForStatus(status: number): CastErrorCode {
-  switch (status) {
-    case 400:
-      return 'BAD_REQUEST';
-    case 401:
-      return 'UNAUTHORIZED';
-    case 403:
-      return 'FORBIDDEN';
-    case 404:
-      return 'NOT_FOUND';
-    case 405:
-      return 'METHOD_NOT_ALLOWED';
-    case 408:
-      return 'TIMEOUT';
-    case 413:
-      return 'PAYLOAD_TOO_LARGE';
-    case 415:
-      return 'UNSUPPORTED_MEDIA_TYPE';
-    case 429:
-      return 'RATE_LIMITED';
-    case 502:
-    case 503:
-    case 504:
-      return 'UNAVAILABLE';
-    default:
-      return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
-  }
+  return STATUS_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
 }
+
+/** The code of each status {@link codeForStatus} does not derive from its range. */
+const STATUS_CODES: Partial<Record<number, CastErrorCode>> = {
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  502: 'UNAVAILABLE',
+  503: 'UNAVAILABLE',
+  504: 'UNAVAILABLE',
+};
 
 /**
  * Builds a {@link CastError} from an HTTP error answer: the body's code and
@@ -271,9 +260,5 @@ export function errorFromResponse(status: number, body: unknown, retryAfter?: nu
       ? inner.message
       : `The server answered HTTP ${status}.`;
   const retryable = status === 408 || status === 429 || status >= 500;
-  return new CastError(code, message, {
-    status,
-    retryable,
-    ...(retryAfter === undefined ? {} : { retryAfter }),
-  });
+  return new CastError(code, message, { status, retryable, retryAfter });
 }
