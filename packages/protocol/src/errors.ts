@@ -209,33 +209,26 @@ export function isErrorCode(code: unknown): code is CastErrorCode {
 
 /**
  * The error code to use for an HTTP status that came without a Cast error body
- * (a proxy's 502, a bare 404).
+ * (a proxy's 502, a bare 404): the first code of that status in
+ * {@link ERROR_CODES} (the table lists each status's general code first), a
+ * gateway's 502 or 504 as `UNAVAILABLE`, else `INTERNAL` for 5xx and
+ * `BAD_REQUEST` for the rest (0 included).
  *
  * @param status - the HTTP status received
  * @returns the closest code in the table
  * @example
  * ```ts
  * codeForStatus(503) // 'UNAVAILABLE'
+ * codeForStatus(414) // 'URI_TOO_LONG'
  * ```
  */
 export function codeForStatus(status: number): CastErrorCode {
-  return STATUS_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
+  if (status === 502 || status === 504) return 'UNAVAILABLE';
+  let code: CastErrorCode;
+  // Status 0 stands for "no HTTP answer": its codes are not answers to map to.
+  if (status > 0) for (code in ERROR_CODES) if (ERROR_CODES[code].status === status) return code;
+  return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
 }
-
-/** The code of each status {@link codeForStatus} does not derive from its range. */
-const STATUS_CODES: Partial<Record<number, CastErrorCode>> = {
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  405: 'METHOD_NOT_ALLOWED',
-  408: 'TIMEOUT',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  429: 'RATE_LIMITED',
-  502: 'UNAVAILABLE',
-  503: 'UNAVAILABLE',
-  504: 'UNAVAILABLE',
-};
 
 /**
  * Builds a {@link CastError} from an HTTP error answer: the body's code and
