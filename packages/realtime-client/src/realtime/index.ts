@@ -245,7 +245,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     if (retryTimer !== undefined) open();
   };
   const target = globalThis as { addEventListener?: EventTarget['addEventListener']; removeEventListener?: EventTarget['removeEventListener'] };
-  if (typeof target.addEventListener === 'function') target.addEventListener('online', onOnline);
+  target.addEventListener?.('online', onOnline);
 
   const realtime: Realtime<Events> = {
     get state() {
