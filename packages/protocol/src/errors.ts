@@ -2,7 +2,8 @@
  * The one table of Cast error codes: each code's HTTP status and whether a
  * client may retry the same request later. The server answers every error as
  * `{"error":{"code","message"}}` with the status from this table; the SDKs
- * raise {@link CastError} with the same fields.
+ * raise {@link CastError} with the same fields. Each status's general code
+ * comes first: {@link codeForStatus} maps a status without a Cast body to it.
  *
  * @example
  * ```ts
