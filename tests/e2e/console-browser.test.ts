@@ -439,6 +439,9 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
       ada.close();
       await page.locator('#presence-list li[data-user="ada"]').waitFor({ state: 'detached', timeout: 20_000 });
       expect(await page.textContent('#presence-list h3[data-channel="room:1"]')).toContain('1 member');
+      // The sync, her join and her leave went to the member list; the event log shows what was published.
+      expect(await eventRows(page)).toEqual([]);
+      expect(await page.isVisible('#events-empty')).toBe(true);
       expect(problems).toEqual([]);
     } finally {
       ada.close();
