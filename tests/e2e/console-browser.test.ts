@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CastServer } from '@cast/server-sdk';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 import { openRaw } from './helpers/sse.js';
 
@@ -25,6 +25,8 @@ const CHROMIUM_ARGS = [
 const READ_ONLY_KEY = 'pk_test_console_read_only_0001';
 let server: TestServer;
 let browser: Browser;
+/** The tabs a test opened, closed after it even when it failed: a tab left open keeps its stream, and counts in the next test's `delivered`. */
+const opened: BrowserContext[] = [];
 
 /** A fresh tab (own session storage) that records every request and every page error. */
 async function openConsole(options: { width?: number; height?: number; colorScheme?: 'light' | 'dark' } = {}) {
@@ -32,6 +34,7 @@ async function openConsole(options: { width?: number; height?: number; colorSche
     viewport: { width: options.width ?? 1280, height: options.height ?? 860 },
     colorScheme: options.colorScheme ?? 'light',
   });
+  opened.push(context);
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
   const page = await context.newPage();
   const requests: string[] = [];
@@ -166,6 +169,10 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
       env: { CAST_PUBLIC_KEYS: `acme=${READ_ONLY_KEY}` },
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  afterEach(async () => {
+    for (const context of opened.splice(0)) await context.close();
   });
 
   afterAll(async () => {
