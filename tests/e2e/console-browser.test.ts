@@ -204,6 +204,11 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     await signIn(page, server.apiKey);
     await subscribe(page, 'orders, user:user_123');
     expect(await page.textContent('#status-text')).toBe('Connected · orders, user:user_123');
+    // Each channel's presence.sync reaches the member list (they share one position), and none reaches the log.
+    for (const channel of ['orders', 'user:user_123']) {
+      await page.locator(`#presence-list ul[data-channel="${channel}"] li[data-user="console"]`).waitFor();
+    }
+    expect(await eventRows(page)).toEqual([]);
     // The key stays in this tab's session storage, nowhere else.
     expect(await page.evaluate(() => sessionStorage.getItem('cast.console.apiKey'))).toBe(server.apiKey);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
