@@ -461,6 +461,20 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     }
   });
 
+  it('with an event filter, shows only the matching events and still the members', async () => {
+    const { page, problems } = await openConsole();
+    await signIn(page, server.apiKey);
+    await page.locator('#workspace').waitFor({ state: 'visible' });
+    await page.fill('#types', 'order.*');
+    await subscribe(page, 'room:filtered');
+    await page.locator('#presence-list ul[data-channel="room:filtered"] li[data-user="console"]').waitFor();
+    await publish(server, { channel: 'room:filtered', event: 'note.added', data: { n: 1 } });
+    await publish(server, { channel: 'room:filtered', event: 'order.created', data: { n: 2 } });
+    await waitForEvent(page, 'order.created', 'room:filtered');
+    expect((await eventRows(page)).map((r) => r.name)).toEqual(['order.created']);
+    expect(problems).toEqual([]);
+  });
+
   it('works at phone width in dark mode with no sideways scrolling', async () => {
     const { context, page, problems } = await openConsole({ width: 375, height: 740, colorScheme: 'dark' });
     await signIn(page, server.apiKey);
