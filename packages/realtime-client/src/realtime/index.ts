@@ -222,8 +222,9 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       return;
     }
     const wire = message.id ? parseWireId(message.id) : undefined;
-    // A replay that overlaps what was already delivered (another node, a retried resume) is dropped.
-    if (wire && lastPosition && comparePositions(wire, lastPosition) <= 0) return;
+    // A replay that overlaps what was already delivered (another node, a retried resume) is dropped. The
+    // presence.sync of each channel of a stream share one position (the snapshot's): an equal one is kept.
+    if (wire && lastPosition && comparePositions(wire, lastPosition) < (type === 'presence.sync' ? 0 : 1)) return;
     // An event without an id keeps the previous one (SSE spec); an empty id clears it.
     if (message.id !== undefined) lastEventId = message.id || undefined;
     if (wire) lastPosition = wire;
