@@ -13,7 +13,7 @@ import {
   parseWireId,
 } from '@cast/protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { Context, Handler } from 'hono';
+import type { Handler } from 'hono';
 import { readBearer } from '../auth/bearer.js';
 import type { TokenGrant } from '../auth/tokens.js';
 import type { PresenceSnapshot, ReplayPage } from '../broker/types.js';
@@ -21,7 +21,8 @@ import { isPresenceEvent, syncFrame } from '../presence/events.js';
 import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
-import { requestHeader } from '../node-request.js';
+import { outgoingOf } from '../node-request.js';
+import { type HttpRequest, requestOf } from '../request.js';
 import { eventFrame } from './hub.js';
 import { NodeSink, type StreamSink, webSink } from './sink.js';
 import { type LogFrame, StreamConnection } from './writer.js';
@@ -36,16 +37,16 @@ function withoutPresence(matcher: EventMatcher): EventMatcher {
   return matcher === MATCH_ALL ? MATCH_ALL_BUT_PRESENCE : (name) => !isPresenceEvent(name) && matcher(name);
 }
 
-function readToken(c: Context): string {
-  const query = c.req.query('token');
+function readToken(req: HttpRequest): string {
+  const query = req.query('token');
   if (query) return query;
-  const bearer = readBearer(c);
+  const bearer = readBearer(req);
   if (bearer) return bearer;
   fail('UNAUTHORIZED', 'Missing token: pass ?token=<token> or "Authorization: Bearer <token>".');
 }
 
-function readFilter(c: Context): EventMatcher {
-  const raw = c.req.query('types');
+function readFilter(req: HttpRequest): EventMatcher {
+  const raw = req.query('types');
   if (raw === undefined) return MATCH_ALL;
   const patterns = parsePatternList(raw);
   for (const p of patterns) {
@@ -67,9 +68,9 @@ export interface ResumePoint {
  * sent: the stream still opens, live, with `recovered: false` (a 4xx would
  * end an EventSource for good).
  */
-export function readResume(c: Context): ResumePoint | 'unknown' | undefined {
+export function readResume(req: HttpRequest): ResumePoint | 'unknown' | undefined {
   // The header (what EventSource and the Cast client send) wins over the query parameter.
-  const raw = requestHeader(c, 'last-event-id') ?? c.req.query('lastEventId');
+  const raw = req.header('last-event-id') ?? req.query('lastEventId');
   if (raw === undefined || raw.trim() === '') return undefined;
   return parseWireId(raw) ?? 'unknown';
 }
@@ -86,21 +87,38 @@ const STREAM_HEADERS: Record<string, string> = {
  * `GET /push/stream`: authorizes by token, then streams `connected`, the
  * replay (when resuming) and live events, with heartbeats, until the client
  * leaves, the token expires, the connection falls too far behind or the
- * server stops.
+ * server stops. The plain `node:http` handler and Hono both serve the route
+ * through here.
+ *
+ * @param deps - the server's services
+ * @param req - the request
+ * @param outgoing - the Node response to stream on; without one, the stream is a web `Response`
+ * @returns that web `Response`, or undefined when the answer went to `outgoing`
+ * @example
+ * ```ts
+ * await serveStream(deps, new NodeHttpRequest(incoming), outgoing)
+ * ```
  */
+export async function serveStream(
+  deps: ServerDeps,
+  req: HttpRequest,
+  outgoing: ServerResponse | undefined,
+): Promise<Response | undefined> {
+  const grant = await deps.tokens.verify(readToken(req));
+  const matcher = readFilter(req);
+  const resume = readResume(req);
+  const revocations = await deps.broker.revocations(grant.tenant);
+  // No await from this check until the stream is in the hub: a revocation
+  // arriving meanwhile either is in the list already or finds the stream.
+  if (revocations.covers(grant)) {
+    fail('TOKEN_REVOKED', 'The token was revoked; ask your backend for a new one (a token issued after the revocation works).');
+  }
+  return openStream(req, outgoing, deps, { grant, matcher, resume });
+}
+
+/** Hono's handler of `GET /push/stream` (see {@link serveStream}). */
 export function streamRoute(deps: ServerDeps): Handler {
-  return async (c) => {
-    const grant = await deps.tokens.verify(readToken(c));
-    const matcher = readFilter(c);
-    const resume = readResume(c);
-    const revocations = await deps.broker.revocations(grant.tenant);
-    // No await from this check until the stream is in the hub: a revocation
-    // arriving meanwhile either is in the list already or finds the stream.
-    if (revocations.covers(grant)) {
-      fail('TOKEN_REVOKED', 'The token was revoked; ask your backend for a new one (a token issued after the revocation works).');
-    }
-    return openStream(c, deps, { grant, matcher, resume });
-  };
+  return async (c) => (await serveStream(deps, requestOf(c), outgoingOf(c))) ?? RESPONSE_ALREADY_SENT;
 }
 
 /** What a stream serves: whose events, which ones, and where to resume. */
@@ -114,23 +132,38 @@ export interface StreamRequest {
 /**
  * Opens an SSE response for an authorized request. Shared by every stream
  * route (`/push/stream`, `/v1/events/subscribe`).
+ *
+ * @param http - the request (its method and `Origin`)
+ * @param outgoing - the Node response to stream on; without one, the stream is a web `Response`
+ * @param deps - the server's services
+ * @param req - whose events, which ones, where to resume
+ * @returns that web `Response`, or undefined when the answer went to `outgoing`
  */
-export async function openStream(c: Context, deps: ServerDeps, req: StreamRequest): Promise<Response> {
+export async function openStream(
+  http: HttpRequest,
+  outgoing: ServerResponse | undefined,
+  deps: ServerDeps,
+  req: StreamRequest,
+): Promise<Response | undefined> {
   const { config, hub, broker, metrics } = deps;
   const { grant, matcher, resume } = req;
-  const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, requestHeader(c, 'origin')) };
+  const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, http.header('origin')) };
   // HEAD: the headers a GET would get (after the same checks), and no stream: nothing registered, the response ends.
-  if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
+  if (http.method === 'HEAD') {
+    if (!outgoing) return new Response(null, { status: 200, headers });
+    outgoing.writeHead(200, headers);
+    outgoing.end();
+    return undefined;
+  }
 
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   let sink: StreamSink;
-  let response: Response;
+  let response: Response | undefined;
   if (outgoing) {
     outgoing.writeHead(200, headers);
     outgoing.flushHeaders();
     outgoing.socket?.setNoDelay(true);
     sink = new NodeSink(outgoing);
-    response = RESPONSE_ALREADY_SENT;
+    response = undefined;
   } else {
     const web = webSink();
     sink = web.sink;
