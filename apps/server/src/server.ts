@@ -123,19 +123,23 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const sockets = new Set<Socket>();
   const busy = new Set<Socket>();
   let stopping = false;
+  // One listener function for every socket and response: an idle stream holds no closure of its own.
+  function socketClosed(this: Socket): void {
+    sockets.delete(this);
+    busy.delete(this);
+  }
+  function responseClosed(this: ServerResponse): void {
+    const { socket } = this.req;
+    busy.delete(socket);
+    if (stopping) socket.destroySoon();
+  }
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      busy.delete(socket);
-    });
+    socket.on('close', socketClosed);
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     busy.add(req.socket);
-    res.once('close', () => {
-      busy.delete(req.socket);
-      if (stopping) req.socket.destroySoon();
-    });
+    res.on('close', responseClosed);
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
