@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, SessionRecord, StoredEvent } from '../broker/types.js';
 import { Metrics } from '../metrics.js';
 import type { LifecycleEvent } from '../lifecycle.js';
-import { DISCONNECTED_FRAMES, eventFrame, Hub, REVOKED_FRAME } from './hub.js';
+import { DISCONNECTED_FRAMES, eventFrame, REVOKED_FRAME } from './frames.js';
+import { Hub } from './hub.js';
 import type { SinkListener, StreamSink } from './sink.js';
 import { type CloseReason, StreamConnection } from './writer.js';
 

@@ -6,7 +6,6 @@ import {
   type EventMatcher,
   type EventPosition,
   createMatcher,
-  encodeFrame,
   isValidPattern,
   parsePatternList,
   parsePosition,
@@ -17,13 +16,13 @@ import type { Handler } from 'hono';
 import { readBearer } from '../auth/bearer.js';
 import type { TokenGrant } from '../auth/tokens.js';
 import type { PresenceSnapshot, ReplayPage } from '../broker/types.js';
-import { isPresenceEvent, syncFrame } from '../presence/events.js';
+import { isPresenceEvent } from '../presence/events.js';
 import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
 import { outgoingOf } from '../node-request.js';
 import { type HttpRequest, requestOf } from '../request.js';
-import { eventFrame } from './hub.js';
+import { connectedFrame, eventFrame, syncFrame } from './frames.js';
 import { NodeSink, type StreamSink, webSink } from './sink.js';
 import { type LogFrame, StreamConnection } from './writer.js';
 
@@ -222,10 +221,6 @@ export async function openStream(
     });
   }
   return response;
-}
-
-function connectedFrame(retryMs: number, data: ConnectedData): Buffer {
-  return Buffer.from(encodeFrame({ retry: retryMs, event: 'connected', data: JSON.stringify(data) }));
 }
 
 /**
