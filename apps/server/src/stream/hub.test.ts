@@ -6,7 +6,7 @@ import type { LifecycleEvent } from '../lifecycle.js';
 import { DISCONNECTED_FRAMES, eventFrame, REVOKED_FRAME } from './frames.js';
 import { Hub } from './hub.js';
 import type { SinkListener, StreamSink } from './sink.js';
-import { type CloseReason, StreamConnection } from './writer.js';
+import { type CloseReason, StreamConnection } from './connection.js';
 
 interface FakeConn {
   conn: StreamConnection;

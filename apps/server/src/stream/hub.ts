@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.js';
 import { covers } from '../revocation/list.js';
 import { ExpiryQueue } from './expiry.js';
 import { DISCONNECTED_FRAMES, eventFrame, expiredFrame, HEARTBEAT, REVOKED_FRAME } from './frames.js';
-import type { CloseReason, StreamConnection, StreamOwner } from './writer.js';
+import type { CloseReason, StreamConnection, StreamOwner } from './connection.js';
 
 /** Timers cap at 2^31-1 ms (about 24.8 days); longer delays fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;

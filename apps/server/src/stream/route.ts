@@ -24,7 +24,7 @@ import { outgoingOf } from '../node-request.js';
 import { type HttpRequest, requestOf } from '../request.js';
 import { connectedFrame, eventFrame, syncFrame } from './frames.js';
 import { NodeSink, type StreamSink, webSink } from './sink.js';
-import { type LogFrame, StreamConnection } from './writer.js';
+import { type LogFrame, StreamConnection } from './connection.js';
 
 /** The filter of streams without `types`: one shared function, not one per stream. */
 const MATCH_ALL = createMatcher([]);

@@ -1,7 +1,7 @@
 import { createMatcher } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SinkListener, StreamSink } from './sink.js';
-import { type CloseReason, StreamConnection } from './writer.js';
+import { type CloseReason, StreamConnection } from './connection.js';
 
 /** A sink whose peer takes `accept` bytes of each write; the rest stays pending. */
 function fakeSink(accept: number) {
