@@ -7,7 +7,7 @@ import { errorAnswer } from './errors.js';
 import { NodeHttpRequest } from './request.js';
 import { publishOne } from './routes/publish.js';
 import { issueToken } from './routes/tokens.js';
-import { serveStream } from './stream/route.js';
+import { serveStream } from './routes/stream.js';
 
 /**
  * A hot route served without Hono: its JSON answer, `undefined` when it wrote

@@ -13,7 +13,7 @@ import { fail } from '../errors.js';
 import { outgoingOf } from '../node-request.js';
 import { type HttpRequest, requestOf } from '../request.js';
 import { collectionChannel } from '../sources/feeds.js';
-import { openStream, readResume, type StreamRequest } from '../stream/route.js';
+import { openStream, readResume, type StreamRequest } from './stream.js';
 import { ENVELOPE_BYTES, publishEvents } from './publish.js';
 import { checkEventName, checkPayload } from '../validate.js';
 

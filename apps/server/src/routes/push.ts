@@ -8,7 +8,7 @@ import { ANY_INDEX } from '../json.js';
 import { requestOf } from '../request.js';
 import type { PublishInput } from '../broker/types.js';
 import { checkChannel, checkPublish, checkUserId } from '../validate.js';
-import { streamRoute } from '../stream/route.js';
+import { streamRoute } from './stream.js';
 import { ENVELOPE_BYTES, publishEvents, publishOne } from './publish.js';
 import { revocationRoutes } from './revoke.js';
 import { issueToken } from './tokens.js';

@@ -22,9 +22,9 @@ import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
 import { outgoingOf } from '../node-request.js';
 import { type HttpRequest, requestOf } from '../request.js';
-import { connectedFrame, eventFrame, syncFrame } from './frames.js';
-import { NodeSink, type StreamSink, webSink } from './sink.js';
-import { type LogFrame, StreamConnection } from './connection.js';
+import { connectedFrame, eventFrame, syncFrame } from '../stream/frames.js';
+import { NodeSink, type StreamSink, webSink } from '../stream/sink.js';
+import { type LogFrame, StreamConnection } from '../stream/connection.js';
 
 /** The filter of streams without `types`: one shared function, not one per stream. */
 const MATCH_ALL = createMatcher([]);
