@@ -6,6 +6,7 @@ import {
   type EventMatcher,
   type EventPosition,
   createMatcher,
+  formatPosition,
   isValidPattern,
   parsePatternList,
   parsePosition,
@@ -54,24 +55,26 @@ function readFilter(req: HttpRequest): EventMatcher {
   return createMatcher(patterns);
 }
 
-/** A log position a stream resumes after. */
-export interface ResumePoint {
-  position: string;
-  ms: number;
-  seq: number;
-}
-
 /**
  * Reads where a stream resumes: the `Last-Event-ID` header, else the
- * `lastEventId` query parameter. `unknown` for an id this server cannot have
- * sent: the stream still opens, live, with `recovered: false` (a 4xx would
- * end an EventSource for good).
+ * `lastEventId` query parameter, parsed here once into the log position
+ * the rest of the stream passes around. `unknown` for an id this server
+ * cannot have sent: the stream still opens, live, with `recovered: false`
+ * (a 4xx would end an EventSource for good).
+ *
+ * @param req - the request
+ * @returns the position to resume after, `unknown`, or undefined for a fresh stream
+ * @example
+ * ```ts
+ * readResume(req) // { ms: 1732400000000, seq: 3 } for Last-Event-ID: 1732400000000-3/orders
+ * ```
  */
-export function readResume(req: HttpRequest): ResumePoint | 'unknown' | undefined {
+export function readResume(req: HttpRequest): EventPosition | 'unknown' | undefined {
   // The header (what EventSource and the Cast client send) wins over the query parameter.
   const raw = req.header('last-event-id') ?? req.query('lastEventId');
   if (raw === undefined || raw.trim() === '') return undefined;
-  return parseWireId(raw) ?? 'unknown';
+  const id = parseWireId(raw);
+  return id ? { ms: id.ms, seq: id.seq } : 'unknown';
 }
 
 const STREAM_HEADERS: Record<string, string> = {
@@ -125,7 +128,7 @@ export interface StreamRequest {
   grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> &
     Partial<Pick<TokenGrant, 'tokenId' | 'issuedAt' | 'presence' | 'userInfo'>> & { expiresAt: number | undefined };
   matcher: EventMatcher;
-  resume: ResumePoint | 'unknown' | undefined;
+  resume: EventPosition | 'unknown' | undefined;
 }
 
 /**
@@ -291,17 +294,18 @@ async function replay(
   conn: StreamConnection,
   deps: ServerDeps,
   req: StreamRequest,
-  resume: ResumePoint,
+  resume: EventPosition,
   connected: ConnectedData,
 ): Promise<void> {
   const { broker, config, metrics } = deps;
   const { grant } = req;
   const pageBytes = Math.max(1, Math.floor(config.connectionBufferBytes / 2));
-  let from = resume.position;
+  // The broker's replay API takes the log's own string form of a position.
+  let from = formatPosition(resume);
   let first = true;
   let recovered = true;
   /** The newest position replayed (or read past), else the resume point. */
-  let last: EventPosition = { ms: resume.ms, seq: resume.seq };
+  let last: EventPosition = resume;
   for (;;) {
     conn.takeDropped();
     let page: ReplayPage;
@@ -345,7 +349,7 @@ async function replay(
       last = at;
       if (syncing && isPresenceEvent(event.event)) continue;
       // The stream's own filter: without presence, no presence event is replayed either.
-      if (conn.wants(event.event)) frames.push({ ms: at.ms, seq: at.seq, frame: eventFrame(event) });
+      if (conn.wants(event.event)) frames.push({ at, frame: eventFrame(event) });
     }
     metrics.replayedEvents += frames.length;
     if (!(await conn.sendPage(frames))) return;
@@ -358,7 +362,7 @@ async function replay(
       // Live frames held meanwhile passed the limit and were dropped: they are in the log, read on.
       last = handOff(last, end, recovered) ?? last;
       if (end && comparePositions(end, last) > 0) last = end;
-      from = `${last.ms}-${last.seq}`;
+      from = formatPosition(last);
       continue;
     }
     if (syncing) await syncPresence(conn, deps, req, handOff(last, end, recovered));

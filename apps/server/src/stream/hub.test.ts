@@ -1,4 +1,4 @@
-import { createMatcher } from '@cast/protocol';
+import { createMatcher, type EventPosition } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, SessionRecord, StoredEvent } from '../broker/types.js';
 import { Metrics } from '../metrics.js';
@@ -31,7 +31,7 @@ function fakeConn(tenant: string, channels: string[], types: string[] = [], user
     expiryIndex: -1,
     isClosed: false,
     wants: (name: string) => matcher(name),
-    offer: (name: string, _ms: number, _seq: number, frame: Uint8Array) => {
+    offer: (name: string, _at: EventPosition, frame: Uint8Array) => {
       if (!matcher(name)) return false;
       offered.push(frame);
       return true;

@@ -138,7 +138,7 @@ export class Hub implements LocalDelivery, StreamOwner {
     let delivered = 0;
     const at = parsePosition(event.position);
     if (!at) return 0;
-    for (const conn of set) if (conn.offer(name, at.ms, at.seq, frame)) delivered++;
+    for (const conn of set) if (conn.offer(name, at, frame)) delivered++;
     this.metrics.deliveries += delivered;
     return delivered;
   }
