@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRequestListener } from './dispatch.js';
 import { createInProcessServer, type InProcessServer } from './test-support.js';
 
@@ -139,4 +139,28 @@ describe('createRequestListener', () => {
     }
     expect(viaHono).toEqual(other.map(({ method, path }) => `${method} ${path}`));
   });
+});
+
+describe('createRequestListener, when a stream fails after its headers went out', () => {
+  it('ends the response instead of leaving it open', async () => {
+    const server = await createInProcessServer(
+      { CAST_API_KEYS: `acme=${KEY}`, CAST_SIGNING_SECRET: 's'.repeat(32) },
+      // The session store fails once the stream's headers are written.
+      { wrapBroker: (memory) => Object.assign(Object.create(memory) as typeof memory, { addSession: () => Promise.reject(new Error('store down')) }) },
+    );
+    const node = http.createServer(createRequestListener(server.deps, server.app));
+    await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const { token } = await server.deps.tokens.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 });
+      const res = await fetch(`http://127.0.0.1:${(node.address() as AddressInfo).port}/push/stream?token=${token}`);
+      expect(res.status).toBe(200);
+      await expect(res.text()).rejects.toThrow();
+    } finally {
+      quiet.mockRestore();
+      server.close();
+      node.closeAllConnections();
+      await new Promise<void>((resolve) => node.close(() => resolve()));
+    }
+  }, 10_000);
 });

@@ -39,17 +39,26 @@ export function createRequestListener(deps: ServerDeps, app: Hono): RequestListe
   const viaHono = getRequestListener(app.fetch, { hostname: deps.config.host });
   const allowed = deps.config.corsOrigins;
   const stream: HotRoute = (req, res) => serveStream(deps, req, res);
-  const routes: Record<string, Map<string, HotRoute> | undefined> = {
-    POST: new Map<string, HotRoute>([
-      ['/push/publish', (req) => publishOne(deps, req)],
-      ['/push/tokens', (req) => issueToken(deps, req)],
-    ]),
-    GET: new Map([['/push/stream', stream]]),
-    HEAD: new Map([['/push/stream', stream]]),
-  };
+  /** Method → path → handler. */
+  const routes = new Map<string, Map<string, HotRoute>>([
+    [
+      'POST',
+      new Map<string, HotRoute>([
+        ['/push/publish', (req) => publishOne(deps, req)],
+        ['/push/tokens', (req) => issueToken(deps, req)],
+      ]),
+    ],
+    ['GET', new Map([['/push/stream', stream]])],
+    ['HEAD', new Map([['/push/stream', stream]])],
+  ]);
 
   const answer = (req: NodeHttpRequest, res: ServerResponse, status: number, body: unknown, retryAfter?: string): void => {
-    if (res.headersSent || res.destroyed) return;
+    if (res.destroyed) return;
+    // A stream that failed after its headers went out cannot be answered: end it; the client reconnects.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
     const text = JSON.stringify(body);
     const headers: Record<string, string | number> = {
       'Content-Type': 'application/json',
@@ -64,7 +73,7 @@ export function createRequestListener(deps: ServerDeps, app: Hono): RequestListe
   };
 
   return function serveRequest(incoming: IncomingMessage, outgoing: ServerResponse): void {
-    const route = routes[incoming.method ?? '']?.get(pathOf(incoming.url));
+    const route = routes.get(incoming.method ?? '')?.get(pathOf(incoming.url));
     if (!route) {
       void viaHono(incoming, outgoing);
       return;
