@@ -6,10 +6,11 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readJson } from './body.js';
 import { errorResponse } from './errors.js';
+import { requestOf } from './request.js';
 
 function app(maxBytes: number) {
   const a = new Hono();
-  a.post('/', async (c) => c.json({ got: await readJson(c, maxBytes) }));
+  a.post('/', async (c) => c.json({ got: await readJson(requestOf(c), maxBytes) }));
   a.onError((err, c) => errorResponse(c, err));
   return a;
 }

@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import type { Context } from 'hono';
 import { ClientGoneError, fail } from './errors.js';
 import { type JsonDocument, type JsonPathPattern, JsonSyntaxError, MAX_JSON_DEPTH, readJsonText } from './json.js';
-import { nodeRequest, requestHeader } from './node-request.js';
+import type { HttpRequest } from './request.js';
 
 /** Most bytes of an oversized body read and thrown away so that its sender sees the 413. */
 const DRAIN_LIMIT = 16 * 1024 * 1024;
@@ -111,34 +110,34 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * Reads a JSON body of at most `maxBytes`, refusing a larger one (by its
  * `Content-Length`, or as soon as a body without one passes the limit) while
  * keeping what is held in memory within the limit. Reads from the Node
- * request when there is one (see {@link nodeRequest}).
+ * request when there is one (sparing the web `Request` and its stream).
  *
  * The body must be valid UTF-8 and valid JSON nested at most
  * {@link MAX_JSON_DEPTH} levels deep (`INVALID_JSON` otherwise). The
  * document keeps the source text of the members at `sources`, so that `data`
  * is forwarded exactly as it was sent (see {@link readJsonText}).
  *
- * @param c - the request context
+ * @param req - the request
  * @param maxBytes - the largest body accepted
  * @param sources - the members whose source text to keep
  * @returns the parsed body and the source text of those members
  * @example
  * ```ts
- * const doc = await readJsonBody(c, 64 * 1024, [['data']])
+ * const doc = await readJsonBody(req, 64 * 1024, [['data']])
  * const data = doc.source(['data'])
  * ```
  */
-export async function readJsonBody(c: Context, maxBytes: number, sources: readonly JsonPathPattern[] = []): Promise<JsonDocument> {
-  const type = requestHeader(c, 'content-type');
+export async function readJsonBody(req: HttpRequest, maxBytes: number, sources: readonly JsonPathPattern[] = []): Promise<JsonDocument> {
+  const type = req.header('content-type');
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     fail('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
   }
-  const declared = Number(requestHeader(c, 'content-length') ?? NaN);
-  const incoming = nodeRequest(c);
-  const got = incoming ? await collectNode(incoming, maxBytes, declared) : await collectWeb(c.req.raw.body, maxBytes, declared);
+  const declared = Number(req.header('content-length') ?? NaN);
+  const { incoming } = req;
+  const got = incoming ? await collectNode(incoming, maxBytes, declared) : await collectWeb(req.webBody, maxBytes, declared);
   if (!got) fail('BAD_REQUEST', 'The request has no body; send a JSON object.');
   if ('tooLarge' in got) {
-    if (!got.drained) c.header('Connection', 'close');
+    if (!got.drained) req.setAnswerHeader('Connection', 'close');
     fail('PAYLOAD_TOO_LARGE', `The body is larger than ${maxBytes} bytes.`);
   }
   let text: string;
@@ -162,16 +161,16 @@ export async function readJsonBody(c: Context, maxBytes: number, sources: readon
  * Reads a JSON body (see {@link readJsonBody}) and returns its value, for
  * routes that forward no member as it was sent.
  *
- * @param c - the request context
+ * @param req - the request
  * @param maxBytes - the largest body accepted
  * @returns the parsed JSON
  * @example
  * ```ts
- * const body = asObject(await readJson(c, 64 * 1024))
+ * const body = asObject(await readJson(req, 64 * 1024))
  * ```
  */
-export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
-  return (await readJsonBody(c, maxBytes)).value;
+export async function readJson(req: HttpRequest, maxBytes: number): Promise<unknown> {
+  return (await readJsonBody(req, maxBytes)).value;
 }
 
 /**
@@ -182,7 +181,7 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
  * @returns the same value, typed as an object
  * @example
  * ```ts
- * const { channel } = asObject(await readJson(c, max))
+ * const { channel } = asObject(await readJson(req, max))
  * ```
  */
 export function asObject(value: unknown, what = 'The request body'): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { CastError, type CastErrorCode } from '@cast/protocol';
+import { CastError, type CastErrorCode, type ErrorBody } from '@cast/protocol';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
@@ -25,20 +25,52 @@ export class ClientGoneError extends Error {
   }
 }
 
+/** What an error is answered with, by whichever handler served the request. */
+export interface ErrorAnswer {
+  status: number;
+  body: ErrorBody;
+  /** `Retry-After`, when the error says when to try again. */
+  retryAfter?: string;
+}
+
 /**
- * The one place that turns an error into a response: `CastError`s keep their
- * code and status; a client that went away mid-request is answered (to no
- * one) without a log line; anything else is logged and answered as a bare 500
- * with no detail (never a stack trace).
+ * The one place that decides how an error is answered: `CastError`s keep
+ * their code and status; a client that went away mid-request is answered (to
+ * no one) without a log line; anything else is logged and answered as a bare
+ * 500 with no detail (never a stack trace).
+ *
+ * @param err - what was thrown
+ * @returns the status, JSON body and `Retry-After` of the answer
+ * @example
+ * ```ts
+ * const { status, body } = errorAnswer(new CastError('NOT_FOUND', 'No such route.')) // 404
+ * ```
  */
-export function errorResponse(c: Context, err: unknown): Response {
+export function errorAnswer(err: unknown): ErrorAnswer {
   if (err instanceof CastError) {
-    const status = (err.status >= 400 ? err.status : 500) as ContentfulStatusCode;
-    if (err.retryAfter !== undefined) c.header('Retry-After', String(Math.ceil(err.retryAfter)));
-    return c.json(err.toJSON(), status);
+    const answer: ErrorAnswer = { status: err.status >= 400 ? err.status : 500, body: err.toJSON() };
+    if (err.retryAfter !== undefined) answer.retryAfter = String(Math.ceil(err.retryAfter));
+    return answer;
   }
   // An aborted upload is the client's choice, not a server error: no log line, no stack trace.
-  if (err instanceof ClientGoneError) return c.json({ error: { code: 'BAD_REQUEST', message: err.message } }, 400);
+  if (err instanceof ClientGoneError) return { status: 400, body: { error: { code: 'BAD_REQUEST', message: err.message } } };
   console.error('cast: unexpected error', err);
-  return c.json({ error: { code: 'INTERNAL', message: 'The server failed; try again.' } }, 500);
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'The server failed; try again.' } } };
+}
+
+/**
+ * Answers an error under Hono, as {@link errorAnswer} decides.
+ *
+ * @param c - the request context
+ * @param err - what was thrown
+ * @returns the JSON error response
+ * @example
+ * ```ts
+ * app.onError((err, c) => errorResponse(c, err))
+ * ```
+ */
+export function errorResponse(c: Context, err: unknown): Response {
+  const { status, body, retryAfter } = errorAnswer(err);
+  if (retryAfter !== undefined) c.header('Retry-After', retryAfter);
+  return c.json(body, status as ContentfulStatusCode);
 }

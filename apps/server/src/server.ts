@@ -1,12 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './app.js';
 import { createTokenService } from './auth/tokens.js';
 import type { Broker } from './broker/types.js';
 import { createMemoryBroker } from './broker/memory.js';
 import { type Config, knownTenants } from './config.js';
 import type { ServerDeps } from './context.js';
+import { createRequestListener } from './dispatch.js';
 import { answerClientError, httpServerOptions } from './http-limits.js';
 import { combineLifecycle, type LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
@@ -108,33 +108,38 @@ export async function startServer(config: Config, options: StartServerOptions = 
     }),
   };
   const app = createApp(deps);
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: httpServerOptions(config) }, () => resolve(s));
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = createServer(httpServerOptions(config), createRequestListener(deps, app));
     s.once('error', reject);
+    s.listen(config.port, config.host, () => resolve(s));
   });
   // Requests Node refuses itself (too large a head, too slow, not HTTP) get the JSON error body too.
   server.on('clientError', answerClientError);
   // Keep-alive longer than typical proxies'.
-  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = 65_000;
   // Sockets with a request in flight. At shutdown every other socket is closed at once: Node's
   // closeIdleConnections() (v20) leaves open a socket that never sent a request (a client's
   // spare or speculative connection), which would hold the exit for the whole grace period.
   const sockets = new Set<Socket>();
   const busy = new Set<Socket>();
   let stopping = false;
+  // One listener function for every socket and response: an idle stream holds no closure of its own.
+  function socketClosed(this: Socket): void {
+    sockets.delete(this);
+    busy.delete(this);
+  }
+  function responseClosed(this: ServerResponse): void {
+    const { socket } = this.req;
+    busy.delete(socket);
+    if (stopping) socket.destroySoon();
+  }
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      busy.delete(socket);
-    });
+    socket.on('close', socketClosed);
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     busy.add(req.socket);
-    res.once('close', () => {
-      busy.delete(req.socket);
-      if (stopping) req.socket.destroySoon();
-    });
+    res.on('close', responseClosed);
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -151,10 +156,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           // Idle keep-alive sockets would hold close() open.
-          if ('closeIdleConnections' in server) server.closeIdleConnections();
+          server.closeIdleConnections();
           for (const socket of sockets) if (!busy.has(socket)) socket.destroySoon();
           const t = setTimeout(() => {
-            if ('closeAllConnections' in server) server.closeAllConnections();
+            server.closeAllConnections();
             resolve();
           }, config.shutdownGraceMs);
           t.unref();

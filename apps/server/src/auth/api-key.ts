@@ -1,7 +1,6 @@
-import type { Context } from 'hono';
 import type { KeyGrant } from '../config.js';
 import { fail } from '../errors.js';
-import { requestHeader } from '../node-request.js';
+import type { HttpRequest } from '../request.js';
 import { readBearer } from './bearer.js';
 
 /**
@@ -9,13 +8,13 @@ import { readBearer } from './bearer.js';
  * `apikey` header, else (only where `allowQuery`) the `apikey` query
  * parameter. A header always wins over the query parameter.
  */
-export function readApiKey(c: Context, allowQuery = false): string | undefined {
-  const bearer = readBearer(c);
+export function readApiKey(req: HttpRequest, allowQuery = false): string | undefined {
+  const bearer = readBearer(req);
   if (bearer) return bearer;
-  const header = requestHeader(c, 'apikey')?.trim();
+  const header = req.header('apikey')?.trim();
   if (header) return header;
   if (allowQuery) {
-    const q = c.req.query('apikey')?.trim();
+    const q = req.query('apikey')?.trim();
     if (q) return q;
   }
   return undefined;
@@ -25,12 +24,12 @@ export function readApiKey(c: Context, allowQuery = false): string | undefined {
  * Authenticates a request by API key and checks its kind.
  *
  * @param keys - the key table
- * @param c - the request context
+ * @param req - the request
  * @param need - `secret` for publishing and issuing tokens, `any` for subscribing
  * @returns the key's grant
  */
-export function authenticate(keys: Map<string, KeyGrant>, c: Context, need: 'secret' | 'any', allowQuery = false): KeyGrant {
-  const key = readApiKey(c, allowQuery);
+export function authenticate(keys: Map<string, KeyGrant>, req: HttpRequest, need: 'secret' | 'any', allowQuery = false): KeyGrant {
+  const key = readApiKey(req, allowQuery);
   if (!key) fail('UNAUTHORIZED', 'Missing API key: send "Authorization: Bearer <secret key>".');
   const grant = keys.get(key);
   if (!grant) fail('INVALID_API_KEY', 'The API key is not valid.');

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
+import { requestOf } from '../request.js';
 import { readBearer } from './bearer.js';
 
-const app = new Hono().get('/', (c) => c.text(readBearer(c) ?? '(none)'));
+const app = new Hono().get('/', (c) => c.text(readBearer(requestOf(c)) ?? '(none)'));
 
 async function read(authorization?: string): Promise<string> {
   const res = await app.request('/', authorization === undefined ? {} : { headers: { authorization } });

@@ -1,5 +1,3 @@
-import { encodeFrame, formatWireId, type PresenceMember, type PresenceSyncData } from '@cast/protocol';
-
 const PRESENCE_EVENTS: ReadonlySet<string> = new Set(['presence.sync', 'presence.join', 'presence.leave']);
 
 /** Whether an event name is one of the presence events (`presence.sync`, `presence.join`, `presence.leave`). */
@@ -18,19 +16,4 @@ export function isPresenceEvent(name: string): boolean {
  */
 export function presenceChangeData(channel: string, userId: string, userInfo: string | null): string {
   return `{"channel":${JSON.stringify(channel)},"userId":${JSON.stringify(userId)},"userInfo":${userInfo ?? 'null'}}`;
-}
-
-/**
- * The `presence.sync` frame of a channel at a log position: its `id` is that
- * position, so a client resuming from it continues right after.
- *
- * @example
- * ```ts
- * syncFrame('1732400000000-3', 'room:1', [])
- * ```
- */
-export function syncFrame(position: string | undefined, channel: string, members: PresenceMember[]): Buffer {
-  const data: PresenceSyncData = { channel, members };
-  const id = position === undefined ? undefined : formatWireId(position, channel);
-  return Buffer.from(encodeFrame({ ...(id === undefined ? {} : { id }), event: 'presence.sync', data: JSON.stringify(data) }));
 }

@@ -1,7 +1,7 @@
 import { parsePosition } from '@cast/protocol';
 import type { Broker } from '../broker/types.js';
 import type { Hub } from '../stream/hub.js';
-import { syncFrame } from './events.js';
+import { syncFrame } from '../stream/frames.js';
 
 /**
  * Sends a fresh `presence.sync` to this node's presence streams of a tenant,

@@ -4,14 +4,16 @@ import {
   isValidPattern,
   parsePatternList,
 } from '@cast/protocol';
-import { Hono } from 'hono';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { type Context, Hono } from 'hono';
 import { authenticate, readApiKey } from '../auth/api-key.js';
 import { asObject, readJsonBody } from '../body.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
-import { requestHeader } from '../node-request.js';
+import { outgoingOf } from '../node-request.js';
+import { type HttpRequest, requestOf } from '../request.js';
 import { collectionChannel } from '../sources/feeds.js';
-import { openStream, readResume } from '../stream/route.js';
+import { openStream, readResume, type StreamRequest } from './stream.js';
 import { ENVELOPE_BYTES, publishEvents } from './publish.js';
 import { checkEventName, checkPayload } from '../validate.js';
 
@@ -49,20 +51,21 @@ export function eventRoutes(deps: ServerDeps): Hono {
   const app = new Hono();
 
   app.get('/subscribe', async (c) => {
+    const req = requestOf(c);
     // A read-only (public) key may subscribe; EventSource cannot set headers, so ?apikey= is accepted too.
-    if (!readApiKey(c, true)) {
+    if (!readApiKey(req, true)) {
       fail('UNAUTHORIZED', 'Missing API key: send the "apikey" header (or ?apikey= where headers cannot be set) with a public or secret key.');
     }
-    const { tenant } = authenticate(config.keys, c, 'any', true);
+    const { tenant } = authenticate(config.keys, req, 'any', true);
     const collection = c.req.query('collection');
     const topic = c.req.query('topic');
     if (collection !== undefined && topic !== undefined) {
       fail('BAD_REQUEST', 'Give either "collection" (a database change feed) or "topic" (the event bus), not both.');
     }
-    const resume = readResume(c);
+    const resume = readResume(req);
     if (collection === undefined) {
       const matcher = topic === undefined ? createMatcher([]) : readTopics(topic);
-      return openStream(c, deps, {
+      return openStreamResponse(c, req, deps, {
         grant: { tenant, channels: [BUS_CHANNEL], userId: undefined, expiresAt: undefined },
         matcher,
         resume,
@@ -81,7 +84,7 @@ export function eventRoutes(deps: ServerDeps): Hono {
     }
     // Hold the answer until the database listens, so "connected" means no change after it is missed.
     await feeds.whenActive(tenant, resolved, WATCH_WAIT_MS);
-    return openStream(c, deps, {
+    return openStreamResponse(c, req, deps, {
       grant: { tenant, channels: [collectionChannel(resolved)], userId: undefined, expiresAt: undefined },
       matcher: createMatcher([]),
       resume,
@@ -89,15 +92,21 @@ export function eventRoutes(deps: ServerDeps): Hono {
   });
 
   app.post('/publish', async (c) => {
-    const { tenant } = authenticate(config.keys, c, 'secret');
-    const doc = await readJsonBody(c, config.maxPayloadBytes + ENVELOPE_BYTES, [['data']]);
+    const req = requestOf(c);
+    const { tenant } = authenticate(config.keys, req, 'secret');
+    const doc = await readJsonBody(req, config.maxPayloadBytes + ENVELOPE_BYTES, [['data']]);
     const body = asObject(doc.value);
     const event = checkEventName(body.topic, 'topic');
     const [res] = await publishEvents(deps, tenant, [
-      { channel: BUS_CHANNEL, event, ...checkPayload(body, doc.source(['data']), config.maxPayloadBytes, requestHeader(c, 'idempotency-key')) },
+      { channel: BUS_CHANNEL, event, ...checkPayload(body, doc.source(['data']), config.maxPayloadBytes, req.header('idempotency-key')) },
     ]);
     return c.json(res);
   });
 
   return app;
+}
+
+/** A stream under Hono: on the Node response when there is one, else a web `Response`. */
+async function openStreamResponse(c: Context, req: HttpRequest, deps: ServerDeps, stream: StreamRequest): Promise<Response> {
+  return (await openStream(req, outgoingOf(c), deps, stream)) ?? RESPONSE_ALREADY_SENT;
 }

@@ -1,6 +1,10 @@
 import { type PublishResponse, formatWireId } from '@cast/protocol';
+import { authenticate } from '../auth/api-key.js';
+import { asObject, readJsonBody } from '../body.js';
 import type { PublishInput, PublishOutcome } from '../broker/types.js';
 import type { ServerDeps } from '../context.js';
+import type { HttpRequest } from '../request.js';
+import { checkPublish } from '../validate.js';
 
 /** Room for the JSON around `data` in a publish body. */
 export const ENVELOPE_BYTES = 16 * 1024;
@@ -35,4 +39,26 @@ export async function publishEvents(
   }
   deps.metrics.observePublish((performance.now() - started) / 1000);
   return outcomes.map(toPublishResponse);
+}
+
+/**
+ * `POST /push/publish`: authenticates by secret key, reads and checks one
+ * event and publishes it. Both the plain `node:http` handler and Hono serve
+ * the route through here.
+ *
+ * @param deps - the server's services
+ * @param req - the request
+ * @returns the wire answer
+ * @example
+ * ```ts
+ * app.post('/publish', async (c) => c.json(await publishOne(deps, requestOf(c))))
+ * ```
+ */
+export async function publishOne(deps: Pick<ServerDeps, 'config' | 'broker' | 'metrics'>, req: HttpRequest): Promise<PublishResponse> {
+  const { config } = deps;
+  const { tenant } = authenticate(config.keys, req, 'secret');
+  const doc = await readJsonBody(req, config.maxPayloadBytes + ENVELOPE_BYTES, [['data']]);
+  const input = checkPublish(asObject(doc.value), doc.source(['data']), config.maxPayloadBytes, req.header('idempotency-key'));
+  const [res] = await publishEvents(deps, tenant, [input]);
+  return res as PublishResponse;
 }

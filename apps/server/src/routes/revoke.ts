@@ -4,6 +4,7 @@ import { asObject, readJson } from '../body.js';
 import type { ControlMessage } from '../broker/types.js';
 import type { ServerDeps } from '../context.js';
 import { fail } from '../errors.js';
+import { requestOf } from '../request.js';
 import type { Revocation } from '../revocation/list.js';
 import { checkChannel, checkUserId } from '../validate.js';
 
@@ -107,14 +108,16 @@ export function revocationRoutes(deps: ServerDeps): Hono {
   const app = new Hono();
 
   app.post('/revoke', async (c) => {
-    const { tenant } = authenticate(config.keys, c, 'secret');
-    const revocation = readRevocation(asObject(await readJson(c, 16 * 1024)), Date.now());
+    const req = requestOf(c);
+    const { tenant } = authenticate(config.keys, req, 'secret');
+    const revocation = readRevocation(asObject(await readJson(req, 16 * 1024)), Date.now());
     return c.json({ revoked: await broker.revoke(tenant, revocation) });
   });
 
   app.post('/disconnect', async (c) => {
-    const { tenant } = authenticate(config.keys, c, 'secret');
-    const message = readDisconnect(asObject(await readJson(c, 16 * 1024)));
+    const req = requestOf(c);
+    const { tenant } = authenticate(config.keys, req, 'secret');
+    const message = readDisconnect(asObject(await readJson(req, 16 * 1024)));
     return c.json({ disconnected: await broker.broadcast(tenant, message) });
   });
 

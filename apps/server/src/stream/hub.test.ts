@@ -1,11 +1,12 @@
-import { createMatcher } from '@cast/protocol';
+import { createMatcher, type EventPosition } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, SessionRecord, StoredEvent } from '../broker/types.js';
 import { Metrics } from '../metrics.js';
 import type { LifecycleEvent } from '../lifecycle.js';
-import { DISCONNECTED_FRAMES, eventFrame, Hub, REVOKED_FRAME } from './hub.js';
+import { DISCONNECTED_FRAMES, eventFrame, REVOKED_FRAME } from './frames.js';
+import { Hub } from './hub.js';
 import type { SinkListener, StreamSink } from './sink.js';
-import { type CloseReason, StreamConnection } from './writer.js';
+import { type CloseReason, StreamConnection } from './connection.js';
 
 interface FakeConn {
   conn: StreamConnection;
@@ -30,7 +31,7 @@ function fakeConn(tenant: string, channels: string[], types: string[] = [], user
     expiryIndex: -1,
     isClosed: false,
     wants: (name: string) => matcher(name),
-    offer: (name: string, _ms: number, _seq: number, frame: Uint8Array) => {
+    offer: (name: string, _at: EventPosition, frame: Uint8Array) => {
       if (!matcher(name)) return false;
       offered.push(frame);
       return true;

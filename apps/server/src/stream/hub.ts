@@ -1,59 +1,14 @@
-import {
-  type DisconnectedData,
-  type ExpiredData,
-  encodeComment,
-  encodeFrame,
-  formatWireId,
-  parsePosition,
-  type RevokedData,
-} from '@cast/protocol';
+import { parsePosition } from '@cast/protocol';
 import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from '../broker/types.js';
 import type { LifecycleListener } from '../lifecycle.js';
 import type { Metrics } from '../metrics.js';
 import { covers } from '../revocation/list.js';
 import { ExpiryQueue } from './expiry.js';
-import type { CloseReason, StreamConnection, StreamOwner } from './writer.js';
-
-const HEARTBEAT = Buffer.from(encodeComment('hb'));
+import { DISCONNECTED_FRAMES, eventFrame, expiredFrame, HEARTBEAT, REVOKED_FRAME } from './frames.js';
+import type { CloseReason, StreamConnection, StreamOwner } from './connection.js';
 
 /** Timers cap at 2^31-1 ms (about 24.8 days); longer delays fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-/** The `expired` frame sent before a stream whose token expired is closed. */
-export function expiredFrame(expiresAt: number): Buffer {
-  const data: ExpiredData = { reason: 'token_expired', expiredAt: new Date(expiresAt).toISOString() };
-  return Buffer.from(encodeFrame({ event: 'expired', data: JSON.stringify(data) }));
-}
-
-const frameOf = (event: string, data: RevokedData | DisconnectedData): Buffer =>
-  Buffer.from(encodeFrame({ event, data: JSON.stringify(data) }));
-
-/** The final frame of a stream whose token was revoked. */
-export const REVOKED_FRAME = frameOf('revoked', { reason: 'token_revoked' });
-/** The final frames of a stream closed by `POST /push/disconnect`, telling the client to reconnect or not. */
-export const DISCONNECTED_FRAMES = {
-  reconnect: frameOf('disconnected', { reason: 'disconnected_by_server', reconnect: true }),
-  stop: frameOf('disconnected', { reason: 'disconnected_by_server', reconnect: false }),
-} as const;
-
-/** Frames already encoded, by event object: a held event is encoded once for live delivery and every replay. */
-const frames = new WeakMap<StoredEvent, Buffer>();
-
-/**
- * The SSE frame of an event: `id: <position>/<channel>`, `event:`, one
- * `data:` line. Encoded once per event object; live delivery and every replay
- * of a held event share the same bytes.
- */
-export function eventFrame(event: StoredEvent): Buffer {
-  let frame = frames.get(event);
-  if (!frame) {
-    frame = Buffer.from(
-      encodeFrame({ id: formatWireId(event.position, event.channel), event: event.event, data: event.data }),
-    );
-    frames.set(event, frame);
-  }
-  return frame;
-}
 
 /** Told when a stream opens on this node and when it closes (presence hangs off this). */
 export interface StreamObserver {
@@ -183,7 +138,7 @@ export class Hub implements LocalDelivery, StreamOwner {
     let delivered = 0;
     const at = parsePosition(event.position);
     if (!at) return 0;
-    for (const conn of set) if (conn.offer(name, at.ms, at.seq, frame)) delivered++;
+    for (const conn of set) if (conn.offer(name, at, frame)) delivered++;
     this.metrics.deliveries += delivered;
     return delivered;
   }

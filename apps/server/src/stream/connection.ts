@@ -1,4 +1,4 @@
-import { type EventMatcher, parsePosition } from '@cast/protocol';
+import { comparePositions, type EventMatcher, type EventPosition, parsePosition } from '@cast/protocol';
 import { isPresenceEvent } from '../presence/events.js';
 import type { SessionRecord } from '../broker/types.js';
 import type { RevocableToken } from '../revocation/list.js';
@@ -7,8 +7,7 @@ import type { SinkListener, StreamSink } from './sink.js';
 
 /** An event's frame with its log position, as a replay page or a held live event carries it. */
 export interface LogFrame {
-  ms: number;
-  seq: number;
+  at: EventPosition;
   frame: Uint8Array;
 }
 
@@ -48,6 +47,9 @@ export interface StreamConnectionOptions {
   /** Told once when the connection ends, whatever the reason. */
   owner: StreamOwner;
 }
+
+/** Before every position: a stream that has sent nothing yet. */
+const NO_POSITION: EventPosition = { ms: -1, seq: -1 };
 
 const dirty = new Set<StreamConnection>();
 let flushScheduled = false;
@@ -134,9 +136,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   private heldDropped = false;
   /** The hold is a replay's (which covers the log from its resume point), not a fresh stream's wait for its presence snapshot. */
   private replayHold = false;
-  /** The last log position sent (ms -1: none yet). */
-  private lastMs = -1;
-  private lastSeq = -1;
+  /** The last log position sent ({@link NO_POSITION}: none yet). */
+  private last: EventPosition = NO_POSITION;
   /** The bytes of the replay page being written, tolerated above the limit until the peer has taken it. */
   private page = 0;
   private readonly stallMs: number;
@@ -207,8 +208,9 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
    */
   startAfter(position: string | undefined): void {
     if ((this.held && this.replayHold) || position === undefined) return;
+    // The broker hands its floor over in the log's string form.
     const at = parsePosition(position);
-    if (at) this.advance(at.ms, at.seq);
+    if (at) this.advance(at);
   }
 
   /** Whether live frames are held back now (replaying, or taking a presence snapshot). */
@@ -224,7 +226,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
    * When held frames were dropped over the limit, the stream ends instead:
    * the client resumes from what it got and the log has the rest.
    */
-  resync(at: { ms: number; seq: number }, syncFrames: readonly Uint8Array[], from?: { ms: number; seq: number }): void {
+  resync(at: EventPosition, syncFrames: readonly Uint8Array[], from?: EventPosition): void {
     const held = this.held ?? [];
     this.held = undefined;
     this.heldBytes = 0;
@@ -232,18 +234,18 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
       this.close('shutdown');
       return;
     }
-    if (from) this.advance(from.ms, from.seq);
+    if (from) this.advance(from);
     let i = 0;
     for (; i < held.length; i++) {
       const h = held[i] as (typeof held)[number];
-      if (h.ms > at.ms || (h.ms === at.ms && h.seq > at.seq)) break;
-      if (!h.presence && this.advance(h.ms, h.seq)) this.send(h.frame);
+      if (comparePositions(h.at, at) > 0) break;
+      if (!h.presence && this.advance(h.at)) this.send(h.frame);
     }
     for (const frame of syncFrames) this.send(frame);
-    this.advance(at.ms, at.seq);
+    this.advance(at);
     for (; i < held.length; i++) {
       const h = held[i] as (typeof held)[number];
-      if (this.advance(h.ms, h.seq)) this.send(h.frame);
+      if (this.advance(h.at)) this.send(h.frame);
     }
   }
 
@@ -253,11 +255,11 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   }
 
   /**
-   * Offers a live event's frame at log position `<ms>-<seq>`. Returns true
+   * Offers a live event's frame at log position `at`. Returns true
    * when the connection takes it (now, or after its replay); false when its
    * filter does not want it or it was already sent.
    */
-  offer(eventName: string, ms: number, seq: number, frame: Uint8Array): boolean {
+  offer(eventName: string, at: EventPosition, frame: Uint8Array): boolean {
     if (this.closed || !this.matcher(eventName)) return false;
     if (this.held) {
       if (this.heldBytes + frame.byteLength > this.maxPending) {
@@ -266,21 +268,20 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
         this.heldBytes = 0;
         this.heldDropped = true;
       } else {
-        this.held.push({ ms, seq, frame, presence: isPresenceEvent(eventName) });
+        this.held.push({ at, frame, presence: isPresenceEvent(eventName) });
         this.heldBytes += frame.byteLength;
       }
       return true;
     }
-    if (!this.advance(ms, seq)) return false;
+    if (!this.advance(at)) return false;
     this.send(frame);
     return true;
   }
 
-  /** Moves the last-sent position to `<ms>-<seq>` if that is after it; false when it is at or before it. */
-  private advance(ms: number, seq: number): boolean {
-    if (ms < this.lastMs || (ms === this.lastMs && seq <= this.lastSeq)) return false;
-    this.lastMs = ms;
-    this.lastSeq = seq;
+  /** Moves the last-sent position to `at` if that is after it; false when it is at or before it. */
+  private advance(at: EventPosition): boolean {
+    if (comparePositions(at, this.last) <= 0) return false;
+    this.last = at;
     return true;
   }
 
@@ -289,14 +290,14 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
    * resume position when it found nothing). Sends the held live frames after
    * it and switches to live delivery.
    */
-  goLive(last: { ms: number; seq: number } | undefined): void {
+  goLive(last: EventPosition | undefined): void {
     const held = this.held ?? [];
     this.held = undefined;
     this.heldBytes = 0;
-    if (last) this.advance(last.ms, last.seq);
+    if (last) this.advance(last);
     let bytes = 0;
     for (const h of held) {
-      if (!this.advance(h.ms, h.seq)) continue;
+      if (!this.advance(h.at)) continue;
       this.send(h.frame);
       bytes += h.frame.byteLength;
     }
@@ -316,7 +317,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     if (this.closed) return Promise.resolve(false);
     let bytes = 0;
     for (const f of frames) {
-      if (!this.advance(f.ms, f.seq)) continue;
+      if (!this.advance(f.at)) continue;
       this.send(f.frame);
       bytes += f.frame.byteLength;
     }

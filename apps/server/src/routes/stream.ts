@@ -6,25 +6,26 @@ import {
   type EventMatcher,
   type EventPosition,
   createMatcher,
-  encodeFrame,
+  formatPosition,
   isValidPattern,
   parsePatternList,
   parsePosition,
   parseWireId,
 } from '@cast/protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { Context, Handler } from 'hono';
+import type { Handler } from 'hono';
 import { readBearer } from '../auth/bearer.js';
 import type { TokenGrant } from '../auth/tokens.js';
 import type { PresenceSnapshot, ReplayPage } from '../broker/types.js';
-import { isPresenceEvent, syncFrame } from '../presence/events.js';
+import { isPresenceEvent } from '../presence/events.js';
 import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
-import { requestHeader } from '../node-request.js';
-import { eventFrame } from './hub.js';
-import { NodeSink, type StreamSink, webSink } from './sink.js';
-import { type LogFrame, StreamConnection } from './writer.js';
+import { outgoingOf } from '../node-request.js';
+import { type HttpRequest, requestOf } from '../request.js';
+import { connectedFrame, eventFrame, syncFrame } from '../stream/frames.js';
+import { NodeSink, type StreamSink, webSink } from '../stream/sink.js';
+import { type LogFrame, StreamConnection } from '../stream/connection.js';
 
 /** The filter of streams without `types`: one shared function, not one per stream. */
 const MATCH_ALL = createMatcher([]);
@@ -36,16 +37,16 @@ function withoutPresence(matcher: EventMatcher): EventMatcher {
   return matcher === MATCH_ALL ? MATCH_ALL_BUT_PRESENCE : (name) => !isPresenceEvent(name) && matcher(name);
 }
 
-function readToken(c: Context): string {
-  const query = c.req.query('token');
+function readToken(req: HttpRequest): string {
+  const query = req.query('token');
   if (query) return query;
-  const bearer = readBearer(c);
+  const bearer = readBearer(req);
   if (bearer) return bearer;
   fail('UNAUTHORIZED', 'Missing token: pass ?token=<token> or "Authorization: Bearer <token>".');
 }
 
-function readFilter(c: Context): EventMatcher {
-  const raw = c.req.query('types');
+function readFilter(req: HttpRequest): EventMatcher {
+  const raw = req.query('types');
   if (raw === undefined) return MATCH_ALL;
   const patterns = parsePatternList(raw);
   for (const p of patterns) {
@@ -54,24 +55,26 @@ function readFilter(c: Context): EventMatcher {
   return createMatcher(patterns);
 }
 
-/** A log position a stream resumes after. */
-export interface ResumePoint {
-  position: string;
-  ms: number;
-  seq: number;
-}
-
 /**
  * Reads where a stream resumes: the `Last-Event-ID` header, else the
- * `lastEventId` query parameter. `unknown` for an id this server cannot have
- * sent: the stream still opens, live, with `recovered: false` (a 4xx would
- * end an EventSource for good).
+ * `lastEventId` query parameter, parsed here once into the log position
+ * the rest of the stream passes around. `unknown` for an id this server
+ * cannot have sent: the stream still opens, live, with `recovered: false`
+ * (a 4xx would end an EventSource for good).
+ *
+ * @param req - the request
+ * @returns the position to resume after, `unknown`, or undefined for a fresh stream
+ * @example
+ * ```ts
+ * readResume(req) // { ms: 1732400000000, seq: 3 } for Last-Event-ID: 1732400000000-3/orders
+ * ```
  */
-export function readResume(c: Context): ResumePoint | 'unknown' | undefined {
+export function readResume(req: HttpRequest): EventPosition | 'unknown' | undefined {
   // The header (what EventSource and the Cast client send) wins over the query parameter.
-  const raw = requestHeader(c, 'last-event-id') ?? c.req.query('lastEventId');
+  const raw = req.header('last-event-id') ?? req.query('lastEventId');
   if (raw === undefined || raw.trim() === '') return undefined;
-  return parseWireId(raw) ?? 'unknown';
+  const id = parseWireId(raw);
+  return id ? { ms: id.ms, seq: id.seq } : 'unknown';
 }
 
 const STREAM_HEADERS: Record<string, string> = {
@@ -86,21 +89,38 @@ const STREAM_HEADERS: Record<string, string> = {
  * `GET /push/stream`: authorizes by token, then streams `connected`, the
  * replay (when resuming) and live events, with heartbeats, until the client
  * leaves, the token expires, the connection falls too far behind or the
- * server stops.
+ * server stops. The plain `node:http` handler and Hono both serve the route
+ * through here.
+ *
+ * @param deps - the server's services
+ * @param req - the request
+ * @param outgoing - the Node response to stream on; without one, the stream is a web `Response`
+ * @returns that web `Response`, or undefined when the answer went to `outgoing`
+ * @example
+ * ```ts
+ * await serveStream(deps, new NodeHttpRequest(incoming), outgoing)
+ * ```
  */
+export async function serveStream(
+  deps: ServerDeps,
+  req: HttpRequest,
+  outgoing: ServerResponse | undefined,
+): Promise<Response | undefined> {
+  const grant = await deps.tokens.verify(readToken(req));
+  const matcher = readFilter(req);
+  const resume = readResume(req);
+  const revocations = await deps.broker.revocations(grant.tenant);
+  // No await from this check until the stream is in the hub: a revocation
+  // arriving meanwhile either is in the list already or finds the stream.
+  if (revocations.covers(grant)) {
+    fail('TOKEN_REVOKED', 'The token was revoked; ask your backend for a new one (a token issued after the revocation works).');
+  }
+  return openStream(req, outgoing, deps, { grant, matcher, resume });
+}
+
+/** Hono's handler of `GET /push/stream` (see {@link serveStream}). */
 export function streamRoute(deps: ServerDeps): Handler {
-  return async (c) => {
-    const grant = await deps.tokens.verify(readToken(c));
-    const matcher = readFilter(c);
-    const resume = readResume(c);
-    const revocations = await deps.broker.revocations(grant.tenant);
-    // No await from this check until the stream is in the hub: a revocation
-    // arriving meanwhile either is in the list already or finds the stream.
-    if (revocations.covers(grant)) {
-      fail('TOKEN_REVOKED', 'The token was revoked; ask your backend for a new one (a token issued after the revocation works).');
-    }
-    return openStream(c, deps, { grant, matcher, resume });
-  };
+  return async (c) => (await serveStream(deps, requestOf(c), outgoingOf(c))) ?? RESPONSE_ALREADY_SENT;
 }
 
 /** What a stream serves: whose events, which ones, and where to resume. */
@@ -108,29 +128,44 @@ export interface StreamRequest {
   grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> &
     Partial<Pick<TokenGrant, 'tokenId' | 'issuedAt' | 'presence' | 'userInfo'>> & { expiresAt: number | undefined };
   matcher: EventMatcher;
-  resume: ResumePoint | 'unknown' | undefined;
+  resume: EventPosition | 'unknown' | undefined;
 }
 
 /**
  * Opens an SSE response for an authorized request. Shared by every stream
  * route (`/push/stream`, `/v1/events/subscribe`).
+ *
+ * @param http - the request (its method and `Origin`)
+ * @param outgoing - the Node response to stream on; without one, the stream is a web `Response`
+ * @param deps - the server's services
+ * @param req - whose events, which ones, where to resume
+ * @returns that web `Response`, or undefined when the answer went to `outgoing`
  */
-export async function openStream(c: Context, deps: ServerDeps, req: StreamRequest): Promise<Response> {
+export async function openStream(
+  http: HttpRequest,
+  outgoing: ServerResponse | undefined,
+  deps: ServerDeps,
+  req: StreamRequest,
+): Promise<Response | undefined> {
   const { config, hub, broker, metrics } = deps;
   const { grant, matcher, resume } = req;
-  const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, requestHeader(c, 'origin')) };
+  const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, http.header('origin')) };
   // HEAD: the headers a GET would get (after the same checks), and no stream: nothing registered, the response ends.
-  if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
+  if (http.method === 'HEAD') {
+    if (!outgoing) return new Response(null, { status: 200, headers });
+    outgoing.writeHead(200, headers);
+    outgoing.end();
+    return undefined;
+  }
 
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   let sink: StreamSink;
-  let response: Response;
+  let response: Response | undefined;
   if (outgoing) {
     outgoing.writeHead(200, headers);
     outgoing.flushHeaders();
     outgoing.socket?.setNoDelay(true);
     sink = new NodeSink(outgoing);
-    response = RESPONSE_ALREADY_SENT;
+    response = undefined;
   } else {
     const web = webSink();
     sink = web.sink;
@@ -189,10 +224,6 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     });
   }
   return response;
-}
-
-function connectedFrame(retryMs: number, data: ConnectedData): Buffer {
-  return Buffer.from(encodeFrame({ retry: retryMs, event: 'connected', data: JSON.stringify(data) }));
 }
 
 /**
@@ -263,17 +294,18 @@ async function replay(
   conn: StreamConnection,
   deps: ServerDeps,
   req: StreamRequest,
-  resume: ResumePoint,
+  resume: EventPosition,
   connected: ConnectedData,
 ): Promise<void> {
   const { broker, config, metrics } = deps;
   const { grant } = req;
   const pageBytes = Math.max(1, Math.floor(config.connectionBufferBytes / 2));
-  let from = resume.position;
+  // The broker's replay API takes the log's own string form of a position.
+  let from = formatPosition(resume);
   let first = true;
   let recovered = true;
   /** The newest position replayed (or read past), else the resume point. */
-  let last: EventPosition = { ms: resume.ms, seq: resume.seq };
+  let last: EventPosition = resume;
   for (;;) {
     conn.takeDropped();
     let page: ReplayPage;
@@ -317,7 +349,7 @@ async function replay(
       last = at;
       if (syncing && isPresenceEvent(event.event)) continue;
       // The stream's own filter: without presence, no presence event is replayed either.
-      if (conn.wants(event.event)) frames.push({ ms: at.ms, seq: at.seq, frame: eventFrame(event) });
+      if (conn.wants(event.event)) frames.push({ at, frame: eventFrame(event) });
     }
     metrics.replayedEvents += frames.length;
     if (!(await conn.sendPage(frames))) return;
@@ -330,7 +362,7 @@ async function replay(
       // Live frames held meanwhile passed the limit and were dropped: they are in the log, read on.
       last = handOff(last, end, recovered) ?? last;
       if (end && comparePositions(end, last) > 0) last = end;
-      from = `${last.ms}-${last.seq}`;
+      from = formatPosition(last);
       continue;
     }
     if (syncing) await syncPresence(conn, deps, req, handOff(last, end, recovered));

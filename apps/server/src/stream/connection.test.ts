@@ -1,7 +1,7 @@
 import { createMatcher } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SinkListener, StreamSink } from './sink.js';
-import { type CloseReason, StreamConnection } from './writer.js';
+import { type CloseReason, StreamConnection } from './connection.js';
 
 /** A sink whose peer takes `accept` bytes of each write; the rest stays pending. */
 function fakeSink(accept: number) {
@@ -111,7 +111,7 @@ describe('StreamConnection', () => {
     const { sink, state, drain } = fakeSink(0);
     const { conn, closed } = connection(sink, 1000);
     let taken: boolean | undefined;
-    void conn.sendPage([{ ms: 1, seq: 0, frame: bytes(5000) }]).then((t) => (taken = t));
+    void conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(5000) }]).then((t) => (taken = t));
     expect(state.written.map((w) => w.byteLength)).toEqual([5000]);
     // A heartbeat meanwhile does not get the resuming client dropped.
     conn.send(bytes(4));
@@ -133,7 +133,7 @@ describe('StreamConnection', () => {
     const { sink, drain } = fakeSink(0);
     const { conn } = connection(sink, 1000);
     let taken = false;
-    void conn.sendPage([{ ms: 1, seq: 0, frame: bytes(400) }, { ms: 1, seq: 1, frame: bytes(400) }]).then(() => (taken = true));
+    void conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(400) }, { at: { ms: 1, seq: 1 }, frame: bytes(400) }]).then(() => (taken = true));
     drain(200);
     await Promise.resolve();
     expect(taken).toBe(false);
@@ -151,7 +151,7 @@ describe('StreamConnection', () => {
       vi.useFakeTimers();
       const { sink, state } = fakeSink(0);
       const { conn, closed } = connection(sink, 1000, 10_000);
-      const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(800) }]);
+      const taken = conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(800) }]);
       await vi.advanceTimersByTimeAsync(9_999);
       expect(closed).toEqual([]);
       await vi.advanceTimersByTimeAsync(1);
@@ -164,7 +164,7 @@ describe('StreamConnection', () => {
       vi.useFakeTimers();
       const { sink, drain } = fakeSink(0);
       const { conn, closed } = connection(sink, 1000, 10_000);
-      const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(900) }]);
+      const taken = conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(900) }]);
       for (let i = 0; i < 3; i++) {
         drain(100);
         await vi.advanceTimersByTimeAsync(10_000);
@@ -179,8 +179,8 @@ describe('StreamConnection', () => {
     const { sink, drain } = fakeSink(0);
     const { conn, closed } = connection(sink, 1000);
     conn.holdLive();
-    expect(conn.offer('x', 5, 0, bytes(900))).toBe(true);
-    const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(800) }]);
+    expect(conn.offer('x', { ms: 5, seq: 0 }, bytes(900))).toBe(true);
+    const taken = conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(800) }]);
     drain(400);
     expect(await taken).toBe(true);
     conn.goLive({ ms: 1, seq: 0 });
@@ -197,7 +197,7 @@ describe('StreamConnection', () => {
   it('ends a page wait with false when the peer leaves', async () => {
     const { sink, peerLeaves } = fakeSink(0);
     const { conn, closed } = connection(sink, 1000);
-    const taken = conn.sendPage([{ ms: 1, seq: 0, frame: bytes(900) }]);
+    const taken = conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(900) }]);
     peerLeaves();
     expect(await taken).toBe(false);
     expect(closed).toEqual(['client']);
@@ -207,8 +207,8 @@ describe('StreamConnection', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
     conn.holdLive();
-    await conn.sendPage([{ ms: 1, seq: 0, frame: bytes(1) }, { ms: 2, seq: 0, frame: bytes(2) }]);
-    await conn.sendPage([{ ms: 2, seq: 0, frame: bytes(4) }, { ms: 3, seq: 0, frame: bytes(8) }]);
+    await conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(1) }, { at: { ms: 2, seq: 0 }, frame: bytes(2) }]);
+    await conn.sendPage([{ at: { ms: 2, seq: 0 }, frame: bytes(4) }, { at: { ms: 3, seq: 0 }, frame: bytes(8) }]);
     expect(state.written.map((w) => w.byteLength)).toEqual([3, 8]);
   });
 
@@ -216,12 +216,12 @@ describe('StreamConnection', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
     conn.holdLive();
-    expect(conn.offer('x', 10, 0, bytes(600))).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 0 }, bytes(600))).toBe(true);
     expect(conn.takeDropped()).toBe(false);
-    expect(conn.offer('x', 10, 1, bytes(600))).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 1 }, bytes(600))).toBe(true);
     expect(conn.takeDropped()).toBe(true);
     expect(conn.takeDropped()).toBe(false);
-    expect(conn.offer('x', 10, 2, bytes(7))).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 2 }, bytes(7))).toBe(true);
     conn.goLive({ ms: 10, seq: 1 });
     conn.flush();
     // Only the frame held after the drop is left; the dropped ones come from the log.
@@ -232,8 +232,8 @@ describe('StreamConnection', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
     conn.startAfter('10-1');
-    expect(conn.offer('x', 10, 1, bytes(1))).toBe(false);
-    expect(conn.offer('x', 10, 2, bytes(2))).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 1 }, bytes(1))).toBe(false);
+    expect(conn.offer('x', { ms: 10, seq: 2 }, bytes(2))).toBe(true);
     conn.flush();
     expect(state.written.map((w) => w.byteLength)).toEqual([2]);
   });
@@ -243,7 +243,7 @@ describe('StreamConnection', () => {
     const { conn } = connection(sink, 1000);
     conn.holdLive();
     conn.startAfter('10-5');
-    expect(conn.offer('x', 10, 3, bytes(3))).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 3 }, bytes(3))).toBe(true);
     conn.goLive({ ms: 10, seq: 2 });
     conn.flush();
     expect(state.written.map((w) => w.byteLength)).toEqual([3]);
@@ -254,9 +254,9 @@ describe('StreamConnection', () => {
     const { conn } = connection(sink, 1000);
     conn.holdLive();
     const [a, b, c] = [bytes(1), bytes(2), bytes(3)];
-    expect(conn.offer('x', 10, 0, a)).toBe(true);
-    expect(conn.offer('x', 10, 1, b)).toBe(true);
-    expect(conn.offer('x', 11, 0, c)).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 0 }, a)).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 1 }, b)).toBe(true);
+    expect(conn.offer('x', { ms: 11, seq: 0 }, c)).toBe(true);
     conn.goLive({ ms: 10, seq: 1 });
     conn.flush();
     expect(state.written.map((w) => w.byteLength)).toEqual([3]);
@@ -270,12 +270,12 @@ describe('StreamConnection: the last position sent', () => {
   it('drops a live frame at or before the last position it sent', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
-    expect(conn.offer('x', 10, 1, frame('a'))).toBe(true);
-    expect(conn.offer('x', 10, 1, frame('again'))).toBe(false);
-    expect(conn.offer('x', 10, 0, frame('older'))).toBe(false);
-    expect(conn.offer('x', 9, 5, frame('older ms'))).toBe(false);
-    expect(conn.offer('x', 10, 2, frame('b'))).toBe(true);
-    expect(conn.offer('x', 11, 0, frame('c'))).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 1 }, frame('a'))).toBe(true);
+    expect(conn.offer('x', { ms: 10, seq: 1 }, frame('again'))).toBe(false);
+    expect(conn.offer('x', { ms: 10, seq: 0 }, frame('older'))).toBe(false);
+    expect(conn.offer('x', { ms: 9, seq: 5 }, frame('older ms'))).toBe(false);
+    expect(conn.offer('x', { ms: 10, seq: 2 }, frame('b'))).toBe(true);
+    expect(conn.offer('x', { ms: 11, seq: 0 }, frame('c'))).toBe(true);
     conn.flush();
     expect(text(state)).toEqual(['abc']);
   });
@@ -288,9 +288,9 @@ describe('StreamConnection: the last position sent', () => {
     conn.send(frame('r2'));
     conn.goLive({ ms: 20, seq: 3 });
     // A broker that publishes the replayed events on its live path late, after goLive.
-    expect(conn.offer('x', 20, 2, frame('dup'))).toBe(false);
-    expect(conn.offer('x', 20, 3, frame('dup'))).toBe(false);
-    expect(conn.offer('x', 20, 4, frame('n'))).toBe(true);
+    expect(conn.offer('x', { ms: 20, seq: 2 }, frame('dup'))).toBe(false);
+    expect(conn.offer('x', { ms: 20, seq: 3 }, frame('dup'))).toBe(false);
+    expect(conn.offer('x', { ms: 20, seq: 4 }, frame('n'))).toBe(true);
     conn.flush();
     expect(text(state)).toEqual(['r1r2n']);
   });
@@ -299,9 +299,9 @@ describe('StreamConnection: the last position sent', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
     conn.holdLive();
-    conn.offer('x', 5, 0, frame('a'));
-    conn.offer('x', 5, 1, frame('b'));
-    conn.offer('x', 5, 1, frame('b'));
+    conn.offer('x', { ms: 5, seq: 0 }, frame('a'));
+    conn.offer('x', { ms: 5, seq: 1 }, frame('b'));
+    conn.offer('x', { ms: 5, seq: 1 }, frame('b'));
     conn.goLive({ ms: 5, seq: 0 });
     conn.flush();
     expect(text(state)).toEqual(['b']);
@@ -311,8 +311,8 @@ describe('StreamConnection: the last position sent', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
     conn.holdLive();
-    conn.offer('x', 7, 0, frame('a'));
-    conn.offer('x', 7, 1, frame('b'));
+    conn.offer('x', { ms: 7, seq: 0 }, frame('a'));
+    conn.offer('x', { ms: 7, seq: 1 }, frame('b'));
     conn.goLive(undefined);
     conn.flush();
     expect(text(state)).toEqual(['ab']);
@@ -327,7 +327,7 @@ describe('StreamConnection: lifecycle', () => {
     peerLeaves();
     conn.close('shutdown');
     expect(closed).toEqual(['client']);
-    expect(conn.offer('x', 1, 0, bytes(1))).toBe(false);
+    expect(conn.offer('x', { ms: 1, seq: 0 }, bytes(1))).toBe(false);
     conn.send(bytes(1));
     conn.flush();
     expect(state.written).toEqual([]);
@@ -355,18 +355,18 @@ describe('StreamConnection presence resync', () => {
     const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
     const { conn } = connection(sink, 1 << 20);
     const frame = (s: string) => new TextEncoder().encode(s);
-    conn.offer('n', 1, 0, frame('a'));
+    conn.offer('n', { ms: 1, seq: 0 }, frame('a'));
     conn.holdLive();
     expect(conn.holding).toBe(true);
-    conn.offer('n', 2, 0, frame('b'));
-    conn.offer('presence.join', 3, 0, frame('join'));
-    conn.offer('n', 5, 0, frame('c'));
-    conn.offer('presence.leave', 6, 0, frame('leave'));
+    conn.offer('n', { ms: 2, seq: 0 }, frame('b'));
+    conn.offer('presence.join', { ms: 3, seq: 0 }, frame('join'));
+    conn.offer('n', { ms: 5, seq: 0 }, frame('c'));
+    conn.offer('presence.leave', { ms: 6, seq: 0 }, frame('leave'));
     conn.resync({ ms: 4, seq: 0 }, [frame('sync')]);
     expect(conn.holding).toBe(false);
     // Anything at or before the sync position arriving late is already covered.
-    conn.offer('n', 4, 0, frame('late'));
-    conn.offer('n', 7, 0, frame('d'));
+    conn.offer('n', { ms: 4, seq: 0 }, frame('late'));
+    conn.offer('n', { ms: 7, seq: 0 }, frame('d'));
     conn.flush();
     const text = state.written.map((w) => new TextDecoder().decode(w)).join('|');
     expect(text).toBe('absynccleaved');
@@ -382,10 +382,10 @@ describe('StreamConnection presence sync of a new stream', () => {
     const { conn } = connection(sink, 1 << 20);
     conn.holdLive(false);
     conn.startAfter('10-1');
-    conn.offer('n', 10, 1, frame('before-floor'));
-    conn.offer('presence.join', 10, 2, frame('join'));
-    conn.offer('n', 10, 3, frame('a'));
-    conn.offer('n', 10, 5, frame('b'));
+    conn.offer('n', { ms: 10, seq: 1 }, frame('before-floor'));
+    conn.offer('presence.join', { ms: 10, seq: 2 }, frame('join'));
+    conn.offer('n', { ms: 10, seq: 3 }, frame('a'));
+    conn.offer('n', { ms: 10, seq: 5 }, frame('b'));
     conn.resync({ ms: 10, seq: 4 }, [frame('sync')]);
     conn.flush();
     expect(text(state.written)).toBe('async' + 'b');
@@ -395,8 +395,8 @@ describe('StreamConnection presence sync of a new stream', () => {
     const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
     const { conn } = connection(sink, 1 << 20);
     conn.holdLive();
-    conn.offer('n', 10, 1, frame('replayed'));
-    conn.offer('n', 10, 3, frame('a'));
+    conn.offer('n', { ms: 10, seq: 1 }, frame('replayed'));
+    conn.offer('n', { ms: 10, seq: 3 }, frame('a'));
     conn.resync({ ms: 10, seq: 4 }, [frame('sync')], { ms: 10, seq: 2 });
     conn.flush();
     expect(text(state.written)).toBe('async');
@@ -406,8 +406,8 @@ describe('StreamConnection presence sync of a new stream', () => {
     const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
     const { conn, closed } = connection(sink, 100);
     conn.holdLive(false);
-    conn.offer('n', 10, 1, bytes(80));
-    conn.offer('n', 10, 2, bytes(80));
+    conn.offer('n', { ms: 10, seq: 1 }, bytes(80));
+    conn.offer('n', { ms: 10, seq: 2 }, bytes(80));
     conn.resync({ ms: 10, seq: 4 }, [frame('sync')]);
     conn.flush();
     expect(closed).toEqual(['shutdown']);
