@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, type TestRedisCluster } from './redis-cluster-test-support.js';
+import { slotOf } from './redis-slot.js';
 
 describe('the test Redis Cluster', () => {
   let cluster: TestRedisCluster;
@@ -21,6 +22,12 @@ describe('the test Redis Cluster', () => {
     expect(cluster.ports).toHaveLength(3);
     expect(cluster.ports).not.toContain(6379);
     expect(cluster.url).toBe(`redis+cluster://${cluster.ports.map((p) => `127.0.0.1:${p}`).join(',')}`);
+  });
+
+  it('agrees with slotOf on the slot of a key, hash tags included', async () => {
+    for (const key of ['cast:{acme}:log', 'cast:{zoë}:live', 'cast:nodes', 'a{}b', '{}', 'x{y', 'p:{a}{b}', '']) {
+      expect(slotOf(key), key).toBe(await cluster.slotOf(key));
+    }
   });
 
   it('moves a slot with its keys to another master', async () => {
