@@ -29,6 +29,7 @@ export default defineConfig({
           { text: 'Event bus', link: '/guide/event-bus' },
           { text: 'Database change feeds', link: '/guide/change-feeds' },
           { text: 'Revocation and disconnect', link: '/guide/revocation' },
+          { text: 'Webhooks', link: '/guide/webhooks' },
           { text: 'Developer console', link: '/guide/console' },
         ],
       },

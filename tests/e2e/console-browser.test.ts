@@ -388,6 +388,64 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     await context.close();
   });
 
+  it('with "Let disconnected clients reconnect" ticked, the disconnected client is told to come back', async () => {
+    const { context, page, problems } = await openConsole();
+    await signIn(page, server.apiKey);
+    await subscribe(page, 'kick:again');
+    const { token } = await issueToken(server, { channels: ['kick:again'], userId: 'come-back' });
+    const other = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`);
+    try {
+      await other.waitFor(1);
+      await page.click('#sessions-refresh');
+      const row = page.locator('#sessions-body tr', { hasText: 'come-back' });
+      await row.waitFor();
+      await page.check('#disconnect-reconnect');
+      await row.getByRole('button', { name: /^Disconnect session [0-9a-f]{8} \(come-back\)$/ }).click();
+      await page.locator('#disconnect-result', { hasText: 'Disconnected 1 stream; the client may reconnect.' }).waitFor();
+      await other.ended;
+      expect(JSON.parse(other.events.at(-1)?.data ?? '{}')).toMatchObject({ reconnect: true });
+      expect(other.events.at(-1)?.event).toBe('disconnected');
+      await row.waitFor({ state: 'detached' });
+      expect(await page.getAttribute('#status', 'data-state')).toBe('connected');
+      expect(problems).toEqual([]);
+    } finally {
+      other.close();
+      await context.close();
+    }
+  });
+
+  it('shows the members of the subscribed channels live, joins and leaves', async (test) => {
+    // Presence is a server feature of its own (issue 14); on a server without GET /push/presence there is nothing to show.
+    const probe = await fetch(`${server.url}/push/presence?channel=room:1`, {
+      headers: { authorization: `Bearer ${server.apiKey}` },
+    });
+    if (probe.status === 404) test.skip();
+
+    const { context, page, problems } = await openConsole();
+    await signIn(page, server.apiKey);
+    await subscribe(page, 'room:1');
+    // The console's own stream (user "console") is present too, and marked as such.
+    await page.locator('#presence-list li[data-user="console"]', { hasText: 'console (this console)' }).waitFor();
+
+    const cast = new CastServer({ apiKey: server.apiKey, baseUrl: server.url });
+    const { token } = await cast.tokens.create({ channels: ['room:1'], userId: 'ada', userInfo: { name: 'Ada Lovelace' } });
+    const ada = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`);
+    try {
+      expect(ada.status).toBe(200);
+      await page.locator('#presence-list li[data-user="ada"]', { hasText: '{"name":"Ada Lovelace"}' }).waitFor();
+      expect(await page.textContent('#presence-list h3[data-channel="room:1"]')).toContain('2 members');
+
+      // Her stream closes; her leave arrives after the grace period, and the list follows.
+      ada.close();
+      await page.locator('#presence-list li[data-user="ada"]').waitFor({ state: 'detached', timeout: 20_000 });
+      expect(await page.textContent('#presence-list h3[data-channel="room:1"]')).toContain('1 member');
+      expect(problems).toEqual([]);
+    } finally {
+      ada.close();
+      await context.close();
+    }
+  });
+
   it('works at phone width in dark mode with no sideways scrolling', async () => {
     const { context, page, problems } = await openConsole({ width: 375, height: 740, colorScheme: 'dark' });
     await signIn(page, server.apiKey);

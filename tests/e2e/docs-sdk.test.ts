@@ -385,3 +385,88 @@ class NodeXhr {
     this.onabort?.();
   }
 }
+
+/** Whether the server answers a route at all (presence and revocation are routes of their own, issue 14). */
+async function serverHas(method: 'GET' | 'POST', path: string): Promise<boolean> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+    ...(method === 'POST' ? { body: '{}' } : {}),
+  });
+  return res.status !== 404;
+}
+
+// Last in the file: revoking user_123 must not touch the samples above.
+describe('docs: presence, revocation and webhook samples', () => {
+  it('server/presence.ts#token, #presence and #channels: a present user is listed on the order page', async (test) => {
+    if (!(await serverHas('GET', '/push/presence?channel=order:abc123'))) test.skip();
+    const { presenceToken, whoIsHere } = await import('../../docs/snippets/server/presence.js');
+    const { token, tokenId } = await presenceToken(cast);
+    expect(typeof tokenId).toBe('string');
+    const stream = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`);
+    opened.push(stream);
+    await stream.waitFor(1, { match: (e) => e.event === 'presence.sync' });
+    const { members, open } = await whoIsHere(cast);
+    // Other samples above may hold user_123 streams on the page too: one member, with the newest userInfo.
+    expect(members).toContainEqual(
+      expect.objectContaining({ userId: 'user_123', userInfo: { name: 'Ada', role: 'support' } }),
+    );
+    expect(open).toContainEqual(expect.stringMatching(/^order:abc123: [1-9]\d* user\(s\)$/));
+  });
+
+  it('server/revoke.ts#disconnect and #revoke close the user’s streams', async (test) => {
+    if (!(await serverHas('POST', '/push/revoke'))) test.skip();
+    const { kick, logOutEverywhere } = await import('../../docs/snippets/server/revoke.js');
+    const first = await listen(['user:user_123'], 'user_123');
+    expect(await kick(cast, true)).toBeGreaterThanOrEqual(1);
+    await first.ended;
+    expect(first.events.at(-1)?.event).toBe('disconnected');
+    const second = await listen(['user:user_123'], 'user_123');
+    expect(await logOutEverywhere(cast)).toBeGreaterThanOrEqual(1);
+    await second.ended;
+    expect(second.events.at(-1)?.event).toBe('revoked');
+  });
+
+  it('server/webhooks.ts#handler hands signed deliveries to the app and refuses forged ones', async () => {
+    const { webhookEndpoint } = await import('../../docs/snippets/server/webhooks.js');
+    const { signWebhook } = await import('@cast/server-sdk');
+    const secret = 'whsec_docs_sample_secret_0123456789abcdef';
+    const seen: string[] = [];
+    const site = await serveHandler(webhookEndpoint(secret, async (event) => void seen.push(`${event.type} ${event.channel}`)));
+    try {
+      const body = JSON.stringify({
+        events: [{ id: 'wh_1', type: 'channel.occupied', tenant: 'acme', channel: 'order:abc123', at: new Date().toISOString() }],
+      });
+      const signed = await fetch(`${site.url}/webhooks/cast`, {
+        method: 'POST',
+        body,
+        headers: { 'cast-signature': await signWebhook(body, secret) },
+      });
+      expect(signed.status).toBe(200);
+      expect(seen).toEqual(['channel.occupied order:abc123']);
+      const forged = await fetch(`${site.url}/webhooks/cast`, {
+        method: 'POST',
+        body,
+        headers: { 'cast-signature': await signWebhook(body, `${secret}-not`) },
+      });
+      expect(forged.status).toBe(401);
+      expect(seen).toHaveLength(1);
+    } finally {
+      await site.close();
+    }
+  });
+
+  it('server/webhooks.ts#verify returns the events of a signed body and throws on a tampered one', async () => {
+    const { verifyByHand } = await import('../../docs/snippets/server/webhooks.js');
+    const { signWebhook } = await import('@cast/server-sdk');
+    const secret = 'whsec_docs_sample_secret_0123456789abcdef';
+    const body = JSON.stringify({
+      events: [{ id: 'wh_2', type: 'presence.join', tenant: 'acme', channel: 'order:abc123', userId: 'user_123', at: new Date().toISOString() }],
+    });
+    const signature = await signWebhook(body, secret);
+    expect((await verifyByHand(body, signature, secret)).map((e) => e.userId)).toEqual(['user_123']);
+    await expect(verifyByHand(body.replace('user_123', 'user_999'), signature, secret)).rejects.toMatchObject({
+      code: 'INVALID_SIGNATURE',
+    });
+  });
+});

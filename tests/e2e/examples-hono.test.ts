@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSample, startSample } from './docs-helpers.js';
 import { type TestServer, startServer } from './helpers/server.js';
 import { type RawStream, openRaw } from './helpers/sse.js';
+import { castSignature, postSigned } from './helpers/webhooks.js';
+
+const WEBHOOK_SECRET = 'example-webhook-secret-0123456789abcdef';
 
 // examples/hono, started with the command the examples page documents.
 describe('examples/hono', () => {
@@ -11,7 +14,7 @@ describe('examples/hono', () => {
 
   beforeAll(async () => {
     server = await startServer();
-    example = startSample('examples/hono.sh', { env: { CAST_URL: server.url, CAST_API_KEY: server.apiKey, PORT: '0' } });
+    example = startSample('examples/hono.sh', { env: { CAST_URL: server.url, CAST_API_KEY: server.apiKey, PORT: '0', CAST_WEBHOOK_SECRET: WEBHOOK_SECRET } });
     const out = await example.waitFor(/Example listening on (http:\/\/\S+)/, 45_000);
     url = /Example listening on (http:\/\/\S+)/.exec(out)?.[1] as string;
   });
@@ -68,5 +71,19 @@ describe('examples/hono', () => {
     const { channels } = (await res.json()) as { channels: string[] };
     expect(channels).toEqual(['user:bob', 'announcements']);
     expect(channels).not.toContain(`order:${created.orderId}`);
+  });
+
+  it('receives signed Cast webhooks once each and refuses forged or old ones', async () => {
+    const hook = `${url}/api/cast-webhooks`;
+    const event = { id: 'wh_example1', type: 'presence.join' as const, tenant: 'acme', channel: 'order:1', userId: 'ada', at: new Date().toISOString() };
+    expect(await postSigned(hook, [event], WEBHOOK_SECRET)).toBe(204);
+    expect(await postSigned(hook, [event], WEBHOOK_SECRET)).toBe(204);
+    await example.waitFor('webhook: presence.join order:1 ada');
+    expect(example.output().split('webhook: presence.join order:1 ada')).toHaveLength(2);
+    expect(await postSigned(hook, [event], 'another-secret-0123456789abcdef0123')).toBe(400);
+    const body = JSON.stringify({ events: [event] });
+    const old = castSignature(body, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 600);
+    expect(await postSigned(hook, [event], WEBHOOK_SECRET, old)).toBe(400);
+    expect(await postSigned(hook, [event], WEBHOOK_SECRET, 'garbage')).toBe(400);
   });
 });

@@ -1,14 +1,15 @@
 import { CastError, errorFromResponse, isCastError } from '@cast/protocol';
-import type { PublishResponse, SessionInfo, SessionsResponse, TokenResponse } from '@cast/protocol';
+import type { DisconnectResponse, PublishResponse, SessionInfo, SessionsResponse, TokenResponse } from '@cast/protocol';
 
 /** The calls the console makes, all to the server that served it, with the signed-in key. */
 export interface ConsoleApi {
-  issueToken(channels: readonly string[], userId?: string): Promise<TokenResponse>;
+  /** A stream token; with `presence`, its stream also carries the channels' `presence.*` events. */
+  issueToken(channels: readonly string[], userId?: string, presence?: boolean): Promise<TokenResponse>;
   publish(body: { channel: string; event: string; data: unknown }): Promise<PublishResponse>;
   /** The sessions on any of `channels`, or undefined when this server has no sessions listing. */
   listSessions(channels: readonly string[]): Promise<SessionInfo[] | undefined>;
-  /** Closes one session with a final `disconnected` event telling its client not to reconnect. */
-  disconnect(sessionId: string): Promise<{ disconnected: number }>;
+  /** Closes one stream (`POST /push/disconnect`); `reconnect` tells its client whether to come back. */
+  disconnect(sessionId: string, reconnect: boolean): Promise<DisconnectResponse>;
 }
 
 /**
@@ -47,11 +48,14 @@ export function createConsoleApi(apiKey: string): ConsoleApi {
   };
 
   return {
-    issueToken: (channels, userId) =>
-      call<TokenResponse>('/push/tokens', { method: 'POST', body: { channels, ...(userId ? { userId } : {}) } }),
+    issueToken: (channels, userId, presence) =>
+      call<TokenResponse>('/push/tokens', {
+        method: 'POST',
+        body: { channels, ...(userId ? { userId } : {}), ...(presence ? { presence: true } : {}) },
+      }),
+    disconnect: (sessionId, reconnect) =>
+      call<DisconnectResponse>('/push/disconnect', { method: 'POST', body: { sessionId, reconnect } }),
     publish: (body) => call<PublishResponse>('/push/publish', { method: 'POST', body }),
-    disconnect: (sessionId) =>
-      call<{ disconnected: number }>('/push/disconnect', { method: 'POST', body: { sessionId, reconnect: false } }),
     async listSessions(channels) {
       const byId = new Map<string, SessionInfo>();
       try {

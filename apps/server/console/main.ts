@@ -1,10 +1,11 @@
 import { createRealtime } from '@cast/realtime-client';
 import type { ConnectionState, Realtime } from '@cast/realtime-client';
-import { channelError, eventNameError, isValidChannel, patternError } from '@cast/protocol';
+import { channelError, eventNameError, isCastError, isValidChannel, patternError } from '@cast/protocol';
 import type { SessionInfo } from '@cast/protocol';
 import { createConsoleApi, describeError, isKeyError, type ConsoleApi } from './api.js';
 import { byId, el } from './dom.js';
 import { createEventLog } from './event-log.js';
+import { createPresenceState } from './presence-state.js';
 import { buildSnippets, type Snippet } from './snippets.js';
 
 // The key lives in this tab only: sessionStorage ends with the tab, and nothing else is persisted.
@@ -50,6 +51,10 @@ const ui = {
   sessionsRefresh: byId<HTMLButtonElement>('sessions-refresh'),
   sessionsTable: byId<HTMLTableElement>('sessions-table'),
   sessionsBody: byId<HTMLTableSectionElement>('sessions-body'),
+  disconnectReconnect: byId<HTMLInputElement>('disconnect-reconnect'),
+  disconnectResult: byId('disconnect-result'),
+  presenceNote: byId('presence-note'),
+  presenceList: byId('presence-list'),
   snippetTabs: byId('snippet-tabs'),
   snippetHint: byId('snippet-hint'),
   snippetCopy: byId<HTMLButtonElement>('snippet-copy'),
@@ -63,6 +68,7 @@ let channels: string[] = [];
 let snippets: Snippet[] = [];
 let snippetIndex = 0;
 let sessionsTimer: ReturnType<typeof setInterval> | undefined;
+const presence = createPresenceState();
 
 const STATUS_TEXT: Record<StatusState, string> = {
   'signed-out': 'Signed out',
@@ -212,12 +218,14 @@ async function subscribe(): Promise<void> {
   // The first token is issued here so a refused channel list is reported on the form.
   let first: string | undefined;
   try {
-    first = (await current.issueToken(wanted, CONSOLE_USER)).token;
+    first = (await current.issueToken(wanted, CONSOLE_USER, true)).token;
   } catch (err) {
     if (isKeyError(err)) return signOut(describeError(err));
     return showError(ui.subscribeError, describeError(err));
   }
   channels = wanted;
+  presence.reset(wanted);
+  renderPresence();
   sessionStorage.setItem(CHANNELS_ITEM, wanted.join(', '));
   sessionStorage.setItem(TYPES_ITEM, types.join(', '));
   ui.channels.value = wanted.join(', ');
@@ -230,7 +238,7 @@ async function subscribe(): Promise<void> {
     ...(types.length > 0 ? { types } : {}),
     // A fresh token for every (re)connection, so a long session outlives any one token.
     token: async () => {
-      const token = first ?? (await current.issueToken(wanted, CONSOLE_USER)).token;
+      const token = first ?? (await current.issueToken(wanted, CONSOLE_USER, true)).token;
       first = undefined;
       return token;
     },
@@ -262,7 +270,10 @@ async function subscribe(): Promise<void> {
       recovered ? 'info' : 'warn',
     );
   });
-  client.onAny((event) => log.add(event));
+  client.onAny((event) => {
+    log.add(event);
+    if (event.type.startsWith('presence.') && presence.apply(event.type, event.data)) renderPresence();
+  });
   ui.unsubscribe.disabled = false;
   sessionsTimer = setInterval(() => {
     if (document.visibilityState === 'visible' && client.connected) void refreshSessions();
@@ -280,6 +291,8 @@ ui.subscribeForm.addEventListener('submit', (e) => {
 ui.unsubscribe.addEventListener('click', () => {
   stopStream();
   channels = [];
+  presence.reset([]);
+  renderPresence();
   sessionStorage.removeItem(CHANNELS_ITEM);
   renderSessions([]);
   ui.subscribe.focus();
@@ -372,32 +385,80 @@ function renderSessions(sessions: SessionInfo[] | undefined): void {
         el('td', {}, s.userId === CONSOLE_USER ? 'console' : (s.userId ?? '—')),
         el('td', {}, s.channels.join(', ')),
         el('td', {}, el('time', { datetime: s.connectedAt, title: s.connectedAt }, since(s.connectedAt))),
-        el('td', { class: 'mono session' }, s.id.slice(0, 8), disconnectButton(s)),
+        el('td', {}, el('span', { class: 'mono' }, s.id.slice(0, 8)), disconnectButton(s)),
       ),
     ),
   );
 }
 
-/** A button that closes one session (its client is told not to reconnect). */
 function disconnectButton(session: SessionInfo): HTMLButtonElement {
-  const short = session.id.slice(0, 8);
-  const label = `Disconnect session ${short}`;
-  const button = el('button', { type: 'button', class: 'ghost row-action', 'aria-label': label, title: label }, '✕');
-  button.addEventListener('click', () => {
-    if (!api) return;
-    button.disabled = true;
-    api
-      .disconnect(session.id)
-      .then(({ disconnected }) => {
-        log.note(disconnected > 0 ? `Disconnected session ${short}.` : `Session ${short} had already ended.`);
-        return refreshSessions();
-      })
-      .catch((err: unknown) => {
-        button.disabled = false;
-        ui.sessionsNote.textContent = describeError(err);
-      });
-  });
+  const who = session.userId === CONSOLE_USER ? 'this console' : (session.userId ?? 'anonymous');
+  const button = el(
+    'button',
+    { type: 'button', class: 'ghost small', 'data-session': session.id, 'aria-label': `Disconnect session ${session.id.slice(0, 8)} (${who})` },
+    'Disconnect',
+  );
+  button.addEventListener('click', () => void disconnect(session.id, button));
   return button;
+}
+
+async function disconnect(sessionId: string, button: HTMLButtonElement): Promise<void> {
+  if (!api) return;
+  const reconnect = ui.disconnectReconnect.checked;
+  button.disabled = true;
+  try {
+    const { disconnected } = await api.disconnect(sessionId, reconnect);
+    const short = sessionId.slice(0, 8);
+    log.note(disconnected > 0 ? `Disconnected session ${short}.` : `Session ${short} had already ended.`);
+    ui.disconnectResult.className = 'result';
+    ui.disconnectResult.textContent =
+      disconnected === 0
+        ? `Session ${short} had already ended.`
+        : `Disconnected ${disconnected} stream${disconnected === 1 ? '' : 's'}` +
+          (reconnect ? '; the client may reconnect.' : '; the client was told not to reconnect.');
+  } catch (err) {
+    if (isKeyError(err)) return signOut(describeError(err));
+    ui.disconnectResult.className = 'result error';
+    ui.disconnectResult.textContent =
+      isCastError(err) && (err.status === 404 || err.status === 405)
+        ? 'This server cannot disconnect sessions (no POST /push/disconnect).'
+        : describeError(err);
+    button.disabled = false;
+  } finally {
+    ui.disconnectResult.hidden = false;
+  }
+  await refreshSessions();
+}
+
+// ---------------------------------------------------------------- presence
+
+function renderPresence(): void {
+  if (channels.length === 0) {
+    ui.presenceNote.textContent = 'Subscribe to see who is present on those channels, live.';
+    ui.presenceList.replaceChildren();
+    return;
+  }
+  ui.presenceNote.textContent = 'Streams whose token has a userId, live from the presence events.';
+  ui.presenceList.replaceChildren(
+    ...channels.flatMap((channel) => {
+      const members = presence.channels.get(channel);
+      const count = members === undefined ? 'no presence data yet' : `${members.size} member${members.size === 1 ? '' : 's'}`;
+      const heading = el('h3', { 'data-channel': channel }, el('span', { class: 'mono' }, channel), el('span', { class: 'muted' }, count));
+      const list = el(
+        'ul',
+        { class: 'members', 'data-channel': channel },
+        ...[...(members?.values() ?? [])].map((m) =>
+          el(
+            'li',
+            { 'data-user': m.userId },
+            el('span', { class: 'user' }, m.userId === CONSOLE_USER ? `${m.userId} (this console)` : m.userId),
+            el('span', { class: 'info' }, m.userInfo === null ? '' : JSON.stringify(m.userInfo)),
+          ),
+        ),
+      );
+      return [heading, list];
+    }),
+  );
 }
 
 async function refreshSessions(): Promise<void> {
@@ -494,6 +555,7 @@ ui.snippetCopy.addEventListener('click', () => {
 // ---------------------------------------------------------------- start
 
 checkPublish();
+renderPresence();
 const savedKey = sessionStorage.getItem(KEY_ITEM);
 if (savedKey) {
   ui.signIn.hidden = true;

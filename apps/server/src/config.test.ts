@@ -138,3 +138,60 @@ describe('development credentials', () => {
     expect(second.dev?.apiKey).not.toBe(first.dev?.apiKey);
   });
 });
+
+describe('webhook settings', () => {
+  const WH = { ...BASE, CAST_API_KEYS: 'acme=sk_test_0123456789abcdef,globex=sk_test_abcdef0123456789', CAST_WEBHOOK_SECRET: 'h'.repeat(32) };
+
+  it('are off without CAST_WEBHOOKS, with the documented defaults', () => {
+    const c = loadConfig(BASE);
+    expect(c.webhooks).toBeUndefined();
+    expect(c.webhookMaxPending).toBe(100_000);
+    expect(c.webhookRetryBaseMs).toBe(1000);
+  });
+
+  it('read several URLs per tenant, the shared secret and per-tenant secrets', () => {
+    const c = loadConfig({
+      ...WH,
+      CAST_WEBHOOKS: 'acme=https://a.example.com/hooks, acme=http://127.0.0.1:9000/x?y=1,globex=https://g.example.com/',
+      CAST_WEBHOOK_SECRETS: `globex=${'g'.repeat(40)}`,
+    });
+    expect(c.webhooks?.endpoints).toEqual([
+      { tenant: 'acme', url: 'https://a.example.com/hooks', secret: 'h'.repeat(32) },
+      { tenant: 'acme', url: 'http://127.0.0.1:9000/x?y=1', secret: 'h'.repeat(32) },
+      { tenant: 'globex', url: 'https://g.example.com/', secret: 'g'.repeat(40) },
+    ]);
+  });
+
+  it('accept per-tenant secrets without a shared one', () => {
+    const c = loadConfig({ ...WH, CAST_WEBHOOK_SECRET: '', CAST_WEBHOOKS: 'acme=https://a.example.com', CAST_WEBHOOK_SECRETS: `acme=${'a'.repeat(32)}` });
+    expect(c.webhooks?.endpoints[0]?.secret).toBe('a'.repeat(32));
+  });
+
+  it.each([
+    [{ CAST_WEBHOOKS: 'acme' }, /^CAST_WEBHOOKS: "acme" is not tenant=url/],
+    [{ CAST_WEBHOOKS: 'acme=ftp://x.example.com' }, /^CAST_WEBHOOKS: "ftp:\/\/x.example.com" \(tenant "acme"\) must be an http/],
+    [{ CAST_WEBHOOKS: 'acme=not a url' }, /^CAST_WEBHOOKS: .* must be an http/],
+    [{ CAST_WEBHOOKS: 'acme=https://u:p@x.example.com' }, /without credentials/],
+    [{ CAST_WEBHOOKS: 'initech=https://x.example.com' }, /^CAST_WEBHOOKS: tenant "initech" has no API key/],
+    [{ CAST_WEBHOOKS: 'acme=https://x.example.com,acme=https://x.example.com' }, /listed twice/],
+    [{ CAST_WEBHOOKS: ' , ' }, /^CAST_WEBHOOKS holds no tenant=url pair/],
+    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRET: '' }, /^CAST_WEBHOOK_SECRET \(or CAST_WEBHOOK_SECRETS=acme=…\) is required/],
+    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRET: 'short' }, /^CAST_WEBHOOK_SECRET must be at least 32 characters/],
+    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: 'acme=short' }, /^CAST_WEBHOOK_SECRETS: the secret of tenant "acme" must be at least 32/],
+    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: `globex=${'g'.repeat(32)}` }, /^CAST_WEBHOOK_SECRETS: tenant "globex" has no URL/],
+    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: 'nonsense' }, /^CAST_WEBHOOK_SECRETS: an entry is not tenant=secret/],
+    [{ CAST_WEBHOOK_SECRETS: `acme=${'a'.repeat(32)}` }, /^CAST_WEBHOOK_SECRETS is set but CAST_WEBHOOKS is not/],
+    [{ CAST_WEBHOOK_MAX_PENDING: '0' }, /^CAST_WEBHOOK_MAX_PENDING must be between 1 and/],
+    [{ CAST_WEBHOOK_RETRY_BASE_MS: '1' }, /^CAST_WEBHOOK_RETRY_BASE_MS must be between 10 and/],
+  ])('refuse %j with one line saying what to fix', (env, message) => {
+    const text = errorOf({ ...WH, ...env } as Record<string, string>);
+    expect(text).toMatch(message);
+    expect(text).not.toContain('\n');
+  });
+
+  it('never print a secret in an error', () => {
+    for (const secrets of [`acme=${'z'.repeat(20)}`, 'z'.repeat(40)]) {
+      expect(errorOf({ ...WH, CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: secrets })).not.toContain('z'.repeat(20));
+    }
+  });
+});

@@ -43,6 +43,24 @@ export interface Config {
   watchTables: string[];
   /** Set when the credentials were generated for local development. */
   dev: { file: string; tenant: string; apiKey: string } | undefined;
+  /** Webhook receivers; undefined without CAST_WEBHOOKS (then no webhook code runs). */
+  webhooks: WebhookSettings | undefined;
+  /** Events kept waiting per webhook URL before the oldest are dropped (CAST_WEBHOOK_MAX_PENDING). */
+  webhookMaxPending: number;
+  /** First retry delay of a failed webhook delivery, ms (CAST_WEBHOOK_RETRY_BASE_MS). */
+  webhookRetryBaseMs: number;
+}
+
+/** One webhook receiver: a tenant's events are POSTed to its URL, signed with its secret. */
+export interface WebhookEndpoint {
+  tenant: string;
+  url: string;
+  secret: string;
+}
+
+/** The webhook receivers of every tenant, from CAST_WEBHOOKS, CAST_WEBHOOK_SECRET and CAST_WEBHOOK_SECRETS. */
+export interface WebhookSettings {
+  endpoints: WebhookEndpoint[];
 }
 
 /** A configuration problem, reported as one line before the server exits. */
@@ -78,6 +96,8 @@ export const NUMBER_SETTINGS: readonly NumberSetting[] = [
   { env: 'CAST_CONNECTION_BUFFER_BYTES', key: 'connectionBufferBytes', default: 1024 * 1024, min: 1024, max: 1024 ** 3, doc: 'Unsent bytes after which a slow stream is closed (it resumes by replay).' },
   { env: 'CAST_MAX_BATCH', key: 'maxBatch', default: 100, min: 1, max: 10_000, doc: 'Most events in one batch publish.' },
   { env: 'CAST_IDEMPOTENCY_WINDOW_SECONDS', key: 'idempotencyWindowSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'How long an idempotency key is remembered, seconds.' },
+  { env: 'CAST_WEBHOOK_MAX_PENDING', key: 'webhookMaxPending', default: 100_000, min: 1, max: 10_000_000, doc: 'Webhook events waiting per receiver URL; past it the oldest are dropped and counted.' },
+  { env: 'CAST_WEBHOOK_RETRY_BASE_MS', key: 'webhookRetryBaseMs', default: 1000, min: 10, max: 60_000, doc: 'First retry delay of a failed webhook delivery, ms (doubling to 5 minutes).' },
   { env: 'CAST_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: 30_000, min: 100, max: 600_000, doc: 'Longest time to receive a request\'s headers and body, ms (408 after it); streams stay open.' },
   { env: 'CAST_SHUTDOWN_GRACE_MS', key: 'shutdownGraceMs', default: 5000, min: 0, max: 600_000, doc: 'How long SIGTERM waits for requests in flight, ms.' },
 ];
@@ -120,6 +140,79 @@ export function parseKeyList(name: string, raw: string, kind: KeyKind, into: Map
     if (into.has(key)) throw new ConfigError(`${name}: the key of tenant "${tenant}" is used twice; every key must be unique.`);
     into.set(key, { tenant, kind });
   }
+}
+
+/**
+ * Parses the webhook settings: `CAST_WEBHOOKS` (`tenant=url` pairs, a tenant
+ * may appear several times), `CAST_WEBHOOK_SECRET` (every tenant's secret) and
+ * `CAST_WEBHOOK_SECRETS` (`tenant=secret` pairs, overriding it per tenant).
+ *
+ * @param env - the environment
+ * @param keys - the API key table, to refuse tenants that have no key
+ * @returns the receivers, or undefined when CAST_WEBHOOKS is empty
+ * @throws ConfigError with one line saying what to fix
+ * @example
+ * ```ts
+ * parseWebhooks({ CAST_WEBHOOKS: 'acme=https://api.acme.com/cast', CAST_WEBHOOK_SECRET: 'x'.repeat(32) }, keys)
+ * ```
+ */
+export function parseWebhooks(env: Env, keys: Map<string, KeyGrant>): WebhookSettings | undefined {
+  const raw = env.CAST_WEBHOOKS?.trim();
+  if (!raw) {
+    if (env.CAST_WEBHOOK_SECRETS?.trim()) throw new ConfigError('CAST_WEBHOOK_SECRETS is set but CAST_WEBHOOKS is not; set CAST_WEBHOOKS=tenant=https://… too.');
+    return undefined;
+  }
+  const tenants = new Set([...keys.values()].map((g) => g.tenant));
+  const checkSecret = (name: string, secret: string) => {
+    if (secret.length < MIN_SECRET_LENGTH || /[\s,]/.test(secret)) {
+      throw new ConfigError(`${name} must be at least ${MIN_SECRET_LENGTH} characters with no spaces or commas (e.g. \`openssl rand -hex 32\`).`);
+    }
+  };
+  const shared = env.CAST_WEBHOOK_SECRET?.trim() || undefined;
+  if (shared !== undefined) checkSecret('CAST_WEBHOOK_SECRET', shared);
+  const perTenant = new Map<string, string>();
+  for (const part of (env.CAST_WEBHOOK_SECRETS ?? '').split(',')) {
+    const entry = part.trim();
+    if (!entry) continue;
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new ConfigError('CAST_WEBHOOK_SECRETS: an entry is not tenant=secret (example: CAST_WEBHOOK_SECRETS=acme=<32+ characters>).');
+    const tenant = entry.slice(0, eq).trim();
+    checkSecret(`CAST_WEBHOOK_SECRETS: the secret of tenant "${tenant}"`, entry.slice(eq + 1).trim());
+    if (perTenant.has(tenant)) throw new ConfigError(`CAST_WEBHOOK_SECRETS: tenant "${tenant}" appears twice.`);
+    perTenant.set(tenant, entry.slice(eq + 1).trim());
+  }
+  const endpoints: WebhookEndpoint[] = [];
+  const seen = new Set<string>();
+  for (const part of raw.split(',')) {
+    const entry = part.trim();
+    if (!entry) continue;
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`CAST_WEBHOOKS: "${entry}" is not tenant=url (example: CAST_WEBHOOKS=acme=https://api.acme.com/cast-webhooks).`);
+    const tenant = entry.slice(0, eq).trim();
+    const url = entry.slice(eq + 1).trim();
+    if (!tenants.has(tenant)) throw new ConfigError(`CAST_WEBHOOKS: tenant "${tenant}" has no API key; every tenant must appear in CAST_API_KEYS.`);
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password) {
+      throw new ConfigError(`CAST_WEBHOOKS: "${url}" (tenant "${tenant}") must be an http:// or https:// URL without credentials.`);
+    }
+    if (seen.has(`${tenant} ${url}`)) throw new ConfigError(`CAST_WEBHOOKS: "${url}" is listed twice for tenant "${tenant}".`);
+    seen.add(`${tenant} ${url}`);
+    const secret = perTenant.get(tenant) ?? shared;
+    if (secret === undefined) {
+      throw new ConfigError(`CAST_WEBHOOK_SECRET (or CAST_WEBHOOK_SECRETS=${tenant}=…) is required: tenant "${tenant}" has webhooks but no secret to sign them.`);
+    }
+    endpoints.push({ tenant, url, secret });
+  }
+  if (endpoints.length === 0) throw new ConfigError('CAST_WEBHOOKS holds no tenant=url pair.');
+  for (const tenant of perTenant.keys()) {
+    if (!endpoints.some((e) => e.tenant === tenant)) throw new ConfigError(`CAST_WEBHOOK_SECRETS: tenant "${tenant}" has no URL in CAST_WEBHOOKS.`);
+  }
+  return { endpoints };
 }
 
 /**
@@ -263,5 +356,6 @@ export function loadConfig(env: Env = process.env): Config {
     tenantColumn,
     watchTables,
     dev,
+    webhooks: parseWebhooks(env, keys),
   } as unknown as Config;
 }

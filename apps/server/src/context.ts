@@ -15,6 +15,9 @@ export interface ServerDeps {
   metrics: Metrics;
   /** Database change feeds; undefined without CAST_DATABASE_URL. */
   feeds?: ChangeFeeds | undefined;
-  /** Told of lifecycle events (webhooks listen here); undefined when nobody listens. */
+  /**
+   * Told of channel, presence and revocation lifecycle events, once per
+   * cluster; the webhook engine when CAST_WEBHOOKS is set, else undefined.
+   */
   lifecycle?: LifecycleListener | undefined;
 }

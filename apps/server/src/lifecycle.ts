@@ -30,3 +30,24 @@ export interface LifecycleEvent {
 export interface LifecycleListener {
   lifecycle(event: LifecycleEvent): void;
 }
+
+/**
+ * One listener that tells each of the given ones (skipping those undefined),
+ * or undefined when none is given, so nothing runs for nobody.
+ *
+ * @param listeners - e.g. the webhook engine and a listener passed to `startServer`
+ * @returns the combined listener
+ * @example
+ * ```ts
+ * const lifecycle = combineLifecycle(options.lifecycle, webhooks)
+ * ```
+ */
+export function combineLifecycle(...listeners: Array<LifecycleListener | undefined>): LifecycleListener | undefined {
+  const present = listeners.filter((l): l is LifecycleListener => l !== undefined);
+  if (present.length <= 1) return present[0];
+  return {
+    lifecycle(event) {
+      for (const l of present) l.lifecycle(event);
+    },
+  };
+}

@@ -20,6 +20,8 @@ export class Metrics {
   private readonly latencyCounts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
   private latencySum = 0;
   private latencyCount = 0;
+  /** More metrics rendered after these (the webhook engine's, when it runs). */
+  readonly sections: Array<{ render(): string }> = [];
 
   /** Records one publish request's duration. */
   observePublish(seconds: number): void {
@@ -63,6 +65,6 @@ export class Metrics {
     lines.push(`cast_publish_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
     lines.push(`cast_publish_duration_seconds_sum ${this.latencySum}`);
     lines.push(`cast_publish_duration_seconds_count ${this.latencyCount}`);
-    return `${lines.join('\n')}\n`;
+    return `${lines.join('\n')}\n${this.sections.map((s) => s.render()).join('')}`;
   }
 }

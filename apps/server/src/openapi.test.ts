@@ -1,4 +1,4 @@
-import { ERROR_CODES } from '@cast/protocol';
+import { ERROR_CODES, WEBHOOK_EVENT_TYPES } from '@cast/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openApiDocument, openApiOperations } from './openapi.js';
 import { createInProcessServer, type InProcessServer } from './test-support.js';
@@ -82,5 +82,14 @@ describe('the OpenAPI document', () => {
     for (const example of doc.components.schemas.TokenRequest?.examples ?? []) expect((await post('/push/tokens', example)).status).toBe(200);
     for (const example of doc.components.schemas.PublishRequest?.examples ?? []) expect((await post('/push/publish', example)).status).toBe(200);
     expect(doc.components.schemas.PublishRequest?.examples?.length).toBeGreaterThan(0);
+  });
+
+  it('describes the webhook requests the server sends, with the protocol\'s event types', () => {
+    const doc = openApiDocument({ maxChannelsPerToken: 100, maxTokenTtlSeconds: 86_400, maxPayloadBytes: 65_536, maxBatch: 100, console: true }) as unknown as {
+      webhooks: { castEvents: { post: { parameters: Array<{ name: string; in: string }> } } };
+      components: { schemas: { WebhookEvent: { properties: { type: { enum: string[] } } } } };
+    };
+    expect(doc.webhooks.castEvents.post.parameters).toEqual([expect.objectContaining({ name: 'Cast-Signature', in: 'header' })]);
+    expect(doc.components.schemas.WebhookEvent.properties.type.enum).toEqual([...WEBHOOK_EVENT_TYPES]);
   });
 });

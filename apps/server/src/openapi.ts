@@ -4,6 +4,8 @@ import {
   ERROR_CODES,
   EVENT_NAME_PATTERN,
   RESERVED_EVENT_NAMES,
+  WEBHOOK_EVENT_TYPES,
+  WEBHOOK_SIGNATURE_HEADER,
 } from '@cast/protocol';
 import type { Config } from './config.js';
 
@@ -250,6 +252,28 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
       license: { name: 'MIT', identifier: 'MIT' },
     },
     paths,
+    webhooks: {
+      castEvents: {
+        post: {
+          summary: 'Lifecycle events, POSTed to each URL of the tenant in CAST_WEBHOOKS (see the webhooks guide).',
+          operationId: 'castWebhook',
+          parameters: [
+            {
+              name: WEBHOOK_SIGNATURE_HEADER,
+              in: 'header',
+              required: true,
+              description: '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the webhook secret>`.',
+              schema: { type: 'string', pattern: '^t=\\d+,v1=[0-9a-f]{64}$' },
+            },
+          ],
+          requestBody: { required: true, content: json(ref('WebhookBody')) },
+          responses: {
+            '2XX': { description: 'Acknowledges the whole batch.' },
+            default: { description: 'Any other answer, or none within 5 s, is retried with backoff for 24 hours.' },
+          },
+        },
+      },
+    },
     components: {
       securitySchemes: {
         secretKey: { type: 'http', scheme: 'bearer', description: 'A secret API key (`CAST_API_KEYS`).' },
@@ -315,6 +339,23 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
             duplicate: { type: 'boolean', description: 'True when the idempotency key was seen before.' },
           },
           required: ['messageId', 'eventId', 'delivered', 'creditsUsed'],
+        },
+        WebhookEvent: {
+          type: 'object',
+          properties: {
+            id: { type: 'string', description: 'Unique per event, the same on every retry: deduplicate on it.' },
+            type: { type: 'string', enum: [...WEBHOOK_EVENT_TYPES] },
+            tenant: { type: 'string' },
+            channel: ref('Channel'),
+            userId: ref('UserId'),
+            at: { type: 'string', format: 'date-time' },
+          },
+          required: ['id', 'type', 'tenant', 'channel', 'at'],
+        },
+        WebhookBody: {
+          type: 'object',
+          properties: { events: { type: 'array', minItems: 1, maxItems: 100, items: ref('WebhookEvent') } },
+          required: ['events'],
         },
         Session: {
           type: 'object',

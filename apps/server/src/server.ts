@@ -8,7 +8,7 @@ import { createMemoryBroker } from './broker/memory.js';
 import { type Config, knownTenants } from './config.js';
 import type { ServerDeps } from './context.js';
 import { answerClientError, httpServerOptions } from './http-limits.js';
-import type { LifecycleListener } from './lifecycle.js';
+import { combineLifecycle, type LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import { createChangeFeeds } from './sources/index.js';
 import { Hub } from './stream/hub.js';
@@ -64,12 +64,15 @@ export interface StartServerOptions {
  * ```
  */
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
-  const { lifecycle } = options;
   const rawBroker = await createBroker(config);
   // Change feeds see which `$db:` channels have subscribers through the broker the hub talks to.
   const feeds = await createChangeFeeds(config);
   const broker = feeds ? feeds.wrap(rawBroker) : rawBroker;
   const metrics = new Metrics();
+  // Without CAST_WEBHOOKS the webhook code is never loaded.
+  const webhooks = config.webhooks ? await (await import('./webhooks/index.js')).createWebhooks(config) : undefined;
+  if (webhooks) metrics.sections.push(webhooks.metrics);
+  const lifecycle = combineLifecycle(options.lifecycle, webhooks);
   const hub = new Hub(broker, metrics, config.heartbeatMs, lifecycle);
   await broker.start(hub);
   if (feeds) {
@@ -146,6 +149,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           t.unref();
         });
         await feeds?.close();
+        await webhooks?.close();
         await broker.close();
       })();
       return closing;

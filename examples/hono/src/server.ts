@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { CastServer, createTokenHandler, isCastError } from '@cast/server-sdk';
 import { Hono } from 'hono';
+import { castWebhooks } from './webhooks.js';
 
 /** The events this app publishes: the names and payloads are checked at compile time. */
 export type Events = {
@@ -81,6 +82,18 @@ app.post('/api/announcements', async (c) => {
   const { delivered } = await cast.publish({ channel: 'announcements', event: 'notification', data: { message } });
   return c.json({ delivered });
 });
+
+// Cast's webhooks (set CAST_WEBHOOKS=<tenant>=http://…/api/cast-webhooks on the Cast server, and
+// the same CAST_WEBHOOK_SECRET on both sides).
+const webhookSecret = process.env.CAST_WEBHOOK_SECRET;
+if (webhookSecret) {
+  app.route(
+    '/api/cast-webhooks',
+    castWebhooks(webhookSecret, (event) => {
+      console.log(`webhook: ${event.type} ${event.channel}${event.userId ? ` ${event.userId}` : ''}`);
+    }),
+  );
+}
 
 app.onError((err, c) => {
   if (isCastError(err)) return c.json({ error: { code: err.code, message: err.message } }, err.retryable ? 503 : 500);

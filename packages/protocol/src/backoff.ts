@@ -10,9 +10,23 @@
  * backoffDelay(2, { floorMs: 250, capMs: 5000, jitter: BACKOFF_JITTERS.equal })
  * ```
  */
-export const BACKOFF_JITTERS = { full: 'full', equal: 'equal', none: 'none' } as const;
+export const BACKOFF_JITTERS = {
+  /** Anywhere from 0 to the attempt's window: spreads a crowd of clients the most. */
+  full: 'full',
+  /** From half the window to the whole of it: never retries at once. */
+  equal: 'equal',
+  /** Exactly the window: for a single process where spreading does not matter. */
+  none: 'none',
+} as const;
 
-/** One of {@link BACKOFF_JITTERS}. */
+/**
+ * One of {@link BACKOFF_JITTERS}.
+ *
+ * @example
+ * ```ts
+ * const jitter: BackoffJitter = 'equal'
+ * ```
+ */
 export type BackoffJitter = (typeof BACKOFF_JITTERS)[keyof typeof BACKOFF_JITTERS];
 
 /**

@@ -74,6 +74,8 @@ export type {
   ChannelsResponse,
   RevokedData,
   DisconnectedData,
+  RevokeResponse,
+  DisconnectResponse,
   WebhookEventType,
   WebhookEvent,
   WebhookBody,

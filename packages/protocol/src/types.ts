@@ -379,6 +379,32 @@ export interface DisconnectedData {
 }
 
 /**
+ * Answer of `POST /push/revoke`.
+ *
+ * @example
+ * ```ts
+ * const { revoked }: RevokeResponse = await res.json()
+ * ```
+ */
+export interface RevokeResponse {
+  /** Open streams the revocation ended, counted across all nodes. */
+  revoked: number;
+}
+
+/**
+ * Answer of `POST /push/disconnect`.
+ *
+ * @example
+ * ```ts
+ * const { disconnected }: DisconnectResponse = await res.json()
+ * ```
+ */
+export interface DisconnectResponse {
+  /** Streams closed, counted across all nodes. */
+  disconnected: number;
+}
+
+/**
  * The kinds of webhook events.
  *
  * @example
@@ -477,6 +503,8 @@ export const DEFAULTS = {
   maxBatchSize: 100,
   /** How long an idempotency key is remembered, seconds. */
   idempotencyWindowSeconds: 86_400,
+  /** Largest `userInfo` of a token, bytes of JSON. */
+  maxUserInfoBytes: 1_024,
 } as const;
 
 /**

@@ -1,9 +1,15 @@
 import {
   CastError,
+  checkChannel,
+  type ChannelInfo,
+  type ChannelsResponse,
+  type DisconnectResponse,
   type EventMap,
+  type PresenceResponse,
   type PublishBatchResponse,
   type PublishRequest,
   type PublishResponse,
+  type RevokeResponse,
   type SessionInfo,
   type SessionsResponse,
   type TokenRequest,
@@ -12,8 +18,22 @@ import {
 import { send, type TransportConfig } from './http.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { signToken } from './sign.js';
-import type { CastServerOptions, PublishEvent, PublishInput, RequestOptions, SessionsQuery } from './types.js';
-import { checkPublishRequest, checkTokenRequest } from './validate.js';
+import type {
+  CastServerOptions,
+  ChannelsQuery,
+  DisconnectRequest,
+  PublishEvent,
+  PublishInput,
+  RequestOptions,
+  RevokeRequest,
+  SessionsQuery,
+} from './types.js';
+import {
+  checkDisconnectRequest,
+  checkPublishRequest,
+  checkRevokeRequest,
+  checkTokenRequest,
+} from './validate.js';
 
 /**
  * Stream tokens: issued by the server (`create`) or minted locally (`sign`).
@@ -27,12 +47,14 @@ export interface Tokens {
   /**
    * Asks the server for a token (`POST /push/tokens`).
    *
-   * @param request - channels, optional user id and lifetime (default 3600 s)
+   * @param request - channels, optional user id, lifetime (default 3600 s), `presence` (the stream
+   *   receives `presence.*` events) and `userInfo` (what other members see, a JSON object of at most 1 KiB)
    * @param options - signal and deadline
-   * @returns `{ token, expiresAt, channels }`
+   * @returns `{ token, expiresAt, channels, tokenId }`
    * @example
    * ```ts
    * const { token, expiresAt } = await cast.tokens.create({ channels: ['orders'], ttlSeconds: 600 })
+   * const chat = await cast.tokens.create({ channels: ['room:1'], userId: 'u1', presence: true, userInfo: { name: 'Ada' } })
    * ```
    */
   create(request: TokenRequest, options?: RequestOptions): Promise<TokenResponse>;
@@ -49,6 +71,115 @@ export interface Tokens {
    * ```
    */
   sign(request: TokenRequest): Promise<TokenResponse>;
+  /**
+   * Revokes tokens (`POST /push/revoke`): every matching open stream, on every
+   * node, gets a final `revoked` event and closes; later stream requests with a
+   * matching token answer 401 `TOKEN_REVOKED`. Tokens issued afterwards work.
+   *
+   * @param request - exactly one of `{ userId }`, `{ tokenId }` or `{ issuedBefore, userId? }`
+   * @param options - signal and deadline
+   * @returns the server's answer: `{ revoked }`, the streams it ended across all nodes
+   * @throws CastError `BAD_REQUEST` for no selector or two at once (without a request)
+   * @example
+   * ```ts
+   * await cast.tokens.revoke({ userId: 'user_123' }) // "log out everywhere"
+   * ```
+   */
+  revoke(request: RevokeRequest, options?: RequestOptions): Promise<RevokeResponse>;
+}
+
+/**
+ * Who is present on a channel, across all nodes.
+ *
+ * @example
+ * ```ts
+ * const { members } = await cast.presence.get('room:1')
+ * ```
+ */
+export interface Presence {
+  /**
+   * The members of a channel (`GET /push/presence?channel=C`): every user with
+   * an open stream on it, with their `userInfo` and connection count.
+   *
+   * @param channel - the channel
+   * @param options - signal and deadline
+   * @returns `{ channel, members, connections }`
+   * @example
+   * ```ts
+   * const { members, connections } = await cast.presence.get('room:1')
+   * console.log(members.map((m) => m.userId), connections)
+   * ```
+   */
+  get(channel: string, options?: RequestOptions): Promise<PresenceResponse>;
+}
+
+/**
+ * The channels of your tenant that have at least one open stream (occupancy).
+ *
+ * @example
+ * ```ts
+ * for await (const c of cast.channels.all({ prefix: 'order:' })) console.log(c.channel, c.users)
+ * ```
+ */
+export interface Channels {
+  /**
+   * One page of occupied channels (`GET /push/channels`), in name order, with
+   * their connection and user counts.
+   *
+   * @param query - `prefix` to filter on, `cursor` of the previous page
+   * @param options - signal and deadline
+   * @returns `{ channels, cursor }`; `cursor` is null on the last page
+   * @example
+   * ```ts
+   * const { channels, cursor } = await cast.channels.list({ prefix: 'order:' })
+   * ```
+   */
+  list(query?: ChannelsQuery, options?: RequestOptions): Promise<ChannelsResponse>;
+  /**
+   * Every occupied channel, page after page (one request per page, made as
+   * the loop reaches it).
+   *
+   * @param query - `prefix` to filter on
+   * @param options - signal and deadline of each page's request
+   * @returns the channels, one at a time
+   * @example
+   * ```ts
+   * for await (const { channel, connections } of cast.channels.all()) console.log(channel, connections)
+   * ```
+   */
+  all(query?: Omit<ChannelsQuery, 'cursor'>, options?: RequestOptions): AsyncIterable<ChannelInfo>;
+}
+
+/**
+ * Open stream connections, closed from the backend.
+ *
+ * @example
+ * ```ts
+ * await cast.connections.disconnect({ userId: 'user_123', reconnect: false })
+ * ```
+ */
+export interface Connections {
+  /**
+   * Closes streams (`POST /push/disconnect`) with a final `disconnected`
+   * event: with `reconnect: true` the client reconnects (picking up new
+   * grants), with `false` (the server's default) it stops.
+   *
+   * @param request - `{ userId }` or `{ sessionId }`, optional `channel` and `reconnect`
+   * @param options - signal and deadline
+   * @returns `{ disconnected }`, the streams closed across all nodes
+   * @throws CastError `BAD_REQUEST` for no selector or two at once (without a request)
+   * @example
+   * ```ts
+   * const { disconnected } = await cast.connections.disconnect({ sessionId: 'sess_1' })
+   * ```
+   */
+  disconnect(request: DisconnectRequest, options?: RequestOptions): Promise<DisconnectResponse>;
+}
+
+function checkCount(answer: object, field: 'revoked' | 'disconnected', path: string): void {
+  if (typeof (answer as Record<string, unknown>)[field] !== 'number') {
+    throw new CastError('BAD_RESPONSE', `The server answered ${path} without a "${field}" count.`);
+  }
 }
 
 /**
@@ -80,7 +211,8 @@ function newIdempotencyKey(): string {
 }
 
 /**
- * The Cast server SDK: issue tokens, publish events, list sessions. Runs
+ * The Cast server SDK: issue and revoke tokens, publish events, see sessions,
+ * presence and occupied channels, close streams. Runs
  * wherever `fetch` does (Node, Deno, Bun, Workers, browsers for testing).
  *
  * Give `Events` (a map of event names to payload types) to have `publish`
@@ -100,6 +232,12 @@ export class CastServer<Events extends EventMap = EventMap> {
   readonly tokens: Tokens;
   /** Active stream connections. */
   readonly sessions: Sessions;
+  /** Who is present on a channel. */
+  readonly presence: Presence;
+  /** Occupied channels. */
+  readonly channels: Channels;
+  /** Closing streams from the backend. */
+  readonly connections: Connections;
   readonly #options: ResolvedOptions;
   readonly #transport: TransportConfig;
 
@@ -119,6 +257,8 @@ export class CastServer<Events extends EventMap = EventMap> {
         const body: TokenRequest = { channels: request.channels };
         if (request.userId !== undefined) body.userId = request.userId;
         if (request.ttlSeconds !== undefined) body.ttlSeconds = request.ttlSeconds;
+        if (request.presence !== undefined) body.presence = request.presence;
+        if (request.userInfo !== undefined) body.userInfo = request.userInfo;
         return send<TokenResponse>(this.#transport, { method: 'POST', path: '/push/tokens', body }, callOptions);
       },
       sign: (request) =>
@@ -126,6 +266,72 @@ export class CastServer<Events extends EventMap = EventMap> {
           signingSecret: this.#options.signingSecret ?? '',
           tenant: this.#options.tenant ?? '',
         }),
+      revoke: async (request, callOptions) => {
+        const body = checkRevokeRequest(request);
+        const answer = await send<RevokeResponse>(this.#transport, { method: 'POST', path: '/push/revoke', body }, callOptions);
+        checkCount(answer, 'revoked', '/push/revoke');
+        return answer;
+      },
+    };
+
+    this.presence = {
+      get: async (channel, callOptions) => {
+        checkChannel(channel);
+        const answer = await send<PresenceResponse>(
+          this.#transport,
+          { method: 'GET', path: '/push/presence', query: { channel } },
+          callOptions,
+        );
+        if (!Array.isArray(answer.members)) {
+          throw new CastError('BAD_RESPONSE', 'The server answered /push/presence without a members array.');
+        }
+        return answer;
+      },
+    };
+
+    const listChannels = async (query: ChannelsQuery = {}, callOptions?: RequestOptions): Promise<ChannelsResponse> => {
+      const { prefix, cursor } = query ?? {};
+      if (prefix !== undefined && typeof prefix !== 'string') throw new CastError('BAD_REQUEST', 'prefix must be a string.');
+      if (cursor !== undefined && typeof cursor !== 'string') throw new CastError('BAD_REQUEST', 'cursor must be a string.');
+      const answer = await send<ChannelsResponse>(
+        this.#transport,
+        { method: 'GET', path: '/push/channels', query: { prefix, cursor } },
+        callOptions,
+      );
+      if (!Array.isArray(answer.channels) || (answer.cursor !== null && typeof answer.cursor !== 'string')) {
+        throw new CastError('BAD_RESPONSE', 'The server answered /push/channels without a channels array and a cursor.');
+      }
+      return answer;
+    };
+    this.channels = {
+      list: listChannels,
+      all: async function* all(query = {}, callOptions) {
+        const seen = new Set<string>();
+        let cursor: string | undefined;
+        do {
+          const page = await listChannels({ ...query, ...(cursor === undefined ? {} : { cursor }) }, callOptions);
+          yield* page.channels;
+          cursor = page.cursor ?? undefined;
+          // A server that hands out a cursor twice would loop forever.
+          if (cursor !== undefined) {
+            if (seen.has(cursor)) throw new CastError('BAD_RESPONSE', 'The server answered /push/channels with a cursor it gave before.');
+            seen.add(cursor);
+          }
+        } while (cursor !== undefined);
+      },
+    };
+
+    this.connections = {
+      disconnect: async (request, callOptions) => {
+        const body = checkDisconnectRequest(request);
+        const answer = await send<DisconnectResponse>(
+          this.#transport,
+          { method: 'POST', path: '/push/disconnect', body },
+          callOptions,
+        );
+        checkCount(answer, 'disconnected', '/push/disconnect');
+        return answer;
+      },
     };
 
     this.sessions = {

@@ -1,5 +1,6 @@
 import { CastError, isCastError, type EventMap, type TokenRequest } from '@cast/protocol';
 import type { CastServer } from './cast-server.js';
+import { errorResponse, json } from './responses.js';
 
 /**
  * What `authorize` decides for a request: the token to issue, `null` (or
@@ -36,19 +37,6 @@ export interface TokenHandlerOptions<Events extends EventMap = EventMap> {
    * 500/503), so you can log it.
    */
   onError?: (error: unknown) => void;
-}
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
-  });
-}
-
-function errorResponse(error: CastError): Response {
-  const headers: Record<string, string> = {};
-  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
-  return json(error.status, error.toJSON(), headers);
 }
 
 /**

@@ -117,3 +117,90 @@ export type SessionsQuery =
       /** Not with `userId`: one or the other. */
       channel?: undefined;
     };
+
+/**
+ * Which tokens to revoke (`POST /push/revoke`): all of a user's, one token by
+ * its id, or every token issued before a time (optionally only a user's).
+ * Tokens issued after the revocation are not affected.
+ *
+ * @example
+ * ```ts
+ * await cast.tokens.revoke({ userId: 'user_123' })
+ * await cast.tokens.revoke({ tokenId })
+ * await cast.tokens.revoke({ issuedBefore: new Date(), userId: 'user_123' })
+ * ```
+ */
+export type RevokeRequest =
+  | {
+      /** Revokes every token of this user issued up to now. */
+      userId: string;
+      /** Not with `userId` alone: one selector. */
+      tokenId?: undefined;
+      /** Not with `userId` alone: one selector. */
+      issuedBefore?: undefined;
+    }
+  | {
+      /** Revokes one token: the `tokenId` of `tokens.create` / `tokens.sign` (its `jti`). */
+      tokenId: string;
+      /** Not with `tokenId`: one selector. */
+      userId?: undefined;
+      /** Not with `tokenId`: one selector. */
+      issuedBefore?: undefined;
+    }
+  | {
+      /** Revokes the tokens issued before this time (a `Date` or an ISO 8601 string). */
+      issuedBefore: Date | string;
+      /** Only this user's tokens. */
+      userId?: string;
+      /** Not with `issuedBefore`: one selector. */
+      tokenId?: undefined;
+    };
+
+/**
+ * Which streams to close (`POST /push/disconnect`): a user's or one session,
+ * optionally only on one channel, telling the client whether to reconnect.
+ *
+ * @example
+ * ```ts
+ * await cast.connections.disconnect({ userId: 'user_123', reconnect: false })
+ * await cast.connections.disconnect({ sessionId: 'sess_1', channel: 'orders' })
+ * ```
+ */
+export type DisconnectRequest = (
+  | {
+      /** Closes every stream of this user. */
+      userId: string;
+      /** Not with `userId`: one or the other. */
+      sessionId?: undefined;
+    }
+  | {
+      /** Closes one stream (an `id` from `sessions.list`). */
+      sessionId: string;
+      /** Not with `sessionId`: one or the other. */
+      userId?: undefined;
+    }
+) & {
+  /** Only the streams that receive this channel. */
+  channel?: string;
+  /**
+   * Whether the client reconnects (to pick up new grants, say) or stops for good.
+   * @defaultValue `false` (the server's default): the client stops
+   */
+  reconnect?: boolean;
+};
+
+/**
+ * Which occupied channels to list (`GET /push/channels`).
+ *
+ * @example
+ * ```ts
+ * const page = await cast.channels.list({ prefix: 'order:' })
+ * const next = page.cursor ? await cast.channels.list({ prefix: 'order:', cursor: page.cursor }) : undefined
+ * ```
+ */
+export interface ChannelsQuery {
+  /** Only the channels whose name starts with this. */
+  prefix?: string;
+  /** The `cursor` of the previous page. */
+  cursor?: string;
+}

@@ -8,6 +8,8 @@ import { CastError, isCastError } from '@cast/protocol';
 import { CastServer } from '../cast-server.js';
 import { ENV_NAMES } from '../options.js';
 import type { FetchLike } from '../types.js';
+import { UsageError } from './command.js';
+import { COMMANDS_USAGE, runCommand } from './commands.js';
 import { listen } from './listen.js';
 
 /** What the command reads and writes. */
@@ -32,23 +34,37 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export const USAGE = `Usage: cast <command> [options]
 
 Commands:
-  cast token --channels a,b [--user u] [--ttl seconds]
+  cast token --channels a,b [--user u] [--ttl seconds] [--presence] [--user-info json]
       Issue a stream token and print it.
   cast publish <channel> <event> [json|-]
       Publish an event; data is the JSON argument, - for standard input, null when left out.
   cast listen <channel...> [--user u] [--types a,b.*]
       Print the events of the channels as they arrive; resumes after drops. Ctrl-C stops.
+${COMMANDS_USAGE}
 
 Options:
   --key <key>     secret API key (default: $${ENV_NAMES.apiKey})
   --url <url>     Cast server URL (default: $${ENV_NAMES.baseUrl})
   --json          machine-readable output (one JSON object per line)
   --idempotency-key <key>   (publish) deliver once however often it is retried
-  -h, --help      show this help
+  -h, --help      show this help; cast <command> --help shows the command's
+  --version       print the version
 
 Exit codes: 0 success, 1 the call failed, 2 wrong usage.`;
 
-class UsageError extends Error {}
+/** `--user-info`: a JSON object (the server refuses anything else with INVALID_USER_INFO; this says so first). */
+function parseUserInfo(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--user-info is not valid JSON: ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError('--user-info must be a JSON object, such as \'{"name":"Ada"}\'');
+  }
+  return value as Record<string, unknown>;
+}
 
 function splitList(value: string | undefined): string[] {
   return (value ?? '')
@@ -71,6 +87,8 @@ function splitList(value: string | undefined): string[] {
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let json = argv.includes('--json');
   try {
+    const handled = await runCommand(argv, io);
+    if (handled !== undefined) return handled;
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
@@ -83,6 +101,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         channels: { type: 'string' },
         user: { type: 'string' },
         ttl: { type: 'string' },
+        presence: { type: 'boolean', default: false },
+        'user-info': { type: 'string' },
         types: { type: 'string' },
         'idempotency-key': { type: 'string' },
       },
@@ -112,10 +132,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         if (!/^\d+$/.test(values.ttl)) throw new UsageError(`--ttl must be a whole number of seconds, not "${values.ttl}"`);
         ttlSeconds = Number(values.ttl);
       }
+      const userInfo = values['user-info'] === undefined ? undefined : parseUserInfo(values['user-info']);
       const issued = await cast.tokens.create({
         channels,
         ...(user === undefined ? {} : { userId: user }),
         ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+        ...(values.presence ? { presence: true } : {}),
+        ...(userInfo === undefined ? {} : { userInfo }),
       });
       io.stdout(json ? JSON.stringify(issued) : issued.token);
       return EXIT.ok;
