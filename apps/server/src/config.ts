@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseRedisUrl } from './broker/redis-url.js';
+import { parseRedisUrl } from './broker/redis/url.js';
 
 /** What one API key may do: secret keys publish and issue tokens; public keys only subscribe. */
 export type KeyKind = 'secret' | 'public';

@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, type TestRedisCluster } from './redis-cluster-test-support.js';
-import { slotOf } from './redis-slot.js';
+import { slotOf } from './redis/slot.js';
 
 describe('the test Redis Cluster', () => {
   let cluster: TestRedisCluster;

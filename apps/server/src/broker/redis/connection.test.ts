@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CommandClient, createCommandClient, createPubSub, type PubSub } from './redis-connection.js';
-import { startRedisCluster, type TestRedisCluster } from './redis-cluster-test-support.js';
-import { slotOf } from './redis-slot.js';
-import { parseRedisUrl } from './redis-url.js';
+import { type CommandClient, createCommandClient, createPubSub, type PubSub } from './connection.js';
+import { startRedisCluster, type TestRedisCluster } from '../redis-cluster-test-support.js';
+import { slotOf } from './slot.js';
+import { parseRedisUrl } from './url.js';
 
 describe('sharded pub/sub on a Redis Cluster', () => {
   let cluster: TestRedisCluster;

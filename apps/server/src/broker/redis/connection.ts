@@ -1,7 +1,7 @@
 import { backoffDelay } from '@cast/protocol';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { slotOf } from './redis-slot.js';
-import type { RedisTarget } from './redis-url.js';
+import { slotOf } from './slot.js';
+import type { RedisTarget } from './url.js';
 
 /** The command connection: one Redis, or a Redis Cluster that routes each command to its key's shard. */
 export type CommandClient = Redis | Cluster;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRedisUrl } from './redis-url.js';
+import { parseRedisUrl } from './url.js';
 
 describe('parseRedisUrl', () => {
   it('keeps a redis:// or rediss:// URL as one Redis', () => {
