@@ -24,6 +24,7 @@ export default defineConfig({
           { text: 'Realtime client', link: '/guide/realtime-client' },
           { text: 'React', link: '/guide/react' },
           { text: 'Server SDK and CLI', link: '/guide/server-sdk' },
+          { text: 'Presence and occupancy', link: '/guide/presence' },
           { text: 'Patterns', link: '/guide/patterns' },
           { text: 'Examples', link: '/guide/examples' },
           { text: 'Event bus', link: '/guide/event-bus' },

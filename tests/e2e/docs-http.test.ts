@@ -123,6 +123,21 @@ describe('docs: HTTP samples', () => {
     }
   });
 
+  it('http/presence-token.sh streams with presence; http/presence.sh and http/channels.sh show the member and the channel', async () => {
+    const { stdout } = await runSample('http/presence-token.sh', { env });
+    const TOKEN = (JSON.parse(stdout) as { token: string }).token;
+    const stream = startSample('http/stream.sh', { env: { ...env, TOKEN } });
+    try {
+      await stream.waitFor('event: presence.sync');
+      const presence = JSON.parse((await runSample('http/presence.sh', { env })).stdout) as unknown;
+      expect(presence).toEqual({ channel: 'room:1', members: [{ userId: 'ada', userInfo: { name: 'Ada' }, connections: 1 }], connections: 1 });
+      const channels = JSON.parse((await runSample('http/channels.sh', { env })).stdout) as unknown;
+      expect(channels).toEqual({ channels: [{ channel: 'room:1', connections: 1, users: 1 }], cursor: null });
+    } finally {
+      await stream.stop();
+    }
+  });
+
   it('http/ops.sh shows health, readiness and the connections gauge', async () => {
     const { stdout, code } = await runSample('http/ops.sh', { env });
     expect(code).toBe(0);

@@ -21,6 +21,8 @@ const KNOWN_PATHS = new Set([
   '/push/sessions',
   '/push/revoke',
   '/push/disconnect',
+  '/push/presence',
+  '/push/channels',
   '/v1/events/subscribe',
   '/v1/events/publish',
   '/console',

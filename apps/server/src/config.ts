@@ -36,6 +36,10 @@ export interface Config {
   idempotencyWindowSeconds: number;
   shutdownGraceMs: number;
   requestTimeoutMs: number;
+  /** How long a user whose last stream closed stays present (and a channel occupied), ms. */
+  presenceGraceMs: number;
+  /** How long a node counts as alive after its last heartbeat in Redis, ms. */
+  nodeTtlMs: number;
   redisUrl: string | undefined;
   redisPrefix: string;
   databaseUrl: string | undefined;
@@ -100,6 +104,8 @@ export const NUMBER_SETTINGS: readonly NumberSetting[] = [
   { env: 'CAST_WEBHOOK_RETRY_BASE_MS', key: 'webhookRetryBaseMs', default: 1000, min: 10, max: 60_000, doc: 'First retry delay of a failed webhook delivery, ms (doubling to 5 minutes).' },
   { env: 'CAST_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: 30_000, min: 100, max: 600_000, doc: 'Longest time to receive a request\'s headers and body, ms (408 after it); streams stay open.' },
   { env: 'CAST_SHUTDOWN_GRACE_MS', key: 'shutdownGraceMs', default: 5000, min: 0, max: 600_000, doc: 'How long SIGTERM waits for requests in flight, ms.' },
+  { env: 'CAST_PRESENCE_GRACE_MS', key: 'presenceGraceMs', default: 5000, min: 0, max: 600_000, doc: 'How long a user whose last stream closed stays present (and a channel occupied) before `presence.leave` (`channel.vacated`), ms; a reconnect within it changes nothing.' },
+  { env: 'CAST_NODE_TTL_MS', key: 'nodeTtlMs', default: 15_000, min: 300, max: 600_000, doc: 'Redis broker: how long a node counts as alive after its last heartbeat (sent every third of it), ms; a dead node\'s users leave after this plus the presence grace.' },
 ];
 
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;

@@ -42,7 +42,7 @@ const PUBLISH_ERRORS: CastErrorCode[] = [
   'RESERVED_EVENT_NAME',
   'UNAVAILABLE',
 ];
-const STREAM_ERRORS: CastErrorCode[] = ['UNAUTHORIZED', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'INVALID_FILTER', 'UNAVAILABLE'];
+const STREAM_ERRORS: CastErrorCode[] = ['UNAUTHORIZED', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'INVALID_FILTER', 'UNAVAILABLE'];
 
 /** Error answers grouped by status, each status listing its codes. */
 function errorResponses(codes: readonly CastErrorCode[]): Schema {
@@ -127,11 +127,15 @@ export function openApiOperations(limits: Pick<OpenApiLimits, 'console'>): OpenA
     { method: 'GET', path: '/readyz', summary: 'Readiness: the broker is reachable.', errors: ['UNAVAILABLE'] },
     { method: 'GET', path: '/metrics', summary: 'Prometheus metrics.', errors: [] },
     { method: 'GET', path: '/openapi.json', summary: 'This document.', errors: [] },
-    { method: 'POST', path: '/push/tokens', summary: 'Issue a stream token for channels.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_CHANNEL', 'TOO_MANY_CHANNELS'] },
+    { method: 'POST', path: '/push/tokens', summary: 'Issue a stream token for channels.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_CHANNEL', 'TOO_MANY_CHANNELS', 'INVALID_USER_INFO', 'TOKEN_TOO_LARGE'] },
     { method: 'GET', path: '/push/stream', summary: 'Open the SSE stream of a token.', errors: STREAM_ERRORS },
     { method: 'POST', path: '/push/publish', summary: 'Publish one event to a channel.', errors: PUBLISH_ERRORS },
     { method: 'POST', path: '/push/publish/batch', summary: 'Publish up to the batch limit of events, in order.', errors: [...PUBLISH_ERRORS, 'BATCH_TOO_LARGE'] },
     { method: 'GET', path: '/push/sessions', summary: 'List open streams, by channel or user.', errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_CHANNEL', 'UNAVAILABLE'] },
+    { method: 'POST', path: '/push/revoke', summary: 'Revoke tokens by id, user or issue time; their streams end on every node.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'RATE_LIMITED', 'UNAVAILABLE'] },
+    { method: 'POST', path: '/push/disconnect', summary: 'Close the streams of a user or one session, on every node.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_CHANNEL', 'UNAVAILABLE'] },
+    { method: 'GET', path: '/push/presence', summary: 'The members of a channel, across all nodes.', errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_CHANNEL', 'UNAVAILABLE'] },
+    { method: 'GET', path: '/push/channels', summary: "The tenant's occupied channels with connection and user counts, page by page.", errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'UNAVAILABLE'] },
     { method: 'GET', path: '/v1/events/subscribe', summary: 'Subscribe to the event bus or a database change feed.', errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_FILTER', 'NOT_FOUND', 'UNAVAILABLE'] },
     { method: 'POST', path: '/v1/events/publish', summary: 'Publish a topic to the event bus.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_EVENT_NAME', 'RESERVED_EVENT_NAME', 'UNAVAILABLE'] },
   ];
@@ -209,6 +213,33 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
       { name: 'userId', in: 'query', required: false, schema: ref('UserId') },
     ],
     ok: okJson({ type: 'object', properties: { sessions: { type: 'array', items: ref('Session') } }, required: ['sessions'] }),
+  });
+  add('POST', '/push/revoke', {
+    security: SECRET_KEY,
+    description:
+      'Exactly one of `tokenId`, `userId` or `issuedBefore` (`userId` and `issuedBefore` may come together). Every open stream of a covered token gets a final `revoked` event and closes; later stream requests with it answer 401 `TOKEN_REVOKED`.',
+    requestBody: ref('RevokeRequest'),
+    ok: okJson({ type: 'object', properties: { revoked: { type: 'integer', minimum: 0, description: 'Streams closed, on every node.' } }, required: ['revoked'] }),
+  });
+  add('POST', '/push/disconnect', {
+    security: SECRET_KEY,
+    description: 'Exactly one of `userId` or `sessionId`. Each matching stream gets a final `disconnected` event (`{"reason","reconnect"}`) and closes; its token stays valid.',
+    requestBody: ref('DisconnectRequest'),
+    ok: okJson({ type: 'object', properties: { disconnected: { type: 'integer', minimum: 0, description: 'Streams closed, on every node.' } }, required: ['disconnected'] }),
+  });
+  add('GET', '/push/presence', {
+    security: SECRET_KEY,
+    parameters: [{ name: 'channel', in: 'query', required: true, schema: ref('Channel') }],
+    ok: okJson(ref('PresenceResponse')),
+  });
+  add('GET', '/push/channels', {
+    security: SECRET_KEY,
+    parameters: [
+      { name: 'prefix', in: 'query', required: false, description: 'Only channels whose name starts with it.', schema: { type: 'string' } },
+      { name: 'limit', in: 'query', required: false, description: 'Channels per page.', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+      { name: 'cursor', in: 'query', required: false, description: 'The `cursor` of the previous page, as is.', schema: { type: 'string' } },
+    ],
+    ok: okJson(ref('ChannelsResponse')),
   });
   add('GET', '/v1/events/subscribe', {
     security: ANY_KEY,
@@ -310,6 +341,8 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
             channels: { type: 'array', minItems: 1, maxItems: limits.maxChannelsPerToken, items: ref('Channel') },
             userId: ref('UserId'),
             ttlSeconds: { type: 'integer', minimum: 1, maximum: limits.maxTokenTtlSeconds, default: 3600 },
+            presence: { type: 'boolean', default: false, description: 'The stream receives the `presence.*` events of its channels.' },
+            userInfo: { type: 'object', description: 'What other members see about the user (with `userId`), at most 1 KiB of JSON.' },
           },
           required: ['channels'],
           examples: [{ channels: ['orders', 'user:user_123'], userId: 'user_123', ttlSeconds: 900 }],
@@ -320,8 +353,61 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
             token: { type: 'string' },
             expiresAt: { type: 'string', format: 'date-time' },
             channels: { type: 'array', items: ref('Channel') },
+            tokenId: { type: 'string', description: 'The token\'s id (`jti`), for `POST /push/revoke`.' },
           },
           required: ['token', 'expiresAt', 'channels'],
+        },
+        RevokeRequest: {
+          type: 'object',
+          properties: {
+            tokenId: { type: 'string', minLength: 1, maxLength: 128, description: 'One token, by the `tokenId` it was issued with.' },
+            userId: ref('UserId'),
+            issuedBefore: { type: 'string', format: 'date-time', description: 'Tokens issued before this time (not in the future).' },
+          },
+          examples: [{ userId: 'user_123' }, { tokenId: '6f1c1b0e-2f4d-4c1a-9d8e-0a1b2c3d4e5f' }, { issuedBefore: '2026-01-31T12:00:00Z' }],
+        },
+        DisconnectRequest: {
+          type: 'object',
+          properties: {
+            userId: ref('UserId'),
+            sessionId: { type: 'string', minLength: 1, maxLength: 128, description: 'An `id` from `GET /push/sessions`.' },
+            channel: ref('Channel'),
+            reconnect: { type: 'boolean', default: false, description: 'Whether the client reconnects.' },
+          },
+          examples: [{ userId: 'user_123', reconnect: true }],
+        },
+        PresenceMember: {
+          type: 'object',
+          properties: {
+            userId: { type: 'string' },
+            userInfo: { type: ['object', 'null'] },
+            connections: { type: 'integer', minimum: 0 },
+          },
+          required: ['userId', 'userInfo', 'connections'],
+        },
+        PresenceResponse: {
+          type: 'object',
+          properties: {
+            channel: ref('Channel'),
+            members: { type: 'array', items: ref('PresenceMember') },
+            connections: { type: 'integer', minimum: 0, description: 'Open streams on the channel, those without a user included.' },
+          },
+          required: ['channel', 'members', 'connections'],
+        },
+        ChannelsResponse: {
+          type: 'object',
+          properties: {
+            channels: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { channel: ref('Channel'), connections: { type: 'integer', minimum: 1 }, users: { type: 'integer', minimum: 0 } },
+                required: ['channel', 'connections', 'users'],
+              },
+            },
+            cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page; null on the last.' },
+          },
+          required: ['channels', 'cursor'],
         },
         PublishRequest: {
           type: 'object',

@@ -10,6 +10,8 @@ import type { ServerDeps } from './context.js';
 import { answerClientError, httpServerOptions } from './http-limits.js';
 import { combineLifecycle, type LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
+import { Presence } from './presence/presence.js';
+import { resyncPresence } from './presence/resync.js';
 import { createChangeFeeds } from './sources/index.js';
 import { Hub } from './stream/hub.js';
 
@@ -35,6 +37,7 @@ export async function createBroker(config: Config): Promise<Broker> {
       historyMaxBytes: config.historyMaxBytes,
       idempotencyWindowSeconds: config.idempotencyWindowSeconds,
       revocationTtlSeconds: config.maxTokenTtlSeconds,
+      nodeTtlMs: config.nodeTtlMs,
     });
   }
   return createMemoryBroker({
@@ -75,6 +78,13 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const lifecycle = combineLifecycle(options.lifecycle, webhooks);
   const hub = new Hub(broker, metrics, config.heartbeatMs, lifecycle);
   await broker.start(hub);
+  const presence = new Presence(broker.presence, {
+    graceMs: config.presenceGraceMs,
+    repairMs: Math.max(100, Math.floor(config.nodeTtlMs / 3)),
+    lifecycle,
+    resync: (tenant) => resyncPresence(hub, broker, tenant),
+  });
+  hub.observe(presence);
   if (feeds) {
     try {
       await feeds.start(broker, hub);
@@ -90,6 +100,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     hub,
     metrics,
     feeds,
+    presence,
     lifecycle,
     tokens: createTokenService(config.signingSecret, config.maxTokenTtlSeconds, {
       tenants: knownTenants(config),
@@ -148,6 +159,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           }, config.shutdownGraceMs);
           t.unref();
         });
+        presence.close();
         await feeds?.close();
         await webhooks?.close();
         await broker.close();

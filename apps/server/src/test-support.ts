@@ -7,6 +7,7 @@ import { knownTenants, loadConfig } from './config.js';
 import type { ServerDeps } from './context.js';
 import type { LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
+import { Presence } from './presence/presence.js';
 import { Hub } from './stream/hub.js';
 
 /** A whole server wired in-process on the memory broker, for `app.request()` tests. */
@@ -40,7 +41,10 @@ export async function createInProcessServer(
   const metrics = new Metrics();
   const hub = new Hub(broker, metrics, 60_000, options.lifecycle);
   await broker.start(hub);
+  const presence = new Presence(broker.presence, { graceMs: config.presenceGraceMs });
+  hub.observe(presence);
   const deps: ServerDeps = {
+    presence,
     config,
     broker,
     hub,
@@ -51,5 +55,8 @@ export async function createInProcessServer(
       maxChannels: config.maxChannelsPerToken,
     }),
   };
-  return { deps, app: createApp(deps), close: () => hub.closeAll() };
+  return { deps, app: createApp(deps), close: () => {
+      hub.closeAll();
+      presence.close();
+    } };
 }

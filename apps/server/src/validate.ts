@@ -5,6 +5,32 @@ import type { PublishInput } from './broker/types.js';
 // The name rules and their messages are the protocol's, so the SDK and the console say the same.
 export { checkChannel, checkEventName, checkIdempotencyKey, checkUserId } from '@cast/protocol';
 
+/** The largest `userInfo`, bytes of JSON (UTF-8). */
+export const MAX_USER_INFO_BYTES = 1024;
+
+/**
+ * Checks a token's `userInfo`: absent (undefined or null), or a JSON object of
+ * at most {@link MAX_USER_INFO_BYTES} bytes serialized.
+ */
+export function checkUserInfo(value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    fail('INVALID_USER_INFO', `"userInfo" must be a JSON object such as {"name":"Ada"} (got ${Array.isArray(value) ? 'an array' : typeof value}).`);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
+  if (bytes > MAX_USER_INFO_BYTES) {
+    fail('INVALID_USER_INFO', `"userInfo" must be at most ${MAX_USER_INFO_BYTES} bytes of JSON (got ${bytes}); keep it to what other members display.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Checks an optional boolean field. */
+export function checkBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') fail('BAD_REQUEST', `"${field}" must be true or false.`);
+  return value;
+}
+
 /**
  * Validates the payload part of a publish: `data` (its source text as sent,
  * within the size limit) and the idempotency key from the body or the header.

@@ -161,7 +161,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
 /** Issues a token over HTTP, failing the test on a non-200 answer. */
 export async function issueToken(
   server: Pick<TestServer, 'url' | 'apiKey'>,
-  body: { channels: string[]; userId?: string; ttlSeconds?: number },
+  body: { channels: string[]; userId?: string; ttlSeconds?: number; presence?: boolean; userInfo?: Record<string, unknown> },
   apiKey = server.apiKey,
 ): Promise<{ token: string; expiresAt: string; channels: string[]; tokenId: string }> {
   const res = await fetch(`${server.url}/push/tokens`, {

@@ -16,6 +16,22 @@ export interface TokenGrant {
    * start of its `iat` second (so a revocation in that second covers it).
    */
   issuedAt: number;
+  /** Present and true when the stream receives the presence events of its channels (claim `prs`). */
+  presence?: true;
+  /** What other members see about the user (claim `uin`), as JSON text; absent when none. */
+  userInfo?: string;
+}
+
+/** What a token is signed for. */
+export interface TokenInput {
+  tenant: string;
+  channels: string[];
+  userId?: string;
+  ttlSeconds: number;
+  /** Claim `prs`: the stream receives presence events. */
+  presence?: boolean;
+  /** Claim `uin`: what other members see about the user (already checked to be a small object). */
+  userInfo?: Record<string, unknown>;
 }
 
 /**
@@ -35,7 +51,7 @@ export interface TokenLimits {
 
 /** Signs and verifies stream tokens with one HS256 secret. */
 export interface TokenService {
-  sign(input: { tenant: string; channels: string[]; userId?: string; ttlSeconds: number }): Promise<{ token: string; expiresAt: Date; tokenId: string }>;
+  sign(input: TokenInput): Promise<{ token: string; expiresAt: Date; tokenId: string }>;
   verify(token: string): Promise<TokenGrant>;
 }
 
@@ -129,7 +145,7 @@ export function createTokenService(secret: string, maxTtlSeconds: number, limits
     if (iat > now + CLOCK_SKEW_SECONDS) invalid('The token was issued in the future (its "iat" is ahead of this server\'s clock).');
     if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) invalid();
     if (exp <= now) fail('TOKEN_EXPIRED', 'The token has expired; ask your backend for a fresh one.');
-    const { tid, chs, sub } = claims as Partial<TokenClaims>;
+    const { tid, chs, sub, prs, uin } = claims as Partial<TokenClaims>;
     if (typeof tid !== 'string' || !Array.isArray(chs) || !chs.every((c) => typeof c === 'string') || chs.length === 0) {
       invalid('The token does not carry a tenant and channels.');
     }
@@ -150,7 +166,7 @@ export function createTokenService(secret: string, maxTtlSeconds: number, limits
     if (ims !== undefined && (typeof ims !== 'number' || !Number.isInteger(ims) || Math.floor(ims / 1000) !== iat)) {
       invalid('The token\'s "ims" must be its issue time in whole milliseconds, within its "iat" second.');
     }
-    return {
+    const grant: TokenGrant = {
       tenant: tid,
       channels: chs,
       userId: typeof sub === 'string' ? sub : undefined,
@@ -158,16 +174,21 @@ export function createTokenService(secret: string, maxTtlSeconds: number, limits
       tokenId: jti,
       issuedAt: ims ?? iat * 1000,
     };
+    if (prs === true) grant.presence = true;
+    if (typeof uin === 'object' && uin !== null && !Array.isArray(uin)) grant.userInfo = JSON.stringify(uin);
+    return grant;
   };
 
   return {
-    async sign({ tenant, channels, userId, ttlSeconds }) {
+    async sign({ tenant, channels, userId, ttlSeconds, presence, userInfo }) {
       const ims = Date.now();
       const iat = Math.floor(ims / 1000);
       const exp = iat + ttlSeconds;
       const jti = randomUUID();
       const claims: TokenClaims = { tid: tenant, chs: channels, jti, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, ims, exp };
       if (userId !== undefined) claims.sub = userId;
+      if (presence) claims.prs = true;
+      if (userInfo !== undefined) claims.uin = userInfo;
       const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
       return { token: `${signingInput}.${mac(signingInput)}`, expiresAt: new Date(exp * 1000), tokenId: jti };
     },

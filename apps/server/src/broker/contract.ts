@@ -446,6 +446,137 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       await expect(broker.revoke('globex', { kind: 'token', tokenId: 'one-more', at: clock })).resolves.toBeTypeOf('number');
     });
 
+    it('presence: a user joins once however many streams, with the newest userInfo; the join is in the log', async () => {
+      const { broker } = await make();
+      const p = broker.presence;
+      expect(await p.occupy('acme', 'room')).toBe(true);
+      expect(await p.occupy('acme', 'room')).toBe(false);
+      expect(await p.join('acme', 'room', 'ada', '{"name":"Ada"}')).toBe(true);
+      expect(await p.join('acme', 'room', 'ada', '{"name":"Ada L."}')).toBe(false);
+      expect(await p.join('acme', 'room', 'bob', null)).toBe(true);
+      const log = await broker.replay('acme', ['room'], '0-0');
+      expect(log.events.map((e) => [e.event, JSON.parse(e.data)])).toEqual([
+        ['presence.join', { channel: 'room', userId: 'ada', userInfo: { name: 'Ada' } }],
+        ['presence.join', { channel: 'room', userId: 'bob', userInfo: null }],
+      ]);
+      const snap = await p.snapshot('acme', ['room', 'empty']);
+      expect(snap.position).toBe(log.events[1]!.position);
+      const members = [...snap.channels[0]!.members].sort((a, b) => a.userId.localeCompare(b.userId));
+      expect(members).toEqual([
+        { userId: 'ada', userInfo: { name: 'Ada L.' }, connections: 2 },
+        { userId: 'bob', userInfo: null, connections: 1 },
+      ]);
+      expect(snap.channels[1]).toEqual({ channel: 'empty', members: [], connections: 0 });
+      // Other tenants see nothing of it.
+      expect((await p.snapshot('globex', ['room'])).channels[0]!.members).toEqual([]);
+    });
+
+    it('presence: a user leaves once, only after the grace period, and not while another stream remains', async () => {
+      const { broker } = await make();
+      const p = broker.presence;
+      await p.join('acme', 'room', 'ada', null);
+      await p.join('acme', 'room', 'ada', null);
+      await p.part('acme', 'room', 'ada');
+      clock += 10_000;
+      expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(false);
+      await p.part('acme', 'room', 'ada');
+      clock += 4000;
+      expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(false);
+      // In the grace period the member is still there, with no stream.
+      expect((await p.snapshot('acme', ['room'])).channels[0]!.members).toEqual([{ userId: 'ada', userInfo: null, connections: 0 }]);
+      clock += 1000;
+      expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(true);
+      expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(false);
+      const log = await broker.replay('acme', ['room'], '0-0');
+      expect(log.events.map((e) => e.event)).toEqual(['presence.join', 'presence.leave']);
+      expect(JSON.parse(log.events[1]!.data)).toEqual({ channel: 'room', userId: 'ada', userInfo: null });
+      expect((await p.snapshot('acme', ['room'])).channels[0]!.members).toEqual([]);
+    });
+
+    it('presence: a reconnect within the grace period produces neither a leave nor a join', async () => {
+      const { broker } = await make();
+      const p = broker.presence;
+      await p.occupy('acme', 'room');
+      await p.join('acme', 'room', 'ada', null);
+      await p.part('acme', 'room', 'ada');
+      await p.release('acme', 'room');
+      clock += 2000;
+      expect(await p.occupy('acme', 'room')).toBe(false);
+      expect(await p.join('acme', 'room', 'ada', null)).toBe(false);
+      clock += 10_000;
+      expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(false);
+      expect(await p.settleChannel('acme', 'room', 5000)).toBe(false);
+      expect((await broker.replay('acme', ['room'], '0-0')).events.map((e) => e.event)).toEqual(['presence.join']);
+    });
+
+    it('occupancy: a channel is vacated once, after the grace period of its last stream', async () => {
+      const { broker } = await make();
+      const p = broker.presence;
+      expect(await p.occupy('acme', 'room')).toBe(true);
+      await p.release('acme', 'room');
+      clock += 4999;
+      expect(await p.settleChannel('acme', 'room', 5000)).toBe(false);
+      clock += 1;
+      expect(await p.settleChannel('acme', 'room', 5000)).toBe(true);
+      expect(await p.settleChannel('acme', 'room', 5000)).toBe(false);
+      expect(await p.occupy('acme', 'room')).toBe(true);
+    });
+
+    it('presence: the snapshot is at a log position, so it and the events after it make the membership', async () => {
+      const { broker } = await make();
+      const p = broker.presence;
+      await p.join('acme', 'room', 'ada', null);
+      const [other] = await broker.publish('acme', [ev('room', 1)]);
+      const snap = await p.snapshot('acme', ['room']);
+      expect(snap.position).toBe(other!.event.position);
+      await p.join('acme', 'room', 'bob', null);
+      await p.part('acme', 'room', 'ada');
+      clock += 6000;
+      await p.settleMember('acme', 'room', 'ada', 5000);
+      const after = await broker.replay('acme', ['room'], snap.position!);
+      const members = new Set(snap.channels[0]!.members.map((m) => m.userId));
+      for (const e of after.events) {
+        const { userId } = JSON.parse(e.data) as { userId: string };
+        if (e.event === 'presence.join') members.add(userId);
+        if (e.event === 'presence.leave') members.delete(userId);
+      }
+      const now = await p.snapshot('acme', ['room']);
+      expect([...members].sort()).toEqual(now.channels[0]!.members.map((m) => m.userId).sort());
+      expect([...members]).toEqual(['bob']);
+    });
+
+    it('lists occupied channels in name order with connection and user counts, by prefix, page by page', async () => {
+      const { broker } = await make();
+      const p = broker.presence;
+      const at = new Date().toISOString();
+      const names = ['room:a', 'room:b', 'room:c', 'lobby', 'room:d'];
+      names.forEach((ch, i) => {
+        broker.addSession({ tenant: 'acme', id: `s${i}`, userId: `u${i}`, channels: [ch], connectedAt: at });
+      });
+      broker.addSession({ tenant: 'acme', id: 'anon', userId: null, channels: ['room:a'], connectedAt: at });
+      for (const [i, ch] of names.entries()) {
+        await p.occupy('acme', ch);
+        await p.join('acme', ch, `u${i}`, null);
+      }
+      const first = await p.channels('acme', { prefix: 'room:', after: undefined, limit: 2 });
+      expect(first.channels).toEqual([
+        { channel: 'room:a', connections: 2, users: 1 },
+        { channel: 'room:b', connections: 1, users: 1 },
+      ]);
+      expect(first.next).toBe('room:b');
+      const second = await p.channels('acme', { prefix: 'room:', after: first.next, limit: 2 });
+      expect(second.channels.map((c) => c.channel)).toEqual(['room:c', 'room:d']);
+      expect(second.next).toBeUndefined();
+      expect((await p.channels('acme', { prefix: '', after: undefined, limit: 10 })).channels.map((c) => c.channel)).toEqual([
+        'lobby', 'room:a', 'room:b', 'room:c', 'room:d',
+      ]);
+      expect((await p.channels('globex', { prefix: '', after: undefined, limit: 10 })).channels).toEqual([]);
+      // A channel whose last stream closed is not listed, even in its grace period.
+      broker.removeSession('acme', 's3');
+      await p.release('acme', 'lobby');
+      expect((await p.channels('acme', { prefix: 'lob', after: undefined, limit: 10 })).channels).toEqual([]);
+    });
+
     it('is ready once started', async () => {
       const { broker } = await make();
       expect(await broker.ready()).toBe(true);

@@ -12,6 +12,7 @@ import type {
   StoredEvent,
 } from './types.js';
 import { type IdempotencyAnswer, fingerprint, reusedKey } from './idempotency.js';
+import { createMemoryPresence } from './memory-presence.js';
 import { positionAfter } from './position.js';
 
 /** Limits of the memory broker's replay history and idempotency memory. */
@@ -113,6 +114,8 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
   const revocationTtlMs = (options.revocationTtlSeconds ?? 86_400) * 1000;
   const revoked = new Map<string, RevocationList>();
   const maxRevocations = options.maxRevocations ?? MAX_REVOCATIONS_PER_TENANT;
+  /** Open streams per tenant and channel. */
+  const channelCounts = new Map<string, Map<string, number>>();
   let local: LocalDelivery | undefined;
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -214,9 +217,23 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     const recovered = comparePositions(from, log.floor) >= 0 && comparePositions(from, log.last) <= 0;
     return { events, recovered, next, end };
   }
+  const presence = createMemoryPresence({
+    append(tenant, input) {
+      const t = now();
+      trimByAge(logOf(tenant), t);
+      publishOne(tenant, input, undefined, t);
+    },
+    position(tenant) {
+      const last = logs.get(tenant)?.last;
+      return last && last.seq >= 0 ? `${last.ms}-${last.seq}` : undefined;
+    },
+    connections: (tenant, channel) => channelCounts.get(tenant)?.get(channel) ?? 0,
+    now,
+  });
 
   return {
     kind: 'memory',
+    presence,
     async start(delivery) {
       local = delivery;
       sweepTimer = setInterval(() => {
@@ -265,11 +282,26 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         sessions.set(session.tenant, byId);
       }
       byId.set(session.id, session);
+      let counts = channelCounts.get(session.tenant);
+      if (!counts) {
+        counts = new Map();
+        channelCounts.set(session.tenant, counts);
+      }
+      for (const ch of session.channels) counts.set(ch, (counts.get(ch) ?? 0) + 1);
     },
     removeSession(tenant, id) {
       const byId = sessions.get(tenant);
-      byId?.delete(id);
-      if (byId && byId.size === 0) sessions.delete(tenant);
+      const session = byId?.get(id);
+      if (!byId || !session) return;
+      byId.delete(id);
+      if (byId.size === 0) sessions.delete(tenant);
+      const counts = channelCounts.get(tenant);
+      for (const ch of session.channels) {
+        const n = (counts?.get(ch) ?? 1) - 1;
+        if (n > 0) counts?.set(ch, n);
+        else counts?.delete(ch);
+      }
+      if (counts && counts.size === 0) channelCounts.delete(tenant);
     },
     async listSessions(tenant, filter): Promise<SessionInfo[]> {
       const out: SessionInfo[] = [];

@@ -18,6 +18,10 @@
  * | `<p>:{<t>}:revoked` | sorted set | `t:<jti>` / `u:<userId>` / `*` → revocation time (ms); expires a max token TTL after the last write |
  * | `<p>:{<t>}:ctl` | pub/sub channel | control messages for every node with streams of the tenant (revoke, disconnect) |
  * | `<p>:replies:<node>` | pub/sub channel | the nodes' answers to a control message one node sent |
+ * | `<p>:{<t>}:pn:<node>` | hash | one node's presence part: `o|<channel>`, `u|<channel>|<user>` (see `PRESENCE_SCRIPT`) |
+ * | `<p>:{<t>}:occ`, `occz`, `chs` | hash, hash, sorted set | occupied channels: nodes holding each, when it emptied, names for paging |
+ * | `<p>:{<t>}:pu:<ch>`, `pz:<ch>`, `pi:<ch>` | hashes | a channel's members: streams, when they reached 0, join data |
+ * | `<p>:pnodes`, `<p>:ptenants:<node>` | sets | nodes holding a presence part, and their tenants (for reaping) |
  */
 export interface RedisKeys {
   readonly prefix: string;

@@ -117,6 +117,97 @@ describe('redis broker across nodes', () => {
     prefix = testPrefix();
   });
 
+  it("presence: a user on two nodes joins once and leaves only when the last node's stream has settled", async () => {
+    const a = await node();
+    const b = await node();
+    expect(await a.broker.presence.occupy('acme', 'room')).toBe(true);
+    expect(await b.broker.presence.occupy('acme', 'room')).toBe(false);
+    expect(await a.broker.presence.join('acme', 'room', 'ada', null)).toBe(true);
+    expect(await b.broker.presence.join('acme', 'room', 'ada', '{"n":2}')).toBe(false);
+    const snap = await b.broker.presence.snapshot('acme', ['room']);
+    expect(snap.channels[0]!.members).toEqual([{ userId: 'ada', userInfo: { n: 2 }, connections: 2 }]);
+    await a.broker.presence.part('acme', 'room', 'ada');
+    await a.broker.presence.release('acme', 'room');
+    expect(await a.broker.presence.settleMember('acme', 'room', 'ada', 0)).toBe(false);
+    expect(await a.broker.presence.settleChannel('acme', 'room', 0)).toBe(false);
+    await b.broker.presence.part('acme', 'room', 'ada');
+    await b.broker.presence.release('acme', 'room');
+    // Either node may settle once the user is gone everywhere; only one leave is appended.
+    const settled = await Promise.all([
+      a.broker.presence.settleMember('acme', 'room', 'ada', 0),
+      b.broker.presence.settleMember('acme', 'room', 'ada', 0),
+    ]);
+    expect(settled.filter(Boolean)).toHaveLength(1);
+    expect(await b.broker.presence.settleChannel('acme', 'room', 0)).toBe(true);
+    const log = await a.broker.replay('acme', ['room'], '0-0');
+    expect(log.events.map((e) => e.event)).toEqual(['presence.join', 'presence.leave']);
+  });
+
+  it('presence: the part of a node that stopped is reaped once, by one surviving node, after the TTL and the grace period', async () => {
+    const a = await node({ nodeTtlMs: 300 });
+    const b = await node({ nodeTtlMs: 300 });
+    const c = await node({ nodeTtlMs: 300 });
+    await a.broker.presence.occupy('acme', 'room');
+    await a.broker.presence.join('acme', 'room', 'ada', null);
+    await b.broker.presence.occupy('acme', 'room');
+    await b.broker.presence.join('acme', 'room', 'bob', null);
+    await a.broker.close();
+    // Too early: the node is listed as gone for one TTL only, the grace period has not passed.
+    expect(await b.broker.presence.reap(60_000)).toEqual([]);
+    const reaped = (await Promise.all([b.broker.presence.reap(0), c.broker.presence.reap(0)])).flat();
+    expect(reaped).toEqual([{ type: 'presence.leave', tenant: 'acme', channel: 'room', userId: 'ada' }]);
+    expect(await c.broker.presence.reap(0)).toEqual([]);
+    const log = await b.broker.replay('acme', ['room'], '0-0');
+    expect(log.events.map((e) => [e.event, JSON.parse(e.data).userId])).toEqual([
+      ['presence.join', 'ada'],
+      ['presence.join', 'bob'],
+      ['presence.leave', 'ada'],
+    ]);
+    // The channel stays occupied by b.
+    expect((await c.broker.presence.snapshot('acme', ['room'])).channels[0]!.members.map((m) => m.userId)).toEqual(['bob']);
+  });
+
+  it('presence: a node whose part was reaped while it was cut off says so, so its part is written again', async () => {
+    const a = await node({ nodeTtlMs: 300 });
+    const b = await node({ nodeTtlMs: 300 });
+    await a.broker.presence.join('acme', 'room', 'ada', null);
+    // a stops heartbeating as far as b can tell.
+    await admin.zadd(`${prefix}:nodes`, 1, (await admin.smembers(`${prefix}:pnodes`))[0] as string);
+    expect(await b.broker.presence.reap(0)).toEqual([{ type: 'presence.leave', tenant: 'acme', channel: 'room', userId: 'ada' }]);
+    expect(a.broker.presence.lost?.()).toBe(false);
+    await a.broker.presence.reap(0);
+    expect(a.broker.presence.lost?.()).toBe(true);
+    expect(a.broker.presence.lost?.()).toBe(false);
+  });
+
+  it('presence: steps sent without waiting apply in the order they were sent', async () => {
+    const a = await node();
+    const steps = [];
+    for (let i = 0; i < 20; i++) {
+      steps.push(a.broker.presence.join('acme', 'room', `u${i}`, null));
+      steps.push(a.broker.presence.part('acme', 'room', `u${i}`));
+    }
+    // The snapshot, sent last, sees every step before it.
+    const snap = a.broker.presence.snapshot('acme', ['room']);
+    await Promise.all(steps);
+    expect((await snap).channels[0]!.members.map((m) => m.connections)).toEqual(Array(20).fill(0));
+    expect(await a.broker.presence.settleMember('acme', 'room', 'u7', 0)).toBe(true);
+  });
+
+  it("presence: a rewrite replaces a node's part, joining who is new and leaving the rest to settle", async () => {
+    const a = await node();
+    await a.broker.presence.occupy('acme', 'room');
+    await a.broker.presence.join('acme', 'room', 'ada', null);
+    const changes = await a.broker.presence.rewrite('acme', {
+      channels: ['room'],
+      members: [{ channel: 'room', userId: 'bob', userInfo: null, count: 2 }],
+    });
+    expect(changes).toEqual([{ type: 'presence.join', tenant: 'acme', channel: 'room', userId: 'bob' }]);
+    expect(await a.broker.presence.settleMember('acme', 'room', 'ada', 0)).toBe(true);
+    const snap = await a.broker.presence.snapshot('acme', ['room']);
+    expect(snap.channels[0]!.members).toEqual([{ userId: 'bob', userInfo: null, connections: 2 }]);
+  });
+
   it('hands an event published on one node to every node that listens to the tenant, once', async () => {
     const a = await node();
     const b = await node();
@@ -222,6 +313,31 @@ describe('redis broker across nodes', () => {
     const bytes = Number(await admin.hget(keys.meta('acme'), 'bytes'));
     expect(bytes).toBeLessThanOrEqual(50_000);
     expect(bytes).toBeGreaterThan(len * 10_000);
+  });
+
+  it('counts presence events against CAST_HISTORY_MAX_BYTES like any event: one byte count, trimmed oldest first', async () => {
+    const a = await node({ historyMaxBytes: 5000 });
+    const info = JSON.stringify({ pad: 'x'.repeat(900) });
+    const keys = createRedisKeys(prefix);
+    /** The bytes the log holds, counted as the scripts count them (64 plus each field value). */
+    const held = async () =>
+      (await admin.xrange(keys.log('acme'), '-', '+')).reduce(
+        (n, [, fields]) => n + 64 + fields.filter((_, j) => j % 2 === 1).reduce((m, v) => m + Buffer.byteLength(v), 0),
+        0,
+      );
+    for (let i = 0; i < 12; i++) expect(await a.broker.presence.join('acme', 'room', `u${i}`, info)).toBe(true);
+    // The presence steps alone keep the log within the cap and the count exact.
+    expect(Number(await admin.hget(keys.meta('acme'), 'bytes'))).toBe(await held());
+    expect(await held()).toBeLessThanOrEqual(5000);
+    expect(await admin.xlen(keys.log('acme'))).toBeLessThan(12);
+    const [published] = await a.broker.publish('acme', [input('room', 1)]);
+    expect(Number(await admin.hget(keys.meta('acme'), 'bytes'))).toBe(await held());
+    // Positions are shared: the publish comes after every join, and a replay from the start says the trimmed joins are gone.
+    const replay = await a.broker.replay('acme', ['room'], '0-0');
+    expect(replay.recovered).toBe(false);
+    expect(replay.events.at(-1)?.position).toBe(published!.event.position);
+    expectIncreasing(replay.events.map((e) => e.position));
+    expect(replay.events.slice(0, -1).every((e) => e.event === 'presence.join')).toBe(true);
   });
 
   it('lists sessions of every live node and ignores a node that stopped heartbeating', async () => {

@@ -9,7 +9,6 @@ import {
   positionBefore,
 } from './redis-codec.js';
 import { createRedisKeys, type RedisKeys } from './redis-keys.js';
-import { PUBLISH_SCRIPT, READ_SCRIPT, REVOKE_SCRIPT } from './redis-scripts.js';
 import {
   MAX_REVOCATIONS_PER_TENANT,
   type Revocation,
@@ -19,10 +18,13 @@ import {
   revocationMember,
   revocationTime,
 } from '../revocation/list.js';
+import { createRedisPresence, type PresenceClient } from './redis-presence.js';
+import { PRESENCE_SCRIPT, PUBLISH_SCRIPT, READ_SCRIPT, REVOKE_SCRIPT, SNAPSHOT_SCRIPT } from './redis-scripts.js';
 import type {
   Broker,
   ControlMessage,
   LocalDelivery,
+  PresenceStore,
   PublishInput,
   PublishOutcome,
   ReplayPage,
@@ -76,7 +78,7 @@ const DRIFT_MS = 100;
 /** How often a stalled subscription or catch-up is retried, ms. */
 const REPAIR_MS = 500;
 
-interface ScriptClient extends Redis {
+interface ScriptClient extends PresenceClient {
   castPublish(...args: Array<string | number>): Promise<unknown>;
   castRead(...args: Array<string | number>): Promise<unknown>;
   castRevoke(...args: Array<string | number>): Promise<number>;
@@ -202,6 +204,9 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
 class RedisBroker implements Broker {
   readonly kind = 'redis';
+  readonly presence: PresenceStore;
+  /** Set when the command connection dropped: Redis may have lost (or missed writes to) this node's presence part. */
+  private presenceLost = false;
   private readonly keys: RedisKeys;
   private readonly node: string;
   private readonly now: () => number;
@@ -262,6 +267,33 @@ class RedisBroker implements Broker {
     this.cmd.defineCommand('castPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });
     this.cmd.defineCommand('castRead', { numberOfKeys: 0, lua: READ_SCRIPT });
     this.cmd.defineCommand('castRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
+    this.cmd.defineCommand('castPresence', { numberOfKeys: 0, lua: PRESENCE_SCRIPT });
+    this.cmd.defineCommand('castSnapshot', { numberOfKeys: 0, lua: SNAPSHOT_SCRIPT });
+    this.presence = createRedisPresence({
+      cmd: this.cmd,
+      keys: this.keys,
+      node: this.node,
+      scriptNow: () => this.scriptNow(),
+      redisNow: () => this.now() + (this.clockOffset ?? 0),
+      maxAgeMs: this.maxAgeMs,
+      historySize: options.historySize,
+      historyMaxBytes: options.historyMaxBytes ?? -1,
+      nodeTtlMs: this.nodeTtlMs,
+      localConnections: (tenant, channel) => this.counts.get(tenant)?.get(channel) ?? 0,
+      unavailable: (err, what) => this.unavailable(err, what),
+      caughtUp: async (tenant, position) => {
+        const feed = this.feeds.get(tenant);
+        const at = parseRedisPosition(position);
+        if (!feed || !at) return true;
+        if (comparePositions(feed.afterPos, at) < 0) await this.feedReaches(feed, at);
+        return comparePositions(feed.afterPos, at) >= 0;
+      },
+      lost: () => {
+        const lost = this.presenceLost;
+        this.presenceLost = false;
+        return lost;
+      },
+    });
     // The subscriber resubscribes itself (see onSubscriberReady) so it can catch up after.
     this.sub = new Redis(options.url, { ...common, autoResubscribe: false, connectionName: `cast:${this.node}:sub` });
   }
@@ -275,6 +307,9 @@ class RedisBroker implements Broker {
       client.on('error', (err: Error) => this.reportDown(`${name}: ${err.message}`));
     }
     this.cmd.on('ready', () => void this.onCommandReady());
+    this.cmd.on('close', () => {
+      if (!this.closed) this.presenceLost = true;
+    });
     this.sub.on('ready', () => this.onSubscriberReady());
     this.sub.on('close', () => this.onSubscriberLost());
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel, message));
@@ -1125,7 +1160,9 @@ class RedisBroker implements Broker {
     this.replies.clear();
     if (this.cmd.status === 'ready') {
       // Leave at once rather than after the node TTL: other nodes stop counting our sessions.
-      const m = this.cmd.multi().zrem(this.keys.nodes, this.node);
+      // The node stays listed as seen one TTL ago, so its presence part is reaped after the grace period.
+      const redisNow = this.now() + (this.clockOffset ?? 0);
+      const m = this.cmd.multi().zadd(this.keys.nodes, redisNow - this.nodeTtlMs - 1, this.node);
       for (const tenant of this.sessions.keys()) {
         m.del(this.keys.sessions(tenant, this.node), this.keys.subscribers(tenant, this.node));
       }

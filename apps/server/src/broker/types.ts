@@ -1,4 +1,4 @@
-import type { SessionInfo } from '@cast/protocol';
+import type { ChannelInfo, PresenceMember, SessionInfo } from '@cast/protocol';
 import type { Revocation, Revocations } from '../revocation/list.js';
 
 /** One event as the broker logs and delivers it. */
@@ -98,6 +98,77 @@ export interface LocalDelivery {
   control?(tenant: string, message: ControlMessage): number;
 }
 
+/** The presence of some channels of a tenant at one point of its log. */
+export interface PresenceSnapshot {
+  /**
+   * The log position the state is at: the state after every event up to it
+   * and before every later one. Undefined when the tenant's log is empty.
+   */
+  position: string | undefined;
+  channels: Array<{ channel: string; members: PresenceMember[]; connections: number }>;
+}
+
+/** A presence or occupancy change the store decided, to report once for the cluster. */
+export interface PresenceChange {
+  type: 'channel.occupied' | 'channel.vacated' | 'presence.join' | 'presence.leave';
+  tenant: string;
+  channel: string;
+  userId?: string;
+}
+
+/** One page of a tenant's occupied channels, in name order. */
+export interface ChannelPage {
+  channels: ChannelInfo[];
+  /** The last name looked at, to continue after; undefined when there are no more. */
+  next: string | undefined;
+}
+
+/**
+ * Cluster-wide presence and occupancy. Each node reports what its own streams
+ * do; the store combines every node's part, decides joins, leaves, occupancy
+ * and vacancy once for the cluster in atomic steps, and appends
+ * `presence.join` / `presence.leave` to the channel's log through the normal
+ * publish path. A user or channel whose last stream closed is kept until a
+ * `settle*` call after the grace period, so a reconnect flaps nothing.
+ */
+export interface PresenceStore {
+  /** This node's first stream on a channel opened. Resolves true when the channel became occupied cluster-wide. */
+  occupy(tenant: string, channel: string): Promise<boolean>;
+  /** This node's last stream on a channel closed (the vacancy is decided by {@link settleChannel}). */
+  release(tenant: string, channel: string): Promise<void>;
+  /** After the grace period: resolves true when the channel became vacant cluster-wide. */
+  settleChannel(tenant: string, channel: string, graceMs: number): Promise<boolean>;
+  /**
+   * A stream of a user opened on a channel (once per stream). Resolves true
+   * when the user joined: `presence.join` was appended to the log.
+   * `userInfo` is JSON text or null; the newest stream's wins.
+   */
+  join(tenant: string, channel: string, userId: string, userInfo: string | null): Promise<boolean>;
+  /** A stream of a user on a channel closed (once per stream). */
+  part(tenant: string, channel: string, userId: string): Promise<void>;
+  /** After the grace period: resolves true when the user left (`presence.leave` was appended). */
+  settleMember(tenant: string, channel: string, userId: string, graceMs: number): Promise<boolean>;
+  /** The members and connection counts of channels, at one log position for all of them. */
+  snapshot(tenant: string, channels: readonly string[]): Promise<PresenceSnapshot>;
+  /** A page of the tenant's channels with at least one connection, names after `after` starting with `prefix`. */
+  channels(tenant: string, query: { prefix: string; after: string | undefined; limit: number }): Promise<ChannelPage>;
+  /**
+   * Sets this node's whole part for a tenant (after Redis was unreachable and
+   * some steps were lost). Answers the changes it decided; channels and users
+   * it dropped are settled by the caller after the grace period.
+   */
+  rewrite(tenant: string, part: { channels: readonly string[]; members: ReadonlyArray<{ channel: string; userId: string; userInfo: string | null; count: number }> }): Promise<PresenceChange[]>;
+  /**
+   * Resolves true once this node has handed its hub every event of the
+   * tenant up to `position` (false when it could not within its timeout).
+   */
+  caughtUp(tenant: string, position: string): Promise<boolean>;
+  /** True once after the store may have lost this node's part (Redis came back): every tenant should be rewritten. */
+  lost?(): boolean;
+  /** Removes the part of nodes gone for longer than their TTL plus the grace period, once for the cluster. */
+  reap(graceMs: number): Promise<PresenceChange[]>;
+}
+
 /**
  * The one interface between the HTTP layer and the event engine. The memory
  * broker (one process) and the Redis broker (several nodes) implement it; the
@@ -157,6 +228,8 @@ export interface Broker {
    * opens. A local copy: no round trip once a node has read it.
    */
   revocations(tenant: string): Promise<Revocations>;
+  /** Presence and occupancy, cluster-wide. */
+  readonly presence: PresenceStore;
   /** Whether the broker can accept publishes now (for `/readyz`). */
   ready(): Promise<boolean>;
   /** Stops background work and closes connections. */

@@ -1,4 +1,10 @@
-import { DEFAULTS, type TokenResponse } from '@cast/protocol';
+import {
+  type ChannelsResponse,
+  DEFAULTS,
+  isValidChannel,
+  type PresenceResponse,
+  type TokenResponse,
+} from '@cast/protocol';
 import { Hono } from 'hono';
 import { authenticate } from '../auth/api-key.js';
 import { asObject, readJson, readJsonBody } from '../body.js';
@@ -8,7 +14,7 @@ import { MAX_TOKEN_BYTES } from '../http-limits.js';
 import { ANY_INDEX } from '../json.js';
 import { requestHeader } from '../node-request.js';
 import type { PublishInput } from '../broker/types.js';
-import { checkChannel, checkPublish, checkUserId } from '../validate.js';
+import { checkBoolean, checkChannel, checkPublish, checkUserId, checkUserInfo } from '../validate.js';
 import { streamRoute } from '../stream/route.js';
 import { ENVELOPE_BYTES, publishEvents } from './publish.js';
 import { revocationRoutes } from './revoke.js';
@@ -24,7 +30,7 @@ export function pushRoutes(deps: ServerDeps): Hono {
   app.post('/tokens', async (c) => {
     const { tenant } = authenticate(config.keys, c, 'secret');
     const body = asObject(await readJson(c, 64 * 1024));
-    const { channels: rawChannels, userId: rawUser, ttlSeconds: rawTtl } = body;
+    const { channels: rawChannels, userId: rawUser, ttlSeconds: rawTtl, presence: rawPresence, userInfo: rawInfo } = body;
     if (!Array.isArray(rawChannels) || rawChannels.length === 0) {
       fail('BAD_REQUEST', '"channels" must be a non-empty array of channel names.');
     }
@@ -33,6 +39,11 @@ export function pushRoutes(deps: ServerDeps): Hono {
       fail('TOO_MANY_CHANNELS', `A token may grant at most ${config.maxChannelsPerToken} channels (got ${channels.length}).`);
     }
     const userId = checkUserId(rawUser);
+    const presence = checkBoolean(rawPresence, 'presence');
+    const userInfo = checkUserInfo(rawInfo);
+    if (userInfo !== undefined && userId === undefined) {
+      fail('INVALID_USER_INFO', '"userInfo" describes a user: send it with a "userId".');
+    }
     let ttlSeconds: number = DEFAULTS.tokenTtlSeconds;
     if (rawTtl !== undefined && rawTtl !== null) {
       if (typeof rawTtl !== 'number' || !Number.isInteger(rawTtl) || rawTtl < 1) {
@@ -44,7 +55,14 @@ export function pushRoutes(deps: ServerDeps): Hono {
       ttlSeconds = rawTtl;
     }
     ttlSeconds = Math.min(ttlSeconds, config.maxTokenTtlSeconds);
-    const signed = await tokens.sign({ tenant, channels, ttlSeconds, ...(userId === undefined ? {} : { userId }) });
+    const signed = await tokens.sign({
+      tenant,
+      channels,
+      ttlSeconds,
+      ...(userId === undefined ? {} : { userId }),
+      ...(presence ? { presence } : {}),
+      ...(userInfo === undefined ? {} : { userInfo }),
+    });
     if (signed.token.length > MAX_TOKEN_BYTES) {
       fail('TOKEN_TOO_LARGE', `The token would be ${signed.token.length} bytes, over the ${MAX_TOKEN_BYTES} a stream request may carry: grant fewer or shorter channels.`);
     }
@@ -100,7 +118,52 @@ export function pushRoutes(deps: ServerDeps): Hono {
     return c.json({ sessions: await broker.listSessions(tenant, filter) });
   });
 
+  app.get('/presence', async (c) => {
+    const { tenant } = authenticate(config.keys, c, 'secret');
+    const channel = checkChannel(c.req.query('channel'));
+    const snapshot = await broker.presence.snapshot(tenant, [channel]);
+    const { members, connections } = snapshot.channels[0] ?? { members: [], connections: 0 };
+    const res: PresenceResponse = { channel, members, connections };
+    return c.json(res);
+  });
+
+  app.get('/channels', async (c) => {
+    const { tenant } = authenticate(config.keys, c, 'secret');
+    const prefix = c.req.query('prefix') ?? '';
+    if (prefix !== '' && !isValidChannel(prefix)) {
+      fail('BAD_REQUEST', `"prefix" must be the start of a channel name: up to 128 letters, digits and _ - . : @ = + (got ${JSON.stringify(String(prefix).slice(0, 140))}).`);
+    }
+    const after = readCursor(c.req.query('cursor'));
+    const limit = readLimit(c.req.query('limit'));
+    const page = await broker.presence.channels(tenant, { prefix, after, limit });
+    const res: ChannelsResponse = {
+      channels: page.channels,
+      cursor: page.next === undefined ? null : Buffer.from(page.next, 'utf8').toString('base64url'),
+    };
+    return c.json(res);
+  });
   app.route('/', revocationRoutes(deps));
 
   return app;
+}
+
+/** Channels listed per page of `GET /push/channels` unless `limit=` says otherwise. */
+export const CHANNELS_PAGE = 100;
+/** The largest `limit=` of `GET /push/channels`. */
+export const MAX_CHANNELS_PAGE = 1000;
+
+/** The channel a `cursor=` continues after (an opaque value this server gave). */
+function readCursor(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const name = /^[A-Za-z0-9_-]{1,200}$/.test(raw) ? Buffer.from(raw, 'base64url').toString('utf8') : '';
+  if (!isValidChannel(name)) fail('BAD_REQUEST', '"cursor" is not one this server gave: pass the "cursor" of the previous page as is, or leave it out for the first page.');
+  return name;
+}
+
+function readLimit(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return CHANNELS_PAGE;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_CHANNELS_PAGE) {
+    fail('BAD_REQUEST', `"limit" must be a whole number from 1 to ${MAX_CHANNELS_PAGE} (got ${JSON.stringify(raw.slice(0, 20))}).`);
+  }
+  return Number(raw);
 }

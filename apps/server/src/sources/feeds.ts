@@ -156,6 +156,7 @@ export class ChangeFeeds implements ChangeSink {
     };
     return {
       kind: inner.kind,
+      presence: inner.presence,
       start: (local) => inner.start(local),
       publish: (tenant, inputs) => inner.publish(tenant, inputs),
       replay: async (tenant, channels, after): Promise<ReplayResult> => {

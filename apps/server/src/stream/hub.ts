@@ -55,6 +55,14 @@ export function eventFrame(event: StoredEvent): Buffer {
   return frame;
 }
 
+/** Told when a stream opens on this node and when it closes (presence hangs off this). */
+export interface StreamObserver {
+  /** A stream was added (before it sends anything). Must not throw. */
+  opened(conn: StreamConnection): void;
+  /** An added stream closed, whatever the reason. Must not throw. */
+  closed(conn: StreamConnection): void;
+}
+
 /**
  * This node's open streams, indexed by tenant and channel. The broker hands
  * it each event once; the hub encodes the frame once and offers the same
@@ -70,6 +78,7 @@ export class Hub implements LocalDelivery, StreamOwner {
   /** When the expiry timer fires (Infinity: not armed). */
   private expiryTimerAt = Number.POSITIVE_INFINITY;
   private stopped = false;
+  private readonly observers: StreamObserver[] = [];
 
   constructor(
     private readonly broker: Broker,
@@ -82,6 +91,11 @@ export class Hub implements LocalDelivery, StreamOwner {
       for (const conn of this.all) conn.send(HEARTBEAT);
     }, heartbeatMs);
     this.heartbeat.unref?.();
+  }
+
+  /** Tells `observer` of every stream added or closed from now on. */
+  observe(observer: StreamObserver): void {
+    this.observers.push(observer);
   }
 
   /** Open connections on this node. */
@@ -112,7 +126,9 @@ export class Hub implements LocalDelivery, StreamOwner {
     this.all.add(conn);
     this.metrics.connectionsOpened++;
     // The connection is its own session record: no copy per stream.
-    return this.broker.addSession(conn);
+    const registered = this.broker.addSession(conn);
+    for (const o of this.observers) o.opened(conn);
+    return registered;
   }
 
   /**
@@ -143,7 +159,15 @@ export class Hub implements LocalDelivery, StreamOwner {
     // The timer stays armed for a removed head: it fires, finds nothing due and re-arms.
     this.expiries.remove(conn);
     this.broker.removeSession(conn.tenant, conn.id);
+    for (const o of this.observers) o.closed(conn);
     if (reason === 'slow') this.metrics.slowConsumerDrops++;
+  }
+
+  /** This node's open streams of a tenant. */
+  connectionsOf(tenant: string): StreamConnection[] {
+    const conns = new Set<StreamConnection>();
+    for (const set of this.tenants.get(tenant)?.values() ?? []) for (const conn of set) conns.add(conn);
+    return [...conns];
   }
 
   /** Local subscribers to one channel of a tenant (ignoring type filters). */

@@ -12,11 +12,12 @@ import {
   parsePosition,
   parseWireId,
 } from '@cast/protocol';
-import type { ReplayPage } from '../broker/types.js';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, Handler } from 'hono';
 import { readBearer } from '../auth/bearer.js';
 import type { TokenGrant } from '../auth/tokens.js';
+import type { PresenceSnapshot, ReplayPage } from '../broker/types.js';
+import { isPresenceEvent, syncFrame } from '../presence/events.js';
 import type { ServerDeps } from '../context.js';
 import { corsHeaders } from '../cors.js';
 import { fail } from '../errors.js';
@@ -27,6 +28,13 @@ import { type LogFrame, StreamConnection } from './writer.js';
 
 /** The filter of streams without `types`: one shared function, not one per stream. */
 const MATCH_ALL = createMatcher([]);
+/** The same for streams without presence: everything but the presence events. */
+const MATCH_ALL_BUT_PRESENCE: EventMatcher = (name) => !isPresenceEvent(name);
+
+/** A stream whose token lacks `presence: true` carries no presence event, live or replayed. */
+function withoutPresence(matcher: EventMatcher): EventMatcher {
+  return matcher === MATCH_ALL ? MATCH_ALL_BUT_PRESENCE : (name) => !isPresenceEvent(name) && matcher(name);
+}
 
 function readToken(c: Context): string {
   const query = c.req.query('token');
@@ -98,7 +106,7 @@ export function streamRoute(deps: ServerDeps): Handler {
 /** What a stream serves: whose events, which ones, and where to resume. */
 export interface StreamRequest {
   grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> &
-    Partial<Pick<TokenGrant, 'tokenId' | 'issuedAt'>> & { expiresAt: number | undefined };
+    Partial<Pick<TokenGrant, 'tokenId' | 'issuedAt' | 'presence' | 'userInfo'>> & { expiresAt: number | undefined };
   matcher: EventMatcher;
   resume: ResumePoint | 'unknown' | undefined;
 }
@@ -129,13 +137,16 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     response = new Response(web.body, { status: 200, headers });
   }
 
+  const presence = grant.presence === true && deps.presence !== undefined;
   // No closure here outlives this call: an idle stream keeps only its connection.
   const conn = new StreamConnection(sink, {
     id: randomUUID(),
     tenant: grant.tenant,
     channels: grant.channels,
     userId: grant.userId,
-    matcher,
+    presence,
+    userInfo: grant.userInfo ?? null,
+    matcher: presence ? matcher : withoutPresence(matcher),
     maxPendingBytes: config.connectionBufferBytes,
     // A replay whose peer takes nothing for two heartbeat intervals is a slow consumer.
     stallMs: 2 * config.heartbeatMs,
@@ -146,8 +157,11 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
   });
 
   const replaying = resume !== undefined && resume !== 'unknown';
+  // Live frames wait while the stream replays or, fresh, takes its presence snapshot.
   if (replaying) conn.holdLive();
+  else if (presence) conn.holdLive(false);
   // Redis: the stream counts for `delivered` everywhere (and has its floor) before it says `connected`.
+  // Its own presence join is sent to the store as the hub adds it, so a snapshot taken after holds its user.
   await hub.add(conn);
 
   const connected: ConnectedData = { channels: grant.channels };
@@ -159,6 +173,13 @@ export async function openStream(c: Context, deps: ServerDeps, req: StreamReques
     }
     conn.send(connectedFrame(config.retryMs, connected));
     hub.watchExpiry(conn);
+    if (presence) {
+      // A fresh or unrecovered stream starts its presence from a snapshot, sent right after `connected`.
+      syncPresence(conn, deps, req, undefined).catch((err: unknown) => {
+        console.error('cast: presence snapshot failed', err);
+        conn.close('shutdown');
+      });
+    }
   } else {
     metrics.replays++;
     // Not awaited: the replay runs as the peer reads, which (on a web stream) starts once the response is returned.
@@ -186,10 +207,57 @@ function handOff(last: EventPosition, end: EventPosition | undefined, recovered:
 }
 
 /**
+ * Ends a presence stream's hold with one `presence.sync` per channel at the
+ * snapshot's log position: the held events up to it (but the presence events
+ * the sync replaces), the syncs (with that position as their id, so a resume
+ * from them continues right after), then the events after it. The snapshot
+ * is taken after everything the stream already got (`from`, where its replay
+ * ended), and the sync waits until this node has delivered every event up to
+ * the snapshot, so sync + the events after it are exactly the membership.
+ * Without a snapshot (the store unreachable) the stream goes live as it is.
+ */
+async function syncPresence(conn: StreamConnection, deps: ServerDeps, req: StreamRequest, from: EventPosition | undefined): Promise<void> {
+  const { broker } = deps;
+  const { grant } = req;
+  let snapshot: PresenceSnapshot | undefined;
+  let at: EventPosition | undefined;
+  try {
+    snapshot = await broker.presence.snapshot(grant.tenant, grant.channels);
+    at = snapshot.position === undefined ? undefined : parsePosition(snapshot.position);
+    if (at) await broker.presence.caughtUp(grant.tenant, snapshot.position as string);
+  } catch (err) {
+    console.error('cast: presence snapshot failed', err);
+    snapshot = undefined;
+  }
+  if (conn.isClosed) return;
+  if (!snapshot) {
+    if (conn.takeDropped()) conn.close('shutdown');
+    else conn.goLive(from);
+    return;
+  }
+  const frames = conn.wants('presence.sync')
+    ? snapshot.channels.map(({ channel, members }) => syncFrame(snapshot.position, channel, members))
+    : [];
+  if (at) {
+    conn.resync(at, frames, from);
+    return;
+  }
+  // An empty log: the sync has no position; every held event comes after it.
+  if (conn.takeDropped()) {
+    conn.close('shutdown');
+    return;
+  }
+  for (const frame of frames) conn.send(frame);
+  conn.goLive(from);
+}
+
+/**
  * Sends `connected` and the replay after `resume`, page by page: a page is
  * read only once the socket has taken the previous one, so a resume holds
  * about one page (half the connection buffer) whatever the history's size.
- * Then hands over to live delivery with every event once.
+ * Then hands over to live delivery with every event once. A presence stream
+ * whose history was not recovered gets a `presence.sync` at the replay's end
+ * instead of the presence events replayed (see {@link syncPresence}).
  */
 async function replay(
   conn: StreamConnection,
@@ -199,7 +267,7 @@ async function replay(
   connected: ConnectedData,
 ): Promise<void> {
   const { broker, config, metrics } = deps;
-  const { grant, matcher } = req;
+  const { grant } = req;
   const pageBytes = Math.max(1, Math.floor(config.connectionBufferBytes / 2));
   let from = resume.position;
   let first = true;
@@ -223,7 +291,8 @@ async function replay(
       connected.recovered = false;
       conn.send(connectedFrame(config.retryMs, connected));
       deps.hub.watchExpiry(conn);
-      conn.goLive(undefined);
+      if (conn.presence) await syncPresence(conn, deps, req, undefined);
+      else conn.goLive(undefined);
       return;
     }
     if (conn.isClosed) return;
@@ -239,12 +308,16 @@ async function replay(
       conn.close('shutdown');
       return;
     }
+    // An unrecovered presence stream gets a sync after the replay: the presence events it replaces are left out.
+    const syncing = conn.presence && !recovered;
     const frames: LogFrame[] = [];
     for (const event of page.events) {
       const at = parsePosition(event.position);
       if (!at) continue;
       last = at;
-      if (matcher(event.event)) frames.push({ ms: at.ms, seq: at.seq, frame: eventFrame(event) });
+      if (syncing && isPresenceEvent(event.event)) continue;
+      // The stream's own filter: without presence, no presence event is replayed either.
+      if (conn.wants(event.event)) frames.push({ ms: at.ms, seq: at.seq, frame: eventFrame(event) });
     }
     metrics.replayedEvents += frames.length;
     if (!(await conn.sendPage(frames))) return;
@@ -260,7 +333,8 @@ async function replay(
       from = `${last.ms}-${last.seq}`;
       continue;
     }
-    conn.goLive(handOff(last, end, recovered));
+    if (syncing) await syncPresence(conn, deps, req, handOff(last, end, recovered));
+    else conn.goLive(handOff(last, end, recovered));
     return;
   }
 }

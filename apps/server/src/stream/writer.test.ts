@@ -349,3 +349,68 @@ describe('StreamConnection: lifecycle', () => {
     expect(conn.connectedAt).toBe(new Date(at).toISOString());
   });
 });
+
+describe('StreamConnection presence resync', () => {
+  it('sends the held events up to the sync position but the presence ones, then the sync, then the later ones, each once', () => {
+    const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
+    const { conn } = connection(sink, 1 << 20);
+    const frame = (s: string) => new TextEncoder().encode(s);
+    conn.offer('n', 1, 0, frame('a'));
+    conn.holdLive();
+    expect(conn.holding).toBe(true);
+    conn.offer('n', 2, 0, frame('b'));
+    conn.offer('presence.join', 3, 0, frame('join'));
+    conn.offer('n', 5, 0, frame('c'));
+    conn.offer('presence.leave', 6, 0, frame('leave'));
+    conn.resync({ ms: 4, seq: 0 }, [frame('sync')]);
+    expect(conn.holding).toBe(false);
+    // Anything at or before the sync position arriving late is already covered.
+    conn.offer('n', 4, 0, frame('late'));
+    conn.offer('n', 7, 0, frame('d'));
+    conn.flush();
+    const text = state.written.map((w) => new TextDecoder().decode(w)).join('|');
+    expect(text).toBe('absynccleaved');
+  });
+});
+
+describe('StreamConnection presence sync of a new stream', () => {
+  const text = (written: Uint8Array[]) => written.map((w) => new TextDecoder().decode(w)).join('|');
+  const frame = (s: string) => new TextEncoder().encode(s);
+
+  it('takes the broker\'s floor while holding for its snapshot: nothing at or before it, then the sync at its position', () => {
+    const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
+    const { conn } = connection(sink, 1 << 20);
+    conn.holdLive(false);
+    conn.startAfter('10-1');
+    conn.offer('n', 10, 1, frame('before-floor'));
+    conn.offer('presence.join', 10, 2, frame('join'));
+    conn.offer('n', 10, 3, frame('a'));
+    conn.offer('n', 10, 5, frame('b'));
+    conn.resync({ ms: 10, seq: 4 }, [frame('sync')]);
+    conn.flush();
+    expect(text(state.written)).toBe('async' + 'b');
+  });
+
+  it('after a replay, skips held frames the replay covered', () => {
+    const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
+    const { conn } = connection(sink, 1 << 20);
+    conn.holdLive();
+    conn.offer('n', 10, 1, frame('replayed'));
+    conn.offer('n', 10, 3, frame('a'));
+    conn.resync({ ms: 10, seq: 4 }, [frame('sync')], { ms: 10, seq: 2 });
+    conn.flush();
+    expect(text(state.written)).toBe('async');
+  });
+
+  it('ends the stream instead of syncing when held frames were dropped over the limit', () => {
+    const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
+    const { conn, closed } = connection(sink, 100);
+    conn.holdLive(false);
+    conn.offer('n', 10, 1, bytes(80));
+    conn.offer('n', 10, 2, bytes(80));
+    conn.resync({ ms: 10, seq: 4 }, [frame('sync')]);
+    conn.flush();
+    expect(closed).toEqual(['shutdown']);
+    expect(text(state.written)).toBe('');
+  });
+});

@@ -1,4 +1,5 @@
 import { type EventMatcher, parsePosition } from '@cast/protocol';
+import { isPresenceEvent } from '../presence/events.js';
 import type { SessionRecord } from '../broker/types.js';
 import type { RevocableToken } from '../revocation/list.js';
 import type { Expiring } from './expiry.js';
@@ -26,6 +27,10 @@ export interface StreamConnectionOptions {
   tenant: string;
   channels: string[];
   userId: string | null | undefined;
+  /** Whether the stream receives presence events (its matcher already says so). @defaultValue false */
+  presence?: boolean | undefined;
+  /** The token's `userInfo` as JSON text. @defaultValue null */
+  userInfo?: string | null | undefined;
   matcher: EventMatcher;
   /** Unsent bytes after which the connection is dropped as a slow consumer. */
   maxPendingBytes: number;
@@ -107,6 +112,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   readonly tenant: string;
   readonly channels: string[];
   readonly userId: string | null;
+  readonly presence: boolean;
+  readonly userInfo: string | null;
   readonly expiresAt: number;
   readonly tokenId: string | undefined;
   readonly issuedAt: number;
@@ -120,10 +127,13 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   /** Frames queued this turn: none, one frame, or several. */
   private queued: Uint8Array | Uint8Array[] | undefined = undefined;
   private queuedBytes = 0;
-  private held: LogFrame[] | undefined = undefined;
+  /** Held live frames, each marked when it is a presence event (a `presence.sync` replaces those up to its position). */
+  private held: Array<LogFrame & { presence: boolean }> | undefined = undefined;
   private heldBytes = 0;
   /** Held live frames were dropped (over the limit) since {@link takeDropped} last asked. */
   private heldDropped = false;
+  /** The hold is a replay's (which covers the log from its resume point), not a fresh stream's wait for its presence snapshot. */
+  private replayHold = false;
   /** The last log position sent (ms -1: none yet). */
   private lastMs = -1;
   private lastSeq = -1;
@@ -140,6 +150,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     this.tenant = options.tenant;
     this.channels = options.channels;
     this.userId = options.userId ?? null;
+    this.presence = options.presence ?? false;
+    this.userInfo = options.userInfo ?? null;
     this.expiresAt = options.expiresAt ?? Number.POSITIVE_INFINITY;
     this.tokenId = options.tokenId;
     // A stream without a token issue time (an API-key stream) is never covered by a time-based revocation.
@@ -161,11 +173,17 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     return this.closed;
   }
 
-  /** Starts holding live frames back until {@link goLive} (used while replaying). */
-  holdLive(): void {
+  /**
+   * Starts holding live frames back until {@link goLive} or {@link resync}:
+   * while replaying (`replay`, the default), or while a stream that does not
+   * replay waits for its presence snapshot (`replay: false`: its
+   * {@link startAfter} floor still applies).
+   */
+  holdLive(replay = true): void {
     this.held = [];
     this.heldBytes = 0;
     this.heldDropped = false;
+    this.replayHold = replay;
   }
 
   /**
@@ -183,12 +201,50 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
    * The log position at which this stream started to count for `delivered`
    * (see {@link SessionRecord.startAfter}): a fresh stream takes no live event
    * at or before it. A replaying stream ignores it; its replay, read after
-   * the registration, covers the log past it.
+   * the registration, covers the log past it. A fresh stream holding live
+   * frames for its presence snapshot takes it: held frames at or before it
+   * are not sent.
    */
   startAfter(position: string | undefined): void {
-    if (this.held || position === undefined) return;
+    if ((this.held && this.replayHold) || position === undefined) return;
     const at = parsePosition(position);
     if (at) this.advance(at.ms, at.seq);
+  }
+
+  /** Whether live frames are held back now (replaying, or taking a presence snapshot). */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  /**
+   * Ends a hold with a presence sync at log position `at`: sends the held
+   * events up to it except the presence ones (the sync replaces them), then
+   * the `presence.sync` frames, then the held events after it. `from` is
+   * where a replay ended (held events at or before it were replayed).
+   * When held frames were dropped over the limit, the stream ends instead:
+   * the client resumes from what it got and the log has the rest.
+   */
+  resync(at: { ms: number; seq: number }, syncFrames: readonly Uint8Array[], from?: { ms: number; seq: number }): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    this.heldBytes = 0;
+    if (this.takeDropped()) {
+      this.close('shutdown');
+      return;
+    }
+    if (from) this.advance(from.ms, from.seq);
+    let i = 0;
+    for (; i < held.length; i++) {
+      const h = held[i] as (typeof held)[number];
+      if (h.ms > at.ms || (h.ms === at.ms && h.seq > at.seq)) break;
+      if (!h.presence && this.advance(h.ms, h.seq)) this.send(h.frame);
+    }
+    for (const frame of syncFrames) this.send(frame);
+    this.advance(at.ms, at.seq);
+    for (; i < held.length; i++) {
+      const h = held[i] as (typeof held)[number];
+      if (this.advance(h.ms, h.seq)) this.send(h.frame);
+    }
   }
 
   /** Whether this connection wants an event of that name (its `types` filter). */
@@ -210,7 +266,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
         this.heldBytes = 0;
         this.heldDropped = true;
       } else {
-        this.held.push({ ms, seq, frame });
+        this.held.push({ ms, seq, frame, presence: isPresenceEvent(eventName) });
         this.heldBytes += frame.byteLength;
       }
       return true;

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { CastError, ChannelInfo, PresenceMember } from '@cast/protocol';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './redis-keys.js';
+import { presenceChangeData } from '../presence/events.js';
+import type { ChannelPage, PresenceChange, PresenceSnapshot, PresenceStore } from './types.js';
+
+/** The Redis client with the presence scripts defined on it. */
+export interface PresenceClient extends Redis {
+  castPresence(...args: Array<string | number>): Promise<unknown>;
+  castSnapshot(...args: Array<string | number>): Promise<unknown>;
+}
+
+/** What the Redis presence store uses of its broker. */
+export interface RedisPresenceHost {
+  cmd: PresenceClient;
+  keys: RedisKeys;
+  node: string;
+  /** The scripts' `now` argument ('' for Redis's clock). */
+  scriptNow(): string;
+  /** Redis's clock as this node estimates it, ms. */
+  redisNow(): number;
+  maxAgeMs: number;
+  historySize: number;
+  /** Bytes of log kept per tenant (CAST_HISTORY_MAX_BYTES); -1: no cap. Presence events count like any. */
+  historyMaxBytes: number;
+  nodeTtlMs: number;
+  /** This node's open streams of a tenant on a channel. */
+  localConnections(tenant: string, channel: string): number;
+  unavailable(err: unknown, what: string): CastError;
+  /** Resolves true once this node's feed of the tenant has delivered up to `position`. */
+  caughtUp(tenant: string, position: string): Promise<boolean>;
+  /** True once after the connection came back (Redis may have lost this node's part). */
+  lost(): boolean;
+}
+
+type ChangeType = PresenceChange['type'];
+
+function changes(tenant: string, flat: unknown): PresenceChange[] {
+  const out: PresenceChange[] = [];
+  const list = Array.isArray(flat) ? (flat as string[]) : [];
+  for (let i = 0; i + 2 < list.length; i += 3) {
+    const userId = list[i + 2] as string;
+    out.push({ type: list[i] as ChangeType, tenant, channel: list[i + 1] as string, ...(userId === '' ? {} : { userId }) });
+  }
+  return out;
+}
+
+function pairs(flat: unknown): Array<[string, string]> {
+  const list = Array.isArray(flat) ? (flat as string[]) : [];
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < list.length; i += 2) out.push([list[i] as string, list[i + 1] as string]);
+  return out;
+}
+
+function userInfoOf(joinData: string | undefined): Record<string, unknown> | null {
+  if (joinData === undefined) return null;
+  try {
+    const info = (JSON.parse(joinData) as { userInfo?: unknown }).userInfo;
+    return typeof info === 'object' && info !== null && !Array.isArray(info) ? (info as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Presence on Redis: every step is one script on the tenant's keys (see
+ * `PRESENCE_SCRIPT`), so joins, leaves, occupancy and vacancy are decided
+ * once for the cluster however many nodes race, and the presence events are
+ * appended to the log and published like any other event. Each node's part
+ * is kept apart, so the part of a node that stopped heartbeating is removed
+ * (and its users leave) once, by whichever live node reaps it first.
+ *
+ * @example
+ * ```ts
+ * const presence = createRedisPresence(host)
+ * await presence.join('acme', 'room:1', 'ada', null)
+ * ```
+ */
+export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
+  const { cmd, keys, node } = host;
+  /** Tenants this node is registered as holding a part of (cleared when Redis may have lost them). */
+  const registered = new Set<string>();
+  const partTenants = (n: string) => `${keys.prefix}:ptenants:${n}`;
+  const partNodes = `${keys.prefix}:pnodes`;
+  /** Another node reaped this one (it was cut off past its TTL): its part is gone and must be written again. */
+  let reaped = false;
+
+  /**
+   * Sends one step. Commands are sent at call time, before any await, so
+   * steps run in Redis in the order they were called on this node's one
+   * connection.
+   */
+  async function run(tenant: string, op: string, ...args: Array<string | number>): Promise<unknown> {
+    try {
+      if (!registered.has(tenant)) {
+        // Where the reaper finds a dead node's parts (outside the tenant's hash tag, like the node list).
+        registered.add(tenant);
+        cmd.multi().sadd(partNodes, node).sadd(partTenants(node), tenant).exec().catch(() => registered.delete(tenant));
+      }
+      return await cmd.castPresence(
+        keys.prefix,
+        tenant,
+        node,
+        host.scriptNow(),
+        host.maxAgeMs,
+        host.historySize,
+        host.maxAgeMs + 60_000,
+        host.historyMaxBytes,
+        randomUUID(),
+        op,
+        ...args,
+      );
+    } catch (err) {
+      throw host.unavailable(err, 'the presence update');
+    }
+  }
+
+  return {
+    async occupy(tenant, channel) {
+      return (await run(tenant, 'occupy', channel)) === 1;
+    },
+    async release(tenant, channel) {
+      await run(tenant, 'release', channel);
+    },
+    async settleChannel(tenant, channel, graceMs) {
+      return (await run(tenant, 'settleChannel', channel, graceMs)) === 1;
+    },
+    async join(tenant, channel, userId, userInfo) {
+      return (await run(tenant, 'join', channel, userId, presenceChangeData(channel, userId, userInfo))) === 1;
+    },
+    async part(tenant, channel, userId) {
+      await run(tenant, 'part', channel, userId);
+    },
+    async settleMember(tenant, channel, userId, graceMs) {
+      return (await run(tenant, 'settleMember', channel, userId, graceMs)) === 1;
+    },
+    async snapshot(tenant, channels): Promise<PresenceSnapshot> {
+      let reply: unknown[];
+      try {
+        reply = (await cmd.castSnapshot(keys.prefix, tenant, node, host.scriptNow(), host.nodeTtlMs, channels.length, ...channels)) as unknown[];
+      } catch (err) {
+        throw host.unavailable(err, 'the presence read');
+      }
+      const last = reply[0] as string;
+      return {
+        position: last === '' ? undefined : last,
+        channels: channels.map((channel, i) => {
+          const counts = pairs(reply[1 + i * 3]);
+          const infos = new Map(pairs(reply[2 + i * 3]));
+          const members: PresenceMember[] = counts.map(([userId, n]) => ({
+            userId,
+            userInfo: userInfoOf(infos.get(userId)),
+            connections: Math.max(0, Number(n) || 0),
+          }));
+          const connections = Number(reply[3 + i * 3] ?? 0) + host.localConnections(tenant, channel);
+          return { channel, members, connections };
+        }),
+      };
+    },
+    async channels(tenant, { prefix, after, limit }): Promise<ChannelPage> {
+      const min = after !== undefined && after >= prefix ? `(${after}` : prefix === '' ? '-' : `[${prefix}`;
+      // Channel names are ASCII, so every name with the prefix sorts before prefix + U+00FF.
+      const max = prefix === '' ? '+' : `[${prefix}\u00ff`;
+      try {
+        const names = await cmd.zrangebylex(keys.tenant(tenant) + 'chs', min, max, 'LIMIT', 0, limit + 1);
+        const page = names.slice(0, limit);
+        const live = (await cmd.zrangebyscore(keys.nodes, host.redisNow() - host.nodeTtlMs, '+inf')).filter((n) => n !== node);
+        const p = cmd.pipeline();
+        for (const other of live) p.hmget(keys.subscribers(tenant, other), ...(page.length > 0 ? page : ['']));
+        for (const channel of page) p.hvals(`${keys.tenant(tenant)}pu:${channel}`);
+        const results = (await p.exec()) ?? [];
+        for (const [err] of results) if (err) throw err;
+        const channels: ChannelInfo[] = page.map((channel, i) => {
+          let connections = host.localConnections(tenant, channel);
+          for (let n = 0; n < live.length; n++) connections += Number((results[n]?.[1] as Array<string | null>)[i] ?? 0);
+          const users = ((results[live.length + i]?.[1] as string[]) ?? []).filter((v) => Number(v) > 0).length;
+          return { channel, connections, users };
+        });
+        return { channels: channels.filter((c) => c.connections > 0), next: names.length > limit ? page[page.length - 1] : undefined };
+      } catch (err) {
+        throw host.unavailable(err, 'the channels listing');
+      }
+    },
+    async rewrite(tenant, part) {
+      registered.delete(tenant);
+      const args: Array<string | number> = [part.channels.length, ...part.channels, part.members.length];
+      for (const m of part.members) args.push(m.channel, m.userId, m.count, presenceChangeData(m.channel, m.userId, m.userInfo));
+      return changes(tenant, await run(tenant, 'rewrite', ...args));
+    },
+    caughtUp: (tenant, position) => host.caughtUp(tenant, position),
+    lost: () => {
+      const lost = host.lost() || reaped;
+      reaped = false;
+      return lost;
+    },
+    async reap(graceMs) {
+      const out: PresenceChange[] = [];
+      try {
+        if (registered.size > 0 && (await cmd.sismember(partNodes, node)) === 0) {
+          registered.clear();
+          reaped = true;
+        }
+        const now = host.redisNow();
+        const holders = await cmd.smembers(partNodes);
+        for (const other of holders) {
+          if (other === node) continue;
+          const seen = await cmd.zscore(keys.nodes, other);
+          if (seen !== null && Number(seen) > now - host.nodeTtlMs - graceMs) continue;
+          const tenants = await cmd.smembers(partTenants(other));
+          for (const tenant of tenants) {
+            const flat = await cmd.castPresence(keys.prefix, tenant, node, host.scriptNow(), host.maxAgeMs, host.historySize, host.maxAgeMs + 60_000, host.historyMaxBytes, randomUUID(), 'reap', other);
+            out.push(...changes(tenant, flat));
+          }
+          await cmd.multi().del(partTenants(other)).srem(partNodes, other).exec();
+        }
+      } catch (err) {
+        throw host.unavailable(err, 'the presence reap');
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,2 @@
+curl -s "$CAST_URL/push/presence?channel=room:1" \
+  -H "Authorization: Bearer $CAST_API_KEY"
