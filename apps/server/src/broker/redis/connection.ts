@@ -84,15 +84,12 @@ export interface PubSubEvents {
 }
 
 /**
- * The broker's subscriptions: on one Redis, `SUBSCRIBE` on one connection; on
- * a Redis Cluster, `SSUBSCRIBE` (sharded pub/sub) on one connection per
- * shard, each channel on the shard that serves its slot, so live traffic stays
- * on the tenant's shard. The scripts publish with the matching command
- * ({@link PubSub.publishCommand}).
+ * The broker's subscriptions, sharded pub/sub (`SSUBSCRIBE`, Redis 7) to match
+ * the scripts' `SPUBLISH`: on one Redis, on one connection; on a Redis
+ * Cluster, on one connection per shard, each channel on the shard that serves
+ * its slot, so live traffic stays on the tenant's shard.
  */
 export interface PubSub {
-  /** `PUBLISH` on one Redis, `SPUBLISH` on a cluster. */
-  readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
   /** Connects (on a cluster, the per-shard connections open as channels need them). */
   connect(): Promise<void>;
   /**
@@ -127,7 +124,6 @@ export function createPubSub(target: RedisTarget, cmd: CommandClient, options: C
 }
 
 class SinglePubSub implements PubSub {
-  readonly publishCommand = 'PUBLISH';
   private readonly sub: Redis;
   private readonly subscribed = new Set<string>();
   /** Bumped when the connection closes: a SUBSCRIBE sent before answers for a lost connection. */
@@ -144,7 +140,7 @@ class SinglePubSub implements PubSub {
       this.subscribed.clear();
       events.lost(lost);
     });
-    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => events.message(channel.toString('utf8'), message));
+    this.sub.on('smessageBuffer', (channel: Buffer, message: Buffer) => events.message(channel.toString('utf8'), message));
   }
 
   async connect(): Promise<void> {
@@ -154,7 +150,7 @@ class SinglePubSub implements PubSub {
   async subscribe(channels: readonly string[]): Promise<string[]> {
     if (channels.length === 0 || this.sub.status !== 'ready') return [];
     const generation = this.generation;
-    await this.sub.subscribe(...channels);
+    await this.sub.ssubscribe(...channels);
     if (generation !== this.generation) return [];
     for (const channel of channels) this.subscribed.add(channel);
     return [...channels];
@@ -162,7 +158,7 @@ class SinglePubSub implements PubSub {
 
   unsubscribe(channels: readonly string[]): void {
     for (const channel of channels) this.subscribed.delete(channel);
-    if (channels.length > 0 && this.sub.status === 'ready') this.sub.unsubscribe(...channels).catch(() => {});
+    if (channels.length > 0 && this.sub.status === 'ready') this.sub.sunsubscribe(...channels).catch(() => {});
   }
 
   ready(): boolean {
@@ -184,7 +180,6 @@ interface Shard {
 }
 
 class ShardedPubSub implements PubSub {
-  readonly publishCommand = 'SPUBLISH';
   private readonly shards = new Map<string, Shard>();
   private closed = false;
 

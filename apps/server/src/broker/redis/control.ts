@@ -9,9 +9,9 @@ import {
   revocationMember,
   revocationTime,
 } from '../../revocation/list.js';
-import type { RedisKeys } from '../redis-keys.js';
+import type { RedisKeys } from './keys.js';
 import type { ControlMessage, LocalDelivery } from '../types.js';
-import type { CommandClient, PubSub } from './connection.js';
+import type { PubSub } from './connection.js';
 import type { ScriptClient } from './scripts.js';
 
 /** What the control room uses of its broker. */
@@ -68,11 +68,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => {
     setTimeout(resolve, ms).unref?.();
   });
-}
-
-/** `PUBLISH` or `SPUBLISH` a message, as the pub/sub in use wants. */
-export function publishOn(cmd: CommandClient, pubsub: PubSub, channel: string, message: string): Promise<number> {
-  return pubsub.publishCommand === 'SPUBLISH' ? cmd.spublish(channel, message) : cmd.publish(channel, message);
 }
 
 /**
@@ -267,11 +262,10 @@ export class RedisControl {
               maxRevocations,
               payload,
               time >= oldest ? '1' : '0',
-              host.pubsub.publishCommand,
             ),
           );
         } else {
-          reached = await publishOn(host.cmd, host.pubsub, host.keys.control(tenant), payload);
+          reached = Number(await host.cmd.spublish(host.keys.control(tenant), payload));
         }
       } catch (err) {
         throw host.unavailable(err, what);
@@ -304,7 +298,7 @@ export class RedisControl {
     if (message.type === 'revoke') this.mirrors.get(tenant)?.list.add(message.revocation);
     const count = this.local(tenant, message);
     if (this.host.cmd.status !== 'ready') return;
-    publishOn(this.host.cmd, this.host.pubsub, this.host.keys.replies(from), JSON.stringify({ id, count })).catch(() => {});
+    this.host.cmd.spublish(this.host.keys.replies(from), JSON.stringify({ id, count })).catch(() => {});
   }
 
   private local(tenant: string, message: ControlMessage): number {

@@ -1,6 +1,6 @@
 import type { LocalDelivery, StoredEvent } from '../types.js';
-import { comparePositions, decodeLiveMessage, type ParsedPosition, parseRedisPosition } from '../redis-codec.js';
-import type { RedisKeys } from '../redis-keys.js';
+import { comparePositions, decodeLiveMessage, type ParsedPosition, parseRedisPosition } from './codec.js';
+import type { RedisKeys } from './keys.js';
 import type { PubSub } from './connection.js';
 import { Feed } from './feed.js';
 import type { PageResult } from './log.js';

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../types.js';
-import { comparePositions, type ParsedPosition, parseRedisPosition } from '../redis-codec.js';
+import { comparePositions, type ParsedPosition, parseRedisPosition } from './codec.js';
 
 /** Live events held per tenant while its catch-up read runs; past this they are read from the log again. */
 export const MAX_BUFFERED = 10_000;

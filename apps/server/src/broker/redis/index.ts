@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CastError, type SessionInfo } from '@cast/protocol';
 import type { Revocation, Revocations } from '../../revocation/list.js';
-import { positionBefore } from '../redis-codec.js';
-import { createRedisKeys, type RedisKeys } from '../redis-keys.js';
+import { positionBefore } from './codec.js';
+import { createRedisKeys, type RedisKeys } from './keys.js';
 import type {
   Broker,
   ControlMessage,
@@ -182,7 +182,6 @@ class RedisBroker implements Broker {
     this.store = new RedisLog({
       ...host,
       fanout: this.fanout,
-      publishCommand: this.pubsub.publishCommand,
       scriptNow: this.scriptNow,
       maxAgeMs,
       historySize: options.historySize,
@@ -198,7 +197,6 @@ class RedisBroker implements Broker {
     this.sessions = new RedisSessions({ ...host, fanout: this.fanout });
     this.presence = createRedisPresence({
       ...host,
-      publishCommand: this.pubsub.publishCommand,
       scriptNow: this.scriptNow,
       maxAgeMs,
       historySize: options.historySize,

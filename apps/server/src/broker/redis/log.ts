@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { CastError } from '@cast/protocol';
 import { fingerprint, reusedKey } from '../idempotency.js';
-import { comparePositions, type ParsedPosition, parseRedisPosition } from '../redis-codec.js';
-import type { RedisKeys } from '../redis-keys.js';
+import { comparePositions, type ParsedPosition, parseRedisPosition } from './codec.js';
+import type { RedisKeys } from './keys.js';
 import type { PublishInput, PublishOutcome, ReplayPage, ReplayResult, StoredEvent } from '../types.js';
 import type { Fanout } from './fanout.js';
-import type { ScriptClient } from './scripts.js';
+import { type ScriptClient, TENANT_KEYS, tenantKeys } from './scripts.js';
 
 /** Events read from Redis per round trip when replaying or catching up. */
 const PAGE = 1000;
@@ -26,8 +26,6 @@ export interface LogHost {
   keys: RedisKeys;
   node: string;
   fanout: Fanout;
-  /** `PUBLISH` or `SPUBLISH` (a Redis Cluster). */
-  publishCommand: 'PUBLISH' | 'SPUBLISH';
   /** The scripts' `now` argument ('' for Redis's clock). */
   scriptNow(): string;
   maxAgeMs: number;
@@ -75,7 +73,6 @@ export class RedisLog {
       host.maxAgeMs + 60_000,
       host.historyMaxBytes,
       host.maxIdempotencyKeys,
-      host.publishCommand,
       inputs.length,
     ];
     inputs.forEach((input, i) => {
@@ -85,7 +82,13 @@ export class RedisLog {
     try {
       // The keys are declared so a cluster routes the script to the tenant's shard (and
       // answers TRYAGAIN rather than run while a moving slot has them on two shards).
-      reply = (await host.cmd.castPublish(4 + idemKeys.length, keys.meta(tenant), keys.log(tenant), keys.tenant(tenant) + 'idem', keys.epochOf(tenant), ...idemKeys, ...args)) as Array<[string, string, string?]>;
+      reply = (await host.cmd.castPublish(
+        TENANT_KEYS + 1 + idemKeys.length,
+        ...tenantKeys(keys, tenant),
+        `${keys.tenant(tenant)}idem`,
+        ...idemKeys,
+        ...args,
+      )) as Array<[string, string, string?]>;
     } catch (err) {
       for (const id of messageIds) fanout.settle(id);
       throw host.unavailable(err, 'the publish');
@@ -194,10 +197,7 @@ export class RedisLog {
     let reply: [number, string, string, string[], string];
     try {
       reply = (await host.cmd.castRead(
-        3,
-        host.keys.meta(tenant),
-        host.keys.log(tenant),
-        host.keys.epochOf(tenant),
+        ...tenantKeys(host.keys, tenant),
         host.keys.prefix,
         tenant,
         host.scriptNow(),

@@ -1,6 +1,6 @@
 import type { CastError, SessionInfo } from '@cast/protocol';
-import { parseRedisPosition } from '../redis-codec.js';
-import type { RedisKeys } from '../redis-keys.js';
+import { parseRedisPosition } from './codec.js';
+import type { RedisKeys } from './keys.js';
 import type { SessionRecord } from '../types.js';
 import type { Fanout } from './fanout.js';
 import type { ScriptClient } from './scripts.js';

@@ -1,12 +1,12 @@
 import { isCastError } from '@cast/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { describeBrokerContract } from './contract.js';
-import { comparePositions, decodeLiveMessage, encodeLiveMessage, parseRedisPosition } from './redis-codec.js';
-import { createRedisKeys } from './redis-keys.js';
-import { dropPrefix, TEST_REDIS_URL, testPrefix } from './redis-test-support.js';
-import { createRedisBroker, type RedisBrokerOptions } from './redis.js';
-import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from './types.js';
+import { describeBrokerContract } from '../contract.js';
+import { comparePositions, decodeLiveMessage, encodeLiveMessage, parseRedisPosition } from './codec.js';
+import { createRedisKeys } from './keys.js';
+import { dropPrefix, TEST_REDIS_URL, testPrefix } from '../redis-test-support.js';
+import { createRedisBroker, type RedisBrokerOptions } from './index.js';
+import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from '../types.js';
 
 const quiet = () => {};
 
@@ -414,7 +414,7 @@ describe('redis broker across nodes', () => {
     await admin.hset(keys.meta('acme'), 'floor', '0-1', 'last', old);
     b.broker.listen('acme', 'orders');
     // Let b subscribe and read the log before anything new is published.
-    await vi.waitFor(async () => expect(await admin.call('PUBSUB', 'NUMSUB', keys.live('acme'))).toEqual([keys.live('acme'), 1]));
+    await vi.waitFor(async () => expect(await admin.call('PUBSUB', 'SHARDNUMSUB', keys.live('acme'))).toEqual([keys.live('acme'), 1]));
     await b.broker.replay('acme', ['orders'], old);
     await b.broker.replay('acme', ['orders'], old);
     expect(b.local.resets).toEqual([]);
