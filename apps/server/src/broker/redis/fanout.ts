@@ -16,6 +16,12 @@ export interface FanoutHost {
   readPage(tenant: string, after: string): Promise<PageResult>;
   /** Where a newly listened tenant starts (see the broker's joinPosition). */
   joinPosition(): string;
+  /**
+   * On a Redis Cluster: the position just before the tenant's epoch (created
+   * now when missing), which a new feed must not start before; undefined on
+   * one Redis, whose epoch the join position already respects.
+   */
+  tenantEpoch?(tenant: string): Promise<string | undefined>;
   log(line: string): void;
 }
 
@@ -58,10 +64,22 @@ export class Fanout {
       feed.channels.add(channel);
       return;
     }
-    feed = new Feed(tenant, this.host.joinPosition());
-    feed.channels.add(channel);
-    this.feeds.set(tenant, feed);
-    this.subscribe([feed]);
+    const created = new Feed(tenant, this.host.joinPosition());
+    created.channels.add(channel);
+    this.feeds.set(tenant, created);
+    if (!this.host.tenantEpoch) {
+      this.subscribe([created]);
+      return;
+    }
+    // A tenant's epoch is made by its first script: start after it, or the first
+    // catch-up would take the fresh epoch for lost data.
+    this.host
+      .tenantEpoch(tenant)
+      .then((position) => {
+        if (position) created.skipTo(position);
+      })
+      .catch(() => {})
+      .finally(() => this.subscribe([created]));
   }
 
   unlisten(tenant: string, channel: string): void {

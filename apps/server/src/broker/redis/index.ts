@@ -178,6 +178,7 @@ class RedisBroker implements Broker {
       ...host,
       readPage: (tenant, after) => this.store.readPage(tenant, after, [], false),
       joinPosition: () => this.joinPosition(),
+      ...(this.target.kind === 'cluster' ? { tenantEpoch: (tenant: string) => this.tenantEpoch(tenant) } : {}),
     });
     this.store = new RedisLog({
       ...host,
@@ -286,6 +287,14 @@ class RedisBroker implements Broker {
   private joinPosition(): string {
     const estimate = this.now() + (this.clockOffset ?? -1000) - DRIFT_MS;
     return positionBefore(Math.max(estimate, this.epochMs ?? 0));
+  }
+
+  /** The tenant's epoch on a Redis Cluster (set now when missing), as the position just before it. */
+  private async tenantEpoch(tenant: string): Promise<string | undefined> {
+    const now = String(Math.floor(this.now() + (this.clockOffset ?? 0)));
+    const old = await this.cmd.set(this.keys.epochOf(tenant), now, 'NX', 'GET');
+    const epoch = Number(old ?? now);
+    return Number.isFinite(epoch) ? positionBefore(epoch) : undefined;
   }
 
   // ---- subscriptions ----------------------------------------------------------
