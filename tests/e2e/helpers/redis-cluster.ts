@@ -7,3 +7,4 @@ export {
   type StartRedisClusterOptions,
   type TestRedisCluster,
 } from '../../../apps/server/src/broker/redis-cluster-test-support.js';
+export { slotOf } from '../../../apps/server/src/broker/redis/slot.js';

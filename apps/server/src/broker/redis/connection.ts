@@ -46,8 +46,8 @@ export function createCommandClient(target: RedisTarget, options: ConnectionOpti
   }
   return new Cluster(target.seeds, {
     lazyConnect: true,
-    // Commands wait (up to the command timeout) while the cluster's map is (re)read.
-    enableOfflineQueue: true,
+    // No queue while the cluster as a whole is not ready (its queue knows no timeout): fail at once, 503.
+    enableOfflineQueue: false,
     scaleReads: 'master',
     maxRedirections: 16,
     retryDelayOnMoved: 0,
