@@ -1,9 +1,11 @@
 import { isCastError } from '@cast/protocol';
+import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeBrokerContract } from '../contract.js';
 import { startRedisCluster, type TestRedisCluster } from '../redis-cluster-test-support.js';
 import { testPrefix } from '../redis-test-support.js';
 import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from '../types.js';
+import { describeAcrossNodes, killPubsubClient, withRedis } from './across-nodes.js';
 import { comparePositions, parseRedisPosition } from './codec.js';
 import { createRedisBroker, type RedisBrokerOptions } from './index.js';
 import { createRedisKeys } from './keys.js';
@@ -23,6 +25,24 @@ afterAll(async () => {
 describeBrokerContract('redis', async (options) => {
   const broker = createRedisBroker({ url: cluster.url, prefix: testPrefix(), log: quiet, ...options });
   return { broker, cleanup: () => broker.close() };
+});
+
+const master = (port: number) => `redis://127.0.0.1:${port}`;
+
+// The Redis broker's tests across nodes, as on one Redis.
+describeAcrossNodes({
+  cluster: true,
+  url: () => cluster.url,
+  admin: () =>
+    new Cluster(
+      cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1 } },
+    ),
+  // The cluster is this file's own and goes away whole.
+  drop: async () => {},
+  keysLike: async (pattern) => (await Promise.all(cluster.ports.map((p) => withRedis(master(p), (r) => r.keys(pattern))))).flat(),
+  shardNumsub: async (channel) => withRedis(master(await cluster.portOfSlot(slotOf(channel))), (r) => r.call('PUBSUB', 'SHARDNUMSUB', channel)),
+  killClient: (name) => killPubsubClient(cluster.ports.map(master), name),
 });
 
 class Recorder implements LocalDelivery {
