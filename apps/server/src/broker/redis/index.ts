@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CastError, type SessionInfo } from '@cast/protocol';
+import type { SessionInfo } from '@cast/protocol';
 import type { Revocation, Revocations } from '../../revocation/list.js';
 import { positionBefore } from './codec.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
@@ -15,6 +15,7 @@ import type {
   SessionRecord,
 } from '../types.js';
 import { createCommandClient, createPubSub, type PubSub } from './connection.js';
+import { redact, unavailable } from './errors.js';
 import { RedisControl } from './control.js';
 import { Fanout } from './fanout.js';
 import { RedisLog } from './log.js';
@@ -70,10 +71,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => {
     setTimeout(resolve, ms).unref?.();
   });
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -172,7 +169,7 @@ class RedisBroker implements Broker {
       log: this.log,
       local: () => this.local,
       redisNow: () => this.now() + (this.clockOffset ?? 0),
-      unavailable: (err: unknown, what: string) => this.unavailable(err, what),
+      unavailable: (err: unknown, what: string) => unavailable(err, what, this.timeoutMs),
     };
     this.fanout = new Fanout({
       ...host,
@@ -412,35 +409,5 @@ class RedisBroker implements Broker {
     if (this.down || this.closed) return;
     this.down = true;
     this.log(`cast: Redis is not reachable (${detail}); publishes answer 503 until it returns, open streams stay open.`);
-  }
-
-  private unavailable(err: unknown, what: string): CastError {
-    const message = messageOf(err);
-    if (/timed? ?out/i.test(message)) {
-      return new CastError(
-        'UNAVAILABLE',
-        `Redis did not answer within ${this.timeoutMs} ms, so ${what} may or may not have taken effect; retry (publishes with an idempotency key).`,
-        { retryAfter: 1, cause: err },
-      );
-    }
-    if ((err as { name?: unknown } | null)?.name === 'ReplyError') {
-      // Redis answered with an error (e.g. OOM under maxmemory-policy noeviction): nothing was written.
-      return new CastError('UNAVAILABLE', `Redis refused ${what} (${message}); retry later.`, { retryAfter: 1, cause: err });
-    }
-    return new CastError('UNAVAILABLE', `Redis is not reachable, so ${what} failed (${message}); retry shortly.`, {
-      retryAfter: 1,
-      cause: err,
-    });
-  }
-}
-
-/** A URL without its password, for logs. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url.replace(/^(rediss?)\+cluster:/, '$1:').replace(/,.*$/, ''));
-    if (u.password) u.password = '***';
-    return url.startsWith('redis') && url.includes('+cluster') ? `${u.toString()} (a Redis Cluster)` : u.toString();
-  } catch {
-    return 'the configured URL';
   }
 }
