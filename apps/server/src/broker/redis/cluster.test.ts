@@ -201,14 +201,16 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     b.broker.listen(tenant, 'orders');
     const published: string[] = [];
     const [first] = await a.broker.publish(tenant, [input('orders', 0)]);
-    published.push(first!.event.position);
+    const [keyed] = await a.broker.publish(tenant, [input('orders', 0, 'key-before')]);
+    published.push(first!.event.position, keyed!.event.position);
     await vi.waitFor(() => expect(b.local.positions(tenant)).toEqual(published));
 
     let stop = false;
     const publisher = (async () => {
       for (let n = 1; !stop && n < 2000; n++) {
         try {
-          const [o] = await a.broker.publish(tenant, [input('orders', n)]);
+          // Every other publish with an idempotency key (its keys move with the slot too).
+          const [o] = await a.broker.publish(tenant, [input('orders', n, n % 2 ? `key-${n}` : undefined)]);
           published.push(o!.event.position);
         } catch {
           // 503 while the slot settles: the event was not published (retrying is the caller's).
@@ -226,5 +228,8 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     expect(published.length).toBeGreaterThan(20);
     await vi.waitFor(() => expect(b.local.positions(tenant)).toEqual(published), { timeout: 15_000 });
     expect(b.local.resets).toEqual([]);
+    // The idempotency keys came along: a retry of one is answered with its first outcome.
+    const [retried] = await a.broker.publish(tenant, [input('orders', 0, 'key-before')]);
+    expect(retried).toMatchObject({ duplicate: true, event: { position: keyed!.event.position } });
   }, 60_000);
 });

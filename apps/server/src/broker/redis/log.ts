@@ -82,13 +82,12 @@ export class RedisLog {
     try {
       // The keys are declared so a cluster routes the script to the tenant's shard (and
       // answers TRYAGAIN rather than run while a moving slot has them on two shards).
-      reply = (await host.cmd.castPublish(
-        TENANT_KEYS + 1 + idemKeys.length,
-        ...tenantKeys(keys, tenant),
-        `${keys.tenant(tenant)}idem`,
-        ...idemKeys,
-        ...args,
-      )) as Array<[string, string, string?]>;
+      // The idempotency set and keys only when the batch has keys: a key that does not exist
+      // makes a moving slot answer TRYAGAIN until the move is done.
+      const more = idemKeys.length > 0 ? [`${keys.tenant(tenant)}idem`, ...idemKeys] : [];
+      reply = (await host.cmd.castPublish(TENANT_KEYS + more.length, ...tenantKeys(keys, tenant), ...more, ...args)) as Array<
+        [string, string, string?]
+      >;
     } catch (err) {
       for (const id of messageIds) fanout.settle(id);
       throw host.unavailable(err, 'the publish');
