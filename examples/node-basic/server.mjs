@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 const CAST_URL = (process.env.CAST_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const CAST_API_KEY = process.env.CAST_API_KEY ?? developmentKey();
@@ -25,6 +25,28 @@ function esmEntry(name, from) {
   return join(dirname(manifestPath), file);
 }
 
+/**
+ * The files a module imports by relative path (`./chunk-….js`, the code a package's entries share),
+ * and theirs, as names inside the module's own folder. Read once at start-up from the installed
+ * package, so a request can only ever get one of these files: nothing outside the folder is served.
+ */
+function relativeImports(entry) {
+  const folder = dirname(entry);
+  const found = new Set();
+  const visit = (file) => {
+    for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:\bfrom|\bimport)\s*["'](\.\/[^"']+)["']/g)) {
+      const path = resolve(dirname(file), specifier);
+      const name = relative(folder, path).split(sep).join('/');
+      if (name.startsWith('../') || isAbsolute(name)) throw new Error(`${file} imports ${specifier}, outside ${folder}`);
+      if (found.has(name)) continue;
+      found.add(name);
+      visit(path);
+    }
+  };
+  visit(entry);
+  return [...found];
+}
+
 // The three modules the page imports by name (see the import map in public/index.html), served as
 // they are installed. A page in an app with a bundler imports '@cast/realtime-client' the same way.
 const clientEntry = esmEntry('@cast/realtime-client', new URL(import.meta.url).pathname);
@@ -33,6 +55,13 @@ const modules = new Map([
   ['/modules/protocol.js', readFileSync(esmEntry('@cast/protocol', clientEntry))],
   ['/modules/eventsource-parser.js', readFileSync(esmEntry('eventsource-parser', clientEntry))],
 ]);
+// The client's entry imports the chunks of its dist folder by relative path, which the browser
+// resolves beside /modules/realtime-client.js.
+for (const name of relativeImports(clientEntry)) {
+  const path = `/modules/${name}`;
+  if (modules.has(path)) throw new Error(`${name} of @cast/realtime-client clashes with a module of the same name`);
+  modules.set(path, readFileSync(join(dirname(clientEntry), ...name.split('/'))));
+}
 
 /** The key `pnpm start` created for the development tenant, when none is configured. */
 function developmentKey() {

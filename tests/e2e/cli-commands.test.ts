@@ -201,3 +201,42 @@ describe('cast listen', () => {
     children.delete(child);
   });
 });
+
+describe('cast webhooks listen, as the server\'s webhook receiver', () => {
+  it('prints the signed deliveries of a real server: occupied, join, leave, vacated', async () => {
+    const secret = 'whsec_cli_e2e_0123456789abcdef0123456789';
+    const listener = spawn(process.execPath, [CLI, 'webhooks', 'listen', '--port', '0', '--secret', secret], { env: env(), stdio: 'pipe' });
+    children.add(listener);
+    let out = '';
+    listener.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    listener.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const waitOut = async (pattern: RegExp, what: string) => {
+      const deadline = Date.now() + 15_000;
+      while (!pattern.test(out)) {
+        if (Date.now() > deadline) throw new Error(`cast webhooks listen did not print ${what}:\n${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return pattern.exec(out) as RegExpExecArray;
+    };
+    const url = (await waitOut(/receiving webhooks on (http:\/\/\S+)/, 'its address'))[1] as string;
+    const hooked = await startServer({
+      env: { CAST_WEBHOOKS: `acme=${url}`, CAST_WEBHOOK_SECRET: secret, CAST_PRESENCE_GRACE_MS: '200' },
+      tenants: { acme: server.apiKey },
+    });
+    try {
+      const sdk = new CastServer({ apiKey: hooked.apiKey, baseUrl: hooked.url });
+      const { token } = await sdk.tokens.create({ channels: ['order:9'], userId: 'user_9' });
+      const sse = await openRaw(`${hooked.url}/push/stream?token=${encodeURIComponent(token)}`);
+      await sse.waitFor(1, { match: (e) => e.event === 'connected' });
+      await waitOut(/ channel\.occupied order:9 \(/, 'channel.occupied');
+      await waitOut(/ presence\.join order:9 user user_9 \(/, 'presence.join');
+      sse.close();
+      await waitOut(/ presence\.leave order:9 user user_9 \(/, 'presence.leave');
+      await waitOut(/ channel\.vacated order:9 \(/, 'channel.vacated');
+      expect(out).not.toContain('refused a delivery');
+    } finally {
+      await hooked.stop();
+      listener.kill('SIGINT');
+    }
+  });
+});

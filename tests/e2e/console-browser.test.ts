@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CastServer } from '@cast/server-sdk';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 import { openRaw } from './helpers/sse.js';
 
@@ -25,6 +25,8 @@ const CHROMIUM_ARGS = [
 const READ_ONLY_KEY = 'pk_test_console_read_only_0001';
 let server: TestServer;
 let browser: Browser;
+/** The tabs a test opened, closed after it even when it failed: a tab left open keeps its stream, and counts in the next test's `delivered`. */
+const opened: BrowserContext[] = [];
 
 /** A fresh tab (own session storage) that records every request and every page error. */
 async function openConsole(options: { width?: number; height?: number; colorScheme?: 'light' | 'dark' } = {}) {
@@ -32,6 +34,7 @@ async function openConsole(options: { width?: number; height?: number; colorSche
     viewport: { width: options.width ?? 1280, height: options.height ?? 860 },
     colorScheme: options.colorScheme ?? 'light',
   });
+  opened.push(context);
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
   const page = await context.newPage();
   const requests: string[] = [];
@@ -168,6 +171,10 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
+  afterEach(async () => {
+    for (const context of opened.splice(0)) await context.close();
+  });
+
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
@@ -197,6 +204,11 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     await signIn(page, server.apiKey);
     await subscribe(page, 'orders, user:user_123');
     expect(await page.textContent('#status-text')).toBe('Connected · orders, user:user_123');
+    // Each channel's presence.sync reaches the member list (they share one position), and none reaches the log.
+    for (const channel of ['orders', 'user:user_123']) {
+      await page.locator(`#presence-list ul[data-channel="${channel}"] li[data-user="console"]`).waitFor();
+    }
+    expect(await eventRows(page)).toEqual([]);
     // The key stays in this tab's session storage, nowhere else.
     expect(await page.evaluate(() => sessionStorage.getItem('cast.console.apiKey'))).toBe(server.apiKey);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
@@ -439,11 +451,28 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
       ada.close();
       await page.locator('#presence-list li[data-user="ada"]').waitFor({ state: 'detached', timeout: 20_000 });
       expect(await page.textContent('#presence-list h3[data-channel="room:1"]')).toContain('1 member');
+      // The sync, her join and her leave went to the member list; the event log shows what was published.
+      expect(await eventRows(page)).toEqual([]);
+      expect(await page.isVisible('#events-empty')).toBe(true);
       expect(problems).toEqual([]);
     } finally {
       ada.close();
       await context.close();
     }
+  });
+
+  it('with an event filter, shows only the matching events and still the members', async () => {
+    const { page, problems } = await openConsole();
+    await signIn(page, server.apiKey);
+    await page.locator('#workspace').waitFor({ state: 'visible' });
+    await page.fill('#types', 'order.*');
+    await subscribe(page, 'room:filtered');
+    await page.locator('#presence-list ul[data-channel="room:filtered"] li[data-user="console"]').waitFor();
+    await publish(server, { channel: 'room:filtered', event: 'note.added', data: { n: 1 } });
+    await publish(server, { channel: 'room:filtered', event: 'order.created', data: { n: 2 } });
+    await waitForEvent(page, 'order.created', 'room:filtered');
+    expect((await eventRows(page)).map((r) => r.name)).toEqual(['order.created']);
+    expect(problems).toEqual([]);
   });
 
   it('works at phone width in dark mode with no sideways scrolling', async () => {

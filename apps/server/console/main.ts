@@ -15,6 +15,8 @@ const TYPES_ITEM = 'cast.console.types';
 /** The console's own sessions carry this user id, so the sessions list tells them apart. */
 const CONSOLE_USER = 'console';
 const SESSIONS_EVERY_MS = 10_000;
+/** The events of the stream that go to the member list rather than the event log. */
+const PRESENCE_EVENTS: ReadonlySet<string> = new Set(['presence.sync', 'presence.join', 'presence.leave']);
 
 type StatusState = ConnectionState | 'signed-out' | 'idle';
 
@@ -235,7 +237,8 @@ async function subscribe(): Promise<void> {
 
   const client = createRealtime({
     url: location.origin,
-    ...(types.length > 0 ? { types } : {}),
+    // The server applies `types` to presence events too: the member list needs them whatever the filter.
+    ...(types.length > 0 ? { types: [...new Set([...types, ...PRESENCE_EVENTS])] } : {}),
     // A fresh token for every (re)connection, so a long session outlives any one token.
     token: async () => {
       const token = first ?? (await current.issueToken(wanted, CONSOLE_USER, true)).token;
@@ -271,8 +274,13 @@ async function subscribe(): Promise<void> {
     );
   });
   client.onAny((event) => {
+    // The stream carries presence.* only because the console asks for them (its token's `presence`):
+    // they feed the member list, and the event log shows what the channels' publishers sent.
+    if (PRESENCE_EVENTS.has(event.type)) {
+      if (presence.apply(event.type, event.data)) renderPresence();
+      return;
+    }
     log.add(event);
-    if (event.type.startsWith('presence.') && presence.apply(event.type, event.data)) renderPresence();
   });
   ui.unsubscribe.disabled = false;
   sessionsTimer = setInterval(() => {

@@ -1,19 +1,13 @@
+import type { WebhookEventType } from '@cast/protocol';
+
 /**
  * What happens on the realtime side that a backend may want to hear about
- * (webhooks consume these). Each event is reported once for the whole
- * cluster, by the node that decided it, after the presence grace period
- * where one applies.
+ * (webhooks consume these): the same kinds a webhook carries
+ * (`WEBHOOK_EVENT_TYPES` in `@cast/protocol`). Each event is reported once
+ * for the whole cluster, by the node that decided it, after the presence
+ * grace period where one applies.
  */
-export const LIFECYCLE_TYPES = [
-  'channel.occupied',
-  'channel.vacated',
-  'presence.join',
-  'presence.leave',
-  'connection.revoked',
-] as const;
-
-/** One of {@link LIFECYCLE_TYPES}. */
-export type LifecycleType = (typeof LIFECYCLE_TYPES)[number];
+export type LifecycleType = WebhookEventType;
 
 /** One lifecycle event of a tenant's channel. */
 export interface LifecycleEvent {

@@ -72,4 +72,12 @@ describe('errorFromResponse', () => {
     expect(codeForStatus(500)).toBe('INTERNAL');
     expect(codeForStatus(401)).toBe('UNAUTHORIZED');
   });
+
+  it('maps a bare status to the general code the table lists first for it', () => {
+    const general = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 408: 'TIMEOUT', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
+    for (const [status, code] of Object.entries(general)) expect(codeForStatus(Number(status)), status).toBe(code);
+    // A proxy's answers the table has a code for keep it, not BAD_REQUEST.
+    expect([codeForStatus(409), codeForStatus(414), codeForStatus(431)]).toEqual(['IDEMPOTENCY_KEY_REUSED', 'URI_TOO_LONG', 'HEADERS_TOO_LARGE']);
+    expect([codeForStatus(504), codeForStatus(599), codeForStatus(0)]).toEqual(['UNAVAILABLE', 'INTERNAL', 'BAD_REQUEST']);
+  });
 });

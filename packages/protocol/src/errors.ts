@@ -2,7 +2,8 @@
  * The one table of Cast error codes: each code's HTTP status and whether a
  * client may retry the same request later. The server answers every error as
  * `{"error":{"code","message"}}` with the status from this table; the SDKs
- * raise {@link CastError} with the same fields.
+ * raise {@link CastError} with the same fields. Each status's general code
+ * comes first: {@link codeForStatus} maps a status without a Cast body to it.
  *
  * @example
  * ```ts
@@ -189,8 +190,7 @@ export function isCastError(value: unknown): value is CastError {
     (typeof value === 'object' &&
       value !== null &&
       (value as { name?: unknown }).name === 'CastError' &&
-      typeof (value as { code?: unknown }).code === 'string' &&
-      (value as { code: string }).code in ERROR_CODES)
+      isErrorCode((value as { code?: unknown }).code))
   );
 }
 
@@ -210,42 +210,25 @@ export function isErrorCode(code: unknown): code is CastErrorCode {
 
 /**
  * The error code to use for an HTTP status that came without a Cast error body
- * (a proxy's 502, a bare 404).
+ * (a proxy's 502, a bare 404): the first code of that status in
+ * {@link ERROR_CODES} (the table lists each status's general code first), a
+ * gateway's 502 or 504 as `UNAVAILABLE`, else `INTERNAL` for 5xx and
+ * `BAD_REQUEST` for the rest (0 included).
  *
  * @param status - the HTTP status received
  * @returns the closest code in the table
  * @example
  * ```ts
  * codeForStatus(503) // 'UNAVAILABLE'
+ * codeForStatus(414) // 'URI_TOO_LONG'
  * ```
  */
 export function codeForStatus(status: number): CastErrorCode {
-  switch (status) {
-    case 400:
-      return 'BAD_REQUEST';
-    case 401:
-      return 'UNAUTHORIZED';
-    case 403:
-      return 'FORBIDDEN';
-    case 404:
-      return 'NOT_FOUND';
-    case 405:
-      return 'METHOD_NOT_ALLOWED';
-    case 408:
-      return 'TIMEOUT';
-    case 413:
-      return 'PAYLOAD_TOO_LARGE';
-    case 415:
-      return 'UNSUPPORTED_MEDIA_TYPE';
-    case 429:
-      return 'RATE_LIMITED';
-    case 502:
-    case 503:
-    case 504:
-      return 'UNAVAILABLE';
-    default:
-      return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
-  }
+  if (status === 502 || status === 504) return 'UNAVAILABLE';
+  let code: CastErrorCode;
+  // Status 0 stands for "no HTTP answer": its codes are not answers to map to.
+  if (status > 0) for (code in ERROR_CODES) if (ERROR_CODES[code].status === status) return code;
+  return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
 }
 
 /**
@@ -271,9 +254,5 @@ export function errorFromResponse(status: number, body: unknown, retryAfter?: nu
       ? inner.message
       : `The server answered HTTP ${status}.`;
   const retryable = status === 408 || status === 429 || status >= 500;
-  return new CastError(code, message, {
-    status,
-    retryable,
-    ...(retryAfter === undefined ? {} : { retryAfter }),
-  });
+  return new CastError(code, message, { status, retryable, retryAfter });
 }

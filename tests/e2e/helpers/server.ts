@@ -36,7 +36,7 @@ export interface TestServer {
   env: Record<string, string>;
   /** Everything the process printed so far. */
   output(): string;
-  /** The process id of the running server (to read its memory from /proc). */
+  /** The process id of the running server (to read its memory, or signal its memory probe). */
   pid(): number | undefined;
   /** SIGTERM and wait for exit. */
   stop(): Promise<number | null>;

@@ -60,6 +60,20 @@ describe('realtime.presence(channel)', () => {
     expect(ids(realtime.presence('room:2').members)).toEqual(['bob', 'carol']);
   });
 
+  it('keeps the sync of every channel of the stream, though they share one position (the snapshot’s)', async () => {
+    const { server, realtime } = setup();
+    const stream = await accept(server, { channels: ['room:1', 'room:2'] });
+    stream.push(sync('4-2', 'room:1', [ada]));
+    stream.push(sync('4-2', 'room:2', [bob]));
+    stream.push(join('4-3', 'room:2', 'carol'));
+    // A replayed event at or before the last position is still dropped.
+    stream.push(join('4-2', 'room:1', 'dan'));
+    await settle();
+    expect(realtime.presence('room:1')).toMatchObject({ synced: true, members: [ada] });
+    expect(realtime.presence('room:2').synced).toBe(true);
+    expect(ids(realtime.presence('room:2').members)).toEqual(['bob', 'carol']);
+  });
+
   it('hands out a new frozen array on each change, and the same one between changes', async () => {
     const { server, realtime } = setup();
     const room = realtime.presence('room:1');

@@ -119,7 +119,8 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     const current = attempt;
     const isCurrent = () => current === attempt;
     const abort = (controller = new AbortController());
-    setState(state === 'disconnected' ? 'connecting' : state === 'connected' ? 'reconnecting' : state);
+    // Only connect(), a retry timer and a token refresh open, so the state is disconnected or on its way.
+    if (state === 'disconnected') setState('connecting');
     // The stall timer also bounds a server that never answers.
     armStall(current);
     void run(current, isCurrent, abort.signal).catch((cause: unknown) => {
@@ -136,7 +137,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     let token: string;
     try {
       token = typeof config.token === 'string' ? config.token : await config.token();
-      if (typeof token !== 'string' || token === '') throw new TypeError('it returned no token');
+      if (!token || typeof token !== 'string') throw new TypeError('it returned no token');
     } catch (cause) {
       throw isCastError(cause)
         ? cause
@@ -221,8 +222,9 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       return;
     }
     const wire = message.id ? parseWireId(message.id) : undefined;
-    // A replay that overlaps what was already delivered (another node, a retried resume) is dropped.
-    if (wire && lastPosition && comparePositions(wire, lastPosition) <= 0) return;
+    // A replay that overlaps what was already delivered (another node, a retried resume) is dropped. The
+    // presence.sync of each channel of a stream share one position (the snapshot's): an equal one is kept.
+    if (wire && lastPosition && comparePositions(wire, lastPosition) < (type === 'presence.sync' ? 0 : 1)) return;
     // An event without an id keeps the previous one (SSE spec); an empty id clears it.
     if (message.id !== undefined) lastEventId = message.id || undefined;
     if (wire) lastPosition = wire;
@@ -244,7 +246,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     if (retryTimer !== undefined) open();
   };
   const target = globalThis as { addEventListener?: EventTarget['addEventListener']; removeEventListener?: EventTarget['removeEventListener'] };
-  if (typeof target.addEventListener === 'function') target.addEventListener('online', onOnline);
+  target.addEventListener?.('online', onOnline);
 
   const realtime: Realtime<Events> = {
     get state() {

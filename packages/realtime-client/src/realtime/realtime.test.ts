@@ -232,6 +232,17 @@ describe('SSE parsing edge cases', () => {
     expect(events[0]?.data).toEqual({ s: 'olá €😀' });
   });
 
+  it('delivers a 64 KB event (the default payload limit) split into 1 KB chunks whole', async () => {
+    const { server, events } = setup();
+    const stream = await accept(server);
+    const data = { s: 'x'.repeat(65_536) };
+    const frame = eventFrame('1-0', 'a', 'big', data);
+    for (let i = 0; i < frame.length; i += 1024) stream.push(frame.slice(i, i + 1024));
+    await settle();
+    expect(events.map((e) => e.type)).toEqual(['big']);
+    expect(events[0]?.data).toEqual(data);
+  });
+
   it('joins multi-line data with LF', async () => {
     const { server, events } = setup();
     const stream = await accept(server);

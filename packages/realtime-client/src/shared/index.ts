@@ -121,10 +121,13 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(options
     if (previous === 'connected' || next === 'connected') connectionListeners.emit(next === 'connected');
   };
 
-  /** Delivers one event in this tab, once: events at or before the last position are dropped. */
+  /**
+   * Delivers one event in this tab, once: events at or before the last position are dropped, but for
+   * the `presence.sync` of a stream's other channels, at the same position (the snapshot's).
+   */
   const deliver = (event: RealtimeEvent): void => {
     const wire = event.id ? parseWireId(event.id) : undefined;
-    if (wire && lastPosition && comparePositions(wire, lastPosition) <= 0) return;
+    if (wire && lastPosition && comparePositions(wire, lastPosition) < (event.type === 'presence.sync' ? 0 : 1)) return;
     if (event.id !== undefined) lastEventId = event.id || undefined;
     if (wire) lastPosition = wire;
     if (event.type.startsWith('presence.')) {

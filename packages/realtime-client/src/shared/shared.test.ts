@@ -186,6 +186,20 @@ describe('createSharedRealtime with Web Locks', () => {
     }
   });
 
+  it('gives every tab the sync of each channel of the stream, though they share one position', async () => {
+    const [a, b] = [openTab(), openTab()];
+    await run(200);
+    const stream = await acceptLast({ channels: ['room:1', 'room:2'] });
+    stream.push(eventFrame('3-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [{ userId: 'ada', userInfo: null, connections: 1 }] }));
+    stream.push(eventFrame('3-0', 'room:2', 'presence.sync', { channel: 'room:2', members: [{ userId: 'bob', userInfo: null, connections: 1 }] }));
+    await run();
+    for (const tab of [a, b]) {
+      expect(types(tab)).toEqual(['presence.sync', 'presence.sync']);
+      expect(tab.realtime.presence('room:1').members.map((m) => m.userId)).toEqual(['ada']);
+      expect(tab.realtime.presence('room:2').members.map((m) => m.userId)).toEqual(['bob']);
+    }
+  });
+
   it('lets a late tab join without a new stream, with the state and the presence so far', async () => {
     const a = openTab();
     await run(200);

@@ -1,0 +1,204 @@
+import { skipWhenMissing } from './helpers/skip.js';
+import { existsSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CastError, type ConnectionState, type Realtime, createRealtime } from '@cast/realtime-client';
+import { build } from 'esbuild';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer, issueToken, startServer } from './helpers/server.js';
+
+// The realtime client's presence view and its terminal events (revoked, disconnected) against the
+// real server: in Node, and in Chromium with the built client.
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CHROMIUM = '/usr/bin/chromium';
+const CLIENT_DIST = resolve(here, '../../packages/realtime-client/dist/index.js');
+const CHANNEL = 'room:1';
+
+let server: TestServer;
+const clients: Realtime[] = [];
+
+beforeAll(async () => {
+  server = await startServer({ env: { CAST_PRESENCE_GRACE_MS: '300' } });
+});
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  await server?.stop();
+});
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A token provider for one user of the room, counting its calls. */
+function provider(userId: string): { token: () => Promise<string>; calls: () => number } {
+  let calls = 0;
+  return {
+    token: async () => {
+      calls++;
+      return (await issueToken(server, { channels: [CHANNEL], userId, presence: true, userInfo: { name: userId } })).token;
+    },
+    calls: () => calls,
+  };
+}
+
+function client(userId: string): { realtime: Realtime; calls: () => number; states: ConnectionState[]; errors: CastError[] } {
+  const p = provider(userId);
+  const realtime = createRealtime({ url: server.url, token: p.token });
+  clients.push(realtime);
+  const states: ConnectionState[] = [];
+  const errors: CastError[] = [];
+  realtime.onStateChange((s) => states.push(s));
+  realtime.onError((e) => errors.push(e));
+  return { realtime, calls: p.calls, states, errors };
+}
+
+async function api(path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${server.url}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  expect(res.status, path).toBe(200);
+  return res.json();
+}
+
+const ids = (members: ReadonlyArray<{ userId: string }>) => members.map((m) => m.userId).sort();
+
+describe('realtime client presence and terminal events, in Node', () => {
+  it('keeps a presence view of the room that follows joins and leaves and agrees with GET /push/presence', async () => {
+    const ada = client('ada');
+    const view = ada.realtime.presence(CHANNEL);
+    const seen: string[][] = [];
+    view.onChange((members) => seen.push(ids(members)));
+    await until(() => ids(view.members).join() === 'ada', 'ada in her own view');
+
+    const bob = client('bob');
+    await until(() => ids(view.members).join() === 'ada,bob', 'bob joining');
+    const listed = await api(`/push/presence?channel=${encodeURIComponent(CHANNEL)}`);
+    expect(ids(listed.members)).toEqual(ids(view.members));
+    expect(view.members.find((m) => m.userId === 'bob')).toMatchObject({ userInfo: { name: 'bob' }, connections: 1 });
+
+    bob.realtime.destroy();
+    await until(() => ids(view.members).join() === 'ada', 'bob leaving after the grace period');
+    expect(ids((await api(`/push/presence?channel=${encodeURIComponent(CHANNEL)}`)).members)).toEqual(['ada']);
+    expect(seen).toContainEqual(['ada', 'bob']);
+    expect(seen.at(-1)).toEqual(['ada']);
+    ada.realtime.destroy();
+  });
+
+  it('stops for good on revoked (TOKEN_REVOKED) and connects again with a fresh token only when asked', async () => {
+    const carol = client('carol');
+    await until(() => carol.realtime.state === 'connected', 'carol connected');
+    expect(await api('/push/revoke', { userId: 'carol' })).toEqual({ revoked: 1 });
+    await until(() => carol.errors.some((e) => e.code === 'TOKEN_REVOKED'), 'TOKEN_REVOKED through onError');
+    await until(() => carol.realtime.state === 'disconnected', 'the client disconnected');
+    const calls = carol.calls();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(carol.realtime.state).toBe('disconnected');
+    expect(carol.calls()).toBe(calls);
+
+    // Signing in again: a token issued after the revocation works.
+    carol.realtime.connect();
+    await until(() => carol.realtime.state === 'connected', 'carol connected again');
+    expect(carol.calls()).toBe(calls + 1);
+    carol.realtime.destroy();
+  });
+
+  it('reconnects after disconnected with reconnect: true, and stops with DISCONNECTED when it is false', async () => {
+    const dan = client('dan');
+    await until(() => dan.realtime.state === 'connected', 'dan connected');
+    expect(await api('/push/disconnect', { userId: 'dan', reconnect: true })).toEqual({ disconnected: 1 });
+    await until(() => dan.states.filter((s) => s === 'connected').length === 2, 'dan reconnected');
+    expect(dan.errors.map((e) => e.code)).not.toContain('DISCONNECTED');
+
+    expect(await api('/push/disconnect', { userId: 'dan', reconnect: false })).toEqual({ disconnected: 1 });
+    await until(() => dan.errors.some((e) => e.code === 'DISCONNECTED'), 'DISCONNECTED through onError');
+    await until(() => dan.realtime.state === 'disconnected', 'dan disconnected');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(dan.realtime.state).toBe('disconnected');
+    expect(dan.states.filter((s) => s === 'connected')).toHaveLength(2);
+    dan.realtime.destroy();
+  });
+});
+
+const PAGE = (castUrl: string) => `<!doctype html><meta charset="utf-8"><title>presence</title>
+<script type="module">
+  import { createRealtime } from '/realtime-client.js';
+  window.report = { members: [], errors: [], state: '' };
+  const realtime = createRealtime({
+    url: ${JSON.stringify(castUrl)},
+    token: async () => (await (await fetch('/token?user=page')).json()).token,
+  });
+  const view = realtime.presence(${JSON.stringify(CHANNEL)});
+  view.onChange((members) => { window.report.members = members.map((m) => m.userId).sort(); });
+  realtime.onError((e) => window.report.errors.push(e.code));
+  realtime.onStateChange((s) => { window.report.state = s; });
+</script>`;
+
+describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presence and revocation, in Chromium', () => {
+  let site: Server;
+  let siteUrl: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const bundle = await build({ entryPoints: [CLIENT_DIST], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
+    const clientJs = bundle.outputFiles[0]?.text ?? '';
+    site = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/token') {
+        const userId = url.searchParams.get('user') ?? 'page';
+        issueToken(server, { channels: [CHANNEL], userId, presence: true }).then(
+          (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+          () => res.writeHead(500).end(),
+        );
+        return;
+      }
+      if (url.pathname === '/realtime-client.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(clientJs);
+      if (url.pathname === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE(server.url));
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+    siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => site?.close(r));
+  });
+
+  it('shows members joining and leaving, then stops with TOKEN_REVOKED when its user is revoked', async () => {
+    const page = await browser.newPage();
+    const report = () => page.evaluate(() => (window as unknown as { report: { members: string[]; errors: string[]; state: string } }).report);
+    const pageUntil = async (check: (r: Awaited<ReturnType<typeof report>>) => boolean, what: string) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const r = await report().catch(() => undefined);
+        if (r && check(r)) return r;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(r)}`);
+        await new Promise((x) => setTimeout(x, 50));
+      }
+    };
+    await page.goto(siteUrl);
+    await pageUntil((r) => r.members.join() === 'page', 'the page in its own view');
+
+    const erin = client('erin');
+    await pageUntil((r) => r.members.join() === 'erin,page', 'erin joining, seen in the page');
+    erin.realtime.destroy();
+    await pageUntil((r) => r.members.join() === 'page', 'erin leaving, seen in the page');
+
+    expect(await api('/push/revoke', { userId: 'page' })).toEqual({ revoked: 1 });
+    const r = await pageUntil((x) => x.errors.includes('TOKEN_REVOKED') && x.state === 'disconnected', 'TOKEN_REVOKED in the page');
+    expect(r.state).toBe('disconnected');
+    await page.close();
+  });
+});
