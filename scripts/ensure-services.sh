@@ -13,6 +13,8 @@ apt_install() {
 
 # Redis on 127.0.0.1:6379
 if ! command -v redis-server >/dev/null; then say "installing redis"; apt_install redis-server; fi
+# redis-cli joins the Redis Cluster the cluster tests start (Debian's redis-server depends on it).
+if ! command -v redis-cli >/dev/null; then say "installing redis-tools"; apt_install redis-tools; fi
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   say "starting redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no

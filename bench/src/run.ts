@@ -15,6 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { startRedisCluster } from '../../apps/server/src/broker/redis-cluster-test-support.js';
+import { slotOf } from '../../apps/server/src/broker/redis/slot.js';
 import { distPath, pinCores, startHub } from './harness.js';
 import { type Figure, PEERS, type Peer, type TargetName, bestPeer, limitOf, meetsGoal, peerRatioOf, ratioOf, renderTable } from './report.js';
 import {
@@ -340,8 +342,60 @@ async function redisScenario(): Promise<void> {
       if (r?.fanout) put(f, cast, r.fanout);
       else failed(f, cast, new Error(r?.error ?? 'not measured'));
     }
+    await tenantsScenario(redis.url, n, label, options, b);
   } finally {
     redis.stop();
+  }
+}
+
+/**
+ * Fan-out with three tenants, every event published to each, on two nodes: over one Redis, then
+ * over a three-shard Redis Cluster with one tenant on each shard.
+ */
+async function tenantsScenario(
+  redisUrl: string,
+  n: number,
+  label: string,
+  options: { subscribers: number; startRate: number; maxRate: number; search: boolean; p99LimitMs: number },
+  baselineFanout: Measurement | undefined,
+): Promise<void> {
+  const one = figure('redis-tenants-1', `fan-out via one Redis, 2 nodes, 3 tenants, ${label} subs`, 'deliveries/s', true);
+  const sharded = figure('redis-tenants-cluster', `fan-out via a 3-shard Redis Cluster, 2 nodes, 3 tenants, ${label} subs`, 'deliveries/s', true);
+  if (baselineFanout) {
+    put(one, baseline, baselineFanout);
+    put(sharded, baseline, baselineFanout);
+  }
+  let shards: Awaited<ReturnType<typeof startRedisCluster>> | undefined;
+  try {
+    shards = await startRedisCluster();
+  } catch (e) {
+    failed(sharded, cast, e);
+  }
+  try {
+    const prefix = `bench${Date.now()}:`;
+    // One tenant per shard of the cluster (on one Redis the same names).
+    const tenants = new Map<number, string>();
+    for (let i = 0; tenants.size < 3 && i < 500; i++) {
+      const port = shards ? await shards.portOfSlot(slotOf(`${prefix}:{t${i}}:log`)) : i;
+      if (!tenants.has(port)) tenants.set(port, `t${i}`);
+    }
+    const keys = [...tenants.values()].map((tenant) => ({ tenant, key: randomBytes(24).toString('hex') }));
+    const env = (url: string): Record<string, string> => ({
+      CAST_REDIS_URL: url,
+      CAST_REDIS_PREFIX: prefix,
+      CAST_API_KEYS: keys.map((k) => `${k.tenant}=${k.key}`).join(','),
+    });
+    for (const [f, url] of [
+      [one, redisUrl],
+      [sharded, shards?.url],
+    ] as const) {
+      if (!url) continue;
+      const r = (await fanout([cast], settings, { ...options, nodes: 2, hubEnv: env(url), apiKeys: keys.map((k) => k.key) })).get('cast');
+      if (r?.fanout) put(f, cast, r.fanout);
+      else failed(f, cast, new Error(r?.error ?? 'not measured'));
+    }
+  } finally {
+    await shards?.stop();
   }
 }
 

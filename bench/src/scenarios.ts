@@ -215,8 +215,7 @@ interface StepResult {
 async function publishStep(
   hubs: Hub[],
   subs: Subscribers,
-  publisher: Worker,
-  apiKey: string,
+  publishers: Array<{ worker: Worker; apiKey: string }>,
   subscriberCount: number,
   rate: number,
   durationMs: number,
@@ -231,23 +230,37 @@ async function publishStep(
   await subs.window(base, count);
   const before = hubs.map((h) => sampleProcess(h.pid));
   const machine0 = sampleMachine();
-  const pub = await publisher.call<RequestReply>(
-    {
-      type: 'publish',
-      url: hubs[0]!.url,
-      apiKey,
-      channel: CHANNEL,
-      event: EVENT,
-      base,
-      count,
-      rate,
-      payloadBytes,
-      connections: publishConnections,
-      addressIndex: Math.floor(Math.random() * 1e6),
-      deadlineMs: durationMs * 2 + 5000,
-    },
-    durationMs * 3 + 60_000,
+  const pubs = await Promise.all(
+    publishers.map(({ worker, apiKey }) =>
+      worker.call<RequestReply>(
+        {
+          type: 'publish',
+          url: hubs[0]!.url,
+          apiKey,
+          channel: CHANNEL,
+          event: EVENT,
+          base,
+          count,
+          rate,
+          payloadBytes,
+          connections: publishConnections,
+          addressIndex: Math.floor(Math.random() * 1e6),
+          deadlineMs: durationMs * 2 + 5000,
+        },
+        durationMs * 3 + 60_000,
+      ),
+    ),
   );
+  // Each subscriber sees one tenant's events: the fewest any tenant's publisher sent.
+  const pub = pubs.reduce((a, b) => ({
+    ...a,
+    sent: Math.min(a.sent, b.sent),
+    ok: a.ok + b.ok,
+    failed: a.failed + b.failed,
+    maxLagMs: Math.max(a.maxLagMs, b.maxLagMs),
+    sampleError: a.sampleError ?? b.sampleError,
+    cpu: { user: a.cpu.user + b.cpu.user, system: a.cpu.system + b.cpu.system },
+  }));
   await subs.drain(pub.sent * subscriberCount, 1500, 5000);
   const after = hubs.map((h) => sampleProcess(h.pid));
   const machine = machineBusy(machine0, sampleMachine(), CORES);
@@ -305,6 +318,12 @@ export interface FanoutOptions {
   /** Hub nodes per target (Redis scale-out): subscribers are split over them, publishes go to the first. */
   nodes?: number;
   hubEnv?: Record<string, string>;
+  /**
+   * API keys of several tenants (in `hubEnv`'s CAST_API_KEYS): subscribers are split evenly over
+   * them and every event is published to each tenant, so each subscriber still sees every
+   * sequence number once. @defaultValue the target's one key
+   */
+  apiKeys?: string[];
 }
 
 /** Results of {@link fanout} for one target. */
@@ -320,7 +339,8 @@ interface Session {
   hubs: Hub[];
   urls: string[];
   subs: Subscribers;
-  publisher: Worker;
+  /** One publisher per tenant. */
+  publishers: Array<{ worker: Worker; apiKey: string }>;
   token: string;
   seq: { next: number };
   result: FanoutResult;
@@ -330,13 +350,20 @@ interface Session {
 async function openSession(target: TargetSpec, settings: RunSettings, options: FanoutOptions): Promise<Session> {
   const hubs: Hub[] = [];
   const subs = new Subscribers(Math.max(settings.subscriberWorkers, options.nodes ?? 1));
-  const publisher = new Worker(distPath('load/request-worker.js'));
-  const session: Session = { target, hubs, urls: [], subs, publisher, token: '', seq: { next: 0 }, result: {} };
+  const apiKeys = options.apiKeys ?? [target.apiKey];
+  const publishers = apiKeys.map((apiKey) => ({ worker: new Worker(distPath('load/request-worker.js')), apiKey }));
+  const session: Session = { target, hubs, urls: [], subs, publishers, token: '', seq: { next: 0 }, result: {} };
   for (let i = 0; i < (options.nodes ?? 1); i++) hubs.push(await target.start(options.hubEnv));
   session.urls = hubs.map((h) => h.url);
-  session.token = await issueToken(session.urls[0]!, target.apiKey);
+  // Every tenant gets the same sequence numbers, so a healed connection of any tenant fits the window.
+  const tokens = await Promise.all(apiKeys.map((key) => issueToken(session.urls[0]!, key)));
+  session.token = tokens[0]!;
   const t0 = performance.now();
-  const replies = await subs.connect(session.urls, session.token, options.subscribers);
+  const replies: ConnectReply[] = [];
+  for (const [k, token] of tokens.entries()) {
+    const share = Math.floor(options.subscribers / tokens.length) + (k < options.subscribers % tokens.length ? 1 : 0);
+    replies.push(...(await subs.connect(session.urls, token, share)));
+  }
   const connectFail = connectFailures(replies, options.subscribers);
   log(`  ${target.name}: ${options.subscribers} subscribers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s${hubs.length > 1 ? ` over ${hubs.length} nodes` : ''}`);
   if (connectFail.length) throw new Error(connectFail.join('; '));
@@ -345,12 +372,12 @@ async function openSession(target: TargetSpec, settings: RunSettings, options: F
 
 async function closeSession(s: Session): Promise<void> {
   await s.subs.stop();
-  await s.publisher.stop();
+  await Promise.all(s.publishers.map((p) => p.worker.stop()));
   await Promise.all(s.hubs.map((h) => h.stop()));
 }
 
 function step(s: Session, settings: RunSettings, options: FanoutOptions, rate: number, durationMs: number, p99LimitMs: number): Promise<StepResult> {
-  return publishStep(s.hubs, s.subs, s.publisher, s.target.apiKey, options.subscribers, rate, durationMs, s.seq, settings.payloadBytes, p99LimitMs, settings.publishConnections);
+  return publishStep(s.hubs, s.subs, s.publishers, options.subscribers, rate, durationMs, s.seq, settings.payloadBytes, p99LimitMs, settings.publishConnections);
 }
 
 function describeStep(name: string, subscribers: number, st: StepResult): string {

@@ -86,12 +86,22 @@ describe('loadConfig', () => {
     [{ CAST_SIGNING_SECRET: 'short' }, /CAST_SIGNING_SECRET must be at least 32 characters/],
     [{ CAST_CORS_ORIGINS: 'https://app.example.com/path' }, /^CAST_CORS_ORIGINS/],
     [{ CAST_REDIS_URL: 'http://x' }, /^CAST_REDIS_URL/],
+    [{ CAST_REDIS_URL: 'redis+cluster://h:7000,nope:port' }, /^CAST_REDIS_URL: a Redis Cluster URL lists host:port seeds/],
     [{ CAST_DATABASE_URL: 'mysql://x' }, /^CAST_DATABASE_URL/],
     [{ CAST_WATCH_TABLES: 'orders' }, /CAST_WATCH_TABLES needs CAST_DATABASE_URL/],
   ])('refuses %j with one line naming the variable', (override, pattern) => {
     const message = errorOf({ ...BASE, ...override });
     expect(message).toMatch(pattern);
     expect(message).not.toContain('\n');
+  });
+});
+
+describe('CAST_REDIS_URL', () => {
+  it('names one Redis or a Redis Cluster by its seeds', () => {
+    expect(loadConfig({ ...BASE, CAST_REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(loadConfig({ ...BASE, CAST_REDIS_URL: 'redis+cluster://10.0.0.5:7000,10.0.0.6:7000' }).redisUrl).toBe(
+      'redis+cluster://10.0.0.5:7000,10.0.0.6:7000',
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseRedisUrl } from './broker/redis/url.js';
 
 /** What one API key may do: secret keys publish and issue tokens; public keys only subscribe. */
 export type KeyKind = 'secret' | 'public';
@@ -319,8 +320,12 @@ export function loadConfig(env: Env = process.env): Config {
 
   const host = env.HOST?.trim() || '127.0.0.1';
   const redisUrl = env.CAST_REDIS_URL?.trim() || undefined;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('CAST_REDIS_URL must start with redis:// or rediss:// (e.g. redis://127.0.0.1:6379).');
+  if (redisUrl) {
+    try {
+      parseRedisUrl(redisUrl);
+    } catch (err) {
+      throw new ConfigError(`CAST_REDIS_URL: ${(err as Error).message}`);
+    }
   }
   const databaseUrl = env.CAST_DATABASE_URL?.trim() || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {

@@ -28,7 +28,7 @@ export interface RunningServer {
 /** Creates the broker the configuration asks for; Redis code is loaded only when configured. */
 export async function createBroker(config: Config): Promise<Broker> {
   if (config.redisUrl) {
-    const { createRedisBroker } = await import('./broker/redis.js');
+    const { createRedisBroker } = await import('./broker/redis/index.js');
     return createRedisBroker({
       url: config.redisUrl,
       prefix: config.redisPrefix,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { comparePositions, parseRedisPosition } from './redis-codec.js';
+import { comparePositions, parseRedisPosition } from './redis/codec.js';
 import type { Broker, ControlMessage, LocalDelivery, PublishInput, StoredEvent } from './types.js';
 
 /** Limits a contract test asks its broker for. */

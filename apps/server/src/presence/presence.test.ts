@@ -129,7 +129,7 @@ describe('presence on one node', () => {
 
 describe('presence on two nodes over Redis', () => {
   it('reports each occupancy and presence change once for the cluster, from whichever node decided it', async () => {
-    const { createRedisBroker } = await import('../broker/redis.js');
+    const { createRedisBroker } = await import('../broker/redis/index.js');
     const { TEST_REDIS_URL, dropPrefix, testPrefix } = await import('../broker/redis-test-support.js');
     const prefix = testPrefix();
     const events: LifecycleEvent[] = [];

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { backoffDelay, type WebhookEvent } from '@cast/protocol';
-import { Redis } from 'ioredis';
+import type { WebhookEvent } from '@cast/protocol';
+import { type CommandClient, createCommandClient } from '../broker/redis/connection.js';
+import { parseRedisUrl } from '../broker/redis/url.js';
 import type { WebhookEndpoint } from '../config.js';
 import type { LifecycleEvent } from '../lifecycle.js';
 import { type WebhookEngine, type WebhookEngineOptions, endpointsByTenant, toWebhookEvent } from './engine.js';
@@ -61,11 +62,11 @@ return 0`;
 
 type StreamReply = Array<[string, Array<[string, string[] | null]>]> | null;
 
-interface ScriptClient extends Redis {
+type ScriptClient = CommandClient & {
   castWebhookAdd(numKeys: number, ...args: Array<string | number>): Promise<number>;
   castWebhookRenew(key: string, node: string, ms: number): Promise<number>;
   castWebhookRelease(key: string, node: string): Promise<number>;
-}
+};
 
 /**
  * The stream of one receiver URL: under the tenant's hash tag, so a tenant's
@@ -136,14 +137,9 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
   const batchWindowMs = options.batchWindowMs ?? 100;
   const log = options.log ?? ((line: string) => console.error(line));
   const stop = new AbortController();
-  const redis = new Redis(options.url, {
-    lazyConnect: false,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: 2000,
-    connectionName: `cast:${node}:webhooks`,
-    retryStrategy: (attempt) => backoffDelay(attempt, { floorMs: 50, capMs: 1000, jitter: 'none' }),
-  }) as ScriptClient;
+  // One Redis or a Redis Cluster (CAST_REDIS_URL): a receiver's stream and lease carry the tenant's hash tag.
+  const redis = createCommandClient(parseRedisUrl(options.url), { timeoutMs: 2000, name: `cast:${node}:webhooks` }) as ScriptClient;
+  redis.connect().catch(() => {});
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) log(`cast: webhooks: Redis unreachable (${err.message}); events wait in memory`);

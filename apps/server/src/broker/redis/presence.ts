@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { CastError, ChannelInfo, PresenceMember } from '@cast/protocol';
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from './redis-keys.js';
-import { presenceChangeData } from '../presence/events.js';
-import type { ChannelPage, PresenceChange, PresenceSnapshot, PresenceStore } from './types.js';
-
-/** The Redis client with the presence scripts defined on it. */
-export interface PresenceClient extends Redis {
-  castPresence(...args: Array<string | number>): Promise<unknown>;
-  castSnapshot(...args: Array<string | number>): Promise<unknown>;
-}
+import type { RedisKeys } from './keys.js';
+import { type ScriptClient, tenantKeys } from './scripts.js';
+import { presenceChangeData } from '../../presence/events.js';
+import type { ChannelPage, PresenceChange, PresenceSnapshot, PresenceStore } from '../types.js';
 
 /** What the Redis presence store uses of its broker. */
 export interface RedisPresenceHost {
-  cmd: PresenceClient;
+  cmd: ScriptClient;
   keys: RedisKeys;
   node: string;
   /** The scripts' `now` argument ('' for Redis's clock). */
@@ -96,9 +90,11 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       if (!registered.has(tenant)) {
         // Where the reaper finds a dead node's parts (outside the tenant's hash tag, like the node list).
         registered.add(tenant);
-        cmd.multi().sadd(partNodes, node).sadd(partTenants(node), tenant).exec().catch(() => registered.delete(tenant));
+        // Two commands, not one transaction: on a Redis Cluster the two sets may live on two shards.
+        Promise.all([cmd.sadd(partNodes, node), cmd.sadd(partTenants(node), tenant)]).catch(() => registered.delete(tenant));
       }
       return await cmd.castPresence(
+        ...tenantKeys(keys, tenant),
         keys.prefix,
         tenant,
         node,
@@ -138,7 +134,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
     async snapshot(tenant, channels): Promise<PresenceSnapshot> {
       let reply: unknown[];
       try {
-        reply = (await cmd.castSnapshot(keys.prefix, tenant, node, host.scriptNow(), host.nodeTtlMs, channels.length, ...channels)) as unknown[];
+        reply = (await cmd.castSnapshot(...tenantKeys(keys, tenant), keys.prefix, tenant, node, host.scriptNow(), host.nodeTtlMs, channels.length, ...channels)) as unknown[];
       } catch (err) {
         throw host.unavailable(err, 'the presence read');
       }
@@ -165,7 +161,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       try {
         const names = await cmd.zrangebylex(keys.tenant(tenant) + 'chs', min, max, 'LIMIT', 0, limit + 1);
         const page = names.slice(0, limit);
-        const live = (await cmd.zrangebyscore(keys.nodes, host.redisNow() - host.nodeTtlMs, '+inf')).filter((n) => n !== node);
+        const live = (await cmd.zrangebyscore(keys.liveNodes(tenant), host.redisNow() - host.nodeTtlMs, '+inf')).filter((n) => n !== node);
         const p = cmd.pipeline();
         for (const other of live) p.hmget(keys.subscribers(tenant, other), ...(page.length > 0 ? page : ['']));
         for (const channel of page) p.hvals(`${keys.tenant(tenant)}pu:${channel}`);
@@ -209,10 +205,11 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           if (seen !== null && Number(seen) > now - host.nodeTtlMs - graceMs) continue;
           const tenants = await cmd.smembers(partTenants(other));
           for (const tenant of tenants) {
-            const flat = await cmd.castPresence(keys.prefix, tenant, node, host.scriptNow(), host.maxAgeMs, host.historySize, host.maxAgeMs + 60_000, host.historyMaxBytes, randomUUID(), 'reap', other);
+            const flat = await cmd.castPresence(...tenantKeys(keys, tenant), keys.prefix, tenant, node, host.scriptNow(), host.maxAgeMs, host.historySize, host.maxAgeMs + 60_000, host.historyMaxBytes, randomUUID(), 'reap', other);
             out.push(...changes(tenant, flat));
           }
-          await cmd.multi().del(partTenants(other)).srem(partNodes, other).exec();
+          await cmd.del(partTenants(other));
+          await cmd.srem(partNodes, other);
         }
       } catch (err) {
         throw host.unavailable(err, 'the presence reap');

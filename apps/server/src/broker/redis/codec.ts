@@ -1,4 +1,4 @@
-import type { StoredEvent } from './types.js';
+import type { StoredEvent } from '../types.js';
 
 /**
  * The largest sequence number of a Redis stream id (2^64 - 1). A position

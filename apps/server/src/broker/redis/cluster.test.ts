@@ -1,0 +1,235 @@
+import { isCastError } from '@cast/protocol';
+import { Cluster } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describeBrokerContract } from '../contract.js';
+import { startRedisCluster, type TestRedisCluster } from '../redis-cluster-test-support.js';
+import { testPrefix } from '../redis-test-support.js';
+import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from '../types.js';
+import { describeAcrossNodes, killPubsubClient, withRedis } from './across-nodes.js';
+import { comparePositions, parseRedisPosition } from './codec.js';
+import { createRedisBroker, type RedisBrokerOptions } from './index.js';
+import { createRedisKeys } from './keys.js';
+import { slotOf } from './slot.js';
+
+const quiet = () => {};
+
+// One private Redis Cluster (three masters on loopback) for this file.
+let cluster: TestRedisCluster;
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describeBrokerContract('redis', async (options) => {
+  const broker = createRedisBroker({ url: cluster.url, prefix: testPrefix(), log: quiet, ...options });
+  return { broker, cleanup: () => broker.close() };
+});
+
+const master = (port: number) => `redis://127.0.0.1:${port}`;
+
+// The Redis broker's tests across nodes, as on one Redis.
+describeAcrossNodes({
+  cluster: true,
+  url: () => cluster.url,
+  admin: () =>
+    new Cluster(
+      cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1 } },
+    ),
+  // The cluster is this file's own and goes away whole.
+  drop: async () => {},
+  keysLike: async (pattern) => (await Promise.all(cluster.ports.map((p) => withRedis(master(p), (r) => r.keys(pattern))))).flat(),
+  shardNumsub: async (channel) => withRedis(master(await cluster.portOfSlot(slotOf(channel))), (r) => r.call('PUBSUB', 'SHARDNUMSUB', channel)),
+  killClient: (name) => killPubsubClient(cluster.ports.map(master), name),
+});
+
+class Recorder implements LocalDelivery {
+  readonly received: Array<{ tenant: string; event: StoredEvent }> = [];
+  readonly resets: string[] = [];
+  readonly controls: ControlMessage[] = [];
+  deliver(tenant: string, event: StoredEvent): number {
+    this.received.push({ tenant, event });
+    return 1;
+  }
+  reset(tenant: string): void {
+    this.resets.push(tenant);
+  }
+  control(_tenant: string, message: ControlMessage): number {
+    this.controls.push(message);
+    return 1;
+  }
+  positions(tenant: string): string[] {
+    return this.received.filter((r) => r.tenant === tenant).map((r) => r.event.position);
+  }
+}
+
+function expectIncreasing(positions: readonly string[]): void {
+  for (let i = 1; i < positions.length; i++) {
+    const a = parseRedisPosition(positions[i - 1] as string);
+    const b = parseRedisPosition(positions[i] as string);
+    expect(a && b && comparePositions(b, a) > 0, `${positions[i - 1]} < ${positions[i]}`).toBe(true);
+  }
+}
+
+const input = (channel: string, n: number, idempotencyKey?: string) => ({
+  channel,
+  event: 'order.created',
+  data: JSON.stringify({ n }),
+  ...(idempotencyKey ? { idempotencyKey } : {}),
+});
+
+describe('redis broker on a Redis Cluster, across nodes', () => {
+  let prefix: string;
+  let brokers: Broker[] = [];
+
+  afterEach(async () => {
+    await Promise.all(brokers.map((b) => b.close()));
+    brokers = [];
+  });
+
+  async function node(options: Partial<RedisBrokerOptions> = {}) {
+    const broker = createRedisBroker({
+      url: cluster.url,
+      prefix,
+      historySize: 1000,
+      historyMaxAgeSeconds: 3600,
+      idempotencyWindowSeconds: 3600,
+      nodeTtlMs: 3000,
+      log: process.env.CAST_TEST_LOG ? (line) => console.log(line) : quiet,
+      ...options,
+    });
+    brokers.push(broker);
+    const local = new Recorder();
+    await broker.start(local);
+    return { broker, local };
+  }
+
+  /** One tenant per master: tenant name → the port of the master serving it. */
+  async function tenantsPerShard(): Promise<Map<string, number>> {
+    const keys = createRedisKeys(prefix, { cluster: true });
+    const byPort = new Map<number, string>();
+    for (let i = 0; byPort.size < 3 && i < 200; i++) {
+      const port = await cluster.portOfSlot(slotOf(keys.log(`t${i}`)));
+      if (!byPort.has(port)) byPort.set(port, `t${i}`);
+    }
+    return new Map([...byPort].map(([port, tenant]) => [tenant, port]));
+  }
+
+  it('keeps every key of a tenant in one slot, and spreads tenants over the shards', async () => {
+    prefix = testPrefix();
+    const keys = createRedisKeys(prefix, { cluster: true });
+    const slot = slotOf(keys.log('acme'));
+    for (const key of [keys.meta('acme'), keys.live('acme'), keys.control('acme'), keys.epochOf('acme'), keys.liveNodes('acme'), keys.sessions('acme', 'n1'), keys.revocations('acme')]) {
+      expect(slotOf(key), key).toBe(slot);
+    }
+    expect(new Set((await tenantsPerShard()).values()).size).toBe(3);
+  });
+
+  it('delivers, counts and replays across nodes for tenants on every shard', async () => {
+    prefix = testPrefix();
+    const a = await node();
+    const b = await node();
+    const tenants = [...(await tenantsPerShard()).keys()];
+    for (const t of tenants) b.broker.listen(t, 'orders');
+    await b.broker.addSession({ id: 's1', tenant: tenants[0] as string, channels: ['orders'], userId: 'ada', connectedAt: new Date().toISOString() } as never);
+    for (const t of tenants) {
+      const outcomes = await a.broker.publish(t, [input('orders', 1), input('orders', 2), input('orders', 3)]);
+      expectIncreasing(outcomes.map((o) => o.event.position));
+      await vi.waitFor(() => expect(b.local.positions(t)).toEqual(expect.arrayContaining(outcomes.map((o) => o.event.position))));
+      const replay = await b.broker.replay(t, ['orders'], outcomes[0]!.event.position);
+      expect(replay.recovered).toBe(true);
+      expect(replay.events.map((e) => e.position)).toEqual(outcomes.slice(1).map((o) => o.event.position));
+    }
+    // `delivered` counts b's registered stream; sessions are listed from a.
+    const [counted] = await a.broker.publish(tenants[0] as string, [input('orders', 4)]);
+    expect(counted!.delivered).toBe(1);
+    expect((await a.broker.listSessions(tenants[0] as string, {})).map((s) => s.id)).toEqual(['s1']);
+    // Idempotency holds through either node.
+    const [first] = await a.broker.publish(tenants[1] as string, [input('orders', 5, 'k1')]);
+    const [again] = await b.broker.publish(tenants[1] as string, [input('orders', 5, 'k1')]);
+    expect(again!.duplicate).toBe(true);
+    expect(again!.event.messageId).toBe(first!.event.messageId);
+  }, 30_000);
+
+  it('sends a revocation to every node serving the tenant and sums their answers', async () => {
+    prefix = testPrefix();
+    const a = await node();
+    const b = await node();
+    const [tenant] = [...(await tenantsPerShard()).keys()];
+    await b.broker.revocations(tenant as string); // b serves the tenant: it subscribed to its control channel
+    await a.broker.revocations(tenant as string);
+    const answered = await a.broker.revoke(tenant as string, { kind: 'user', userId: 'ada', at: Date.now() } as never);
+    expect(answered).toBe(2);
+    expect(b.local.controls).toHaveLength(1);
+  });
+
+  it('answers 503 for the tenants of a killed shard only, and catches up when it returns', async () => {
+    prefix = testPrefix();
+    const a = await node();
+    const b = await node();
+    const tenants = await tenantsPerShard();
+    const [dead, victim] = [...tenants][0] as [string, number];
+    const alive = [...tenants.keys()].filter((t) => t !== dead);
+    for (const t of tenants.keys()) b.broker.listen(t, 'orders');
+    const before = await a.broker.publish(dead, [input('orders', 1)]);
+    await vi.waitFor(() => expect(b.local.positions(dead)).toEqual([before[0]!.event.position]));
+
+    await cluster.kill(victim);
+    const refused = await a.broker.publish(dead, [input('orders', 2)]).catch((err: unknown) => err);
+    expect(isCastError(refused) && refused.code).toBe('UNAVAILABLE');
+    for (const t of alive) {
+      const [ok] = await a.broker.publish(t, [input('orders', 3)]);
+      await vi.waitFor(() => expect(b.local.positions(t)).toContain(ok!.event.position));
+    }
+    expect(await a.broker.ready()).toBe(true);
+
+    await cluster.restart(victim);
+    // The shard came back empty (no persistence): publishes work again, and b's feed follows.
+    const [back] = await vi.waitFor(() => a.broker.publish(dead, [input('orders', 4)]), { timeout: 15_000, interval: 200 });
+    await vi.waitFor(() => expect(b.local.positions(dead)).toContain(back!.event.position), { timeout: 15_000 });
+  }, 60_000);
+
+  it('loses no event while a listened tenant\'s slot moves to another shard', async () => {
+    prefix = testPrefix();
+    const a = await node();
+    const b = await node();
+    const tenant = 'mover';
+    const keys = createRedisKeys(prefix, { cluster: true });
+    const slot = slotOf(keys.log(tenant));
+    b.broker.listen(tenant, 'orders');
+    const published: string[] = [];
+    const [first] = await a.broker.publish(tenant, [input('orders', 0)]);
+    const [keyed] = await a.broker.publish(tenant, [input('orders', 0, 'key-before')]);
+    published.push(first!.event.position, keyed!.event.position);
+    await vi.waitFor(() => expect(b.local.positions(tenant)).toEqual(published));
+
+    let stop = false;
+    const publisher = (async () => {
+      for (let n = 1; !stop && n < 2000; n++) {
+        try {
+          // Every other publish with an idempotency key (its keys move with the slot too).
+          const [o] = await a.broker.publish(tenant, [input('orders', n, n % 2 ? `key-${n}` : undefined)]);
+          published.push(o!.event.position);
+        } catch {
+          // 503 while the slot settles: the event was not published (retrying is the caller's).
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const from = await cluster.portOfSlot(slot);
+    await cluster.moveSlot(slot, cluster.ports.find((p) => p !== from) as number, { pauseMs: 200 });
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await publisher;
+    const [last] = await a.broker.publish(tenant, [input('orders', -1)]);
+    published.push(last!.event.position);
+    expect(published.length).toBeGreaterThan(20);
+    await vi.waitFor(() => expect(b.local.positions(tenant)).toEqual(published), { timeout: 15_000 });
+    expect(b.local.resets).toEqual([]);
+    // The idempotency keys came along: a retry of one is answered with its first outcome.
+    const [retried] = await a.broker.publish(tenant, [input('orders', 0, 'key-before')]);
+    expect(retried).toMatchObject({ duplicate: true, event: { position: keyed!.event.position } });
+  }, 60_000);
+});

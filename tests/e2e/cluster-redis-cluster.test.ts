@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { type TestRedisCluster, slotOf, startRedisCluster } from './helpers/redis-cluster.js';
+import { issueToken, publish, type TestServer } from './helpers/server.js';
+import { openRaw, type RawEvent, type RawStream } from './helpers/sse.js';
+
+// Two server nodes on a private three-master Redis Cluster (CAST_REDIS_URL=redis+cluster://…),
+// with three tenants, one on each shard.
+let redis: TestRedisCluster;
+let cluster: TestCluster;
+let nodes: TestServer[];
+/** Tenant → the port of the master serving it. */
+const shardOf = new Map<string, number>();
+const streams: RawStream[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisCluster();
+  const prefix = `cast-e2e-${randomBytes(6).toString('hex')}`;
+  const tenants: Record<string, string> = {};
+  const taken = new Set<number>();
+  for (let i = 0; taken.size < 3 && i < 200; i++) {
+    const port = await redis.portOfSlot(slotOf(`${prefix}:{tenant${i}}:log`));
+    if (taken.has(port)) continue;
+    taken.add(port);
+    tenants[`tenant${i}`] = `sk_test_${randomBytes(12).toString('hex')}`;
+    shardOf.set(`tenant${i}`, port);
+  }
+  cluster = await startCluster({ size: 2, redisUrl: redis.url, tenants, env: { CAST_REDIS_PREFIX: prefix } });
+  nodes = cluster.nodes;
+}, 60_000);
+afterAll(async () => {
+  for (const s of streams) s.close();
+  await cluster?.stop();
+  await redis?.stop();
+});
+
+const tenantNames = () => [...shardOf.keys()];
+
+function as(node: TestServer, tenant: string) {
+  return { url: node.url, apiKey: cluster.tenants[tenant] as string };
+}
+
+async function subscribe(node: TestServer, tenant: string, channels: string[], lastEventId?: string): Promise<RawStream> {
+  const { token } = await issueToken(as(node, tenant), { channels });
+  const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`, lastEventId ? { 'last-event-id': lastEventId } : {});
+  streams.push(s);
+  expect(s.status).toBe(200);
+  await s.waitFor(1);
+  expect(s.events[0]?.event).toBe('connected');
+  return s;
+}
+
+const live = (s: RawStream) => s.events.filter((e) => e.event !== 'connected');
+const ids = (events: RawEvent[]) => events.map((e) => e.id as string);
+
+describe('Cast nodes on a Redis Cluster', () => {
+  it('are ready, on the Redis broker', async () => {
+    for (const node of nodes) {
+      const res = await fetch(`${node.url}/readyz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ready', broker: 'redis' });
+    }
+  });
+
+  it('delivers across nodes and replays on any node, for tenants on every shard', async () => {
+    for (const tenant of tenantNames()) {
+      const sub = await subscribe(nodes[1] as TestServer, tenant, ['orders']);
+      const published: string[] = [];
+      for (let n = 0; n < 3; n++) {
+        const res = await publish(as(nodes[0] as TestServer, tenant), { channel: 'orders', event: 'order.created', data: { n } });
+        expect(res.status).toBe(200);
+        expect(res.body.delivered).toBe(1);
+        published.push(res.body.eventId as string);
+      }
+      await sub.waitFor(4);
+      expect(ids(live(sub))).toEqual(published);
+      // A resume on the other node from the first event gets the rest, recovered.
+      const resumed = await subscribe(nodes[0] as TestServer, tenant, ['orders'], published[0]);
+      expect(JSON.parse(resumed.events[0]!.data).recovered).toBe(true);
+      await resumed.waitFor(3);
+      expect(ids(live(resumed))).toEqual(published.slice(1));
+    }
+  });
+
+  it('answers 503 for the tenants of a killed shard only, and delivers again when it returns', async () => {
+    const [dead, ...alive] = tenantNames() as [string, ...string[]];
+    const sub = await subscribe(nodes[1] as TestServer, dead, ['orders']);
+    await redis.kill(shardOf.get(dead) as number);
+    const refused = await publish(as(nodes[0] as TestServer, dead), { channel: 'orders', event: 'order.created', data: { n: 1 } });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('UNAVAILABLE');
+    for (const tenant of alive) {
+      const ok = await publish(as(nodes[0] as TestServer, tenant), { channel: 'orders', event: 'order.created', data: { n: 1 } });
+      expect(ok.status).toBe(200);
+    }
+    await redis.restart(shardOf.get(dead) as number);
+    // Back, empty (no persistence): publishes succeed again and reach the open stream, or end it so it resumes.
+    const back = await vi.waitFor(
+      async () => {
+        const res = await publish(as(nodes[0] as TestServer, dead), { channel: 'orders', event: 'order.created', data: { n: 2 } });
+        expect(res.status).toBe(200);
+        return res.body.eventId as string;
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    const fresh = await subscribe(nodes[1] as TestServer, dead, ['orders']).catch((err: unknown) => {
+      console.log(nodes[1]!.output());
+      throw err;
+    });
+    const again = await publish(as(nodes[0] as TestServer, dead), { channel: 'orders', event: 'order.created', data: { n: 3 } });
+    await fresh.waitFor(2);
+    expect(ids(live(fresh))).toEqual([again.body.eventId]);
+    expect(back).toBeTruthy();
+    sub.close();
+  }, 60_000);
+
+  it('loses no event while a connected tenant\'s slot is moved to another shard', async () => {
+    const tenant = tenantNames()[1] as string;
+    const sub = await subscribe(nodes[1] as TestServer, tenant, ['moving']);
+    const slot = slotOf(`${cluster.prefix}:{${tenant}}:log`);
+    const published: string[] = [];
+    let stop = false;
+    const publisher = (async () => {
+      for (let n = 0; !stop && n < 1000; n++) {
+        const res = await publish(as(nodes[0] as TestServer, tenant), { channel: 'moving', event: 'order.created', data: { n } });
+        // 503 while the slot settles: not published (a client would retry).
+        if (res.status === 200) published.push(res.body.eventId as string);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const from = await redis.portOfSlot(slot);
+    await redis.moveSlot(slot, redis.ports.find((p) => p !== from && p !== shardOf.get(tenantNames()[0] as string)) ?? (redis.ports.find((p) => p !== from) as number), { pauseMs: 200 });
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await publisher;
+    expect(published.length).toBeGreaterThan(20);
+    await sub.waitFor(published.length + 1, { timeoutMs: 15_000 });
+    expect(ids(live(sub))).toEqual(published);
+  }, 60_000);
+});
