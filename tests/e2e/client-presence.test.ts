@@ -93,6 +93,19 @@ describe('realtime client presence and terminal events, in Node', () => {
     ada.realtime.destroy();
   });
 
+  it('keeps presence views with a types filter: the token decides presence traffic, the filter the app events', async () => {
+    const p = provider('fay');
+    const fay = createRealtime({ url: server.url, token: p.token, types: ['order.*'] });
+    clients.push(fay);
+    const view = fay.presence(CHANNEL);
+    await until(() => ids(view.members).join() === 'fay', 'fay in her own view, with types=order.*');
+    const gus = client('gus');
+    await until(() => ids(view.members).join() === 'fay,gus', 'gus joining, seen through the filter');
+    gus.realtime.destroy();
+    await until(() => ids(view.members).join() === 'fay', 'gus leaving, seen through the filter');
+    fay.destroy();
+  });
+
   it('stops for good on revoked (TOKEN_REVOKED) and connects again with a fresh token only when asked', async () => {
     const carol = client('carol');
     await until(() => carol.realtime.state === 'connected', 'carol connected');

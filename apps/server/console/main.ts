@@ -237,8 +237,8 @@ async function subscribe(): Promise<void> {
 
   const client = createRealtime({
     url: location.origin,
-    // The server applies `types` to presence events too: the member list needs them whatever the filter.
-    ...(types.length > 0 ? { types: [...new Set([...types, ...PRESENCE_EVENTS])] } : {}),
+    // A presence token's stream carries presence events whatever `types` says, so the member list fills.
+    ...(types.length > 0 ? { types } : {}),
     // A fresh token for every (re)connection, so a long session outlives any one token.
     token: async () => {
       const token = first ?? (await current.issueToken(wanted, CONSOLE_USER, true)).token;

@@ -37,6 +37,16 @@ function withoutPresence(matcher: EventMatcher): EventMatcher {
   return matcher === MATCH_ALL ? MATCH_ALL_BUT_PRESENCE : (name) => !isPresenceEvent(name) && matcher(name);
 }
 
+/**
+ * A stream whose token has `presence: true` carries its channels' presence
+ * events whatever its `types` filter: the token decides presence traffic, the
+ * filter the application's events (so a client filtering on `order.*` still
+ * keeps its presence views).
+ */
+function withPresence(matcher: EventMatcher): EventMatcher {
+  return matcher === MATCH_ALL ? MATCH_ALL : (name) => isPresenceEvent(name) || matcher(name);
+}
+
 function readToken(req: HttpRequest): string {
   const query = req.query('token');
   if (query) return query;
@@ -181,7 +191,7 @@ export async function openStream(
     userId: grant.userId,
     presence,
     userInfo: grant.userInfo ?? null,
-    matcher: presence ? matcher : withoutPresence(matcher),
+    matcher: presence ? withPresence(matcher) : withoutPresence(matcher),
     maxPendingBytes: config.connectionBufferBytes,
     // A replay whose peer takes nothing for two heartbeat intervals is a slow consumer.
     stallMs: 2 * config.heartbeatMs,
