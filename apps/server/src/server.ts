@@ -67,10 +67,8 @@ export interface StartServerOptions {
  * ```
  */
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
-  const rawBroker = await createBroker(config);
-  // Change feeds see which `$db:` channels have subscribers through the broker the hub talks to.
+  const broker = await createBroker(config);
   const feeds = await createChangeFeeds(config);
-  const broker = feeds ? feeds.wrap(rawBroker) : rawBroker;
   const metrics = new Metrics();
   // Without CAST_WEBHOOKS the webhook code is never loaded.
   const webhooks = config.webhooks ? await (await import('./webhooks/index.js')).createWebhooks(config) : undefined;
@@ -85,6 +83,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
     resync: (tenant) => resyncPresence(hub, broker, tenant),
   });
   hub.observe(presence);
+  // Change feeds start and stop the watch of a `$db:` channel as it gains its first and loses its last stream.
+  if (feeds) hub.observe(feeds);
   if (feeds) {
     try {
       await feeds.start(broker, hub);

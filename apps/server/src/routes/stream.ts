@@ -340,7 +340,8 @@ async function replay(
     if (conn.isClosed) return;
     if (first) {
       first = false;
-      recovered = page.recovered;
+      // A `$db:` channel's changes reach the log only while its watch is active: the feeds say whether it was.
+      recovered = page.recovered && (deps.feeds?.covers(grant.tenant, grant.channels, resume) ?? true);
       connected.recovered = recovered;
       if (!recovered) metrics.replaysUnrecovered++;
       conn.send(connectedFrame(config.retryMs, connected));

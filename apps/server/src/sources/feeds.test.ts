@@ -1,3 +1,4 @@
+import { type EventPosition, parsePosition } from '@cast/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryBroker } from '../broker/memory.js';
 import type { Broker, StoredEvent } from '../broker/types.js';
@@ -59,7 +60,7 @@ async function setup(
     now: () => clock.t,
     log: () => {},
   });
-  const broker = feeds.wrap(options.inner ?? memory());
+  const broker = options.inner ?? memory();
   const delivered: StoredEvent[] = [];
   const closed: string[] = [];
   await broker.start({
@@ -99,10 +100,10 @@ describe('watches follow the hub', () => {
 
   it('starts a watch on the first subscriber of a tenant collection and stops it after the last leaves and the linger ends', async () => {
     const s = await setup({ lingerMs: 30_000 });
-    s.broker.listen('acme', CH);
-    s.broker.listen('acme', 'orders');
+    s.feeds.channelOpened('acme', CH);
+    s.feeds.channelOpened('acme', 'orders');
     expect(s.src.calls.filter((c) => c.startsWith('watch') || c.startsWith('unwatch'))).toEqual(['watch acme/public.todos']);
-    s.broker.unlisten('acme', CH);
+    s.feeds.channelClosed('acme', CH);
     await vi.advanceTimersByTimeAsync(29_999);
     expect(s.src.calls).not.toContain('unwatch acme/public.todos');
     await vi.advanceTimersByTimeAsync(1);
@@ -112,10 +113,10 @@ describe('watches follow the hub', () => {
 
   it('keeps the watch when a subscriber returns within the linger', async () => {
     const s = await setup({ lingerMs: 30_000 });
-    s.broker.listen('acme', CH);
-    s.broker.unlisten('acme', CH);
+    s.feeds.channelOpened('acme', CH);
+    s.feeds.channelClosed('acme', CH);
     await vi.advanceTimersByTimeAsync(10_000);
-    s.broker.listen('acme', CH);
+    s.feeds.channelOpened('acme', CH);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(s.src.calls.filter((c) => c.includes('watch'))).toEqual(['watch acme/public.todos']);
     expect(s.feeds.watching).toBe(1);
@@ -123,9 +124,9 @@ describe('watches follow the hub', () => {
 
   it('keeps tenants apart: one watch per tenant and collection', async () => {
     const s = await setup();
-    s.broker.listen('acme', CH);
-    s.broker.listen('beta', CH);
-    s.broker.unlisten('acme', CH);
+    s.feeds.channelOpened('acme', CH);
+    s.feeds.channelOpened('beta', CH);
+    s.feeds.channelClosed('acme', CH);
     expect(s.src.calls.filter((c) => c.includes('watch'))).toEqual(['watch acme/public.todos', 'watch beta/public.todos', 'unwatch acme/public.todos']);
   });
 
@@ -143,7 +144,7 @@ describe('watches follow the hub', () => {
 describe('changes', () => {
   it('publishes a watched change into the tenant log as {type, documentId, document}', async () => {
     const s = await setup();
-    s.broker.listen('acme', CH);
+    s.feeds.channelOpened('acme', CH);
     await s.src.sink().change(change({ type: 'delete', document: { id: 1, title: 'old' } }));
     expect(s.delivered).toHaveLength(1);
     expect(s.delivered[0]?.channel).toBe(CH);
@@ -153,7 +154,7 @@ describe('changes', () => {
 
   it('publishes the document as the JSON text the source wrote, large numbers unchanged', async () => {
     const s = await setup();
-    s.broker.listen('acme', CH);
+    s.feeds.channelOpened('acme', CH);
     const documentJson = '{"id":9007199254740993,"n":1e999,"tenant_id":"acme"}';
     await s.src.sink().change(change({ document: JSON.parse(documentJson), documentJson }));
     expect(s.delivered[0]?.data).toBe(`{"type":"insert","documentId":"1","document":${documentJson}}`);
@@ -167,7 +168,7 @@ describe('changes', () => {
 
   it('sends a document over the limit as tooLarge, never truncated', async () => {
     const s = await setup({ maxDocumentBytes: 100 });
-    s.broker.listen('acme', CH);
+    s.feeds.channelOpened('acme', CH);
     await s.src.sink().change(change({ document: { body: 'x'.repeat(200) } }));
     expect(JSON.parse(s.delivered[0]?.data as string)).toEqual({ type: 'insert', documentId: '1', document: null, tooLarge: true });
   });
@@ -176,8 +177,8 @@ describe('changes', () => {
     const shared = memory();
     const a = await setup({ dedupe: true, inner: shared });
     const b = await setup({ dedupe: true, inner: shared });
-    a.broker.listen('acme', CH);
-    b.broker.listen('acme', CH);
+    a.feeds.channelOpened('acme', CH);
+    b.feeds.channelOpened('acme', CH);
     await a.src.sink().change(change({ changeId: 'same' }));
     await b.src.sink().change(change({ changeId: 'same' }));
     const log = await shared.replay('acme', [CH], '0-0');
@@ -188,7 +189,7 @@ describe('changes', () => {
     const inner = memory();
     const failing: Broker = { ...inner, publish: async () => Promise.reject(new Error('down')) };
     const s = await setup({ inner: failing });
-    s.broker.listen('acme', CH);
+    s.feeds.channelOpened('acme', CH);
     s.src.sink().active([{ tenant: 'acme', collection: 'public.todos' }], false);
     s.clock.t = 5_000;
     await s.src.sink().change(change());
@@ -199,21 +200,27 @@ describe('changes', () => {
 });
 
 describe('recovered', () => {
+  /** A resume's `recovered`, as the stream route decides it: the broker's, and the feeds' coverage. */
+  async function resume(s: Setup, channels: string[], after: string): Promise<{ recovered: boolean; events: number }> {
+    const r = await s.broker.replay('acme', channels, after);
+    const covered = s.feeds.covers('acme', channels, parsePosition(after) as EventPosition);
+    return { recovered: r.recovered && covered, events: r.events.length };
+  }
+
   async function resumeAfterOne(s: Setup): Promise<{ recovered: boolean; events: number }> {
     const [first] = await s.broker.publish('acme', [{ channel: CH, event: 'message', data: '1' }]);
-    const r = await s.broker.replay('acme', [CH], first?.event.position as string);
-    return { recovered: r.recovered, events: r.events.length };
+    return resume(s, [CH], first?.event.position as string);
   }
 
   it('is false while the watch is not active: changes may have passed unseen', async () => {
     const s = await setup();
-    s.broker.listen('acme', CH);
+    s.feeds.channelOpened('acme', CH);
     expect((await resumeAfterOne(s)).recovered).toBe(false);
   });
 
   it('is true when the watch was active since before the last event the client saw', async () => {
     const s = await setup();
-    s.broker.listen('acme', CH);
+    s.feeds.channelOpened('acme', CH);
     s.clock.t = 0;
     s.src.sink().active([{ tenant: 'acme', collection: 'public.todos' }], false);
     expect(await resumeAfterOne(s)).toEqual({ recovered: true, events: 0 });
@@ -221,7 +228,7 @@ describe('recovered', () => {
 
   it('is false after a reconnect for ids from before it, and the open streams are ended', async () => {
     const s = await setup();
-    s.broker.listen('acme', CH);
+    s.feeds.channelOpened('acme', CH);
     const w = [{ tenant: 'acme', collection: 'public.todos' }];
     s.clock.t = 0;
     s.src.sink().active(w, false);
@@ -230,14 +237,14 @@ describe('recovered', () => {
     s.clock.t = Date.now() + 60_000;
     s.src.sink().active(w, true);
     expect(s.closed).toEqual([`acme/${CH}`]);
-    const r = await s.broker.replay('acme', [CH], first?.event.position as string);
+    const r = await resume(s, [CH], first?.event.position as string);
     expect(r.recovered).toBe(false);
   });
 
   it('leaves replays of other channels alone', async () => {
     const s = await setup();
     const [first] = await s.broker.publish('acme', [{ channel: 'orders', event: 'x', data: '1' }]);
-    expect((await s.broker.replay('acme', ['orders'], first?.event.position as string)).recovered).toBe(true);
+    expect((await resume(s, ['orders'], first?.event.position as string)).recovered).toBe(true);
   });
 });
 

@@ -1,5 +1,6 @@
-import { parsePosition } from '@cast/protocol';
-import type { Broker, ReplayPage, ReplayResult } from '../broker/types.js';
+import type { EventPosition } from '@cast/protocol';
+import type { Broker } from '../broker/types.js';
+import type { StreamObserver } from '../stream/hub.js';
 import type { Change, ChangeSink, ChangeSource, Watch } from './types.js';
 
 /** Change-feed events live in the tenant's log on `$db:<collection>`: no push token can name a `$` channel. */
@@ -22,6 +23,11 @@ export const CHANGE_EVENT_NAME = 'message';
  */
 export function collectionChannel(collection: string): string {
   return `${COLLECTION_CHANNEL_PREFIX}${collection}`;
+}
+
+/** The collection of a `$db:` channel, or undefined for any other channel. */
+function collectionOf(channel: string): string | undefined {
+  return channel.startsWith(COLLECTION_CHANNEL_PREFIX) ? channel.slice(COLLECTION_CHANNEL_PREFIX.length) : undefined;
 }
 
 /** What the feeds need from the hub: ending the local streams of one channel. */
@@ -61,20 +67,20 @@ interface Entry {
 const keyOf = (tenant: string, collection: string) => `${tenant}\u0000${collection}`;
 
 /**
- * Connects a change source to the broker and the streams. The hub's
- * listen/unlisten calls (first and last local subscriber of a channel) start
- * and stop watches; changes are published into the tenant's log like any
- * event; and a resume is `recovered` only when the watch was active, without
- * a break, since the client's last event.
+ * Connects a change source to the broker and the streams. The hub's channel
+ * signals (first and last local stream of a `$db:` channel) start and stop
+ * watches; changes are published into the tenant's log like any event; and a
+ * resume is `recovered` only when the watch was active, without a break,
+ * since the client's last event ({@link ChangeFeeds.covers}).
  *
  * @example
  * ```ts
  * const feeds = new ChangeFeeds(source, { maxDocumentBytes: 65_536 })
- * const broker = feeds.wrap(memoryBroker)
+ * hub.observe(feeds)
  * await feeds.start(broker, hub)
  * ```
  */
-export class ChangeFeeds implements ChangeSink {
+export class ChangeFeeds implements ChangeSink, StreamObserver {
   private readonly entries = new Map<string, Entry>();
   private readonly lingerMs: number;
   private readonly dedupe: boolean;
@@ -82,7 +88,7 @@ export class ChangeFeeds implements ChangeSink {
   private readonly log: (message: string, err?: unknown) => void;
   private broker: Broker | undefined;
   private streams: StreamCloser | undefined;
-  private closed = false;
+  private stopped = false;
 
   constructor(
     readonly source: ChangeSource,
@@ -140,52 +146,29 @@ export class ChangeFeeds implements ChangeSink {
     }
   }
 
+  /** The hub's signal: a `$db:` channel gained its first stream on this node; its watch starts (or stays). */
+  channelOpened(tenant: string, channel: string): void {
+    const collection = collectionOf(channel);
+    if (collection !== undefined) this.acquire(tenant, collection);
+  }
+
+  /** The hub's signal: a `$db:` channel lost its last stream on this node; its watch lingers, then stops. */
+  channelClosed(tenant: string, channel: string): void {
+    const collection = collectionOf(channel);
+    if (collection !== undefined) this.release(tenant, collection);
+  }
+
   /**
-   * Wraps a broker for the hub and the routes: `$db:` channels gained or lost
-   * start and stop watches, and replays of them say `recovered: false` when
-   * the watch was not active all along.
+   * Whether a resume of these channels after `after` can be complete as far as
+   * the change feeds go: true unless one of them is a `$db:` channel whose
+   * watch was not active, without a break, since then (its changes were never
+   * published). The stream route ands this with the broker's `recovered`.
    */
-  wrap(inner: Broker): Broker {
-    const split = (channel: string) =>
-      channel.startsWith(COLLECTION_CHANNEL_PREFIX) ? channel.slice(COLLECTION_CHANNEL_PREFIX.length) : undefined;
-    const covered = (tenant: string, channels: readonly string[], after: string, recovered: boolean) => {
-      const collections = channels.map(split).filter((c): c is string => c !== undefined);
-      if (!recovered || collections.length === 0) return recovered;
-      const from = parsePosition(after);
-      return from !== undefined && collections.every((c) => this.coveredSince(tenant, c, from.ms));
-    };
-    return {
-      kind: inner.kind,
-      presence: inner.presence,
-      start: (local) => inner.start(local),
-      publish: (tenant, inputs) => inner.publish(tenant, inputs),
-      replay: async (tenant, channels, after): Promise<ReplayResult> => {
-        const result = await inner.replay(tenant, channels, after);
-        return covered(tenant, channels, after, result.recovered) ? result : { events: result.events, recovered: false };
-      },
-      replayPage: async (tenant, channels, after, maxBytes): Promise<ReplayPage> => {
-        const page = await inner.replayPage(tenant, channels, after, maxBytes);
-        return covered(tenant, channels, after, page.recovered) ? page : { ...page, recovered: false };
-      },
-      listen: (tenant, channel) => {
-        inner.listen(tenant, channel);
-        const collection = split(channel);
-        if (collection !== undefined) this.acquire(tenant, collection);
-      },
-      unlisten: (tenant, channel) => {
-        inner.unlisten(tenant, channel);
-        const collection = split(channel);
-        if (collection !== undefined) this.release(tenant, collection);
-      },
-      addSession: (s) => inner.addSession(s),
-      removeSession: (tenant, id) => inner.removeSession(tenant, id),
-      listSessions: (tenant, filter) => inner.listSessions(tenant, filter),
-      broadcast: (tenant, message) => inner.broadcast(tenant, message),
-      revoke: (tenant, revocation) => inner.revoke(tenant, revocation),
-      revocations: (tenant) => inner.revocations(tenant),
-      ready: () => inner.ready(),
-      close: () => inner.close(),
-    };
+  covers(tenant: string, channels: readonly string[], after: EventPosition): boolean {
+    return channels.every((channel) => {
+      const collection = collectionOf(channel);
+      return collection === undefined || this.coveredSince(tenant, collection, after.ms);
+    });
   }
 
   /** Whether every change of the watch after `ms` reached the log. */
@@ -201,7 +184,7 @@ export class ChangeFeeds implements ChangeSink {
 
   /** Stops every watch and the source. */
   async close(): Promise<void> {
-    this.closed = true;
+    this.stopped = true;
     for (const entry of this.entries.values()) {
       if (entry.linger) clearTimeout(entry.linger);
       for (const w of entry.waiters) w();
@@ -270,7 +253,7 @@ export class ChangeFeeds implements ChangeSink {
     if (!entry) {
       entry = { watch: { tenant, collection }, refs: 0, since: undefined, linger: undefined, waiters: [] };
       this.entries.set(key, entry);
-      if (!this.closed) this.source.watch(tenant, collection);
+      if (!this.stopped) this.source.watch(tenant, collection);
     }
     if (entry.linger) {
       clearTimeout(entry.linger);

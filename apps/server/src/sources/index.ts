@@ -15,7 +15,7 @@ export type { Change, ChangeSink, ChangeSource, ChangeType, Watch } from './type
  * @example
  * ```ts
  * const feeds = await createChangeFeeds(config)
- * const broker = feeds ? feeds.wrap(rawBroker) : rawBroker
+ * if (feeds) hub.observe(feeds)
  * ```
  */
 export async function createChangeFeeds(config: Config): Promise<ChangeFeeds | undefined> {

@@ -10,12 +10,21 @@ import type { CloseReason, StreamConnection, StreamOwner } from './connection.js
 /** Timers cap at 2^31-1 ms (about 24.8 days); longer delays fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-/** Told when a stream opens on this node and when it closes (presence hangs off this). */
+/**
+ * Told when a stream opens on this node and when it closes (presence hangs off
+ * this), and when a channel of a tenant gains its first or loses its last
+ * stream on this node (change feeds start and stop their watches on it). Every
+ * method is optional; none may throw.
+ */
 export interface StreamObserver {
-  /** A stream was added (before it sends anything). Must not throw. */
-  opened(conn: StreamConnection): void;
-  /** An added stream closed, whatever the reason. Must not throw. */
-  closed(conn: StreamConnection): void;
+  /** A stream was added (before it sends anything). */
+  opened?(conn: StreamConnection): void;
+  /** An added stream closed, whatever the reason. */
+  closed?(conn: StreamConnection): void;
+  /** A tenant's channel gained its first stream on this node. */
+  channelOpened?(tenant: string, channel: string): void;
+  /** A tenant's channel lost its last stream on this node. */
+  channelClosed?(tenant: string, channel: string): void;
 }
 
 /**
@@ -48,7 +57,7 @@ export class Hub implements LocalDelivery, StreamOwner {
     this.heartbeat.unref?.();
   }
 
-  /** Tells `observer` of every stream added or closed from now on. */
+  /** Tells `observer` of every stream and channel opened or closed from now on. */
   observe(observer: StreamObserver): void {
     this.observers.push(observer);
   }
@@ -75,6 +84,7 @@ export class Hub implements LocalDelivery, StreamOwner {
         set = new Set();
         channels.set(channel, set);
         this.broker.listen(conn.tenant, channel);
+        for (const o of this.observers) o.channelOpened?.(conn.tenant, channel);
       }
       set.add(conn);
     }
@@ -82,7 +92,7 @@ export class Hub implements LocalDelivery, StreamOwner {
     this.metrics.connectionsOpened++;
     // The connection is its own session record: no copy per stream.
     const registered = this.broker.addSession(conn);
-    for (const o of this.observers) o.opened(conn);
+    for (const o of this.observers) o.opened?.(conn);
     return registered;
   }
 
@@ -108,13 +118,14 @@ export class Hub implements LocalDelivery, StreamOwner {
       if (set.size === 0) {
         channels?.delete(channel);
         this.broker.unlisten(conn.tenant, channel);
+        for (const o of this.observers) o.channelClosed?.(conn.tenant, channel);
       }
     }
     if (channels && channels.size === 0) this.tenants.delete(conn.tenant);
     // The timer stays armed for a removed head: it fires, finds nothing due and re-arms.
     this.expiries.remove(conn);
     this.broker.removeSession(conn.tenant, conn.id);
-    for (const o of this.observers) o.closed(conn);
+    for (const o of this.observers) o.closed?.(conn);
     if (reason === 'slow') this.metrics.slowConsumerDrops++;
   }
 
