@@ -1,4 +1,4 @@
-// Builds the developer console (console/) into dist/console/: one script
+// Builds the developer console (console-ui/) into dist/console/: one script
 // (the UI with @cast/realtime-client bundled in), one stylesheet, and
 // index.html pointing at both by their content-hashed names.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'console');
+const source = join(root, 'console-ui');
 const outdir = join(root, 'dist', 'console');
 
 await rm(outdir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createPresenceState } from '../../console/presence-state.js';
+import { createPresenceState } from '../../console-ui/presence-state.js';
 
 const ada = { userId: 'ada', userInfo: { name: 'Ada' } };
 const bob = { userId: 'bob', userInfo: null };

@@ -99,7 +99,7 @@ function send(c: Context, asset: Asset): Response {
 
 /**
  * The developer console at `/console`: serves the static build of
- * `apps/server/console` (written by `scripts/build-console.mjs`) with a strict
+ * `apps/server/console-ui` (written by `scripts/build-console.mjs`) with a strict
  * Content-Security-Policy. The page itself talks only to this server's
  * `/push/*` routes. When the console was not built, `/console` answers a clear
  * 404 instead.
