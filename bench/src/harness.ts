@@ -206,7 +206,10 @@ export function startHub(
     const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     let done = false;
-    const timer = setTimeout(() => finish(new Error(`hub did not start in ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`hub did not start in ${timeoutMs} ms:\n${output.join('\n')}`)),
+      timeoutMs,
+    );
     const finish = (err?: Error, url?: string): void => {
       if (done) return;
       done = true;
@@ -269,7 +272,10 @@ export class Worker {
    * @param script - path of the compiled worker
    */
   constructor(script: string) {
-    this.child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=2048'] });
+    this.child = fork(script, [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: ['--max-old-space-size=2048'],
+    });
     this.child.on('message', (m) => {
       const reply = m as WorkerReply;
       const w = this.waiting.get(reply.id);

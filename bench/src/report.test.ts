@@ -5,10 +5,26 @@ const m = (value: number, failures: string[] = []) => ({ value, detail: {}, fail
 
 describe('ratioOf / meetsGoal', () => {
   it('divides Cast by the baseline and checks the goal in the right direction', () => {
-    const up: Figure = { id: 'a', label: 'a', unit: '/s', higherIsBetter: true, goal: 0.8, baseline: m(100), cast: m(85) };
+    const up: Figure = {
+      id: 'a',
+      label: 'a',
+      unit: '/s',
+      higherIsBetter: true,
+      goal: 0.8,
+      baseline: m(100),
+      cast: m(85),
+    };
     expect(ratioOf(up)).toBeCloseTo(0.85);
     expect(meetsGoal(up)).toBe(true);
-    const down: Figure = { id: 'b', label: 'b', unit: 'ms', higherIsBetter: false, goal: 1.25, baseline: m(10), cast: m(13) };
+    const down: Figure = {
+      id: 'b',
+      label: 'b',
+      unit: 'ms',
+      higherIsBetter: false,
+      goal: 1.25,
+      baseline: m(10),
+      cast: m(13),
+    };
     expect(meetsGoal(down)).toBe(false);
   });
 
@@ -34,7 +50,17 @@ describe('limitOf', () => {
 describe('renderTable', () => {
   it('shows failures as FAIL with their reasons', () => {
     const text = renderTable(
-      [{ id: 'a', label: 'fan-out', unit: 'deliveries/s', higherIsBetter: true, goal: 0.8, baseline: m(1000), cast: m(900, ['3 lost']) }],
+      [
+        {
+          id: 'a',
+          label: 'fan-out',
+          unit: 'deliveries/s',
+          higherIsBetter: true,
+          goal: 0.8,
+          baseline: m(1000),
+          cast: m(900, ['3 lost']),
+        },
+      ],
       2,
     );
     expect(text).toContain('FAIL');
@@ -45,21 +71,52 @@ describe('renderTable', () => {
 
 describe('bestPeer / peerRatioOf', () => {
   it('takes the faster peer for rates and the lower one for latencies, skipping failed ones', () => {
-    const rate: Figure = { id: 'p', label: 'p', unit: '/s', higherIsBetter: true, baseline: m(100), 'better-sse': m(40), 'sse-channel': m(50), cast: m(90) };
+    const rate: Figure = {
+      id: 'p',
+      label: 'p',
+      unit: '/s',
+      higherIsBetter: true,
+      baseline: m(100),
+      'better-sse': m(40),
+      'sse-channel': m(50),
+      cast: m(90),
+    };
     expect(bestPeer(rate)).toEqual({ name: 'sse-channel', value: 50 });
     expect(peerRatioOf(rate)).toBeCloseTo(1.8);
-    const latency: Figure = { id: 'l', label: 'l', unit: 'ms', higherIsBetter: false, 'better-sse': m(9000), 'sse-channel': m(4000, ['p99 over the bound']), cast: m(200) };
+    const latency: Figure = {
+      id: 'l',
+      label: 'l',
+      unit: 'ms',
+      higherIsBetter: false,
+      'better-sse': m(9000),
+      'sse-channel': m(4000, ['p99 over the bound']),
+      cast: m(200),
+    };
     expect(bestPeer(latency)).toEqual({ name: 'better-sse', value: 9000 });
     expect(peerRatioOf(latency)).toBeCloseTo(200 / 9000);
   });
 
   it('has no peer ratio when no peer was measured', () => {
-    expect(peerRatioOf({ id: 'a', label: 'a', unit: '/s', higherIsBetter: true, baseline: m(1), cast: m(1) })).toBeNaN();
+    expect(
+      peerRatioOf({ id: 'a', label: 'a', unit: '/s', higherIsBetter: true, baseline: m(1), cast: m(1) }),
+    ).toBeNaN();
   });
 
   it('shows a column per measured target and both ratios; a peer failure is a note, not FAIL', () => {
     const text = renderTable(
-      [{ id: 'a', label: 'publish', unit: 'requests/s', higherIsBetter: true, goal: 0.8, baseline: m(1000), 'better-sse': m(400), 'sse-channel': m(300, ['2 lost']), cast: m(900) }],
+      [
+        {
+          id: 'a',
+          label: 'publish',
+          unit: 'requests/s',
+          higherIsBetter: true,
+          goal: 0.8,
+          baseline: m(1000),
+          'better-sse': m(400),
+          'sse-channel': m(300, ['2 lost']),
+          cast: m(900),
+        },
+      ],
       2,
     );
     expect(text.split('\n')[0]).toMatch(/baseline\s+better-sse\s+sse-channel\s+cast\s+× baseline\s+× best peer/);

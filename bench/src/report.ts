@@ -123,7 +123,8 @@ export function limitOf(cpu: CpuFigures | undefined, cores: number): string {
     const others = Math.max(0, cpu.machine - ours);
     return `machine CPU (hub ${hub.toFixed(2)}, load ${cpu.load.toFixed(2)}, other processes ${others.toFixed(2)} of ${cores})`;
   }
-  if (!Number.isNaN(cpu.load) && ours >= cores * 0.85) return `machine CPU (hub ${hub.toFixed(2)}, load ${cpu.load.toFixed(2)})`;
+  if (!Number.isNaN(cpu.load) && ours >= cores * 0.85)
+    return `machine CPU (hub ${hub.toFixed(2)}, load ${cpu.load.toFixed(2)})`;
   if (!Number.isNaN(cpu.load) && cpu.load >= 0.85) return `load generator CPU (${cpu.load.toFixed(2)})`;
   return `not CPU-bound (hub ${hub.toFixed(2)})`;
 }
@@ -178,6 +179,13 @@ export function renderTable(figures: Figure[], cores: number): string {
   const isNote = (r: string[]) => r[0]!.startsWith('  !') || r[0]!.startsWith('  ·');
   const widths = header.map((_, i) => Math.max(...rows.filter((r) => !isNote(r)).map((r) => r[i]!.length)));
   return rows
-    .map((r) => (isNote(r) ? r[0]! : r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()))
+    .map((r) =>
+      isNote(r)
+        ? r[0]!
+        : r
+            .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+            .join('  ')
+            .trimEnd(),
+    )
     .join('\n');
 }

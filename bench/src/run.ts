@@ -18,7 +18,18 @@ import { fileURLToPath } from 'node:url';
 import { startRedisCluster } from '../../apps/server/src/broker/redis-cluster-test-support.js';
 import { slotOf } from '../../apps/server/src/broker/redis/slot.js';
 import { distPath, pinCores, startHub } from './harness.js';
-import { type Figure, PEERS, type Peer, type TargetName, bestPeer, limitOf, meetsGoal, peerRatioOf, ratioOf, renderTable } from './report.js';
+import {
+  type Figure,
+  PEERS,
+  type Peer,
+  type TargetName,
+  bestPeer,
+  limitOf,
+  meetsGoal,
+  peerRatioOf,
+  ratioOf,
+  renderTable,
+} from './report.js';
 import {
   type Measurement,
   type RunSettings,
@@ -45,10 +56,17 @@ for (const a of process.argv.slice(2)) {
   args.set(m[1]!, m[2] ?? 'true');
 }
 if (args.has('list') || args.has('help')) {
-  console.log(`scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --cast-main=path/to/main.js --p99-limit=ms`);
+  console.log(
+    `scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --cast-main=path/to/main.js --p99-limit=ms`,
+  );
   process.exit(0);
 }
-const list = (name: string): string[] | undefined => args.get(name)?.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (name: string): string[] | undefined =>
+  args
+    .get(name)
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 for (const s of [...(list('only') ?? []), ...(list('skip') ?? [])]) {
   if (!(SCENARIOS as readonly string[]).includes(s)) {
     console.error(`unknown scenario ${s}; known: ${SCENARIOS.join(', ')}`);
@@ -116,7 +134,12 @@ function hubTarget(name: 'baseline' | Peer): TargetSpec {
   return {
     name,
     apiKey,
-    start: () => startHub(process.execPath, [distPath('baseline/main.js')], { ...commonEnv, BASELINE_HISTORY: history, BENCH_FANOUT: name }),
+    start: () =>
+      startHub(process.execPath, [distPath('baseline/main.js')], {
+        ...commonEnv,
+        BASELINE_HISTORY: history,
+        BENCH_FANOUT: name,
+      }),
   };
 }
 const baseline = hubTarget('baseline');
@@ -136,8 +159,11 @@ const cast: TargetSpec = {
   },
 };
 const castAvailable = existsSync(castMain);
-if (!castAvailable) log(`note: ${castMain} is not built; measuring the baseline only (run \`pnpm bench\` from the root to build it).`);
-const targets = [baseline, ...peers, cast].filter((t) => targetsWanted.has(t.name) && (t.name !== 'cast' || castAvailable));
+if (!castAvailable)
+  log(`note: ${castMain} is not built; measuring the baseline only (run \`pnpm bench\` from the root to build it).`);
+const targets = [baseline, ...peers, cast].filter(
+  (t) => targetsWanted.has(t.name) && (t.name !== 'cast' || castAvailable),
+);
 
 const figures = new Map<string, Figure>();
 function figure(id: string, label: string, unit: string, higherIsBetter: boolean, goal?: number): Figure {
@@ -159,7 +185,9 @@ function failed(f: Figure, target: TargetSpec, e: unknown): void {
 
 async function main(): Promise<void> {
   const started = new Date();
-  log(`Cast benchmarks${quick ? ' (quick)' : ''}: ${[...selected].join(', ')} on ${targets.map((t) => t.name).join(', ')}`);
+  log(
+    `Cast benchmarks${quick ? ' (quick)' : ''}: ${[...selected].join(', ')} on ${targets.map((t) => t.name).join(', ')}`,
+  );
   const pinning = pinCores();
   log(pinning);
   if (args.has('cpu-prof')) mkdirSync(profileDir, { recursive: true });
@@ -172,8 +200,16 @@ async function main(): Promise<void> {
     const withLatency = scenario === 'fanout-10k' && selected.has('latency');
     if (!search && !withLatency) continue;
     const label = subs >= 1000 ? `${subs / 1000}k` : String(subs);
-    log(`\n${search ? `fan-out, ${label} subscribers` : ''}${search && withLatency ? ' + ' : ''}${withLatency ? `latency at ${label} subscribers` : ''}`);
-    const fo = figure(scenario, `fan-out, ${label} subscribers (p99 ≤ ${p99Limit(subs)} ms)`, 'deliveries/s', true, 0.8);
+    log(
+      `\n${search ? `fan-out, ${label} subscribers` : ''}${search && withLatency ? ' + ' : ''}${withLatency ? `latency at ${label} subscribers` : ''}`,
+    );
+    const fo = figure(
+      scenario,
+      `fan-out, ${label} subscribers (p99 ≤ ${p99Limit(subs)} ms)`,
+      'deliveries/s',
+      true,
+      0.8,
+    );
     const p50 = figure('latency-p50', `latency p50, ${label} subs, 10/s`, 'ms', false);
     const p99 = figure('latency-p99', `latency p99, ${label} subs, 10/s`, 'ms', false, 1.25);
     const pmax = figure('latency-max', `latency max, ${label} subs, 10/s`, 'ms', false);
@@ -305,7 +341,10 @@ async function main(): Promise<void> {
     peerFailures,
   };
   mkdirSync(fileURLToPath(new URL('.', `file://${outPath}`)), { recursive: true });
-  writeFileSync(outPath, `${JSON.stringify(result, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  writeFileSync(
+    outPath,
+    `${JSON.stringify(result, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
+  );
   log(`wrote ${outPath} (${result.durationSeconds} s)`);
   if (failures.length) {
     log(`\nFAILED: ${failures.length} measurement(s) lost, duplicated or reordered events, or had errors.`);
@@ -328,7 +367,10 @@ async function redisScenario(): Promise<void> {
     // The baseline column of both rows is the in-memory baseline hub at the same size.
     const measured = n === settings.fanoutSmall ? figures.get('fanout-1k')?.baseline : undefined;
     const options = { subscribers: n, startRate: 25, maxRate: 50_000, search: true, p99LimitMs: p99Limit(n) };
-    const hubEnv = (): Record<string, string> => ({ CAST_REDIS_URL: redis.url, CAST_REDIS_PREFIX: `bench${Date.now()}:` });
+    const hubEnv = (): Record<string, string> => ({
+      CAST_REDIS_URL: redis.url,
+      CAST_REDIS_PREFIX: `bench${Date.now()}:`,
+    });
     const b = measured ?? (await fanout([baseline], settings, options)).get('baseline')?.fanout;
     if (b) {
       put(one, baseline, b);
@@ -359,8 +401,18 @@ async function tenantsScenario(
   options: { subscribers: number; startRate: number; maxRate: number; search: boolean; p99LimitMs: number },
   baselineFanout: Measurement | undefined,
 ): Promise<void> {
-  const one = figure('redis-tenants-1', `fan-out via one Redis, 2 nodes, 3 tenants, ${label} subs`, 'deliveries/s', true);
-  const sharded = figure('redis-tenants-cluster', `fan-out via a 3-shard Redis Cluster, 2 nodes, 3 tenants, ${label} subs`, 'deliveries/s', true);
+  const one = figure(
+    'redis-tenants-1',
+    `fan-out via one Redis, 2 nodes, 3 tenants, ${label} subs`,
+    'deliveries/s',
+    true,
+  );
+  const sharded = figure(
+    'redis-tenants-cluster',
+    `fan-out via a 3-shard Redis Cluster, 2 nodes, 3 tenants, ${label} subs`,
+    'deliveries/s',
+    true,
+  );
   if (baselineFanout) {
     put(one, baseline, baselineFanout);
     put(sharded, baseline, baselineFanout);
@@ -390,7 +442,9 @@ async function tenantsScenario(
       [sharded, shards?.url],
     ] as const) {
       if (!url) continue;
-      const r = (await fanout([cast], settings, { ...options, nodes: 2, hubEnv: env(url), apiKeys: keys.map((k) => k.key) })).get('cast');
+      const r = (
+        await fanout([cast], settings, { ...options, nodes: 2, hubEnv: env(url), apiKeys: keys.map((k) => k.key) })
+      ).get('cast');
       if (r?.fanout) put(f, cast, r.fanout);
       else failed(f, cast, new Error(r?.error ?? 'not measured'));
     }
@@ -401,7 +455,9 @@ async function tenantsScenario(
 
 function git(a: string[]): string | undefined {
   try {
-    return execFileSync('git', a, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', a, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return undefined;
   }
@@ -410,7 +466,9 @@ function git(a: string[]): string | undefined {
 function machine(): Record<string, unknown> {
   let fileLimit: string | undefined;
   try {
-    fileLimit = execFileSync('sh', ['-c', 'ulimit -n'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    fileLimit = execFileSync('sh', ['-c', 'ulimit -n'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     fileLimit = undefined;
   }

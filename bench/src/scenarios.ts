@@ -9,7 +9,18 @@ import type { TargetName } from './report.js';
 import { LatencyHistogram } from './stats/histogram.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
 import { createRateSearch } from './stats/rate-search.js';
-import { type Hub, Worker, cpuBetween, distPath, freePort, machineBusy, openFiles, sampleMachine, sampleProcess, sleep } from './harness.js';
+import {
+  type Hub,
+  Worker,
+  cpuBetween,
+  distPath,
+  freePort,
+  machineBusy,
+  openFiles,
+  sampleMachine,
+  sampleProcess,
+  sleep,
+} from './harness.js';
 import type { ConnectReply, PollReply, RequestReply, WindowReply } from './load/messages.js';
 
 export const CHANNEL = 'bench';
@@ -133,7 +144,13 @@ class Subscribers {
     await Promise.all(
       this.workers.map((w, i) =>
         w.call<ConnectReply>(
-          { type: 'heal', url: urls[i % urls.length]!, path: `/push/stream?token=${encodeURIComponent(token)}`, concurrency: 64, timeoutMs: 30_000 },
+          {
+            type: 'heal',
+            url: urls[i % urls.length]!,
+            path: `/push/stream?token=${encodeURIComponent(token)}`,
+            concurrency: 64,
+            timeoutMs: 30_000,
+          },
           300_000,
         ),
       ),
@@ -165,7 +182,16 @@ class Subscribers {
     }
   }
 
-  async close(expected: number): Promise<{ counts: DeliveryCounts; latency: LatencyHistogram; dropped: number; malformed: number; loadCpuMs: number; reports: WindowReply[] }> {
+  async close(
+    expected: number,
+  ): Promise<{
+    counts: DeliveryCounts;
+    latency: LatencyHistogram;
+    dropped: number;
+    malformed: number;
+    loadCpuMs: number;
+    reports: WindowReply[];
+  }> {
     const reports = await Promise.all(this.workers.map((w) => w.call<WindowReply>({ type: 'close-window', expected })));
     const counts = emptyCounts();
     const latency = new LatencyHistogram();
@@ -365,7 +391,9 @@ async function openSession(target: TargetSpec, settings: RunSettings, options: F
     replies.push(...(await subs.connect(session.urls, token, share)));
   }
   const connectFail = connectFailures(replies, options.subscribers);
-  log(`  ${target.name}: ${options.subscribers} subscribers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s${hubs.length > 1 ? ` over ${hubs.length} nodes` : ''}`);
+  log(
+    `  ${target.name}: ${options.subscribers} subscribers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s${hubs.length > 1 ? ` over ${hubs.length} nodes` : ''}`,
+  );
   if (connectFail.length) throw new Error(connectFail.join('; '));
   return session;
 }
@@ -376,8 +404,26 @@ async function closeSession(s: Session): Promise<void> {
   await Promise.all(s.hubs.map((h) => h.stop()));
 }
 
-function step(s: Session, settings: RunSettings, options: FanoutOptions, rate: number, durationMs: number, p99LimitMs: number): Promise<StepResult> {
-  return publishStep(s.hubs, s.subs, s.publishers, options.subscribers, rate, durationMs, s.seq, settings.payloadBytes, p99LimitMs, settings.publishConnections);
+function step(
+  s: Session,
+  settings: RunSettings,
+  options: FanoutOptions,
+  rate: number,
+  durationMs: number,
+  p99LimitMs: number,
+): Promise<StepResult> {
+  return publishStep(
+    s.hubs,
+    s.subs,
+    s.publishers,
+    options.subscribers,
+    rate,
+    durationMs,
+    s.seq,
+    settings.payloadBytes,
+    p99LimitMs,
+    settings.publishConnections,
+  );
 }
 
 function describeStep(name: string, subscribers: number, st: StepResult): string {
@@ -399,7 +445,11 @@ function describeStep(name: string, subscribers: number, st: StepResult): string
  * await fanout([baseline, cast], settings, { subscribers: 1000, startRate: 100, maxRate: 20000, search: true });
  * ```
  */
-export async function fanout(targets: TargetSpec[], settings: RunSettings, options: FanoutOptions): Promise<Map<string, FanoutResult>> {
+export async function fanout(
+  targets: TargetSpec[],
+  settings: RunSettings,
+  options: FanoutOptions,
+): Promise<Map<string, FanoutResult>> {
   const sessions: Session[] = [];
   const out = new Map<string, FanoutResult>();
   try {
@@ -423,7 +473,14 @@ export async function fanout(targets: TargetSpec[], settings: RunSettings, optio
       const merged = new Map<Session, { hist: LatencyHistogram; failures: string[]; cpu: CpuFigures[] }>();
       for (let seg = 0; seg < segments; seg++) {
         for (const s of sessions) {
-          const st = await step(s, settings, options, options.latency.rate, options.latency.durationMs / segments, Number.POSITIVE_INFINITY);
+          const st = await step(
+            s,
+            settings,
+            options,
+            options.latency.rate,
+            options.latency.durationMs / segments,
+            Number.POSITIVE_INFINITY,
+          );
           const m = merged.get(s) ?? { hist: new LatencyHistogram(), failures: [], cpu: [] };
           m.hist.merge(st.latency);
           m.failures.push(...st.failures);
@@ -438,8 +495,19 @@ export async function fanout(targets: TargetSpec[], settings: RunSettings, optio
         const p50 = m.hist.percentile(50) / 1000;
         const p99 = m.hist.percentile(99) / 1000;
         const max = m.hist.max / 1000;
-        log(`  ${s.target.name}: latency at ${options.latency.rate}/s × ${options.subscribers}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms, hub ${(cpu.hubUser + cpu.hubSystem).toFixed(2)} cores ${m.failures.join(', ')}`);
-        const detail = { subscribers: options.subscribers, rate: options.latency.rate, durationMs: options.latency.durationMs, segments, deliveries: m.hist.count, p50Ms: p50, p99Ms: p99, maxMs: max };
+        log(
+          `  ${s.target.name}: latency at ${options.latency.rate}/s × ${options.subscribers}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms, hub ${(cpu.hubUser + cpu.hubSystem).toFixed(2)} cores ${m.failures.join(', ')}`,
+        );
+        const detail = {
+          subscribers: options.subscribers,
+          rate: options.latency.rate,
+          durationMs: options.latency.durationMs,
+          segments,
+          deliveries: m.hist.count,
+          p50Ms: p50,
+          p99Ms: p99,
+          maxMs: max,
+        };
         const failures = [...new Set(m.failures)];
         s.result.latency = {
           p50: { value: p50, detail, cpu, failures },
@@ -452,11 +520,18 @@ export async function fanout(targets: TargetSpec[], settings: RunSettings, optio
       const searches = new Map<Session, { search: ReturnType<typeof createRateSearch>; steps: StepResult[] }>();
       for (const s of sessions) {
         searches.set(s, {
-          search: createRateSearch({ start: options.startRate, factor: 2, refine: 2, patience: 2, maxSteps: settings.quick ? 6 : 10, max: options.maxRate }),
+          search: createRateSearch({
+            start: options.startRate,
+            factor: 2,
+            refine: 2,
+            patience: 2,
+            maxSteps: settings.quick ? 6 : 10,
+            max: options.maxRate,
+          }),
           steps: [],
         });
       }
-      for (let active = true; active; ) {
+      for (let active = true; active;) {
         active = false;
         for (const s of sessions) {
           const state = searches.get(s)!;
@@ -471,7 +546,9 @@ export async function fanout(targets: TargetSpec[], settings: RunSettings, optio
             await recover(s.subs, s.urls, s.token);
             st = await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs);
             state.steps.push(st);
-            log(`${describeStep(s.target.name, options.subscribers, st)} (retried: other processes used ${othersBusy(state.steps.at(-2)!.cpu).toFixed(2)} cores)`);
+            log(
+              `${describeStep(s.target.name, options.subscribers, st)} (retried: other processes used ${othersBusy(state.steps.at(-2)!.cpu).toFixed(2)} cores)`,
+            );
           }
           state.search.record(st.passed);
           if (!st.passed) await recover(s.subs, s.urls, s.token);
@@ -480,7 +557,9 @@ export async function fanout(targets: TargetSpec[], settings: RunSettings, optio
       for (const s of sessions) {
         const { steps } = searches.get(s)!;
         const best = steps.filter((x) => x.passed).sort((a, b) => b.deliveriesPerSec - a.deliveriesPerSec)[0];
-        const firstFail = steps.filter((x) => !x.passed && x.rate > (best?.rate ?? 0)).sort((a, b) => a.rate - b.rate)[0];
+        const firstFail = steps
+          .filter((x) => !x.passed && x.rate > (best?.rate ?? 0))
+          .sort((a, b) => a.rate - b.rate)[0];
         s.result.fanout = {
           value: best?.deliveriesPerSec ?? 0,
           detail: {
@@ -489,7 +568,11 @@ export async function fanout(targets: TargetSpec[], settings: RunSettings, optio
             bestRate: best?.rate,
             p99Ms: best?.p99Ms,
             p99LimitMs: options.p99LimitMs,
-            limitedBy: firstFail ? (firstFail.failures.length ? firstFail.failures.join(', ') : `p99 ${firstFail.p99Ms.toFixed(1)} ms at ${firstFail.rate}/s`) : 'search ceiling',
+            limitedBy: firstFail
+              ? firstFail.failures.length
+                ? firstFail.failures.join(', ')
+                : `p99 ${firstFail.p99Ms.toFixed(1)} ms at ${firstFail.rate}/s`
+              : 'search ceiling',
             failCpu: firstFail?.cpu,
             steps: steps.map(({ latency: _, ...rest }) => rest),
           },
@@ -571,9 +654,15 @@ export async function memory(target: TargetSpec, settings: RunSettings): Promise
     const rssN = await settleRss(hub.pid);
     const ok = replies.reduce((a, r) => a + r.ok, 0);
     const per = (rssN - rss0) / Math.max(1, ok);
-    log(`  ${target.name}: ${ok} idle connections, RSS ${(rss0 / 2 ** 20).toFixed(1)} → ${(rssN / 2 ** 20).toFixed(1)} MiB, ${(per / 1024).toFixed(1)} KiB per connection`);
+    log(
+      `  ${target.name}: ${ok} idle connections, RSS ${(rss0 / 2 ** 20).toFixed(1)} → ${(rssN / 2 ** 20).toFixed(1)} MiB, ${(per / 1024).toFixed(1)} KiB per connection`,
+    );
     const result: MemoryResult = {
-      perConnection: { value: per / 1024, detail: { connections: ok, rssBeforeBytes: rss0, rssAfterBytes: rssN }, failures },
+      perConnection: {
+        value: per / 1024,
+        detail: { connections: ok, rssBeforeBytes: rss0, rssAfterBytes: rssN },
+        failures,
+      },
     };
     if (settings.memoryMax) {
       const files = openFiles(hub.pid);
@@ -584,17 +673,40 @@ export async function memory(target: TargetSpec, settings: RunSettings): Promise
       // Prove they are live: one event must reach every one of them.
       await subs.window(0, 1);
       const pub = await publisher.call<RequestReply>({
-        type: 'publish', url: hub.url, apiKey: target.apiKey, channel: CHANNEL, event: EVENT, base: 0, count: 1, rate: 1,
-        payloadBytes: settings.payloadBytes, connections: 1, addressIndex: Math.floor(Math.random() * 1e6), deadlineMs: 10_000,
+        type: 'publish',
+        url: hub.url,
+        apiKey: target.apiKey,
+        channel: CHANNEL,
+        event: EVENT,
+        base: 0,
+        count: 1,
+        rate: 1,
+        payloadBytes: settings.payloadBytes,
+        connections: 1,
+        addressIndex: Math.floor(Math.random() * 1e6),
+        deadlineMs: 10_000,
       });
       await subs.drain(total, 3000, 20_000);
       const report = await subs.close(pub.sent);
-      const maxFailures = [...connectFailures(moreReplies, more), ...failuresOf(report.counts, report.dropped, report.malformed)];
+      const maxFailures = [
+        ...connectFailures(moreReplies, more),
+        ...failuresOf(report.counts, report.dropped, report.malformed),
+      ];
       if (pub.failed) maxFailures.push(`publish failed (${pub.sampleError ?? ''})`);
       const perMax = (rssMax - rss0) / Math.max(1, total);
-      log(`  ${target.name}: ${total} connections (open-files limit ${files.limit}), RSS ${(rssMax / 2 ** 20).toFixed(1)} MiB, ${(perMax / 1024).toFixed(1)} KiB per connection; one event reached ${report.counts.received}`);
-      result.perConnectionAtMax = { value: perMax / 1024, detail: { connections: total, fileLimit: files.limit, rssAfterBytes: rssMax }, failures: maxFailures };
-      result.maxConnections = { value: total, detail: { fileLimit: files.limit, attempted: ok + more }, failures: maxFailures };
+      log(
+        `  ${target.name}: ${total} connections (open-files limit ${files.limit}), RSS ${(rssMax / 2 ** 20).toFixed(1)} MiB, ${(perMax / 1024).toFixed(1)} KiB per connection; one event reached ${report.counts.received}`,
+      );
+      result.perConnectionAtMax = {
+        value: perMax / 1024,
+        detail: { connections: total, fileLimit: files.limit, rssAfterBytes: rssMax },
+        failures: maxFailures,
+      };
+      result.maxConnections = {
+        value: total,
+        detail: { fileLimit: files.limit, attempted: ok + more },
+        failures: maxFailures,
+      };
     }
     return result;
   } finally {
@@ -618,7 +730,11 @@ export async function memory(target: TargetSpec, settings: RunSettings): Promise
  * await throughput([baseline, cast], settings, 'publish');
  * ```
  */
-export async function throughput(targets: TargetSpec[], settings: RunSettings, kind: 'publish' | 'token'): Promise<Map<string, Measurement>> {
+export async function throughput(
+  targets: TargetSpec[],
+  settings: RunSettings,
+  kind: 'publish' | 'token',
+): Promise<Map<string, Measurement>> {
   const rounds = settings.quick ? 1 : 5;
   const roundMs = settings.throughputMs / rounds;
   interface Side {
@@ -638,7 +754,18 @@ export async function throughput(targets: TargetSpec[], settings: RunSettings, k
   try {
     for (const target of targets) {
       const hub = await target.start();
-      const side: Side = { target, hub, subs: new Subscribers(1), loader: new Worker(distPath('load/request-worker.js')), base: 0, rates: [], latency: new LatencyHistogram(), cpu: [], failures: [], requests: 0 };
+      const side: Side = {
+        target,
+        hub,
+        subs: new Subscribers(1),
+        loader: new Worker(distPath('load/request-worker.js')),
+        base: 0,
+        rates: [],
+        latency: new LatencyHistogram(),
+        cpu: [],
+        failures: [],
+        requests: 0,
+      };
       sides.push(side);
       if (kind === 'publish') {
         const token = await issueToken(hub.url, target.apiKey);
@@ -656,9 +783,17 @@ export async function throughput(targets: TargetSpec[], settings: RunSettings, k
         const machine0 = sampleMachine();
         const r = await side.loader.call<RequestReply>(
           {
-            type: 'throughput', url: side.hub.url, apiKey: side.target.apiKey, kind, channel: CHANNEL, event: EVENT, base: side.base,
-            payloadBytes: settings.payloadBytes, connections: settings.throughputConnections,
-            addressIndex: Math.floor(Math.random() * 1e6), durationMs: ms,
+            type: 'throughput',
+            url: side.hub.url,
+            apiKey: side.target.apiKey,
+            kind,
+            channel: CHANNEL,
+            event: EVENT,
+            base: side.base,
+            payloadBytes: settings.payloadBytes,
+            connections: settings.throughputConnections,
+            addressIndex: Math.floor(Math.random() * 1e6),
+            durationMs: ms,
           },
           ms + 60_000,
         );
@@ -666,7 +801,8 @@ export async function throughput(targets: TargetSpec[], settings: RunSettings, k
         const machine = machineBusy(machine0, sampleMachine(), CORES);
         side.base += r.sent;
         const failures: string[] = [];
-        if (r.failed) failures.push(`${r.failed} requests failed (${JSON.stringify(r.statuses)} ${r.sampleError ?? ''})`);
+        if (r.failed)
+          failures.push(`${r.failed} requests failed (${JSON.stringify(r.statuses)} ${r.sampleError ?? ''})`);
         let loadMs = (r.cpu.user + r.cpu.system) / 1000;
         if (kind === 'publish') {
           await side.subs.drain(r.sent, 2000, 15_000);
@@ -681,8 +817,15 @@ export async function throughput(targets: TargetSpec[], settings: RunSettings, k
         side.rates.push(rate);
         side.requests += r.ok;
         side.latency.merge(r.latency);
-        side.cpu.push({ hubUser: cpu.user, hubSystem: cpu.system, load: loadMs / Math.max(1, after.at - before.at), machine });
-        log(`  ${side.target.name}: ${kind} ${Math.round(rate)} req/s, hub ${cpu.total.toFixed(2)} cores ${failures.join(', ')}`);
+        side.cpu.push({
+          hubUser: cpu.user,
+          hubSystem: cpu.system,
+          load: loadMs / Math.max(1, after.at - before.at),
+          machine,
+        });
+        log(
+          `  ${side.target.name}: ${kind} ${Math.round(rate)} req/s, hub ${cpu.total.toFixed(2)} cores ${failures.join(', ')}`,
+        );
       }
     }
     for (const side of sides) {
@@ -733,11 +876,23 @@ export async function replay(target: TargetSpec, settings: RunSettings): Promise
     await subs.connect([hub.url], token, 1);
     await subs.window(0, 1);
     const pub = (base: number, count: number): Promise<RequestReply> =>
-      publisher.call<RequestReply>({
-        type: 'publish', url: hub.url, apiKey: target.apiKey, channel: CHANNEL, event: EVENT, base, count,
-        rate: Number.POSITIVE_INFINITY, payloadBytes: settings.payloadBytes, connections: 16,
-        addressIndex: Math.floor(Math.random() * 1e6), deadlineMs: 120_000,
-      }, 180_000);
+      publisher.call<RequestReply>(
+        {
+          type: 'publish',
+          url: hub.url,
+          apiKey: target.apiKey,
+          channel: CHANNEL,
+          event: EVENT,
+          base,
+          count,
+          rate: Number.POSITIVE_INFINITY,
+          payloadBytes: settings.payloadBytes,
+          connections: 16,
+          addressIndex: Math.floor(Math.random() * 1e6),
+          deadlineMs: 120_000,
+        },
+        180_000,
+      );
     await pub(0, 1);
     await subs.drain(1, 2000, 5000);
     const first = await subs.close(1);
@@ -751,7 +906,13 @@ export async function replay(target: TargetSpec, settings: RunSettings): Promise
     let recoveredFalse = 0;
     const before = sampleProcess(hub.pid);
     for (let rep = 0; rep < 3; rep++) {
-      const [c] = await subs.connect([hub.url], token, 1, { base: 1, capacity: n, expectTotal: n }, { 'Last-Event-ID': lastId });
+      const [c] = await subs.connect(
+        [hub.url],
+        token,
+        1,
+        { base: 1, capacity: n, expectTotal: n },
+        { 'Last-Event-ID': lastId },
+      );
       await subs.drain(n, 3000, 60_000);
       const report = await subs.close(n);
       failures.push(...failuresOf(report.counts, report.dropped, report.malformed));
@@ -764,8 +925,15 @@ export async function replay(target: TargetSpec, settings: RunSettings): Promise
     if (recoveredFalse) failures.push(`recovered:false on ${recoveredFalse} resumes`);
     const sorted = [...times].sort((a, b) => a - b);
     const cpu = cpuBetween(before, after);
-    log(`  ${target.name}: replay of ${n} events: ${sorted.map((t) => t.toFixed(0)).join(', ')} ms ${failures.join(', ')}`);
-    return { value: sorted[1]!, detail: { events: n, runsMs: times }, cpu: { hubUser: cpu.user, hubSystem: cpu.system, load: Number.NaN }, failures: [...new Set(failures)] };
+    log(
+      `  ${target.name}: replay of ${n} events: ${sorted.map((t) => t.toFixed(0)).join(', ')} ms ${failures.join(', ')}`,
+    );
+    return {
+      value: sorted[1]!,
+      detail: { events: n, runsMs: times },
+      cpu: { hubUser: cpu.user, hubSystem: cpu.system, load: Number.NaN },
+      failures: [...new Set(failures)],
+    };
   } finally {
     await subs.stop();
     await publisher.stop();
@@ -790,9 +958,13 @@ export interface RedisServer {
  */
 export async function startRedis(): Promise<RedisServer | undefined> {
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const ok = await new Promise<boolean>((resolve) => {
     child.once('error', () => resolve(false));
     const deadline = performance.now() + 5000;

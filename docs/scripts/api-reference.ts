@@ -31,7 +31,8 @@ function exampleProblems(module: DeclarationReflection): string[] {
     if (child.kindOf(ReflectionKind.Reference)) continue;
     const comment = child.comment ?? child.signatures?.[0]?.comment;
     const where = `${module.name}: ${child.name}`;
-    if (!comment || comment.summary.every((part) => part.text.trim() === '')) problems.push(`${where} has no summary line`);
+    if (!comment || comment.summary.every((part) => part.text.trim() === ''))
+      problems.push(`${where} has no summary line`);
     if (!comment?.getTag('@example')) problems.push(`${where} has no @example`);
   }
   return problems;

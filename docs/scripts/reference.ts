@@ -40,7 +40,8 @@ function defaultLimits(): OpenApiLimits {
 /** One row per operation of the OpenAPI document: method, path, what it does, its error codes. */
 export function openApiOperationsTable(): string {
   const rows = openApiOperations(defaultLimits()).map(
-    (op) => `| \`${op.method}\` | \`${op.path}\` | ${cell(op.summary)} | ${op.errors.map((c) => `\`${c}\``).join(', ') || '—'} |`,
+    (op) =>
+      `| \`${op.method}\` | \`${op.path}\` | ${cell(op.summary)} | ${op.errors.map((c) => `\`${c}\``).join(', ') || '—'} |`,
   );
   return ['| Method | Path | What it does | Error codes |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
@@ -83,7 +84,8 @@ function formatNumber(n: number): string {
 /** The numeric-settings table: variable, default, range, meaning. */
 export function numberSettingsTable(): string {
   const rows = NUMBER_SETTINGS.map(
-    (s) => `| \`${s.env}\` | ${formatNumber(s.default)} | ${formatNumber(s.min)} – ${formatNumber(s.max)} | ${cell(s.doc)} |`,
+    (s) =>
+      `| \`${s.env}\` | ${formatNumber(s.default)} | ${formatNumber(s.min)} – ${formatNumber(s.max)} | ${cell(s.doc)} |`,
   );
   return ['| Variable | Default | Allowed | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

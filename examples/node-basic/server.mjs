@@ -37,7 +37,8 @@ function relativeImports(entry) {
     for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:\bfrom|\bimport)\s*["'](\.\/[^"']+)["']/g)) {
       const path = resolve(dirname(file), specifier);
       const name = relative(folder, path).split(sep).join('/');
-      if (name.startsWith('../') || isAbsolute(name)) throw new Error(`${file} imports ${specifier}, outside ${folder}`);
+      if (name.startsWith('../') || isAbsolute(name))
+        throw new Error(`${file} imports ${specifier}, outside ${folder}`);
       if (found.has(name)) continue;
       found.add(name);
       visit(path);

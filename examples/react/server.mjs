@@ -70,7 +70,11 @@ const server = createServer(async (req, res) => {
     }
     if (req.method === 'POST' && req.url === '/api/orders') {
       const orderId = randomUUID().slice(0, 8);
-      const { status, body } = await cast('/push/publish', { channel: 'orders', event: 'order.created', data: { orderId } });
+      const { status, body } = await cast('/push/publish', {
+        channel: 'orders',
+        event: 'order.created',
+        data: { orderId },
+      });
       return json(status, status === 200 ? { orderId, ...body } : body);
     }
     json(404, { error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.url}` } });

@@ -33,90 +33,99 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 15_000): 
 }
 const of = (kind: Report['kind']) => reports.filter((r) => r.kind === kind).map((r) => r.payload);
 
-describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client in headless Chromium, from another origin', () => {
-  beforeAll(async () => {
-    cast = await startServer();
-    // The built client (dist, what npm users get) bundled for the page with its dependencies.
-    const bundle = await build({
-      entryPoints: [CLIENT_DIST],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      write: false,
-      logLevel: 'silent',
+describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
+  'realtime client in headless Chromium, from another origin',
+  () => {
+    beforeAll(async () => {
+      cast = await startServer();
+      // The built client (dist, what npm users get) bundled for the page with its dependencies.
+      const bundle = await build({
+        entryPoints: [CLIENT_DIST],
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        write: false,
+        logLevel: 'silent',
+      });
+      const clientJs = bundle.outputFiles[0]?.text ?? '';
+      const files: Record<string, [string, string]> = {
+        '/': ['text/html', readFileSync(join(here, 'fixtures/browser/index.html'), 'utf8')],
+        '/app.js': ['text/javascript', readFileSync(join(here, 'fixtures/browser/app.js'), 'utf8')],
+        '/realtime-client.js': ['text/javascript', clientJs],
+      };
+      site = createServer((req, res) => {
+        const path = new URL(req.url ?? '/', 'http://x').pathname;
+        if (path === '/token') {
+          issueToken(cast, { channels: ['orders', 'support'] }).then(
+            (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+            () => res.writeHead(500).end(),
+          );
+          return;
+        }
+        const file = files[path];
+        if (!file) return void res.writeHead(404).end();
+        res.writeHead(200, { 'content-type': file[0] }).end(file[1]);
+      });
+      await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
+      const address = site.address();
+      siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
+      });
+      page = await browser.newPage();
+      await page.exposeFunction('report', (json: string) => reports.push(JSON.parse(json) as Report));
+      page.on('pageerror', (err) => reports.push({ kind: 'error', payload: { code: 'PAGE', message: err.message } }));
+      await page.goto(`${siteUrl}/?server=${encodeURIComponent(cast.url)}`);
     });
-    const clientJs = bundle.outputFiles[0]?.text ?? '';
-    const files: Record<string, [string, string]> = {
-      '/': ['text/html', readFileSync(join(here, 'fixtures/browser/index.html'), 'utf8')],
-      '/app.js': ['text/javascript', readFileSync(join(here, 'fixtures/browser/app.js'), 'utf8')],
-      '/realtime-client.js': ['text/javascript', clientJs],
-    };
-    site = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/token') {
-        issueToken(cast, { channels: ['orders', 'support'] }).then(
-          (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-          () => res.writeHead(500).end(),
-        );
-        return;
-      }
-      const file = files[path];
-      if (!file) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': file[0] }).end(file[1]);
+
+    afterAll(async () => {
+      await browser?.close();
+      await new Promise((r) => site?.close(r));
+      await cast?.kill();
     });
-    await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
-    const address = site.address();
-    siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    it('loads from an origin other than the server', () => {
+      expect(new URL(siteUrl).origin).not.toBe(new URL(cast.url).origin);
     });
-    page = await browser.newPage();
-    await page.exposeFunction('report', (json: string) => reports.push(JSON.parse(json) as Report));
-    page.on('pageerror', (err) => reports.push({ kind: 'error', payload: { code: 'PAGE', message: err.message } }));
-    await page.goto(`${siteUrl}/?server=${encodeURIComponent(cast.url)}`);
-  });
 
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((r) => site?.close(r));
-    await cast?.kill();
-  });
+    it('receives events across origins with wildcards, exact names and *', async () => {
+      await waitFor(() => of('connection').includes(true), 'the connection');
+      await publish(cast, { channel: 'orders', event: 'order.created', data: { orderId: 'o1', total: 10 } });
+      await publish(cast, { channel: 'support', event: 'ticket.created', data: { id: 3 } });
+      await publish(cast, { channel: 'orders', event: 'order.shipped', data: { orderId: 'o1' } });
+      await waitFor(() => of('any').length >= 3, 'three events');
+      expect(of('order').map((e) => [e.type, e.channel, e.data])).toEqual([
+        ['order.created', 'orders', { orderId: 'o1', total: 10 }],
+        ['order.shipped', 'orders', { orderId: 'o1' }],
+      ]);
+      expect(of('ticket').map((e) => e.data)).toEqual([{ id: 3 }]);
+      expect(of('any').map((e) => e.type)).toEqual(['order.created', 'ticket.created', 'order.shipped']);
+      expect(await page.textContent('#status')).toBe('live');
+    });
 
-  it('loads from an origin other than the server', () => {
-    expect(new URL(siteUrl).origin).not.toBe(new URL(cast.url).origin);
-  });
+    it('reconnects after the server crashes, resuming with Last-Event-ID through CORS, and reports recovered: false', async () => {
+      await cast.restart({ kill: true });
+      await waitFor(() => of('connection').filter((c) => c === true).length === 2, 'the reconnect');
+      await publish(cast, { channel: 'orders', event: 'order.paid', data: { orderId: 'o1' } });
+      await waitFor(() => of('any').length >= 4, 'the event after the restart');
+      expect(of('any').map((e) => e.type)).toEqual(['order.created', 'ticket.created', 'order.shipped', 'order.paid']);
+      expect(of('resume')).toEqual([{ recovered: false, lastEventId: expect.stringMatching(/\/orders$/) }]);
+      expect(of('error').every((e) => e.retryable === true)).toBe(true);
+    });
 
-  it('receives events across origins with wildcards, exact names and *', async () => {
-    await waitFor(() => of('connection').includes(true), 'the connection');
-    await publish(cast, { channel: 'orders', event: 'order.created', data: { orderId: 'o1', total: 10 } });
-    await publish(cast, { channel: 'support', event: 'ticket.created', data: { id: 3 } });
-    await publish(cast, { channel: 'orders', event: 'order.shipped', data: { orderId: 'o1' } });
-    await waitFor(() => of('any').length >= 3, 'three events');
-    expect(of('order').map((e) => [e.type, e.channel, e.data])).toEqual([
-      ['order.created', 'orders', { orderId: 'o1', total: 10 }],
-      ['order.shipped', 'orders', { orderId: 'o1' }],
-    ]);
-    expect(of('ticket').map((e) => e.data)).toEqual([{ id: 3 }]);
-    expect(of('any').map((e) => e.type)).toEqual(['order.created', 'ticket.created', 'order.shipped']);
-    expect(await page.textContent('#status')).toBe('live');
-  });
-
-  it('reconnects after the server crashes, resuming with Last-Event-ID through CORS, and reports recovered: false', async () => {
-    await cast.restart({ kill: true });
-    await waitFor(() => of('connection').filter((c) => c === true).length === 2, 'the reconnect');
-    await publish(cast, { channel: 'orders', event: 'order.paid', data: { orderId: 'o1' } });
-    await waitFor(() => of('any').length >= 4, 'the event after the restart');
-    expect(of('any').map((e) => e.type)).toEqual(['order.created', 'ticket.created', 'order.shipped', 'order.paid']);
-    expect(of('resume')).toEqual([{ recovered: false, lastEventId: expect.stringMatching(/\/orders$/) }]);
-    expect(of('error').every((e) => e.retryable === true)).toBe(true);
-  });
-
-  it('skips the backoff wait when the browser fires online', async () => {
-    // A second client whose first token fetch fails, leaving it in a 50-60 s backoff wait.
-    // Passed as source text: vitest would rewrite a dynamic import() inside a function.
-    const state = await page.evaluate(`(async () => {
+    it('skips the backoff wait when the browser fires online', async () => {
+      // A second client whose first token fetch fails, leaving it in a 50-60 s backoff wait.
+      // Passed as source text: vitest would rewrite a dynamic import() inside a function.
+      const state = await page.evaluate(`(async () => {
       const { createRealtime } = await import('./realtime-client.js');
       Math.random = () => 0.99;
       let first = true;
@@ -136,13 +145,18 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client in head
       await new Promise((r) => setTimeout(r, 300));
       return late.state;
     })()`);
-    expect(state).toBe('reconnecting');
-    const started = Date.now();
-    await page.evaluate(() => window.dispatchEvent(new Event('online')));
-    await page.waitForFunction(() => (window as unknown as { late: { connected: boolean } }).late.connected, undefined, {
-      timeout: 5000,
+      expect(state).toBe('reconnecting');
+      const started = Date.now();
+      await page.evaluate(() => window.dispatchEvent(new Event('online')));
+      await page.waitForFunction(
+        () => (window as unknown as { late: { connected: boolean } }).late.connected,
+        undefined,
+        {
+          timeout: 5000,
+        },
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+      await page.evaluate(() => (window as unknown as { late: { destroy(): void } }).late.destroy());
     });
-    expect(Date.now() - started).toBeLessThan(5000);
-    await page.evaluate(() => (window as unknown as { late: { destroy(): void } }).late.destroy());
-  });
-});
+  },
+);

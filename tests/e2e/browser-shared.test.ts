@@ -53,7 +53,8 @@ async function waitFor(check: () => Promise<boolean> | boolean, what: string, ti
 }
 
 const received = (page: Page) => page.evaluate(() => (window as unknown as { received: Received[] }).received);
-const connected = (page: Page) => page.evaluate(() => (window as unknown as { realtime: { connected: boolean } }).realtime.connected);
+const connected = (page: Page) =>
+  page.evaluate(() => (window as unknown as { realtime: { connected: boolean } }).realtime.connected);
 
 async function openPage(): Promise<Page> {
   const page = await context.newPage();
@@ -71,85 +72,110 @@ async function publishOrders(from: number, count: number): Promise<void> {
   }
 }
 
-describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('createSharedRealtime in headless Chromium: one stream for all tabs', () => {
-  beforeAll(async () => {
-    cast = await startServer();
-    const bundle = await build({ entryPoints: [SHARED_DIST], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
-    const sharedJs = bundle.outputFiles[0]?.text ?? '';
-    site = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/token') {
-        issueToken(cast, { channels: ['orders'] }).then(
-          (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-          () => res.writeHead(500).end(),
+describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
+  'createSharedRealtime in headless Chromium: one stream for all tabs',
+  () => {
+    beforeAll(async () => {
+      cast = await startServer();
+      const bundle = await build({
+        entryPoints: [SHARED_DIST],
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        write: false,
+        logLevel: 'silent',
+      });
+      const sharedJs = bundle.outputFiles[0]?.text ?? '';
+      site = createServer((req, res) => {
+        const path = new URL(req.url ?? '/', 'http://x').pathname;
+        if (path === '/token') {
+          issueToken(cast, { channels: ['orders'] }).then(
+            (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+            () => res.writeHead(500).end(),
+          );
+        } else if (path === '/shared.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(sharedJs);
+        else if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+        else res.writeHead(404).end();
+      });
+      await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
+      const address = site.address();
+      siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
+      });
+      // One context: the pages are tabs of one browser profile, sharing BroadcastChannel and Web Locks.
+      context = await browser.newContext();
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await new Promise((r) => site?.close(r));
+      await cast?.kill();
+    });
+
+    let pages: Page[] = [];
+
+    it('opens one stream for three pages, and every page gets every event once', async () => {
+      pages = [await openPage(), await openPage(), await openPage()];
+      for (const page of pages) await waitFor(() => connected(page), 'every page connected');
+      expect(streams).toHaveLength(1);
+      await publishOrders(0, 3);
+      for (const page of pages)
+        await waitFor(async () => (await received(page)).length >= 3, 'three events in every page');
+      await new Promise((r) => setTimeout(r, 200)); // room for a duplicate to show up
+      for (const page of pages) {
+        const events = await received(page);
+        expect(events.map((e) => [e.type, e.channel, e.data])).toEqual(
+          [0, 1, 2].map((n) => ['order.created', 'orders', { n }]),
         );
-      } else if (path === '/shared.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(sharedJs);
-      else if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-      else res.writeHead(404).end();
+        expect(events.every((e) => /^\d+-\d+\/orders$/.test(e.id))).toBe(true);
+      }
+      expect(streams).toHaveLength(1);
     });
-    await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
-    const address = site.address();
-    siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+
+    it('hands over within two seconds when the leader page closes, with nothing lost or duplicated', async () => {
+      const leader = streams[0]?.page as Page;
+      const rest = pages.filter((p) => p !== leader);
+      expect(rest).toHaveLength(2);
+      const closedAt = Date.now();
+      await leader.close();
+      // Published while no page holds a stream: the new leader replays them from the last id.
+      await publishOrders(3, 3);
+      await waitFor(() => streams.length === 2, 'a new stream from another page', 5_000);
+      expect(streams[1]?.at as number).toBeLessThan(closedAt + 2_000);
+      expect(rest).toContain(streams[1]?.page);
+      await publishOrders(6, 2);
+      for (const page of rest)
+        await waitFor(async () => (await received(page)).length >= 8, 'eight events in every open page');
+      await new Promise((r) => setTimeout(r, 300));
+      for (const page of rest) {
+        const events = await received(page);
+        expect(events.map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+        expect(new Set(events.map((e) => e.id)).size).toBe(8);
+        expect(await page.evaluate(() => (window as unknown as { errors: string[] }).errors)).toEqual([]);
+      }
+      pages = rest;
     });
-    // One context: the pages are tabs of one browser profile, sharing BroadcastChannel and Web Locks.
-    context = await browser.newContext();
-  });
 
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((r) => site?.close(r));
-    await cast?.kill();
-  });
-
-  let pages: Page[] = [];
-
-  it('opens one stream for three pages, and every page gets every event once', async () => {
-    pages = [await openPage(), await openPage(), await openPage()];
-    for (const page of pages) await waitFor(() => connected(page), 'every page connected');
-    expect(streams).toHaveLength(1);
-    await publishOrders(0, 3);
-    for (const page of pages) await waitFor(async () => (await received(page)).length >= 3, 'three events in every page');
-    await new Promise((r) => setTimeout(r, 200)); // room for a duplicate to show up
-    for (const page of pages) {
-      const events = await received(page);
-      expect(events.map((e) => [e.type, e.channel, e.data])).toEqual([0, 1, 2].map((n) => ['order.created', 'orders', { n }]));
-      expect(events.every((e) => /^\d+-\d+\/orders$/.test(e.id))).toBe(true);
-    }
-    expect(streams).toHaveLength(1);
-  });
-
-  it('hands over within two seconds when the leader page closes, with nothing lost or duplicated', async () => {
-    const leader = streams[0]?.page as Page;
-    const rest = pages.filter((p) => p !== leader);
-    expect(rest).toHaveLength(2);
-    const closedAt = Date.now();
-    await leader.close();
-    // Published while no page holds a stream: the new leader replays them from the last id.
-    await publishOrders(3, 3);
-    await waitFor(() => streams.length === 2, 'a new stream from another page', 5_000);
-    expect(streams[1]?.at as number).toBeLessThan(closedAt + 2_000);
-    expect(rest).toContain(streams[1]?.page);
-    await publishOrders(6, 2);
-    for (const page of rest) await waitFor(async () => (await received(page)).length >= 8, 'eight events in every open page');
-    await new Promise((r) => setTimeout(r, 300));
-    for (const page of rest) {
-      const events = await received(page);
-      expect(events.map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-      expect(new Set(events.map((e) => e.id)).size).toBe(8);
-      expect(await page.evaluate(() => (window as unknown as { errors: string[] }).errors)).toEqual([]);
-    }
-    pages = rest;
-  });
-
-  it('lets a page opened late join without a new stream', async () => {
-    const late = await openPage();
-    await waitFor(() => connected(late), 'the late page connected');
-    await publishOrders(8, 1);
-    for (const page of [...pages, late]) await waitFor(async () => (await received(page)).some((e) => (e.data as { n: number }).n === 8), 'the event after the late page joined');
-    expect((await received(late)).map((e) => (e.data as { n: number }).n)).toEqual([8]);
-    expect(streams).toHaveLength(2);
-  });
-});
+    it('lets a page opened late join without a new stream', async () => {
+      const late = await openPage();
+      await waitFor(() => connected(late), 'the late page connected');
+      await publishOrders(8, 1);
+      for (const page of [...pages, late])
+        await waitFor(
+          async () => (await received(page)).some((e) => (e.data as { n: number }).n === 8),
+          'the event after the late page joined',
+        );
+      expect((await received(late)).map((e) => (e.data as { n: number }).n)).toEqual([8]);
+      expect(streams).toHaveLength(2);
+    });
+  },
+);

@@ -87,7 +87,15 @@ function until(
 
 describe('cast token', () => {
   it('prints a token that opens a stream on the channels asked for', async () => {
-    const { code, stdout, stderr } = await run(['token', '--channels', 'cli:a,cli:b', '--user', 'cli_user', '--ttl', '120']);
+    const { code, stdout, stderr } = await run([
+      'token',
+      '--channels',
+      'cli:a,cli:b',
+      '--user',
+      'cli_user',
+      '--ttl',
+      '120',
+    ]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const token = stdout.trim();
@@ -151,7 +159,10 @@ describe('cast publish', () => {
 
 describe('cast listen', () => {
   it('prints events as they arrive, resumes after the server restarts, and exits 0 on Ctrl-C', async () => {
-    const child = spawn(process.execPath, [CLI, 'listen', 'cli:listen', 'cli:other', '--json'], { env: env(), stdio: 'pipe' });
+    const child = spawn(process.execPath, [CLI, 'listen', 'cli:listen', 'cli:other', '--json'], {
+      env: env(),
+      stdio: 'pipe',
+    });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -163,10 +174,18 @@ describe('cast listen', () => {
     await cast.publish({ channel: 'cli:listen', event: 'order.created', data: { id: 'L1' } });
     await cast.publish({ channel: 'cli:other', event: 'ticket.closed', data: { ticketId: 'T1' } });
     await until(child.stdout, () => stdout, /T1/, 'two events');
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual([
       { id: expect.stringMatching(/\/cli:listen$/), channel: 'cli:listen', event: 'order.created', data: { id: 'L1' } },
-      { id: expect.stringMatching(/\/cli:other$/), channel: 'cli:other', event: 'ticket.closed', data: { ticketId: 'T1' } },
+      {
+        id: expect.stringMatching(/\/cli:other$/),
+        channel: 'cli:other',
+        event: 'ticket.closed',
+        data: { ticketId: 'T1' },
+      },
     ]);
 
     await server.restart();
@@ -195,17 +214,25 @@ describe('cast listen', () => {
 
     const said = `cast: cannot reach ${url.replace(/[.]/g, '\\.')} \\(connect ECONNREFUSED [^)]*\\); retrying`;
     // Said on every failed attempt, not once: the second line shows it kept trying.
-    await until(child.stderr, () => stderr, new RegExp(`${said}\\n[\\s\\S]*${said}`), 'two attempts that could not reach the server');
+    await until(
+      child.stderr,
+      () => stderr,
+      new RegExp(`${said}\\n[\\s\\S]*${said}`),
+      'two attempts that could not reach the server',
+    );
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     children.delete(child);
   });
 });
 
-describe('cast webhooks listen, as the server\'s webhook receiver', () => {
+describe("cast webhooks listen, as the server's webhook receiver", () => {
   it('prints the signed deliveries of a real server: occupied, join, leave, vacated', async () => {
     const secret = 'whsec_cli_e2e_0123456789abcdef0123456789';
-    const listener = spawn(process.execPath, [CLI, 'webhooks', 'listen', '--port', '0', '--secret', secret], { env: env(), stdio: 'pipe' });
+    const listener = spawn(process.execPath, [CLI, 'webhooks', 'listen', '--port', '0', '--secret', secret], {
+      env: env(),
+      stdio: 'pipe',
+    });
     children.add(listener);
     let out = '';
     listener.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

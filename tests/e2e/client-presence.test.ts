@@ -42,13 +42,19 @@ function provider(userId: string): { token: () => Promise<string>; calls: () => 
   return {
     token: async () => {
       calls++;
-      return (await issueToken(server, { channels: [CHANNEL], userId, presence: true, userInfo: { name: userId } })).token;
+      return (await issueToken(server, { channels: [CHANNEL], userId, presence: true, userInfo: { name: userId } }))
+        .token;
     },
     calls: () => calls,
   };
 }
 
-function client(userId: string): { realtime: Realtime; calls: () => number; states: ConnectionState[]; errors: CastError[] } {
+function client(userId: string): {
+  realtime: Realtime;
+  calls: () => number;
+  states: ConnectionState[];
+  errors: CastError[];
+} {
   const p = provider(userId);
   const realtime = createRealtime({ url: server.url, token: p.token });
   clients.push(realtime);
@@ -161,7 +167,14 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presenc
   let browser: Browser;
 
   beforeAll(async () => {
-    const bundle = await build({ entryPoints: [CLIENT_DIST], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
+    const bundle = await build({
+      entryPoints: [CLIENT_DIST],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      logLevel: 'silent',
+    });
     const clientJs = bundle.outputFiles[0]?.text ?? '';
     site = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
@@ -173,7 +186,8 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presenc
         );
         return;
       }
-      if (url.pathname === '/realtime-client.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(clientJs);
+      if (url.pathname === '/realtime-client.js')
+        return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(clientJs);
       if (url.pathname === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE(server.url));
       res.writeHead(404).end();
     });
@@ -181,7 +195,15 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presenc
     siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
   });
   afterAll(async () => {
@@ -191,7 +213,10 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presenc
 
   it('shows members joining and leaving, then stops with TOKEN_REVOKED when its user is revoked', async () => {
     const page = await browser.newPage();
-    const report = () => page.evaluate(() => (window as unknown as { report: { members: string[]; errors: string[]; state: string } }).report);
+    const report = () =>
+      page.evaluate(
+        () => (window as unknown as { report: { members: string[]; errors: string[]; state: string } }).report,
+      );
     const pageUntil = async (check: (r: Awaited<ReturnType<typeof report>>) => boolean, what: string) => {
       const deadline = Date.now() + 10_000;
       for (;;) {
@@ -210,7 +235,10 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presenc
     await pageUntil((r) => r.members.join() === 'page', 'erin leaving, seen in the page');
 
     expect(await api('/push/revoke', { userId: 'page' })).toEqual({ revoked: 1 });
-    const r = await pageUntil((x) => x.errors.includes('TOKEN_REVOKED') && x.state === 'disconnected', 'TOKEN_REVOKED in the page');
+    const r = await pageUntil(
+      (x) => x.errors.includes('TOKEN_REVOKED') && x.state === 'disconnected',
+      'TOKEN_REVOKED in the page',
+    );
     expect(r.state).toBe('disconnected');
     await page.close();
   });

@@ -46,7 +46,11 @@ describe('realtime client against the reference server', () => {
     realtime.onAny((e) => all.push(`${e.channel}:${e.type}`));
     await waitFor(() => realtime.connected, 'connected');
 
-    const first = await publish(server, { channel: 'orders', event: 'order.created', data: { orderId: 'a1', total: 4999 } });
+    const first = await publish(server, {
+      channel: 'orders',
+      event: 'order.created',
+      data: { orderId: 'a1', total: 4999 },
+    });
     await publish(server, { channel: 'user:u1', event: 'ticket.created', data: { id: 7 } });
     await publish(server, { channel: 'orders', event: 'order.shipped', data: { orderId: 'a1' } });
     await publish(server, { channel: 'other', event: 'order.created', data: { orderId: 'x', total: 1 } });
@@ -55,7 +59,9 @@ describe('realtime client against the reference server', () => {
     await new Promise((r) => setTimeout(r, 200));
 
     expect(first.status).toBe(200);
-    expect(exact).toEqual([{ type: 'order.created', data: { orderId: 'a1', total: 4999 }, id: first.body.eventId, channel: 'orders' }]);
+    expect(exact).toEqual([
+      { type: 'order.created', data: { orderId: 'a1', total: 4999 }, id: first.body.eventId, channel: 'orders' },
+    ]);
     expect(orders).toEqual(['order.created', 'order.shipped']);
     expect(all).toEqual(['orders:order.created', 'user:u1:ticket.created', 'orders:order.shipped']);
     expect(realtime.lastEventId).toMatch(/^\d+-\d+\/orders$/);

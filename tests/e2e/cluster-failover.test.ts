@@ -19,10 +19,14 @@ afterAll(async () => {
 
 const acme = (node: TestServer) => ({ url: node.url, apiKey: cluster.tenants.acme as string });
 const live = (s: RawStream) => s.events.filter((e) => e.event !== 'connected');
-const connectedData = (s: RawStream) => JSON.parse(s.events[0]?.data ?? '{}') as { channels: string[]; recovered?: boolean };
+const connectedData = (s: RawStream) =>
+  JSON.parse(s.events[0]?.data ?? '{}') as { channels: string[]; recovered?: boolean };
 
 async function open(node: TestServer, token: string, lastEventId?: string): Promise<RawStream> {
-  const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`, lastEventId ? { 'last-event-id': lastEventId } : {});
+  const s = await openRaw(
+    `${node.url}/push/stream?token=${encodeURIComponent(token)}`,
+    lastEventId ? { 'last-event-id': lastEventId } : {},
+  );
   streams.push(s);
   expect(s.status).toBe(200);
   await s.waitFor(1);
@@ -30,7 +34,9 @@ async function open(node: TestServer, token: string, lastEventId?: string): Prom
 }
 
 async function sessionUsers(node: TestServer, channel: string): Promise<string[]> {
-  const res = await fetch(`${node.url}/push/sessions?channel=${channel}`, { headers: { authorization: `Bearer ${cluster.tenants.acme}` } });
+  const res = await fetch(`${node.url}/push/sessions?channel=${channel}`, {
+    headers: { authorization: `Bearer ${cluster.tenants.acme}` },
+  });
   expect(res.status).toBe(200);
   const body = (await res.json()) as { sessions: Array<{ userId: string | null }> };
   return body.sessions.map((s) => s.userId as string).sort();
@@ -88,7 +94,10 @@ describe('cluster failover', () => {
 
     // The dead node's session stays listed until its heartbeat entry expires (15 s), then goes.
     expect(await sessionUsers(a, 'crash')).toEqual(['on-b', 'on-c', 'on-c']);
-    await vi.waitFor(async () => expect(await sessionUsers(a, 'crash')).toEqual(['on-b', 'on-c']), { timeout: 25_000, interval: 500 });
+    await vi.waitFor(async () => expect(await sessionUsers(a, 'crash')).toEqual(['on-b', 'on-c']), {
+      timeout: 25_000,
+      interval: 500,
+    });
 
     // Restarted on the same port, the node takes part again.
     await c.restart();
@@ -100,6 +109,11 @@ describe('cluster failover', () => {
     expect(fromC.status).toBe(200);
     expect(fromC.body.delivered).toBe(3);
     await onB.waitFor(5);
-    expect(live(onB).map((e) => e.id)).toEqual([before.body.eventId, missed.body.eventId, after.body.eventId, fromC.body.eventId]);
+    expect(live(onB).map((e) => e.id)).toEqual([
+      before.body.eventId,
+      missed.body.eventId,
+      after.body.eventId,
+      fromC.body.eventId,
+    ]);
   });
 });

@@ -21,8 +21,15 @@ function as(node: TestServer, tenant = 'acme') {
   return { url: node.url, apiKey: cluster.tenants[tenant] as string };
 }
 
-async function subscribe(node: TestServer, channels: string[], opts: { tenant?: string; userId?: string } = {}): Promise<RawStream> {
-  const { token } = await issueToken(as(node, opts.tenant), { channels, ...(opts.userId ? { userId: opts.userId } : {}) });
+async function subscribe(
+  node: TestServer,
+  channels: string[],
+  opts: { tenant?: string; userId?: string } = {},
+): Promise<RawStream> {
+  const { token } = await issueToken(as(node, opts.tenant), {
+    channels,
+    ...(opts.userId ? { userId: opts.userId } : {}),
+  });
   const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`);
   streams.push(s);
   expect(s.status).toBe(200);
@@ -42,10 +49,17 @@ function expectIncreasing(list: string[]): void {
   }
 }
 
-async function sessionsOn(node: TestServer, query: string, tenant = 'acme'): Promise<Array<{ id: string; userId: string | null; channels: string[] }>> {
-  const res = await fetch(`${node.url}/push/sessions?${query}`, { headers: { authorization: `Bearer ${cluster.tenants[tenant]}` } });
+async function sessionsOn(
+  node: TestServer,
+  query: string,
+  tenant = 'acme',
+): Promise<Array<{ id: string; userId: string | null; channels: string[] }>> {
+  const res = await fetch(`${node.url}/push/sessions?${query}`, {
+    headers: { authorization: `Bearer ${cluster.tenants[tenant]}` },
+  });
   expect(res.status).toBe(200);
-  return ((await res.json()) as { sessions: Array<{ id: string; userId: string | null; channels: string[] }> }).sessions;
+  return ((await res.json()) as { sessions: Array<{ id: string; userId: string | null; channels: string[] }> })
+    .sessions;
 }
 
 describe('cluster fan-out', () => {
@@ -61,7 +75,13 @@ describe('cluster fan-out', () => {
     const subs = await Promise.all(nodes.map((n, i) => subscribe(n, ['fan:orders'], { userId: `fan-user-${i}` })));
     // The sessions listing covers every node, whichever node is asked.
     for (const node of nodes) {
-      await vi.waitFor(async () => expect((await sessionsOn(node, 'channel=fan:orders')).map((s) => s.userId).sort()).toEqual(['fan-user-0', 'fan-user-1', 'fan-user-2']));
+      await vi.waitFor(async () =>
+        expect((await sessionsOn(node, 'channel=fan:orders')).map((s) => s.userId).sort()).toEqual([
+          'fan-user-0',
+          'fan-user-1',
+          'fan-user-2',
+        ]),
+      );
     }
     const published = [];
     for (const node of nodes) {
@@ -78,7 +98,9 @@ describe('cluster fan-out', () => {
   });
 
   it('gives concurrent publishers on different nodes one order that every subscriber sees', async () => {
-    const subs = (await Promise.all(nodes.map((n) => Promise.all([subscribe(n, ['race']), subscribe(n, ['race'])])))).flat();
+    const subs = (
+      await Promise.all(nodes.map((n) => Promise.all([subscribe(n, ['race']), subscribe(n, ['race'])])))
+    ).flat();
     const perNode = 20;
     const results = await Promise.all(
       nodes.map(async (node, k) => {
@@ -100,7 +122,11 @@ describe('cluster fan-out', () => {
     for (const s of subs) expect(ids(live(s))).toEqual(reference);
     // Each publisher's own events keep its order within the one order.
     for (const [k, mine] of results.entries()) {
-      expect(live(subs[0] as RawStream).filter((e) => JSON.parse(e.data).node === k).map((e) => e.id)).toEqual(mine);
+      expect(
+        live(subs[0] as RawStream)
+          .filter((e) => JSON.parse(e.data).node === k)
+          .map((e) => e.id),
+      ).toEqual(mine);
     }
   });
 
@@ -122,7 +148,9 @@ describe('cluster fan-out', () => {
     expect(live(acmeOn1).map((e) => e.data)).toEqual(['"acme"', '"acme-2"']);
     expect(live(globexOn1).map((e) => e.data)).toEqual(['"globex"']);
     expect(marker.body.delivered).toBe(2);
-    expect((await sessionsOn(nodes[0] as TestServer, 'userId=g-user', 'globex')).map((s) => s.userId)).toEqual(['g-user']);
+    expect((await sessionsOn(nodes[0] as TestServer, 'userId=g-user', 'globex')).map((s) => s.userId)).toEqual([
+      'g-user',
+    ]);
     expect(await sessionsOn(nodes[0] as TestServer, 'userId=g-user')).toEqual([]);
     expect((await sessionsOn(nodes[2] as TestServer, 'channel=shared', 'globex')).length).toBe(1);
   });
@@ -130,8 +158,16 @@ describe('cluster fan-out', () => {
   it('honours an idempotency key whichever node the retry reaches', async () => {
     const sub = await subscribe(nodes[2] as TestServer, ['idem']);
     const key = `order-${Date.now()}`;
-    const first = await publish(as(nodes[0] as TestServer), { channel: 'idem', event: 'paid', data: 1 }, { headers: { 'idempotency-key': key } });
-    const retry = await publish(as(nodes[1] as TestServer), { channel: 'idem', event: 'paid', data: 1 }, { headers: { 'idempotency-key': key } });
+    const first = await publish(
+      as(nodes[0] as TestServer),
+      { channel: 'idem', event: 'paid', data: 1 },
+      { headers: { 'idempotency-key': key } },
+    );
+    const retry = await publish(
+      as(nodes[1] as TestServer),
+      { channel: 'idem', event: 'paid', data: 1 },
+      { headers: { 'idempotency-key': key } },
+    );
     expect(first.status).toBe(200);
     expect(retry.status).toBe(200);
     expect(retry.body.duplicate).toBe(true);

@@ -41,9 +41,17 @@ function as(node: TestServer, tenant: string) {
   return { url: node.url, apiKey: cluster.tenants[tenant] as string };
 }
 
-async function subscribe(node: TestServer, tenant: string, channels: string[], lastEventId?: string): Promise<RawStream> {
+async function subscribe(
+  node: TestServer,
+  tenant: string,
+  channels: string[],
+  lastEventId?: string,
+): Promise<RawStream> {
   const { token } = await issueToken(as(node, tenant), { channels });
-  const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`, lastEventId ? { 'last-event-id': lastEventId } : {});
+  const s = await openRaw(
+    `${node.url}/push/stream?token=${encodeURIComponent(token)}`,
+    lastEventId ? { 'last-event-id': lastEventId } : {},
+  );
   streams.push(s);
   expect(s.status).toBe(200);
   await s.waitFor(1);
@@ -68,7 +76,11 @@ describe('Cast nodes on a Redis Cluster', () => {
       const sub = await subscribe(nodes[1] as TestServer, tenant, ['orders']);
       const published: string[] = [];
       for (let n = 0; n < 3; n++) {
-        const res = await publish(as(nodes[0] as TestServer, tenant), { channel: 'orders', event: 'order.created', data: { n } });
+        const res = await publish(as(nodes[0] as TestServer, tenant), {
+          channel: 'orders',
+          event: 'order.created',
+          data: { n },
+        });
         expect(res.status).toBe(200);
         expect(res.body.delivered).toBe(1);
         published.push(res.body.eventId as string);
@@ -87,18 +99,30 @@ describe('Cast nodes on a Redis Cluster', () => {
     const [dead, ...alive] = tenantNames() as [string, ...string[]];
     const sub = await subscribe(nodes[1] as TestServer, dead, ['orders']);
     await redis.kill(shardOf.get(dead) as number);
-    const refused = await publish(as(nodes[0] as TestServer, dead), { channel: 'orders', event: 'order.created', data: { n: 1 } });
+    const refused = await publish(as(nodes[0] as TestServer, dead), {
+      channel: 'orders',
+      event: 'order.created',
+      data: { n: 1 },
+    });
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('UNAVAILABLE');
     for (const tenant of alive) {
-      const ok = await publish(as(nodes[0] as TestServer, tenant), { channel: 'orders', event: 'order.created', data: { n: 1 } });
+      const ok = await publish(as(nodes[0] as TestServer, tenant), {
+        channel: 'orders',
+        event: 'order.created',
+        data: { n: 1 },
+      });
       expect(ok.status).toBe(200);
     }
     await redis.restart(shardOf.get(dead) as number);
     // Back, empty (no persistence): publishes succeed again and reach the open stream, or end it so it resumes.
     const back = await vi.waitFor(
       async () => {
-        const res = await publish(as(nodes[0] as TestServer, dead), { channel: 'orders', event: 'order.created', data: { n: 2 } });
+        const res = await publish(as(nodes[0] as TestServer, dead), {
+          channel: 'orders',
+          event: 'order.created',
+          data: { n: 2 },
+        });
         expect(res.status).toBe(200);
         return res.body.eventId as string;
       },
@@ -108,14 +132,18 @@ describe('Cast nodes on a Redis Cluster', () => {
       console.log(nodes[1]!.output());
       throw err;
     });
-    const again = await publish(as(nodes[0] as TestServer, dead), { channel: 'orders', event: 'order.created', data: { n: 3 } });
+    const again = await publish(as(nodes[0] as TestServer, dead), {
+      channel: 'orders',
+      event: 'order.created',
+      data: { n: 3 },
+    });
     await fresh.waitFor(2);
     expect(ids(live(fresh))).toEqual([again.body.eventId]);
     expect(back).toBeTruthy();
     sub.close();
   }, 60_000);
 
-  it('loses no event while a connected tenant\'s slot is moved to another shard', async () => {
+  it("loses no event while a connected tenant's slot is moved to another shard", async () => {
     const tenant = tenantNames()[1] as string;
     const sub = await subscribe(nodes[1] as TestServer, tenant, ['moving']);
     const slot = slotOf(`${cluster.prefix}:{${tenant}}:log`);
@@ -123,7 +151,11 @@ describe('Cast nodes on a Redis Cluster', () => {
     let stop = false;
     const publisher = (async () => {
       for (let n = 0; !stop && n < 1000; n++) {
-        const res = await publish(as(nodes[0] as TestServer, tenant), { channel: 'moving', event: 'order.created', data: { n } });
+        const res = await publish(as(nodes[0] as TestServer, tenant), {
+          channel: 'moving',
+          event: 'order.created',
+          data: { n },
+        });
         // 503 while the slot settles: not published (a client would retry).
         if (res.status === 200) published.push(res.body.eventId as string);
         await new Promise((r) => setTimeout(r, 10));
@@ -131,7 +163,12 @@ describe('Cast nodes on a Redis Cluster', () => {
     })();
     await new Promise((r) => setTimeout(r, 300));
     const from = await redis.portOfSlot(slot);
-    await redis.moveSlot(slot, redis.ports.find((p) => p !== from && p !== shardOf.get(tenantNames()[0] as string)) ?? (redis.ports.find((p) => p !== from) as number), { pauseMs: 200 });
+    await redis.moveSlot(
+      slot,
+      redis.ports.find((p) => p !== from && p !== shardOf.get(tenantNames()[0] as string)) ??
+        (redis.ports.find((p) => p !== from) as number),
+      { pauseMs: 200 },
+    );
     await new Promise((r) => setTimeout(r, 500));
     stop = true;
     await publisher;

@@ -30,7 +30,10 @@ const connectedData = (s: RawStream) => JSON.parse(s.events[0]?.data ?? '{}') as
 
 async function open(node: TestServer, lastEventId?: string): Promise<RawStream> {
   const { token } = await issueToken(acme(node), { channels: ['restart'] });
-  const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`, lastEventId ? { 'last-event-id': lastEventId } : {});
+  const s = await openRaw(
+    `${node.url}/push/stream?token=${encodeURIComponent(token)}`,
+    lastEventId ? { 'last-event-id': lastEventId } : {},
+  );
   streams.push(s);
   expect(s.status).toBe(200);
   await s.waitFor(1);
@@ -62,9 +65,12 @@ async function checkOutage(nodes: TestServer[], subs: RawStream[]): Promise<void
     expect((await fetch(`${node.url}/readyz`)).status).toBe(503);
   }
   const heartbeats = subs.map((s) => s.comments.length);
-  await vi.waitFor(() => subs.forEach((s, i) => expect(s.comments.length).toBeGreaterThan((heartbeats[i] as number) + 2)), {
-    timeout: 5000,
-  });
+  await vi.waitFor(
+    () => subs.forEach((s, i) => expect(s.comments.length).toBeGreaterThan((heartbeats[i] as number) + 2)),
+    {
+      timeout: 5000,
+    },
+  );
   expect(ended.map((e) => e())).toEqual([false, false, false]);
 }
 

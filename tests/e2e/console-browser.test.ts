@@ -63,7 +63,9 @@ async function subscribe(page: Page, channels: string): Promise<void> {
 }
 
 /** The rows of the event list, newest first. */
-async function eventRows(page: Page): Promise<{ channel: string; name: string; id: string; data: string; hidden: boolean }[]> {
+async function eventRows(
+  page: Page,
+): Promise<{ channel: string; name: string; id: string; data: string; hidden: boolean }[]> {
   return page.$$eval('#event-list li.event', (items) =>
     items.map((li) => ({
       channel: li.querySelector('.event-channel')?.textContent ?? '',
@@ -231,7 +233,11 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
 
     // Publish from the server, with the server SDK over plain HTTP.
     const cast = new CastServer({ apiKey: server.apiKey, baseUrl: server.url });
-    const sent = await cast.publish({ channel: 'user:user_123', event: 'notification', data: { message: 'Your export is ready' } });
+    const sent = await cast.publish({
+      channel: 'user:user_123',
+      event: 'notification',
+      data: { message: 'Your export is ready' },
+    });
     expect(sent.delivered).toBe(1);
     await waitForEvent(page, 'notification', 'user:user_123');
     rows = await eventRows(page);
@@ -287,7 +293,10 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
       await row.waitFor();
       await row.getByRole('button', { name: /^Disconnect session / }).click();
       await other.ended;
-      expect(other.events.at(-1)).toMatchObject({ event: 'disconnected', data: '{"reason":"disconnected_by_server","reconnect":false}' });
+      expect(other.events.at(-1)).toMatchObject({
+        event: 'disconnected',
+        data: '{"reason":"disconnected_by_server","reconnect":false}',
+      });
       await row.waitFor({ state: 'detached' });
       await page.locator('#event-list li.note', { hasText: /Disconnected session [0-9a-f]{8}\./ }).waitFor();
       // The console's own connection is untouched.
@@ -338,7 +347,8 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
       const waitOutput = async (text: string) => {
         const deadline = Date.now() + 10_000;
         while (!output.includes(text)) {
-          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`snippet output lacks ${text}:\n${output}`);
+          if (Date.now() > deadline || child.exitCode !== null)
+            throw new Error(`snippet output lacks ${text}:\n${output}`);
           await new Promise((r) => setTimeout(r, 25));
         }
       };
@@ -371,7 +381,8 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
       const deadline = Date.now() + 10_000;
       const waitOutput = async (text: string) => {
         while (!output.includes(text)) {
-          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`snippet output lacks ${text}:\n${output}`);
+          if (Date.now() > deadline || child.exitCode !== null)
+            throw new Error(`snippet output lacks ${text}:\n${output}`);
           await new Promise((r) => setTimeout(r, 25));
         }
       };
@@ -386,19 +397,22 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     await context.close();
   });
 
-  it.skipIf(skipWhenMissing(!existsSync('/usr/bin/curl')))('the curl snippets also run unchanged in a real shell', async () => {
-    const { context, page } = await openConsole();
-    await signIn(page, server.apiKey);
-    await subscribe(page, 'orders');
-    const token = await runShell(await copySnippet(page, 'token-curl'));
-    expect(token.code).toBe(0);
-    expect(JSON.parse(token.stdout).channels).toEqual(['orders']);
-    await page.fill('#publish-event', 'order.refunded');
-    const published = await runShell(await copySnippet(page, 'publish-curl'));
-    expect(JSON.parse(published.stdout).delivered).toBe(1);
-    await waitForEvent(page, 'order.refunded', 'orders');
-    await context.close();
-  });
+  it.skipIf(skipWhenMissing(!existsSync('/usr/bin/curl')))(
+    'the curl snippets also run unchanged in a real shell',
+    async () => {
+      const { context, page } = await openConsole();
+      await signIn(page, server.apiKey);
+      await subscribe(page, 'orders');
+      const token = await runShell(await copySnippet(page, 'token-curl'));
+      expect(token.code).toBe(0);
+      expect(JSON.parse(token.stdout).channels).toEqual(['orders']);
+      await page.fill('#publish-event', 'order.refunded');
+      const published = await runShell(await copySnippet(page, 'publish-curl'));
+      expect(JSON.parse(published.stdout).delivered).toBe(1);
+      await waitForEvent(page, 'order.refunded', 'orders');
+      await context.close();
+    },
+  );
 
   it('with "Let disconnected clients reconnect" ticked, the disconnected client is told to come back', async () => {
     const { context, page, problems } = await openConsole();
@@ -413,7 +427,9 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
       await row.waitFor();
       await page.check('#disconnect-reconnect');
       await row.getByRole('button', { name: /^Disconnect session [0-9a-f]{8} \(come-back\)$/ }).click();
-      await page.locator('#disconnect-result', { hasText: 'Disconnected 1 stream; the client may reconnect.' }).waitFor();
+      await page
+        .locator('#disconnect-result', { hasText: 'Disconnected 1 stream; the client may reconnect.' })
+        .waitFor();
       await other.ended;
       expect(JSON.parse(other.events.at(-1)?.data ?? '{}')).toMatchObject({ reconnect: true });
       expect(other.events.at(-1)?.event).toBe('disconnected');
@@ -440,7 +456,11 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     await page.locator('#presence-list li[data-user="console"]', { hasText: 'console (this console)' }).waitFor();
 
     const cast = new CastServer({ apiKey: server.apiKey, baseUrl: server.url });
-    const { token } = await cast.tokens.create({ channels: ['room:1'], userId: 'ada', userInfo: { name: 'Ada Lovelace' } });
+    const { token } = await cast.tokens.create({
+      channels: ['room:1'],
+      userId: 'ada',
+      userInfo: { name: 'Ada Lovelace' },
+    });
     const ada = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`);
     try {
       expect(ada.status).toBe(200);
@@ -482,7 +502,11 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('developer console at /c
     // The form is ready to publish its sample event to the first channel as is.
     await page.click('#publish');
     await waitForEvent(page, 'order.created', 'orders');
-    await publish(server, { channel: 'announcements', event: 'maintenance.scheduled', data: { at: '2026-06-06T15:00:00Z', note: 'x'.repeat(200) } });
+    await publish(server, {
+      channel: 'announcements',
+      event: 'maintenance.scheduled',
+      data: { at: '2026-06-06T15:00:00Z', note: 'x'.repeat(200) },
+    });
     await waitForEvent(page, 'maintenance.scheduled', 'announcements');
     const layout = await page.evaluate(() => ({
       scrollWidth: document.documentElement.scrollWidth,

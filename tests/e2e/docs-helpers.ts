@@ -44,7 +44,10 @@ function environment(options: SampleOptions): NodeJS.ProcessEnv {
 }
 
 /** Runs samples (concatenated) to completion with `bash -e`. */
-export function runSample(paths: string | string[], options: SampleOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runSample(
+  paths: string | string[],
+  options: SampleOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn('bash', ['-e', '-c', script(paths, options)], {
       cwd: options.cwd ?? REPO,
@@ -57,7 +60,11 @@ export function runSample(paths: string | string[], options: SampleOptions = {})
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`sample ${String(paths)} did not finish within ${options.timeoutMs ?? 15_000} ms:\n${stdout}\n${stderr}`));
+      reject(
+        new Error(
+          `sample ${String(paths)} did not finish within ${options.timeoutMs ?? 15_000} ms:\n${stdout}\n${stderr}`,
+        ),
+      );
     }, options.timeoutMs ?? 15_000);
     child.once('error', reject);
     child.once('exit', (code) => {
@@ -110,11 +117,13 @@ export function startSample(paths: string | string[], options: SampleOptions = {
     onData(c);
   });
   child.stderr?.on('data', onData);
-  const exited = new Promise<void>((r) => child.once('exit', () => {
-    started.delete(child);
-    for (const w of [...waiters]) w();
-    r();
-  }));
+  const exited = new Promise<void>((r) =>
+    child.once('exit', () => {
+      started.delete(child);
+      for (const w of [...waiters]) w();
+      r();
+    }),
+  );
   return {
     output: () => stdout,
     all: () => out,

@@ -39,7 +39,12 @@ describe('docs: HTTP samples', () => {
       await stream.waitFor('data: {"channels":["orders","user:user_123"]}');
       expect(stream.output()).toMatch(/^retry: 1000\nevent: connected\n/);
       const { stdout } = await runSample('http/publish.sh', { env });
-      const answer = JSON.parse(stdout) as { messageId: string; eventId: string; delivered: number; creditsUsed: number };
+      const answer = JSON.parse(stdout) as {
+        messageId: string;
+        eventId: string;
+        delivered: number;
+        creditsUsed: number;
+      };
       expect(answer.delivered).toBe(1);
       expect(answer.creditsUsed).toBe(0);
       expect(answer.eventId).toMatch(/^\d+-\d+\/orders$/);
@@ -130,7 +135,11 @@ describe('docs: HTTP samples', () => {
     try {
       await stream.waitFor('event: presence.sync');
       const presence = JSON.parse((await runSample('http/presence.sh', { env })).stdout) as unknown;
-      expect(presence).toEqual({ channel: 'room:1', members: [{ userId: 'ada', userInfo: { name: 'Ada' }, connections: 1 }], connections: 1 });
+      expect(presence).toEqual({
+        channel: 'room:1',
+        members: [{ userId: 'ada', userInfo: { name: 'Ada' }, connections: 1 }],
+        connections: 1,
+      });
       const channels = JSON.parse((await runSample('http/channels.sh', { env })).stdout) as unknown;
       expect(channels).toEqual({ channels: [{ channel: 'room:1', connections: 1, users: 1 }], cursor: null });
     } finally {
@@ -176,24 +185,46 @@ describe('docs: HTTP samples', () => {
     expect(code).toBe(0);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^order:abc123: \d+ members?, \d+ connections?$/);
-    expect(lines).toContainEqual(expect.stringMatching(/^disconnected \d+ streams? \(the clients were told not to reconnect\)$/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^disconnected \d+ streams? \(the clients were told not to reconnect\)$/),
+    );
     expect(lines.at(-1)).toMatch(/^revoked: closed \d+ streams?$/);
   });
 
   it('server/cli-webhooks.sh prints a signed delivery and refuses a forged one', async () => {
     const { signWebhook } = await import('@cast/server-sdk');
     const secret = 'whsec_docs_cli_secret_0123456789abcdef01';
-    const receiver = startSample('server/cli-webhooks.sh', { env: { CAST_WEBHOOK_SECRET: secret, WEBHOOK_PORT: '0' }, cwd: REPO });
+    const receiver = startSample('server/cli-webhooks.sh', {
+      env: { CAST_WEBHOOK_SECRET: secret, WEBHOOK_PORT: '0' },
+      cwd: REPO,
+    });
     try {
       await receiver.waitFor('receiving webhooks on http://127.0.0.1:');
       const url = /receiving webhooks on (http:\/\/\S+)/.exec(receiver.all())?.[1] as string;
       const body = JSON.stringify({
-        events: [{ id: 'wh_1', type: 'presence.join', tenant: 'acme', channel: 'order:abc123', userId: 'user_123', at: '2030-01-01T00:00:00.000Z' }],
+        events: [
+          {
+            id: 'wh_1',
+            type: 'presence.join',
+            tenant: 'acme',
+            channel: 'order:abc123',
+            userId: 'user_123',
+            at: '2030-01-01T00:00:00.000Z',
+          },
+        ],
       });
-      const ok = await fetch(url, { method: 'POST', body, headers: { 'cast-signature': await signWebhook(body, secret) } });
+      const ok = await fetch(url, {
+        method: 'POST',
+        body,
+        headers: { 'cast-signature': await signWebhook(body, secret) },
+      });
       expect(ok.status).toBe(200);
       await receiver.waitFor('2030-01-01T00:00:00.000Z presence.join order:abc123 user user_123 (wh_1)');
-      const forged = await fetch(url, { method: 'POST', body, headers: { 'cast-signature': await signWebhook(body, `${secret}x`) } });
+      const forged = await fetch(url, {
+        method: 'POST',
+        body,
+        headers: { 'cast-signature': await signWebhook(body, `${secret}x`) },
+      });
       expect(forged.status).toBe(401);
       await receiver.waitFor('refused a delivery');
     } finally {

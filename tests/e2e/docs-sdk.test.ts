@@ -45,7 +45,9 @@ function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
 }
 
 /** Serves a Fetch-API handler over node:http, as Hono or Next.js would. */
-async function serveHandler(handler: (request: Request) => Promise<Response>): Promise<{ url: string; close(): Promise<void> }> {
+async function serveHandler(
+  handler: (request: Request) => Promise<Response>,
+): Promise<{ url: string; close(): Promise<void> }> {
   const site: Server = createServer(async (req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -120,7 +122,9 @@ describe('docs: server SDK samples', () => {
     });
     const anonymous = await handler(new Request('http://app.test/api/cast-token', { method: 'POST' }));
     expect(anonymous.status).toBe(401);
-    const signedIn = await handler(new Request('http://app.test/api/cast-token', { method: 'POST', headers: { 'x-user': 'u7' } }));
+    const signedIn = await handler(
+      new Request('http://app.test/api/cast-token', { method: 'POST', headers: { 'x-user': 'u7' } }),
+    );
     expect(signedIn.status).toBe(200);
     expect(signedIn.headers.get('cache-control')).toBe('no-store');
     expect(((await signedIn.json()) as { channels: string[] }).channels).toEqual(['user:u7', 'announcements']);
@@ -151,7 +155,8 @@ describe('docs: patterns samples', () => {
     const a = await listen(['user:a', 'announcements']);
     const b = await listen(['user:b', 'announcements']);
     await broadcast(cast, 'a');
-    for (const s of [a, b]) await s.waitFor(1, { match: (e) => e.event === 'notification' && e.data.includes('Maintenance') });
+    for (const s of [a, b])
+      await s.waitFor(1, { match: (e) => e.event === 'notification' && e.data.includes('Maintenance') });
   });
 
   it('patterns/order-tracking.ts: the page renders each step once, even when the job is retried', async () => {
@@ -212,7 +217,11 @@ describe('docs: realtime client samples', () => {
     opened.push(realtime);
     await until(() => realtime.connected);
     await cast.publish({ channel: 'orders', event: 'notification', data: { message: 'filtered out by the server' } });
-    await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'x', total: 10, currency: 'AOA' } });
+    await cast.publish({
+      channel: 'orders',
+      event: 'order.created',
+      data: { orderId: 'x', total: 10, currency: 'AOA' },
+    });
     await until(() => totals.length === 1);
     expect(totals).toEqual([10]);
     expect(seen).toEqual(['order.created']);
@@ -240,7 +249,10 @@ describe('docs: realtime client samples', () => {
   it('client/resume.ts#resume replays what was missed, and refetches after the server lost its history', async () => {
     const { resumable } = await import('../../docs/snippets/client/resume.js');
     const storage = new Map<string, string>();
-    const store = { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => void storage.set(k, v) };
+    const store = {
+      getItem: (k: string) => storage.get(k) ?? null,
+      setItem: (k: string, v: string) => void storage.set(k, v),
+    };
     let refetches = 0;
     const received: string[] = [];
     const open = () => {
@@ -251,10 +263,18 @@ describe('docs: realtime client samples', () => {
     };
     const first = open();
     await until(() => first.connected);
-    await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'r1', total: 1, currency: 'AOA' } });
+    await cast.publish({
+      channel: 'orders',
+      event: 'order.created',
+      data: { orderId: 'r1', total: 1, currency: 'AOA' },
+    });
     await until(() => received.includes('r1'));
     first.destroy();
-    await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'r2', total: 1, currency: 'AOA' } });
+    await cast.publish({
+      channel: 'orders',
+      event: 'order.created',
+      data: { orderId: 'r2', total: 1, currency: 'AOA' },
+    });
     const second = open();
     await until(() => received.includes('r2'));
     expect(refetches).toBe(0);
@@ -276,7 +296,11 @@ describe('docs: realtime client samples', () => {
       const got: string[] = [];
       realtime.on('order.created', (e) => got.push((e.data as { orderId: string }).orderId));
       await until(() => realtime.connected);
-      await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'rn1', total: 1, currency: 'AOA' } });
+      await cast.publish({
+        channel: 'orders',
+        event: 'order.created',
+        data: { orderId: 'rn1', total: 1, currency: 'AOA' },
+      });
       await until(() => got.includes('rn1'));
       realtime.destroy();
     } finally {
@@ -311,7 +335,11 @@ describe('docs: realtime client samples', () => {
     try {
       await until(() => a.connected && b.connected);
       expect(streams).toHaveLength(1);
-      await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'o1', total: 1, currency: 'AOA' } });
+      await cast.publish({
+        channel: 'orders',
+        event: 'order.created',
+        data: { orderId: 'o1', total: 1, currency: 'AOA' },
+      });
       await until(() => got.A.length === 1 && got.B.length === 1);
       const leader = askedBy[0] as 'A' | 'B';
       const follower = leader === 'A' ? 'B' : 'A';
@@ -319,7 +347,11 @@ describe('docs: realtime client samples', () => {
       tabs[leader].destroy();
       await until(() => streams.length === 2 && tabs[follower].connected);
       expect(askedBy.at(-1)).toBe(follower);
-      await cast.publish({ channel: 'orders', event: 'order.created', data: { orderId: 'o2', total: 2, currency: 'AOA' } });
+      await cast.publish({
+        channel: 'orders',
+        event: 'order.created',
+        data: { orderId: 'o2', total: 2, currency: 'AOA' },
+      });
       await until(() => got[follower].length === 2);
       expect(got[follower]).toEqual(['o1', 'o2']);
       expect(got[leader]).toEqual(['o1']);
@@ -432,10 +464,20 @@ describe('docs: presence, revocation and webhook samples', () => {
     const { signWebhook } = await import('@cast/server-sdk');
     const secret = 'whsec_docs_sample_secret_0123456789abcdef';
     const seen: string[] = [];
-    const site = await serveHandler(webhookEndpoint(secret, async (event) => void seen.push(`${event.type} ${event.channel}`)));
+    const site = await serveHandler(
+      webhookEndpoint(secret, async (event) => void seen.push(`${event.type} ${event.channel}`)),
+    );
     try {
       const body = JSON.stringify({
-        events: [{ id: 'wh_1', type: 'channel.occupied', tenant: 'acme', channel: 'order:abc123', at: new Date().toISOString() }],
+        events: [
+          {
+            id: 'wh_1',
+            type: 'channel.occupied',
+            tenant: 'acme',
+            channel: 'order:abc123',
+            at: new Date().toISOString(),
+          },
+        ],
       });
       const signed = await fetch(`${site.url}/webhooks/cast`, {
         method: 'POST',
@@ -461,7 +503,16 @@ describe('docs: presence, revocation and webhook samples', () => {
     const { signWebhook } = await import('@cast/server-sdk');
     const secret = 'whsec_docs_sample_secret_0123456789abcdef';
     const body = JSON.stringify({
-      events: [{ id: 'wh_2', type: 'presence.join', tenant: 'acme', channel: 'order:abc123', userId: 'user_123', at: new Date().toISOString() }],
+      events: [
+        {
+          id: 'wh_2',
+          type: 'presence.join',
+          tenant: 'acme',
+          channel: 'order:abc123',
+          userId: 'user_123',
+          at: new Date().toISOString(),
+        },
+      ],
     });
     const signature = await signWebhook(body, secret);
     expect((await verifyByHand(body, signature, secret)).map((e) => e.userId)).toEqual(['user_123']);

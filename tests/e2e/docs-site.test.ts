@@ -20,10 +20,12 @@ function walk(dir: string, keep: (file: string) => boolean): string[] {
 // docs/api is generated from the packages' TSDoc at build time (its examples are TSDoc's `@example`
 // blocks); the tests of its own below check it.
 const API_DIR = join(DOCS, 'api');
-const pages = walk(DOCS, (f) => f.endsWith('.md') && !f.startsWith(SNIPPETS) && !f.startsWith(`${API_DIR}/`)).map((file) => ({
-  name: relative(DOCS, file),
-  text: readFileSync(file, 'utf8'),
-}));
+const pages = walk(DOCS, (f) => f.endsWith('.md') && !f.startsWith(SNIPPETS) && !f.startsWith(`${API_DIR}/`)).map(
+  (file) => ({
+    name: relative(DOCS, file),
+    text: readFileSync(file, 'utf8'),
+  }),
+);
 const allText = pages.map((p) => p.text).join('\n');
 
 describe('docs: generated reference', () => {
@@ -84,7 +86,13 @@ describe('docs: samples', () => {
 
   // Pages written with their features (issues 5, 6, 7, 8), which run their samples in their own
   // tests; every other page follows the rule below.
-  const FEATURE_PAGES = new Set(['guide/event-bus.md', 'guide/change-feeds.md', 'guide/console.md', 'self-hosting/cluster.md', 'benchmarks.md']);
+  const FEATURE_PAGES = new Set([
+    'guide/event-bus.md',
+    'guide/change-feeds.md',
+    'guide/console.md',
+    'self-hosting/cluster.md',
+    'benchmarks.md',
+  ]);
 
   it('code on the pages comes from sample files; inline blocks are output or marked as not run', () => {
     const OUTPUT = new Set(['text', 'json', 'http']);
@@ -106,32 +114,38 @@ describe('docs: samples', () => {
 describe('docs: site', () => {
   const dist = join(DOCS, '.vitepress/dist');
   // Built by `pnpm build` (turbo) before the tests; VitePress itself fails on dead page links.
-  it.skipIf(skipWhenMissing(!existsSync(join(dist, 'index.html'))))('every link to a section of a page points at a heading that exists', () => {
-    const html = new Map(
-      walk(dist, (f) => f.endsWith('.html')).map((f) => [relative(dist, f).replace(/\.html$/, ''), readFileSync(f, 'utf8')]),
-    );
-    const broken: string[] = [];
-    for (const [name, text] of html) {
-      const content = text.slice(text.indexOf('<main'), text.indexOf('</main>'));
-      for (const m of content.matchAll(/href="([^"]*)#([^"]+)"/g)) {
-        const target = m[1] as string;
-        if (/^[a-z]+:/.test(target)) continue;
-        let page = name;
-        if (target) {
-          const base = name.split('/').slice(0, -1);
-          for (const part of target.replace(/\.html$/, '').split('/')) {
-            if (part === '..') base.pop();
-            else if (part && part !== '.') base.push(part);
+  it.skipIf(skipWhenMissing(!existsSync(join(dist, 'index.html'))))(
+    'every link to a section of a page points at a heading that exists',
+    () => {
+      const html = new Map(
+        walk(dist, (f) => f.endsWith('.html')).map((f) => [
+          relative(dist, f).replace(/\.html$/, ''),
+          readFileSync(f, 'utf8'),
+        ]),
+      );
+      const broken: string[] = [];
+      for (const [name, text] of html) {
+        const content = text.slice(text.indexOf('<main'), text.indexOf('</main>'));
+        for (const m of content.matchAll(/href="([^"]*)#([^"]+)"/g)) {
+          const target = m[1] as string;
+          if (/^[a-z]+:/.test(target)) continue;
+          let page = name;
+          if (target) {
+            const base = name.split('/').slice(0, -1);
+            for (const part of target.replace(/\.html$/, '').split('/')) {
+              if (part === '..') base.pop();
+              else if (part && part !== '.') base.push(part);
+            }
+            page = base.join('/') || 'index';
+            if (target.endsWith('/')) page = `${page}/index`;
           }
-          page = base.join('/') || 'index';
-          if (target.endsWith('/')) page = `${page}/index`;
+          const doc = html.get(page) ?? html.get(`${page}/index`);
+          if (!doc?.includes(`id="${m[2]}"`)) broken.push(`${name}: ${target}#${m[2]}`);
         }
-        const doc = html.get(page) ?? html.get(`${page}/index`);
-        if (!doc?.includes(`id="${m[2]}"`)) broken.push(`${name}: ${target}#${m[2]}`);
       }
-    }
-    expect(broken).toEqual([]);
-  });
+      expect(broken).toEqual([]);
+    },
+  );
 });
 
 /** The names a package's entry point exports (values and types), read by the TypeScript compiler. */

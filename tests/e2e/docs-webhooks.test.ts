@@ -25,7 +25,13 @@ describe('docs: the plain Node webhook receiver', () => {
     vi.restoreAllMocks();
   });
 
-  const event = (id: string) => ({ id, type: 'channel.occupied' as const, tenant: 'acme', channel: 'order:7', at: new Date().toISOString() });
+  const event = (id: string) => ({
+    id,
+    type: 'channel.occupied' as const,
+    tenant: 'acme',
+    channel: 'order:7',
+    at: new Date().toISOString(),
+  });
 
   it('acknowledges a signed batch and handles each event once', async () => {
     expect(await postSigned(url, [event('wh_a'), event('wh_b')], SECRET)).toBe(204);
@@ -38,7 +44,9 @@ describe('docs: the plain Node webhook receiver', () => {
     const signedFor = castSignature(JSON.stringify({ events: [event('wh_d')] }), SECRET);
     expect(await postSigned(url, [event('wh_e')], SECRET, signedFor)).toBe(400);
     const body = JSON.stringify({ events: [event('wh_f')] });
-    expect(await postSigned(url, [event('wh_f')], SECRET, castSignature(body, SECRET, Math.floor(Date.now() / 1000) - 301))).toBe(400);
+    expect(
+      await postSigned(url, [event('wh_f')], SECRET, castSignature(body, SECRET, Math.floor(Date.now() / 1000) - 301)),
+    ).toBe(400);
     expect(logged.filter((l) => l.startsWith('channel.occupied'))).toHaveLength(2);
   });
 });

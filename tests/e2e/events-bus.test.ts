@@ -12,7 +12,11 @@ let server: TestServer;
 beforeAll(async () => {
   server = await startServer({
     tenants,
-    env: { CAST_PUBLIC_KEYS: Object.entries(publicKeys).map(([t, k]) => `${t}=${k}`).join(',') },
+    env: {
+      CAST_PUBLIC_KEYS: Object.entries(publicKeys)
+        .map(([t, k]) => `${t}=${k}`)
+        .join(','),
+    },
   });
 });
 afterAll(async () => {
@@ -64,8 +68,14 @@ describe('event bus over the real server', () => {
     await publishTopic('invoice.paid', { n: 2 }, { apikey: tenants.acme });
     await publishTopic('invoice.void', { n: 3 }, { apikey: tenants.acme });
     await publishTopic('invoice.paid', { n: 99 }, { apikey: tenants.beta });
-    const byHeader = await openRaw(subscribeUrl(`topic=invoice.*&apikey=${publicKeys.acme}`), { 'last-event-id': first.body.eventId });
-    const byQuery = await openRaw(subscribeUrl(`topic=invoice.paid&apikey=${publicKeys.acme}&lastEventId=${encodeURIComponent(first.body.eventId)}`));
+    const byHeader = await openRaw(subscribeUrl(`topic=invoice.*&apikey=${publicKeys.acme}`), {
+      'last-event-id': first.body.eventId,
+    });
+    const byQuery = await openRaw(
+      subscribeUrl(
+        `topic=invoice.paid&apikey=${publicKeys.acme}&lastEventId=${encodeURIComponent(first.body.eventId)}`,
+      ),
+    );
     try {
       const h = await byHeader.waitFor(3);
       expect(JSON.parse(h[0]?.data as string)).toEqual({ channels: ['$bus'], recovered: true });

@@ -14,7 +14,9 @@ describe('examples/hono', () => {
 
   beforeAll(async () => {
     server = await startServer();
-    example = startSample('examples/hono.sh', { env: { CAST_URL: server.url, CAST_API_KEY: server.apiKey, PORT: '0', CAST_WEBHOOK_SECRET: WEBHOOK_SECRET } });
+    example = startSample('examples/hono.sh', {
+      env: { CAST_URL: server.url, CAST_API_KEY: server.apiKey, PORT: '0', CAST_WEBHOOK_SECRET: WEBHOOK_SECRET },
+    });
     const out = await example.waitFor(/Example listening on (http:\/\/\S+)/, 45_000);
     url = /Example listening on (http:\/\/\S+)/.exec(out)?.[1] as string;
   });
@@ -54,7 +56,11 @@ describe('examples/hono', () => {
 
     // A new token now grants the order's channel too.
     const tracking = await streamFor('ada');
-    expect(JSON.parse(tracking.events[0]?.data ?? '').channels).toEqual(['user:ada', 'announcements', `order:${created.orderId}`]);
+    expect(JSON.parse(tracking.events[0]?.data ?? '').channels).toEqual([
+      'user:ada',
+      'announcements',
+      `order:${created.orderId}`,
+    ]);
     const step = async () => (await post(`/api/orders/${created.orderId}/status`, { status: 'shipped' })).json();
     expect(await step()).toMatchObject({ status: 'shipped', delivered: 1 });
     expect(await step()).toMatchObject({ status: 'shipped', delivered: 1 }); // the duplicate repeats the first answer
@@ -75,7 +81,14 @@ describe('examples/hono', () => {
 
   it('receives signed Cast webhooks once each and refuses forged or old ones', async () => {
     const hook = `${url}/api/cast-webhooks`;
-    const event = { id: 'wh_example1', type: 'presence.join' as const, tenant: 'acme', channel: 'order:1', userId: 'ada', at: new Date().toISOString() };
+    const event = {
+      id: 'wh_example1',
+      type: 'presence.join' as const,
+      tenant: 'acme',
+      channel: 'order:1',
+      userId: 'ada',
+      at: new Date().toISOString(),
+    };
     expect(await postSigned(hook, [event], WEBHOOK_SECRET)).toBe(204);
     expect(await postSigned(hook, [event], WEBHOOK_SECRET)).toBe(204);
     await example.waitFor('webhook: presence.join order:1 ada');

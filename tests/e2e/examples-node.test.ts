@@ -42,7 +42,11 @@ describe('examples/node-basic', () => {
     const stream = await openRaw(`${castUrl}/push/stream?token=${encodeURIComponent(token)}`);
     try {
       await stream.waitFor(1);
-      const published = (await (await fetch(`${url}/api/orders`, { method: 'POST' })).json()) as { orderId: string; eventId: string; delivered: number };
+      const published = (await (await fetch(`${url}/api/orders`, { method: 'POST' })).json()) as {
+        orderId: string;
+        eventId: string;
+        delivered: number;
+      };
       expect(published.delivered).toBe(1);
       const [event] = await stream.waitFor(1, { match: (e) => e.event === 'order.created' });
       expect(event?.id).toBe(published.eventId);
@@ -53,18 +57,23 @@ describe('examples/node-basic', () => {
   });
 
   const chromiumPath = findChromium();
-  it.skipIf(skipWhenMissing(!chromiumPath))('shows a published order in the browser (the five-minute path)', async () => {
-    const browser = await launchChromium(chromiumPath as string);
-    try {
-      const page = await browser.newPage();
-      await page.goto(url);
-      await page.locator('#status', { hasText: 'connected' }).waitFor({ timeout: 10_000 });
-      await page.click('#publish');
-      const item = page.locator('#events li').first();
-      await item.waitFor({ timeout: 10_000 });
-      expect(await item.textContent()).toMatch(/^order\.created \{"orderId":"[0-9a-f]{8}","total":4999,"currency":"AOA"\}$/);
-    } finally {
-      await browser.close();
-    }
-  });
+  it.skipIf(skipWhenMissing(!chromiumPath))(
+    'shows a published order in the browser (the five-minute path)',
+    async () => {
+      const browser = await launchChromium(chromiumPath as string);
+      try {
+        const page = await browser.newPage();
+        await page.goto(url);
+        await page.locator('#status', { hasText: 'connected' }).waitFor({ timeout: 10_000 });
+        await page.click('#publish');
+        const item = page.locator('#events li').first();
+        await item.waitFor({ timeout: 10_000 });
+        expect(await item.textContent()).toMatch(
+          /^order\.created \{"orderId":"[0-9a-f]{8}","total":4999,"currency":"AOA"\}$/,
+        );
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

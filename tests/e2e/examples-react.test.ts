@@ -12,7 +12,9 @@ describe('examples/react', () => {
 
   beforeAll(async () => {
     server = await startServer();
-    example = startSample('examples/react.sh', { env: { CAST_URL: server.url, CAST_API_KEY: server.apiKey, PORT: '0' } });
+    example = startSample('examples/react.sh', {
+      env: { CAST_URL: server.url, CAST_API_KEY: server.apiKey, PORT: '0' },
+    });
     const out = await example.waitFor(/Example listening on (http:\/\/\S+)/, 45_000);
     url = /Example listening on (http:\/\/\S+)/.exec(out)?.[1] as string;
   });
@@ -53,7 +55,10 @@ describe('examples/react', () => {
         headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
         body: JSON.stringify({ channel: 'announcements', event: 'notification', data: { message: 'hello' } }),
       });
-      await page.getByTestId('events').locator('li', { hasText: 'notification on announcements' }).waitFor({ timeout: 10_000 });
+      await page
+        .getByTestId('events')
+        .locator('li', { hasText: 'notification on announcements' })
+        .waitFor({ timeout: 10_000 });
       expect(errors).toEqual([]);
       // One stream for the page (the StrictMode double effects are checked in react-browser.test.ts: this bundle is a production build).
       expect(streams).toHaveLength(1);

@@ -32,7 +32,9 @@ beforeAll(async () => {
   server = await startServer({
     tenants,
     env: {
-      CAST_PUBLIC_KEYS: Object.entries(publicKeys).map(([t, k]) => `${t}=${k}`).join(','),
+      CAST_PUBLIC_KEYS: Object.entries(publicKeys)
+        .map(([t, k]) => `${t}=${k}`)
+        .join(','),
       // application_name lets the test find (and cut) the server's LISTEN connection.
       CAST_DATABASE_URL: `${DATABASE_URL}?application_name=${appName}`,
       CAST_WATCH_TABLES: `${schema}.todos`,
@@ -55,7 +57,8 @@ interface Change {
 const subscribe = (tenant: 'acme' | 'beta', collection = 'todos', headers: Record<string, string> = {}) =>
   openRaw(`${server.url}/v1/events/subscribe?collection=${collection}&apikey=${publicKeys[tenant]}`, headers);
 
-const changesOf = (events: RawEvent[]): Change[] => events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data) as Change);
+const changesOf = (events: RawEvent[]): Change[] =>
+  events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data) as Change);
 
 /** Waits for `n` changes after the `connected` event. */
 async function changes(stream: RawStream, n: number): Promise<Change[]> {
@@ -101,7 +104,9 @@ describe('PostgreSQL change feeds', () => {
   });
 
   it('scopes a delete by the old row and tells both tenants when a row moves between them', async () => {
-    const { rows } = await db.query(`INSERT INTO ${schema}.todos (tenant_id, title) VALUES ('acme', 'moving') RETURNING id`);
+    const { rows } = await db.query(
+      `INSERT INTO ${schema}.todos (tenant_id, title) VALUES ('acme', 'moving') RETURNING id`,
+    );
     const id = String(rows[0].id);
     const acme = await subscribe('acme');
     const beta = await subscribe('beta');
@@ -130,7 +135,10 @@ describe('PostgreSQL change feeds', () => {
       await acme.waitFor(1);
       const big = 'é'.repeat(12_000); // 24,000 bytes of UTF-8
       const near = 'x'.repeat(7_800);
-      const { rows } = await db.query(`INSERT INTO ${schema}.todos (tenant_id, title, body) VALUES ('acme', 'big', $1) RETURNING id`, [big]);
+      const { rows } = await db.query(
+        `INSERT INTO ${schema}.todos (tenant_id, title, body) VALUES ('acme', 'big', $1) RETURNING id`,
+        [big],
+      );
       await db.query(`INSERT INTO ${schema}.todos (tenant_id, title, body) VALUES ('acme', 'near', $1)`, [near]);
       await db.query(`UPDATE ${schema}.todos SET body = body || 'ü' WHERE id = $1`, [rows[0].id]);
       await db.query(`DELETE FROM ${schema}.todos WHERE id = $1`, [rows[0].id]);
@@ -177,7 +185,9 @@ describe('PostgreSQL change feeds', () => {
     await db.query(`INSERT INTO ${schema}.todos (tenant_id, title) VALUES ('acme', 'before')`);
     await changes(acme, 1);
     const lastId = acme.events[acme.events.length - 1]?.id as string;
-    const cut = await db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
+    const cut = await db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+      appName,
+    ]);
     expect(cut.rowCount).toBeGreaterThan(0);
     // Once it listens again the server ends the stream: changes in between were not seen.
     await acme.ended;
@@ -203,8 +213,12 @@ describe('PostgreSQL change feeds', () => {
   it('installs and removes triggers by hand with the watch command, and the server picks them up', async () => {
     const env = { PATH: process.env.PATH ?? '', CAST_DATABASE_URL: DATABASE_URL };
     const printed = await run(process.execPath, [WATCH_CLI, 'install', `${schema}.notes`, '--print'], { env });
-    expect(printed.stdout).toContain(`CREATE TRIGGER "cast_change_feed" AFTER INSERT OR UPDATE OR DELETE ON "${schema}"."notes"`);
-    const before = await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = '${schema}.notes'::regclass AND tgname = 'cast_change_feed'`);
+    expect(printed.stdout).toContain(
+      `CREATE TRIGGER "cast_change_feed" AFTER INSERT OR UPDATE OR DELETE ON "${schema}"."notes"`,
+    );
+    const before = await db.query(
+      `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = '${schema}.notes'::regclass AND tgname = 'cast_change_feed'`,
+    );
     expect(before.rows[0].n).toBe(0);
 
     await run(process.execPath, [WATCH_CLI, 'install', `${schema}.notes`], { env });
@@ -221,13 +235,20 @@ describe('PostgreSQL change feeds', () => {
 
     const removed = await run(process.execPath, [WATCH_CLI, 'remove', `${schema}.notes`], { env });
     expect(removed.stdout).toContain('No longer watching');
-    const after = await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = '${schema}.notes'::regclass AND tgname = 'cast_change_feed'`);
+    const after = await db.query(
+      `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = '${schema}.notes'::regclass AND tgname = 'cast_change_feed'`,
+    );
     expect(after.rows[0].n).toBe(0);
     // todos still carries the trigger, so the schema's function stays.
-    const fn = await db.query(`SELECT count(*)::int AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'cast_notify_change'`, [schema]);
+    const fn = await db.query(
+      `SELECT count(*)::int AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'cast_notify_change'`,
+      [schema],
+    );
     expect(fn.rows[0].n).toBe(1);
 
-    const missing = await run(process.execPath, [WATCH_CLI, 'install', `${schema}.nope`], { env }).catch((err: { code: number; stderr: string }) => err);
+    const missing = await run(process.execPath, [WATCH_CLI, 'install', `${schema}.nope`], { env }).catch(
+      (err: { code: number; stderr: string }) => err,
+    );
     expect(missing).toMatchObject({ code: 1 });
     expect((missing as { stderr: string }).stderr).toContain('does not exist');
   });
@@ -237,8 +258,13 @@ describe('PostgreSQL change feeds', () => {
     const acme = await subscribe('acme');
     try {
       await acme.waitFor(1);
-      await db.query(`INSERT INTO ${schema}.todos (tenant_id, title, amount) VALUES ('acme', 'exact', 9007199254740993)`);
-      await db.query(`INSERT INTO ${schema}.todos (tenant_id, title, body, amount) VALUES ('acme', 'exact-big', $1, 123456789012345678901234567890.5)`, ['x'.repeat(9000)]);
+      await db.query(
+        `INSERT INTO ${schema}.todos (tenant_id, title, amount) VALUES ('acme', 'exact', 9007199254740993)`,
+      );
+      await db.query(
+        `INSERT INTO ${schema}.todos (tenant_id, title, body, amount) VALUES ('acme', 'exact-big', $1, 123456789012345678901234567890.5)`,
+        ['x'.repeat(9000)],
+      );
       const [small, big] = (await acme.waitFor(2, { match: (e) => e.event === 'message' })).map((e) => e.data);
       expect(small).toContain('"amount":9007199254740993');
       expect(big).toContain('"amount":123456789012345678901234567890.5');

@@ -62,7 +62,9 @@ async function createCluster(): Promise<Cluster> {
   if (asRoot && !owner) throw new Error('running as root without a postgres user: cannot run initdb');
   if (owner) chownSync(dir, owner.uid, owner.gid);
   const pgRun = (tool: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', join(binDir as string, tool), ...args]) : run(join(binDir as string, tool), args);
+    asRoot
+      ? run('runuser', ['-u', 'postgres', '--', join(binDir as string, tool), ...args])
+      : run(join(binDir as string, tool), args);
   await pgRun('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off`;
   const start = async () => {
@@ -100,7 +102,8 @@ async function insert(title: string): Promise<void> {
   }
 }
 
-const titles = (s: RawStream) => s.events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data).document.title as string);
+const titles = (s: RawStream) =>
+  s.events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data).document.title as string);
 
 describe.skipIf(skipWhenMissing(!binDir))('a PostgreSQL restart under a change feed', () => {
   beforeAll(async () => {

@@ -16,9 +16,16 @@ afterAll(() => {
   for (const s of streams) s.close();
 });
 
-async function open(node: Pick<TestServer, 'url' | 'apiKey'>, body: Parameters<typeof issueToken>[1], lastEventId?: string): Promise<RawStream> {
+async function open(
+  node: Pick<TestServer, 'url' | 'apiKey'>,
+  body: Parameters<typeof issueToken>[1],
+  lastEventId?: string,
+): Promise<RawStream> {
   const { token } = await issueToken(node, body);
-  const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`, lastEventId ? { 'last-event-id': lastEventId } : {});
+  const s = await openRaw(
+    `${node.url}/push/stream?token=${encodeURIComponent(token)}`,
+    lastEventId ? { 'last-event-id': lastEventId } : {},
+  );
   streams.push(s);
   expect(s.status).toBe(200);
   await s.waitFor(1);
@@ -26,7 +33,9 @@ async function open(node: Pick<TestServer, 'url' | 'apiKey'>, body: Parameters<t
 }
 
 const presenceEvents = (s: RawStream, channel = 'room') =>
-  s.events.filter((e) => e.event.startsWith('presence.') && (JSON.parse(e.data) as { channel: string }).channel === channel);
+  s.events.filter(
+    (e) => e.event.startsWith('presence.') && (JSON.parse(e.data) as { channel: string }).channel === channel,
+  );
 
 /** The membership a client keeps: the last sync, then the joins and leaves after it. */
 function membership(s: RawStream, channel = 'room'): string[] {
@@ -40,14 +49,22 @@ function membership(s: RawStream, channel = 'room'): string[] {
   return [...members].sort();
 }
 
-async function getPresence(node: Pick<TestServer, 'url' | 'apiKey'>, channel = 'room'): Promise<{ channel: string; members: Member[]; connections: number }> {
-  const res = await fetch(`${node.url}/push/presence?channel=${channel}`, { headers: { authorization: `Bearer ${node.apiKey}` } });
+async function getPresence(
+  node: Pick<TestServer, 'url' | 'apiKey'>,
+  channel = 'room',
+): Promise<{ channel: string; members: Member[]; connections: number }> {
+  const res = await fetch(`${node.url}/push/presence?channel=${channel}`, {
+    headers: { authorization: `Bearer ${node.apiKey}` },
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as { channel: string; members: Member[]; connections: number };
 }
 
 const users = (p: { members: Member[] }) => p.members.map((m) => m.userId).sort();
-const changes = (s: RawStream) => presenceEvents(s).filter((e) => e.event !== 'presence.sync').map((e) => `${e.event.slice(9)} ${JSON.parse(e.data).userId}`);
+const changes = (s: RawStream) =>
+  presenceEvents(s)
+    .filter((e) => e.event !== 'presence.sync')
+    .map((e) => `${e.event.slice(9)} ${JSON.parse(e.data).userId}`);
 
 describe('presence on one node', () => {
   let server: TestServer;
@@ -61,7 +78,10 @@ describe('presence on one node', () => {
     await ada.waitFor(2);
     const sync = ada.events[1] as RawEvent;
     expect(sync.event).toBe('presence.sync');
-    expect(JSON.parse(sync.data)).toEqual({ channel: 'room', members: [{ userId: 'ada', userInfo: { name: 'Ada' }, connections: 1 }] });
+    expect(JSON.parse(sync.data)).toEqual({
+      channel: 'room',
+      members: [{ userId: 'ada', userInfo: { name: 'Ada' }, connections: 1 }],
+    });
     expect(sync.id).toMatch(/^\d+-\d+\/room$/);
     expect(membership(ada)).toEqual(users(await getPresence(server)));
 
@@ -149,7 +169,9 @@ describe('presence on one node', () => {
       status: 400,
       error: { code: 'INVALID_USER_INFO', message: expect.stringContaining('"userInfo" must be a JSON object') },
     });
-    expect(await post(JSON.stringify({ channels: ['room'], userId: 'ada', userInfo: { bio: 'x'.repeat(2000) } }))).toMatchObject({
+    expect(
+      await post(JSON.stringify({ channels: ['room'], userId: 'ada', userInfo: { bio: 'x'.repeat(2000) } })),
+    ).toMatchObject({
       status: 400,
       error: { code: 'INVALID_USER_INFO', message: expect.stringContaining('at most 1024 bytes') },
     });
@@ -158,10 +180,22 @@ describe('presence on one node', () => {
       error: { code: 'BAD_REQUEST', message: '"presence" must be true or false.' },
     });
     expect((await post('')).status).toBe(400);
-    expect(await get('/push/presence')).toMatchObject({ status: 400, error: { code: 'BAD_REQUEST', message: '"channel" is required.' } });
-    expect(await get('/push/channels?limit=5000')).toMatchObject({ status: 400, error: { message: expect.stringContaining('"limit" must be a whole number from 1 to 1000') } });
-    expect(await get('/push/channels?cursor=nonsense%20')).toMatchObject({ status: 400, error: { message: expect.stringContaining('"cursor" is not one this server gave') } });
-    expect(await publish(server, { channel: 'room', event: 'presence.join', data: {} })).toMatchObject({ status: 400, body: { error: { code: 'RESERVED_EVENT_NAME' } } });
+    expect(await get('/push/presence')).toMatchObject({
+      status: 400,
+      error: { code: 'BAD_REQUEST', message: '"channel" is required.' },
+    });
+    expect(await get('/push/channels?limit=5000')).toMatchObject({
+      status: 400,
+      error: { message: expect.stringContaining('"limit" must be a whole number from 1 to 1000') },
+    });
+    expect(await get('/push/channels?cursor=nonsense%20')).toMatchObject({
+      status: 400,
+      error: { message: expect.stringContaining('"cursor" is not one this server gave') },
+    });
+    expect(await publish(server, { channel: 'room', event: 'presence.join', data: {} })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'RESERVED_EVENT_NAME' } },
+    });
   });
 
   it('lists occupied channels by prefix, page by page', async () => {
@@ -188,7 +222,10 @@ describe('presence on three nodes over Redis', () => {
   const acme = (node: TestServer) => ({ url: node.url, apiKey: cluster.tenants.acme as string });
 
   beforeAll(async () => {
-    cluster = await startCluster({ size: 3, env: { CAST_PRESENCE_GRACE_MS: String(GRACE_MS), CAST_NODE_TTL_MS: '900' } });
+    cluster = await startCluster({
+      size: 3,
+      env: { CAST_PRESENCE_GRACE_MS: String(GRACE_MS), CAST_NODE_TTL_MS: '900' },
+    });
     nodes = cluster.nodes;
   });
   afterAll(() => cluster?.stop());
@@ -199,21 +236,29 @@ describe('presence on three nodes over Redis', () => {
     const onB = await open(acme(b), { channels: ['room'], userId: 'bob', presence: true });
     const onC = await open(acme(c), { channels: ['room'], userId: 'cid', presence: true });
     const everyone = [onA, onB, onC];
-    await vi.waitFor(() => {
-      for (const s of everyone) expect(membership(s)).toEqual(['ada', 'bob', 'cid']);
-    }, { timeout: 5000 });
+    await vi.waitFor(
+      () => {
+        for (const s of everyone) expect(membership(s)).toEqual(['ada', 'bob', 'cid']);
+      },
+      { timeout: 5000 },
+    );
     for (const node of nodes) expect(users(await getPresence(acme(node)))).toEqual(['ada', 'bob', 'cid']);
     expect((await getPresence(acme(a))).connections).toBe(3);
     // Bob opens a second tab on another node: no second join anywhere.
     await open(acme(c), { channels: ['room'], userId: 'bob', presence: true });
-    await vi.waitFor(async () => expect((await getPresence(acme(a))).members.find((m) => m.userId === 'bob')?.connections).toBe(2));
+    await vi.waitFor(async () =>
+      expect((await getPresence(acme(a))).members.find((m) => m.userId === 'bob')?.connections).toBe(2),
+    );
 
     // c is killed: cid (only on c) leaves once for everyone; bob stays (his tab on b is open).
     await c.kill();
-    await vi.waitFor(() => {
-      expect(membership(onA)).toEqual(['ada', 'bob']);
-      expect(membership(onB)).toEqual(['ada', 'bob']);
-    }, { timeout: 10_000 });
+    await vi.waitFor(
+      () => {
+        expect(membership(onA)).toEqual(['ada', 'bob']);
+        expect(membership(onB)).toEqual(['ada', 'bob']);
+      },
+      { timeout: 10_000 },
+    );
     await new Promise((r) => setTimeout(r, 1500));
     for (const s of [onA, onB]) {
       expect(changes(s).filter((x) => x === 'leave cid')).toHaveLength(1);
@@ -229,16 +274,21 @@ describe('presence on three nodes over Redis', () => {
     await open(acme(a), { channels: ['occ:1'], userId: 'u1' });
     await open(acme(b), { channels: ['occ:1'], userId: 'u2' });
     await open(acme(b), { channels: ['occ:2'] });
-    await vi.waitFor(async () => {
-      const res = await fetch(`${a.url}/push/channels?prefix=occ:`, { headers: { authorization: `Bearer ${cluster.tenants.acme}` } });
-      expect(await res.json()).toEqual({
-        channels: [
-          { channel: 'occ:1', connections: 2, users: 2 },
-          { channel: 'occ:2', connections: 1, users: 0 },
-        ],
-        cursor: null,
-      });
-    }, { timeout: 5000 });
+    await vi.waitFor(
+      async () => {
+        const res = await fetch(`${a.url}/push/channels?prefix=occ:`, {
+          headers: { authorization: `Bearer ${cluster.tenants.acme}` },
+        });
+        expect(await res.json()).toEqual({
+          channels: [
+            { channel: 'occ:1', connections: 2, users: 2 },
+            { channel: 'occ:2', connections: 1, users: 0 },
+          ],
+          cursor: null,
+        });
+      },
+      { timeout: 5000 },
+    );
   });
 });
 
@@ -246,7 +296,9 @@ describe('presence with Redis down', () => {
   it('answers 503 UNAVAILABLE on the presence routes, keeps streams open, and catches up on what changed meanwhile', async () => {
     // Persistent, so the restart keeps the log and the streams stay (a Redis that lost its data ends them to resume).
     const redis = await startPrivateRedis({ persistent: true });
-    const server = await startServer({ env: { CAST_REDIS_URL: redis.url, CAST_PRESENCE_GRACE_MS: String(GRACE_MS), CAST_NODE_TTL_MS: '900' } });
+    const server = await startServer({
+      env: { CAST_REDIS_URL: redis.url, CAST_PRESENCE_GRACE_MS: String(GRACE_MS), CAST_NODE_TTL_MS: '900' },
+    });
     try {
       const ada = await open(server, { channels: ['room'], userId: 'ada', presence: true });
       await ada.waitFor(2);
@@ -267,7 +319,9 @@ describe('presence with Redis down', () => {
       await redis.start();
       await vi.waitFor(() => expect(membership(ada)).toEqual(['ada', 'bob']), { timeout: 10_000 });
       // The stream also gets a fresh sync once the node's part is written again.
-      await vi.waitFor(() => expect(ada.events.filter((e) => e.event === 'presence.sync')).toHaveLength(2), { timeout: 10_000 });
+      await vi.waitFor(() => expect(ada.events.filter((e) => e.event === 'presence.sync')).toHaveLength(2), {
+        timeout: 10_000,
+      });
       expect(membership(ada)).toEqual(['ada', 'bob']);
       expect(users(await getPresence(server))).toEqual(['ada', 'bob']);
       expect(ended).toBe(false);

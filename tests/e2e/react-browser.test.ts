@@ -42,80 +42,94 @@ const VERSIONS: Array<[string, Record<string, string>]> = [
   ['18', { react: resolve(here, 'node_modules/react-18'), 'react-dom': resolve(here, 'node_modules/react-dom-18') }],
 ];
 
-describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM))).each(VERSIONS)('@cast/react in headless Chromium with React %s, StrictMode in development', (version, alias) => {
-  let cast: TestServer;
-  let site: Server;
-  let siteUrl: string;
-  let browser: Browser;
-  let page: Page;
-  const streams: Array<{ url: string; failed: boolean }> = [];
+describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM))).each(VERSIONS)(
+  '@cast/react in headless Chromium with React %s, StrictMode in development',
+  (version, alias) => {
+    let cast: TestServer;
+    let site: Server;
+    let siteUrl: string;
+    let browser: Browser;
+    let page: Page;
+    const streams: Array<{ url: string; failed: boolean }> = [];
 
-  beforeAll(async () => {
-    cast = await startServer();
-    const bundle = await build({
-      stdin: { contents: APP, resolveDir: resolve(here, '../../packages/react'), loader: 'js' },
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      define: { 'process.env.NODE_ENV': '"development"' },
-      alias,
-      write: false,
-      logLevel: 'silent',
+    beforeAll(async () => {
+      cast = await startServer();
+      const bundle = await build({
+        stdin: { contents: APP, resolveDir: resolve(here, '../../packages/react'), loader: 'js' },
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        define: { 'process.env.NODE_ENV': '"development"' },
+        alias,
+        write: false,
+        logLevel: 'silent',
+      });
+      const appJs = bundle.outputFiles[0]?.text ?? '';
+      site = createServer((req, res) => {
+        const path = new URL(req.url ?? '/', 'http://x').pathname;
+        if (path === '/token') {
+          issueToken(cast, { channels: ['orders'] }).then(
+            (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+            () => res.writeHead(500).end(),
+          );
+        } else if (path === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(appJs);
+        else if (path === '/') {
+          res
+            .writeHead(200, { 'content-type': 'text/html' })
+            .end('<!doctype html><div id="root"></div><script type="module" src="/app.js"></script>');
+        } else res.writeHead(404).end();
+      });
+      await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
+      const address = site.address();
+      siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
+      });
+      page = await browser.newPage();
+      page.on('request', (req) => {
+        if (new URL(req.url()).pathname === '/push/stream') streams.push({ url: req.url(), failed: false });
+      });
+      page.on('requestfailed', (req) => {
+        const entry = streams.find((s) => s.url === req.url());
+        if (entry) entry.failed = true;
+      });
+      await page.goto(`${siteUrl}/?server=${encodeURIComponent(cast.url)}`);
     });
-    const appJs = bundle.outputFiles[0]?.text ?? '';
-    site = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/token') {
-        issueToken(cast, { channels: ['orders'] }).then(
-          (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-          () => res.writeHead(500).end(),
-        );
-      } else if (path === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(appJs);
-      else if (path === '/') {
-        res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><div id="root"></div><script type="module" src="/app.js"></script>');
-      } else res.writeHead(404).end();
-    });
-    await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
-    const address = site.address();
-    siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    page = await browser.newPage();
-    page.on('request', (req) => {
-      if (new URL(req.url()).pathname === '/push/stream') streams.push({ url: req.url(), failed: false });
-    });
-    page.on('requestfailed', (req) => {
-      const entry = streams.find((s) => s.url === req.url());
-      if (entry) entry.failed = true;
-    });
-    await page.goto(`${siteUrl}/?server=${encodeURIComponent(cast.url)}`);
-  });
 
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((r) => site?.close(r));
-    await cast?.kill();
-  });
+    afterAll(async () => {
+      await browser?.close();
+      await new Promise((r) => site?.close(r));
+      await cast?.kill();
+    });
 
-  it('connects with one stream despite StrictMode’s double effects, and renders events', async () => {
-    expect(await page.evaluate(() => (window as unknown as { reactVersion: string }).reactVersion)).toMatch(new RegExp(`^${version}\\.`));
-    await page.locator('#state', { hasText: 'connected' }).waitFor({ timeout: 10_000 });
-    await publish(cast, { channel: 'orders', event: 'order.created', data: { n: 1 } });
-    await publish(cast, { channel: 'orders', event: 'order.paid', data: { n: 1 } });
-    await page.locator('#orders li').nth(1).waitFor({ timeout: 10_000 });
-    expect(await page.locator('#orders li').allTextContents()).toEqual(['order.created:1', 'order.paid:1']);
-    expect(streams).toHaveLength(1);
-    expect(streams[0]?.failed).toBe(false);
-  });
+    it('connects with one stream despite StrictMode’s double effects, and renders events', async () => {
+      expect(await page.evaluate(() => (window as unknown as { reactVersion: string }).reactVersion)).toMatch(
+        new RegExp(`^${version}\\.`),
+      );
+      await page.locator('#state', { hasText: 'connected' }).waitFor({ timeout: 10_000 });
+      await publish(cast, { channel: 'orders', event: 'order.created', data: { n: 1 } });
+      await publish(cast, { channel: 'orders', event: 'order.paid', data: { n: 1 } });
+      await page.locator('#orders li').nth(1).waitFor({ timeout: 10_000 });
+      expect(await page.locator('#orders li').allTextContents()).toEqual(['order.created:1', 'order.paid:1']);
+      expect(streams).toHaveLength(1);
+      expect(streams[0]?.failed).toBe(false);
+    });
 
-  it('closes the stream when the provider unmounts', async () => {
-    await page.evaluate(() => (window as unknown as { unmountApp(): void }).unmountApp());
-    await page.waitForFunction(() => document.getElementById('state') === null);
-    const deadline = Date.now() + 5_000;
-    while (!streams[0]?.failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    expect(streams[0]?.failed).toBe(true);
-    expect(streams).toHaveLength(1);
-  });
-});
+    it('closes the stream when the provider unmounts', async () => {
+      await page.evaluate(() => (window as unknown as { unmountApp(): void }).unmountApp());
+      await page.waitForFunction(() => document.getElementById('state') === null);
+      const deadline = Date.now() + 5_000;
+      while (!streams[0]?.failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      expect(streams[0]?.failed).toBe(true);
+      expect(streams).toHaveLength(1);
+    });
+  },
+);

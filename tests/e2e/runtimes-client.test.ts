@@ -179,48 +179,51 @@ const runtimes: Runtime[] = [
 ];
 
 describe.each(runtimes)('the built client in $name', ({ name, id, skip, bare, start }) => {
-  it.skipIf(skipWhenMissing(Boolean(skip)))('receives wildcard events in order, resumes after a server restart, and stops cleanly', async () => {
-    const s = await startServer({ env: { CAST_HEARTBEAT_MS: '300' } });
-    cleanups.push(() => s.kill());
-    const { token } = await issueToken(s, { channels: ['orders', 'support'] });
-    const sub = start(JSON.stringify({ url: s.url, token, pattern: 'order.*' }));
+  it.skipIf(skipWhenMissing(Boolean(skip)))(
+    'receives wildcard events in order, resumes after a server restart, and stops cleanly',
+    async () => {
+      const s = await startServer({ env: { CAST_HEARTBEAT_MS: '300' } });
+      cleanups.push(() => s.kill());
+      const { token } = await issueToken(s, { channels: ['orders', 'support'] });
+      const sub = start(JSON.stringify({ url: s.url, token, pattern: 'order.*' }));
 
-    await waitFor(sub, () => connects(sub) === 1, `${name}: connected`);
-    // Events of two channels; the `ticket.*` ones must not reach the `order.*` handler.
-    await send(s, 'orders', 'order.created', 1);
-    await send(s, 'support', 'ticket.opened', 2);
-    await send(s, 'support', 'order.refunded', 3);
-    await send(s, 'orders', 'order.paid', 4);
-    await waitFor(sub, () => of(sub, 'event').length === 3, `${name}: events 1, 3, 4`);
+      await waitFor(sub, () => connects(sub) === 1, `${name}: connected`);
+      // Events of two channels; the `ticket.*` ones must not reach the `order.*` handler.
+      await send(s, 'orders', 'order.created', 1);
+      await send(s, 'support', 'ticket.opened', 2);
+      await send(s, 'support', 'order.refunded', 3);
+      await send(s, 'orders', 'order.paid', 4);
+      await waitFor(sub, () => of(sub, 'event').length === 3, `${name}: events 1, 3, 4`);
 
-    await s.restart();
-    await waitFor(sub, () => connects(sub) === 2, `${name}: the reconnect after the restart`);
-    await send(s, 'orders', 'order.created', 5);
-    await send(s, 'support', 'ticket.closed', 6);
-    await send(s, 'orders', 'order.shipped', 7);
-    await send(s, 'orders', 'control.stop', 8);
-    expect(await exitWithin(sub, 20_000)).toBe(0);
+      await s.restart();
+      await waitFor(sub, () => connects(sub) === 2, `${name}: the reconnect after the restart`);
+      await send(s, 'orders', 'order.created', 5);
+      await send(s, 'support', 'ticket.closed', 6);
+      await send(s, 'orders', 'order.shipped', 7);
+      await send(s, 'orders', 'control.stop', 8);
+      expect(await exitWithin(sub, 20_000)).toBe(0);
 
-    const events = of(sub, 'event');
-    expect(events.map((e) => [e.type, e.channel, e.data])).toEqual([
-      ['order.created', 'orders', { n: 1 }],
-      ['order.refunded', 'support', { n: 3 }],
-      ['order.paid', 'orders', { n: 4 }],
-      ['order.created', 'orders', { n: 5 }],
-      ['order.shipped', 'orders', { n: 7 }],
-    ]);
-    for (const e of events) expect(e.id).toMatch(new RegExp(`^\\d+-\\d+/${String(e.channel)}$`));
-    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
-    // The embedded broker's history is in memory: after a restart it cannot vouch for the gap, and says so.
-    expect(of(sub, 'resume').map((l) => l.recovered)).toEqual([false]);
-    const errors = of(sub, 'error');
-    expect(errors.length).toBeGreaterThan(0);
-    expect(errors.every((l) => l.retryable === true)).toBe(true);
-    expect(of(sub, 'done')).toEqual([{ kind: 'done', state: 'closed' }]);
-    // Exiting on its own (code 0 above) means destroy() left no socket or timer behind.
-    const [globals, ...more] = of(sub, 'globals');
-    expect(more).toEqual([]);
-    expect(globals?.runtime).toBe(id);
-    if (bare) expect(globals).toMatchObject({ process: 'undefined', Buffer: 'undefined', require: 'undefined' });
-  });
+      const events = of(sub, 'event');
+      expect(events.map((e) => [e.type, e.channel, e.data])).toEqual([
+        ['order.created', 'orders', { n: 1 }],
+        ['order.refunded', 'support', { n: 3 }],
+        ['order.paid', 'orders', { n: 4 }],
+        ['order.created', 'orders', { n: 5 }],
+        ['order.shipped', 'orders', { n: 7 }],
+      ]);
+      for (const e of events) expect(e.id).toMatch(new RegExp(`^\\d+-\\d+/${String(e.channel)}$`));
+      expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+      // The embedded broker's history is in memory: after a restart it cannot vouch for the gap, and says so.
+      expect(of(sub, 'resume').map((l) => l.recovered)).toEqual([false]);
+      const errors = of(sub, 'error');
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.every((l) => l.retryable === true)).toBe(true);
+      expect(of(sub, 'done')).toEqual([{ kind: 'done', state: 'closed' }]);
+      // Exiting on its own (code 0 above) means destroy() left no socket or timer behind.
+      const [globals, ...more] = of(sub, 'globals');
+      expect(more).toEqual([]);
+      expect(globals?.runtime).toBe(id);
+      if (bare) expect(globals).toMatchObject({ process: 'undefined', Buffer: 'undefined', require: 'undefined' });
+    },
+  );
 });

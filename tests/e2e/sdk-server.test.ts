@@ -42,7 +42,11 @@ describe('tokens from the SDK open streams that receive SDK publishes', () => {
     expect(Date.parse(issued.expiresAt)).toBeGreaterThan(Date.now());
     const sse = await connected(issued.token);
 
-    const result = await cast.publish({ channel: 'order:sdk-remote', event: 'order.created', data: { id: 'a1', total: 4999 } });
+    const result = await cast.publish({
+      channel: 'order:sdk-remote',
+      event: 'order.created',
+      data: { id: 'a1', total: 4999 },
+    });
     expect(result.delivered).toBe(1);
     expect(result.messageId).toMatch(/^[0-9a-f-]{36}$/);
     const [event] = await sse.waitFor(1, { match: (e) => e.event === 'order.created' });
@@ -62,7 +66,11 @@ describe('tokens from the SDK open streams that receive SDK publishes', () => {
     const connectedEvent = sse.events.find((e) => e.event === 'connected');
     expect(JSON.parse(connectedEvent?.data ?? '{}')).toMatchObject({ channels: ['order:sdk-local'] });
 
-    const result = await local.publish({ channel: 'order:sdk-local', event: 'status.changed', data: { status: 'shipped' } });
+    const result = await local.publish({
+      channel: 'order:sdk-local',
+      event: 'status.changed',
+      data: { status: 'shipped' },
+    });
     const [event] = await sse.waitFor(1, { match: (e) => e.event === 'status.changed' });
     expect(event?.id).toBe(result.eventId);
     expect(JSON.parse(event?.data ?? 'null')).toEqual({ status: 'shipped' });
@@ -190,10 +198,25 @@ describe('batch, sessions and errors against the real server', () => {
 
 describe('idempotency keys', () => {
   it('answers a retry as a duplicate and a key reused for another event with a non-retryable 409 IDEMPOTENCY_KEY_REUSED', async () => {
-    const first = await cast.publish({ channel: 'idem', event: 'order.created', data: { id: 'o-1', total: 5 }, idempotencyKey: 'order-o-1' });
-    const retry = await cast.publish({ channel: 'idem', event: 'order.created', data: { id: 'o-1', total: 5 }, idempotencyKey: 'order-o-1' });
+    const first = await cast.publish({
+      channel: 'idem',
+      event: 'order.created',
+      data: { id: 'o-1', total: 5 },
+      idempotencyKey: 'order-o-1',
+    });
+    const retry = await cast.publish({
+      channel: 'idem',
+      event: 'order.created',
+      data: { id: 'o-1', total: 5 },
+      idempotencyKey: 'order-o-1',
+    });
     expect(retry).toMatchObject({ messageId: first.messageId, duplicate: true });
-    const reused = cast.publish({ channel: 'idem', event: 'order.created', data: { id: 'o-2', total: 7 }, idempotencyKey: 'order-o-1' });
+    const reused = cast.publish({
+      channel: 'idem',
+      event: 'order.created',
+      data: { id: 'o-2', total: 7 },
+      idempotencyKey: 'order-o-1',
+    });
     await expect(reused).rejects.toBeInstanceOf(CastError);
     await expect(reused).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 409, retryable: false });
   });

@@ -21,7 +21,12 @@ const auth = () => ({ authorization: `Bearer ${server.apiKey}`, 'content-type': 
 
 /** POSTs raw bytes and returns the status and error code (or the JSON body). */
 async function post(path: string, body: string | Uint8Array<ArrayBuffer>): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: auth(), body, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: auth(),
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
   return { status: res.status, body: await res.json() };
 }
@@ -75,15 +80,20 @@ function parseAnswer(text: string): { status: number; headers: string; body: any
 }
 
 describe('data exactly as published', () => {
-  const exact = '{"id":9007199254740993,"big":1e999,"small":-1.50E-400,"s":"a\\u0000b\\n\u2028é","k":[{},[],null,true]}';
+  const exact =
+    '{"id":9007199254740993,"big":1e999,"small":-1.50E-400,"s":"a\\u0000b\\n\u2028é","k":[{},[],null,true]}';
   // The same value as sent, with insignificant whitespace and newlines around its tokens.
-  const spaced = '{ "id" : 9007199254740993 ,\n "big":1e999,\r\n\t"small": -1.50E-400, "s":"a\\u0000b\\n\u2028é", "k" : [ { } , [ ] , null , true ] }';
+  const spaced =
+    '{ "id" : 9007199254740993 ,\n "big":1e999,\r\n\t"small": -1.50E-400, "s":"a\\u0000b\\n\u2028é", "k" : [ { } , [ ] , null , true ] }';
 
   it('publish, batch publish and the event bus forward data as its source text, on one data: line', async () => {
     const s = await stream(['exact']);
     const single = await post('/push/publish', `{"channel":"exact","event":"one","data":${spaced}}`);
     expect(single.status).toBe(200);
-    const batch = await post('/push/publish/batch', `{"events":[\n{"channel":"exact","event":"two","data":${spaced}},\n{"channel":"exact","event":"three","data":  12345678901234567890  }]}`);
+    const batch = await post(
+      '/push/publish/batch',
+      `{"events":[\n{"channel":"exact","event":"two","data":${spaced}},\n{"channel":"exact","event":"three","data":  12345678901234567890  }]}`,
+    );
     expect(batch.status).toBe(200);
     const got = await s.waitFor(4);
     expect(got.slice(1).map((e) => [e.event, e.data])).toEqual([
@@ -102,11 +112,15 @@ describe('data exactly as published', () => {
   });
 
   it('refuses invalid UTF-8 anywhere in the body with 400 INVALID_JSON on every publish route', async () => {
-    const withBytes = (before: string, bytes: number[], after: string): Uint8Array<ArrayBuffer> => new Uint8Array([...Buffer.from(before), ...bytes, ...Buffer.from(after)]);
+    const withBytes = (before: string, bytes: number[], after: string): Uint8Array<ArrayBuffer> =>
+      new Uint8Array([...Buffer.from(before), ...bytes, ...Buffer.from(after)]);
     const bodies: Array<[string, Uint8Array<ArrayBuffer>]> = [
       ['/push/publish', withBytes('{"channel":"exact","event":"x","data":{"s":"', [0xff, 0xfe], '"}}')],
       ['/push/publish', withBytes('{"channel":"exact","event":"x","data":1,"note":"', [0xc3], '"}')],
-      ['/push/publish/batch', withBytes('{"events":[{"channel":"exact","event":"x","data":"', [0xed, 0xa0, 0x80], '"}]}')],
+      [
+        '/push/publish/batch',
+        withBytes('{"events":[{"channel":"exact","event":"x","data":"', [0xed, 0xa0, 0x80], '"}]}'),
+      ],
       ['/v1/events/publish', withBytes('{"topic":"exact.x","data":"', [0x80], '"}')],
       ['/push/tokens', withBytes('{"channels":["a"],"userId":"', [0xf8, 0x88, 0x80, 0x80, 0x80], '"}')],
     ];
@@ -226,9 +240,12 @@ describe('token size and request head limits', () => {
 describe('HEAD /push/stream', () => {
   it('answers the headers only, registers no session, and the next request on the connection is answered', async () => {
     const { token } = await issueToken(server, { channels: ['head'] });
-    const answer = await exchange(`HEAD /push/stream?token=${token} HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, {
-      timeoutMs: 5000,
-    });
+    const answer = await exchange(
+      `HEAD /push/stream?token=${token} HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      {
+        timeoutMs: 5000,
+      },
+    );
     const [first, second] = answer.text.split(/(?=HTTP\/1\.1 )/);
     expect(first).toMatch(/^HTTP\/1\.1 200/);
     expect(first).toMatch(/content-type: text\/event-stream/i);
@@ -249,7 +266,15 @@ function signed(claims: Record<string, unknown>): string {
 
 describe('verified tokens', () => {
   const now = () => Math.floor(Date.now() / 1000);
-  const claims = (over: Record<string, unknown> = {}) => ({ tid: 'acme', chs: ['orders'], iss: 'cast', aud: 'cast:stream', iat: now(), exp: now() + 60, ...over });
+  const claims = (over: Record<string, unknown> = {}) => ({
+    tid: 'acme',
+    chs: ['orders'],
+    iss: 'cast',
+    aud: 'cast:stream',
+    iat: now(),
+    exp: now() + 60,
+    ...over,
+  });
   const open = async (token: string) => {
     const res = await fetch(`${server.url}/push/stream?token=${token}`, { signal: AbortSignal.timeout(5000) });
     const text = res.status === 200 ? '' : await res.text();

@@ -22,7 +22,11 @@ interface Answer {
 }
 
 /** Sends a request and checks the answer is the JSON error shape, with no stack trace. */
-async function call(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function call(
+  method: string,
+  path: string,
+  init: { body?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: init.headers ?? {},
@@ -56,18 +60,29 @@ describe('API keys', () => {
   ] as const) {
     it(`${method} ${path} refuses a missing key and an unknown key with 401`, async () => {
       const body = method === 'POST' ? '{}' : undefined;
-      const missing = await call(method, path, { ...(body ? { body } : {}), headers: { 'content-type': 'application/json' } });
+      const missing = await call(method, path, {
+        ...(body ? { body } : {}),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(statusCode(missing)).toBe('401 UNAUTHORIZED');
-      const wrong = await call(method, path, { ...(body ? { body } : {}), headers: { authorization: 'Bearer sk_test_not_a_real_key_000', 'content-type': 'application/json' } });
+      const wrong = await call(method, path, {
+        ...(body ? { body } : {}),
+        headers: { authorization: 'Bearer sk_test_not_a_real_key_000', 'content-type': 'application/json' },
+      });
       expect(statusCode(wrong)).toBe('401 INVALID_API_KEY');
-      const stream = await call(method, path, { ...(body ? { body } : {}), headers: { authorization: 'Basic Zm9vOmJhcg==' } });
+      const stream = await call(method, path, {
+        ...(body ? { body } : {}),
+        headers: { authorization: 'Basic Zm9vOmJhcg==' },
+      });
       expect(stream.status).toBe(401);
     });
   }
 
   it('does not take a stream token as an API key', async () => {
     const { token } = await issueToken(server, { channels: ['orders'] });
-    expect(statusCode(await call('POST', '/push/publish', json({ channel: 'orders', event: 'x', data: 1 }, token)))).toBe('401 INVALID_API_KEY');
+    expect(
+      statusCode(await call('POST', '/push/publish', json({ channel: 'orders', event: 'x', data: 1 }, token))),
+    ).toBe('401 INVALID_API_KEY');
   });
 });
 
@@ -121,7 +136,10 @@ describe('request bodies', () => {
   });
 
   it('refuses a body that is not JSON with 415', async () => {
-    const a = await call('POST', '/push/publish', { body: 'channel=orders', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/x-www-form-urlencoded' } });
+    const a = await call('POST', '/push/publish', {
+      body: 'channel=orders',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(statusCode(a)).toBe('415 UNSUPPORTED_MEDIA_TYPE');
   });
 
@@ -131,7 +149,11 @@ describe('request bodies', () => {
     expect(ok.status).toBe(200);
     const over = await call('POST', '/push/publish', json({ channel: 'orders', event: 'big', data: `${exact}x` }));
     expect(statusCode(over)).toBe('413 PAYLOAD_TOO_LARGE');
-    const multibyte = await call('POST', '/push/publish', json({ channel: 'orders', event: 'big', data: 'é'.repeat(33 * 1024) }));
+    const multibyte = await call(
+      'POST',
+      '/push/publish',
+      json({ channel: 'orders', event: 'big', data: 'é'.repeat(33 * 1024) }),
+    );
     expect(statusCode(multibyte)).toBe('413 PAYLOAD_TOO_LARGE');
   });
 
@@ -183,11 +205,21 @@ function jwt(header: object, claims: object, secret: string | undefined): string
 
 describe('stream tokens', () => {
   const now = () => Math.floor(Date.now() / 1000);
-  const claims = (over: object = {}) => ({ tid: 'acme', chs: ['orders'], iss: 'cast', aud: 'cast:stream', iat: now(), exp: now() + 60, ...over });
+  const claims = (over: object = {}) => ({
+    tid: 'acme',
+    chs: ['orders'],
+    iss: 'cast',
+    aud: 'cast:stream',
+    iat: now(),
+    exp: now() + 60,
+    ...over,
+  });
   const stream = (token: string) => call('GET', `/push/stream?token=${encodeURIComponent(token)}`);
 
   it('accepts a token signed by hand with the shared claims (the control for the cases below)', async () => {
-    const s = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(jwt({ alg: 'HS256', typ: 'JWT' }, claims(), server.signingSecret))}`);
+    const s = await openRaw(
+      `${server.url}/push/stream?token=${encodeURIComponent(jwt({ alg: 'HS256', typ: 'JWT' }, claims(), server.signingSecret))}`,
+    );
     streams.push(s);
     expect(s.status).toBe(200);
     s.close();

@@ -16,9 +16,15 @@ afterAll(() => {
 });
 
 /** Runs the built server with exactly this environment until it prints `until` or exits. */
-function spawnServer(env: Record<string, string>, until?: RegExp): Promise<{ code: number | null; out: string; err: string; child: ChildProcess }> {
+function spawnServer(
+  env: Record<string, string>,
+  until?: RegExp,
+): Promise<{ code: number | null; out: string; err: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER_ENTRY], { env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SERVER_ENTRY], {
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.add(child);
     let out = '';
     let err = '';
@@ -67,7 +73,11 @@ describe('configuration of the real process', () => {
     [{ CAST_API_KEYS: 'acme=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: '' }, 'CAST_SIGNING_SECRET'],
     [{ CAST_CORS_ORIGINS: 'not an origin' }, 'CAST_CORS_ORIGINS'],
   ])('refuses %j with one line naming %s and exit code 1', async (override, name) => {
-    const { code, out, err } = await spawnServer({ ...VALID, CAST_DATA_DIR: mkdtempSync(join(tmpdir(), 'cast-e2e-')), ...override });
+    const { code, out, err } = await spawnServer({
+      ...VALID,
+      CAST_DATA_DIR: mkdtempSync(join(tmpdir(), 'cast-e2e-')),
+      ...override,
+    });
     expect(code).toBe(1);
     expect(out).toBe('');
     const lines = err.trimEnd().split('\n');
@@ -79,7 +89,11 @@ describe('configuration of the real process', () => {
   it('says in one line when the port is taken', async () => {
     const first = await startServer();
     try {
-      const { code, err } = await spawnServer({ ...VALID, PORT: String(first.port), CAST_DATA_DIR: mkdtempSync(join(tmpdir(), 'cast-e2e-')) });
+      const { code, err } = await spawnServer({
+        ...VALID,
+        PORT: String(first.port),
+        CAST_DATA_DIR: mkdtempSync(join(tmpdir(), 'cast-e2e-')),
+      });
       expect(code).toBe(1);
       expect(err.trimEnd().split('\n')).toEqual([expect.stringMatching(/port \d+ is already in use; set PORT/)]);
     } finally {
@@ -99,9 +113,14 @@ describe('configuration of the real process', () => {
     expect(curls).toHaveLength(2);
     for (const c of curls) expect(c).toContain(key);
     // The printed commands, pasted as they are.
-    const token = JSON.parse((await run('sh', ['-c', `${curls[0]} --silent --max-time 5`])).stdout) as { token: string; channels: string[] };
+    const token = JSON.parse((await run('sh', ['-c', `${curls[0]} --silent --max-time 5`])).stdout) as {
+      token: string;
+      channels: string[];
+    };
     expect(token.channels).toEqual(['orders']);
-    const published = JSON.parse((await run('sh', ['-c', `${curls[1]} --silent --max-time 5`])).stdout) as { creditsUsed: number };
+    const published = JSON.parse((await run('sh', ['-c', `${curls[1]} --silent --max-time 5`])).stdout) as {
+      creditsUsed: number;
+    };
     expect(published.creditsUsed).toBe(0);
     expect(await stopChild(first.child)).toBe(0);
 
@@ -141,7 +160,9 @@ describe('operations endpoints', () => {
     await Promise.all([a.waitFor(1), b.waitFor(1)]);
     const first = await publish(server, { channel: 'm', event: 'x', data: 1 });
     await publish(server, { channel: 'm', event: 'x', data: 2 });
-    const resumed = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, { 'last-event-id': first.body.eventId });
+    const resumed = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, {
+      'last-event-id': first.body.eventId,
+    });
     streams.push(resumed);
     await resumed.waitFor(2);
 
@@ -208,7 +229,9 @@ describe('SIGTERM', () => {
     // A stream the client gave up on: Node's fetch then keeps a spare connection with no request
     // open, which must not hold the exit for the grace period either.
     const gone = new AbortController();
-    const abandoned = await fetch(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, { signal: gone.signal });
+    const abandoned = await fetch(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, {
+      signal: gone.signal,
+    });
     expect(abandoned.status).toBe(200);
     gone.abort();
     const started = Date.now();

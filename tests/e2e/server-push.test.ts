@@ -86,7 +86,11 @@ describe("the seed's flows", () => {
     // The only field beyond the seed's: the SSE id the event got.
     expect(Object.keys(body).sort()).toEqual(['creditsUsed', 'delivered', 'eventId', 'messageId']);
     const [, got] = await stream.waitFor(2);
-    expect(got).toEqual({ id: body.eventId, event: 'order.created', data: '{"orderId":"abc123","total":4999,"currency":"AOA"}' });
+    expect(got).toEqual({
+      id: body.eventId,
+      event: 'order.created',
+      data: '{"orderId":"abc123","total":4999,"currency":"AOA"}',
+    });
   });
 
   it("runs the seed's JavaScript stream reader as written", async () => {
@@ -127,13 +131,23 @@ while (true) {
       log: (name: string, data: unknown) => {
         logged.push([name, data]);
         if (name === 'connected') {
-          void publish(server, { channel: 'orders', event: 'order.created', data: { orderId: 'abc123', total: 4999, currency: 'AOA' } }).then(() =>
-            publish(server, { channel: 'notifications', event: 'notification', data: { type: 'info', message: 'Your export is ready' } }),
+          void publish(server, {
+            channel: 'orders',
+            event: 'order.created',
+            data: { orderId: 'abc123', total: 4999, currency: 'AOA' },
+          }).then(() =>
+            publish(server, {
+              channel: 'notifications',
+              event: 'notification',
+              data: { type: 'info', message: 'Your export is ready' },
+            }),
           );
         }
       },
     };
-    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
+    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
+      ...args: string[]
+    ) => (...a: unknown[]) => Promise<void>;
     // The loop ends when the server closes the stream at token expiry.
     await new AsyncFunction('token', 'console', snippet)(token, fakeConsole);
     expect(logged.map(([n]) => n)).toEqual(['connected', 'order.created', 'notification', 'expired']);
@@ -149,7 +163,11 @@ while (true) {
     const stream = await open(streamUrl(token));
     await stream.waitFor(1);
     for (const channel of channels) {
-      const res = await publish(server, { channel, event: 'status.changed', data: { status: 'shipped', trackingUrl: 'https://...' } });
+      const res = await publish(server, {
+        channel,
+        event: 'status.changed',
+        data: { status: 'shipped', trackingUrl: 'https://...' },
+      });
       expect(res.status).toBe(200);
       expect(res.body.delivered).toBe(1);
     }
@@ -167,7 +185,9 @@ describe('the stream', () => {
     expect(stream.headers.get('cache-control')).toContain('no-cache');
     const [first] = await stream.waitFor(1);
     expect(first).toEqual({ id: undefined, event: 'connected', data: '{"channels":["orders","notifications"]}' });
-    expect(stream.text().startsWith('retry: 1000\nevent: connected\ndata: {"channels":["orders","notifications"]}\n\n')).toBe(true);
+    expect(
+      stream.text().startsWith('retry: 1000\nevent: connected\ndata: {"channels":["orders","notifications"]}\n\n'),
+    ).toBe(true);
     expect(stream.text()).not.toContain('\r');
   });
 
@@ -193,7 +213,10 @@ describe('the stream', () => {
       const [a, b] = [positions[i - 1], positions[i]] as [readonly [number, number], readonly [number, number]];
       expect(a[0] < b[0] || (a[0] === b[0] && a[1] < b[1])).toBe(true);
     }
-    const dataLines = stream.text().split('\n').filter((l) => l.startsWith('data:'));
+    const dataLines = stream
+      .text()
+      .split('\n')
+      .filter((l) => l.startsWith('data:'));
     expect(dataLines).toHaveLength(31);
   });
 
@@ -213,12 +236,25 @@ describe('the stream', () => {
     const filtered = await open(streamUrl(token, `&types=${encodeURIComponent('order.created,ticket.*')}`));
     const all = await open(streamUrl(token));
     await Promise.all([filtered.waitFor(1), all.waitFor(1)]);
-    const names = ['ticket.created', 'order.created', 'order.updated', 'ticket.comment.added', 'tickets.x', 'ticket', 'done'];
+    const names = [
+      'ticket.created',
+      'order.created',
+      'order.updated',
+      'ticket.comment.added',
+      'tickets.x',
+      'ticket',
+      'done',
+    ];
     const delivered: number[] = [];
-    for (const event of names) delivered.push((await publish(server, { channel: 'tickets', event, data: {} })).body.delivered);
+    for (const event of names)
+      delivered.push((await publish(server, { channel: 'tickets', event, data: {} })).body.delivered);
     await all.waitFor(1 + names.length);
     expect(delivered).toEqual([2, 2, 1, 2, 1, 1, 1]);
-    expect(filtered.events.slice(1).map((e) => e.event)).toEqual(['ticket.created', 'order.created', 'ticket.comment.added']);
+    expect(filtered.events.slice(1).map((e) => e.event)).toEqual([
+      'ticket.created',
+      'order.created',
+      'ticket.comment.added',
+    ]);
     // Nothing was held back on the wire either.
     expect(filtered.text()).not.toContain('order.updated');
   });
@@ -258,7 +294,11 @@ describe('tenants', () => {
     const a = await open(streamUrl(acme.token));
     const g = await open(streamUrl(globex.token));
     await Promise.all([a.waitFor(1), g.waitFor(1)]);
-    const fromGlobex = await publish(server, { channel: 'orders:shared', event: 'x', data: { from: 'globex' } }, { apiKey: server.tenants.globex });
+    const fromGlobex = await publish(
+      server,
+      { channel: 'orders:shared', event: 'x', data: { from: 'globex' } },
+      { apiKey: server.tenants.globex },
+    );
     const fromAcme = await publish(server, { channel: 'orders:shared', event: 'x', data: { from: 'acme' } });
     expect(fromGlobex.body.delivered).toBe(1);
     expect(fromAcme.body.delivered).toBe(1);
@@ -283,7 +323,11 @@ describe('tenants', () => {
     const list = async (q: string, key = server.apiKey) => {
       const res = await fetch(`${server.url}/push/sessions?${q}`, { headers: { authorization: `Bearer ${key}` } });
       expect(res.status).toBe(200);
-      return ((await res.json()) as { sessions: Array<{ id: string; userId: string | null; channels: string[]; connectedAt: string }> }).sessions;
+      return (
+        (await res.json()) as {
+          sessions: Array<{ id: string; userId: string | null; channels: string[]; connectedAt: string }>;
+        }
+      ).sessions;
     };
     const room = await list('channel=room:1');
     expect(room.map((x) => x.userId).sort()).toEqual(['u1', 'u2']);
@@ -322,14 +366,20 @@ describe('publishing', () => {
     const { token } = await issueToken(server, { channels: ['batch:a', 'batch:b'] });
     const stream = await open(streamUrl(token));
     await stream.waitFor(1);
-    const events = Array.from({ length: 100 }, (_, i) => ({ channel: i % 2 ? 'batch:a' : 'batch:b', event: 'n', data: { i } }));
+    const events = Array.from({ length: 100 }, (_, i) => ({
+      channel: i % 2 ? 'batch:a' : 'batch:b',
+      event: 'n',
+      data: { i },
+    }));
     const res = await fetch(`${server.url}/push/publish/batch`, {
       method: 'POST',
       headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ events }),
     });
     expect(res.status).toBe(200);
-    const { results } = (await res.json()) as { results: Array<{ messageId: string; eventId: string; delivered: number; creditsUsed: number }> };
+    const { results } = (await res.json()) as {
+      results: Array<{ messageId: string; eventId: string; delivered: number; creditsUsed: number }>;
+    };
     expect(results).toHaveLength(100);
     expect(results.every((r) => r.delivered === 1 && r.creditsUsed === 0)).toBe(true);
     const got = (await stream.waitFor(101)).slice(1);
@@ -369,7 +419,11 @@ describe('publishing', () => {
     const body = { channel: 'idem', event: 'paid', data: { n: 1 }, idempotencyKey: 'pay-42' };
     const first = await publish(server, body);
     const again = await publish(server, body);
-    const viaHeader = await publish(server, { channel: 'idem', event: 'paid', data: { n: 1 } }, { headers: { 'Idempotency-Key': 'pay-42' } });
+    const viaHeader = await publish(
+      server,
+      { channel: 'idem', event: 'paid', data: { n: 1 } },
+      { headers: { 'Idempotency-Key': 'pay-42' } },
+    );
     expect(first.body.duplicate).toBeUndefined();
     for (const dup of [again, viaHeader]) {
       expect(dup.status).toBe(200);
@@ -387,7 +441,11 @@ describe('CORS', () => {
   it('answers a preflight for the stream with Authorization and Last-Event-ID from an allowed origin', async () => {
     const res = await fetch(`${server.url}/push/stream`, {
       method: 'OPTIONS',
-      headers: { origin: ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,last-event-id' },
+      headers: {
+        origin: ORIGIN,
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization,last-event-id',
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN);
@@ -398,14 +456,24 @@ describe('CORS', () => {
 
   it('lets an allowed origin read the stream, and gives a disallowed origin no CORS headers', async () => {
     const { token } = await issueToken(server, { channels: ['cors'] });
-    const ok = await open(`${server.url}/push/stream`, { origin: 'http://localhost:5173', authorization: `Bearer ${token}` });
+    const ok = await open(`${server.url}/push/stream`, {
+      origin: 'http://localhost:5173',
+      authorization: `Bearer ${token}`,
+    });
     expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     await ok.waitFor(1);
-    const denied = await open(`${server.url}/push/stream`, { origin: 'https://evil.example', authorization: `Bearer ${token}` });
+    const denied = await open(`${server.url}/push/stream`, {
+      origin: 'https://evil.example',
+      authorization: `Bearer ${token}`,
+    });
     expect(denied.headers.get('access-control-allow-origin')).toBeNull();
     const pre = await fetch(`${server.url}/push/stream`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      headers: {
+        origin: 'https://evil.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization',
+      },
     });
     expect(pre.headers.get('access-control-allow-origin')).toBeNull();
     expect(pre.headers.get('access-control-allow-headers')).toBeNull();

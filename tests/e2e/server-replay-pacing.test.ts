@@ -53,12 +53,17 @@ for (const broker of ['memory', 'redis'] as const) {
     let ids: string[] = [];
 
     beforeAll(async () => {
-      const env: Record<string, string> = broker === 'redis' ? { ...ENV, CAST_REDIS_URL: SHARED_REDIS_URL, CAST_REDIS_PREFIX: prefix } : ENV;
+      const env: Record<string, string> =
+        broker === 'redis' ? { ...ENV, CAST_REDIS_URL: SHARED_REDIS_URL, CAST_REDIS_PREFIX: prefix } : ENV;
       server = await startServer({ env: probedEnv(env) });
       ids = [];
       // Bounded: 160 events of 60 KiB (~10 MB of history), in batches of 40.
       for (let from = 0; from < HISTORY; from += 40) {
-        const events = Array.from({ length: 40 }, (_, i) => ({ channel: 'big', event: 'bulk', data: { n: from + i, pad: PAYLOAD } }));
+        const events = Array.from({ length: 40 }, (_, i) => ({
+          channel: 'big',
+          event: 'bulk',
+          data: { n: from + i, pad: PAYLOAD },
+        }));
         const res = await fetch(`${server.url}/push/publish/batch`, {
           method: 'POST',
           headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
@@ -81,7 +86,11 @@ for (const broker of ['memory', 'redis'] as const) {
       const drops = await metric(server, 'cast_slow_consumer_drops_total');
       const before = await liveMemory(server);
       for (let i = 0; i < STALLED; i++) sockets.push(openStalled(server, token, ids[0] as string));
-      await until(async () => (await metric(server, 'cast_slow_consumer_drops_total')) - drops >= STALLED, `${STALLED} slow-consumer drops`, 30_000);
+      await until(
+        async () => (await metric(server, 'cast_slow_consumer_drops_total')) - drops >= STALLED,
+        `${STALLED} slow-consumer drops`,
+        30_000,
+      );
       const { peak } = await liveMemory(server);
       // Each would have held its ~10 MB replay (~300 MB in all); paced, each holds about one 64 KiB
       // buffer and the page in flight. Measured as the most the server's JavaScript held meanwhile
@@ -96,12 +105,17 @@ for (const broker of ['memory', 'redis'] as const) {
 
     it('sends an honest resume of a history far larger than the buffer every event once, in order, then live events', async () => {
       const { token } = await issueToken(server, { channels: ['big'] });
-      const resumed = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, { 'last-event-id': ids[0] as string });
+      const resumed = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, {
+        'last-event-id': ids[0] as string,
+      });
       streams.push(resumed);
       expect(resumed.status).toBe(200);
       // Live events published while the replay runs come after it, once.
       const live = [];
-      for (let i = 0; i < 3; i++) live.push((await publish(server, { channel: 'big', event: 'live', data: { n: HISTORY + i } })).body.eventId as string);
+      for (let i = 0; i < 3; i++)
+        live.push(
+          (await publish(server, { channel: 'big', event: 'live', data: { n: HISTORY + i } })).body.eventId as string,
+        );
       const events = await resumed.waitFor(HISTORY + 3, { timeoutMs: 30_000 });
       expect(JSON.parse(events[0]?.data ?? '{}')).toMatchObject({ recovered: true });
       const got = events.slice(1).map((e) => (JSON.parse(e.data) as { n: number }).n);
@@ -112,16 +126,22 @@ for (const broker of ['memory', 'redis'] as const) {
 
     it('opens live with recovered: false for an id it cannot parse, and for one beyond the log end', async () => {
       const { token } = await issueToken(server, { channels: ['edge'] });
-      const garbage = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, { 'last-event-id': '-1-0/x' });
-      const ahead = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, { 'last-event-id': '999999999999999-0/f' });
+      const garbage = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, {
+        'last-event-id': '-1-0/x',
+      });
+      const ahead = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, {
+        'last-event-id': '999999999999999-0/f',
+      });
       streams.push(garbage, ahead);
       for (const s of [garbage, ahead]) {
         expect(s.status).toBe(200);
         await s.waitFor(1);
         expect(JSON.parse(s.events[0]?.data ?? '{}')).toEqual({ channels: ['edge'], recovered: false });
       }
-      for (let i = 0; i < 3; i++) expect((await publish(server, { channel: 'edge', event: 'n', data: i })).body.delivered).toBe(2);
-      for (const s of [garbage, ahead]) expect((await s.waitFor(4)).slice(1).map((e) => e.data)).toEqual(['0', '1', '2']);
+      for (let i = 0; i < 3; i++)
+        expect((await publish(server, { channel: 'edge', event: 'n', data: i })).body.delivered).toBe(2);
+      for (const s of [garbage, ahead])
+        expect((await s.waitFor(4)).slice(1).map((e) => e.data)).toEqual(['0', '1', '2']);
     });
   });
 }

@@ -14,7 +14,11 @@ afterAll(async () => {
   await Promise.all([server?.stop(), small?.stop()]);
 });
 
-async function open(srv: TestServer, token: string, opts: { header?: string; query?: string; types?: string } = {}): Promise<RawStream> {
+async function open(
+  srv: TestServer,
+  token: string,
+  opts: { header?: string; query?: string; types?: string } = {},
+): Promise<RawStream> {
   let url = `${srv.url}/push/stream?token=${encodeURIComponent(token)}`;
   if (opts.query !== undefined) url += `&lastEventId=${encodeURIComponent(opts.query)}`;
   if (opts.types !== undefined) url += `&types=${encodeURIComponent(opts.types)}`;
@@ -24,7 +28,8 @@ async function open(srv: TestServer, token: string, opts: { header?: string; que
   return s;
 }
 
-const connectedData = (s: RawStream) => JSON.parse(s.events[0]?.data ?? '{}') as { channels: string[]; recovered?: boolean };
+const connectedData = (s: RawStream) =>
+  JSON.parse(s.events[0]?.data ?? '{}') as { channels: string[]; recovered?: boolean };
 const dataOf = (events: RawEvent[]) => events.map((e) => JSON.parse(e.data) as unknown);
 
 async function publishMany(srv: TestServer, channel: string, from: number, to: number, event = 'n'): Promise<string[]> {
@@ -91,7 +96,8 @@ describe('replay', () => {
   it('applies the types filter to the replay too', async () => {
     const { token } = await issueToken(server, { channels: ['r:types'] });
     const [start] = await publishMany(server, 'r:types', 0, 1);
-    for (const event of ['ticket.created', 'order.created', 'ticket.closed']) await publish(server, { channel: 'r:types', event, data: event });
+    for (const event of ['ticket.created', 'order.created', 'ticket.closed'])
+      await publish(server, { channel: 'r:types', event, data: event });
     const resumed = await open(server, token, { header: start as string, types: 'ticket.*' });
     await publish(server, { channel: 'r:types', event: 'ticket.live', data: 'ticket.live' });
     expect(dataOf((await resumed.waitFor(4)).slice(1))).toEqual(['ticket.created', 'ticket.closed', 'ticket.live']);
@@ -189,10 +195,12 @@ describe('the hand-off from replay to live', () => {
     const pubs = Promise.all([publisher(), publisher(), publisher(), publisher()]).then(() => {
       publishing = false;
     });
-    const results = await Promise.all([...Array(CLIENTS).keys()].map(async (n) => {
-      await new Promise((r) => setTimeout(r, n * 15));
-      return client(n);
-    }));
+    const results = await Promise.all(
+      [...Array(CLIENTS).keys()].map(async (n) => {
+        await new Promise((r) => setTimeout(r, n * 15));
+        return client(n);
+      }),
+    );
     await pubs;
 
     expect(order()).toHaveLength(TOTAL);

@@ -14,7 +14,12 @@ afterAll(() => {
 
 type Node = Pick<TestServer, 'url' | 'apiKey'>;
 
-async function post(node: Node, path: string, body: unknown, apiKey = node.apiKey): Promise<{ status: number; body: any }> {
+async function post(
+  node: Node,
+  path: string,
+  body: unknown,
+  apiKey = node.apiKey,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${node.url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
@@ -60,7 +65,10 @@ async function lastEvent(s: RawStream): Promise<{ event: string; data: unknown }
 }
 
 const REVOKED = { event: 'revoked', data: { reason: 'token_revoked' } };
-const disconnected = (reconnect: boolean) => ({ event: 'disconnected', data: { reason: 'disconnected_by_server', reconnect } });
+const disconnected = (reconnect: boolean) => ({
+  event: 'disconnected',
+  data: { reason: 'disconnected_by_server', reconnect },
+});
 
 describe('revocation on one node (memory broker)', () => {
   let server: TestServer;
@@ -71,7 +79,10 @@ describe('revocation on one node (memory broker)', () => {
 
   it('revokes a user: the stream gets revoked then ends, the token is refused after, a token issued after works', async () => {
     const old = await issueToken(server, { channels: ['rv:orders'], userId: 'rv-u1' });
-    const bystander = await open(server, (await issueToken(server, { channels: ['rv:orders'], userId: 'rv-u2' })).token);
+    const bystander = await open(
+      server,
+      (await issueToken(server, { channels: ['rv:orders'], userId: 'rv-u2' })).token,
+    );
     const s = await open(server, old.token);
     expect(await post(server, '/push/revoke', { userId: 'rv-u1' })).toEqual({ status: 200, body: { revoked: 1 } });
     expect(await lastEvent(s)).toEqual(REVOKED);
@@ -81,7 +92,7 @@ describe('revocation on one node (memory broker)', () => {
     expect(await endsWithin(bystander, 100)).toBe(false);
   });
 
-  it('revokes one token by tokenId and a tenant\'s tokens by issuedBefore', async () => {
+  it("revokes one token by tokenId and a tenant's tokens by issuedBefore", async () => {
     const a = await issueToken(server, { channels: ['rv:a'], userId: 'rv-u3' });
     const b = await issueToken(server, { channels: ['rv:a'], userId: 'rv-u3' });
     const sa = await open(server, a.token);
@@ -105,17 +116,26 @@ describe('revocation on one node (memory broker)', () => {
     const t2 = await issueToken(server, { channels: ['rv:d2'], userId: 'rv-d' });
     const s1 = await open(server, t1.token);
     const s2 = await open(server, t2.token);
-    expect(await post(server, '/push/disconnect', { userId: 'rv-d', channel: 'rv:d2', reconnect: true })).toEqual({ status: 200, body: { disconnected: 1 } });
+    expect(await post(server, '/push/disconnect', { userId: 'rv-d', channel: 'rv:d2', reconnect: true })).toEqual({
+      status: 200,
+      body: { disconnected: 1 },
+    });
     expect(await lastEvent(s2)).toEqual(disconnected(true));
     expect(await endsWithin(s1, 100)).toBe(false);
-    expect(await post(server, '/push/disconnect', { userId: 'rv-d' })).toEqual({ status: 200, body: { disconnected: 1 } });
+    expect(await post(server, '/push/disconnect', { userId: 'rv-d' })).toEqual({
+      status: 200,
+      body: { disconnected: 1 },
+    });
     expect(await lastEvent(s1)).toEqual(disconnected(false));
     // Not a revocation: the same token opens a stream again.
     await open(server, t1.token);
   });
 
   it('answers bad input with 400 and what to fix', async () => {
-    const empty = await fetch(`${server.url}/push/revoke`, { method: 'POST', headers: { authorization: `Bearer ${server.apiKey}` } });
+    const empty = await fetch(`${server.url}/push/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiKey}` },
+    });
     expect(empty.status).toBe(400);
     expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/body/);
     const two = await post(server, '/push/revoke', { userId: 'u', tokenId: 't' });
@@ -137,7 +157,10 @@ describe('revocation on one node (memory broker)', () => {
 describe('revocation across three nodes on Redis', () => {
   let cluster: TestCluster;
   let nodes: TestServer[];
-  const as = (node: TestServer, tenant = 'acme'): Node => ({ url: node.url, apiKey: cluster.tenants[tenant] as string });
+  const as = (node: TestServer, tenant = 'acme'): Node => ({
+    url: node.url,
+    apiKey: cluster.tenants[tenant] as string,
+  });
 
   beforeAll(async () => {
     cluster = await startCluster({ size: 3 });
@@ -148,7 +171,10 @@ describe('revocation across three nodes on Redis', () => {
   it('revokes a user on every node: each stream gets revoked then ends, every node refuses the token, a later token works', async () => {
     const old = await issueToken(as(nodes[0]!), { channels: ['c:orders'], userId: 'u1' });
     const subs = await Promise.all(nodes.map((n) => open(as(n), old.token)));
-    const bystander = await open(as(nodes[1]!), (await issueToken(as(nodes[1]!), { channels: ['c:orders'], userId: 'u2' })).token);
+    const bystander = await open(
+      as(nodes[1]!),
+      (await issueToken(as(nodes[1]!), { channels: ['c:orders'], userId: 'u2' })).token,
+    );
     const sent = Date.now();
     expect(await post(as(nodes[2]!), '/push/revoke', { userId: 'u1' })).toEqual({ status: 200, body: { revoked: 3 } });
     await Promise.all(subs.map((s) => s.ended));
@@ -166,16 +192,22 @@ describe('revocation across three nodes on Redis', () => {
     const keep = await issueToken(as(nodes[0]!, 'globex'), { channels: ['c:tok'], userId: 'g1' });
     const subs = await Promise.all(nodes.slice(0, 2).map((n) => open(as(n, 'globex'), t.token)));
     const kept = await open(as(nodes[0]!, 'globex'), keep.token);
-    expect(await post(as(nodes[1]!, 'globex'), '/push/revoke', { tokenId: t.tokenId })).toEqual({ status: 200, body: { revoked: 2 } });
+    expect(await post(as(nodes[1]!, 'globex'), '/push/revoke', { tokenId: t.tokenId })).toEqual({
+      status: 200,
+      body: { revoked: 2 },
+    });
     for (const s of subs) expect(await lastEvent(s)).toEqual(REVOKED);
     expect(await endsWithin(kept, 100)).toBe(false);
     for (const n of nodes) expect(await refused(as(n, 'globex'), t.token)).toBe('401 TOKEN_REVOKED');
   });
 
-  it('revokes a tenant\'s tokens issued before a time on every node, not another tenant\'s', async () => {
+  it("revokes a tenant's tokens issued before a time on every node, not another tenant's", async () => {
     const old = await issueToken(as(nodes[0]!), { channels: ['c:all'] });
     const subs = await Promise.all(nodes.map((n) => open(as(n), old.token)));
-    const other = await open(as(nodes[0]!, 'globex'), (await issueToken(as(nodes[0]!, 'globex'), { channels: ['c:all'] })).token);
+    const other = await open(
+      as(nodes[0]!, 'globex'),
+      (await issueToken(as(nodes[0]!, 'globex'), { channels: ['c:all'] })).token,
+    );
     await new Promise((r) => setTimeout(r, 5));
     const res = await post(as(nodes[0]!), '/push/revoke', { issuedBefore: new Date().toISOString() });
     expect(res.status).toBe(200);
@@ -199,20 +231,31 @@ describe('revocation across three nodes on Redis', () => {
     });
     for (const s of onB) expect(await lastEvent(s)).toEqual(disconnected(true));
     for (const s of onA) expect(await endsWithin(s, 50)).toBe(false);
-    expect(await post(as(nodes[2]!), '/push/disconnect', { userId: 'dx', reconnect: false })).toEqual({ status: 200, body: { disconnected: 3 } });
+    expect(await post(as(nodes[2]!), '/push/disconnect', { userId: 'dx', reconnect: false })).toEqual({
+      status: 200,
+      body: { disconnected: 3 },
+    });
     for (const s of onA) expect(await lastEvent(s)).toEqual(disconnected(false));
-    expect(await post(as(nodes[0]!), '/push/disconnect', { userId: 'dx' })).toEqual({ status: 200, body: { disconnected: 0 } });
+    expect(await post(as(nodes[0]!), '/push/disconnect', { userId: 'dx' })).toEqual({
+      status: 200,
+      body: { disconnected: 0 },
+    });
   });
 
   it('disconnects one session by id, whichever node holds it', async () => {
     const t = await issueToken(as(nodes[0]!), { channels: ['c:sess'], userId: 'sx' });
     const s = await open(as(nodes[2]!), t.token);
     const other = await open(as(nodes[1]!), t.token);
-    const listed = await fetch(`${nodes[0]!.url}/push/sessions?userId=sx`, { headers: { authorization: `Bearer ${cluster.tenants.acme}` } });
+    const listed = await fetch(`${nodes[0]!.url}/push/sessions?userId=sx`, {
+      headers: { authorization: `Bearer ${cluster.tenants.acme}` },
+    });
     const sessions = ((await listed.json()) as { sessions: Array<{ id: string }> }).sessions;
     expect(sessions).toHaveLength(2);
     // Which listed session is the one on node 2: disconnect one, check which stream ended.
-    expect(await post(as(nodes[0]!), '/push/disconnect', { sessionId: sessions[0]!.id })).toEqual({ status: 200, body: { disconnected: 1 } });
+    expect(await post(as(nodes[0]!), '/push/disconnect', { sessionId: sessions[0]!.id })).toEqual({
+      status: 200,
+      body: { disconnected: 1 },
+    });
     const [endedS, endedOther] = await Promise.all([endsWithin(s, 1000), endsWithin(other, 1000)]);
     expect([endedS, endedOther].filter(Boolean)).toHaveLength(1);
   });

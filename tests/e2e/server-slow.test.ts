@@ -32,7 +32,9 @@ function openStalled(path: string, until: string): Promise<{ socket: Socket; hea
     const closed = new Promise<void>((r) => socket.once('close', () => r()));
     const timer = setTimeout(() => reject(new Error(`no ${until} in:\n${head}`)), 5000);
     socket.on('error', () => {});
-    socket.once('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n\r\n`));
+    socket.once('connect', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n\r\n`),
+    );
     const onData = (chunk: Buffer) => {
       head += chunk.toString('latin1');
       if (head.includes(until)) {
@@ -60,7 +62,9 @@ describe('a slow consumer', () => {
     await healthy.waitFor(1);
 
     const payload = 'x'.repeat(60 * 1024);
-    const batch = JSON.stringify({ events: Array.from({ length: 100 }, () => ({ channel: 'firehose', event: 'bulk', data: payload })) });
+    const batch = JSON.stringify({
+      events: Array.from({ length: 100 }, () => ({ channel: 'firehose', event: 'bulk', data: payload })),
+    });
     let published = 1;
     let dropped = false;
     // Bounded: each batch is ~6 MB; kernel buffers on loopback hold well under 64 MB.
@@ -86,7 +90,11 @@ describe('a slow consumer', () => {
     expect(stalled.socket.destroyed).toBe(true);
 
     // Only the healthy one is left, and it got every marker.
-    const sessions = (await (await fetch(`${server.url}/push/sessions?channel=firehose`, { headers: { authorization: `Bearer ${server.apiKey}` } })).json()) as { sessions: unknown[] };
+    const sessions = (await (
+      await fetch(`${server.url}/push/sessions?channel=firehose`, {
+        headers: { authorization: `Bearer ${server.apiKey}` },
+      })
+    ).json()) as { sessions: unknown[] };
     expect(sessions.sessions).toHaveLength(1);
     const markers = healthy.events.length - 1;
     expect(markers).toBeGreaterThan(0);
@@ -94,11 +102,18 @@ describe('a slow consumer', () => {
     expect(text).toMatch(/^cast_connections\{broker="memory"\} 1$/m);
 
     // The dropped client resumes from the last id it read and gets everything after it, recovered.
-    const resumed = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, { 'last-event-id': first.body.eventId });
+    const resumed = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, {
+      'last-event-id': first.body.eventId,
+    });
     streams.push(resumed);
     const events = await resumed.waitFor(published, { timeoutMs: 20_000 });
     expect(JSON.parse(events[0]?.data ?? '{}')).toMatchObject({ recovered: true });
-    expect(events.slice(1).filter((e) => e.event === 'marker').map((e) => Number(e.data))).toEqual([...Array(markers).keys()]);
+    expect(
+      events
+        .slice(1)
+        .filter((e) => e.event === 'marker')
+        .map((e) => Number(e.data)),
+    ).toEqual([...Array(markers).keys()]);
     expect(events.length).toBe(published);
     resumed.close();
   }, 60_000);

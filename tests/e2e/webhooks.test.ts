@@ -75,13 +75,19 @@ async function metric(s: TestServer, name: string): Promise<number> {
 
 describe('webhook configuration', () => {
   it('stops the start with one clear line when CAST_WEBHOOKS is invalid', async () => {
-    const err = await startServer({ env: { CAST_WEBHOOKS: 'acme=ftp://example.com', CAST_WEBHOOK_SECRET: SECRET } }).then(
+    const err = await startServer({
+      env: { CAST_WEBHOOKS: 'acme=ftp://example.com', CAST_WEBHOOK_SECRET: SECRET },
+    }).then(
       () => new Error('started'),
       (e: Error) => e,
     );
     expect(err.message).toMatch(/exited with 1/);
     const lines = err.message.split('\n').filter((l) => l.startsWith('cast:'));
-    expect(lines).toEqual([expect.stringMatching(/^cast: invalid configuration: CAST_WEBHOOKS: "ftp:\/\/example.com" \(tenant "acme"\) must be an http/)]);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^cast: invalid configuration: CAST_WEBHOOKS: "ftp:\/\/example.com" \(tenant "acme"\) must be an http/,
+      ),
+    ]);
   });
 
   it('shows the webhook metrics only when webhooks are configured', async () => {
@@ -145,7 +151,12 @@ describe('webhooks from real streams, one node', () => {
     await r.start();
     await r.until(() => r.acked().length >= 10, 20_000);
     for (let i = 0; i < 5; i++) {
-      expect(r.acked().filter((e) => e.channel === `down:${i}`).map((e) => e.type)).toEqual(['channel.occupied', 'channel.vacated']);
+      expect(
+        r
+          .acked()
+          .filter((e) => e.channel === `down:${i}`)
+          .map((e) => e.type),
+      ).toEqual(['channel.occupied', 'channel.vacated']);
     }
     expect(idCounts(r.acked()).every((n) => n === 1)).toBe(true);
   });
@@ -176,7 +187,13 @@ describe('webhooks from real streams, one node', () => {
     };
     await measure(); // warm-up
     const fast = await measure();
-    const loadEvents = () => new Set(r.acked().filter((e) => e.channel.startsWith('load:')).map((e) => e.id)).size;
+    const loadEvents = () =>
+      new Set(
+        r
+          .acked()
+          .filter((e) => e.channel.startsWith('load:'))
+          .map((e) => e.id),
+      ).size;
     // Every event of the fast runs is answered, so the next request is a slow one.
     await r.until(() => loadEvents() === 24);
     const before = r.deliveries.length;
@@ -207,7 +224,12 @@ describe('webhooks from real streams, three nodes on Redis', () => {
     await new Promise((done) => setTimeout(done, 1000));
     expect(idCounts(r.acked()).every((n) => n === 1)).toBe(true);
     for (let i = 0; i < 3; i++) {
-      expect(r.acked().filter((e) => e.channel === `spread:${i}`).map((e) => e.type)).toEqual(['channel.occupied', 'channel.vacated']);
+      expect(
+        r
+          .acked()
+          .filter((e) => e.channel === `spread:${i}`)
+          .map((e) => e.type),
+      ).toEqual(['channel.occupied', 'channel.vacated']);
     }
     expect(r.deliveries.every((d) => d.signed)).toBe(true);
   });

@@ -60,7 +60,9 @@ export function createConsoleApi(apiKey: string): ConsoleApi {
       const byId = new Map<string, SessionInfo>();
       try {
         for (const channel of channels) {
-          const res = await call<SessionsResponse>(`/push/sessions?channel=${encodeURIComponent(channel)}`, { method: 'GET' });
+          const res = await call<SessionsResponse>(`/push/sessions?channel=${encodeURIComponent(channel)}`, {
+            method: 'GET',
+          });
           for (const s of res.sessions) byId.set(s.id, s);
         }
       } catch (err) {
@@ -101,5 +103,7 @@ export function describeError(err: unknown): string {
 
 /** Whether an error means the key itself is wrong (so the console signs out). */
 export function isKeyError(err: unknown): boolean {
-  return isCastError(err) && (err.code === 'INVALID_API_KEY' || err.code === 'UNAUTHORIZED' || err.code === 'FORBIDDEN');
+  return (
+    isCastError(err) && (err.code === 'INVALID_API_KEY' || err.code === 'UNAUTHORIZED' || err.code === 'FORBIDDEN')
+  );
 }

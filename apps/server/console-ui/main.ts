@@ -232,7 +232,8 @@ async function subscribe(): Promise<void> {
   sessionStorage.setItem(TYPES_ITEM, types.join(', '));
   ui.channels.value = wanted.join(', ');
   ui.subscribedChannels.replaceChildren(...wanted.map((ch) => el('option', { value: ch })));
-  if (!ui.publishChannel.value || !wanted.includes(ui.publishChannel.value)) ui.publishChannel.value = wanted[0] as string;
+  if (!ui.publishChannel.value || !wanted.includes(ui.publishChannel.value))
+    ui.publishChannel.value = wanted[0] as string;
   checkPublish();
 
   const client = createRealtime({
@@ -308,7 +309,8 @@ ui.unsubscribe.addEventListener('click', () => {
 
 // ---------------------------------------------------------------- publish
 
-function readPublish(): { ok: true; body: { channel: string; event: string; data: unknown } } | { ok: false; message: string } {
+function readPublish():
+  { ok: true; body: { channel: string; event: string; data: unknown } } | { ok: false; message: string } {
   const channel = ui.publishChannel.value.trim();
   const event = ui.publishEvent.value.trim();
   let data: unknown;
@@ -403,7 +405,12 @@ function disconnectButton(session: SessionInfo): HTMLButtonElement {
   const who = session.userId === CONSOLE_USER ? 'this console' : (session.userId ?? 'anonymous');
   const button = el(
     'button',
-    { type: 'button', class: 'ghost small', 'data-session': session.id, 'aria-label': `Disconnect session ${session.id.slice(0, 8)} (${who})` },
+    {
+      type: 'button',
+      class: 'ghost small',
+      'data-session': session.id,
+      'aria-label': `Disconnect session ${session.id.slice(0, 8)} (${who})`,
+    },
     'Disconnect',
   );
   button.addEventListener('click', () => void disconnect(session.id, button));
@@ -450,8 +457,14 @@ function renderPresence(): void {
   ui.presenceList.replaceChildren(
     ...channels.flatMap((channel) => {
       const members = presence.channels.get(channel);
-      const count = members === undefined ? 'no presence data yet' : `${members.size} member${members.size === 1 ? '' : 's'}`;
-      const heading = el('h3', { 'data-channel': channel }, el('span', { class: 'mono' }, channel), el('span', { class: 'muted' }, count));
+      const count =
+        members === undefined ? 'no presence data yet' : `${members.size} member${members.size === 1 ? '' : 's'}`;
+      const heading = el(
+        'h3',
+        { 'data-channel': channel },
+        el('span', { class: 'mono' }, channel),
+        el('span', { class: 'muted' }, count),
+      );
       const list = el(
         'ul',
         { class: 'members', 'data-channel': channel },
@@ -497,7 +510,11 @@ function refreshSnippets(): void {
   if (ui.snippetTabs.childElementCount !== snippets.length) {
     ui.snippetTabs.replaceChildren(
       ...snippets.map((s, i) => {
-        const tab = el('button', { type: 'button', role: 'tab', id: `tab-${s.id}`, 'aria-controls': 'snippet-panel' }, s.label);
+        const tab = el(
+          'button',
+          { type: 'button', role: 'tab', id: `tab-${s.id}`, 'aria-controls': 'snippet-panel' },
+          s.label,
+        );
         tab.addEventListener('click', () => selectSnippet(i));
         return tab;
       }),

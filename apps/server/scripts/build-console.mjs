@@ -35,10 +35,13 @@ const style = outputs.find((name) => name.startsWith('style-') && name.endsWith(
 if (!script || !style) throw new Error(`console build: unexpected outputs ${outputs.join(', ')}`);
 
 const html = await readFile(join(source, 'index.html'), 'utf8');
-if (!html.includes('%SCRIPT%') || !html.includes('%STYLE%')) throw new Error('console build: index.html lost its placeholders');
+if (!html.includes('%SCRIPT%') || !html.includes('%STYLE%'))
+  throw new Error('console build: index.html lost its placeholders');
 await writeFile(join(outdir, 'index.html'), html.replace('%SCRIPT%', script).replace('%STYLE%', style));
 
 const sizes = await Promise.all(
-  [script, style, 'index.html'].map(async (name) => `${name} ${((await readFile(join(outdir, name))).byteLength / 1024).toFixed(1)} KiB`),
+  [script, style, 'index.html'].map(
+    async (name) => `${name} ${((await readFile(join(outdir, name))).byteLength / 1024).toFixed(1)} KiB`,
+  ),
 );
 console.log(`console: ${sizes.join(', ')}`);

@@ -8,7 +8,11 @@ afterEach(() => {
 });
 
 async function app(env: Record<string, string> = {}) {
-  const server = await createInProcessServer({ CAST_API_KEYS: 'acme=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32), ...env });
+  const server = await createInProcessServer({
+    CAST_API_KEYS: 'acme=sk_test_0123456789abcdef',
+    CAST_SIGNING_SECRET: 's'.repeat(32),
+    ...env,
+  });
   servers.push(server);
   return server.app;
 }
@@ -43,15 +47,22 @@ describe('CAST_CONSOLE', () => {
   });
 
   it('refuses a value other than on or off with one line', () => {
-    expect(() => loadConfig({ CAST_CONSOLE: 'maybe', CAST_API_KEYS: 'a=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32) })).toThrow(
-      'CAST_CONSOLE must be "on" or "off"',
-    );
+    expect(() =>
+      loadConfig({
+        CAST_CONSOLE: 'maybe',
+        CAST_API_KEYS: 'a=sk_test_0123456789abcdef',
+        CAST_SIGNING_SECRET: 's'.repeat(32),
+      }),
+    ).toThrow('CAST_CONSOLE must be "on" or "off"');
   });
 });
 
 describe('HEAD on stream routes', () => {
   it('answers HEAD /push/stream with the stream headers only and registers no session', async () => {
-    const server = await createInProcessServer({ CAST_API_KEYS: 'acme=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32) });
+    const server = await createInProcessServer({
+      CAST_API_KEYS: 'acme=sk_test_0123456789abcdef',
+      CAST_SIGNING_SECRET: 's'.repeat(32),
+    });
     servers.push(server);
     const { token } = await server.deps.tokens.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 });
     const res = await server.app.request(`/push/stream?token=${token}`, { method: 'HEAD' });
@@ -66,7 +77,10 @@ describe('HEAD on stream routes', () => {
   });
 
   it('answers HEAD /v1/events/subscribe without opening a stream', async () => {
-    const server = await createInProcessServer({ CAST_API_KEYS: 'acme=sk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32) });
+    const server = await createInProcessServer({
+      CAST_API_KEYS: 'acme=sk_test_0123456789abcdef',
+      CAST_SIGNING_SECRET: 's'.repeat(32),
+    });
     servers.push(server);
     const res = await server.app.request('/v1/events/subscribe?apikey=sk_test_0123456789abcdef', { method: 'HEAD' });
     expect(res.status).toBe(200);

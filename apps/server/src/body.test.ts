@@ -32,7 +32,12 @@ function chunked(total: number) {
 }
 
 const post = (a: Hono, body: BodyInit, headers: Record<string, string> = {}) =>
-  a.request('/', { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, duplex: 'half' } as RequestInit);
+  a.request('/', {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+    duplex: 'half',
+  } as RequestInit);
 
 describe('readJson', () => {
   it('parses a JSON body within the limit', async () => {
@@ -65,11 +70,19 @@ describe('readJson', () => {
 
   it('refuses invalid UTF-8 anywhere in the body with 400 INVALID_JSON instead of turning it into U+FFFD', async () => {
     const enc = new TextEncoder();
-    const bad = (before: string, bytes: number[], after: string) => new Uint8Array([...enc.encode(before), ...bytes, ...enc.encode(after)]);
-    for (const body of [bad('{"a":"', [0xff], '"}'), bad('{"a":"', [0xc3], '"}'), bad('{"a":"', [0xed, 0xa0, 0x80], '"}'), bad('{"', [0x80], '":1}')]) {
+    const bad = (before: string, bytes: number[], after: string) =>
+      new Uint8Array([...enc.encode(before), ...bytes, ...enc.encode(after)]);
+    for (const body of [
+      bad('{"a":"', [0xff], '"}'),
+      bad('{"a":"', [0xc3], '"}'),
+      bad('{"a":"', [0xed, 0xa0, 0x80], '"}'),
+      bad('{"', [0x80], '":1}'),
+    ]) {
       const res = await post(app(100), body);
       expect(res.status).toBe(400);
-      expect(await res.json()).toEqual({ error: { code: 'INVALID_JSON', message: 'The request body is not valid UTF-8.' } });
+      expect(await res.json()).toEqual({
+        error: { code: 'INVALID_JSON', message: 'The request body is not valid UTF-8.' },
+      });
     }
     expect(await (await post(app(100), enc.encode('{"a":"é✓😀"}'))).json()).toEqual({ got: { a: 'é✓😀' } });
   });
@@ -77,7 +90,11 @@ describe('readJson', () => {
   it('refuses nesting deeper than 64 levels with 400 INVALID_JSON saying so, never a 500', async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
-      for (const body of ['['.repeat(30_000) + ']'.repeat(30_000), '{"a":'.repeat(6000) + '1' + '}'.repeat(6000), `{"x":${'['.repeat(64)}${']'.repeat(64)}}`]) {
+      for (const body of [
+        '['.repeat(30_000) + ']'.repeat(30_000),
+        '{"a":'.repeat(6000) + '1' + '}'.repeat(6000),
+        `{"x":${'['.repeat(64)}${']'.repeat(64)}}`,
+      ]) {
         const res = await post(app(1 << 20), body);
         expect(res.status).toBe(400);
         const { error } = (await res.json()) as { error: { code: string; message: string } };
@@ -127,18 +144,32 @@ interface Answer {
  * POSTs to `/` over `agent`, writing `chunks` (each after the previous one
  * drained) until they run out or the answer arrives.
  */
-function postNode(port: number, chunks: Iterable<Uint8Array | string>, headers: Record<string, string>, agent?: http.Agent): Promise<Answer> {
+function postNode(
+  port: number,
+  chunks: Iterable<Uint8Array | string>,
+  headers: Record<string, string>,
+  agent?: http.Agent,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: { 'content-type': 'application/json', ...headers } });
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/',
+      agent,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
     req.on('error', (err) => (answered ? undefined : reject(err)));
     req.on('response', (res) => {
       answered = true;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reusedSocket: req.reusedSocket, sent }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reusedSocket: req.reusedSocket, sent }),
+      );
     });
     const it = chunks[Symbol.iterator]();
     const next = (): void => {
@@ -183,7 +214,9 @@ describe('readJson from the Node request', () => {
   it('answers 400, 415 and 400 for malformed JSON, another content type and an empty body', async () => {
     const code = (a: Answer) => `${a.status} ${(JSON.parse(a.body) as { error: { code: string } }).error.code}`;
     expect(code(await postNode(node.port, ['{"a":'], {}))).toBe('400 INVALID_JSON');
-    expect(code(await postNode(node.port, ['a=1'], { 'content-type': 'application/x-www-form-urlencoded' }))).toBe('415 UNSUPPORTED_MEDIA_TYPE');
+    expect(code(await postNode(node.port, ['a=1'], { 'content-type': 'application/x-www-form-urlencoded' }))).toBe(
+      '415 UNSUPPORTED_MEDIA_TYPE',
+    );
     expect(code(await postNode(node.port, [], {}))).toBe('400 BAD_REQUEST');
   });
 

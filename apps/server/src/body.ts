@@ -65,7 +65,11 @@ function collectNode(req: IncomingMessage, maxBytes: number, declared: number): 
 }
 
 /** Reads the body from the web `Request` (under `app.request()` and other runtimes), by the same rules. */
-async function collectWeb(body: ReadableStream<Uint8Array> | null, maxBytes: number, declared: number): Promise<Collected | undefined> {
+async function collectWeb(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  declared: number,
+): Promise<Collected | undefined> {
   const reader = body?.getReader();
   if (declared > maxBytes) return discard(reader, 0, declared);
   if (!reader) return undefined;
@@ -84,7 +88,11 @@ async function collectWeb(body: ReadableStream<Uint8Array> | null, maxBytes: num
 }
 
 /** Reads an oversized web body to its end and throws it away, up to {@link DRAIN_LIMIT}; cancels the rest. */
-async function discard(reader: ReadableStreamDefaultReader<Uint8Array> | undefined, read: number, declared: number): Promise<Collected> {
+async function discard(
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined,
+  read: number,
+  declared: number,
+): Promise<Collected> {
   let total = read;
   let drained = reader !== undefined && !(declared > DRAIN_LIMIT);
   if (reader) {
@@ -127,14 +135,20 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * const data = doc.source(['data'])
  * ```
  */
-export async function readJsonBody(req: HttpRequest, maxBytes: number, sources: readonly JsonPathPattern[] = []): Promise<JsonDocument> {
+export async function readJsonBody(
+  req: HttpRequest,
+  maxBytes: number,
+  sources: readonly JsonPathPattern[] = [],
+): Promise<JsonDocument> {
   const type = req.header('content-type');
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     fail('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
   }
   const declared = Number(req.header('content-length') ?? NaN);
   const { incoming } = req;
-  const got = incoming ? await collectNode(incoming, maxBytes, declared) : await collectWeb(req.webBody, maxBytes, declared);
+  const got = incoming
+    ? await collectNode(incoming, maxBytes, declared)
+    : await collectWeb(req.webBody, maxBytes, declared);
   if (!got) fail('BAD_REQUEST', 'The request has no body; send a JSON object.');
   if ('tooLarge' in got) {
     if (!got.drained) req.setAnswerHeader('Connection', 'close');
@@ -153,7 +167,10 @@ export async function readJsonBody(req: HttpRequest, maxBytes: number, sources: 
     if (err instanceof JsonSyntaxError && err.tooDeep) {
       fail('INVALID_JSON', `The request body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays.`);
     }
-    fail('INVALID_JSON', `The request body is not valid JSON${err instanceof JsonSyntaxError ? `: ${err.message}` : '.'}`);
+    fail(
+      'INVALID_JSON',
+      `The request body is not valid JSON${err instanceof JsonSyntaxError ? `: ${err.message}` : '.'}`,
+    );
   }
 }
 
@@ -185,6 +202,7 @@ export async function readJson(req: HttpRequest, maxBytes: number): Promise<unkn
  * ```
  */
 export function asObject(value: unknown, what = 'The request body'): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('BAD_REQUEST', `${what} must be a JSON object.`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('BAD_REQUEST', `${what} must be a JSON object.`);
   return value as Record<string, unknown>;
 }

@@ -57,16 +57,19 @@ describe('loadConfig', () => {
   });
 
   it('parses several tenants and public keys', () => {
-    const c = loadConfig({ ...BASE, CAST_API_KEYS: 'a=key_aaaaaaaaaaaaaaaa, b=key_bbbbbbbbbbbbbbbb', CAST_PUBLIC_KEYS: 'a=pk_aaaaaaaaaaaaaaaa' });
+    const c = loadConfig({
+      ...BASE,
+      CAST_API_KEYS: 'a=key_aaaaaaaaaaaaaaaa, b=key_bbbbbbbbbbbbbbbb',
+      CAST_PUBLIC_KEYS: 'a=pk_aaaaaaaaaaaaaaaa',
+    });
     expect(c.keys.get('key_bbbbbbbbbbbbbbbb')).toEqual({ tenant: 'b', kind: 'secret' });
     expect(c.keys.get('pk_aaaaaaaaaaaaaaaa')).toEqual({ tenant: 'a', kind: 'public' });
   });
 
   it('reads allowed CORS origins', () => {
-    expect(loadConfig({ ...BASE, CAST_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).corsOrigins).toEqual([
-      'https://app.example.com',
-      'http://localhost:3000',
-    ]);
+    expect(
+      loadConfig({ ...BASE, CAST_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).corsOrigins,
+    ).toEqual(['https://app.example.com', 'http://localhost:3000']);
   });
 
   it.each([
@@ -86,7 +89,10 @@ describe('loadConfig', () => {
     [{ CAST_SIGNING_SECRET: 'short' }, /CAST_SIGNING_SECRET must be at least 32 characters/],
     [{ CAST_CORS_ORIGINS: 'https://app.example.com/path' }, /^CAST_CORS_ORIGINS/],
     [{ CAST_REDIS_URL: 'http://x' }, /^CAST_REDIS_URL/],
-    [{ CAST_REDIS_URL: 'redis+cluster://h:7000,nope:port' }, /^CAST_REDIS_URL: a Redis Cluster URL lists host:port seeds/],
+    [
+      { CAST_REDIS_URL: 'redis+cluster://h:7000,nope:port' },
+      /^CAST_REDIS_URL: a Redis Cluster URL lists host:port seeds/,
+    ],
     [{ CAST_DATABASE_URL: 'mysql://x' }, /^CAST_DATABASE_URL/],
     [{ CAST_WATCH_TABLES: 'orders' }, /CAST_WATCH_TABLES needs CAST_DATABASE_URL/],
   ])('refuses %j with one line naming the variable', (override, pattern) => {
@@ -140,7 +146,11 @@ describe('development credentials', () => {
 });
 
 describe('webhook settings', () => {
-  const WH = { ...BASE, CAST_API_KEYS: 'acme=sk_test_0123456789abcdef,globex=sk_test_abcdef0123456789', CAST_WEBHOOK_SECRET: 'h'.repeat(32) };
+  const WH = {
+    ...BASE,
+    CAST_API_KEYS: 'acme=sk_test_0123456789abcdef,globex=sk_test_abcdef0123456789',
+    CAST_WEBHOOK_SECRET: 'h'.repeat(32),
+  };
 
   it('are off without CAST_WEBHOOKS, with the documented defaults', () => {
     const c = loadConfig(BASE);
@@ -163,23 +173,46 @@ describe('webhook settings', () => {
   });
 
   it('accept per-tenant secrets without a shared one', () => {
-    const c = loadConfig({ ...WH, CAST_WEBHOOK_SECRET: '', CAST_WEBHOOKS: 'acme=https://a.example.com', CAST_WEBHOOK_SECRETS: `acme=${'a'.repeat(32)}` });
+    const c = loadConfig({
+      ...WH,
+      CAST_WEBHOOK_SECRET: '',
+      CAST_WEBHOOKS: 'acme=https://a.example.com',
+      CAST_WEBHOOK_SECRETS: `acme=${'a'.repeat(32)}`,
+    });
     expect(c.webhooks?.endpoints[0]?.secret).toBe('a'.repeat(32));
   });
 
   it.each([
     [{ CAST_WEBHOOKS: 'acme' }, /^CAST_WEBHOOKS: "acme" is not tenant=url/],
-    [{ CAST_WEBHOOKS: 'acme=ftp://x.example.com' }, /^CAST_WEBHOOKS: "ftp:\/\/x.example.com" \(tenant "acme"\) must be an http/],
+    [
+      { CAST_WEBHOOKS: 'acme=ftp://x.example.com' },
+      /^CAST_WEBHOOKS: "ftp:\/\/x.example.com" \(tenant "acme"\) must be an http/,
+    ],
     [{ CAST_WEBHOOKS: 'acme=not a url' }, /^CAST_WEBHOOKS: .* must be an http/],
     [{ CAST_WEBHOOKS: 'acme=https://u:p@x.example.com' }, /without credentials/],
     [{ CAST_WEBHOOKS: 'initech=https://x.example.com' }, /^CAST_WEBHOOKS: tenant "initech" has no API key/],
     [{ CAST_WEBHOOKS: 'acme=https://x.example.com,acme=https://x.example.com' }, /listed twice/],
     [{ CAST_WEBHOOKS: ' , ' }, /^CAST_WEBHOOKS holds no tenant=url pair/],
-    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRET: '' }, /^CAST_WEBHOOK_SECRET \(or CAST_WEBHOOK_SECRETS=acme=…\) is required/],
-    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRET: 'short' }, /^CAST_WEBHOOK_SECRET must be at least 32 characters/],
-    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: 'acme=short' }, /^CAST_WEBHOOK_SECRETS: the secret of tenant "acme" must be at least 32/],
-    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: `globex=${'g'.repeat(32)}` }, /^CAST_WEBHOOK_SECRETS: tenant "globex" has no URL/],
-    [{ CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: 'nonsense' }, /^CAST_WEBHOOK_SECRETS: an entry is not tenant=secret/],
+    [
+      { CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRET: '' },
+      /^CAST_WEBHOOK_SECRET \(or CAST_WEBHOOK_SECRETS=acme=…\) is required/,
+    ],
+    [
+      { CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRET: 'short' },
+      /^CAST_WEBHOOK_SECRET must be at least 32 characters/,
+    ],
+    [
+      { CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: 'acme=short' },
+      /^CAST_WEBHOOK_SECRETS: the secret of tenant "acme" must be at least 32/,
+    ],
+    [
+      { CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: `globex=${'g'.repeat(32)}` },
+      /^CAST_WEBHOOK_SECRETS: tenant "globex" has no URL/,
+    ],
+    [
+      { CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: 'nonsense' },
+      /^CAST_WEBHOOK_SECRETS: an entry is not tenant=secret/,
+    ],
     [{ CAST_WEBHOOK_SECRETS: `acme=${'a'.repeat(32)}` }, /^CAST_WEBHOOK_SECRETS is set but CAST_WEBHOOKS is not/],
     [{ CAST_WEBHOOK_MAX_PENDING: '0' }, /^CAST_WEBHOOK_MAX_PENDING must be between 1 and/],
     [{ CAST_WEBHOOK_RETRY_BASE_MS: '1' }, /^CAST_WEBHOOK_RETRY_BASE_MS must be between 10 and/],
@@ -191,7 +224,9 @@ describe('webhook settings', () => {
 
   it('never print a secret in an error', () => {
     for (const secrets of [`acme=${'z'.repeat(20)}`, 'z'.repeat(40)]) {
-      expect(errorOf({ ...WH, CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: secrets })).not.toContain('z'.repeat(20));
+      expect(
+        errorOf({ ...WH, CAST_WEBHOOKS: 'acme=https://x.example.com', CAST_WEBHOOK_SECRETS: secrets }),
+      ).not.toContain('z'.repeat(20));
     }
   });
 });

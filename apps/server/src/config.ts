@@ -89,23 +89,142 @@ interface NumberSetting {
  */
 export const NUMBER_SETTINGS: readonly NumberSetting[] = [
   { env: 'PORT', key: 'port', default: 8080, min: 0, max: 65535, doc: 'TCP port to listen on (0 picks a free one).' },
-  { env: 'CAST_HISTORY_SIZE', key: 'historySize', default: 10_000, min: 0, max: 10_000_000, doc: 'Events kept per tenant for replay.' },
-  { env: 'CAST_HISTORY_TTL_SECONDS', key: 'historyMaxAgeSeconds', default: 3600, min: 1, max: 30 * 86_400, doc: 'Oldest event age kept for replay, seconds.' },
-  { env: 'CAST_HISTORY_MAX_BYTES', key: 'historyMaxBytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, doc: 'Bytes of history kept per tenant for replay (both brokers; oldest trimmed first).' },
-  { env: 'CAST_HEARTBEAT_MS', key: 'heartbeatMs', default: 15_000, min: 100, max: 300_000, doc: 'Interval of heartbeat comments on idle streams, ms.' },
-  { env: 'CAST_RETRY_MS', key: 'retryMs', default: 1000, min: 0, max: 600_000, doc: 'The `retry:` hint sent to clients, ms.' },
-  { env: 'CAST_MAX_PAYLOAD_BYTES', key: 'maxPayloadBytes', default: 64 * 1024, min: 16, max: 16 * 1024 * 1024, doc: 'Largest event `data`, bytes of JSON.' },
-  { env: 'CAST_MAX_CHANNELS_PER_TOKEN', key: 'maxChannelsPerToken', default: 100, min: 1, max: 10_000, doc: 'Most channels one token may grant.' },
-  { env: 'CAST_MAX_TOKEN_TTL_SECONDS', key: 'maxTokenTtlSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'Longest token lifetime, seconds; revocations are kept this long.' },
-  { env: 'CAST_CONNECTION_BUFFER_BYTES', key: 'connectionBufferBytes', default: 1024 * 1024, min: 1024, max: 1024 ** 3, doc: 'Unsent bytes after which a slow stream is closed (it resumes by replay).' },
-  { env: 'CAST_MAX_BATCH', key: 'maxBatch', default: 100, min: 1, max: 10_000, doc: 'Most events in one batch publish.' },
-  { env: 'CAST_IDEMPOTENCY_WINDOW_SECONDS', key: 'idempotencyWindowSeconds', default: 86_400, min: 1, max: 30 * 86_400, doc: 'How long an idempotency key is remembered, seconds.' },
-  { env: 'CAST_WEBHOOK_MAX_PENDING', key: 'webhookMaxPending', default: 100_000, min: 1, max: 10_000_000, doc: 'Webhook events waiting per receiver URL; past it the oldest are dropped and counted.' },
-  { env: 'CAST_WEBHOOK_RETRY_BASE_MS', key: 'webhookRetryBaseMs', default: 1000, min: 10, max: 60_000, doc: 'First retry delay of a failed webhook delivery, ms (doubling to 5 minutes).' },
-  { env: 'CAST_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', default: 30_000, min: 100, max: 600_000, doc: 'Longest time to receive a request\'s headers and body, ms (408 after it); streams stay open.' },
-  { env: 'CAST_SHUTDOWN_GRACE_MS', key: 'shutdownGraceMs', default: 5000, min: 0, max: 600_000, doc: 'How long SIGTERM waits for requests in flight, ms.' },
-  { env: 'CAST_PRESENCE_GRACE_MS', key: 'presenceGraceMs', default: 5000, min: 0, max: 600_000, doc: 'How long a user whose last stream closed stays present (and a channel occupied) before `presence.leave` (`channel.vacated`), ms; a reconnect within it changes nothing.' },
-  { env: 'CAST_NODE_TTL_MS', key: 'nodeTtlMs', default: 15_000, min: 300, max: 600_000, doc: 'Redis broker: how long a node counts as alive after its last heartbeat (sent every third of it), ms; a dead node\'s users leave after this plus the presence grace.' },
+  {
+    env: 'CAST_HISTORY_SIZE',
+    key: 'historySize',
+    default: 10_000,
+    min: 0,
+    max: 10_000_000,
+    doc: 'Events kept per tenant for replay.',
+  },
+  {
+    env: 'CAST_HISTORY_TTL_SECONDS',
+    key: 'historyMaxAgeSeconds',
+    default: 3600,
+    min: 1,
+    max: 30 * 86_400,
+    doc: 'Oldest event age kept for replay, seconds.',
+  },
+  {
+    env: 'CAST_HISTORY_MAX_BYTES',
+    key: 'historyMaxBytes',
+    default: 64 * 1024 * 1024,
+    min: 0,
+    max: 2 ** 40,
+    doc: 'Bytes of history kept per tenant for replay (both brokers; oldest trimmed first).',
+  },
+  {
+    env: 'CAST_HEARTBEAT_MS',
+    key: 'heartbeatMs',
+    default: 15_000,
+    min: 100,
+    max: 300_000,
+    doc: 'Interval of heartbeat comments on idle streams, ms.',
+  },
+  {
+    env: 'CAST_RETRY_MS',
+    key: 'retryMs',
+    default: 1000,
+    min: 0,
+    max: 600_000,
+    doc: 'The `retry:` hint sent to clients, ms.',
+  },
+  {
+    env: 'CAST_MAX_PAYLOAD_BYTES',
+    key: 'maxPayloadBytes',
+    default: 64 * 1024,
+    min: 16,
+    max: 16 * 1024 * 1024,
+    doc: 'Largest event `data`, bytes of JSON.',
+  },
+  {
+    env: 'CAST_MAX_CHANNELS_PER_TOKEN',
+    key: 'maxChannelsPerToken',
+    default: 100,
+    min: 1,
+    max: 10_000,
+    doc: 'Most channels one token may grant.',
+  },
+  {
+    env: 'CAST_MAX_TOKEN_TTL_SECONDS',
+    key: 'maxTokenTtlSeconds',
+    default: 86_400,
+    min: 1,
+    max: 30 * 86_400,
+    doc: 'Longest token lifetime, seconds; revocations are kept this long.',
+  },
+  {
+    env: 'CAST_CONNECTION_BUFFER_BYTES',
+    key: 'connectionBufferBytes',
+    default: 1024 * 1024,
+    min: 1024,
+    max: 1024 ** 3,
+    doc: 'Unsent bytes after which a slow stream is closed (it resumes by replay).',
+  },
+  {
+    env: 'CAST_MAX_BATCH',
+    key: 'maxBatch',
+    default: 100,
+    min: 1,
+    max: 10_000,
+    doc: 'Most events in one batch publish.',
+  },
+  {
+    env: 'CAST_IDEMPOTENCY_WINDOW_SECONDS',
+    key: 'idempotencyWindowSeconds',
+    default: 86_400,
+    min: 1,
+    max: 30 * 86_400,
+    doc: 'How long an idempotency key is remembered, seconds.',
+  },
+  {
+    env: 'CAST_WEBHOOK_MAX_PENDING',
+    key: 'webhookMaxPending',
+    default: 100_000,
+    min: 1,
+    max: 10_000_000,
+    doc: 'Webhook events waiting per receiver URL; past it the oldest are dropped and counted.',
+  },
+  {
+    env: 'CAST_WEBHOOK_RETRY_BASE_MS',
+    key: 'webhookRetryBaseMs',
+    default: 1000,
+    min: 10,
+    max: 60_000,
+    doc: 'First retry delay of a failed webhook delivery, ms (doubling to 5 minutes).',
+  },
+  {
+    env: 'CAST_REQUEST_TIMEOUT_MS',
+    key: 'requestTimeoutMs',
+    default: 30_000,
+    min: 100,
+    max: 600_000,
+    doc: "Longest time to receive a request's headers and body, ms (408 after it); streams stay open.",
+  },
+  {
+    env: 'CAST_SHUTDOWN_GRACE_MS',
+    key: 'shutdownGraceMs',
+    default: 5000,
+    min: 0,
+    max: 600_000,
+    doc: 'How long SIGTERM waits for requests in flight, ms.',
+  },
+  {
+    env: 'CAST_PRESENCE_GRACE_MS',
+    key: 'presenceGraceMs',
+    default: 5000,
+    min: 0,
+    max: 600_000,
+    doc: 'How long a user whose last stream closed stays present (and a channel occupied) before `presence.leave` (`channel.vacated`), ms; a reconnect within it changes nothing.',
+  },
+  {
+    env: 'CAST_NODE_TTL_MS',
+    key: 'nodeTtlMs',
+    default: 15_000,
+    min: 300,
+    max: 600_000,
+    doc: "Redis broker: how long a node counts as alive after its last heartbeat (sent every third of it), ms; a dead node's users leave after this plus the presence grace.",
+  },
 ];
 
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
@@ -114,7 +233,9 @@ const MIN_SECRET_LENGTH = 32;
 
 function parseInteger(s: NumberSetting, raw: string): number {
   if (!/^\d+$/.test(raw.trim())) {
-    throw new ConfigError(`${s.env} must be a whole number between ${s.min} and ${s.max} (got ${JSON.stringify(raw)}).`);
+    throw new ConfigError(
+      `${s.env} must be a whole number between ${s.min} and ${s.max} (got ${JSON.stringify(raw)}).`,
+    );
   }
   const n = Number(raw.trim());
   if (n < s.min || n > s.max) {
@@ -136,14 +257,19 @@ export function parseKeyList(name: string, raw: string, kind: KeyKind, into: Map
     const entry = part.trim();
     if (!entry) continue;
     const eq = entry.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`${name}: "${entry}" is not tenant=key (example: ${name}=acme=sk_live_0123456789abcdef).`);
+    if (eq <= 0)
+      throw new ConfigError(`${name}: "${entry}" is not tenant=key (example: ${name}=acme=sk_live_0123456789abcdef).`);
     const tenant = entry.slice(0, eq).trim();
     const key = entry.slice(eq + 1).trim();
-    if (!TENANT.test(tenant)) throw new ConfigError(`${name}: tenant "${tenant}" must be 1-64 letters, digits, "_" or "-".`);
+    if (!TENANT.test(tenant))
+      throw new ConfigError(`${name}: tenant "${tenant}" must be 1-64 letters, digits, "_" or "-".`);
     if (key.length < MIN_KEY_LENGTH || /[\s,]/.test(key)) {
-      throw new ConfigError(`${name}: the key of tenant "${tenant}" must be at least ${MIN_KEY_LENGTH} characters with no spaces or commas.`);
+      throw new ConfigError(
+        `${name}: the key of tenant "${tenant}" must be at least ${MIN_KEY_LENGTH} characters with no spaces or commas.`,
+      );
     }
-    if (into.has(key)) throw new ConfigError(`${name}: the key of tenant "${tenant}" is used twice; every key must be unique.`);
+    if (into.has(key))
+      throw new ConfigError(`${name}: the key of tenant "${tenant}" is used twice; every key must be unique.`);
     into.set(key, { tenant, kind });
   }
 }
@@ -165,13 +291,18 @@ export function parseKeyList(name: string, raw: string, kind: KeyKind, into: Map
 export function parseWebhooks(env: Env, keys: Map<string, KeyGrant>): WebhookSettings | undefined {
   const raw = env.CAST_WEBHOOKS?.trim();
   if (!raw) {
-    if (env.CAST_WEBHOOK_SECRETS?.trim()) throw new ConfigError('CAST_WEBHOOK_SECRETS is set but CAST_WEBHOOKS is not; set CAST_WEBHOOKS=tenant=https://… too.');
+    if (env.CAST_WEBHOOK_SECRETS?.trim())
+      throw new ConfigError(
+        'CAST_WEBHOOK_SECRETS is set but CAST_WEBHOOKS is not; set CAST_WEBHOOKS=tenant=https://… too.',
+      );
     return undefined;
   }
   const tenants = new Set([...keys.values()].map((g) => g.tenant));
   const checkSecret = (name: string, secret: string) => {
     if (secret.length < MIN_SECRET_LENGTH || /[\s,]/.test(secret)) {
-      throw new ConfigError(`${name} must be at least ${MIN_SECRET_LENGTH} characters with no spaces or commas (e.g. \`openssl rand -hex 32\`).`);
+      throw new ConfigError(
+        `${name} must be at least ${MIN_SECRET_LENGTH} characters with no spaces or commas (e.g. \`openssl rand -hex 32\`).`,
+      );
     }
   };
   const shared = env.CAST_WEBHOOK_SECRET?.trim() || undefined;
@@ -181,7 +312,10 @@ export function parseWebhooks(env: Env, keys: Map<string, KeyGrant>): WebhookSet
     const entry = part.trim();
     if (!entry) continue;
     const eq = entry.indexOf('=');
-    if (eq <= 0) throw new ConfigError('CAST_WEBHOOK_SECRETS: an entry is not tenant=secret (example: CAST_WEBHOOK_SECRETS=acme=<32+ characters>).');
+    if (eq <= 0)
+      throw new ConfigError(
+        'CAST_WEBHOOK_SECRETS: an entry is not tenant=secret (example: CAST_WEBHOOK_SECRETS=acme=<32+ characters>).',
+      );
     const tenant = entry.slice(0, eq).trim();
     checkSecret(`CAST_WEBHOOK_SECRETS: the secret of tenant "${tenant}"`, entry.slice(eq + 1).trim());
     if (perTenant.has(tenant)) throw new ConfigError(`CAST_WEBHOOK_SECRETS: tenant "${tenant}" appears twice.`);
@@ -193,30 +327,47 @@ export function parseWebhooks(env: Env, keys: Map<string, KeyGrant>): WebhookSet
     const entry = part.trim();
     if (!entry) continue;
     const eq = entry.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`CAST_WEBHOOKS: "${entry}" is not tenant=url (example: CAST_WEBHOOKS=acme=https://api.acme.com/cast-webhooks).`);
+    if (eq <= 0)
+      throw new ConfigError(
+        `CAST_WEBHOOKS: "${entry}" is not tenant=url (example: CAST_WEBHOOKS=acme=https://api.acme.com/cast-webhooks).`,
+      );
     const tenant = entry.slice(0, eq).trim();
     const url = entry.slice(eq + 1).trim();
-    if (!tenants.has(tenant)) throw new ConfigError(`CAST_WEBHOOKS: tenant "${tenant}" has no API key; every tenant must appear in CAST_API_KEYS.`);
+    if (!tenants.has(tenant))
+      throw new ConfigError(
+        `CAST_WEBHOOKS: tenant "${tenant}" has no API key; every tenant must appear in CAST_API_KEYS.`,
+      );
     let parsed: URL | undefined;
     try {
       parsed = new URL(url);
     } catch {
       parsed = undefined;
     }
-    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password) {
-      throw new ConfigError(`CAST_WEBHOOKS: "${url}" (tenant "${tenant}") must be an http:// or https:// URL without credentials.`);
+    if (
+      !parsed ||
+      (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+      parsed.username ||
+      parsed.password
+    ) {
+      throw new ConfigError(
+        `CAST_WEBHOOKS: "${url}" (tenant "${tenant}") must be an http:// or https:// URL without credentials.`,
+      );
     }
-    if (seen.has(`${tenant} ${url}`)) throw new ConfigError(`CAST_WEBHOOKS: "${url}" is listed twice for tenant "${tenant}".`);
+    if (seen.has(`${tenant} ${url}`))
+      throw new ConfigError(`CAST_WEBHOOKS: "${url}" is listed twice for tenant "${tenant}".`);
     seen.add(`${tenant} ${url}`);
     const secret = perTenant.get(tenant) ?? shared;
     if (secret === undefined) {
-      throw new ConfigError(`CAST_WEBHOOK_SECRET (or CAST_WEBHOOK_SECRETS=${tenant}=…) is required: tenant "${tenant}" has webhooks but no secret to sign them.`);
+      throw new ConfigError(
+        `CAST_WEBHOOK_SECRET (or CAST_WEBHOOK_SECRETS=${tenant}=…) is required: tenant "${tenant}" has webhooks but no secret to sign them.`,
+      );
     }
     endpoints.push({ tenant, url, secret });
   }
   if (endpoints.length === 0) throw new ConfigError('CAST_WEBHOOKS holds no tenant=url pair.');
   for (const tenant of perTenant.keys()) {
-    if (!endpoints.some((e) => e.tenant === tenant)) throw new ConfigError(`CAST_WEBHOOK_SECRETS: tenant "${tenant}" has no URL in CAST_WEBHOOKS.`);
+    if (!endpoints.some((e) => e.tenant === tenant))
+      throw new ConfigError(`CAST_WEBHOOK_SECRETS: tenant "${tenant}" has no URL in CAST_WEBHOOKS.`);
   }
   return { endpoints };
 }
@@ -246,7 +397,11 @@ function loadOrCreateDevCredentials(dir: string): { creds: DevCredentials; file:
   const file = join(dir, 'dev-credentials.json');
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevCredentials>;
-    if (typeof parsed.tenant === 'string' && typeof parsed.apiKey === 'string' && typeof parsed.signingSecret === 'string') {
+    if (
+      typeof parsed.tenant === 'string' &&
+      typeof parsed.apiKey === 'string' &&
+      typeof parsed.signingSecret === 'string'
+    ) {
       return { creds: parsed as DevCredentials, file };
     }
   } catch {
@@ -261,7 +416,9 @@ function loadOrCreateDevCredentials(dir: string): { creds: DevCredentials; file:
     mkdirSync(dir, { recursive: true });
     writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
   } catch (err) {
-    throw new ConfigError(`Cannot write development credentials to ${file} (${(err as Error).message}); set CAST_DATA_DIR to a writable folder or set CAST_API_KEYS and CAST_SIGNING_SECRET.`);
+    throw new ConfigError(
+      `Cannot write development credentials to ${file} (${(err as Error).message}); set CAST_DATA_DIR to a writable folder or set CAST_API_KEYS and CAST_SIGNING_SECRET.`,
+    );
   }
   return { creds, file };
 }
@@ -289,7 +446,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (secretRaw) {
     parseKeyList('CAST_API_KEYS', secretRaw, 'secret', keys);
     if (keys.size === 0) throw new ConfigError('CAST_API_KEYS holds no tenant=key pair.');
-    if (!signingSecret) throw new ConfigError('CAST_SIGNING_SECRET is required when CAST_API_KEYS is set (at least 32 characters, e.g. `openssl rand -base64 32`).');
+    if (!signingSecret)
+      throw new ConfigError(
+        'CAST_SIGNING_SECRET is required when CAST_API_KEYS is set (at least 32 characters, e.g. `openssl rand -base64 32`).',
+      );
   } else {
     const dir = resolve(env.CAST_DATA_DIR?.trim() || '.cast');
     const { creds, file } = loadOrCreateDevCredentials(dir);
@@ -298,7 +458,9 @@ export function loadConfig(env: Env = process.env): Config {
     dev = { file, tenant: creds.tenant, apiKey: creds.apiKey };
   }
   if (signingSecret.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(`CAST_SIGNING_SECRET must be at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -base64 32\`).`);
+    throw new ConfigError(
+      `CAST_SIGNING_SECRET must be at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -base64 32\`).`,
+    );
   }
   const publicRaw = env.CAST_PUBLIC_KEYS?.trim();
   if (publicRaw) parseKeyList('CAST_PUBLIC_KEYS', publicRaw, 'public', keys);
@@ -309,7 +471,9 @@ export function loadConfig(env: Env = process.env): Config {
     .filter(Boolean);
   for (const origin of corsOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError(`CAST_CORS_ORIGINS: "${origin}" must be "*" or an origin like https://app.example.com (no path).`);
+      throw new ConfigError(
+        `CAST_CORS_ORIGINS: "${origin}" must be "*" or an origin like https://app.example.com (no path).`,
+      );
     }
   }
 

@@ -12,7 +12,11 @@ function app(origins: string[]) {
 
 const preflight = (origin: string) => ({
   method: 'OPTIONS',
-  headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization, last-event-id' },
+  headers: {
+    origin,
+    'access-control-request-method': 'GET',
+    'access-control-request-headers': 'authorization, last-event-id',
+  },
 });
 
 describe('CORS', () => {
@@ -56,7 +60,10 @@ describe('CORS', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('ok');
     expect([...res.headers.keys()].filter((k) => k.startsWith('access-control-') || k === 'vary')).toEqual([]);
-    const pre = await a.request('/push/stream', { method: 'OPTIONS', headers: { 'access-control-request-method': 'GET' } });
+    const pre = await a.request('/push/stream', {
+      method: 'OPTIONS',
+      headers: { 'access-control-request-method': 'GET' },
+    });
     expect(pre.status).toBe(403);
     const star = await a.request('/push/stream', { headers: { origin: 'https://x.example' } });
     expect(star.headers.get('access-control-allow-origin')).toBe('*');

@@ -11,7 +11,8 @@ const EXPOSE_HEADERS = 'Retry-After';
  */
 export function corsHeaders(allowed: readonly string[], origin: string | undefined): Record<string, string> {
   if (!origin) return {};
-  if (allowed.includes('*')) return { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSE_HEADERS };
+  if (allowed.includes('*'))
+    return { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSE_HEADERS };
   if (!allowed.includes(origin)) return {};
   return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSE_HEADERS, Vary: 'Origin' };
 }

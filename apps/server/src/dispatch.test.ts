@@ -24,7 +24,15 @@ interface Answer {
   body: unknown;
 }
 
-const COMPARED_HEADERS = ['content-type', 'access-control-allow-origin', 'access-control-expose-headers', 'vary', 'connection', 'retry-after', 'cache-control'];
+const COMPARED_HEADERS = [
+  'content-type',
+  'access-control-allow-origin',
+  'access-control-expose-headers',
+  'vary',
+  'connection',
+  'retry-after',
+  'cache-control',
+];
 
 async function answerOf(res: Response, method: string): Promise<Answer> {
   const headers: Record<string, string | null> = {};
@@ -50,7 +58,12 @@ describe('createRequestListener', () => {
   let token: string;
 
   beforeAll(async () => {
-    server = await createInProcessServer({ CAST_API_KEYS: `acme=${KEY}`, CAST_PUBLIC_KEYS: 'acme=pk_test_0123456789abcdef', CAST_SIGNING_SECRET: 's'.repeat(32), CAST_CORS_ORIGINS: ORIGIN });
+    server = await createInProcessServer({
+      CAST_API_KEYS: `acme=${KEY}`,
+      CAST_PUBLIC_KEYS: 'acme=pk_test_0123456789abcdef',
+      CAST_SIGNING_SECRET: 's'.repeat(32),
+      CAST_CORS_ORIGINS: ORIGIN,
+    });
     const { app } = server;
     const honoFetch = app.fetch;
     app.fetch = (request, env, ctx) => {
@@ -70,24 +83,87 @@ describe('createRequestListener', () => {
 
   const auth = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
   const probes = (): Probe[] => [
-    { name: 'a publish', method: 'POST', path: '/push/publish', headers: auth, body: '{"channel":"orders","event":"order.created","data":{"id":1}}' },
-    { name: 'a publish with an Origin', method: 'POST', path: '/push/publish', headers: { ...auth, origin: ORIGIN }, body: '{"channel":"orders","event":"a","data":1}' },
-    { name: 'a publish without a key', method: 'POST', path: '/push/publish', headers: { 'content-type': 'application/json', origin: ORIGIN }, body: '{}' },
-    { name: 'a publish with a read-only key', method: 'POST', path: '/push/publish', headers: { authorization: 'Bearer pk_test_0123456789abcdef' }, body: '{}' },
+    {
+      name: 'a publish',
+      method: 'POST',
+      path: '/push/publish',
+      headers: auth,
+      body: '{"channel":"orders","event":"order.created","data":{"id":1}}',
+    },
+    {
+      name: 'a publish with an Origin',
+      method: 'POST',
+      path: '/push/publish',
+      headers: { ...auth, origin: ORIGIN },
+      body: '{"channel":"orders","event":"a","data":1}',
+    },
+    {
+      name: 'a publish without a key',
+      method: 'POST',
+      path: '/push/publish',
+      headers: { 'content-type': 'application/json', origin: ORIGIN },
+      body: '{}',
+    },
+    {
+      name: 'a publish with a read-only key',
+      method: 'POST',
+      path: '/push/publish',
+      headers: { authorization: 'Bearer pk_test_0123456789abcdef' },
+      body: '{}',
+    },
     { name: 'a publish of bad JSON', method: 'POST', path: '/push/publish', headers: auth, body: '{"channel":' },
-    { name: 'a publish of text', method: 'POST', path: '/push/publish', headers: { ...auth, 'content-type': 'text/plain' }, body: 'hi' },
-    { name: 'a publish to a bad channel', method: 'POST', path: '/push/publish', headers: auth, body: '{"channel":"a b","event":"x","data":1}' },
-    { name: 'a publish too large', method: 'POST', path: '/push/publish', headers: auth, body: `{"channel":"orders","event":"x","data":"${'x'.repeat(200_000)}"}` },
-    { name: 'a token', method: 'POST', path: '/push/tokens', headers: auth, body: '{"channels":["orders"],"userId":"u1"}' },
+    {
+      name: 'a publish of text',
+      method: 'POST',
+      path: '/push/publish',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body: 'hi',
+    },
+    {
+      name: 'a publish to a bad channel',
+      method: 'POST',
+      path: '/push/publish',
+      headers: auth,
+      body: '{"channel":"a b","event":"x","data":1}',
+    },
+    {
+      name: 'a publish too large',
+      method: 'POST',
+      path: '/push/publish',
+      headers: auth,
+      body: `{"channel":"orders","event":"x","data":"${'x'.repeat(200_000)}"}`,
+    },
+    {
+      name: 'a token',
+      method: 'POST',
+      path: '/push/tokens',
+      headers: auth,
+      body: '{"channels":["orders"],"userId":"u1"}',
+    },
     { name: 'a token without channels', method: 'POST', path: '/push/tokens', headers: auth, body: '{"channels":[]}' },
-    { name: 'a token with a bad ttl', method: 'POST', path: '/push/tokens', headers: { ...auth, origin: ORIGIN }, body: '{"channels":["a"],"ttlSeconds":0.5}' },
+    {
+      name: 'a token with a bad ttl',
+      method: 'POST',
+      path: '/push/tokens',
+      headers: { ...auth, origin: ORIGIN },
+      body: '{"channels":["a"],"ttlSeconds":0.5}',
+    },
     { name: 'a stream without a token', method: 'GET', path: '/push/stream' },
     { name: 'a stream with a bad token', method: 'GET', path: '/push/stream?token=abc', headers: { origin: ORIGIN } },
     { name: 'a stream with a bad filter', method: 'GET', path: `/push/stream?token=${token}&types=a..b` },
     { name: 'a HEAD of a stream', method: 'HEAD', path: `/push/stream?token=${token}`, headers: { origin: ORIGIN } },
     { name: 'a HEAD of a stream with a bad token', method: 'HEAD', path: '/push/stream?token=abc' },
-    { name: 'a stream with a token in the Authorization header', method: 'HEAD', path: '/push/stream', headers: { authorization: `Bearer ${token}` } },
-    { name: 'a stream resuming from an id it cannot parse', method: 'HEAD', path: `/push/stream?token=${token}&lastEventId=x` },
+    {
+      name: 'a stream with a token in the Authorization header',
+      method: 'HEAD',
+      path: '/push/stream',
+      headers: { authorization: `Bearer ${token}` },
+    },
+    {
+      name: 'a stream resuming from an id it cannot parse',
+      method: 'HEAD',
+      path: `/push/stream?token=${token}&lastEventId=x`,
+    },
   ];
 
   it('answers the hot routes without Hono, with the same status, headers and errors as Hono gives', async () => {
@@ -119,7 +195,11 @@ describe('createRequestListener', () => {
       }
     };
     await readUntil('event: connected');
-    const published = await fetch(`${base}/push/publish`, { method: 'POST', headers: auth, body: '{"channel":"orders","event":"order.paid","data":{"n":7}}' });
+    const published = await fetch(`${base}/push/publish`, {
+      method: 'POST',
+      headers: auth,
+      body: '{"channel":"orders","event":"order.paid","data":{"n":7}}',
+    });
     expect(published.status).toBe(200);
     await readUntil('data: {"n":7}');
     expect(text).toContain('event: order.paid');
@@ -136,7 +216,8 @@ describe('createRequestListener', () => {
       { method: 'OPTIONS', path: '/push/publish', status: 204 },
     ];
     for (const { method, path, status } of other) {
-      const headers: Record<string, string> = method === 'OPTIONS' ? { origin: ORIGIN, 'access-control-request-method': 'POST' } : {};
+      const headers: Record<string, string> =
+        method === 'OPTIONS' ? { origin: ORIGIN, 'access-control-request-method': 'POST' } : {};
       const res = await fetch(`${base}${path}`, { method, headers });
       expect(res.status, `${method} ${path}`).toBe(status);
       await res.arrayBuffer();
@@ -150,7 +231,12 @@ describe('createRequestListener, when a stream fails after its headers went out'
     const server = await createInProcessServer(
       { CAST_API_KEYS: `acme=${KEY}`, CAST_SIGNING_SECRET: 's'.repeat(32) },
       // The session store fails once the stream's headers are written.
-      { wrapBroker: (memory) => Object.assign(Object.create(memory) as typeof memory, { addSession: () => Promise.reject(new Error('store down')) }) },
+      {
+        wrapBroker: (memory) =>
+          Object.assign(Object.create(memory) as typeof memory, {
+            addSession: () => Promise.reject(new Error('store down')),
+          }),
+      },
     );
     const node = http.createServer(createRequestListener(server.deps, server.app));
     await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));

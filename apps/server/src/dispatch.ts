@@ -52,7 +52,13 @@ export function createRequestListener(deps: ServerDeps, app: Hono): RequestListe
     ['HEAD', new Map([['/push/stream', stream]])],
   ]);
 
-  const answer = (req: NodeHttpRequest, res: ServerResponse, status: number, body: unknown, retryAfter?: string): void => {
+  const answer = (
+    req: NodeHttpRequest,
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    retryAfter?: string,
+  ): void => {
     if (res.destroyed) return;
     // A stream that failed after its headers went out cannot be answered: end it; the client reconnects.
     if (res.headersSent) {

@@ -53,7 +53,8 @@ export function errorAnswer(err: unknown): ErrorAnswer {
     return answer;
   }
   // An aborted upload is the client's choice, not a server error: no log line, no stack trace.
-  if (err instanceof ClientGoneError) return { status: 400, body: { error: { code: 'BAD_REQUEST', message: err.message } } };
+  if (err instanceof ClientGoneError)
+    return { status: 400, body: { error: { code: 'BAD_REQUEST', message: err.message } } };
   console.error('cast: unexpected error', err);
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'The server failed; try again.' } } };
 }

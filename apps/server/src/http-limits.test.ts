@@ -2,16 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { clientErrorFor, httpServerOptions, MAX_REQUEST_HEAD_BYTES } from './http-limits.js';
 
 const parseError = (code: string, packet?: string, bytesParsed?: number) =>
-  Object.assign(new Error(code), { code, ...(packet === undefined ? {} : { rawPacket: Buffer.from(packet, 'latin1'), bytesParsed: bytesParsed ?? packet.length }) });
+  Object.assign(new Error(code), {
+    code,
+    ...(packet === undefined
+      ? {}
+      : { rawPacket: Buffer.from(packet, 'latin1'), bytesParsed: bytesParsed ?? packet.length }),
+  });
 
 describe('clientErrorFor', () => {
   it('tells a URL overflow (414) from a header overflow (431)', () => {
     // The URL just ended where the parser stopped.
-    expect(clientErrorFor(parseError('HPE_HEADER_OVERFLOW', 'aaaa HTTP/1.1\r\nHost: x\r\n', 4))?.code).toBe('URI_TOO_LONG');
+    expect(clientErrorFor(parseError('HPE_HEADER_OVERFLOW', 'aaaa HTTP/1.1\r\nHost: x\r\n', 4))?.code).toBe(
+      'URI_TOO_LONG',
+    );
     // The packet began with the request line and ended inside it.
     expect(clientErrorFor(parseError('HPE_HEADER_OVERFLOW', `GET /?t=${'a'.repeat(100)}`))?.code).toBe('URI_TOO_LONG');
     // A header value overflowed.
-    expect(clientErrorFor(parseError('HPE_HEADER_OVERFLOW', `GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(100)}`))?.code).toBe('HEADERS_TOO_LARGE');
+    expect(clientErrorFor(parseError('HPE_HEADER_OVERFLOW', `GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(100)}`))?.code).toBe(
+      'HEADERS_TOO_LARGE',
+    );
     expect(clientErrorFor(parseError('HPE_HEADER_OVERFLOW', 'aaaa\r\nCookie: x', 4))?.code).toBe('HEADERS_TOO_LARGE');
     expect(clientErrorFor(parseError('HPE_HEADER_OVERFLOW'))?.code).toBe('HEADERS_TOO_LARGE');
   });

@@ -81,11 +81,20 @@ export function clientErrorFor(err: ClientErrorLike): CastError | undefined {
     case 'EPIPE':
       return undefined;
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new CastError('TIMEOUT', 'The request was not received in time; send the headers and the whole body without pausing.');
+      return new CastError(
+        'TIMEOUT',
+        'The request was not received in time; send the headers and the whole body without pausing.',
+      );
     case 'HPE_HEADER_OVERFLOW':
       return inRequestLine(err)
-        ? new CastError('URI_TOO_LONG', `The request URL is too long (the request line and headers may hold ${MAX_REQUEST_HEAD_BYTES} bytes).`)
-        : new CastError('HEADERS_TOO_LARGE', `The request headers are too large (the request line and headers may hold ${MAX_REQUEST_HEAD_BYTES} bytes).`);
+        ? new CastError(
+            'URI_TOO_LONG',
+            `The request URL is too long (the request line and headers may hold ${MAX_REQUEST_HEAD_BYTES} bytes).`,
+          )
+        : new CastError(
+            'HEADERS_TOO_LARGE',
+            `The request headers are too large (the request line and headers may hold ${MAX_REQUEST_HEAD_BYTES} bytes).`,
+          );
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return new CastError('PAYLOAD_TOO_LARGE', 'The chunk extensions of the body are too large.');
     default:

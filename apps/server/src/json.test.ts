@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ANY_INDEX, JsonSyntaxError, MAX_JSON_DEPTH, readJsonText } from './json.js';
 
-const nested = (depth: number, open = '[', close = ']', inner = '0') => `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
+const nested = (depth: number, open = '[', close = ']', inner = '0') =>
+  `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
 
 describe('readJsonText', () => {
   it('keeps the source text of members: large integers, huge exponents, escapes and key order as sent', () => {
@@ -21,7 +22,9 @@ describe('readJsonText', () => {
   });
 
   it('keeps the sources of every element of an array, as a batch needs (events[i].data), and only those asked for', () => {
-    const doc = readJsonText('{"events":[{"data":1.0},{"data":{"x":[]}},{"data":null}],"data":2,"*":{"data":3}}', { sources: [['events', ANY_INDEX, 'data']] });
+    const doc = readJsonText('{"events":[{"data":1.0},{"data":{"x":[]}},{"data":null}],"data":2,"*":{"data":3}}', {
+      sources: [['events', ANY_INDEX, 'data']],
+    });
     expect(doc.source(['events', 0, 'data'])).toBe('1.0');
     expect(doc.source(['events', 1, 'data'])).toBe('{"x":[]}');
     expect(doc.source(['events', 2, 'data'])).toBe('null');
@@ -67,9 +70,12 @@ describe('readJsonText', () => {
     expect(() => readJsonText(text)).toThrow(JsonSyntaxError);
   });
 
-  it.each(['0', '-0', '1.5e-7', '"x"', 'null', '[]', '{}', '[[],{}]', '{"":""}', '"\\ud800"', '"\u2028"'])('accepts %j like JSON.parse', (text) => {
-    expect(readJsonText(text).value).toEqual(JSON.parse(text));
-  });
+  it.each(['0', '-0', '1.5e-7', '"x"', 'null', '[]', '{}', '[[],{}]', '{"":""}', '"\\ud800"', '"\u2028"'])(
+    'accepts %j like JSON.parse',
+    (text) => {
+      expect(readJsonText(text).value).toEqual(JSON.parse(text));
+    },
+  );
 
   it(`accepts ${MAX_JSON_DEPTH} levels of nesting and refuses one more, without recursion`, () => {
     expect(readJsonText(nested(MAX_JSON_DEPTH)).value).toBeDefined();

@@ -157,7 +157,9 @@ class JsonReader {
 
   private fail(what: string): never {
     const { i, n } = this;
-    throw new JsonSyntaxError(i >= n ? `The JSON ends too early (${what}).` : `Invalid JSON at character ${i + 1}: ${what}.`);
+    throw new JsonSyntaxError(
+      i >= n ? `The JSON ends too early (${what}).` : `Invalid JSON at character ${i + 1}: ${what}.`,
+    );
   }
 
   private skipSpace(): void {

@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   }
   const { url } = server;
   console.log(`Cast server listening on ${url} (${server.deps.broker.kind} broker)`);
-  if (config.console) console.log(`Console: ${url}/console/ (subscribe and publish from the browser; CAST_CONSOLE=off removes it)`);
+  if (config.console)
+    console.log(`Console: ${url}/console/ (subscribe and publish from the browser; CAST_CONSOLE=off removes it)`);
   if (config.dev) {
     console.log(
       [

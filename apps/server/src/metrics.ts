@@ -46,16 +46,39 @@ export class Metrics {
     lines.push(`cast_connections{broker="${gauges.broker}"} ${gauges.connections}`);
     counter('cast_connections_opened_total', 'SSE stream connections opened.', this.connectionsOpened);
     counter('cast_events_published_total', 'Events published (duplicates excluded).', this.eventsPublished);
-    counter('cast_publish_duplicates_total', 'Publishes answered from the idempotency memory.', this.duplicatePublishes);
+    counter(
+      'cast_publish_duplicates_total',
+      'Publishes answered from the idempotency memory.',
+      this.duplicatePublishes,
+    );
     counter('cast_deliveries_total', 'Event frames handed to stream connections on this node.', this.deliveries);
     counter('cast_replays_total', 'Streams resumed with a Last-Event-ID.', this.replays);
     counter('cast_replayed_events_total', 'Events sent by replays.', this.replayedEvents);
-    counter('cast_replays_unrecovered_total', 'Resumes that could not replay everything (recovered: false).', this.replaysUnrecovered);
-    counter('cast_slow_consumer_drops_total', 'Streams closed because their unsent bytes passed the limit.', this.slowConsumerDrops);
+    counter(
+      'cast_replays_unrecovered_total',
+      'Resumes that could not replay everything (recovered: false).',
+      this.replaysUnrecovered,
+    );
+    counter(
+      'cast_slow_consumer_drops_total',
+      'Streams closed because their unsent bytes passed the limit.',
+      this.slowConsumerDrops,
+    );
     counter('cast_tokens_issued_total', 'Stream tokens issued.', this.tokensIssued);
-    counter('cast_streams_revoked_total', 'Streams on this node ended by a revocation (POST /push/revoke).', this.streamsRevoked);
-    counter('cast_streams_disconnected_total', 'Streams on this node ended by POST /push/disconnect.', this.streamsDisconnected);
-    lines.push('# HELP cast_publish_duration_seconds Publish request duration.', '# TYPE cast_publish_duration_seconds histogram');
+    counter(
+      'cast_streams_revoked_total',
+      'Streams on this node ended by a revocation (POST /push/revoke).',
+      this.streamsRevoked,
+    );
+    counter(
+      'cast_streams_disconnected_total',
+      'Streams on this node ended by POST /push/disconnect.',
+      this.streamsDisconnected,
+    );
+    lines.push(
+      '# HELP cast_publish_duration_seconds Publish request duration.',
+      '# TYPE cast_publish_duration_seconds histogram',
+    );
     let cumulative = 0;
     LATENCY_BUCKETS.forEach((le, i) => {
       cumulative += this.latencyCounts[i] as number;

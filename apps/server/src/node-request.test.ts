@@ -40,7 +40,13 @@ describe('requestHeader', () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const lines = ['authorization: Bearer a', 'AUTHORIZATION: Bearer b', 'Content-Type: application/json', 'content-type: text/plain', 'Origin: https://x.example'];
+  const lines = [
+    'authorization: Bearer a',
+    'AUTHORIZATION: Bearer b',
+    'Content-Type: application/json',
+    'content-type: text/plain',
+    'Origin: https://x.example',
+  ];
 
   it('reads the Node request, joining a repeated header like the Fetch Headers do', async () => {
     expect(await rawGet(port, lines)).toEqual({

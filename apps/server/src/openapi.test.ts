@@ -16,7 +16,10 @@ async function server(env: Record<string, string> = {}) {
 }
 
 type Doc = ReturnType<typeof openApiDocument> & {
-  paths: Record<string, Record<string, { operationId: string; responses: Record<string, { 'x-cast-error-codes'?: string[] }> }>>;
+  paths: Record<
+    string,
+    Record<string, { operationId: string; responses: Record<string, { 'x-cast-error-codes'?: string[] }> }>
+  >;
   components: { schemas: Record<string, { examples?: unknown[] }> };
 };
 
@@ -40,7 +43,11 @@ describe('the OpenAPI document', () => {
       const s = await server({ CAST_CONSOLE: consoleSetting });
       const doc = (await (await s.app.request('/openapi.json')).json()) as Doc;
       expect(documented(doc)).toEqual(registered(s.app.routes));
-      expect(documented(doc)).toEqual(openApiOperations(s.deps.config).map((o) => `${o.method} ${o.path}`).sort());
+      expect(documented(doc)).toEqual(
+        openApiOperations(s.deps.config)
+          .map((o) => `${o.method} ${o.path}`)
+          .sort(),
+      );
     });
   }
 
@@ -69,27 +76,53 @@ describe('the OpenAPI document', () => {
   it("states the running server's limits", async () => {
     const s = await server({ CAST_MAX_BATCH: '7', CAST_MAX_CHANNELS_PER_TOKEN: '3' });
     const text = await (await s.app.request('/openapi.json')).text();
-    const doc = JSON.parse(text) as { components: { schemas: { TokenRequest: { properties: { channels: { maxItems: number } } } } }; paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: { properties: { events: { maxItems: number } } } }> } }>> };
+    const doc = JSON.parse(text) as {
+      components: { schemas: { TokenRequest: { properties: { channels: { maxItems: number } } } } };
+      paths: Record<
+        string,
+        Record<
+          string,
+          { requestBody: { content: Record<string, { schema: { properties: { events: { maxItems: number } } } }> } }
+        >
+      >;
+    };
     expect(doc.components.schemas.TokenRequest.properties.channels.maxItems).toBe(3);
-    expect(doc.paths['/push/publish/batch']?.post?.requestBody.content['application/json']?.schema.properties.events.maxItems).toBe(7);
+    expect(
+      doc.paths['/push/publish/batch']?.post?.requestBody.content['application/json']?.schema.properties.events
+        .maxItems,
+    ).toBe(7);
   });
 
   it('has examples the server accepts', async () => {
     const s = await server();
     const doc = (await (await s.app.request('/openapi.json')).json()) as Doc;
     const post = (path: string, body: unknown) =>
-      s.app.request(path, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    for (const example of doc.components.schemas.TokenRequest?.examples ?? []) expect((await post('/push/tokens', example)).status).toBe(200);
-    for (const example of doc.components.schemas.PublishRequest?.examples ?? []) expect((await post('/push/publish', example)).status).toBe(200);
+      s.app.request(path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    for (const example of doc.components.schemas.TokenRequest?.examples ?? [])
+      expect((await post('/push/tokens', example)).status).toBe(200);
+    for (const example of doc.components.schemas.PublishRequest?.examples ?? [])
+      expect((await post('/push/publish', example)).status).toBe(200);
     expect(doc.components.schemas.PublishRequest?.examples?.length).toBeGreaterThan(0);
   });
 
-  it('describes the webhook requests the server sends, with the protocol\'s event types', () => {
-    const doc = openApiDocument({ maxChannelsPerToken: 100, maxTokenTtlSeconds: 86_400, maxPayloadBytes: 65_536, maxBatch: 100, console: true }) as unknown as {
+  it("describes the webhook requests the server sends, with the protocol's event types", () => {
+    const doc = openApiDocument({
+      maxChannelsPerToken: 100,
+      maxTokenTtlSeconds: 86_400,
+      maxPayloadBytes: 65_536,
+      maxBatch: 100,
+      console: true,
+    }) as unknown as {
       webhooks: { castEvents: { post: { parameters: Array<{ name: string; in: string }> } } };
       components: { schemas: { WebhookEvent: { properties: { type: { enum: string[] } } } } };
     };
-    expect(doc.webhooks.castEvents.post.parameters).toEqual([expect.objectContaining({ name: 'Cast-Signature', in: 'header' })]);
+    expect(doc.webhooks.castEvents.post.parameters).toEqual([
+      expect.objectContaining({ name: 'Cast-Signature', in: 'header' }),
+    ]);
     expect(doc.components.schemas.WebhookEvent.properties.type.enum).toEqual([...WEBHOOK_EVENT_TYPES]);
   });
 });

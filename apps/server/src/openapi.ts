@@ -42,7 +42,14 @@ const PUBLISH_ERRORS: CastErrorCode[] = [
   'RESERVED_EVENT_NAME',
   'UNAVAILABLE',
 ];
-const STREAM_ERRORS: CastErrorCode[] = ['UNAUTHORIZED', 'INVALID_TOKEN', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'INVALID_FILTER', 'UNAVAILABLE'];
+const STREAM_ERRORS: CastErrorCode[] = [
+  'UNAUTHORIZED',
+  'INVALID_TOKEN',
+  'TOKEN_EXPIRED',
+  'TOKEN_REVOKED',
+  'INVALID_FILTER',
+  'UNAVAILABLE',
+];
 
 /** Error answers grouped by status, each status listing its codes. */
 function errorResponses(codes: readonly CastErrorCode[]): Schema {
@@ -112,7 +119,8 @@ const lastEventIdQuery: Schema = {
 const eventStream: Schema = {
   'text/event-stream': {
     schema: { type: 'string' },
-    example: 'retry: 1000\nevent: connected\ndata: {"channels":["orders"]}\n\nid: 1732400000000-0/orders\nevent: order.created\ndata: {"orderId":"abc123"}\n\n',
+    example:
+      'retry: 1000\nevent: connected\ndata: {"channels":["orders"]}\n\nid: 1732400000000-0/orders\nevent: order.created\ndata: {"orderId":"abc123"}\n\n',
   },
 };
 
@@ -127,17 +135,69 @@ export function openApiOperations(limits: Pick<OpenApiLimits, 'console'>): OpenA
     { method: 'GET', path: '/readyz', summary: 'Readiness: the broker is reachable.', errors: ['UNAVAILABLE'] },
     { method: 'GET', path: '/metrics', summary: 'Prometheus metrics.', errors: [] },
     { method: 'GET', path: '/openapi.json', summary: 'This document.', errors: [] },
-    { method: 'POST', path: '/push/tokens', summary: 'Issue a stream token for channels.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_CHANNEL', 'TOO_MANY_CHANNELS', 'INVALID_USER_INFO', 'TOKEN_TOO_LARGE'] },
+    {
+      method: 'POST',
+      path: '/push/tokens',
+      summary: 'Issue a stream token for channels.',
+      errors: [
+        ...AUTH_ERRORS,
+        ...BODY_ERRORS,
+        'INVALID_CHANNEL',
+        'TOO_MANY_CHANNELS',
+        'INVALID_USER_INFO',
+        'TOKEN_TOO_LARGE',
+      ],
+    },
     { method: 'GET', path: '/push/stream', summary: 'Open the SSE stream of a token.', errors: STREAM_ERRORS },
     { method: 'POST', path: '/push/publish', summary: 'Publish one event to a channel.', errors: PUBLISH_ERRORS },
-    { method: 'POST', path: '/push/publish/batch', summary: 'Publish up to the batch limit of events, in order.', errors: [...PUBLISH_ERRORS, 'BATCH_TOO_LARGE'] },
-    { method: 'GET', path: '/push/sessions', summary: 'List open streams, by channel or user.', errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_CHANNEL', 'UNAVAILABLE'] },
-    { method: 'POST', path: '/push/revoke', summary: 'Revoke tokens by id, user or issue time; their streams end on every node.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'RATE_LIMITED', 'UNAVAILABLE'] },
-    { method: 'POST', path: '/push/disconnect', summary: 'Close the streams of a user or one session, on every node.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_CHANNEL', 'UNAVAILABLE'] },
-    { method: 'GET', path: '/push/presence', summary: 'The members of a channel, across all nodes.', errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_CHANNEL', 'UNAVAILABLE'] },
-    { method: 'GET', path: '/push/channels', summary: "The tenant's occupied channels with connection and user counts, page by page.", errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'UNAVAILABLE'] },
-    { method: 'GET', path: '/v1/events/subscribe', summary: 'Subscribe to the event bus or a database change feed.', errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_FILTER', 'NOT_FOUND', 'UNAVAILABLE'] },
-    { method: 'POST', path: '/v1/events/publish', summary: 'Publish a topic to the event bus.', errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_EVENT_NAME', 'RESERVED_EVENT_NAME', 'UNAVAILABLE'] },
+    {
+      method: 'POST',
+      path: '/push/publish/batch',
+      summary: 'Publish up to the batch limit of events, in order.',
+      errors: [...PUBLISH_ERRORS, 'BATCH_TOO_LARGE'],
+    },
+    {
+      method: 'GET',
+      path: '/push/sessions',
+      summary: 'List open streams, by channel or user.',
+      errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_CHANNEL', 'UNAVAILABLE'],
+    },
+    {
+      method: 'POST',
+      path: '/push/revoke',
+      summary: 'Revoke tokens by id, user or issue time; their streams end on every node.',
+      errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'RATE_LIMITED', 'UNAVAILABLE'],
+    },
+    {
+      method: 'POST',
+      path: '/push/disconnect',
+      summary: 'Close the streams of a user or one session, on every node.',
+      errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_CHANNEL', 'UNAVAILABLE'],
+    },
+    {
+      method: 'GET',
+      path: '/push/presence',
+      summary: 'The members of a channel, across all nodes.',
+      errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_CHANNEL', 'UNAVAILABLE'],
+    },
+    {
+      method: 'GET',
+      path: '/push/channels',
+      summary: "The tenant's occupied channels with connection and user counts, page by page.",
+      errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'UNAVAILABLE'],
+    },
+    {
+      method: 'GET',
+      path: '/v1/events/subscribe',
+      summary: 'Subscribe to the event bus or a database change feed.',
+      errors: [...AUTH_ERRORS, 'BAD_REQUEST', 'INVALID_FILTER', 'NOT_FOUND', 'UNAVAILABLE'],
+    },
+    {
+      method: 'POST',
+      path: '/v1/events/publish',
+      summary: 'Publish a topic to the event bus.',
+      errors: [...AUTH_ERRORS, ...BODY_ERRORS, 'INVALID_EVENT_NAME', 'RESERVED_EVENT_NAME', 'UNAVAILABLE'],
+    },
   ];
   if (limits.console) {
     ops.push(
@@ -169,23 +229,48 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
     paths[path] = { ...paths[path], [method.toLowerCase()]: operation(op(method, path), spec) };
   };
   const okJson = (schema: Schema, description = 'OK.'): Schema => ({ '200': { description, content: json(schema) } });
-  const okText = (type: string, description: string): Schema => ({ '200': { description, content: { [type]: { schema: { type: 'string' } } } } });
+  const okText = (type: string, description: string): Schema => ({
+    '200': { description, content: { [type]: { schema: { type: 'string' } } } },
+  });
 
-  add('GET', '/healthz', { security: [], ok: okJson({ type: 'object', properties: { status: { const: 'ok' } }, required: ['status'] }) });
+  add('GET', '/healthz', {
+    security: [],
+    ok: okJson({ type: 'object', properties: { status: { const: 'ok' } }, required: ['status'] }),
+  });
   add('GET', '/readyz', {
     security: [],
-    ok: okJson({ type: 'object', properties: { status: { const: 'ready' }, broker: { type: 'string' } }, required: ['status', 'broker'] }),
+    ok: okJson({
+      type: 'object',
+      properties: { status: { const: 'ready' }, broker: { type: 'string' } },
+      required: ['status', 'broker'],
+    }),
   });
   add('GET', '/metrics', { security: [], ok: okText('text/plain', 'Prometheus text exposition format.') });
   add('GET', '/openapi.json', { security: [], ok: okJson({ type: 'object' }, 'The OpenAPI 3.1 document.') });
-  add('POST', '/push/tokens', { security: SECRET_KEY, requestBody: ref('TokenRequest'), ok: okJson(ref('TokenResponse')) });
+  add('POST', '/push/tokens', {
+    security: SECRET_KEY,
+    requestBody: ref('TokenRequest'),
+    ok: okJson(ref('TokenResponse')),
+  });
   add('GET', '/push/stream', {
     security: STREAM_TOKEN,
     description:
       'The first event is `connected` (`{"channels","recovered"?}`), then the replay (when resuming) and live events, each with `id:` `<position>/<channel>`, `event:` and one `data:` line; `: hb` comments keep it open; `expired` ends it when the token expires.',
     parameters: [
-      { name: 'token', in: 'query', required: false, description: 'The stream token (or `Authorization: Bearer <token>`).', schema: { type: 'string' } },
-      { name: 'types', in: 'query', required: false, description: 'Comma-separated event names and `prefix.*` wildcards to receive.', schema: { type: 'string' } },
+      {
+        name: 'token',
+        in: 'query',
+        required: false,
+        description: 'The stream token (or `Authorization: Bearer <token>`).',
+        schema: { type: 'string' },
+      },
+      {
+        name: 'types',
+        in: 'query',
+        required: false,
+        description: 'Comma-separated event names and `prefix.*` wildcards to receive.',
+        schema: { type: 'string' },
+      },
       lastEventIdHeader,
       lastEventIdQuery,
     ],
@@ -204,7 +289,11 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
       properties: { events: { type: 'array', minItems: 1, maxItems: limits.maxBatch, items: ref('PublishRequest') } },
       required: ['events'],
     },
-    ok: okJson({ type: 'object', properties: { results: { type: 'array', items: ref('PublishResponse') } }, required: ['results'] }),
+    ok: okJson({
+      type: 'object',
+      properties: { results: { type: 'array', items: ref('PublishResponse') } },
+      required: ['results'],
+    }),
   });
   add('GET', '/push/sessions', {
     security: SECRET_KEY,
@@ -212,20 +301,33 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
       { name: 'channel', in: 'query', required: false, schema: ref('Channel') },
       { name: 'userId', in: 'query', required: false, schema: ref('UserId') },
     ],
-    ok: okJson({ type: 'object', properties: { sessions: { type: 'array', items: ref('Session') } }, required: ['sessions'] }),
+    ok: okJson({
+      type: 'object',
+      properties: { sessions: { type: 'array', items: ref('Session') } },
+      required: ['sessions'],
+    }),
   });
   add('POST', '/push/revoke', {
     security: SECRET_KEY,
     description:
       'Exactly one of `tokenId`, `userId` or `issuedBefore` (`userId` and `issuedBefore` may come together). Every open stream of a covered token gets a final `revoked` event and closes; later stream requests with it answer 401 `TOKEN_REVOKED`.',
     requestBody: ref('RevokeRequest'),
-    ok: okJson({ type: 'object', properties: { revoked: { type: 'integer', minimum: 0, description: 'Streams closed, on every node.' } }, required: ['revoked'] }),
+    ok: okJson({
+      type: 'object',
+      properties: { revoked: { type: 'integer', minimum: 0, description: 'Streams closed, on every node.' } },
+      required: ['revoked'],
+    }),
   });
   add('POST', '/push/disconnect', {
     security: SECRET_KEY,
-    description: 'Exactly one of `userId` or `sessionId`. Each matching stream gets a final `disconnected` event (`{"reason","reconnect"}`) and closes; its token stays valid.',
+    description:
+      'Exactly one of `userId` or `sessionId`. Each matching stream gets a final `disconnected` event (`{"reason","reconnect"}`) and closes; its token stays valid.',
     requestBody: ref('DisconnectRequest'),
-    ok: okJson({ type: 'object', properties: { disconnected: { type: 'integer', minimum: 0, description: 'Streams closed, on every node.' } }, required: ['disconnected'] }),
+    ok: okJson({
+      type: 'object',
+      properties: { disconnected: { type: 'integer', minimum: 0, description: 'Streams closed, on every node.' } },
+      required: ['disconnected'],
+    }),
   });
   add('GET', '/push/presence', {
     security: SECRET_KEY,
@@ -235,17 +337,47 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
   add('GET', '/push/channels', {
     security: SECRET_KEY,
     parameters: [
-      { name: 'prefix', in: 'query', required: false, description: 'Only channels whose name starts with it.', schema: { type: 'string' } },
-      { name: 'limit', in: 'query', required: false, description: 'Channels per page.', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-      { name: 'cursor', in: 'query', required: false, description: 'The `cursor` of the previous page, as is.', schema: { type: 'string' } },
+      {
+        name: 'prefix',
+        in: 'query',
+        required: false,
+        description: 'Only channels whose name starts with it.',
+        schema: { type: 'string' },
+      },
+      {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        description: 'Channels per page.',
+        schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      },
+      {
+        name: 'cursor',
+        in: 'query',
+        required: false,
+        description: 'The `cursor` of the previous page, as is.',
+        schema: { type: 'string' },
+      },
     ],
     ok: okJson(ref('ChannelsResponse')),
   });
   add('GET', '/v1/events/subscribe', {
     security: ANY_KEY,
     parameters: [
-      { name: 'topic', in: 'query', required: false, description: 'Topics to receive: names and `prefix.*` wildcards, comma-separated.', schema: { type: 'string' } },
-      { name: 'collection', in: 'query', required: false, description: 'A watched table, for its change feed.', schema: { type: 'string' } },
+      {
+        name: 'topic',
+        in: 'query',
+        required: false,
+        description: 'Topics to receive: names and `prefix.*` wildcards, comma-separated.',
+        schema: { type: 'string' },
+      },
+      {
+        name: 'collection',
+        in: 'query',
+        required: false,
+        description: 'A watched table, for its change feed.',
+        schema: { type: 'string' },
+      },
       lastEventIdHeader,
       lastEventIdQuery,
     ],
@@ -263,7 +395,12 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
   });
   if (limits.console) {
     paths['/'] = {
-      get: { summary: op('GET', '/').summary, operationId: 'getRoot', security: [], responses: { '302': { description: 'To `/console/`.' } } },
+      get: {
+        summary: op('GET', '/').summary,
+        operationId: 'getRoot',
+        security: [],
+        responses: { '302': { description: 'To `/console/`.' } },
+      },
     };
     add('GET', '/console', { security: [], ok: okText('text/html', 'The console page.') });
     add('GET', '/console/{name}', {
@@ -309,9 +446,24 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
       securitySchemes: {
         secretKey: { type: 'http', scheme: 'bearer', description: 'A secret API key (`CAST_API_KEYS`).' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'apikey', description: 'A public or secret API key.' },
-        apiKeyQuery: { type: 'apiKey', in: 'query', name: 'apikey', description: 'A public or secret API key, for clients that cannot set headers.' },
-        streamToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A stream token from `POST /push/tokens`.' },
-        streamTokenQuery: { type: 'apiKey', in: 'query', name: 'token', description: 'A stream token, for EventSource.' },
+        apiKeyQuery: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'apikey',
+          description: 'A public or secret API key, for clients that cannot set headers.',
+        },
+        streamToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A stream token from `POST /push/tokens`.',
+        },
+        streamTokenQuery: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'token',
+          description: 'A stream token, for EventSource.',
+        },
       },
       schemas: {
         Error: {
@@ -341,8 +493,15 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
             channels: { type: 'array', minItems: 1, maxItems: limits.maxChannelsPerToken, items: ref('Channel') },
             userId: ref('UserId'),
             ttlSeconds: { type: 'integer', minimum: 1, maximum: limits.maxTokenTtlSeconds, default: 3600 },
-            presence: { type: 'boolean', default: false, description: 'The stream receives the `presence.*` events of its channels.' },
-            userInfo: { type: 'object', description: 'What other members see about the user (with `userId`), at most 1 KiB of JSON.' },
+            presence: {
+              type: 'boolean',
+              default: false,
+              description: 'The stream receives the `presence.*` events of its channels.',
+            },
+            userInfo: {
+              type: 'object',
+              description: 'What other members see about the user (with `userId`), at most 1 KiB of JSON.',
+            },
           },
           required: ['channels'],
           examples: [{ channels: ['orders', 'user:user_123'], userId: 'user_123', ttlSeconds: 900 }],
@@ -353,24 +512,42 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
             token: { type: 'string' },
             expiresAt: { type: 'string', format: 'date-time' },
             channels: { type: 'array', items: ref('Channel') },
-            tokenId: { type: 'string', description: 'The token\'s id (`jti`), for `POST /push/revoke`.' },
+            tokenId: { type: 'string', description: "The token's id (`jti`), for `POST /push/revoke`." },
           },
           required: ['token', 'expiresAt', 'channels'],
         },
         RevokeRequest: {
           type: 'object',
           properties: {
-            tokenId: { type: 'string', minLength: 1, maxLength: 128, description: 'One token, by the `tokenId` it was issued with.' },
+            tokenId: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 128,
+              description: 'One token, by the `tokenId` it was issued with.',
+            },
             userId: ref('UserId'),
-            issuedBefore: { type: 'string', format: 'date-time', description: 'Tokens issued before this time (not in the future).' },
+            issuedBefore: {
+              type: 'string',
+              format: 'date-time',
+              description: 'Tokens issued before this time (not in the future).',
+            },
           },
-          examples: [{ userId: 'user_123' }, { tokenId: '6f1c1b0e-2f4d-4c1a-9d8e-0a1b2c3d4e5f' }, { issuedBefore: '2026-01-31T12:00:00Z' }],
+          examples: [
+            { userId: 'user_123' },
+            { tokenId: '6f1c1b0e-2f4d-4c1a-9d8e-0a1b2c3d4e5f' },
+            { issuedBefore: '2026-01-31T12:00:00Z' },
+          ],
         },
         DisconnectRequest: {
           type: 'object',
           properties: {
             userId: ref('UserId'),
-            sessionId: { type: 'string', minLength: 1, maxLength: 128, description: 'An `id` from `GET /push/sessions`.' },
+            sessionId: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 128,
+              description: 'An `id` from `GET /push/sessions`.',
+            },
             channel: ref('Channel'),
             reconnect: { type: 'boolean', default: false, description: 'Whether the client reconnects.' },
           },
@@ -390,7 +567,11 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
           properties: {
             channel: ref('Channel'),
             members: { type: 'array', items: ref('PresenceMember') },
-            connections: { type: 'integer', minimum: 0, description: 'Open streams on the channel, those without a user included.' },
+            connections: {
+              type: 'integer',
+              minimum: 0,
+              description: 'Open streams on the channel, those without a user included.',
+            },
           },
           required: ['channel', 'members', 'connections'],
         },
@@ -401,7 +582,11 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
               type: 'array',
               items: {
                 type: 'object',
-                properties: { channel: ref('Channel'), connections: { type: 'integer', minimum: 1 }, users: { type: 'integer', minimum: 0 } },
+                properties: {
+                  channel: ref('Channel'),
+                  connections: { type: 'integer', minimum: 1 },
+                  users: { type: 'integer', minimum: 0 },
+                },
                 required: ['channel', 'connections', 'users'],
               },
             },
@@ -411,7 +596,12 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
         },
         PublishRequest: {
           type: 'object',
-          properties: { channel: ref('Channel'), event: ref('EventName'), data: ref('Data'), idempotencyKey: ref('IdempotencyKey') },
+          properties: {
+            channel: ref('Channel'),
+            event: ref('EventName'),
+            data: ref('Data'),
+            idempotencyKey: ref('IdempotencyKey'),
+          },
           required: ['channel', 'event', 'data'],
           examples: [{ channel: 'orders', event: 'order.created', data: { orderId: 'abc123', total: 4999 } }],
         },
@@ -420,7 +610,11 @@ export function openApiDocument(limits: OpenApiLimits): { [key: string]: Json } 
           properties: {
             messageId: { type: 'string', format: 'uuid' },
             eventId: { type: 'string', description: 'The SSE id of the event: `<position>/<channel>`.' },
-            delivered: { type: 'integer', minimum: 0, description: 'Streams that received it at publish time, on every node.' },
+            delivered: {
+              type: 'integer',
+              minimum: 0,
+              description: 'Streams that received it at publish time, on every node.',
+            },
             creditsUsed: { const: 0 },
             duplicate: { type: 'boolean', description: 'True when the idempotency key was seen before.' },
           },

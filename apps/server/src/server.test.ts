@@ -28,7 +28,9 @@ describe('startServer', () => {
         headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-    const { token } = (await (await post('/push/tokens', { channels: ['room'], userId: 'ada', presence: true })).json()) as { token: string };
+    const { token } = (await (
+      await post('/push/tokens', { channels: ['room'], userId: 'ada', presence: true })
+    ).json()) as { token: string };
     const abort = new AbortController();
     const res = await fetch(`${server.url}/push/stream?token=${encodeURIComponent(token)}`, { signal: abort.signal });
     expect(res.status).toBe(200);
@@ -37,7 +39,8 @@ describe('startServer', () => {
     while (!text.includes('event: presence.sync')) text += new TextDecoder().decode((await reader.read()).value);
 
     expect(await (await post('/push/revoke', { userId: 'ada' })).json()).toEqual({ revoked: 1 });
-    for (let i = 0; i < 200 && !events.some((e) => e.type === 'presence.leave'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && !events.some((e) => e.type === 'presence.leave'); i++)
+      await new Promise((r) => setTimeout(r, 10));
     abort.abort();
     const seen = events.map((e) => [e.type, e.tenant, e.channel, e.userId]);
     expect(seen).toContainEqual(['channel.occupied', 'acme', 'room', undefined]);

@@ -55,8 +55,12 @@ export async function createInProcessServer(
       maxChannels: config.maxChannelsPerToken,
     }),
   };
-  return { deps, app: createApp(deps), close: () => {
+  return {
+    deps,
+    app: createApp(deps),
+    close: () => {
       hub.closeAll();
       presence.close();
-    } };
+    },
+  };
 }

@@ -15,11 +15,17 @@ export const MAX_USER_INFO_BYTES = 1024;
 export function checkUserInfo(value: unknown): Record<string, unknown> | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    fail('INVALID_USER_INFO', `"userInfo" must be a JSON object such as {"name":"Ada"} (got ${Array.isArray(value) ? 'an array' : typeof value}).`);
+    fail(
+      'INVALID_USER_INFO',
+      `"userInfo" must be a JSON object such as {"name":"Ada"} (got ${Array.isArray(value) ? 'an array' : typeof value}).`,
+    );
   }
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
   if (bytes > MAX_USER_INFO_BYTES) {
-    fail('INVALID_USER_INFO', `"userInfo" must be at most ${MAX_USER_INFO_BYTES} bytes of JSON (got ${bytes}); keep it to what other members display.`);
+    fail(
+      'INVALID_USER_INFO',
+      `"userInfo" must be at most ${MAX_USER_INFO_BYTES} bytes of JSON (got ${bytes}); keep it to what other members display.`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -80,7 +86,12 @@ export function checkPayload(
  * const input = checkPublish(asObject(doc.value), doc.source(['data']), 64 * 1024)
  * ```
  */
-export function checkPublish(body: Record<string, unknown>, dataSource: string | undefined, maxPayloadBytes: number, headerKey?: string): PublishInput {
+export function checkPublish(
+  body: Record<string, unknown>,
+  dataSource: string | undefined,
+  maxPayloadBytes: number,
+  headerKey?: string,
+): PublishInput {
   const channel = checkChannel(body.channel);
   const event = checkEventName(body.event);
   return { channel, event, ...checkPayload(body, dataSource, maxPayloadBytes, headerKey) };

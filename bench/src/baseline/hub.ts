@@ -78,7 +78,9 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
   const historySize = options.historySize ?? 100_000;
   const secret = Buffer.from(options.signingSecret, 'utf8');
   const tenants = new Map<string, Tenant>();
-  const joined = options.fanout ? undefined : createJoinedFanout(options.maxBufferedBytes ?? 1024 * 1024, options.heartbeatMs ?? 15_000);
+  const joined = options.fanout
+    ? undefined
+    : createJoinedFanout(options.maxBufferedBytes ?? 1024 * 1024, options.heartbeatMs ?? 15_000);
   const fanout = options.fanout ?? (joined as JoinedFanout);
 
   const tenantOf = (id: string): Tenant => {
@@ -144,7 +146,12 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
     });
   };
 
-  const publish = (tenantId: string, channel: string, event: string, data: unknown): { eventId: string; delivered: number } => {
+  const publish = (
+    tenantId: string,
+    channel: string,
+    event: string,
+    data: unknown,
+  ): { eventId: string; delivered: number } => {
     const t = tenantOf(tenantId);
     const now = Date.now();
     if (now > t.lastMs) {
@@ -199,11 +206,18 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
       first = parts.join('');
     }
     void fanout
-      .subscribe(req, res, claims.chs.map((name) => `${claims.tid}\0${name}`), first)
+      .subscribe(
+        req,
+        res,
+        claims.chs.map((name) => `${claims.tid}\0${name}`),
+        first,
+      )
       .catch(() => res.destroy());
     const expiry = setTimeout(
       () => {
-        res.end(`event: expired\ndata: ${JSON.stringify({ reason: 'token_expired', expiredAt: new Date(claims.exp * 1000).toISOString() })}\n\n`);
+        res.end(
+          `event: expired\ndata: ${JSON.stringify({ reason: 'token_expired', expiredAt: new Date(claims.exp * 1000).toISOString() })}\n\n`,
+        );
       },
       Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1),
     );
@@ -231,7 +245,14 @@ export function createBaselineHub(options: BaselineHubOptions): http.Server {
           if (!Array.isArray(body.channels) || !body.channels.every((c) => typeof c === 'string')) return bad();
           const iat = Math.floor(Date.now() / 1000);
           const exp = iat + (typeof body.ttlSeconds === 'number' ? body.ttlSeconds : 3600);
-          const claims: Record<string, unknown> = { tid: tenant, chs: body.channels, iat, exp, iss: 'cast', aud: 'cast:stream' };
+          const claims: Record<string, unknown> = {
+            tid: tenant,
+            chs: body.channels,
+            iat,
+            exp,
+            iss: 'cast',
+            aud: 'cast:stream',
+          };
           if (typeof body.userId === 'string') claims.sub = body.userId;
           json(res, { token: sign(claims), expiresAt: new Date(exp * 1000).toISOString(), channels: body.channels });
         },
@@ -326,7 +347,11 @@ function createJoinedFanout(maxBuffered: number, heartbeatMs: number): JoinedFan
   return {
     name: 'baseline',
     async subscribe(_req, res, keys, first) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
       res.socket?.setNoDelay(true);
       res.write(first);
       const subscribed: Channel[] = [];

@@ -122,7 +122,13 @@ async function throughput(cmd: ThroughputCommand): Promise<RequestReply> {
       const raw =
         cmd.kind === 'publish'
           ? buildRequest('POST', '/push/publish', url.host, headers, publishBody(cmd, seq++))
-          : buildRequest('POST', '/push/tokens', url.host, headers, `{"channels":["${cmd.channel}"],"userId":"u${user++}"}`);
+          : buildRequest(
+              'POST',
+              '/push/tokens',
+              url.host,
+              headers,
+              `{"channels":["${cmd.channel}"],"userId":"u${user++}"}`,
+            );
       await sendOne(conn, raw, t);
       if (!conn.idle) return; // the connection failed: stop this lane, the failure is counted
     }

@@ -7,7 +7,12 @@ type Copy = { id?: string; event?: string; data?: string; dataLines: number };
 function collect(chunks: string[]): Copy[] {
   const out: Copy[] = [];
   const scanner = createSseScanner((f: ScannedFrame) => {
-    out.push({ id: frameField(f, 'id'), event: frameField(f, 'event'), data: frameField(f, 'data'), dataLines: f.dataLines });
+    out.push({
+      id: frameField(f, 'id'),
+      event: frameField(f, 'event'),
+      data: frameField(f, 'data'),
+      dataLines: f.dataLines,
+    });
   });
   for (const c of chunks) scanner.feed(c);
   return out;
@@ -77,6 +82,7 @@ describe('readPosition', () => {
 
   it('rejects ids that are not positions', () => {
     const p = { ms: 0, seq: 0 };
-    for (const bad of ['', 'abc', '5', '5-', '-5', '5-x', '5-1x']) expect(readPosition(bad, 0, bad.length, p)).toBe(false);
+    for (const bad of ['', 'abc', '5', '5-', '-5', '5-x', '5-1x'])
+      expect(readPosition(bad, 0, bad.length, p)).toBe(false);
   });
 });

@@ -189,7 +189,7 @@ export function readPosition(text: string, start: number, end: number, out: Pars
     seq = seq * 10 + c;
     digits++;
   }
-  if (digits === 0 || (i < end && text.charCodeAt(i) !== 47 /* / */)) return false;
+  if (digits === 0 || (i < end && text.charCodeAt(i) !== 47) /* / */) return false;
   out.ms = ms;
   out.seq = seq;
   return true;

@@ -145,7 +145,11 @@ function connectOne(
     const onGone = (e?: Error): void => {
       if (c.alive && !c.closing) dropped++;
       c.alive = false;
-      settle({ ok: false, error: e?.message ?? (status && status !== 200 ? `${status} ${errorBody.slice(0, 200)}` : 'closed before connected') });
+      settle({
+        ok: false,
+        error:
+          e?.message ?? (status && status !== 200 ? `${status} ${errorBody.slice(0, 200)}` : 'closed before connected'),
+      });
     };
     socket.on('error', onGone);
     socket.on('close', () => onGone());

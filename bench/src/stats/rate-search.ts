@@ -68,7 +68,15 @@ export function createRateSearch(options: RateSearchOptions): RateSearch {
   const min = options.min ?? 1;
   const max = options.max ?? Number.POSITIVE_INFINITY;
   const patience = options.patience ?? 1;
-  if (!(options.start > 0) || !(factor > 1) || !(min > 0) || !(max >= min) || refine < 0 || maxSteps < 1 || patience < 1) {
+  if (
+    !(options.start > 0) ||
+    !(factor > 1) ||
+    !(min > 0) ||
+    !(max >= min) ||
+    refine < 0 ||
+    maxSteps < 1 ||
+    patience < 1
+  ) {
     throw new RangeError('createRateSearch: start, min > 0, max >= min, factor > 1, refine >= 0, maxSteps >= 1.');
   }
   const history: RateStep[] = [];

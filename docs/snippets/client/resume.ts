@@ -8,7 +8,12 @@ export interface Store {
 }
 
 /** Resumes from a saved id and refetches when the server could not replay. */
-export function resumable(castUrl: string, token: () => Promise<string>, storage: Store, refetch: () => void): Realtime {
+export function resumable(
+  castUrl: string,
+  token: () => Promise<string>,
+  storage: Store,
+  refetch: () => void,
+): Realtime {
   // #region resume
   const saved = storage.getItem('cast:lastEventId') ?? undefined;
   const realtime = createRealtime({ url: castUrl, token, lastEventId: saved });

@@ -47,10 +47,7 @@ export async function publishOnce(cast: CastServer<Events>) {
 export async function publishCarefully(cast: CastServer<Events>, channel: string) {
   // #region errors
   try {
-    await cast.publish(
-      { channel, event: 'notification', data: { message: 'Hello' } },
-      { timeoutMs: 2000 },
-    );
+    await cast.publish({ channel, event: 'notification', data: { message: 'Hello' } }, { timeoutMs: 2000 });
   } catch (err) {
     if (!isCastError(err)) throw err;
     if (err.code === 'INVALID_CHANNEL') return 'fix the channel name';

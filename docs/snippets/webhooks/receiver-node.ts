@@ -49,5 +49,7 @@ export const server = createServer((req, res) => {
 });
 
 server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
-  console.log(`Receiving Cast webhooks on http://127.0.0.1:${(server.address() as { port: number }).port}/cast-webhooks`);
+  console.log(
+    `Receiving Cast webhooks on http://127.0.0.1:${(server.address() as { port: number }).port}/cast-webhooks`,
+  );
 });

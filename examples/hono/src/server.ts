@@ -101,7 +101,12 @@ app.onError((err, c) => {
   return c.json({ error: { code: 'INTERNAL', message: 'Something failed.' } }, 500);
 });
 
-const server = serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 3000), hostname: process.env.HOST ?? '127.0.0.1' }, (info) => {
-  console.log(`Example listening on http://${info.address}:${info.port} (Cast server: ${baseUrl}; set CAST_URL to use another)`);
-});
+const server = serve(
+  { fetch: app.fetch, port: Number(process.env.PORT ?? 3000), hostname: process.env.HOST ?? '127.0.0.1' },
+  (info) => {
+    console.log(
+      `Example listening on http://${info.address}:${info.port} (Cast server: ${baseUrl}; set CAST_URL to use another)`,
+    );
+  },
+);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => server.close(() => process.exit(0)));

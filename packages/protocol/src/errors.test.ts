@@ -20,12 +20,24 @@ describe('the error table', () => {
       RATE_LIMITED: 429,
       UNAVAILABLE: 503,
     };
-    for (const [code, status] of Object.entries(expected)) expect(ERROR_CODES[code as keyof typeof ERROR_CODES].status, code).toBe(status);
+    for (const [code, status] of Object.entries(expected))
+      expect(ERROR_CODES[code as keyof typeof ERROR_CODES].status, code).toBe(status);
   });
 
   it('marks only transient failures retryable', () => {
-    const retryable = Object.entries(ERROR_CODES).filter(([, e]) => e.retryable).map(([c]) => c).sort();
-    expect(retryable).toEqual(['INTERNAL', 'NETWORK_ERROR', 'RATE_LIMITED', 'STREAM_INTERRUPTED', 'TIMEOUT', 'TOKEN_PROVIDER_FAILED', 'UNAVAILABLE']);
+    const retryable = Object.entries(ERROR_CODES)
+      .filter(([, e]) => e.retryable)
+      .map(([c]) => c)
+      .sort();
+    expect(retryable).toEqual([
+      'INTERNAL',
+      'NETWORK_ERROR',
+      'RATE_LIMITED',
+      'STREAM_INTERRUPTED',
+      'TIMEOUT',
+      'TOKEN_PROVIDER_FAILED',
+      'UNAVAILABLE',
+    ]);
   });
 
   it('uses SCREAMING_SNAKE codes', () => {
@@ -74,10 +86,30 @@ describe('errorFromResponse', () => {
   });
 
   it('maps a bare status to the general code the table lists first for it', () => {
-    const general = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 408: 'TIMEOUT', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
+    const general = {
+      400: 'BAD_REQUEST',
+      401: 'UNAUTHORIZED',
+      403: 'FORBIDDEN',
+      404: 'NOT_FOUND',
+      405: 'METHOD_NOT_ALLOWED',
+      408: 'TIMEOUT',
+      413: 'PAYLOAD_TOO_LARGE',
+      415: 'UNSUPPORTED_MEDIA_TYPE',
+      429: 'RATE_LIMITED',
+      500: 'INTERNAL',
+      503: 'UNAVAILABLE',
+    };
     for (const [status, code] of Object.entries(general)) expect(codeForStatus(Number(status)), status).toBe(code);
     // A proxy's answers the table has a code for keep it, not BAD_REQUEST.
-    expect([codeForStatus(409), codeForStatus(414), codeForStatus(431)]).toEqual(['IDEMPOTENCY_KEY_REUSED', 'URI_TOO_LONG', 'HEADERS_TOO_LARGE']);
-    expect([codeForStatus(504), codeForStatus(599), codeForStatus(0)]).toEqual(['UNAVAILABLE', 'INTERNAL', 'BAD_REQUEST']);
+    expect([codeForStatus(409), codeForStatus(414), codeForStatus(431)]).toEqual([
+      'IDEMPOTENCY_KEY_REUSED',
+      'URI_TOO_LONG',
+      'HEADERS_TOO_LARGE',
+    ]);
+    expect([codeForStatus(504), codeForStatus(599), codeForStatus(0)]).toEqual([
+      'UNAVAILABLE',
+      'INTERNAL',
+      'BAD_REQUEST',
+    ]);
   });
 });

@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { comparePositions, formatPosition, formatWireId, parsePosition, parseWireId } from './event-id.js';
 
-const posArb = fc.record({ ms: fc.integer({ min: 0, max: 999_999_999_999_999 }), seq: fc.integer({ min: 0, max: 999_999 }) });
+const posArb = fc.record({
+  ms: fc.integer({ min: 0, max: 999_999_999_999_999 }),
+  seq: fc.integer({ min: 0, max: 999_999 }),
+});
 const channelArb = fc.string({ unit: fc.constantFrom(...'abcxyz019_-.:@=+'), minLength: 1, maxLength: 30 });
 
 describe('positions', () => {

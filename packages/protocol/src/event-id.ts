@@ -96,9 +96,7 @@ export function formatWireId(position: string, channel: string): string {
  * parseWireId('5-0/orders') // { position: '5-0', ms: 5, seq: 0, channel: 'orders' }
  * ```
  */
-export function parseWireId(
-  value: string,
-):
+export function parseWireId(value: string):
   | {
       /** The position `<ms>-<seq>`. */
       position: string;

@@ -6,14 +6,7 @@
  * @packageDocumentation
  * @module @cast/protocol
  */
-export {
-  ERROR_CODES,
-  CastError,
-  isCastError,
-  isErrorCode,
-  codeForStatus,
-  errorFromResponse,
-} from './errors.js';
+export { ERROR_CODES, CastError, isCastError, isErrorCode, codeForStatus, errorFromResponse } from './errors.js';
 export type { CastErrorCode, CastErrorOptions, ErrorBody } from './errors.js';
 export {
   CHANNEL_PATTERN,
@@ -44,13 +37,7 @@ export { matchesPattern, createMatcher, parsePatternList } from './wildcard.js';
 export type { EventMatcher } from './wildcard.js';
 export { encodeFrame, encodeComment } from './sse.js';
 export type { SseFrame } from './sse.js';
-export {
-  parsePosition,
-  formatPosition,
-  comparePositions,
-  formatWireId,
-  parseWireId,
-} from './event-id.js';
+export { parsePosition, formatPosition, comparePositions, formatWireId, parseWireId } from './event-id.js';
 export type { EventPosition } from './event-id.js';
 export { TOKEN_ISSUER, TOKEN_AUDIENCE, DEFAULTS, WEBHOOK_EVENT_TYPES, WEBHOOK_SIGNATURE_HEADER } from './types.js';
 export type {

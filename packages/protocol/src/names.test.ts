@@ -23,7 +23,14 @@ const eventArb = fc
 
 describe('channel names', () => {
   it('accepts the channel patterns the seed uses', () => {
-    for (const ch of ['orders', 'notifications', 'user:user_123', 'order:abc123', 'session:3fa85f64-5717-4562-b3fc-2c963f66afa6', 'announcements']) {
+    for (const ch of [
+      'orders',
+      'notifications',
+      'user:user_123',
+      'order:abc123',
+      'session:3fa85f64-5717-4562-b3fc-2c963f66afa6',
+      'announcements',
+    ]) {
       expect(isValidChannel(ch), ch).toBe(true);
     }
   });
@@ -35,9 +42,14 @@ describe('channel names', () => {
   it('refuses any string holding a character outside the grammar', () => {
     const bad = fc.string({ minLength: 1, maxLength: 1 }).filter((c) => !CHANNEL_CHARS.includes(c));
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom(...CHANNEL_CHARS), maxLength: 60 }), bad, fc.string({ unit: fc.constantFrom(...CHANNEL_CHARS), maxLength: 60 }), (a, c, b) => {
-        expect(isValidChannel(a + c + b)).toBe(false);
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom(...CHANNEL_CHARS), maxLength: 60 }),
+        bad,
+        fc.string({ unit: fc.constantFrom(...CHANNEL_CHARS), maxLength: 60 }),
+        (a, c, b) => {
+          expect(isValidChannel(a + c + b)).toBe(false);
+        },
+      ),
     );
   });
 
@@ -56,7 +68,15 @@ describe('channel names', () => {
 
 describe('event names', () => {
   it('accepts names such as order.created and status.changed', () => {
-    for (const e of ['order.created', 'notification', 'status.changed', 'ticket.comment.added', 'a', 'x:y', '_private']) {
+    for (const e of [
+      'order.created',
+      'notification',
+      'status.changed',
+      'ticket.comment.added',
+      'a',
+      'x:y',
+      '_private',
+    ]) {
       expect(isValidEventName(e), e).toBe(true);
     }
   });
@@ -67,9 +87,14 @@ describe('event names', () => {
 
   it('never accepts a name holding CR, LF or NUL anywhere', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 60 }), fc.constantFrom('\r', '\n', '\r\n', '\0'), fc.string({ maxLength: 60 }), (a, brk, b) => {
-        expect(isValidEventName(a + brk + b)).toBe(false);
-      }),
+      fc.property(
+        fc.string({ maxLength: 60 }),
+        fc.constantFrom('\r', '\n', '\r\n', '\0'),
+        fc.string({ maxLength: 60 }),
+        (a, brk, b) => {
+          expect(isValidEventName(a + brk + b)).toBe(false);
+        },
+      ),
     );
   });
 
@@ -81,9 +106,20 @@ describe('event names', () => {
   });
 
   it('marks exactly the names the server sends itself as reserved', () => {
-    expect([...RESERVED_EVENT_NAMES].sort()).toEqual(['connected', 'disconnected', 'error', 'expired', 'presence.join', 'presence.leave', 'presence.sync', 'revoked']);
+    expect([...RESERVED_EVENT_NAMES].sort()).toEqual([
+      'connected',
+      'disconnected',
+      'error',
+      'expired',
+      'presence.join',
+      'presence.leave',
+      'presence.sync',
+      'revoked',
+    ]);
     for (const n of RESERVED_EVENT_NAMES) expect(isReservedEventName(n)).toBe(true);
-    fc.assert(fc.property(eventArb, (e) => isReservedEventName(e) === (RESERVED_EVENT_NAMES as readonly string[]).includes(e)));
+    fc.assert(
+      fc.property(eventArb, (e) => isReservedEventName(e) === (RESERVED_EVENT_NAMES as readonly string[]).includes(e)),
+    );
     expect(isReservedEventName('Connected')).toBe(false);
   });
 });

@@ -3,7 +3,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeComment, encodeFrame } from './sse.js';
 
-function parseAll(text: string, chunks: number[] = []): { events: EventSourceMessage[]; comments: string[]; retries: number[] } {
+function parseAll(
+  text: string,
+  chunks: number[] = [],
+): { events: EventSourceMessage[]; comments: string[]; retries: number[] } {
   const events: EventSourceMessage[] = [];
   const comments: string[] = [];
   const retries: number[] = [];
@@ -24,7 +27,9 @@ function parseAll(text: string, chunks: number[] = []): { events: EventSourceMes
 }
 
 const idArb = fc.string({ maxLength: 40 }).filter((s) => !/[\r\n\0]/.test(s) && s.trim() === s && s !== '');
-const eventArb = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !/[\r\n]/.test(s) && s.trim() === s && s !== '');
+const eventArb = fc
+  .string({ minLength: 1, maxLength: 40 })
+  .filter((s) => !/[\r\n]/.test(s) && s.trim() === s && s !== '');
 const jsonArb = fc.jsonValue().map((v) => JSON.stringify(v));
 
 describe('encodeFrame', () => {
@@ -39,14 +44,20 @@ describe('encodeFrame', () => {
 
   it('round-trips any JSON payload, id and event name through eventsource-parser, whatever the chunking', () => {
     fc.assert(
-      fc.property(idArb, eventArb, jsonArb, fc.array(fc.integer({ min: 1, max: 20 }), { maxLength: 10 }), (id, event, data, chunks) => {
-        const text = encodeFrame({ id, event, data });
-        expect(text.includes('\r')).toBe(false);
-        // JSON is one line: exactly one data: line, as simple split-on-blank-line readers need.
-        expect(text.split('\n').filter((l) => l.startsWith('data:'))).toHaveLength(1);
-        const { events } = parseAll(text, chunks);
-        expect(events).toEqual([{ id, event, data }]);
-      }),
+      fc.property(
+        idArb,
+        eventArb,
+        jsonArb,
+        fc.array(fc.integer({ min: 1, max: 20 }), { maxLength: 10 }),
+        (id, event, data, chunks) => {
+          const text = encodeFrame({ id, event, data });
+          expect(text.includes('\r')).toBe(false);
+          // JSON is one line: exactly one data: line, as simple split-on-blank-line readers need.
+          expect(text.split('\n').filter((l) => l.startsWith('data:'))).toHaveLength(1);
+          const { events } = parseAll(text, chunks);
+          expect(events).toEqual([{ id, event, data }]);
+        },
+      ),
     );
   });
 
@@ -63,11 +74,18 @@ describe('encodeFrame', () => {
 
   it('splits multi-line data into data: lines that the parser joins back with LF', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ maxLength: 10 }).filter((s) => !/[\r\n]/.test(s)), { minLength: 1, maxLength: 5 }), fc.constantFrom('\n', '\r\n', '\r'), (lines, brk) => {
-        const { events } = parseAll(encodeFrame({ data: lines.join(brk) }));
-        if (lines.join('') === '' && lines.length === 1) return; // an empty single data line is still an event with ""
-        expect(events[0]?.data).toBe(lines.join('\n'));
-      }),
+      fc.property(
+        fc.array(
+          fc.string({ maxLength: 10 }).filter((s) => !/[\r\n]/.test(s)),
+          { minLength: 1, maxLength: 5 },
+        ),
+        fc.constantFrom('\n', '\r\n', '\r'),
+        (lines, brk) => {
+          const { events } = parseAll(encodeFrame({ data: lines.join(brk) }));
+          if (lines.join('') === '' && lines.length === 1) return; // an empty single data line is still an event with ""
+          expect(events[0]?.data).toBe(lines.join('\n'));
+        },
+      ),
     );
   });
 
@@ -77,10 +95,15 @@ describe('encodeFrame', () => {
 
   it('refuses line breaks in id or event and a bad retry, so no field can be injected', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 10 }), fc.constantFrom('\r', '\n', '\r\n'), fc.string({ maxLength: 10 }), (a, brk, b) => {
-        expect(() => encodeFrame({ event: `${a}${brk}${b}`, data: '{}' })).toThrow(TypeError);
-        expect(() => encodeFrame({ id: `${a}${brk}${b}`, data: '{}' })).toThrow(TypeError);
-      }),
+      fc.property(
+        fc.string({ maxLength: 10 }),
+        fc.constantFrom('\r', '\n', '\r\n'),
+        fc.string({ maxLength: 10 }),
+        (a, brk, b) => {
+          expect(() => encodeFrame({ event: `${a}${brk}${b}`, data: '{}' })).toThrow(TypeError);
+          expect(() => encodeFrame({ id: `${a}${brk}${b}`, data: '{}' })).toThrow(TypeError);
+        },
+      ),
     );
     expect(() => encodeFrame({ id: 'a\0b' })).toThrow(TypeError);
     expect(() => encodeFrame({ retry: -1 })).toThrow(TypeError);

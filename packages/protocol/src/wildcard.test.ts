@@ -2,7 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMatcher, matchesPattern, parsePatternList } from './wildcard.js';
 
-const segment = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789_'), minLength: 1, maxLength: 8 });
+const segment = fc.string({
+  unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789_'),
+  minLength: 1,
+  maxLength: 8,
+});
 const nameArb = fc.array(segment, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('.'));
 const patternArb = fc.oneof(
   fc.constant('*'),
@@ -70,8 +74,10 @@ describe('parsePatternList', () => {
   });
 
   it('round-trips any list of patterns joined by commas', () => {
-    fc.assert(fc.property(fc.array(patternArb, { maxLength: 6 }), (ps) => {
-      expect(parsePatternList(ps.join(','))).toEqual(ps);
-    }));
+    fc.assert(
+      fc.property(fc.array(patternArb, { maxLength: 6 }), (ps) => {
+        expect(parsePatternList(ps.join(','))).toEqual(ps);
+      }),
+    );
   });
 });

@@ -48,7 +48,11 @@ export function useConnectionState(): ConnectionState {
     (onChange: () => void) => (realtime ? realtime.onStateChange(onChange) : () => {}),
     [realtime],
   );
-  return useSyncExternalStore(subscribe, () => realtime?.state ?? 'disconnected', () => 'disconnected');
+  return useSyncExternalStore(
+    subscribe,
+    () => realtime?.state ?? 'disconnected',
+    () => 'disconnected',
+  );
 }
 
 const NOBODY: readonly PresenceMember[] = Object.freeze([]);
@@ -70,5 +74,9 @@ export function usePresence(channel: string): readonly PresenceMember[] {
   const realtime = useRealtime();
   const view = realtime?.presence(channel);
   const subscribe = useCallback((onChange: () => void) => (view ? view.onChange(onChange) : () => {}), [view]);
-  return useSyncExternalStore(subscribe, () => view?.members ?? NOBODY, () => NOBODY);
+  return useSyncExternalStore(
+    subscribe,
+    () => view?.members ?? NOBODY,
+    () => NOBODY,
+  );
 }

@@ -68,7 +68,9 @@ const DESTROY_DELAY_MS = 0;
 export function RealtimeProvider(props: RealtimeProviderProps) {
   const { client: given, options, create = createRealtime<RegisteredEvents>, children } = props;
   const [created, setCreated] = useState<Realtime<RegisteredEvents> | null>(null);
-  const owned = useRef<{ client: Realtime<RegisteredEvents>; timer: ReturnType<typeof setTimeout> | undefined } | null>(null);
+  const owned = useRef<{ client: Realtime<RegisteredEvents>; timer: ReturnType<typeof setTimeout> | undefined } | null>(
+    null,
+  );
   const settings = useRef({ options, create });
 
   useEffect(() => {
@@ -108,6 +110,7 @@ export function RealtimeProvider(props: RealtimeProviderProps) {
  */
 export function useRealtime(): Realtime<RegisteredEvents> | null {
   const client = useContext(RealtimeContext);
-  if (client === undefined) throw new Error('useRealtime and the Cast hooks need a <RealtimeProvider> above the component.');
+  if (client === undefined)
+    throw new Error('useRealtime and the Cast hooks need a <RealtimeProvider> above the component.');
   return client;
 }

@@ -51,7 +51,8 @@ function createServer() {
 }
 
 const connected = 'event: connected\ndata: {"channels":["orders","room:1"]}\n\n';
-const frame = (id: string, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+const frame = (id: string, event: string, data: unknown) =>
+  `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 const tick = () => act(() => new Promise((r) => setTimeout(r, 10)));
 
 afterEach(() => {
@@ -67,7 +68,9 @@ describe('<RealtimeProvider options>', () => {
     function State() {
       return createElement('p', { 'data-testid': 'state' }, useConnectionState());
     }
-    const view = render(createElement(StrictMode, null, createElement(RealtimeProvider, { options, create }, createElement(State))));
+    const view = render(
+      createElement(StrictMode, null, createElement(RealtimeProvider, { options, create }, createElement(State))),
+    );
     await tick();
     expect(create).toHaveBeenCalledTimes(1);
     expect(server.signals).toHaveLength(1);
@@ -139,10 +142,13 @@ describe('hooks with <RealtimeProvider client>', () => {
   it('useRealtimeEvent resubscribes when the pattern changes', async () => {
     const { server, client, wrapper } = setup();
     const seen: string[] = [];
-    const hook = renderHook(({ pattern }: { pattern: string }) => useRealtimeEvent(pattern, (e) => void seen.push(e.type)), {
-      wrapper,
-      initialProps: { pattern: 'order.created' },
-    });
+    const hook = renderHook(
+      ({ pattern }: { pattern: string }) => useRealtimeEvent(pattern, (e) => void seen.push(e.type)),
+      {
+        wrapper,
+        initialProps: { pattern: 'order.created' },
+      },
+    );
     await tick();
     await server.send(connected);
     await server.send(frame('1-0/orders', 'order.created', { id: 'a', total: 1 }));
@@ -171,9 +177,16 @@ describe('hooks with <RealtimeProvider client>', () => {
     expect(first).toEqual([]);
     await tick();
     await server.send(connected);
-    await server.send(frame('1-0/room:1', 'presence.sync', { channel: 'room:1', members: [{ userId: 'ada', userInfo: null, connections: 1 }] }));
+    await server.send(
+      frame('1-0/room:1', 'presence.sync', {
+        channel: 'room:1',
+        members: [{ userId: 'ada', userInfo: null, connections: 1 }],
+      }),
+    );
     expect(hook.result.current.map((m) => m.userId)).toEqual(['ada']);
-    await server.send(frame('1-1/room:1', 'presence.join', { channel: 'room:1', userId: 'bob', userInfo: { name: 'Bob' } }));
+    await server.send(
+      frame('1-1/room:1', 'presence.join', { channel: 'room:1', userId: 'bob', userInfo: { name: 'Bob' } }),
+    );
     await server.send(frame('1-2/room:1', 'presence.leave', { channel: 'room:1', userId: 'ada', userInfo: null }));
     expect(hook.result.current).toEqual([{ userId: 'bob', userInfo: { name: 'Bob' }, connections: 1 }]);
     client.destroy();

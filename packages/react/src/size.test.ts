@@ -14,7 +14,11 @@ const BUDGET = { bindings: 700, withClient: 5_570 } as const;
 
 async function minified(external: string[]): Promise<Uint8Array> {
   const result = await build({
-    stdin: { contents: `export * from './index.ts';`, resolveDir: new URL('.', import.meta.url).pathname, loader: 'ts' },
+    stdin: {
+      contents: `export * from './index.ts';`,
+      resolveDir: new URL('.', import.meta.url).pathname,
+      loader: 'ts',
+    },
     bundle: true,
     minify: true,
     format: 'esm',

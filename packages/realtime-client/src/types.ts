@@ -199,7 +199,9 @@ export type EventFor<Events extends EventMap, P extends string> = [MatchingNames
   ? RealtimeEvent<string, unknown>
   : DistributeEvents<Events, MatchingNames<Events, P>>;
 
-type DistributeEvents<Events extends EventMap, K> = K extends keyof Events & string ? RealtimeEvent<K, Events[K]> : never;
+type DistributeEvents<Events extends EventMap, K> = K extends keyof Events & string
+  ? RealtimeEvent<K, Events[K]>
+  : never;
 
 /**
  * A live, read-only view of one channel's members, kept from the stream's

@@ -17,7 +17,12 @@ afterEach(() => {
 });
 afterAll(() => server.close());
 
-const published = { messageId: '3fa85f64-5717-4562-b3fc-2c963f66afa6', eventId: '1-0/orders', delivered: 2, creditsUsed: 0 };
+const published = {
+  messageId: '3fa85f64-5717-4562-b3fc-2c963f66afa6',
+  eventId: '1-0/orders',
+  delivered: 2,
+  creditsUsed: 0,
+};
 
 function client(options: ConstructorParameters<typeof CastServer>[0] = {}): CastServer {
   return new CastServer({ apiKey: 'sk_test', baseUrl: BASE_URL, ...options });
@@ -136,7 +141,9 @@ describe('error answers', () => {
   });
 
   it('a bare proxy error without a Cast body maps by status', async () => {
-    server.use(http.post(`${BASE_URL}/push/publish`, () => new HttpResponse('<html>bad gateway</html>', { status: 502 })));
+    server.use(
+      http.post(`${BASE_URL}/push/publish`, () => new HttpResponse('<html>bad gateway</html>', { status: 502 })),
+    );
     const error = await client({ retries: 0 })
       .publish({ channel: 'orders', event: 'order.created', data: {} })
       .catch((e: unknown) => e);
@@ -181,7 +188,9 @@ describe('retries', () => {
     server.use(
       http.post(`${BASE_URL}/push/publish`, () => {
         calls += 1;
-        return calls === 1 ? HttpResponse.json(errorBody('UNAVAILABLE'), { status: 503 }) : HttpResponse.json(published);
+        return calls === 1
+          ? HttpResponse.json(errorBody('UNAVAILABLE'), { status: 503 })
+          : HttpResponse.json(published);
       }),
     );
     await expect(client().publish({ channel: 'orders', event: 'order.created', data: {} })).resolves.toEqual(published);

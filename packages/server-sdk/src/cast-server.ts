@@ -28,12 +28,7 @@ import type {
   RevokeRequest,
   SessionsQuery,
 } from './types.js';
-import {
-  checkDisconnectRequest,
-  checkPublishRequest,
-  checkRevokeRequest,
-  checkTokenRequest,
-} from './validate.js';
+import { checkDisconnectRequest, checkPublishRequest, checkRevokeRequest, checkTokenRequest } from './validate.js';
 
 /**
  * Stream tokens: issued by the server (`create`) or minted locally (`sign`).
@@ -268,7 +263,11 @@ export class CastServer<Events extends EventMap = EventMap> {
         }),
       revoke: async (request, callOptions) => {
         const body = checkRevokeRequest(request);
-        const answer = await send<RevokeResponse>(this.#transport, { method: 'POST', path: '/push/revoke', body }, callOptions);
+        const answer = await send<RevokeResponse>(
+          this.#transport,
+          { method: 'POST', path: '/push/revoke', body },
+          callOptions,
+        );
         checkCount(answer, 'revoked', '/push/revoke');
         return answer;
       },
@@ -291,15 +290,20 @@ export class CastServer<Events extends EventMap = EventMap> {
 
     const listChannels = async (query: ChannelsQuery = {}, callOptions?: RequestOptions): Promise<ChannelsResponse> => {
       const { prefix, cursor } = query ?? {};
-      if (prefix !== undefined && typeof prefix !== 'string') throw new CastError('BAD_REQUEST', 'prefix must be a string.');
-      if (cursor !== undefined && typeof cursor !== 'string') throw new CastError('BAD_REQUEST', 'cursor must be a string.');
+      if (prefix !== undefined && typeof prefix !== 'string')
+        throw new CastError('BAD_REQUEST', 'prefix must be a string.');
+      if (cursor !== undefined && typeof cursor !== 'string')
+        throw new CastError('BAD_REQUEST', 'cursor must be a string.');
       const answer = await send<ChannelsResponse>(
         this.#transport,
         { method: 'GET', path: '/push/channels', query: { prefix, cursor } },
         callOptions,
       );
       if (!Array.isArray(answer.channels) || (answer.cursor !== null && typeof answer.cursor !== 'string')) {
-        throw new CastError('BAD_RESPONSE', 'The server answered /push/channels without a channels array and a cursor.');
+        throw new CastError(
+          'BAD_RESPONSE',
+          'The server answered /push/channels without a channels array and a cursor.',
+        );
       }
       return answer;
     };
@@ -314,7 +318,8 @@ export class CastServer<Events extends EventMap = EventMap> {
           cursor = page.cursor ?? undefined;
           // A server that hands out a cursor twice would loop forever.
           if (cursor !== undefined) {
-            if (seen.has(cursor)) throw new CastError('BAD_RESPONSE', 'The server answered /push/channels with a cursor it gave before.');
+            if (seen.has(cursor))
+              throw new CastError('BAD_RESPONSE', 'The server answered /push/channels with a cursor it gave before.');
             seen.add(cursor);
           }
         } while (cursor !== undefined);

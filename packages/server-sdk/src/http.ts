@@ -169,7 +169,8 @@ export async function send<T>(config: TransportConfig, spec: CallSpec, options: 
   const deadline = Date.now() + timeoutMs;
   const timer = finite
     ? setTimeout(
-        () => controller.abort(new CastError('TIMEOUT', `The call did not finish within ${timeoutMs} ms.`, { status: 0 })),
+        () =>
+          controller.abort(new CastError('TIMEOUT', `The call did not finish within ${timeoutMs} ms.`, { status: 0 })),
         timeoutMs,
       )
     : undefined;

@@ -10,7 +10,10 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return entry.name === 'cli' ? [] : sources(path);
-    return /\.ts$/.test(entry.name) && !/\.test(-d)?\.ts$/.test(entry.name) && entry.name !== 'test-server.ts' && entry.name !== 'cli.ts'
+    return /\.ts$/.test(entry.name) &&
+      !/\.test(-d)?\.ts$/.test(entry.name) &&
+      entry.name !== 'test-server.ts' &&
+      entry.name !== 'cli.ts'
       ? [path]
       : [];
   });

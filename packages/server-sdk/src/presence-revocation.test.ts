@@ -182,8 +182,14 @@ describe('tokens.revoke', () => {
 describe('connections.disconnect', () => {
   it.each<[DisconnectRequest, Record<string, unknown>]>([
     [{ userId: 'u1' }, { userId: 'u1' }],
-    [{ sessionId: 's1', reconnect: false }, { sessionId: 's1', reconnect: false }],
-    [{ userId: 'u1', channel: 'orders', reconnect: true }, { userId: 'u1', channel: 'orders', reconnect: true }],
+    [
+      { sessionId: 's1', reconnect: false },
+      { sessionId: 's1', reconnect: false },
+    ],
+    [
+      { userId: 'u1', channel: 'orders', reconnect: true },
+      { userId: 'u1', channel: 'orders', reconnect: true },
+    ],
   ])('posts %j as %j and returns { disconnected }', async (request, body) => {
     const seen = route('post', '/push/disconnect', { disconnected: 3 });
     await expect(client().connections.disconnect(request)).resolves.toEqual({ disconnected: 3 });

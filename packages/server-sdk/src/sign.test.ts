@@ -112,7 +112,9 @@ describe('signToken', () => {
     [{ channels: ['a'], userInfo: ['Ada'] }, 'INVALID_USER_INFO'],
     [{ channels: ['a'], userInfo: null }, 'INVALID_USER_INFO'],
   ])('refuses %j with %s', async (request, code) => {
-    await expect(signToken(request as TokenRequest, { signingSecret: secret, tenant: 't' })).rejects.toMatchObject({ code });
+    await expect(signToken(request as TokenRequest, { signingSecret: secret, tenant: 't' })).rejects.toMatchObject({
+      code,
+    });
   });
 
   it('accepts the largest lifetime and the most channels', async () => {
@@ -128,7 +130,13 @@ describe('signToken', () => {
 describe('tokens.sign', () => {
   it('uses the client secret and tenant, with no request', async () => {
     const fetch = vi.fn<(input: string) => Promise<Response>>();
-    const cast = new CastServer({ apiKey: 'k', baseUrl: 'http://cast.test', signingSecret: secret, tenant: 'acme', fetch });
+    const cast = new CastServer({
+      apiKey: 'k',
+      baseUrl: 'http://cast.test',
+      signingSecret: secret,
+      tenant: 'acme',
+      fetch,
+    });
     expect(cast.canSignLocally).toBe(true);
     const { token } = await cast.tokens.sign({ channels: ['orders'] });
     expect((await jwtVerify(token, key)).payload.tid).toBe('acme');

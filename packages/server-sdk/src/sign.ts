@@ -81,7 +81,10 @@ export async function signToken(request: TokenRequest, options: SignTokenOptions
     );
   }
   if (typeof options.tenant !== 'string' || options.tenant.length === 0) {
-    throw new CastError('INVALID_OPTIONS', 'Signing tokens locally needs the tenant: pass { tenant } or set CAST_TENANT.');
+    throw new CastError(
+      'INVALID_OPTIONS',
+      'Signing tokens locally needs the tenant: pass { tenant } or set CAST_TENANT.',
+    );
   }
   const claims = tokenClaims(checkTokenRequest(request), options.tenant, options.now ?? Date.now());
   const token = await new SignJWT({ ...claims })

@@ -118,10 +118,13 @@ describe('createTokenHandler', () => {
   it('answers 503 with Retry-After when the server is rate limiting', async () => {
     server.use(
       http.post(`${BASE_URL}/push/tokens`, () =>
-        HttpResponse.json({ error: { code: 'RATE_LIMITED', message: 'slow down' } }, {
-          status: 429,
-          headers: { 'retry-after': '7' },
-        }),
+        HttpResponse.json(
+          { error: { code: 'RATE_LIMITED', message: 'slow down' } },
+          {
+            status: 429,
+            headers: { 'retry-after': '7' },
+          },
+        ),
       ),
     );
     const res = await createTokenHandler({ cast: remoteClient(), authorize: () => ({ channels: ['a'] }) })(request());

@@ -49,7 +49,10 @@ describe('typed event map', () => {
 
   it('without a map, any name and any JSON are accepted', () => {
     const cast = new CastServer({ apiKey: 'k', baseUrl: BASE_URL });
-    expectTypeOf(cast.publish<'anything.at.all'>).parameter(0).toHaveProperty('data').toEqualTypeOf<unknown>();
+    expectTypeOf(cast.publish<'anything.at.all'>)
+      .parameter(0)
+      .toHaveProperty('data')
+      .toEqualTypeOf<unknown>();
     expectTypeOf<PublishEvent<Events>>().toHaveProperty('event').toEqualTypeOf<'order.created' | 'ticket.closed'>();
     expectTypeOf(cast.publish).returns.resolves.toHaveProperty('delivered').toEqualTypeOf<number>();
   });

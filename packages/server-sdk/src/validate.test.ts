@@ -20,7 +20,9 @@ describe('local checks say what the server says', () => {
     const base = { channel: 'orders', event: 'order.created', data: 1 };
     expect(thrown(() => checkPublishRequest({ ...base, channel: 'a b' }))).toEqual(same(channelError('a b')));
     expect(thrown(() => checkPublishRequest({ ...base, event: '.x' }))).toEqual(same(eventNameError('.x')));
-    expect(thrown(() => checkPublishRequest({ ...base, event: 'connected' }))).toEqual(same(eventNameError('connected')));
+    expect(thrown(() => checkPublishRequest({ ...base, event: 'connected' }))).toEqual(
+      same(eventNameError('connected')),
+    );
     expect(thrown(() => checkPublishRequest({ ...base, idempotencyKey: 'a b' }))).toEqual(
       same(idempotencyKeyError('a b')),
     );

@@ -140,7 +140,8 @@ function checkObject(request: unknown, what: string): Record<string, unknown> {
 /** A user id given as a selector: present, and by the protocol's rule. */
 function checkUser(userId: unknown): string {
   const id = checkUserId(userId);
-  if (id === undefined) throw new CastError('BAD_REQUEST', '"userId" must be a string of 1-256 characters without control characters.');
+  if (id === undefined)
+    throw new CastError('BAD_REQUEST', '"userId" must be a string of 1-256 characters without control characters.');
   return id;
 }
 
@@ -167,16 +168,28 @@ export function checkRevokeRequest(request: RevokeRequest): Record<string, strin
   const given = checkObject(request, 'tokens.revoke');
   const { userId, tokenId, issuedBefore } = given;
   if (issuedBefore !== undefined) {
-    if (tokenId !== undefined) throw new CastError('BAD_REQUEST', 'Give issuedBefore (optionally with userId) or tokenId, not both.');
-    const at = issuedBefore instanceof Date ? issuedBefore.getTime() : typeof issuedBefore === 'string' ? Date.parse(issuedBefore) : NaN;
+    if (tokenId !== undefined)
+      throw new CastError('BAD_REQUEST', 'Give issuedBefore (optionally with userId) or tokenId, not both.');
+    const at =
+      issuedBefore instanceof Date
+        ? issuedBefore.getTime()
+        : typeof issuedBefore === 'string'
+          ? Date.parse(issuedBefore)
+          : NaN;
     if (Number.isNaN(at)) {
-      throw new CastError('BAD_REQUEST', 'issuedBefore must be a Date or an ISO 8601 time, such as 2026-01-01T00:00:00Z.');
+      throw new CastError(
+        'BAD_REQUEST',
+        'issuedBefore must be a Date or an ISO 8601 time, such as 2026-01-01T00:00:00Z.',
+      );
     }
     return { issuedBefore: new Date(at).toISOString(), ...(userId === undefined ? {} : { userId: checkUser(userId) }) };
   }
   const count = selectorCount(given, ['userId', 'tokenId']);
   if (count !== 1) {
-    throw new CastError('BAD_REQUEST', 'tokens.revoke needs exactly one of { userId }, { tokenId } or { issuedBefore }.');
+    throw new CastError(
+      'BAD_REQUEST',
+      'tokens.revoke needs exactly one of { userId }, { tokenId } or { issuedBefore }.',
+    );
   }
   return userId !== undefined ? { userId: checkUser(userId) } : { tokenId: checkId(tokenId, 'tokenId') };
 }

@@ -11,7 +11,14 @@ const now = t * 1000;
 
 const events: WebhookEvent[] = [
   { id: 'wh_1', type: 'channel.occupied', tenant: 'acme', channel: 'order:1', at: '2030-03-17T17:46:40.000Z' },
-  { id: 'wh_2', type: 'presence.join', tenant: 'acme', channel: 'order:1', userId: 'Zoë', at: '2030-03-17T17:46:40.100Z' },
+  {
+    id: 'wh_2',
+    type: 'presence.join',
+    tenant: 'acme',
+    channel: 'order:1',
+    userId: 'Zoë',
+    at: '2030-03-17T17:46:40.100Z',
+  },
 ];
 const body = JSON.stringify({ events });
 
@@ -100,7 +107,9 @@ describe('verifyWebhook', () => {
 
   it('honours toleranceSeconds, and refuses a time too far in the future as well', async () => {
     const header = await signWebhook(body, secret, { timestamp: t });
-    await expect(verifyWebhook(body, header, secret, { now: now + 60_000, toleranceSeconds: 30 })).rejects.toMatchObject({
+    await expect(
+      verifyWebhook(body, header, secret, { now: now + 60_000, toleranceSeconds: 30 }),
+    ).rejects.toMatchObject({
       code: 'WEBHOOK_TOO_OLD',
     });
     await expect(verifyWebhook(body, header, secret, { now: now - 400_000 })).rejects.toMatchObject({

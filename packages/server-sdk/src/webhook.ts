@@ -55,7 +55,10 @@ function bytesOf(body: string | Uint8Array | ArrayBuffer): Uint8Array {
 function secretsOf(secret: string | readonly string[]): string[] {
   const secrets = typeof secret === 'string' ? [secret] : Array.isArray(secret) ? [...secret] : [];
   if (secrets.length === 0 || !secrets.every((s) => typeof s === 'string' && s.length > 0)) {
-    throw new CastError('INVALID_OPTIONS', 'The webhook secret must be a non-empty string (or a list of them, during rotation).');
+    throw new CastError(
+      'INVALID_OPTIONS',
+      'The webhook secret must be a non-empty string (or a list of them, during rotation).',
+    );
   }
   return secrets;
 }
@@ -113,14 +116,18 @@ function parseHeader(header: string | null | undefined): { timestamp: string; si
   }
   if (timestamp === undefined) throw invalid('The Cast-Signature header has no t= timestamp.');
   if (signatures.length === 0) throw invalid('The Cast-Signature header has no v1= signature.');
-  if (signatures.length > MAX_SIGNATURES) throw invalid(`The Cast-Signature header has more than ${MAX_SIGNATURES} signatures.`);
+  if (signatures.length > MAX_SIGNATURES)
+    throw invalid(`The Cast-Signature header has more than ${MAX_SIGNATURES} signatures.`);
   return { timestamp, signatures };
 }
 
 function checkTolerance(value: number | undefined): number {
   const tolerance = value ?? DEFAULT_TOLERANCE_SECONDS;
   if (typeof tolerance !== 'number' || Number.isNaN(tolerance) || tolerance <= 0) {
-    throw new CastError('INVALID_OPTIONS', 'toleranceSeconds must be a positive number of seconds (Infinity for no limit).');
+    throw new CastError(
+      'INVALID_OPTIONS',
+      'toleranceSeconds must be a positive number of seconds (Infinity for no limit).',
+    );
   }
   return tolerance;
 }
@@ -154,7 +161,8 @@ export async function signWebhook(
 ): Promise<string> {
   const body = bytesOf(rawBody);
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
-  if (!/^\d{1,12}$/.test(timestamp)) throw new CastError('INVALID_OPTIONS', 'timestamp must be whole seconds since the epoch.');
+  if (!/^\d{1,12}$/.test(timestamp))
+    throw new CastError('INVALID_OPTIONS', 'timestamp must be whole seconds since the epoch.');
   const signatures = await Promise.all(secretsOf(secret).map((s) => hmacHex(s, timestamp, body)));
   return [`t=${timestamp}`, ...signatures.map((hex) => `v1=${hex}`)].join(',');
 }

@@ -62,7 +62,12 @@ function freePort(): Promise<number> {
 async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    const probe = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 500,
+    });
     probe.on('error', () => {});
     try {
       await probe.connect();
@@ -94,8 +99,18 @@ export async function startPrivateRedis(options: { persistent?: boolean } = {}):
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
-    '--appendonly', options.persistent ? 'yes' : 'no', '--appendfsync', 'always',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--dir',
+    dir,
+    '--appendonly',
+    options.persistent ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
   ];
   const start = async () => {
     const proc = spawn('redis-server', args, { stdio: 'ignore' });

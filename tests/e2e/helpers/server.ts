@@ -51,7 +51,9 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-function launch(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; port: number; out: string[] }> {
+function launch(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string; port: number; out: string[] }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [SERVER_ENTRY], {
       env: { PATH: process.env.PATH ?? '', ...env },
@@ -161,7 +163,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
 /** Issues a token over HTTP, failing the test on a non-200 answer. */
 export async function issueToken(
   server: Pick<TestServer, 'url' | 'apiKey'>,
-  body: { channels: string[]; userId?: string; ttlSeconds?: number; presence?: boolean; userInfo?: Record<string, unknown> },
+  body: {
+    channels: string[];
+    userId?: string;
+    ttlSeconds?: number;
+    presence?: boolean;
+    userInfo?: Record<string, unknown>;
+  },
   apiKey = server.apiKey,
 ): Promise<{ token: string; expiresAt: string; channels: string[]; tokenId: string }> {
   const res = await fetch(`${server.url}/push/tokens`, {

@@ -21,7 +21,12 @@ export function castSignature(body: string, secret: string, unixSeconds = Math.f
 }
 
 /** Posts a signed batch of events to a receiver; `signature` overrides the header. */
-export async function postSigned(url: string, events: WebhookEvent[], secret: string, signature?: string): Promise<number> {
+export async function postSigned(
+  url: string,
+  events: WebhookEvent[],
+  secret: string,
+  signature?: string,
+): Promise<number> {
   const body = JSON.stringify({ events });
   const res = await fetch(url, {
     method: 'POST',

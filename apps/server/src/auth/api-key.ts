@@ -28,7 +28,12 @@ export function readApiKey(req: HttpRequest, allowQuery = false): string | undef
  * @param need - `secret` for publishing and issuing tokens, `any` for subscribing
  * @returns the key's grant
  */
-export function authenticate(keys: Map<string, KeyGrant>, req: HttpRequest, need: 'secret' | 'any', allowQuery = false): KeyGrant {
+export function authenticate(
+  keys: Map<string, KeyGrant>,
+  req: HttpRequest,
+  need: 'secret' | 'any',
+  allowQuery = false,
+): KeyGrant {
   const key = readApiKey(req, allowQuery);
   if (!key) fail('UNAUTHORIZED', 'Missing API key: send "Authorization: Bearer <secret key>".');
   const grant = keys.get(key);

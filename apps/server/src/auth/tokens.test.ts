@@ -30,7 +30,12 @@ function raw(claims: Record<string, unknown>, secret = SECRET, ttl = 60) {
 describe('token service', () => {
   it('signs a token that verifies to its tenant, channels, user and expiry', async () => {
     const before = Date.now();
-    const { token, expiresAt, tokenId } = await service.sign({ tenant: 'acme', channels: ['orders', 'user:u1'], userId: 'u1', ttlSeconds: 60 });
+    const { token, expiresAt, tokenId } = await service.sign({
+      tenant: 'acme',
+      channels: ['orders', 'user:u1'],
+      userId: 'u1',
+      ttlSeconds: 60,
+    });
     const grant = await service.verify(token);
     expect(grant).toEqual({
       tenant: 'acme',
@@ -43,15 +48,25 @@ describe('token service', () => {
     expect(grant.issuedAt).toBeGreaterThanOrEqual(before);
     expect(grant.issuedAt).toBeLessThanOrEqual(Date.now());
     expect(expiresAt.getTime() - Date.now()).toBeGreaterThan(55_000);
-    const [header, payload] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
+    const [header, payload] = token
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
     expect(header).toMatchObject({ alg: 'HS256' });
-    expect(payload).toMatchObject({ tid: 'acme', chs: ['orders', 'user:u1'], sub: 'u1', iss: 'cast', aud: 'cast:stream' });
+    expect(payload).toMatchObject({
+      tid: 'acme',
+      chs: ['orders', 'user:u1'],
+      sub: 'u1',
+      iss: 'cast',
+      aud: 'cast:stream',
+    });
     expect(payload).toMatchObject({ jti: tokenId, ims: grant.issuedAt, iat: Math.floor(grant.issuedAt / 1000) });
   });
 
   it('gives every token its own id', async () => {
     const ids = new Set<string>();
-    for (let i = 0; i < 20; i++) ids.add((await service.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 })).tokenId);
+    for (let i = 0; i < 20; i++)
+      ids.add((await service.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 })).tokenId);
     expect(ids.size).toBe(20);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -75,7 +90,10 @@ describe('token service', () => {
       { jti: '' },
       { jti: 'x'.repeat(129) },
     ]) {
-      expect(await codeOf(service.verify(await raw({ tid: 'acme', chs: ['orders'], ...claims }))), JSON.stringify(claims)).toBe('401 INVALID_TOKEN');
+      expect(
+        await codeOf(service.verify(await raw({ tid: 'acme', chs: ['orders'], ...claims }))),
+        JSON.stringify(claims),
+      ).toBe('401 INVALID_TOKEN');
     }
   });
 
@@ -91,7 +109,12 @@ describe('token service', () => {
     const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, tid: 'other' })).toString('base64url')}.${s}`;
     const wrongKey = await raw({ tid: 'acme', chs: ['orders'] }, 'w'.repeat(40));
     const iat = Math.floor(Date.now() / 1000);
-    const none = new UnsecuredJWT({ tid: 'acme', chs: ['orders'] }).setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setIssuedAt(iat).setExpirationTime(iat + 60).encode();
+    const none = new UnsecuredJWT({ tid: 'acme', chs: ['orders'] })
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 60)
+      .encode();
     expect(JSON.parse(Buffer.from(none.split('.')[0] as string, 'base64url').toString())).toEqual({ alg: 'none' });
     for (const t of [tampered, wrongKey, none, `${h}.${p}.`, 'not-a-token', '']) {
       expect(await codeOf(service.verify(t)), t).toBe('401 INVALID_TOKEN');
@@ -103,7 +126,9 @@ describe('token service', () => {
     expect(await codeOf(service.verify(await raw({ tid: 'acme', chs: [] })))).toBe('401 INVALID_TOKEN');
     expect(await codeOf(service.verify(await raw({ tid: 'acme', chs: [1] })))).toBe('401 INVALID_TOKEN');
     const short = createTokenService(SECRET, 30);
-    expect(await codeOf(short.verify(await raw({ tid: 'acme', chs: ['orders'] }, SECRET, 60)))).toBe('401 INVALID_TOKEN');
+    expect(await codeOf(short.verify(await raw({ tid: 'acme', chs: ['orders'] }, SECRET, 60)))).toBe(
+      '401 INVALID_TOKEN',
+    );
     const otherAud = await new SignJWT({ tid: 'acme', chs: ['orders'] })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(TOKEN_ISSUER)
@@ -177,7 +202,15 @@ describe('token service', () => {
   it('refuses a token with a valid signature in a segment padded, re-encoded or extended', async () => {
     const { token } = await service.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 });
     const [h, p, s] = token.split('.') as [string, string, string];
-    for (const t of [`${h}.${p}.${s}=`, `${h}.${p}.${s}A`, `${h}.${p}.${s.slice(0, -1)}`, `${h}=.${p}.${s}`, `${h}.${p}.${s}.`, `${h}.${p}`, ` ${token}`]) {
+    for (const t of [
+      `${h}.${p}.${s}=`,
+      `${h}.${p}.${s}A`,
+      `${h}.${p}.${s.slice(0, -1)}`,
+      `${h}=.${p}.${s}`,
+      `${h}.${p}.${s}.`,
+      `${h}.${p}`,
+      ` ${token}`,
+    ]) {
       expect(await codeOf(service.verify(t)), t).toBe('401 INVALID_TOKEN');
     }
   });
@@ -198,15 +231,28 @@ describe('token service', () => {
     }
     expect(await verdict({ chs: Array.from({ length: 1000 }, (_, i) => `c${i}`) })).toBe('401 INVALID_TOKEN');
     expect(await verdict({ tid: 'initech' })).toBe('401 INVALID_TOKEN');
-    for (const sub of ['', 'u\n1', 'u\u0085', 5]) expect(await verdict({ sub }), JSON.stringify(sub)).toBe('401 INVALID_TOKEN');
-    expect(await codeOf(strict.verify((await strict.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 3600 })).token))).toBe('accepted');
+    for (const sub of ['', 'u\n1', 'u\u0085', 5])
+      expect(await verdict({ sub }), JSON.stringify(sub)).toBe('401 INVALID_TOKEN');
+    expect(
+      await codeOf(
+        strict.verify((await strict.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 3600 })).token),
+      ),
+    ).toBe('accepted');
   });
 
   it('calls a token expired at its exp second, with no clock tolerance, and only once everything else holds', async () => {
-    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ iat: now() - 60, exp: now() }))))).toBe('401 TOKEN_EXPIRED');
-    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ iat: now() - 60, exp: now() + 2 }))))).toBe('accepted');
-    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ exp: now() - 1, aud: 'other' }))))).toBe('401 INVALID_TOKEN');
-    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ exp: now() - 1 }), 'sha256', 'w'.repeat(40))))).toBe('401 INVALID_TOKEN');
+    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ iat: now() - 60, exp: now() }))))).toBe(
+      '401 TOKEN_EXPIRED',
+    );
+    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ iat: now() - 60, exp: now() + 2 }))))).toBe(
+      'accepted',
+    );
+    expect(await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ exp: now() - 1, aud: 'other' }))))).toBe(
+      '401 INVALID_TOKEN',
+    );
+    expect(
+      await codeOf(service.verify(hand({ alg: 'HS256' }, claims({ exp: now() - 1 }), 'sha256', 'w'.repeat(40)))),
+    ).toBe('401 INVALID_TOKEN');
   });
 });
 
@@ -214,7 +260,15 @@ const now = () => Math.floor(Date.now() / 1000);
 
 /** Valid claims, with some replaced (`undefined` removes one). */
 function claims(over: Record<string, unknown> = {}): Record<string, unknown> {
-  const base: Record<string, unknown> = { tid: 'acme', chs: ['orders'], iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat: now(), exp: now() + 60, ...over };
+  const base: Record<string, unknown> = {
+    tid: 'acme',
+    chs: ['orders'],
+    iss: TOKEN_ISSUER,
+    aud: TOKEN_AUDIENCE,
+    iat: now(),
+    exp: now() + 60,
+    ...over,
+  };
   for (const k of Object.keys(base)) if (base[k] === undefined) delete base[k];
   return base;
 }

@@ -72,7 +72,9 @@ function decodeObject(segment: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 function invalid(message = 'The token is not valid (malformed, tampered with or signed with another key).'): never {
@@ -134,7 +136,8 @@ export function createTokenService(secret: string, maxTtlSeconds: number, limits
     // Only HS256: `alg: none` and every other algorithm are refused, as is any critical extension.
     if (!header || header.alg !== 'HS256' || 'crit' in header) invalid();
     const expected = mac(`${header64}.${payload64}`);
-    if (signature.length !== expected.length || !timingSafeEqual(Buffer.from(signature), Buffer.from(expected))) invalid();
+    if (signature.length !== expected.length || !timingSafeEqual(Buffer.from(signature), Buffer.from(expected)))
+      invalid();
     const claims = decodeObject(payload64);
     if (!claims) invalid();
     const { iss, aud, iat, nbf, exp } = claims;
@@ -142,11 +145,17 @@ export function createTokenService(secret: string, maxTtlSeconds: number, limits
     if (aud !== TOKEN_AUDIENCE && !(Array.isArray(aud) && aud.includes(TOKEN_AUDIENCE))) invalid();
     if (typeof iat !== 'number' || typeof exp !== 'number') invalid();
     const now = Math.floor(Date.now() / 1000);
-    if (iat > now + CLOCK_SKEW_SECONDS) invalid('The token was issued in the future (its "iat" is ahead of this server\'s clock).');
+    if (iat > now + CLOCK_SKEW_SECONDS)
+      invalid('The token was issued in the future (its "iat" is ahead of this server\'s clock).');
     if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) invalid();
     if (exp <= now) fail('TOKEN_EXPIRED', 'The token has expired; ask your backend for a fresh one.');
     const { tid, chs, sub, prs, uin } = claims as Partial<TokenClaims>;
-    if (typeof tid !== 'string' || !Array.isArray(chs) || !chs.every((c) => typeof c === 'string') || chs.length === 0) {
+    if (
+      typeof tid !== 'string' ||
+      !Array.isArray(chs) ||
+      !chs.every((c) => typeof c === 'string') ||
+      chs.length === 0
+    ) {
       invalid('The token does not carry a tenant and channels.');
     }
     if (exp - iat > maxTtlSeconds || exp - now > maxTtlSeconds + CLOCK_SKEW_SECONDS) {
@@ -185,7 +194,16 @@ export function createTokenService(secret: string, maxTtlSeconds: number, limits
       const iat = Math.floor(ims / 1000);
       const exp = iat + ttlSeconds;
       const jti = randomUUID();
-      const claims: TokenClaims = { tid: tenant, chs: channels, jti, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, ims, exp };
+      const claims: TokenClaims = {
+        tid: tenant,
+        chs: channels,
+        jti,
+        iss: TOKEN_ISSUER,
+        aud: TOKEN_AUDIENCE,
+        iat,
+        ims,
+        exp,
+      };
       if (userId !== undefined) claims.sub = userId;
       if (presence) claims.prs = true;
       if (userInfo !== undefined) claims.uin = userInfo;

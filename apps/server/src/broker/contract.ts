@@ -56,7 +56,10 @@ function pos(p: string) {
 
 function expectIncreasing(positions: readonly string[]): void {
   for (let i = 1; i < positions.length; i++) {
-    expect(comparePositions(pos(positions[i] as string), pos(positions[i - 1] as string)), `${positions[i - 1]} < ${positions[i]}`).toBeGreaterThan(0);
+    expect(
+      comparePositions(pos(positions[i] as string), pos(positions[i - 1] as string)),
+      `${positions[i - 1]} < ${positions[i]}`,
+    ).toBeGreaterThan(0);
   }
 }
 
@@ -216,11 +219,17 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
         ev('orders', 2, { idempotencyKey: 'k-1' }),
       ];
       for (const other of others) {
-        await expect(broker.publish('acme', [ev('orders', 9), other])).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 409 });
+        await expect(broker.publish('acme', [ev('orders', 9), other])).rejects.toMatchObject({
+          code: 'IDEMPOTENCY_KEY_REUSED',
+          status: 409,
+        });
       }
       // Within one batch too.
       await expect(
-        broker.publish('acme', [ev('orders', 3, { idempotencyKey: 'k-2' }), ev('orders', 4, { idempotencyKey: 'k-2' })]),
+        broker.publish('acme', [
+          ev('orders', 3, { idempotencyKey: 'k-2' }),
+          ev('orders', 4, { idempotencyKey: 'k-2' }),
+        ]),
       ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
       // The same request stays a duplicate.
       const [again] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'k-1' })]);
@@ -236,7 +245,9 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const pad = 'x'.repeat(1000);
       const out = await broker.publish(
         'acme',
-        Array.from({ length: 12 }, (_, i) => ev(i % 3 === 2 ? 'tickets' : 'orders', i, { data: JSON.stringify({ i, pad }) })),
+        Array.from({ length: 12 }, (_, i) =>
+          ev(i % 3 === 2 ? 'tickets' : 'orders', i, { data: JSON.stringify({ i, pad }) }),
+        ),
       );
       const from = out[0]!.event.position;
       const whole = await broker.replay('acme', ['orders'], from);
@@ -261,7 +272,9 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(pages).toBeGreaterThan(2);
       expect(end).toBe(out[11]!.event.position);
       // A budget smaller than one event still moves on by one.
-      expect((await broker.replayPage('acme', ['orders'], from, 1)).events.map((e) => e.position)).toEqual([out[1]!.event.position]);
+      expect((await broker.replayPage('acme', ['orders'], from, 1)).events.map((e) => e.position)).toEqual([
+        out[1]!.event.position,
+      ]);
     });
 
     it('ends a replay from beyond the log at the log end, not recovered, so live delivery can start from there', async () => {
@@ -274,7 +287,10 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
     it('trims by bytes: keeps the newest events within the cap, and the floor stays exact', async () => {
       const { broker } = await make({ historyMaxBytes: 10_000 });
       const out = [];
-      for (let i = 0; i < 30; i++) out.push(...(await broker.publish('acme', [ev('orders', i, { data: JSON.stringify({ i, pad: 'x'.repeat(1000) }) })])));
+      for (let i = 0; i < 30; i++)
+        out.push(
+          ...(await broker.publish('acme', [ev('orders', i, { data: JSON.stringify({ i, pad: 'x'.repeat(1000) }) })])),
+        );
       const positions = out.map((o) => o.event.position);
       const all = await broker.replay('acme', ['orders'], positions[0]!);
       expect(all.recovered).toBe(false);
@@ -306,8 +322,12 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const globexReplay = await broker.replay('globex', ['orders'], '0-1');
       expect(acmeReplay.events.map((e) => e.messageId)).toEqual(a.map((o) => o.event.messageId));
       expect(globexReplay.events.map((e) => e.messageId)).toEqual(g.map((o) => o.event.messageId));
-      expect(local.received.filter((r) => r.tenant === 'acme').map((r) => r.event.messageId)).toEqual(a.map((o) => o.event.messageId));
-      expect(local.received.filter((r) => r.tenant === 'globex').map((r) => r.event.messageId)).toEqual(g.map((o) => o.event.messageId));
+      expect(local.received.filter((r) => r.tenant === 'acme').map((r) => r.event.messageId)).toEqual(
+        a.map((o) => o.event.messageId),
+      );
+      expect(local.received.filter((r) => r.tenant === 'globex').map((r) => r.event.messageId)).toEqual(
+        g.map((o) => o.event.messageId),
+      );
     });
 
     it('hands every event of a listened tenant to local delivery once, in position order, and counts what it took', async () => {
@@ -317,7 +337,9 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       broker.listen('acme', 'orders');
       broker.listen('acme', 'tickets');
       const outcomes = (
-        await Promise.all(Array.from({ length: 20 }, (_, i) => broker.publish('acme', [ev(i % 2 ? 'tickets' : 'orders', i)])))
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) => broker.publish('acme', [ev(i % 2 ? 'tickets' : 'orders', i)])),
+        )
       ).flat();
       const delivered = local.positionsOf('acme');
       expect(delivered).toHaveLength(20);
@@ -340,7 +362,10 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const last = pos(replay.events.at(-1)?.position ?? early[0]!.event.position);
       const lateLive = local.received.slice(deliveredBefore).map((r) => r.event.position);
       // What the stream sends: the replay, then live events after its end.
-      const sent = [...replay.events.map((e) => e.position), ...lateLive.filter((p) => comparePositions(pos(p), last) > 0)];
+      const sent = [
+        ...replay.events.map((e) => e.position),
+        ...lateLive.filter((p) => comparePositions(pos(p), last) > 0),
+      ];
       for (const p of lateLive) expect(comparePositions(pos(p), last), `${p} after the replay`).toBeGreaterThan(0);
       expect(sent).toEqual([...early.slice(1), later!].map((o) => o.event.position));
     });
@@ -383,7 +408,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(list.covers(token({ tokenId: 't1', userId: 'u1', issuedAt: clock - 1000 }))).toBe(false);
     });
 
-    it('revokes a user\'s tokens issued strictly before the revocation time, not later ones, not other users\'', async () => {
+    it("revokes a user's tokens issued strictly before the revocation time, not later ones, not other users'", async () => {
       const { broker } = await make();
       await broker.revocations('acme');
       const before = clock;
@@ -441,9 +466,16 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
     it('refuses a revocation past the most kept per tenant with RATE_LIMITED, but takes a repeat of a held one', async () => {
       const { broker } = await make({ maxRevocations: 10 });
       for (let i = 0; i < 10; i++) await broker.revoke('acme', { kind: 'token', tokenId: `t${i}`, at: clock });
-      await expect(broker.revoke('acme', { kind: 'token', tokenId: 'one-more', at: clock })).rejects.toMatchObject({ code: 'RATE_LIMITED', status: 429 });
-      await expect(broker.revoke('acme', { kind: 'token', tokenId: 't5', at: clock + 1 })).resolves.toBeTypeOf('number');
-      await expect(broker.revoke('globex', { kind: 'token', tokenId: 'one-more', at: clock })).resolves.toBeTypeOf('number');
+      await expect(broker.revoke('acme', { kind: 'token', tokenId: 'one-more', at: clock })).rejects.toMatchObject({
+        code: 'RATE_LIMITED',
+        status: 429,
+      });
+      await expect(broker.revoke('acme', { kind: 'token', tokenId: 't5', at: clock + 1 })).resolves.toBeTypeOf(
+        'number',
+      );
+      await expect(broker.revoke('globex', { kind: 'token', tokenId: 'one-more', at: clock })).resolves.toBeTypeOf(
+        'number',
+      );
     });
 
     it('presence: a user joins once however many streams, with the newest userInfo; the join is in the log', async () => {
@@ -483,7 +515,9 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       clock += 4000;
       expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(false);
       // In the grace period the member is still there, with no stream.
-      expect((await p.snapshot('acme', ['room'])).channels[0]!.members).toEqual([{ userId: 'ada', userInfo: null, connections: 0 }]);
+      expect((await p.snapshot('acme', ['room'])).channels[0]!.members).toEqual([
+        { userId: 'ada', userInfo: null, connections: 0 },
+      ]);
       clock += 1000;
       expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(true);
       expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(false);
@@ -567,9 +601,9 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const second = await p.channels('acme', { prefix: 'room:', after: first.next, limit: 2 });
       expect(second.channels.map((c) => c.channel)).toEqual(['room:c', 'room:d']);
       expect(second.next).toBeUndefined();
-      expect((await p.channels('acme', { prefix: '', after: undefined, limit: 10 })).channels.map((c) => c.channel)).toEqual([
-        'lobby', 'room:a', 'room:b', 'room:c', 'room:d',
-      ]);
+      expect(
+        (await p.channels('acme', { prefix: '', after: undefined, limit: 10 })).channels.map((c) => c.channel),
+      ).toEqual(['lobby', 'room:a', 'room:b', 'room:c', 'room:d']);
       expect((await p.channels('globex', { prefix: '', after: undefined, limit: 10 })).channels).toEqual([]);
       // A channel whose last stream closed is not listed, even in its grace period.
       broker.removeSession('acme', 's3');

@@ -32,7 +32,11 @@ interface TenantPresence {
 }
 
 function memberOf(userId: string, m: Member): PresenceMember {
-  return { userId, userInfo: m.userInfo === null ? null : (JSON.parse(m.userInfo) as Record<string, unknown>), connections: m.count };
+  return {
+    userId,
+    userInfo: m.userInfo === null ? null : (JSON.parse(m.userInfo) as Record<string, unknown>),
+    connections: m.count,
+  };
 }
 
 /**

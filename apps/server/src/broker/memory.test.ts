@@ -97,7 +97,13 @@ describe('memory broker', () => {
   it('says recovered: false when the position is older than the retained history', async () => {
     const { broker, start } = setup({ historySize: 3 });
     await start();
-    const outs = await broker.publish('acme', [ev('orders', 'e0'), ev('orders', 'e1'), ev('orders', 'e2'), ev('orders', 'e3'), ev('orders', 'e4')]);
+    const outs = await broker.publish('acme', [
+      ev('orders', 'e0'),
+      ev('orders', 'e1'),
+      ev('orders', 'e2'),
+      ev('orders', 'e3'),
+      ev('orders', 'e4'),
+    ]);
     const old = await broker.replay('acme', ['orders'], outs[0]?.event.position as string);
     expect(old.recovered).toBe(false);
     expect(old.events.map((e) => e.event)).toEqual(['e2', 'e3', 'e4']);
@@ -173,7 +179,9 @@ describe('memory broker', () => {
     // 400 payloads of 64 KiB would be ~26 MB; the answers are a few hundred bytes each.
     expect(grown).toBeLessThan(8 * 1024 * 1024);
     // Every key is still answered.
-    const [again] = await broker.publish('acme', [ev('orders', 'n', JSON.stringify({ i: 0, pad: 'x'.repeat(64 * 1024) }), 'key-0')]);
+    const [again] = await broker.publish('acme', [
+      ev('orders', 'n', JSON.stringify({ i: 0, pad: 'x'.repeat(64 * 1024) }), 'key-0'),
+    ]);
     expect(again?.duplicate).toBe(true);
     await broker.close();
   });

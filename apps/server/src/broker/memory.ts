@@ -153,7 +153,13 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
       const seen = remembered(idemKey, t);
       if (seen) {
         // The answer only: the retry's own data stands in for the payload (it is the same request).
-        const event: StoredEvent = { position: seen.position, channel: seen.channel, event: seen.event, data: input.data, messageId: seen.messageId };
+        const event: StoredEvent = {
+          position: seen.position,
+          channel: seen.channel,
+          event: seen.event,
+          data: input.data,
+          messageId: seen.messageId,
+        };
         return { event, delivered: seen.delivered, duplicate: true };
       }
     }
@@ -180,7 +186,14 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     const delivered = local ? local.deliver(tenant, event) : 0;
     const outcome: PublishOutcome = { event, delivered, duplicate: false };
     if (idemKey !== undefined && print !== undefined) {
-      const answer = { position: event.position, messageId: event.messageId, channel: event.channel, event: event.event, delivered, fingerprint: print };
+      const answer = {
+        position: event.position,
+        messageId: event.messageId,
+        channel: event.channel,
+        event: event.event,
+        delivered,
+        fingerprint: print,
+      };
       const bytes = 2 * (idemKey.length + answer.channel.length + answer.event.length) + 200;
       idempotency.set(idemKey, { ...answer, expires: t + windowMs, bytes });
       idempotencyBytes += bytes;

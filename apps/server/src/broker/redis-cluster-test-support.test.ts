@@ -8,10 +8,13 @@ describe('the test Redis Cluster', () => {
   let client: Cluster;
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })), {
-      clusterRetryStrategy: () => 100,
-      redisOptions: { maxRetriesPerRequest: 1 },
-    });
+    client = new Cluster(
+      cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      {
+        clusterRetryStrategy: () => 100,
+        redisOptions: { maxRetriesPerRequest: 1 },
+      },
+    );
   }, 60_000);
   afterAll(async () => {
     client?.disconnect();

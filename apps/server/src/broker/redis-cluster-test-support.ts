@@ -133,18 +133,40 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
 
   const start = async (port: number) => {
     const args = [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-      '--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'no',
-      '--save', '', '--appendonly', options.persistent ? 'yes' : 'no', '--appendfsync', 'always',
-      '--appendfilename', `appendonly-${port}.aof`, '--appenddirname', `aof-${port}`,
-      '--daemonize', 'no',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      `nodes-${port}.conf`,
+      '--cluster-node-timeout',
+      '2000',
+      '--cluster-require-full-coverage',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      options.persistent ? 'yes' : 'no',
+      '--appendfsync',
+      'always',
+      '--appendfilename',
+      `appendonly-${port}.aof`,
+      '--appenddirname',
+      `aof-${port}`,
+      '--daemonize',
+      'no',
     ];
     const proc = spawn('redis-server', args, { stdio: 'ignore' });
     children.add(proc);
     proc.once('exit', () => children.delete(proc));
     procs.set(port, proc);
-    await until(`redis-server on ${port} did not answer`, 5000, () => on(port, async (c) => (await c.ping()) === 'PONG'));
+    await until(`redis-server on ${port} did not answer`, 5000, () =>
+      on(port, async (c) => (await c.ping()) === 'PONG'),
+    );
   };
 
   const kill = async (port: number) => {
@@ -156,7 +178,8 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     await exited;
   };
 
-  const stateOk = (port: number) => on(port, async (c) => /cluster_state:ok/.test(String(await c.call('CLUSTER', 'INFO'))));
+  const stateOk = (port: number) =>
+    on(port, async (c) => /cluster_state:ok/.test(String(await c.call('CLUSTER', 'INFO'))));
 
   const waitOk = async (timeoutMs = 15_000) => {
     await until('the Redis Cluster did not reach cluster_state:ok', timeoutMs, async () => {
@@ -170,8 +193,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   const portOfSlot = async (slot: number) => {
     for (const port of procs.keys()) {
       const slots = (await on(port, (c) => c.call('CLUSTER', 'SLOTS')).catch(() => undefined)) as
-        | Array<[number, number, [string, number, string]]>
-        | undefined;
+        Array<[number, number, [string, number, string]]> | undefined;
       if (!slots) continue;
       for (const [first, last, [, master]] of slots) if (slot >= first && slot <= last) return master;
     }
@@ -199,7 +221,8 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   return {
     url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
     ports,
-    slotOf: (key) => on(ports.find((p) => procs.has(p)) as number, async (c) => Number(await c.call('CLUSTER', 'KEYSLOT', key))),
+    slotOf: (key) =>
+      on(ports.find((p) => procs.has(p)) as number, async (c) => Number(await c.call('CLUSTER', 'KEYSLOT', key))),
     portOfSlot,
     kill,
     async restart(port) {
@@ -225,7 +248,9 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       }
       await until(`slot ${slot} did not settle on ${toPort}`, 10_000, async () => {
         for (const port of procs.keys()) {
-          const slots = (await on(port, (c) => c.call('CLUSTER', 'SLOTS'))) as Array<[number, number, [string, number]]>;
+          const slots = (await on(port, (c) => c.call('CLUSTER', 'SLOTS'))) as Array<
+            [number, number, [string, number]]
+          >;
           if (!slots.some(([a, b, [, p]]) => slot >= a && slot <= b && p === toPort)) return false;
         }
         return true;

@@ -157,7 +157,13 @@ export interface PresenceStore {
    * some steps were lost). Answers the changes it decided; channels and users
    * it dropped are settled by the caller after the grace period.
    */
-  rewrite(tenant: string, part: { channels: readonly string[]; members: ReadonlyArray<{ channel: string; userId: string; userInfo: string | null; count: number }> }): Promise<PresenceChange[]>;
+  rewrite(
+    tenant: string,
+    part: {
+      channels: readonly string[];
+      members: ReadonlyArray<{ channel: string; userId: string; userInfo: string | null; count: number }>;
+    },
+  ): Promise<PresenceChange[]>;
   /**
    * Resolves true once this node has handed its hub every event of the
    * tenant up to `position` (false when it could not within its timeout).

@@ -48,7 +48,13 @@ export async function runWatch(argv: readonly string[], env: Record<string, stri
     return 2;
   }
   const tenantColumn = env.CAST_TENANT_COLUMN?.trim() || 'tenant_id';
-  const tables = rest.length > 0 ? rest : (env.CAST_WATCH_TABLES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const tables =
+    rest.length > 0
+      ? rest
+      : (env.CAST_WATCH_TABLES ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   if (command !== 'list' && tables.length === 0) {
     console.error('cast watch: name the tables (or set CAST_WATCH_TABLES).');
     return 2;
@@ -74,7 +80,9 @@ export async function runWatch(argv: readonly string[], env: Record<string, stri
       console.log(`BEGIN;\n${result.statements.map((s) => (s.endsWith(';') ? s : `${s};`)).join('\n')}\nCOMMIT;`);
     } else {
       const names = result.tables.map((t) => `${t.schema}.${t.table}`).join(', ');
-      console.log(command === 'install' ? `Watching ${names} (tenant column "${tenantColumn}").` : `No longer watching ${names}.`);
+      console.log(
+        command === 'install' ? `Watching ${names} (tenant column "${tenantColumn}").` : `No longer watching ${names}.`,
+      );
     }
     return 0;
   } catch (err) {

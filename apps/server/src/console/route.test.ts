@@ -17,7 +17,10 @@ function appFor(dir: string): Hono {
 
 function builtConsole(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cast-console-'));
-  writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="/console/app-ABCD1234.js"></script>');
+  writeFileSync(
+    join(dir, 'index.html'),
+    '<!doctype html><script type="module" src="/console/app-ABCD1234.js"></script>',
+  );
   writeFileSync(join(dir, 'app-ABCD1234.js'), 'console.log(1)');
   writeFileSync(join(dir, 'app-ABCD1234.css'), 'body{}');
   writeFileSync(join(dir, 'notes.txt'), 'not served');

@@ -17,10 +17,19 @@ describe('presence on one node', () => {
 
   beforeEach(async () => {
     vi.useFakeTimers();
-    broker = createMemoryBroker({ historySize: 100, historyMaxAgeSeconds: 3600, historyMaxBytes: 1 << 20, idempotencyWindowSeconds: 60 });
+    broker = createMemoryBroker({
+      historySize: 100,
+      historyMaxAgeSeconds: 3600,
+      historyMaxBytes: 1 << 20,
+      idempotencyWindowSeconds: 60,
+    });
     await broker.start({ deliver: () => 0 });
     events = [];
-    presence = new Presence(broker.presence, { graceMs: GRACE, lifecycle: { lifecycle: (e) => events.push(e) }, log: () => {} });
+    presence = new Presence(broker.presence, {
+      graceMs: GRACE,
+      lifecycle: { lifecycle: (e) => events.push(e) },
+      log: () => {},
+    });
   });
   afterEach(async () => {
     presence.close();
@@ -29,7 +38,10 @@ describe('presence on one node', () => {
   });
 
   const types = () => events.map((e) => (e.userId ? `${e.type} ${e.channel} ${e.userId}` : `${e.type} ${e.channel}`));
-  const logged = async () => (await broker.replay('acme', ['room', 'lobby'], '0-0')).events.map((e) => `${e.event} ${JSON.parse(e.data).userId}`);
+  const logged = async () =>
+    (await broker.replay('acme', ['room', 'lobby'], '0-0')).events.map(
+      (e) => `${e.event} ${JSON.parse(e.data).userId}`,
+    );
 
   it('reports occupied and a join once for several streams of one user, and waits the grace period for the leave', async () => {
     const a = stream('ada');
@@ -111,12 +123,19 @@ describe('presence on one node', () => {
         if (down) throw new Error('down');
         // The memory store never loses a step; stand in for the Redis rewrite with the joins it would make.
         const out = [];
-        for (const m of part.members) if (await store.join(tenant, m.channel, m.userId, m.userInfo)) out.push({ type: 'presence.join' as const, tenant, channel: m.channel, userId: m.userId });
+        for (const m of part.members)
+          if (await store.join(tenant, m.channel, m.userId, m.userInfo))
+            out.push({ type: 'presence.join' as const, tenant, channel: m.channel, userId: m.userId });
         return out;
       },
     };
     presence.close();
-    presence = new Presence(flaky, { graceMs: GRACE, repairMs: 1000, lifecycle: { lifecycle: (e) => events.push(e) }, log: () => {} });
+    presence = new Presence(flaky, {
+      graceMs: GRACE,
+      repairMs: 1000,
+      lifecycle: { lifecycle: (e) => events.push(e) },
+      log: () => {},
+    });
     const ada = stream('ada');
     presence.opened(ada);
     await presence.settled('acme');
@@ -135,9 +154,20 @@ describe('presence on two nodes over Redis', () => {
     const events: LifecycleEvent[] = [];
     const nodes = await Promise.all(
       [0, 1].map(async () => {
-        const broker = createRedisBroker({ url: TEST_REDIS_URL, prefix, historySize: 100, historyMaxAgeSeconds: 3600, idempotencyWindowSeconds: 60, log: () => {} });
+        const broker = createRedisBroker({
+          url: TEST_REDIS_URL,
+          prefix,
+          historySize: 100,
+          historyMaxAgeSeconds: 3600,
+          idempotencyWindowSeconds: 60,
+          log: () => {},
+        });
         await broker.start({ deliver: () => 0 });
-        const presence = new Presence(broker.presence, { graceMs: 50, lifecycle: { lifecycle: (e) => events.push(e) }, log: () => {} });
+        const presence = new Presence(broker.presence, {
+          graceMs: 50,
+          lifecycle: { lifecycle: (e) => events.push(e) },
+          log: () => {},
+        });
         return { broker, presence };
       }),
     );
@@ -157,7 +187,12 @@ describe('presence on two nodes over Redis', () => {
       b.presence.closed(stream(null));
       await vi.waitFor(() => expect(types()).toHaveLength(4), { timeout: 3000 });
       await new Promise((r) => setTimeout(r, 200));
-      expect(types()).toEqual(['channel.occupied room', 'presence.join room ada', 'presence.leave room ada', 'channel.vacated room']);
+      expect(types()).toEqual([
+        'channel.occupied room',
+        'presence.join room ada',
+        'presence.leave room ada',
+        'channel.vacated room',
+      ]);
     } finally {
       for (const n of nodes) {
         n.presence.close();

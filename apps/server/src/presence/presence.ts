@@ -97,9 +97,11 @@ export class Presence {
       if (!tracked(channel)) continue;
       const n = (t.channels.get(channel) ?? 0) + 1;
       t.channels.set(channel, n);
-      if (n === 1) this.step(stream.tenant, t, async () => {
-        if (await this.store.occupy(stream.tenant, channel)) this.report({ type: 'channel.occupied', tenant: stream.tenant, channel });
-      });
+      if (n === 1)
+        this.step(stream.tenant, t, async () => {
+          if (await this.store.occupy(stream.tenant, channel))
+            this.report({ type: 'channel.occupied', tenant: stream.tenant, channel });
+        });
       const { userId, userInfo } = stream;
       if (userId === null) continue;
       const key = `${channel}\u0000${userId}`;
@@ -133,9 +135,14 @@ export class Presence {
           if (u.count <= 0) t.users.delete(key);
           // The grace period runs from when the store took the close, so a slow queue cannot shorten it.
           const last = u.count <= 0;
-          this.step(tenant, t, () => this.store.part(tenant, channel, userId), () => {
-            if (last) this.schedule(tenant, t, `u\u0000${key}`);
-          });
+          this.step(
+            tenant,
+            t,
+            () => this.store.part(tenant, channel, userId),
+            () => {
+              if (last) this.schedule(tenant, t, `u\u0000${key}`);
+            },
+          );
         }
       }
       const n = (t.channels.get(channel) ?? 1) - 1;
@@ -144,7 +151,12 @@ export class Presence {
         continue;
       }
       t.channels.delete(channel);
-      this.step(tenant, t, () => this.store.release(tenant, channel), () => this.schedule(tenant, t, `c\u0000${channel}`));
+      this.step(
+        tenant,
+        t,
+        () => this.store.release(tenant, channel),
+        () => this.schedule(tenant, t, `c\u0000${channel}`),
+      );
     }
   }
 
@@ -217,14 +229,23 @@ export class Presence {
       this.failed(err);
     }
     for (const [tenant, t] of this.tenants) {
-      if (t.channels.size === 0 && t.users.size === 0 && t.timers.size === 0 && !t.dirty && !t.resync) this.tenants.delete(tenant);
+      if (t.channels.size === 0 && t.users.size === 0 && t.timers.size === 0 && !t.dirty && !t.resync)
+        this.tenants.delete(tenant);
     }
   }
 
   private tenant(tenant: string): LocalTenant {
     let t = this.tenants.get(tenant);
     if (!t) {
-      t = { channels: new Map(), users: new Map(), timers: new Map(), chain: Promise.resolve(), dirty: false, unsettled: new Set(), resync: false };
+      t = {
+        channels: new Map(),
+        users: new Map(),
+        timers: new Map(),
+        chain: Promise.resolve(),
+        dirty: false,
+        unsettled: new Set(),
+        resync: false,
+      };
       this.tenants.set(tenant, t);
     }
     return t;
@@ -255,7 +276,10 @@ export class Presence {
       .then(
         () => undefined,
         (err: unknown) => {
-          if (!t.dirty) this.log(`cast: presence of tenant ${tenant} could not be updated; it is rewritten when the broker answers again.`);
+          if (!t.dirty)
+            this.log(
+              `cast: presence of tenant ${tenant} could not be updated; it is rewritten when the broker answers again.`,
+            );
           t.dirty = true;
           this.failed(err);
         },

@@ -29,7 +29,8 @@ export async function resyncPresence(hub: Hub, broker: Broker, tenant: string): 
     const snapshot = await broker.presence.snapshot(tenant, channels);
     at = snapshot.position === undefined ? undefined : parsePosition(snapshot.position);
     if (at && (await broker.presence.caughtUp(tenant, snapshot.position as string))) {
-      for (const { channel, members } of snapshot.channels) frames.set(channel, syncFrame(snapshot.position, channel, members));
+      for (const { channel, members } of snapshot.channels)
+        frames.set(channel, syncFrame(snapshot.position, channel, members));
     } else at = undefined;
   } catch (err) {
     console.error('cast: presence resync failed', err);
@@ -42,7 +43,9 @@ export async function resyncPresence(hub: Hub, broker: Broker, tenant: string): 
       else conn.goLive(undefined);
       continue;
     }
-    const mine = conn.wants('presence.sync') ? conn.channels.map((ch) => frames.get(ch)).filter((f): f is Buffer => f !== undefined) : [];
+    const mine = conn.wants('presence.sync')
+      ? conn.channels.map((ch) => frames.get(ch)).filter((f): f is Buffer => f !== undefined)
+      : [];
     conn.resync(at, mine);
   }
   return at !== undefined;

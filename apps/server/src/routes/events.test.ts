@@ -53,8 +53,14 @@ async function read(res: Response, count: number): Promise<Msg[]> {
     const blocks = buffer.split('\n\n');
     buffer = blocks.pop() ?? '';
     for (const block of blocks) {
-      const fields = new Map(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const));
-      if (fields.has('data')) got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
+      const fields = new Map(
+        block
+          .split('\n')
+          .filter((l) => !l.startsWith(':'))
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
+      );
+      if (fields.has('data'))
+        got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
     }
   }
   await reader.cancel();
@@ -111,8 +117,12 @@ describe('POST /v1/events/publish', () => {
 
   it('publishes once per idempotency key', async () => {
     const { app } = await setup();
-    const first = (await (await publish(app, { topic: 'a', data: 1, idempotencyKey: 'k1' }, { apikey: SECRET })).json()) as { eventId: string };
-    const again = (await (await publish(app, { topic: 'a', data: 1 }, { apikey: SECRET, 'idempotency-key': 'k1' })).json()) as { eventId: string; duplicate?: boolean };
+    const first = (await (
+      await publish(app, { topic: 'a', data: 1, idempotencyKey: 'k1' }, { apikey: SECRET })
+    ).json()) as { eventId: string };
+    const again = (await (
+      await publish(app, { topic: 'a', data: 1 }, { apikey: SECRET, 'idempotency-key': 'k1' })
+    ).json()) as { eventId: string; duplicate?: boolean };
     expect(again.eventId).toBe(first.eventId);
     expect(again.duplicate).toBe(true);
   });
@@ -147,7 +157,9 @@ describe('GET /v1/events/subscribe', () => {
   it('takes the key from the header over the query parameter', async () => {
     const { app } = await setup();
     // A bad header with a good query key: the header wins, so 401.
-    const res = await app.request(`/v1/events/subscribe?apikey=${PUBLIC}`, { headers: { apikey: 'pk_unknown_0123456789' } });
+    const res = await app.request(`/v1/events/subscribe?apikey=${PUBLIC}`, {
+      headers: { apikey: 'pk_unknown_0123456789' },
+    });
     expect(res.status).toBe(401);
     // And a good header wins over another tenant's query key.
     const ok = await app.request(`/v1/events/subscribe?apikey=${BETA_PUBLIC}`, { headers: { apikey: PUBLIC } });
@@ -173,10 +185,14 @@ describe('GET /v1/events/subscribe', () => {
 
   it('replays what was published after Last-Event-ID, with recovered: true', async () => {
     const { app } = await setup();
-    const first = (await (await publish(app, { topic: 'a', data: 1 }, { apikey: SECRET })).json()) as { eventId: string };
+    const first = (await (await publish(app, { topic: 'a', data: 1 }, { apikey: SECRET })).json()) as {
+      eventId: string;
+    };
     await publish(app, { topic: 'a', data: 2 }, { apikey: SECRET });
     await publish(app, { topic: 'b', data: 3 }, { apikey: SECRET });
-    const res = await app.request(`/v1/events/subscribe?topic=a&apikey=${PUBLIC}`, { headers: { 'last-event-id': first.eventId } });
+    const res = await app.request(`/v1/events/subscribe?topic=a&apikey=${PUBLIC}`, {
+      headers: { 'last-event-id': first.eventId },
+    });
     const msgs = await read(res, 2);
     expect(JSON.parse(msgs[0]?.data as string)).toEqual({ channels: ['$bus'], recovered: true });
     expect(msgs[1]).toMatchObject({ event: 'a', data: '2' });
@@ -202,7 +218,9 @@ describe('GET /v1/events/subscribe', () => {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const { value } = await reader.read();
     await reader.cancel();
-    expect(new TextDecoder().decode(value)).toMatch(/event: connected\ndata: \{"channels":\["[^"]+"\],"recovered":false\}/);
+    expect(new TextDecoder().decode(value)).toMatch(
+      /event: connected\ndata: \{"channels":\["[^"]+"\],"recovered":false\}/,
+    );
   });
 
   it('answers 405 for the wrong method', async () => {

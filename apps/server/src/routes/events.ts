@@ -1,9 +1,4 @@
-import {
-  type EventMatcher,
-  createMatcher,
-  isValidPattern,
-  parsePatternList,
-} from '@cast/protocol';
+import { type EventMatcher, createMatcher, isValidPattern, parsePatternList } from '@cast/protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import { authenticate, readApiKey } from '../auth/api-key.js';
@@ -31,7 +26,11 @@ function readTopics(raw: string): EventMatcher {
   const patterns = parsePatternList(raw);
   if (patterns.length === 0) fail('INVALID_FILTER', '"topic" is empty: give a topic, a "prefix.*" wildcard or "*".');
   for (const p of patterns) {
-    if (!isValidPattern(p)) fail('INVALID_FILTER', `"${(p as string).slice(0, 140)}" is not a valid topic filter: use "*", "prefix.*" or a topic like order.created.`);
+    if (!isValidPattern(p))
+      fail(
+        'INVALID_FILTER',
+        `"${(p as string).slice(0, 140)}" is not a valid topic filter: use "*", "prefix.*" or a topic like order.created.`,
+      );
   }
   return createMatcher(patterns);
 }
@@ -54,7 +53,10 @@ export function eventRoutes(deps: ServerDeps): Hono {
     const req = requestOf(c);
     // A read-only (public) key may subscribe; EventSource cannot set headers, so ?apikey= is accepted too.
     if (!readApiKey(req, true)) {
-      fail('UNAUTHORIZED', 'Missing API key: send the "apikey" header (or ?apikey= where headers cannot be set) with a public or secret key.');
+      fail(
+        'UNAUTHORIZED',
+        'Missing API key: send the "apikey" header (or ?apikey= where headers cannot be set) with a public or secret key.',
+      );
     }
     const { tenant } = authenticate(config.keys, req, 'any', true);
     const collection = c.req.query('collection');
@@ -72,12 +74,19 @@ export function eventRoutes(deps: ServerDeps): Hono {
       });
     }
     if (!feeds) {
-      fail('NOT_FOUND', 'Database change feeds are off: set CAST_DATABASE_URL (and CAST_WATCH_TABLES=todos,…) to enable them.');
+      fail(
+        'NOT_FOUND',
+        'Database change feeds are off: set CAST_DATABASE_URL (and CAST_WATCH_TABLES=todos,…) to enable them.',
+      );
     }
-    if (collection.trim() === '') fail('BAD_REQUEST', '"collection" is empty: give a watched table, e.g. collection=todos.');
+    if (collection.trim() === '')
+      fail('BAD_REQUEST', '"collection" is empty: give a watched table, e.g. collection=todos.');
     const resolved = await feeds.resolve(collection.trim());
     if (resolved === undefined) {
-      fail('NOT_FOUND', `${JSON.stringify(collection.slice(0, 140))} is not a watched table: add it to CAST_WATCH_TABLES, or install its trigger with "pnpm --filter @cast/server run watch:install ${collection.slice(0, 63)}".`);
+      fail(
+        'NOT_FOUND',
+        `${JSON.stringify(collection.slice(0, 140))} is not a watched table: add it to CAST_WATCH_TABLES, or install its trigger with "pnpm --filter @cast/server run watch:install ${collection.slice(0, 63)}".`,
+      );
     }
     if (typeof resolved !== 'string') {
       fail('BAD_REQUEST', `"${collection}" is ambiguous: use one of ${resolved.ambiguous.join(', ')}.`);
@@ -98,7 +107,11 @@ export function eventRoutes(deps: ServerDeps): Hono {
     const body = asObject(doc.value);
     const event = checkEventName(body.topic, 'topic');
     const [res] = await publishEvents(deps, tenant, [
-      { channel: BUS_CHANNEL, event, ...checkPayload(body, doc.source(['data']), config.maxPayloadBytes, req.header('idempotency-key')) },
+      {
+        channel: BUS_CHANNEL,
+        event,
+        ...checkPayload(body, doc.source(['data']), config.maxPayloadBytes, req.header('idempotency-key')),
+      },
     ]);
     return c.json(res);
   });
@@ -107,6 +120,11 @@ export function eventRoutes(deps: ServerDeps): Hono {
 }
 
 /** A stream under Hono: on the Node response when there is one, else a web `Response`. */
-async function openStreamResponse(c: Context, req: HttpRequest, deps: ServerDeps, stream: StreamRequest): Promise<Response> {
+async function openStreamResponse(
+  c: Context,
+  req: HttpRequest,
+  deps: ServerDeps,
+  stream: StreamRequest,
+): Promise<Response> {
   return (await openStream(req, outgoingOf(c), deps, stream)) ?? RESPONSE_ALREADY_SENT;
 }

@@ -37,7 +37,8 @@ describe('POST /push/tokens with presence', () => {
 
   it('refuses a userInfo that is not an object, too large, or without a userId, and a presence that is not a boolean', async () => {
     const s = await server();
-    const post = (body: unknown) => s.app.request('/push/tokens', { method: 'POST', headers: auth, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      s.app.request('/push/tokens', { method: 'POST', headers: auth, body: JSON.stringify(body) });
     for (const userInfo of ['Ada', 42, ['a'], true]) {
       const e = await error(await post({ channels: ['room'], userId: 'ada', userInfo }));
       expect(e, JSON.stringify(userInfo)).toMatchObject({ status: 400, code: 'INVALID_USER_INFO' });
@@ -49,7 +50,10 @@ describe('POST /push/tokens with presence', () => {
     // Exactly 1 KiB is fine.
     const fits = { b: 'x'.repeat(1024 - '{"b":""}'.length) };
     expect((await post({ channels: ['room'], userId: 'ada', userInfo: fits })).status).toBe(200);
-    expect(await error(await post({ channels: ['room'], userInfo: { name: 'Ada' } }))).toMatchObject({ status: 400, code: 'INVALID_USER_INFO' });
+    expect(await error(await post({ channels: ['room'], userInfo: { name: 'Ada' } }))).toMatchObject({
+      status: 400,
+      code: 'INVALID_USER_INFO',
+    });
     const flag = await error(await post({ channels: ['room'], presence: 'yes' }));
     expect(flag).toMatchObject({ status: 400, code: 'BAD_REQUEST', message: '"presence" must be true or false.' });
   });
@@ -64,7 +68,11 @@ describe('GET /push/presence and /push/channels', () => {
     presence?.opened({ tenant: 'acme', channels: ['room:1'], userId: 'ada', userInfo: '{"name":"Ada"}' });
     await presence?.settled('acme');
     const res = await s.app.request('/push/presence?channel=room:1', { headers: auth });
-    expect(await res.json()).toEqual({ channel: 'room:1', members: [{ userId: 'ada', userInfo: { name: 'Ada' }, connections: 1 }], connections: 1 });
+    expect(await res.json()).toEqual({
+      channel: 'room:1',
+      members: [{ userId: 'ada', userInfo: { name: 'Ada' }, connections: 1 }],
+      connections: 1,
+    });
     const list = await s.app.request('/push/channels?prefix=room', { headers: auth });
     expect(await list.json()).toEqual({ channels: [{ channel: 'room:1', connections: 1, users: 1 }], cursor: null });
   });
@@ -92,7 +100,11 @@ describe('GET /push/presence and /push/channels', () => {
   it('answer bad input with 400 and what to fix, and no key with 401', async () => {
     const s = await server();
     const get = async (path: string) => error(await s.app.request(path, { headers: auth }));
-    expect(await get('/push/presence')).toMatchObject({ status: 400, code: 'BAD_REQUEST', message: '"channel" is required.' });
+    expect(await get('/push/presence')).toMatchObject({
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: '"channel" is required.',
+    });
     expect(await get('/push/presence?channel=no%20spaces')).toMatchObject({ status: 400, code: 'INVALID_CHANNEL' });
     expect((await get('/push/channels?prefix=%20x')).message).toContain('"prefix" must be the start of a channel name');
     expect((await get('/push/channels?cursor=!!')).message).toContain('"cursor" is not one this server gave');
@@ -106,7 +118,11 @@ describe('GET /push/presence and /push/channels', () => {
   it('refuses to publish the presence event names', async () => {
     const s = await server();
     for (const event of ['presence.sync', 'presence.join', 'presence.leave']) {
-      const res = await s.app.request('/push/publish', { method: 'POST', headers: auth, body: JSON.stringify({ channel: 'room', event, data: {} }) });
+      const res = await s.app.request('/push/publish', {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ channel: 'room', event, data: {} }),
+      });
       expect(await error(res), event).toMatchObject({ status: 400, code: 'RESERVED_EVENT_NAME' });
     }
   });

@@ -54,11 +54,19 @@ export async function publishEvents(
  * app.post('/publish', async (c) => c.json(await publishOne(deps, requestOf(c))))
  * ```
  */
-export async function publishOne(deps: Pick<ServerDeps, 'config' | 'broker' | 'metrics'>, req: HttpRequest): Promise<PublishResponse> {
+export async function publishOne(
+  deps: Pick<ServerDeps, 'config' | 'broker' | 'metrics'>,
+  req: HttpRequest,
+): Promise<PublishResponse> {
   const { config } = deps;
   const { tenant } = authenticate(config.keys, req, 'secret');
   const doc = await readJsonBody(req, config.maxPayloadBytes + ENVELOPE_BYTES, [['data']]);
-  const input = checkPublish(asObject(doc.value), doc.source(['data']), config.maxPayloadBytes, req.header('idempotency-key'));
+  const input = checkPublish(
+    asObject(doc.value),
+    doc.source(['data']),
+    config.maxPayloadBytes,
+    req.header('idempotency-key'),
+  );
   const [res] = await publishEvents(deps, tenant, [input]);
   return res as PublishResponse;
 }

@@ -32,7 +32,9 @@ export function pushRoutes(deps: ServerDeps): Hono {
   app.post('/publish/batch', async (c) => {
     const req = requestOf(c);
     const { tenant } = authenticate(config.keys, req, 'secret');
-    const doc = await readJsonBody(req, config.maxBatch * (config.maxPayloadBytes + ENVELOPE_BYTES), [['events', ANY_INDEX, 'data']]);
+    const doc = await readJsonBody(req, config.maxBatch * (config.maxPayloadBytes + ENVELOPE_BYTES), [
+      ['events', ANY_INDEX, 'data'],
+    ]);
     const { events } = asObject(doc.value);
     if (!Array.isArray(events) || events.length === 0) fail('BAD_REQUEST', '"events" must be a non-empty array.');
     if (events.length > config.maxBatch) {
@@ -73,7 +75,10 @@ export function pushRoutes(deps: ServerDeps): Hono {
     const { tenant } = authenticate(config.keys, requestOf(c), 'secret');
     const prefix = c.req.query('prefix') ?? '';
     if (prefix !== '' && !isValidChannel(prefix)) {
-      fail('BAD_REQUEST', `"prefix" must be the start of a channel name: up to 128 letters, digits and _ - . : @ = + (got ${JSON.stringify(String(prefix).slice(0, 140))}).`);
+      fail(
+        'BAD_REQUEST',
+        `"prefix" must be the start of a channel name: up to 128 letters, digits and _ - . : @ = + (got ${JSON.stringify(String(prefix).slice(0, 140))}).`,
+      );
     }
     const after = readCursor(c.req.query('cursor'));
     const limit = readLimit(c.req.query('limit'));
@@ -98,14 +103,21 @@ export const MAX_CHANNELS_PAGE = 1000;
 function readCursor(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   const name = /^[A-Za-z0-9_-]{1,200}$/.test(raw) ? Buffer.from(raw, 'base64url').toString('utf8') : '';
-  if (!isValidChannel(name)) fail('BAD_REQUEST', '"cursor" is not one this server gave: pass the "cursor" of the previous page as is, or leave it out for the first page.');
+  if (!isValidChannel(name))
+    fail(
+      'BAD_REQUEST',
+      '"cursor" is not one this server gave: pass the "cursor" of the previous page as is, or leave it out for the first page.',
+    );
   return name;
 }
 
 function readLimit(raw: string | undefined): number {
   if (raw === undefined || raw === '') return CHANNELS_PAGE;
   if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_CHANNELS_PAGE) {
-    fail('BAD_REQUEST', `"limit" must be a whole number from 1 to ${MAX_CHANNELS_PAGE} (got ${JSON.stringify(raw.slice(0, 20))}).`);
+    fail(
+      'BAD_REQUEST',
+      `"limit" must be a whole number from 1 to ${MAX_CHANNELS_PAGE} (got ${JSON.stringify(raw.slice(0, 20))}).`,
+    );
   }
   return Number(raw);
 }

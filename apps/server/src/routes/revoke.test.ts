@@ -23,7 +23,10 @@ async function setup() {
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
+    return {
+      status: res.status,
+      body: (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } },
+    };
   };
   const token = async (userId?: string, channels = ['orders']) => {
     const res = await post('/push/tokens', { channels, ...(userId ? { userId } : {}) });
@@ -63,7 +66,7 @@ async function open(app: InProcessServer['app'], token: string) {
 }
 
 describe('POST /push/revoke', () => {
-  it('ends the user\'s streams with a final revoked event, refuses the token after, and lets a token issued after work', async () => {
+  it("ends the user's streams with a final revoked event, refuses the token after, and lets a token issued after work", async () => {
     const { app, post, token, events } = await setup();
     const before = await token('u1', ['orders', 'user:u1']);
     const bystander = await token('u2');
@@ -87,7 +90,9 @@ describe('POST /push/revoke', () => {
     expect(again.status).toBe(401);
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('TOKEN_REVOKED');
     // Resuming is refused the same way.
-    const resumed = await app.request(`/push/stream?token=${encodeURIComponent(before.token)}`, { headers: { 'last-event-id': '1-0/orders' } });
+    const resumed = await app.request(`/push/stream?token=${encodeURIComponent(before.token)}`, {
+      headers: { 'last-event-id': '1-0/orders' },
+    });
     expect(resumed.status).toBe(401);
 
     // The user signs in again: a token issued after the revocation works.
@@ -100,7 +105,7 @@ describe('POST /push/revoke', () => {
     s3.cancel();
   });
 
-  it('revokes one token by tokenId, leaving the user\'s other tokens', async () => {
+  it("revokes one token by tokenId, leaving the user's other tokens", async () => {
     const { app, post, token } = await setup();
     const one = await token('u1');
     const other = await token('u1');
@@ -116,7 +121,7 @@ describe('POST /push/revoke', () => {
     s2.cancel();
   });
 
-  it('revokes a tenant\'s tokens issued before a time, not another tenant\'s', async () => {
+  it("revokes a tenant's tokens issued before a time, not another tenant's", async () => {
     const { app, post, token } = await setup();
     const acme = await token();
     const globex = await post('/push/tokens', { channels: ['orders'] }, 'sk_test_globex_0123456789');
@@ -161,7 +166,11 @@ describe('POST /push/revoke', () => {
 
   it('needs a secret API key', async () => {
     const { app } = await setup();
-    const res = await app.request('/push/revoke', { method: 'POST', body: '{"userId":"u1"}', headers: { 'content-type': 'application/json' } });
+    const res = await app.request('/push/revoke', {
+      method: 'POST',
+      body: '{"userId":"u1"}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(401);
     const get = await app.request('/push/revoke', { headers: { authorization: `Bearer ${KEY}` } });
     expect(get.status).toBe(405);
@@ -184,8 +193,12 @@ describe('the time rule at the boundary, on the stream route', () => {
   it('refuses a token issued one millisecond before the revocation time and accepts one issued at it', async () => {
     const { app, post } = await setup();
     const before = Date.now() - 2000;
-    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(before).toISOString() })).status).toBe(200);
-    const earlier = await app.request(`/push/stream?token=${await signed({ ims: before - 1 }, Math.floor((before - 1) / 1000))}`);
+    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(before).toISOString() })).status).toBe(
+      200,
+    );
+    const earlier = await app.request(
+      `/push/stream?token=${await signed({ ims: before - 1 }, Math.floor((before - 1) / 1000))}`,
+    );
     expect(earlier.status).toBe(401);
     expect(((await earlier.json()) as { error: { code: string } }).error.code).toBe('TOKEN_REVOKED');
     const same = await app.request(`/push/stream?token=${await signed({ ims: before }, Math.floor(before / 1000))}`);
@@ -199,11 +212,15 @@ describe('the time rule at the boundary, on the stream route', () => {
     const token = await signed({}, iat);
     const iatMs = iat * 1000;
     // A revocation one millisecond into the token's second covers it; one at the second's start does not.
-    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(iatMs).toISOString() })).status).toBe(200);
+    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(iatMs).toISOString() })).status).toBe(
+      200,
+    );
     const open1 = await app.request(`/push/stream?token=${token}`);
     expect(open1.status).toBe(200);
     await open1.body?.cancel();
-    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(iatMs + 1).toISOString() })).status).toBe(200);
+    expect((await post('/push/revoke', { userId: 'u1', issuedBefore: new Date(iatMs + 1).toISOString() })).status).toBe(
+      200,
+    );
     expect((await app.request(`/push/stream?token=${token}`)).status).toBe(401);
   });
 
@@ -225,32 +242,40 @@ describe('the time rule at the boundary, on the stream route', () => {
 describe('readRevocation (the revocation time rule)', () => {
   const NOW = Date.parse('2026-06-01T12:00:00.500Z');
 
-  it('revokes a user at the server\'s time now, or before the given time', () => {
+  it("revokes a user at the server's time now, or before the given time", () => {
     expect(readRevocation({ userId: 'u1' }, NOW)).toEqual({ kind: 'user', userId: 'u1', before: NOW });
     expect(readRevocation({ userId: 'u1', issuedBefore: '2026-06-01T11:00:00.250Z' }, NOW)).toEqual({
       kind: 'user',
       userId: 'u1',
       before: Date.parse('2026-06-01T11:00:00.250Z'),
     });
-    expect(readRevocation({ issuedBefore: '2026-06-01T13:00:00+01:00' }, NOW)).toEqual({ kind: 'all', before: Date.parse('2026-06-01T12:00:00Z') });
+    expect(readRevocation({ issuedBefore: '2026-06-01T13:00:00+01:00' }, NOW)).toEqual({
+      kind: 'all',
+      before: Date.parse('2026-06-01T12:00:00Z'),
+    });
     expect(readRevocation({ tokenId: 'tok' }, NOW)).toEqual({ kind: 'token', tokenId: 'tok', at: NOW });
   });
 
   it('counts an issuedBefore up to a minute ahead (clock skew) as now, and refuses one further ahead', () => {
-    expect(readRevocation({ issuedBefore: new Date(NOW + 60_000).toISOString() }, NOW)).toEqual({ kind: 'all', before: NOW });
+    expect(readRevocation({ issuedBefore: new Date(NOW + 60_000).toISOString() }, NOW)).toEqual({
+      kind: 'all',
+      before: NOW,
+    });
     expect(() => readRevocation({ issuedBefore: new Date(NOW + 60_001).toISOString() }, NOW)).toThrow(/future/);
   });
 });
 
 describe('POST /push/disconnect', () => {
-  it('closes a user\'s streams with disconnected and reconnect false by default, and the token still works', async () => {
+  it("closes a user's streams with disconnected and reconnect false by default, and the token still works", async () => {
     const { app, post, token, events } = await setup();
     const t = await token('u1');
     const s1 = await open(app, t.token);
     await s1.until('event: connected');
     expect(await post('/push/disconnect', { userId: 'u1' })).toEqual({ status: 200, body: { disconnected: 1 } });
     await s1.done;
-    expect(s1.text().endsWith('event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":false}\n\n')).toBe(true);
+    expect(
+      s1.text().endsWith('event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":false}\n\n'),
+    ).toBe(true);
     expect(events.map((e) => e.type)).toEqual(['connection.revoked']);
     // A disconnect is not a revocation.
     const s2 = await open(app, t.token);
@@ -264,14 +289,23 @@ describe('POST /push/disconnect', () => {
     const tickets = await open(app, (await token('u1', ['tickets'])).token);
     await orders.until('event: connected');
     await tickets.until('event: connected');
-    expect(await post('/push/disconnect', { userId: 'u1', channel: 'tickets', reconnect: true })).toEqual({ status: 200, body: { disconnected: 1 } });
+    expect(await post('/push/disconnect', { userId: 'u1', channel: 'tickets', reconnect: true })).toEqual({
+      status: 200,
+      body: { disconnected: 1 },
+    });
     await tickets.done;
     expect(tickets.text()).toContain('data: {"reason":"disconnected_by_server","reconnect":true}');
     expect(orders.ended()).toBe(false);
     const [session] = await deps.broker.listSessions('acme', { userId: 'u1' });
-    expect(await post('/push/disconnect', { sessionId: session?.id })).toEqual({ status: 200, body: { disconnected: 1 } });
+    expect(await post('/push/disconnect', { sessionId: session?.id })).toEqual({
+      status: 200,
+      body: { disconnected: 1 },
+    });
     await orders.done;
-    expect(await post('/push/disconnect', { sessionId: session?.id })).toEqual({ status: 200, body: { disconnected: 0 } });
+    expect(await post('/push/disconnect', { sessionId: session?.id })).toEqual({
+      status: 200,
+      body: { disconnected: 0 },
+    });
   });
 
   it('answers bad input with 400 and a message that says what to fix', async () => {
@@ -291,6 +325,8 @@ describe('POST /push/disconnect', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error?.message, JSON.stringify(body)).toMatch(message);
     }
-    expect((await post('/push/disconnect', { userId: 'u1', channel: 'bad channel!' })).body.error?.code).toBe('INVALID_CHANNEL');
+    expect((await post('/push/disconnect', { userId: 'u1', channel: 'bad channel!' })).body.error?.code).toBe(
+      'INVALID_CHANNEL',
+    );
   });
 });

@@ -40,12 +40,18 @@ export function readRevocation(body: Record<string, unknown>, now: number): Revo
   const { tokenId, userId, issuedBefore } = body;
   if (present(tokenId)) {
     if (present(userId) || present(issuedBefore)) {
-      fail('BAD_REQUEST', 'Send "tokenId" alone: it names one token. "userId" and "issuedBefore" go together, without "tokenId".');
+      fail(
+        'BAD_REQUEST',
+        'Send "tokenId" alone: it names one token. "userId" and "issuedBefore" go together, without "tokenId".',
+      );
     }
     return { kind: 'token', tokenId: checkId(tokenId, 'tokenId'), at: now };
   }
   if (!present(userId) && !present(issuedBefore)) {
-    fail('BAD_REQUEST', 'Say what to revoke: {"userId"}, {"tokenId"} or {"issuedBefore": "<ISO 8601 time>"} (optionally with "userId").');
+    fail(
+      'BAD_REQUEST',
+      'Say what to revoke: {"userId"}, {"tokenId"} or {"issuedBefore": "<ISO 8601 time>"} (optionally with "userId").',
+    );
   }
   let before = now;
   if (present(issuedBefore)) {

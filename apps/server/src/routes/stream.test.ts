@@ -19,7 +19,10 @@ afterEach(() => {
 
 /** A server in-process whose broker's replay can be held open while events are published. */
 async function setup(wrap: (memory: Broker) => Broker, env: Record<string, string> = {}): Promise<Setup> {
-  const server = await createInProcessServer({ CAST_API_KEYS: `acme=${KEY}`, CAST_SIGNING_SECRET: 's'.repeat(32), ...env }, { wrapBroker: wrap });
+  const server = await createInProcessServer(
+    { CAST_API_KEYS: `acme=${KEY}`, CAST_SIGNING_SECRET: 's'.repeat(32), ...env },
+    { wrapBroker: wrap },
+  );
   servers.push(server);
   const { deps, app } = server;
   const { broker } = deps;
@@ -32,7 +35,10 @@ async function setup(wrap: (memory: Broker) => Broker, env: Record<string, strin
 }
 
 /** Reads SSE messages (the server's simple framing: LF lines, blank-line separated) until `count` arrived. */
-async function read(res: Response, count: number): Promise<Array<{ id: string | undefined; event: string | undefined; data: string }>> {
+async function read(
+  res: Response,
+  count: number,
+): Promise<Array<{ id: string | undefined; event: string | undefined; data: string }>> {
   const got: Array<{ id: string | undefined; event: string | undefined; data: string }> = [];
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
@@ -44,8 +50,14 @@ async function read(res: Response, count: number): Promise<Array<{ id: string | 
     const blocks = buffer.split('\n\n');
     buffer = blocks.pop() ?? '';
     for (const block of blocks) {
-      const fields = new Map(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const));
-      if (fields.has('data')) got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
+      const fields = new Map(
+        block
+          .split('\n')
+          .filter((l) => !l.startsWith(':'))
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
+      );
+      if (fields.has('data'))
+        got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
     }
   }
   await reader.cancel();
@@ -155,8 +167,14 @@ async function readAll(res: Response, count: number, maxChunks = 20_000) {
     const blocks = buffer.split('\n\n');
     buffer = blocks.pop() ?? '';
     for (const block of blocks) {
-      const fields = new Map(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const));
-      if (fields.has('data')) got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
+      const fields = new Map(
+        block
+          .split('\n')
+          .filter((l) => !l.startsWith(':'))
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
+      );
+      if (fields.has('data'))
+        got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
     }
   }
   await reader.cancel();
@@ -164,7 +182,10 @@ async function readAll(res: Response, count: number, maxChunks = 20_000) {
 }
 
 /** Counts the pages a broker reads and the bytes of their events. */
-function countingPages(memory: Broker, reads: { pages: number; bytes: number; hold?: Promise<void> | undefined }): Broker {
+function countingPages(
+  memory: Broker,
+  reads: { pages: number; bytes: number; hold?: Promise<void> | undefined },
+): Broker {
   return {
     ...memory,
     async replayPage(tenant, channels, after, maxBytes): Promise<ReplayPage> {
@@ -192,7 +213,9 @@ describe('a paced replay', () => {
     await s.publish(payload(202));
     const events = await reading;
     expect(events[0]?.data).toBe('{"channels":["orders"],"recovered":true}');
-    expect(events.slice(1).map((e) => (JSON.parse(e.data) as { n: number }).n)).toEqual(Array.from({ length: 202 }, (_, i) => i + 1));
+    expect(events.slice(1).map((e) => (JSON.parse(e.data) as { n: number }).n)).toEqual(
+      Array.from({ length: 202 }, (_, i) => i + 1),
+    );
     // Read in pages of about half the 4 KiB buffer, not in one piece.
     expect(reads.pages).toBeGreaterThan(50);
     expect(s.deps.metrics.slowConsumerDrops).toBe(0);
@@ -227,7 +250,9 @@ describe('a paced replay', () => {
     open();
     const events = await reading;
     expect(events[0]?.data).toBe('{"channels":["orders"],"recovered":true}');
-    expect(events.slice(1).map((e) => (JSON.parse(e.data) as { n: number }).n)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+    expect(events.slice(1).map((e) => (JSON.parse(e.data) as { n: number }).n)).toEqual(
+      Array.from({ length: 80 }, (_, i) => i + 1),
+    );
   });
 });
 
@@ -267,7 +292,9 @@ describe('a resume the log cannot serve', () => {
   it('delivers live events at once after a resume from beyond the log end', async () => {
     const s = await setup((memory) => memory);
     await s.publish(0);
-    const res = await s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': '999999999999999-0/orders' } });
+    const res = await s.app.request(`/push/stream?token=${s.token}`, {
+      headers: { 'Last-Event-ID': '999999999999999-0/orders' },
+    });
     const reading = readAll(res, 4);
     for (let i = 1; i <= 3; i++) await s.publish(i);
     const events = await reading;

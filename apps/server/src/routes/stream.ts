@@ -60,7 +60,11 @@ function readFilter(req: HttpRequest): EventMatcher {
   if (raw === undefined) return MATCH_ALL;
   const patterns = parsePatternList(raw);
   for (const p of patterns) {
-    if (!isValidPattern(p)) fail('INVALID_FILTER', `"${(p as string).slice(0, 140)}" is not a valid type filter: use "*", "prefix.*" or an event name.`);
+    if (!isValidPattern(p))
+      fail(
+        'INVALID_FILTER',
+        `"${(p as string).slice(0, 140)}" is not a valid type filter: use "*", "prefix.*" or an event name.`,
+      );
   }
   return createMatcher(patterns);
 }
@@ -123,7 +127,10 @@ export async function serveStream(
   // No await from this check until the stream is in the hub: a revocation
   // arriving meanwhile either is in the list already or finds the stream.
   if (revocations.covers(grant)) {
-    fail('TOKEN_REVOKED', 'The token was revoked; ask your backend for a new one (a token issued after the revocation works).');
+    fail(
+      'TOKEN_REVOKED',
+      'The token was revoked; ask your backend for a new one (a token issued after the revocation works).',
+    );
   }
   return openStream(req, outgoing, deps, { grant, matcher, resume });
 }
@@ -257,7 +264,12 @@ function handOff(last: EventPosition, end: EventPosition | undefined, recovered:
  * the snapshot, so sync + the events after it are exactly the membership.
  * Without a snapshot (the store unreachable) the stream goes live as it is.
  */
-async function syncPresence(conn: StreamConnection, deps: ServerDeps, req: StreamRequest, from: EventPosition | undefined): Promise<void> {
+async function syncPresence(
+  conn: StreamConnection,
+  deps: ServerDeps,
+  req: StreamRequest,
+  from: EventPosition | undefined,
+): Promise<void> {
   const { broker } = deps;
   const { grant } = req;
   let snapshot: PresenceSnapshot | undefined;

@@ -20,7 +20,10 @@ import { checkBoolean, checkChannel, checkUserId, checkUserInfo } from '../valid
  * app.post('/tokens', async (c) => c.json(await issueToken(deps, requestOf(c))))
  * ```
  */
-export async function issueToken(deps: Pick<ServerDeps, 'config' | 'tokens' | 'metrics'>, req: HttpRequest): Promise<TokenResponse> {
+export async function issueToken(
+  deps: Pick<ServerDeps, 'config' | 'tokens' | 'metrics'>,
+  req: HttpRequest,
+): Promise<TokenResponse> {
   const { config, tokens, metrics } = deps;
   const { tenant } = authenticate(config.keys, req, 'secret');
   const body = asObject(await readJson(req, 64 * 1024));
@@ -30,7 +33,10 @@ export async function issueToken(deps: Pick<ServerDeps, 'config' | 'tokens' | 'm
   }
   const channels = [...new Set(rawChannels.map((ch, i) => checkChannel(ch, `channels[${i}]`)))];
   if (channels.length > config.maxChannelsPerToken) {
-    fail('TOO_MANY_CHANNELS', `A token may grant at most ${config.maxChannelsPerToken} channels (got ${channels.length}).`);
+    fail(
+      'TOO_MANY_CHANNELS',
+      `A token may grant at most ${config.maxChannelsPerToken} channels (got ${channels.length}).`,
+    );
   }
   const userId = checkUserId(rawUser);
   const presence = checkBoolean(rawPresence, 'presence');
@@ -58,7 +64,10 @@ export async function issueToken(deps: Pick<ServerDeps, 'config' | 'tokens' | 'm
     ...(userInfo === undefined ? {} : { userInfo }),
   });
   if (signed.token.length > MAX_TOKEN_BYTES) {
-    fail('TOKEN_TOO_LARGE', `The token would be ${signed.token.length} bytes, over the ${MAX_TOKEN_BYTES} a stream request may carry: grant fewer or shorter channels.`);
+    fail(
+      'TOKEN_TOO_LARGE',
+      `The token would be ${signed.token.length} bytes, over the ${MAX_TOKEN_BYTES} a stream request may carry: grant fewer or shorter channels.`,
+    );
   }
   metrics.tokensIssued++;
   return {

@@ -36,7 +36,12 @@ function fakeSource(names: string[] = ['public.todos']) {
 }
 
 function memory(): Broker {
-  return createMemoryBroker({ historySize: 100, historyMaxAgeSeconds: 3600, historyMaxBytes: 1 << 20, idempotencyWindowSeconds: 60 });
+  return createMemoryBroker({
+    historySize: 100,
+    historyMaxAgeSeconds: 3600,
+    historyMaxBytes: 1 << 20,
+    idempotencyWindowSeconds: 60,
+  });
 }
 
 interface Setup {
@@ -102,7 +107,9 @@ describe('watches follow the hub', () => {
     const s = await setup({ lingerMs: 30_000 });
     s.feeds.channelOpened('acme', CH);
     s.feeds.channelOpened('acme', 'orders');
-    expect(s.src.calls.filter((c) => c.startsWith('watch') || c.startsWith('unwatch'))).toEqual(['watch acme/public.todos']);
+    expect(s.src.calls.filter((c) => c.startsWith('watch') || c.startsWith('unwatch'))).toEqual([
+      'watch acme/public.todos',
+    ]);
     s.feeds.channelClosed('acme', CH);
     await vi.advanceTimersByTimeAsync(29_999);
     expect(s.src.calls).not.toContain('unwatch acme/public.todos');
@@ -127,7 +134,11 @@ describe('watches follow the hub', () => {
     s.feeds.channelOpened('acme', CH);
     s.feeds.channelOpened('beta', CH);
     s.feeds.channelClosed('acme', CH);
-    expect(s.src.calls.filter((c) => c.includes('watch'))).toEqual(['watch acme/public.todos', 'watch beta/public.todos', 'unwatch acme/public.todos']);
+    expect(s.src.calls.filter((c) => c.includes('watch'))).toEqual([
+      'watch acme/public.todos',
+      'watch beta/public.todos',
+      'unwatch acme/public.todos',
+    ]);
   });
 
   it('whenActive resolves when the source says the watch is active, and false after the timeout', async () => {
@@ -149,7 +160,11 @@ describe('changes', () => {
     expect(s.delivered).toHaveLength(1);
     expect(s.delivered[0]?.channel).toBe(CH);
     expect(s.delivered[0]?.event).toBe('message');
-    expect(JSON.parse(s.delivered[0]?.data as string)).toEqual({ type: 'delete', documentId: '1', document: { id: 1, title: 'old' } });
+    expect(JSON.parse(s.delivered[0]?.data as string)).toEqual({
+      type: 'delete',
+      documentId: '1',
+      document: { id: 1, title: 'old' },
+    });
   });
 
   it('publishes the document as the JSON text the source wrote, large numbers unchanged', async () => {
@@ -170,7 +185,12 @@ describe('changes', () => {
     const s = await setup({ maxDocumentBytes: 100 });
     s.feeds.channelOpened('acme', CH);
     await s.src.sink().change(change({ document: { body: 'x'.repeat(200) } }));
-    expect(JSON.parse(s.delivered[0]?.data as string)).toEqual({ type: 'insert', documentId: '1', document: null, tooLarge: true });
+    expect(JSON.parse(s.delivered[0]?.data as string)).toEqual({
+      type: 'insert',
+      documentId: '1',
+      document: null,
+      tooLarge: true,
+    });
   });
 
   it('publishes a change seen by several nodes once, with an idempotency key from the change', async () => {

@@ -97,7 +97,8 @@ export class ChangeFeeds implements ChangeSink, StreamObserver {
     this.lingerMs = options.lingerMs ?? 30_000;
     this.dedupe = options.dedupe ?? true;
     this.now = options.now ?? Date.now;
-    this.log = options.log ?? ((message, err) => console.error(`cast: ${message}`, ...(err === undefined ? [] : [err])));
+    this.log =
+      options.log ?? ((message, err) => console.error(`cast: ${message}`, ...(err === undefined ? [] : [err])));
   }
 
   /** Starts the source; changes are published through `broker`, gaps end streams through `streams`. */

@@ -133,7 +133,12 @@ describe('StreamConnection', () => {
     const { sink, drain } = fakeSink(0);
     const { conn } = connection(sink, 1000);
     let taken = false;
-    void conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(400) }, { at: { ms: 1, seq: 1 }, frame: bytes(400) }]).then(() => (taken = true));
+    void conn
+      .sendPage([
+        { at: { ms: 1, seq: 0 }, frame: bytes(400) },
+        { at: { ms: 1, seq: 1 }, frame: bytes(400) },
+      ])
+      .then(() => (taken = true));
     drain(200);
     await Promise.resolve();
     expect(taken).toBe(false);
@@ -207,8 +212,14 @@ describe('StreamConnection', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
     conn.holdLive();
-    await conn.sendPage([{ at: { ms: 1, seq: 0 }, frame: bytes(1) }, { at: { ms: 2, seq: 0 }, frame: bytes(2) }]);
-    await conn.sendPage([{ at: { ms: 2, seq: 0 }, frame: bytes(4) }, { at: { ms: 3, seq: 0 }, frame: bytes(8) }]);
+    await conn.sendPage([
+      { at: { ms: 1, seq: 0 }, frame: bytes(1) },
+      { at: { ms: 2, seq: 0 }, frame: bytes(2) },
+    ]);
+    await conn.sendPage([
+      { at: { ms: 2, seq: 0 }, frame: bytes(4) },
+      { at: { ms: 3, seq: 0 }, frame: bytes(8) },
+    ]);
     expect(state.written.map((w) => w.byteLength)).toEqual([3, 8]);
   });
 
@@ -377,7 +388,7 @@ describe('StreamConnection presence sync of a new stream', () => {
   const text = (written: Uint8Array[]) => written.map((w) => new TextDecoder().decode(w)).join('|');
   const frame = (s: string) => new TextEncoder().encode(s);
 
-  it('takes the broker\'s floor while holding for its snapshot: nothing at or before it, then the sync at its position', () => {
+  it("takes the broker's floor while holding for its snapshot: nothing at or before it, then the sync at its position", () => {
     const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
     const { conn } = connection(sink, 1 << 20);
     conn.holdLive(false);

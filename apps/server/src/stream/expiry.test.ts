@@ -2,7 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Expiring, ExpiryQueue } from './expiry.js';
 
-const item = (expiresAt: number, name = String(expiresAt)): Expiring & { name: string } => ({ expiresAt, expiryIndex: -1, name });
+const item = (expiresAt: number, name = String(expiresAt)): Expiring & { name: string } => ({
+  expiresAt,
+  expiryIndex: -1,
+  name,
+});
 
 describe('ExpiryQueue', () => {
   it('pops items soonest first', () => {

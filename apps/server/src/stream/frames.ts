@@ -79,7 +79,9 @@ export function eventFrame(event: StoredEvent): Buffer {
 export function syncFrame(position: string | undefined, channel: string, members: PresenceMember[]): Buffer {
   const data: PresenceSyncData = { channel, members };
   const id = position === undefined ? undefined : formatWireId(position, channel);
-  return Buffer.from(encodeFrame({ ...(id === undefined ? {} : { id }), event: 'presence.sync', data: JSON.stringify(data) }));
+  return Buffer.from(
+    encodeFrame({ ...(id === undefined ? {} : { id }), event: 'presence.sync', data: JSON.stringify(data) }),
+  );
 }
 
 /**

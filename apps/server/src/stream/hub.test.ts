@@ -285,7 +285,12 @@ describe('Hub control (revoke, disconnect)', () => {
     const events: LifecycleEvent[] = [];
     const hub = new Hub(fakeBroker().broker, new Metrics(), 86_400_000, { lifecycle: (e) => events.push(e) });
     hubs.push(hub);
-    const conn = (channels: string[], userId: string | undefined, token: { tokenId?: string; issuedAt?: number }, tenant = 'acme') => {
+    const conn = (
+      channels: string[],
+      userId: string | undefined,
+      token: { tokenId?: string; issuedAt?: number },
+      tenant = 'acme',
+    ) => {
       const f = fakeConn(tenant, channels, [], userId);
       Object.assign(f.conn, { tokenId: token.tokenId, issuedAt: token.issuedAt ?? 1000 });
       hub.add(f.conn);
@@ -310,7 +315,9 @@ describe('Hub control (revoke, disconnect)', () => {
       { type: 'connection.revoked', tenant: 'acme', channel: 'orders', userId: 'u1' },
       { type: 'connection.revoked', tenant: 'acme', channel: 'user:u1', userId: 'u1' },
     ]);
-    expect(hub.control('acme', { type: 'revoke', revocation: { kind: 'token', tokenId: 't-other', at: 5000 } })).toBe(1);
+    expect(hub.control('acme', { type: 'revoke', revocation: { kind: 'token', tokenId: 't-other', at: 5000 } })).toBe(
+      1,
+    );
     expect(other.closedWith).toEqual(['revoked']);
     expect(hub.control('nobody', { type: 'revoke', revocation: { kind: 'all', before: 1e15 } })).toBe(0);
   });
@@ -323,11 +330,15 @@ describe('Hub control (revoke, disconnect)', () => {
     const anonymous = conn(['orders'], undefined, {});
     expect(hub.control('acme', { type: 'disconnect', userId: 'u1', channel: 'tickets', reconnect: true })).toBe(1);
     expect(b.sent).toEqual([DISCONNECTED_FRAMES.reconnect]);
-    expect(text(b.sent)).toEqual(['event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":true}\n\n']);
+    expect(text(b.sent)).toEqual([
+      'event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":true}\n\n',
+    ]);
     expect(b.closedWith).toEqual(['disconnected']);
     expect(a.closedWith).toEqual([]);
     expect(hub.control('acme', { type: 'disconnect', sessionId: anonymous.conn.id, reconnect: false })).toBe(1);
-    expect(text(anonymous.sent)).toEqual(['event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":false}\n\n']);
+    expect(text(anonymous.sent)).toEqual([
+      'event: disconnected\ndata: {"reason":"disconnected_by_server","reconnect":false}\n\n',
+    ]);
     expect(hub.control('acme', { type: 'disconnect', sessionId: 'unknown', reconnect: false })).toBe(0);
     expect(hub.control('acme', { type: 'disconnect', reconnect: false })).toBe(0);
     expect(a.closedWith).toEqual([]);
@@ -348,9 +359,9 @@ describe('Hub control (revoke, disconnect)', () => {
 
 describe('eventFrame', () => {
   it('puts the position and channel in the id, and the data on one line', () => {
-    expect(eventFrame(event({ position: '5-2', channel: 'user:u1', event: 'x', data: '{"a":"b\\nc"}' })).toString()).toBe(
-      'id: 5-2/user:u1\nevent: x\ndata: {"a":"b\\nc"}\n\n',
-    );
+    expect(
+      eventFrame(event({ position: '5-2', channel: 'user:u1', event: 'x', data: '{"a":"b\\nc"}' })).toString(),
+    ).toBe('id: 5-2/user:u1\nevent: x\ndata: {"a":"b\\nc"}\n\n');
   });
 });
 

@@ -21,7 +21,12 @@ function receiver(statuses: Array<number | 'refuse'>) {
   const calls: Call[] = [];
   const fetch: WebhookFetch = async (_url, init) => {
     const raw = init.body as string;
-    calls.push({ at: Date.now(), body: JSON.parse(raw) as WebhookBody, raw, signature: (init.headers as Record<string, string>)['Cast-Signature'] as string });
+    calls.push({
+      at: Date.now(),
+      body: JSON.parse(raw) as WebhookBody,
+      raw,
+      signature: (init.headers as Record<string, string>)['Cast-Signature'] as string,
+    });
     const status = statuses.length > 1 ? statuses.shift() : statuses[0];
     if (status === 'refuse') throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
     if (status === 0) {
@@ -76,8 +81,21 @@ describe('memory webhook engine', () => {
     expect(r.calls).toHaveLength(1);
     const [call] = r.calls as [Call];
     expect(call.body.events).toEqual([
-      { id: expect.stringMatching(/^wh_[0-9a-f]{32}$/), type: 'channel.occupied', tenant: 'acme', channel: 'order:1', at: '2026-01-01T00:00:00.000Z' },
-      { id: expect.stringMatching(/^wh_/), type: 'presence.join', tenant: 'acme', channel: 'room', userId: 'u1', at: '2026-01-01T00:00:00.000Z' },
+      {
+        id: expect.stringMatching(/^wh_[0-9a-f]{32}$/),
+        type: 'channel.occupied',
+        tenant: 'acme',
+        channel: 'order:1',
+        at: '2026-01-01T00:00:00.000Z',
+      },
+      {
+        id: expect.stringMatching(/^wh_/),
+        type: 'presence.join',
+        tenant: 'acme',
+        channel: 'room',
+        userId: 'u1',
+        at: '2026-01-01T00:00:00.000Z',
+      },
     ]);
     const t = Math.floor(Date.now() / 1000);
     expect(call.signature).toBe(`t=${t},v1=${createHmac('sha256', SECRET).update(`${t}.${call.raw}`).digest('hex')}`);
@@ -91,7 +109,9 @@ describe('memory webhook engine', () => {
     for (let i = 0; i < 250; i++) e.lifecycle(ev(i));
     await vi.advanceTimersByTimeAsync(500);
     expect(r.calls.map((c) => c.body.events.length)).toEqual([100, 100, 50]);
-    expect(r.calls.flatMap((c) => c.body.events.map((x) => x.channel))).toEqual(Array.from({ length: 250 }, (_, i) => `order:${i}`));
+    expect(r.calls.flatMap((c) => c.body.events.map((x) => x.channel))).toEqual(
+      Array.from({ length: 250 }, (_, i) => `order:${i}`),
+    );
   });
 
   it('sends a failed batch again with the same ids after about a second, doubling up to five minutes', async () => {
@@ -170,13 +190,17 @@ describe('memory webhook engine', () => {
     const delivered = r.calls.filter((_, i) => i >= 2).flatMap((c) => c.body.events.map((x) => x.channel));
     expect(delivered).toEqual(Array.from({ length: 150 }, (_, i) => `order:${i + 70}`));
     // The retried batch kept its surviving ids.
-    expect((r.calls[1] as Call).body.events.map((x) => x.id)).toEqual((r.calls[0] as Call).body.events.slice(70).map((x) => x.id));
+    expect((r.calls[1] as Call).body.events.map((x) => x.id)).toEqual(
+      (r.calls[0] as Call).body.events.slice(70).map((x) => x.id),
+    );
   });
 
   it('never throws from lifecycle and ignores tenants without webhooks', () => {
     const r = receiver([200]);
     const e = start(r.fetch);
-    expect(() => e.lifecycle({ type: 'channel.vacated', tenant: 'nobody', channel: 'c', at: Date.now() })).not.toThrow();
+    expect(() =>
+      e.lifecycle({ type: 'channel.vacated', tenant: 'nobody', channel: 'c', at: Date.now() }),
+    ).not.toThrow();
     expect(() => e.lifecycle({ type: 'channel.vacated', tenant: 'acme', channel: 'c', at: Number.NaN })).not.toThrow();
   });
 });

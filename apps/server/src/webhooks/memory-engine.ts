@@ -20,7 +20,11 @@ export function createMemoryWebhookEngine(options: WebhookEngineOptions): Webhoo
   const backlogs = new Map<string, MemoryBacklog[]>();
   const metrics = new WebhookMetrics(() => {
     const pending = new Map<string, number>();
-    for (const [tenant, list] of backlogs) pending.set(tenant, list.reduce((n, b) => n + b.size, 0));
+    for (const [tenant, list] of backlogs)
+      pending.set(
+        tenant,
+        list.reduce((n, b) => n + b.size, 0),
+      );
     return pending;
   });
   const log = options.log ?? ((line: string) => console.error(line));

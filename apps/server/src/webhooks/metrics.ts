@@ -50,15 +50,28 @@ export class WebhookMetrics {
     const counter = (name: string, help: string, value: number) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
     };
-    counter('cast_webhook_attempts_total', 'Webhook requests sent by this node (first tries and retries).', this.attempts);
+    counter(
+      'cast_webhook_attempts_total',
+      'Webhook requests sent by this node (first tries and retries).',
+      this.attempts,
+    );
     counter('cast_webhook_deliveries_total', 'Webhook requests acknowledged with a 2xx.', this.deliveries);
     counter('cast_webhook_events_delivered_total', 'Webhook events in acknowledged requests.', this.eventsDelivered);
-    counter('cast_webhook_failures_total', 'Webhook requests that failed (not 2xx, timeout, connection refused).', this.failures);
+    counter(
+      'cast_webhook_failures_total',
+      'Webhook requests that failed (not 2xx, timeout, connection refused).',
+      this.failures,
+    );
     counter('cast_webhook_retries_total', 'Webhook requests that repeated a batch after a failure.', this.retries);
-    lines.push('# HELP cast_webhook_dropped_total Webhook events dropped: the pending bound was passed (overflow) or retries ran out (expired).');
+    lines.push(
+      '# HELP cast_webhook_dropped_total Webhook events dropped: the pending bound was passed (overflow) or retries ran out (expired).',
+    );
     lines.push('# TYPE cast_webhook_dropped_total counter');
-    for (const reason of ['overflow', 'expired'] as const) lines.push(`cast_webhook_dropped_total{reason="${reason}"} ${this.dropped[reason]}`);
-    lines.push('# HELP cast_webhook_pending Webhook events waiting for delivery, per tenant (with Redis: the whole cluster\'s).');
+    for (const reason of ['overflow', 'expired'] as const)
+      lines.push(`cast_webhook_dropped_total{reason="${reason}"} ${this.dropped[reason]}`);
+    lines.push(
+      "# HELP cast_webhook_pending Webhook events waiting for delivery, per tenant (with Redis: the whole cluster's).",
+    );
     lines.push('# TYPE cast_webhook_pending gauge');
     for (const [tenant, n] of this.pending()) lines.push(`cast_webhook_pending{tenant="${tenant}"} ${n}`);
     lines.push('# HELP cast_webhook_delivery_latency_seconds Time from a webhook event to its acknowledgement.');

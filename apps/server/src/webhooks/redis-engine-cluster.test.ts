@@ -51,7 +51,13 @@ describe('the Redis webhook engine on a Redis Cluster', () => {
     await new Promise((done) => setTimeout(done, 300));
     for (let i = 0; i < 100; i++) {
       const tenant = tenants[i % 2] as string;
-      (engines[i % 3] as RedisWebhookEngine).lifecycle({ type: 'presence.join', tenant, channel: 'room', userId: String(i), at: Date.now() });
+      (engines[i % 3] as RedisWebhookEngine).lifecycle({
+        type: 'presence.join',
+        tenant,
+        channel: 'room',
+        userId: String(i),
+        at: Date.now(),
+      });
     }
     await receiver.until(() => receiver!.acked().length >= 100);
     await new Promise((done) => setTimeout(done, 500));

@@ -26,7 +26,11 @@ async function receiver(respond?: Respond): Promise<TestReceiver> {
 }
 
 /** Nodes of one cluster: engines on one Redis prefix, as three server processes would run them. */
-function cluster(url: string, size: number, extra: { maxPending?: number; leaseMs?: number } = {}): RedisWebhookEngine[] {
+function cluster(
+  url: string,
+  size: number,
+  extra: { maxPending?: number; leaseMs?: number } = {},
+): RedisWebhookEngine[] {
   const prefix = testPrefix();
   prefixes.push(prefix);
   const nodes = Array.from({ length: size }, (_, i) =>
@@ -48,7 +52,13 @@ function cluster(url: string, size: number, extra: { maxPending?: number; leaseM
 
 function event(i: number): LifecycleEvent {
   // userId carries the event's index so the test can check the order.
-  return { type: i % 2 ? 'presence.leave' : 'presence.join', tenant: 'acme', channel: `c${i % 4}`, userId: String(i), at: Date.now() };
+  return {
+    type: i % 2 ? 'presence.leave' : 'presence.join',
+    tenant: 'acme',
+    channel: `c${i % 4}`,
+    userId: String(i),
+    at: Date.now(),
+  };
 }
 
 function countIds(ids: string[]): Map<string, number> {
@@ -71,7 +81,10 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
     // The events one node decided for one channel arrive in the order they happened.
     for (let node = 0; node < 3; node++) {
       for (const ch of ['c0', 'c1', 'c2', 'c3']) {
-        const seq = r.acked().filter((e) => e.channel === ch && Number(e.userId) % 3 === node).map((e) => Number(e.userId));
+        const seq = r
+          .acked()
+          .filter((e) => e.channel === ch && Number(e.userId) % 3 === node)
+          .map((e) => Number(e.userId));
         expect(seq.length).toBeGreaterThan(0);
         expect([...seq].sort((a, b) => a - b)).toEqual(seq);
       }
@@ -93,7 +106,12 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
     // The unanswered batch comes again first, with the same ids; every event is acknowledged once.
     const first = (r.deliveries[0]?.events ?? []).map((e) => e.id);
     expect(first.length).toBeGreaterThan(0);
-    expect(r.acked().slice(0, first.length).map((e) => e.id)).toEqual(first);
+    expect(
+      r
+        .acked()
+        .slice(0, first.length)
+        .map((e) => e.id),
+    ).toEqual(first);
     expect(r.acked().map((e) => e.userId)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     expect([...countIds(r.acked().map((e) => e.id)).values()].every((n) => n === 1)).toBe(true);
     const survivor = nodes.find((e) => e !== holder && e.metrics.deliveries > 0);
@@ -191,7 +209,11 @@ describe('the Redis webhook engine while Redis is down', () => {
     expect(r.deliveries).toHaveLength(0);
     expect(engine.metrics.render()).toContain('cast_webhook_pending{tenant="acme"} 5');
     // A Redis of the test's own, on the port the engine has been trying (never the shared one).
-    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const redis = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
     try {
       await r.until(() => r.acked().length === 5, 10_000);
       expect(r.acked().map((e) => e.userId)).toEqual(['0', '1', '2', '3', '4']);
@@ -212,7 +234,13 @@ describe('the Redis webhook engine and a former holder', () => {
     // A node that has not yet noticed it lost the lease reads an entry, then dies.
     const redis = new Redis(TEST_REDIS_URL);
     const key = webhookStreamKey(prefixes.at(-1) as string, 'acme', r.url);
-    const late = { id: 'wh_late', type: 'channel.occupied', tenant: 'acme', channel: 'late', at: new Date().toISOString() };
+    const late = {
+      id: 'wh_late',
+      type: 'channel.occupied',
+      tenant: 'acme',
+      channel: 'late',
+      at: new Date().toISOString(),
+    };
     try {
       await redis
         .multi()

@@ -138,7 +138,10 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
   const log = options.log ?? ((line: string) => console.error(line));
   const stop = new AbortController();
   // One Redis or a Redis Cluster (CAST_REDIS_URL): a receiver's stream and lease carry the tenant's hash tag.
-  const redis = createCommandClient(parseRedisUrl(options.url), { timeoutMs: 2000, name: `cast:${node}:webhooks` }) as ScriptClient;
+  const redis = createCommandClient(parseRedisUrl(options.url), {
+    timeoutMs: 2000,
+    name: `cast:${node}:webhooks`,
+  }) as ScriptClient;
   redis.connect().catch(() => {});
   let down = false;
   redis.on('error', (err: Error) => {
@@ -160,7 +163,8 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
   const pendingByTenant = new Map<string, number>();
   const metrics = new WebhookMetrics(() => {
     const out = new Map<string, number>();
-    for (const tenant of byTenant.keys()) out.set(tenant, (pendingByTenant.get(tenant) ?? 0) + (outboxes.get(tenant)?.length ?? 0));
+    for (const tenant of byTenant.keys())
+      out.set(tenant, (pendingByTenant.get(tenant) ?? 0) + (outboxes.get(tenant)?.length ?? 0));
     return out;
   });
 
@@ -205,11 +209,24 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
     let lastClaim = 0;
     const read = async (id: '0' | '>') =>
       parseEntries(
-        (await redis.xreadgroup('GROUP', GROUP, node, 'COUNT', MAX_EVENTS_PER_REQUEST, 'STREAMS', r.key, id)) as StreamReply,
+        (await redis.xreadgroup(
+          'GROUP',
+          GROUP,
+          node,
+          'COUNT',
+          MAX_EVENTS_PER_REQUEST,
+          'STREAMS',
+          r.key,
+          id,
+        )) as StreamReply,
       );
     const remove = async (ids: string[]) => {
       if (ids.length === 0) return;
-      await redis.multi().xack(r.key, GROUP, ...ids).xdel(r.key, ...ids).exec();
+      await redis
+        .multi()
+        .xack(r.key, GROUP, ...ids)
+        .xdel(r.key, ...ids)
+        .exec();
     };
     const backlog: Backlog = {
       async next() {
@@ -241,10 +258,16 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
           // lost the lease) and then left idle.
           let cursor = '0-0';
           for (let round = 0; round < 10_000; round++) {
-            const reply = (await redis.xautoclaim(r.key, GROUP, node, claimed ? leaseMs : 0, cursor, 'COUNT', 1000, 'JUSTID')) as [
-              string,
-              ...unknown[],
-            ];
+            const reply = (await redis.xautoclaim(
+              r.key,
+              GROUP,
+              node,
+              claimed ? leaseMs : 0,
+              cursor,
+              'COUNT',
+              1000,
+              'JUSTID',
+            )) as [string, ...unknown[]];
             cursor = reply[0];
             if (cursor === '0-0') break;
           }
@@ -359,7 +382,8 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
     async close() {
       // Events not yet in Redis get one short chance to get there.
       const deadline = Date.now() + 2000;
-      while ([...outboxes.values()].some((o) => o.length > 0) && Date.now() < deadline && !down) await new Promise((r) => setTimeout(r, 20));
+      while ([...outboxes.values()].some((o) => o.length > 0) && Date.now() < deadline && !down)
+        await new Promise((r) => setTimeout(r, 20));
       clearInterval(timer);
       stop.abort();
       await Promise.all(receivers.map((r) => r.loop));

@@ -127,15 +127,21 @@ export async function runDelivery(o: RunDeliveryOptions): Promise<void> {
       continue;
     }
     o.metrics.failures++;
-    if (failures === 0) o.log(`cast: webhooks for ${o.url}: delivery failed (${outcome.reason}); retrying with backoff`);
+    if (failures === 0)
+      o.log(`cast: webhooks for ${o.url}: delivery failed (${outcome.reason}); retrying with backoff`);
     const cutoff = o.now() - retryForMs;
     const expired = batch.filter((p) => p.atMs <= cutoff);
     if (expired.length > 0) {
       o.metrics.dropped.expired += expired.length;
-      o.log(`cast: webhooks for ${o.url}: dropped ${expired.length} events undelivered for ${Math.round(retryForMs / 3_600_000)} h`);
+      o.log(
+        `cast: webhooks for ${o.url}: dropped ${expired.length} events undelivered for ${Math.round(retryForMs / 3_600_000)} h`,
+      );
       await o.backlog.drop(expired).catch(() => {});
     }
-    await pause(backoffDelay(failures, { floorMs: o.retryBaseMs, capMs: MAX_RETRY_DELAY_MS, jitter: 'equal' }, o.random), o.signal);
+    await pause(
+      backoffDelay(failures, { floorMs: o.retryBaseMs, capMs: MAX_RETRY_DELAY_MS, jitter: 'equal' }, o.random),
+      o.signal,
+    );
     failures++;
   }
 }

@@ -50,7 +50,11 @@ describe('the server with CAST_WEBHOOKS (memory broker)', () => {
     const r = await receiver();
     const s = await server({ CAST_WEBHOOKS: `acme=${r.url}` });
     const types = WEBHOOK_EVENT_TYPES;
-    types.forEach((type, i) => s.deps.lifecycle?.lifecycle(event(type, `order:${i}`, type === 'channel.occupied' || type === 'channel.vacated' ? undefined : 'u1')));
+    types.forEach((type, i) =>
+      s.deps.lifecycle?.lifecycle(
+        event(type, `order:${i}`, type === 'channel.occupied' || type === 'channel.vacated' ? undefined : 'u1'),
+      ),
+    );
     await r.until(() => r.acked().length === types.length);
     expect(r.deliveries.every((d) => d.signed)).toBe(true);
     expect(r.acked().map((e) => e.type)).toEqual([...types]);
@@ -109,7 +113,8 @@ describe('the server with CAST_WEBHOOKS (memory broker)', () => {
     const r = await receiver();
     await r.stop();
     const s = await server({ CAST_WEBHOOKS: `acme=${r.url}` });
-    for (let i = 0; i < 150; i++) s.deps.lifecycle?.lifecycle(event(i % 2 ? 'channel.vacated' : 'channel.occupied', `c${i % 3}`));
+    for (let i = 0; i < 150; i++)
+      s.deps.lifecycle?.lifecycle(event(i % 2 ? 'channel.vacated' : 'channel.occupied', `c${i % 3}`));
     const end = Date.now() + 5000;
     while (!/^cast_webhook_failures_total [1-9]/m.test(await metricsOf(s))) {
       if (Date.now() > end) throw new Error('no failed delivery while the receiver was down');

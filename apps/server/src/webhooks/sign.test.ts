@@ -3,7 +3,8 @@ import { signWebhook } from './sign.js';
 
 describe('signWebhook', () => {
   it('matches the test vector of the webhooks guide', () => {
-    const body = '{"events":[{"id":"wh_1","type":"channel.occupied","tenant":"acme","channel":"order:abc123","at":"2026-03-01T09:30:00.000Z"}]}';
+    const body =
+      '{"events":[{"id":"wh_1","type":"channel.occupied","tenant":"acme","channel":"order:abc123","at":"2026-03-01T09:30:00.000Z"}]}';
     expect(signWebhook(body, 'cast-webhook-example-secret-0123456789', 1772357400)).toBe(
       't=1772357400,v1=de8c88be0a6f3f3df8c07dfd9c536b9c7ea743df776a0695eb2c2ef79e2bcd74',
     );

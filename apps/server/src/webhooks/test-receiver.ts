@@ -90,7 +90,8 @@ export async function startTestReceiver(secret: string, respond: Respond = () =>
     async until(check, timeoutMs = 10_000) {
       const end = Date.now() + timeoutMs;
       while (!check()) {
-        if (Date.now() > end) throw new Error(`receiver: condition not met within ${timeoutMs} ms (${deliveries.length} requests)`);
+        if (Date.now() > end)
+          throw new Error(`receiver: condition not met within ${timeoutMs} ms (${deliveries.length} requests)`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },

@@ -63,7 +63,12 @@ export function createPresenceStore(): PresenceStore {
 
   return {
     apply(type, data) {
-      const { channel, members, userId, userInfo = null } = (data ?? {}) as Partial<PresenceSyncData & PresenceChangeData>;
+      const {
+        channel,
+        members,
+        userId,
+        userInfo = null,
+      } = (data ?? {}) as Partial<PresenceSyncData & PresenceChangeData>;
       if (typeof channel !== 'string') return;
       const { view, set } = entry(channel);
       if (type === 'presence.sync') set(Array.isArray(members) ? members.map((m) => ({ ...m })) : [], true);

@@ -88,9 +88,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     clearTimeout(stallTimer);
     stallTimer = setTimeout(() => {
       if (current === attempt) {
-        fail(
-          new CastError('STREAM_INTERRUPTED', `No data for ${config.stallTimeoutMs} ms: the stream stalled.`),
-        );
+        fail(new CastError('STREAM_INTERRUPTED', `No data for ${config.stallTimeoutMs} ms: the stream stalled.`));
       }
     }, config.stallTimeoutMs);
   };
@@ -151,7 +149,10 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     if (lastEventId) headers['last-event-id'] = lastEventId;
     const res = await config.fetch(url.href, { method: 'GET', headers, signal });
     if (!isCurrent()) {
-      res.body?.getReader().cancel().catch(() => {});
+      res.body
+        ?.getReader()
+        .cancel()
+        .catch(() => {});
       return;
     }
     const error = await responseError(res);
@@ -187,7 +188,8 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       isCurrent,
     );
     if (!isCurrent()) return;
-    if (expired) fail(undefined, 0); // the token ran out: straight back with a fresh one
+    if (expired)
+      fail(undefined, 0); // the token ran out: straight back with a fresh one
     else throw new CastError('STREAM_INTERRUPTED', 'The server ended the stream.');
   };
 
@@ -232,9 +234,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     try {
       data = JSON.parse(message.data);
     } catch (cause) {
-      errorListeners.emit(
-        new CastError('BAD_RESPONSE', `Event ${type} skipped: its data is not JSON.`, { cause }),
-      );
+      errorListeners.emit(new CastError('BAD_RESPONSE', `Event ${type} skipped: its data is not JSON.`, { cause }));
       return;
     }
     if (type.startsWith('presence.')) presence.apply(type, data);
@@ -245,7 +245,10 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     // Back online: skip the rest of the backoff.
     if (retryTimer !== undefined) open();
   };
-  const target = globalThis as { addEventListener?: EventTarget['addEventListener']; removeEventListener?: EventTarget['removeEventListener'] };
+  const target = globalThis as {
+    addEventListener?: EventTarget['addEventListener'];
+    removeEventListener?: EventTarget['removeEventListener'];
+  };
   target.addEventListener?.('online', onOnline);
 
   const realtime: Realtime<Events> = {
@@ -260,7 +263,10 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     },
     on(pattern, handler) {
       if (!isValidPattern(pattern)) {
-        throw new CastError('INVALID_OPTIONS', `Invalid event pattern ${JSON.stringify(pattern)}: use a name, "prefix.*" or "*".`);
+        throw new CastError(
+          'INVALID_OPTIONS',
+          `Invalid event pattern ${JSON.stringify(pattern)}: use a name, "prefix.*" or "*".`,
+        );
       }
       return router.on(pattern, handler as (event: RealtimeEvent) => void);
     },

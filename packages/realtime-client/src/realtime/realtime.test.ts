@@ -51,7 +51,12 @@ describe('options', () => {
     ['a non-boolean autoConnect', { autoConnect: 'yes' }],
   ])('throws INVALID_OPTIONS at construction for %s', (_, bad) => {
     const build = () =>
-      createRealtime({ url: URL_BASE, token: 't', fetch: createFakeFetch().fetch, ...(bad as object) } as RealtimeOptions);
+      createRealtime({
+        url: URL_BASE,
+        token: 't',
+        fetch: createFakeFetch().fetch,
+        ...(bad as object),
+      } as RealtimeOptions);
     expect(build).toThrowError(CastError);
     expect(build).toThrowError(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
   });
@@ -101,7 +106,12 @@ describe('events', () => {
     stream.push(eventFrame('1-0', 'orders', 'order.created', { id: 'a', total: 5 }));
     stream.push(eventFrame('1-1', 'user:u1', 'ticket.closed', { n: 1 }));
     await settle();
-    expect(exact).toHaveBeenCalledWith({ type: 'order.created', data: { id: 'a', total: 5 }, id: '1-0/orders', channel: 'orders' });
+    expect(exact).toHaveBeenCalledWith({
+      type: 'order.created',
+      data: { id: 'a', total: 5 },
+      id: '1-0/orders',
+      channel: 'orders',
+    });
     expect(prefix).toHaveBeenCalledTimes(1);
     expect(events.map((e) => [e.type, e.channel])).toEqual([
       ['order.created', 'orders'],
@@ -168,7 +178,12 @@ describe('events', () => {
 
   it('types handlers from the event map', () => {
     type Events = { 'order.created': { total: number }; 'order.paid': { at: string }; 'ticket.closed': { n: number } };
-    const realtime = createRealtime<Events>({ url: URL_BASE, token: 't', fetch: createFakeFetch().fetch, autoConnect: false });
+    const realtime = createRealtime<Events>({
+      url: URL_BASE,
+      token: 't',
+      fetch: createFakeFetch().fetch,
+      autoConnect: false,
+    });
     realtime.on('order.created', (e) => {
       expectTypeOf(e.data).toEqualTypeOf<{ total: number }>();
       expectTypeOf(e.type).toEqualTypeOf<'order.created'>();
@@ -190,7 +205,8 @@ describe('SSE parsing edge cases', () => {
   it('handles LF, CR and CRLF line endings split anywhere across chunks', async () => {
     const { server, events } = setup();
     const stream = await accept(server);
-    const text = 'id: 1-0/a\r\nevent: crlf\r\ndata: 1\r\n\r\nid: 1-1/a\revent: cr\rdata: 2\r\rid: 1-2/a\nevent: lf\ndata: 3\n\n';
+    const text =
+      'id: 1-0/a\r\nevent: crlf\r\ndata: 1\r\n\r\nid: 1-1/a\revent: cr\rdata: 2\r\rid: 1-2/a\nevent: lf\ndata: 3\n\n';
     for (const ch of text) stream.push(ch);
     await settle();
     expect(events.map((e) => [e.type, e.data])).toEqual([
@@ -505,7 +521,11 @@ describe('stall detection', () => {
 });
 
 describe('fatal errors and tokens', () => {
-  const unauthorized = { status: 401, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"INVALID_TOKEN","message":"bad token"}}' };
+  const unauthorized = {
+    status: 401,
+    headers: { 'content-type': 'application/json' },
+    body: '{"error":{"code":"INVALID_TOKEN","message":"bad token"}}',
+  };
 
   it('stops on a 401 with a fixed token, reporting the server error', async () => {
     const { server, errors, realtime } = setup();

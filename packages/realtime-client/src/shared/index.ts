@@ -78,13 +78,16 @@ interface LockManagerLike {
  * realtime.on('order.*', (event) => render(event.data))
  * ```
  */
-export function createSharedRealtime<Events extends EventMap = EventMap>(options: SharedRealtimeOptions): Realtime<Events> {
+export function createSharedRealtime<Events extends EventMap = EventMap>(
+  options: SharedRealtimeOptions,
+): Realtime<Events> {
   const Channel = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
   if (typeof Channel !== 'function') return createRealtime<Events>(options);
   // Checks the options at construction, in every tab, leader or not.
   createRealtime({ ...options, autoConnect: false }).destroy();
   const { name = `cast:${options.url}`, types: ownTypes = [] } = options;
-  if (typeof name !== 'string' || name === '') throw new CastError('INVALID_OPTIONS', 'Option name must be a non-empty string.');
+  if (typeof name !== 'string' || name === '')
+    throw new CastError('INVALID_OPTIONS', 'Option name must be a non-empty string.');
 
   const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   const router = createEventRouter<RealtimeEvent>();
@@ -173,7 +176,14 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(options
     });
     inner.onError((error) => {
       if (!mine()) return;
-      post({ t: 'error', code: error.code, message: error.message, status: error.status, retryable: error.retryable, ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }) });
+      post({
+        t: 'error',
+        code: error.code,
+        message: error.message,
+        status: error.status,
+        retryable: error.retryable,
+        ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
+      });
       errorListeners.emit(error);
     });
     inner.onResume((info) => {
@@ -246,7 +256,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(options
             .map((view) => ({ channel: view.channel, members: [...view.members] }));
           post({ t: 'welcome', to: message.from, state, presence: snapshot });
           const wider = union();
-          if (leader.inner && leader.types && wider.join() !== leader.types.join()) openStream(leader.inner.lastEventId);
+          if (leader.inner && leader.types && wider.join() !== leader.types.join())
+            openStream(leader.inner.lastEventId);
         }
         break;
       case 'welcome':
@@ -330,7 +341,10 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(options
     },
     on(pattern, handler) {
       if (!isValidPattern(pattern)) {
-        throw new CastError('INVALID_OPTIONS', `Invalid event pattern ${JSON.stringify(pattern)}: use a name, "prefix.*" or "*".`);
+        throw new CastError(
+          'INVALID_OPTIONS',
+          `Invalid event pattern ${JSON.stringify(pattern)}: use a name, "prefix.*" or "*".`,
+        );
       }
       return router.on(pattern, handler as (event: RealtimeEvent) => void);
     },

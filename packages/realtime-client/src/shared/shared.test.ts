@@ -55,7 +55,13 @@ let tabs: Tab[];
 let channelName: string;
 
 function openTab(extra: Partial<RealtimeOptions> = {}): Tab {
-  const realtime = createSharedRealtime({ url: 'http://cast.test', token: 'tok', fetch: server.fetch, name: channelName, ...extra });
+  const realtime = createSharedRealtime({
+    url: 'http://cast.test',
+    token: 'tok',
+    fetch: server.fetch,
+    name: channelName,
+    ...extra,
+  });
   const tab: Tab = { realtime, events: [], errors: [], states: [] };
   realtime.onAny((e) => tab.events.push(e));
   realtime.onError((e) => tab.errors.push(e));
@@ -177,7 +183,12 @@ describe('createSharedRealtime with Web Locks', () => {
     const second = await acceptLast({ channels: ['room:1'], recovered: false });
     expect(resumes).toEqual([{ recovered: false, lastEventId: '9-0/room:1' }]);
     expect(b.realtime.presence('room:1').synced).toBe(false);
-    second.push(eventFrame('1-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [{ userId: 'ada', userInfo: null, connections: 1 }] }));
+    second.push(
+      eventFrame('1-0', 'room:1', 'presence.sync', {
+        channel: 'room:1',
+        members: [{ userId: 'ada', userInfo: null, connections: 1 }],
+      }),
+    );
     second.push(eventFrame('1-1', 'room:1', 'note', 1));
     await run();
     for (const tab of [a, b]) {
@@ -190,8 +201,18 @@ describe('createSharedRealtime with Web Locks', () => {
     const [a, b] = [openTab(), openTab()];
     await run(200);
     const stream = await acceptLast({ channels: ['room:1', 'room:2'] });
-    stream.push(eventFrame('3-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [{ userId: 'ada', userInfo: null, connections: 1 }] }));
-    stream.push(eventFrame('3-0', 'room:2', 'presence.sync', { channel: 'room:2', members: [{ userId: 'bob', userInfo: null, connections: 1 }] }));
+    stream.push(
+      eventFrame('3-0', 'room:1', 'presence.sync', {
+        channel: 'room:1',
+        members: [{ userId: 'ada', userInfo: null, connections: 1 }],
+      }),
+    );
+    stream.push(
+      eventFrame('3-0', 'room:2', 'presence.sync', {
+        channel: 'room:2',
+        members: [{ userId: 'bob', userInfo: null, connections: 1 }],
+      }),
+    );
     await run();
     for (const tab of [a, b]) {
       expect(types(tab)).toEqual(['presence.sync', 'presence.sync']);
@@ -204,7 +225,12 @@ describe('createSharedRealtime with Web Locks', () => {
     const a = openTab();
     await run(200);
     const stream = await acceptLast({ channels: ['room:1'] });
-    stream.push(eventFrame('1-0', 'room:1', 'presence.sync', { channel: 'room:1', members: [{ userId: 'ada', userInfo: null, connections: 1 }] }));
+    stream.push(
+      eventFrame('1-0', 'room:1', 'presence.sync', {
+        channel: 'room:1',
+        members: [{ userId: 'ada', userInfo: null, connections: 1 }],
+      }),
+    );
     await run();
     const late = openTab();
     await run(200);

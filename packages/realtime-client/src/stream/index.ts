@@ -55,7 +55,11 @@ export type BodyReader = ReturnType<NonNullable<StreamResponse['body']>['getRead
  * await pump(res.body.getReader(), (text) => parser.feed(text), () => !closed)
  * ```
  */
-export async function pump(reader: BodyReader, onText: (text: string) => void, isCurrent: () => boolean): Promise<void> {
+export async function pump(
+  reader: BodyReader,
+  onText: (text: string) => void,
+  isCurrent: () => boolean,
+): Promise<void> {
   let decoder: TextDecoder | undefined;
   let first = true;
   for (;;) {

@@ -75,7 +75,12 @@ const last = () => {
 describe('createXhrFetch', () => {
   it('streams progress events into the client, with headers set on the request', async () => {
     const events: RealtimeEvent[] = [];
-    const realtime = createRealtime({ url: 'http://cast.test', token: 't', fetch: createXhrFetch(FakeXhr), lastEventId: '1-0/a' });
+    const realtime = createRealtime({
+      url: 'http://cast.test',
+      token: 't',
+      fetch: createXhrFetch(FakeXhr),
+      lastEventId: '1-0/a',
+    });
     realtime.onAny((e) => events.push(e));
     await settle();
     const xhr = last();

@@ -3,9 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { signWebhook } from '../webhook.js';
 import { EXIT, main, USAGE, type CliIo } from './main.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
-function io(answer: (url: URL, init: RequestInit | undefined) => Response = () => Response.json({}), extra: Partial<CliIo> = {}) {
+function io(
+  answer: (url: URL, init: RequestInit | undefined) => Response = () => Response.json({}),
+  extra: Partial<CliIo> = {},
+) {
   const out: string[] = [];
   const err: string[] = [];
   const requests: Array<{ url: URL; init: RequestInit | undefined }> = [];
@@ -37,7 +42,11 @@ describe('cast --version and --help', () => {
   it.each(['token', 'publish', 'listen', 'presence', 'channels', 'revoke', 'disconnect', 'webhooks'])(
     'cast %s --help prints that command’s usage, exit 0, with no request',
     async (command) => {
-      for (const argv of [[command, '--help'], [command, '-h'], ['help', command]]) {
+      for (const argv of [
+        [command, '--help'],
+        [command, '-h'],
+        ['help', command],
+      ]) {
         const t = io();
         expect(await main(argv, t.io)).toBe(EXIT.ok);
         expect(t.out).toHaveLength(1);
@@ -51,7 +60,14 @@ describe('cast --version and --help', () => {
   it('lists the new commands and --version in the top-level usage', async () => {
     const t = io();
     await main(['--help'], t.io);
-    for (const words of ['cast presence', 'cast channels', 'cast revoke', 'cast disconnect', 'cast webhooks listen', '--version']) {
+    for (const words of [
+      'cast presence',
+      'cast channels',
+      'cast revoke',
+      'cast disconnect',
+      'cast webhooks listen',
+      '--version',
+    ]) {
       expect(t.out[0]).toContain(words);
     }
   });
@@ -59,9 +75,21 @@ describe('cast --version and --help', () => {
 
 describe('cast token with presence', () => {
   it('sends presence and userInfo with --presence and --user-info', async () => {
-    const t = io(() => Response.json({ token: 'jwt', expiresAt: '2030-01-01T00:00:00.000Z', channels: ['room:1'], tokenId: 'tok_1' }));
-    expect(await main(['token', '--channels', 'room:1', '--user', 'u1', '--presence', '--user-info', '{"name":"Ada"}'], t.io)).toBe(EXIT.ok);
-    expect(bodyOf(t.requests[0]?.init)).toEqual({ channels: ['room:1'], userId: 'u1', presence: true, userInfo: { name: 'Ada' } });
+    const t = io(() =>
+      Response.json({ token: 'jwt', expiresAt: '2030-01-01T00:00:00.000Z', channels: ['room:1'], tokenId: 'tok_1' }),
+    );
+    expect(
+      await main(
+        ['token', '--channels', 'room:1', '--user', 'u1', '--presence', '--user-info', '{"name":"Ada"}'],
+        t.io,
+      ),
+    ).toBe(EXIT.ok);
+    expect(bodyOf(t.requests[0]?.init)).toEqual({
+      channels: ['room:1'],
+      userId: 'u1',
+      presence: true,
+      userInfo: { name: 'Ada' },
+    });
     expect(t.out).toEqual(['jwt']);
   });
 
@@ -91,12 +119,18 @@ describe('cast presence', () => {
     expect(await main(['presence', 'room:1'], t.io)).toBe(EXIT.ok);
     expect(t.requests[0]?.url.pathname).toBe('/push/presence');
     expect(t.requests[0]?.url.searchParams.get('channel')).toBe('room:1');
-    expect(t.out).toEqual(['room:1: 2 members, 4 connections', '  u1  2 connections  {"name":"Ada"}', '  u2  1 connection']);
+    expect(t.out).toEqual([
+      'room:1: 2 members, 4 connections',
+      '  u1  2 connections  {"name":"Ada"}',
+      '  u2  1 connection',
+    ]);
   });
 
   it('prints the answer as JSON with --json, with --key and --url before the command', async () => {
     const t = io(() => Response.json(answer));
-    expect(await main(['--key', 'sk_flag', '--url', 'http://flag.test', 'presence', 'room:1', '--json'], t.io)).toBe(EXIT.ok);
+    expect(await main(['--key', 'sk_flag', '--url', 'http://flag.test', 'presence', 'room:1', '--json'], t.io)).toBe(
+      EXIT.ok,
+    );
     expect(JSON.parse(t.out[0] ?? '')).toEqual(answer);
     expect(t.requests[0]?.url.origin).toBe('http://flag.test');
     expect(new Headers(t.requests[0]?.init?.headers).get('authorization')).toBe('Bearer sk_flag');
@@ -139,7 +173,10 @@ describe('cast revoke', () => {
     [['--user', 'u1'], { userId: 'u1' }],
     [['--token', 'tok_1'], { tokenId: 'tok_1' }],
     [['--issued-before', '2030-01-01T00:00:00Z'], { issuedBefore: '2030-01-01T00:00:00.000Z' }],
-    [['--issued-before', '2030-01-01T00:00:00Z', '--user', 'u1'], { issuedBefore: '2030-01-01T00:00:00.000Z', userId: 'u1' }],
+    [
+      ['--issued-before', '2030-01-01T00:00:00Z', '--user', 'u1'],
+      { issuedBefore: '2030-01-01T00:00:00.000Z', userId: 'u1' },
+    ],
   ])('revoke %j posts %j', async (flags, body) => {
     const t = io(() => Response.json({ revoked: 3 }));
     expect(await main(['revoke', ...flags], t.io)).toBe(EXIT.ok);
@@ -201,7 +238,14 @@ describe('cast webhooks listen', () => {
   const secret = 'whsec_cli_test_0123456789abcdef0123';
   const delivery = JSON.stringify({
     events: [
-      { id: 'wh_1', type: 'presence.join', tenant: 'acme', channel: 'room:1', userId: 'u1', at: '2030-01-01T00:00:00.000Z' },
+      {
+        id: 'wh_1',
+        type: 'presence.join',
+        tenant: 'acme',
+        channel: 'room:1',
+        userId: 'u1',
+        at: '2030-01-01T00:00:00.000Z',
+      },
       { id: 'wh_2', type: 'channel.vacated', tenant: 'acme', channel: 'room:2', at: '2030-01-01T00:00:01.000Z' },
     ],
   });
@@ -223,7 +267,10 @@ describe('cast webhooks listen', () => {
       },
     });
     const exit = main(['webhooks', 'listen', '--port', '0', ...flags], t.io);
-    const url = await Promise.race([ready, exit.then((code) => Promise.reject(new Error(`exited ${code}: ${t.err.join('\n')}`)))]);
+    const url = await Promise.race([
+      ready,
+      exit.then((code) => Promise.reject(new Error(`exited ${code}: ${t.err.join('\n')}`))),
+    ]);
     return { t, url, exit, stop };
   }
 
@@ -260,7 +307,11 @@ describe('cast webhooks listen', () => {
   it('reads the secret from CAST_WEBHOOK_SECRET and prints JSON lines with --json', async () => {
     const { t, url, exit, stop } = await start(['--json'], { CAST_WEBHOOK_SECRET: secret });
     try {
-      const res = await fetch(url, { method: 'POST', body: delivery, headers: { 'cast-signature': await signWebhook(delivery, secret) } });
+      const res = await fetch(url, {
+        method: 'POST',
+        body: delivery,
+        headers: { 'cast-signature': await signWebhook(delivery, secret) },
+      });
       expect(res.status).toBe(200);
       expect(t.out.map((line) => JSON.parse(line) as { id: string }).map((e) => e.id)).toEqual(['wh_1', 'wh_2']);
     } finally {

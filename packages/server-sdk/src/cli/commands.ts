@@ -14,7 +14,10 @@ import { webhooksCommand } from './webhooks.js';
 
 /** The commands dispatched here, by name. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [presenceCommand, channelsCommand, revokeCommand, disconnectCommand, webhooksCommand].map((command) => [command.name, command]),
+  [presenceCommand, channelsCommand, revokeCommand, disconnectCommand, webhooksCommand].map((command) => [
+    command.name,
+    command,
+  ]),
 );
 
 /** The lines of the top-level usage about the commands above. */

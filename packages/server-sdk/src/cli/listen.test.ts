@@ -77,7 +77,11 @@ describe('listen', () => {
   it('prints events with their channel and resumes a dropped stream with Last-Event-ID', async () => {
     const h = harness([
       { status: 200, body: hello() + frame({ id: '5-0/orders', event: 'order.created', data: '{"id":"a1"}' }) },
-      { status: 200, body: hello({ recovered: true }) + frame({ id: '6-0/orders', event: 'order.paid', data: '"x"' }), keepOpen: true },
+      {
+        status: 200,
+        body: hello({ recovered: true }) + frame({ id: '6-0/orders', event: 'order.paid', data: '"x"' }),
+        keepOpen: true,
+      },
     ]);
     const { events, status, stop, done } = run(h);
     await vi.waitFor(() => expect(events).toHaveLength(2));
@@ -215,7 +219,9 @@ describe('listen', () => {
     await vi.waitFor(() => expect(status).toContain('listening on orders'));
     stop.abort();
     await done;
-    expect(status.filter((m) => m === 'cannot reach http://cast.test (connect ECONNREFUSED 127.0.0.1:9); retrying')).toHaveLength(2);
+    expect(
+      status.filter((m) => m === 'cannot reach http://cast.test (connect ECONNREFUSED 127.0.0.1:9); retrying'),
+    ).toHaveLength(2);
   });
 
   it('refuses a malformed types filter as the server would, before any request', async () => {

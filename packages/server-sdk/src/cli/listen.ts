@@ -76,7 +76,10 @@ export function listen(options: ListenOptions): Promise<void> {
     const token = async (): Promise<string> => {
       phase = 'token';
       if (grant === undefined || staleToken) {
-        const request = { channels: options.channels, ...(options.userId === undefined ? {} : { userId: options.userId }) };
+        const request = {
+          channels: options.channels,
+          ...(options.userId === undefined ? {} : { userId: options.userId }),
+        };
         grant = await options.cast.tokens.create(request, { signal });
         staleToken = false;
       }
@@ -115,7 +118,9 @@ export function listen(options: ListenOptions): Promise<void> {
     const stop = (): void => finish();
     signal.addEventListener('abort', stop, { once: true });
 
-    realtime.onAny((event) => options.onEvent({ id: event.id, channel: event.channel, event: event.type, data: event.data }));
+    realtime.onAny((event) =>
+      options.onEvent({ id: event.id, channel: event.channel, event: event.type, data: event.data }),
+    );
     realtime.onError((error) => {
       pending = error;
       // The client changes state right after reporting; by the next microtask it is clear what the error did.

@@ -27,7 +27,9 @@ const headerOf = (init: RequestInit | undefined, name: string): string | null =>
 
 describe('cast token', () => {
   it('prints the bare token, for $(cast token ...)', async () => {
-    const t = io(() => Response.json({ token: 'eyJ.x.y', expiresAt: '2030-01-01T00:00:00.000Z', channels: ['a', 'b'] }));
+    const t = io(() =>
+      Response.json({ token: 'eyJ.x.y', expiresAt: '2030-01-01T00:00:00.000Z', channels: ['a', 'b'] }),
+    );
     const code = await main(['token', '--channels', 'a, b', '--user', 'u1', '--ttl', '60'], t.io);
     expect(code).toBe(EXIT.ok);
     expect(t.out).toEqual(['eyJ.x.y']);
@@ -38,7 +40,10 @@ describe('cast token', () => {
   it('prints the whole answer with --json, using --key and --url over the environment', async () => {
     const answer = { token: 't', expiresAt: '2030-01-01T00:00:00.000Z', channels: ['a'] };
     const t = io(() => Response.json(answer));
-    const code = await main(['token', '--channels', 'a', '--json', '--key', 'sk_flag', '--url', 'http://flag.test'], t.io);
+    const code = await main(
+      ['token', '--channels', 'a', '--json', '--key', 'sk_flag', '--url', 'http://flag.test'],
+      t.io,
+    );
     expect(code).toBe(EXIT.ok);
     expect(JSON.parse(t.out[0] ?? '')).toEqual(answer);
     expect(t.requests[0]?.url.origin).toBe('http://flag.test');
@@ -66,7 +71,9 @@ describe('cast token', () => {
   });
 
   it('reports a server error in one line with its code, exit 1', async () => {
-    const t = io(() => Response.json({ error: { code: 'INVALID_API_KEY', message: 'Unknown API key.' } }, { status: 401 }));
+    const t = io(() =>
+      Response.json({ error: { code: 'INVALID_API_KEY', message: 'Unknown API key.' } }, { status: 401 }),
+    );
     expect(await main(['token', '--channels', 'a'], t.io)).toBe(EXIT.failed);
     expect(t.err).toEqual(['cast: Unknown API key. (INVALID_API_KEY)']);
     expect(t.out).toEqual([]);
@@ -83,7 +90,11 @@ describe('cast publish', () => {
   it('publishes the JSON argument and prints a summary', async () => {
     const t = io(() => Response.json(published));
     expect(await main(['publish', 'orders', 'order.created', '{"id":"a1"}'], t.io)).toBe(EXIT.ok);
-    expect(bodyOf(t.requests[0]?.init)).toMatchObject({ channel: 'orders', event: 'order.created', data: { id: 'a1' } });
+    expect(bodyOf(t.requests[0]?.init)).toMatchObject({
+      channel: 'orders',
+      event: 'order.created',
+      data: { id: 'a1' },
+    });
     expect(t.out[0]).toContain('delivered to 3 connections');
     expect(t.out[0]).toContain('m-1');
   });

@@ -129,7 +129,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       if (channels.length === 0) throw new UsageError('token needs --channels a,b');
       let ttlSeconds: number | undefined;
       if (values.ttl !== undefined) {
-        if (!/^\d+$/.test(values.ttl)) throw new UsageError(`--ttl must be a whole number of seconds, not "${values.ttl}"`);
+        if (!/^\d+$/.test(values.ttl))
+          throw new UsageError(`--ttl must be a whole number of seconds, not "${values.ttl}"`);
         ttlSeconds = Number(values.ttl);
       }
       const userInfo = values['user-info'] === undefined ? undefined : parseUserInfo(values['user-info']);
@@ -146,7 +147,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
     if (command === 'publish') {
       const [channel, event, raw, ...extra] = rest;
-      if (channel === undefined || event === undefined) throw new UsageError('publish needs <channel> <event> [json|-]');
+      if (channel === undefined || event === undefined)
+        throw new UsageError('publish needs <channel> <event> [json|-]');
       if (extra.length > 0) throw new UsageError(`publish takes at most three arguments (got "${extra.join(' ')}")`);
       const text = raw === '-' ? await io.readStdin() : raw;
       let data: unknown = null;
@@ -158,7 +160,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         }
       }
       const key = values['idempotency-key'];
-      const result = await cast.publish({ channel, event, data, ...(key === undefined ? {} : { idempotencyKey: key }) });
+      const result = await cast.publish({
+        channel,
+        event,
+        data,
+        ...(key === undefined ? {} : { idempotencyKey: key }),
+      });
       io.stdout(
         json
           ? JSON.stringify(result)

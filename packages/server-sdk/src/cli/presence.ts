@@ -23,7 +23,9 @@ Example:
       input.io.stdout(JSON.stringify(answer));
       return 0;
     }
-    input.io.stdout(`${answer.channel}: ${plural(answer.members.length, 'member')}, ${plural(answer.connections, 'connection')}`);
+    input.io.stdout(
+      `${answer.channel}: ${plural(answer.members.length, 'member')}, ${plural(answer.connections, 'connection')}`,
+    );
     for (const member of answer.members) {
       const info = member.userInfo === null ? '' : `  ${JSON.stringify(member.userInfo)}`;
       input.io.stdout(`  ${member.userId}  ${plural(member.connections, 'connection')}${info}`);

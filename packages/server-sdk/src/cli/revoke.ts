@@ -31,9 +31,12 @@ Examples:
     const issuedBefore = input.values['issued-before'] as string | undefined;
     let request: RevokeRequest;
     if (issuedBefore !== undefined) {
-      if (tokenId !== undefined) throw new UsageError('give --issued-before (optionally with --user) or --token, not both');
+      if (tokenId !== undefined)
+        throw new UsageError('give --issued-before (optionally with --user) or --token, not both');
       if (Number.isNaN(Date.parse(issuedBefore))) {
-        throw new UsageError(`--issued-before must be an ISO 8601 time such as 2026-01-01T12:00:00Z, not "${issuedBefore}"`);
+        throw new UsageError(
+          `--issued-before must be an ISO 8601 time such as 2026-01-01T12:00:00Z, not "${issuedBefore}"`,
+        );
       }
       request = userId === undefined ? { issuedBefore } : { issuedBefore, userId };
     } else if (userId !== undefined && tokenId !== undefined) {

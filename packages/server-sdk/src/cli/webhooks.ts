@@ -83,12 +83,16 @@ Example:
   },
   async run({ args, values, json, io }) {
     const [sub, ...extra] = args;
-    if (sub !== 'listen') throw new UsageError(sub === undefined ? 'webhooks needs a subcommand: listen' : `unknown webhooks subcommand "${sub}"`);
+    if (sub !== 'listen')
+      throw new UsageError(
+        sub === undefined ? 'webhooks needs a subcommand: listen' : `unknown webhooks subcommand "${sub}"`,
+      );
     if (extra.length > 0) throw new UsageError(`webhooks listen takes no arguments (got "${extra.join(' ')}")`);
     const secret = (values.secret as string | undefined) ?? io.env[SECRET_ENV];
     if (!secret) throw new UsageError(`no webhook secret: pass --secret or set ${SECRET_ENV}`);
     const portText = (values.port as string | undefined) ?? '8787';
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) throw new UsageError(`--port must be a port number, not "${portText}"`);
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535)
+      throw new UsageError(`--port must be a port number, not "${portText}"`);
     const toleranceText = values.tolerance as string | undefined;
     if (toleranceText !== undefined && !/^[1-9]\d*$/.test(toleranceText)) {
       throw new UsageError(`--tolerance must be a whole number of seconds, not "${toleranceText}"`);
@@ -107,10 +111,13 @@ Example:
         async (request) => {
           const response = await handler(request);
           if (response.status >= 400) {
-            const answer = (await response.clone().json().catch(() => undefined)) as
-              | { error?: { code?: string; message?: string } }
-              | undefined;
-            io.stderr(`cast: refused a delivery: ${answer?.error?.message ?? response.statusText} (${answer?.error?.code ?? response.status})`);
+            const answer = (await response
+              .clone()
+              .json()
+              .catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+            io.stderr(
+              `cast: refused a delivery: ${answer?.error?.message ?? response.statusText} (${answer?.error?.code ?? response.status})`,
+            );
           }
           return response;
         },

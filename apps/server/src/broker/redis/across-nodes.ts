@@ -183,7 +183,9 @@ export function describeAcrossNodes(backend: RedisBackend): void {
         ['presence.leave', 'ada'],
       ]);
       // The channel stays occupied by b.
-      expect((await c.broker.presence.snapshot('acme', ['room'])).channels[0]!.members.map((m) => m.userId)).toEqual(['bob']);
+      expect((await c.broker.presence.snapshot('acme', ['room'])).channels[0]!.members.map((m) => m.userId)).toEqual([
+        'bob',
+      ]);
     });
 
     it('presence: a node whose part was reaped while it was cut off says so, so its part is written again', async () => {
@@ -192,7 +194,9 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       await a.broker.presence.join('acme', 'room', 'ada', null);
       // a stops heartbeating as far as b can tell.
       await admin.zadd(`${prefix}:nodes`, 1, (await admin.smembers(`${prefix}:pnodes`))[0] as string);
-      expect(await b.broker.presence.reap(0)).toEqual([{ type: 'presence.leave', tenant: 'acme', channel: 'room', userId: 'ada' }]);
+      expect(await b.broker.presence.reap(0)).toEqual([
+        { type: 'presence.leave', tenant: 'acme', channel: 'room', userId: 'ada' },
+      ]);
       expect(a.broker.presence.lost?.()).toBe(false);
       await a.broker.presence.reap(0);
       expect(a.broker.presence.lost?.()).toBe(true);
@@ -247,10 +251,14 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       for (const n of nodes) n.broker.listen('acme', 'orders');
       const outcomes = (
         await Promise.all(
-          Array.from({ length: 60 }, (_, i) => (nodes[i % 3] as (typeof nodes)[0]).broker.publish('acme', [input('orders', i)])),
+          Array.from({ length: 60 }, (_, i) =>
+            (nodes[i % 3] as (typeof nodes)[0]).broker.publish('acme', [input('orders', i)]),
+          ),
         )
       ).flat();
-      const expected = outcomes.map((o) => o.event.position).sort((x, y) => comparePositions(parseRedisPosition(x)!, parseRedisPosition(y)!));
+      const expected = outcomes
+        .map((o) => o.event.position)
+        .sort((x, y) => comparePositions(parseRedisPosition(x)!, parseRedisPosition(y)!));
       await vi.waitFor(() => {
         for (const n of nodes) expect(n.local.positions()).toHaveLength(60);
       });
@@ -270,7 +278,11 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       b.broker.addSession({ tenant: 'acme', id: 'b2', userId: null, channels: ['orders', 'tickets'], connectedAt: at });
       b.broker.addSession({ tenant: 'globex', id: 'b3', userId: null, channels: ['orders'], connectedAt: at });
       await b.broker.listSessions('acme', {}); // the writes above are on the same connection, before this
-      const [orders, tickets, other] = await a.broker.publish('acme', [input('orders', 1), input('tickets', 2), input('nobody', 3)]);
+      const [orders, tickets, other] = await a.broker.publish('acme', [
+        input('orders', 1),
+        input('tickets', 2),
+        input('nobody', 3),
+      ]);
       expect(orders!.delivered).toBe(2 + 2);
       expect(tickets!.delivered).toBe(1);
       expect(other!.delivered).toBe(0);
@@ -316,7 +328,9 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const a = await node({ maxIdempotencyKeys: 3 });
       for (let i = 1; i <= 5; i++) await a.broker.publish('acme', [input('orders', i, `k${i}`)]);
       const keys = createRedisKeys(prefix, { cluster: backend.cluster });
-      expect((await backend.keysLike(`${keys.tenant('acme')}idem:*`)).sort()).toEqual(['k3', 'k4', 'k5'].map((k) => `${keys.tenant('acme')}idem:${k}`));
+      expect((await backend.keysLike(`${keys.tenant('acme')}idem:*`)).sort()).toEqual(
+        ['k3', 'k4', 'k5'].map((k) => `${keys.tenant('acme')}idem:${k}`),
+      );
       expect((await a.broker.publish('acme', [input('orders', 5, 'k5')]))[0]!.duplicate).toBe(true);
       expect((await a.broker.publish('acme', [input('orders', 1, 'k1')]))[0]!.duplicate).toBe(false);
     });
@@ -324,7 +338,8 @@ export function describeAcrossNodes(backend: RedisBackend): void {
     it('keeps the Redis history within CAST_HISTORY_MAX_BYTES, counting bytes as it trims', async () => {
       const a = await node({ historyMaxBytes: 50_000 });
       const pad = 'x'.repeat(10_000);
-      for (let i = 0; i < 40; i++) await a.broker.publish('acme', [{ channel: 'orders', event: 'n', data: JSON.stringify({ i, pad }) }]);
+      for (let i = 0; i < 40; i++)
+        await a.broker.publish('acme', [{ channel: 'orders', event: 'n', data: JSON.stringify({ i, pad }) }]);
       const keys = createRedisKeys(prefix, { cluster: backend.cluster });
       const len = await admin.xlen(keys.log('acme'));
       expect(len).toBeGreaterThanOrEqual(3);
@@ -341,7 +356,8 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       /** The bytes the log holds, counted as the scripts count them (64 plus each field value). */
       const held = async () =>
         (await admin.xrange(keys.log('acme'), '-', '+')).reduce(
-          (n, [, fields]) => n + 64 + fields.filter((_, j) => j % 2 === 1).reduce((m, v) => m + Buffer.byteLength(v), 0),
+          (n, [, fields]) =>
+            n + 64 + fields.filter((_, j) => j % 2 === 1).reduce((m, v) => m + Buffer.byteLength(v), 0),
           0,
         );
       for (let i = 0; i < 12; i++) expect(await a.broker.presence.join('acme', 'room', `u${i}`, info)).toBe(true);
@@ -368,12 +384,19 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       // A node that died a minute ago: its hash is still there, its heartbeat is old.
       const keys = createRedisKeys(prefix, { cluster: backend.cluster });
       await admin.zadd(keys.liveNodes('acme'), Date.now() - 60_000, 'dead-node');
-      await admin.hset(keys.sessions('acme', 'dead-node'), 'd1', JSON.stringify({ id: 'd1', userId: 'u1', channels: ['orders'], connectedAt: at }));
+      await admin.hset(
+        keys.sessions('acme', 'dead-node'),
+        'd1',
+        JSON.stringify({ id: 'd1', userId: 'u1', channels: ['orders'], connectedAt: at }),
+      );
       await admin.hset(keys.subscribers('acme', 'dead-node'), 'orders', 5);
       await vi.waitFor(async () => {
         expect((await a.broker.listSessions('acme', { userId: 'u1' })).map((s) => s.id).sort()).toEqual(['a1', 'b1']);
       });
-      expect((await b.broker.listSessions('acme', { channel: 'orders' })).map((s) => s.id).sort()).toEqual(['a1', 'b1']);
+      expect((await b.broker.listSessions('acme', { channel: 'orders' })).map((s) => s.id).sort()).toEqual([
+        'a1',
+        'b1',
+      ]);
       // The dead node's connections are not counted as delivered either.
       const [out] = await a.broker.publish('acme', [input('orders', 1)]);
       expect(out!.delivered).toBe(1);
@@ -381,9 +404,19 @@ export function describeAcrossNodes(backend: RedisBackend): void {
 
     it('expires a node’s session hashes when it stops refreshing them', async () => {
       const a = await node({ nodeTtlMs: 300 });
-      a.broker.addSession({ tenant: 'acme', id: 'a1', userId: null, channels: ['orders'], connectedAt: new Date().toISOString() });
+      a.broker.addSession({
+        tenant: 'acme',
+        id: 'a1',
+        userId: null,
+        channels: ['orders'],
+        connectedAt: new Date().toISOString(),
+      });
       const keys = createRedisKeys(prefix, { cluster: backend.cluster });
-      await vi.waitFor(async () => expect(await admin.pttl((await backend.keysLike(`${keys.tenant('acme')}sess:*`))[0] ?? 'none')).toBeGreaterThan(0));
+      await vi.waitFor(async () =>
+        expect(await admin.pttl((await backend.keysLike(`${keys.tenant('acme')}sess:*`))[0] ?? 'none')).toBeGreaterThan(
+          0,
+        ),
+      );
       const ttl = await admin.pttl((await backend.keysLike(`${keys.tenant('acme')}sess:*`))[0] as string);
       expect(ttl).toBeLessThanOrEqual(300);
     });
@@ -433,7 +466,9 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       await admin.hset(keys.meta('acme'), 'floor', '0-1', 'last', old);
       b.broker.listen('acme', 'orders');
       // Let b subscribe and read the log before anything new is published.
-      await vi.waitFor(async () => expect(await backend.shardNumsub(keys.live('acme'))).toEqual([keys.live('acme'), 1]));
+      await vi.waitFor(async () =>
+        expect(await backend.shardNumsub(keys.live('acme'))).toEqual([keys.live('acme'), 1]),
+      );
       await b.broker.replay('acme', ['orders'], old);
       await b.broker.replay('acme', ['orders'], old);
       expect(b.local.resets).toEqual([]);
@@ -484,10 +519,17 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       await a.broker.publish('acme', [input('orders', 1)]);
       await vi.waitFor(() => expect(b.local.positions()).toHaveLength(1));
       await backend.killClient(`cast:b-${prefix}:sub`);
-      const missed = await a.broker.publish('acme', [input('orders', 2), input('orders', 3), input('orders', 4), input('orders', 5)]);
+      const missed = await a.broker.publish('acme', [
+        input('orders', 2),
+        input('orders', 3),
+        input('orders', 4),
+        input('orders', 5),
+      ]);
       await vi.waitFor(() => expect(b.local.resets).toEqual(['acme']), { timeout: 5000 });
       // It then goes on from what the log still holds.
-      await vi.waitFor(() => expect(b.local.positions().slice(1)).toEqual(missed.slice(2).map((o) => o.event.position)));
+      await vi.waitFor(() =>
+        expect(b.local.positions().slice(1)).toEqual(missed.slice(2).map((o) => o.event.position)),
+      );
     });
 
     it('sends a revocation to every node serving the tenant and sums their answers; a node joining later reads it', async () => {
@@ -524,7 +566,9 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const revocation = { kind: 'token', tokenId: 'tok-1', at: Date.now() } as const;
       // b may or may not be back in time to answer; either way it must act once it is.
       await a.broker.revoke('acme', revocation);
-      await vi.waitFor(() => expect(b.local.controls).toContainEqual({ type: 'revoke', revocation }), { timeout: 5000 });
+      await vi.waitFor(() => expect(b.local.controls).toContainEqual({ type: 'revoke', revocation }), {
+        timeout: 5000,
+      });
       expect((await b.broker.revocations('acme')).covers({ tokenId: 'tok-1', userId: null, issuedAt: 0 })).toBe(true);
     });
 
@@ -543,32 +587,45 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       expect(await admin.zrange(key, 0, -1)).toEqual(['u:new']);
     });
 
-    it.skipIf(backend.cluster)('answers 503 UNAVAILABLE at once when Redis is unreachable, and is not ready', async () => {
-      const lines: string[] = [];
-      const down = createRedisBroker({
-        url: 'redis://127.0.0.1:1',
-        prefix,
-        historySize: 10,
-        historyMaxAgeSeconds: 60,
-        idempotencyWindowSeconds: 60,
-        log: (l) => lines.push(l),
-      });
-      brokers.push(down);
-      await down.start(new Recorder());
-      expect(lines.join('\n')).toMatch(/not reachable/);
-      const started = Date.now();
-      const err = await down.publish('acme', [input('orders', 1)]).catch((e: unknown) => e);
-      expect(Date.now() - started).toBeLessThan(500);
-      expect(isCastError(err) && err.code === 'UNAVAILABLE' && err.status === 503).toBe(true);
-      expect(await down.ready()).toBe(false);
-      await expect(down.replay('acme', ['orders'], '1-0')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      await expect(down.listSessions('acme', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      await expect(down.revoke('acme', { kind: 'user', userId: 'u1', before: Date.now() })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      await expect(down.broadcast('acme', { type: 'disconnect', userId: 'u1', reconnect: false })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      // A node that never read the tenant's revocations cannot vouch for a token.
-      await expect(down.revocations('acme')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      // Session changes while down are kept locally, not queued towards Redis.
-      down.addSession({ tenant: 'acme', id: 's', userId: null, channels: ['orders'], connectedAt: new Date().toISOString() });
-    });
+    it.skipIf(backend.cluster)(
+      'answers 503 UNAVAILABLE at once when Redis is unreachable, and is not ready',
+      async () => {
+        const lines: string[] = [];
+        const down = createRedisBroker({
+          url: 'redis://127.0.0.1:1',
+          prefix,
+          historySize: 10,
+          historyMaxAgeSeconds: 60,
+          idempotencyWindowSeconds: 60,
+          log: (l) => lines.push(l),
+        });
+        brokers.push(down);
+        await down.start(new Recorder());
+        expect(lines.join('\n')).toMatch(/not reachable/);
+        const started = Date.now();
+        const err = await down.publish('acme', [input('orders', 1)]).catch((e: unknown) => e);
+        expect(Date.now() - started).toBeLessThan(500);
+        expect(isCastError(err) && err.code === 'UNAVAILABLE' && err.status === 503).toBe(true);
+        expect(await down.ready()).toBe(false);
+        await expect(down.replay('acme', ['orders'], '1-0')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        await expect(down.listSessions('acme', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        await expect(down.revoke('acme', { kind: 'user', userId: 'u1', before: Date.now() })).rejects.toMatchObject({
+          code: 'UNAVAILABLE',
+        });
+        await expect(
+          down.broadcast('acme', { type: 'disconnect', userId: 'u1', reconnect: false }),
+        ).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        // A node that never read the tenant's revocations cannot vouch for a token.
+        await expect(down.revocations('acme')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        // Session changes while down are kept locally, not queued towards Redis.
+        down.addSession({
+          tenant: 'acme',
+          id: 's',
+          userId: null,
+          channels: ['orders'],
+          connectedAt: new Date().toISOString(),
+        });
+      },
+    );
   });
 }

@@ -40,8 +40,10 @@ describeAcrossNodes({
     ),
   // The cluster is this file's own and goes away whole.
   drop: async () => {},
-  keysLike: async (pattern) => (await Promise.all(cluster.ports.map((p) => withRedis(master(p), (r) => r.keys(pattern))))).flat(),
-  shardNumsub: async (channel) => withRedis(master(await cluster.portOfSlot(slotOf(channel))), (r) => r.call('PUBSUB', 'SHARDNUMSUB', channel)),
+  keysLike: async (pattern) =>
+    (await Promise.all(cluster.ports.map((p) => withRedis(master(p), (r) => r.keys(pattern))))).flat(),
+  shardNumsub: async (channel) =>
+    withRedis(master(await cluster.portOfSlot(slotOf(channel))), (r) => r.call('PUBSUB', 'SHARDNUMSUB', channel)),
   killClient: (name) => killPubsubClient(cluster.ports.map(master), name),
 });
 
@@ -121,7 +123,15 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     prefix = testPrefix();
     const keys = createRedisKeys(prefix, { cluster: true });
     const slot = slotOf(keys.log('acme'));
-    for (const key of [keys.meta('acme'), keys.live('acme'), keys.control('acme'), keys.epochOf('acme'), keys.liveNodes('acme'), keys.sessions('acme', 'n1'), keys.revocations('acme')]) {
+    for (const key of [
+      keys.meta('acme'),
+      keys.live('acme'),
+      keys.control('acme'),
+      keys.epochOf('acme'),
+      keys.liveNodes('acme'),
+      keys.sessions('acme', 'n1'),
+      keys.revocations('acme'),
+    ]) {
       expect(slotOf(key), key).toBe(slot);
     }
     expect(new Set((await tenantsPerShard()).values()).size).toBe(3);
@@ -133,11 +143,19 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     const b = await node();
     const tenants = [...(await tenantsPerShard()).keys()];
     for (const t of tenants) b.broker.listen(t, 'orders');
-    await b.broker.addSession({ id: 's1', tenant: tenants[0] as string, channels: ['orders'], userId: 'ada', connectedAt: new Date().toISOString() } as never);
+    await b.broker.addSession({
+      id: 's1',
+      tenant: tenants[0] as string,
+      channels: ['orders'],
+      userId: 'ada',
+      connectedAt: new Date().toISOString(),
+    } as never);
     for (const t of tenants) {
       const outcomes = await a.broker.publish(t, [input('orders', 1), input('orders', 2), input('orders', 3)]);
       expectIncreasing(outcomes.map((o) => o.event.position));
-      await vi.waitFor(() => expect(b.local.positions(t)).toEqual(expect.arrayContaining(outcomes.map((o) => o.event.position))));
+      await vi.waitFor(() =>
+        expect(b.local.positions(t)).toEqual(expect.arrayContaining(outcomes.map((o) => o.event.position))),
+      );
       const replay = await b.broker.replay(t, ['orders'], outcomes[0]!.event.position);
       expect(replay.recovered).toBe(true);
       expect(replay.events.map((e) => e.position)).toEqual(outcomes.slice(1).map((o) => o.event.position));
@@ -187,11 +205,14 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
 
     await cluster.restart(victim);
     // The shard came back empty (no persistence): publishes work again, and b's feed follows.
-    const [back] = await vi.waitFor(() => a.broker.publish(dead, [input('orders', 4)]), { timeout: 15_000, interval: 200 });
+    const [back] = await vi.waitFor(() => a.broker.publish(dead, [input('orders', 4)]), {
+      timeout: 15_000,
+      interval: 200,
+    });
     await vi.waitFor(() => expect(b.local.positions(dead)).toContain(back!.event.position), { timeout: 15_000 });
   }, 60_000);
 
-  it('loses no event while a listened tenant\'s slot moves to another shard', async () => {
+  it("loses no event while a listened tenant's slot moves to another shard", async () => {
     prefix = testPrefix();
     const a = await node();
     const b = await node();

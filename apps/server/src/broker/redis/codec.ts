@@ -68,7 +68,12 @@ export function decodeLiveMessage(message: Buffer): StoredEvent | undefined {
   const [position, chLen, evLen, messageId] = head as [string, string, string, string];
   const c = Number(chLen);
   const e = Number(evLen);
-  if (!parseRedisPosition(position) || !Number.isInteger(c) || !Number.isInteger(e) || nl + 1 + c + e > message.length) {
+  if (
+    !parseRedisPosition(position) ||
+    !Number.isInteger(c) ||
+    !Number.isInteger(e) ||
+    nl + 1 + c + e > message.length
+  ) {
     return undefined;
   }
   const start = nl + 1;

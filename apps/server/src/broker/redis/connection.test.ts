@@ -40,7 +40,8 @@ describe('sharded pub/sub on a Redis Cluster', () => {
   });
 
   const live = (tag: string) => `p:{${tag}}:live`;
-  const publish = (tag: string, text: string) => cmd.eval("return redis.call('SPUBLISH', KEYS[1], ARGV[1])", 1, live(tag), text);
+  const publish = (tag: string, text: string) =>
+    cmd.eval("return redis.call('SPUBLISH', KEYS[1], ARGV[1])", 1, live(tag), text);
 
   it('subscribes each channel on its shard; SPUBLISH from a script reaches only it', async () => {
     const channels = [...tags.values()].map(live);
@@ -61,7 +62,7 @@ describe('sharded pub/sub on a Redis Cluster', () => {
     await expect.poll(() => received).toEqual([`${live(tag)} moved`]);
   }, 30_000);
 
-  it('reports only the killed shard\'s channels lost; the others still receive', async () => {
+  it("reports only the killed shard's channels lost; the others still receive", async () => {
     lost.length = 0;
     const victim = cluster.ports[2] as number;
     const dead = tags.get(victim) as string;
@@ -73,6 +74,8 @@ describe('sharded pub/sub on a Redis Cluster', () => {
     expect(await publish(alive, 'still here')).toBe(1);
     await expect.poll(() => received).toEqual([`${live(alive)} still here`]);
     await cluster.restart(victim);
-    await expect.poll(async () => pubsub.subscribe([live(dead)]), { timeout: 15_000, interval: 200 }).toEqual([live(dead)]);
+    await expect
+      .poll(async () => pubsub.subscribe([live(dead)]), { timeout: 15_000, interval: 200 })
+      .toEqual([live(dead)]);
   }, 60_000);
 });

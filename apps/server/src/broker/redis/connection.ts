@@ -117,7 +117,12 @@ export interface PubSub {
  * await pubsub.subscribe(['cast:{acme}:live'])
  * ```
  */
-export function createPubSub(target: RedisTarget, cmd: CommandClient, options: ConnectionOptions, events: PubSubEvents): PubSub {
+export function createPubSub(
+  target: RedisTarget,
+  cmd: CommandClient,
+  options: ConnectionOptions,
+  events: PubSubEvents,
+): PubSub {
   return target.kind === 'single'
     ? new SinglePubSub(target.url, options, events)
     : new ShardedPubSub(target, cmd as Cluster, options, events);
@@ -129,9 +134,18 @@ class SinglePubSub implements PubSub {
   /** Bumped when the connection closes: a SUBSCRIBE sent before answers for a lost connection. */
   private generation = 0;
 
-  constructor(url: string, options: ConnectionOptions, private readonly events: PubSubEvents) {
+  constructor(
+    url: string,
+    options: ConnectionOptions,
+    private readonly events: PubSubEvents,
+  ) {
     // The broker resubscribes itself (events.up) so it can catch up after.
-    this.sub = new Redis(url, { ...common(options), enableOfflineQueue: false, autoResubscribe: false, connectionName: options.name });
+    this.sub = new Redis(url, {
+      ...common(options),
+      enableOfflineQueue: false,
+      autoResubscribe: false,
+      connectionName: options.name,
+    });
     this.sub.on('error', (err: Error) => events.error(`subscriber: ${err.message}`));
     this.sub.on('ready', () => events.up());
     this.sub.on('close', () => {
@@ -140,7 +154,9 @@ class SinglePubSub implements PubSub {
       this.subscribed.clear();
       events.lost(lost);
     });
-    this.sub.on('smessageBuffer', (channel: Buffer, message: Buffer) => events.message(channel.toString('utf8'), message));
+    this.sub.on('smessageBuffer', (channel: Buffer, message: Buffer) =>
+      events.message(channel.toString('utf8'), message),
+    );
   }
 
   async connect(): Promise<void> {
@@ -263,7 +279,9 @@ class ShardedPubSub implements PubSub {
       const created: Shard = { key, conn, channels: new Set(), opening: undefined, dropped: false };
       shard = created;
       this.shards.set(key, created);
-      conn.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.events.message(channel.toString('utf8'), message));
+      conn.on('smessageBuffer', (channel: Buffer, message: Buffer) =>
+        this.events.message(channel.toString('utf8'), message),
+      );
       conn.on('close', () => this.drop(created));
       // SSUBSCRIBE answered MOVED: the slot map is stale.
       conn.on('moved', () => this.drop(created));

@@ -187,12 +187,16 @@ export class RedisControl {
   repair(): void {
     const { host } = this;
     this.prune();
-    for (const [tenant, mirror] of this.mirrors) if (mirror.subscribed && mirror.stale) this.load(tenant, mirror).catch(() => {});
+    for (const [tenant, mirror] of this.mirrors)
+      if (mirror.subscribed && mirror.stale) this.load(tenant, mirror).catch(() => {});
     if (this.subscribing || !host.pubsub.ready()) return;
     const replies = host.keys.replies(host.node);
     const wanted = [...this.mirrors].filter(([, m]) => !m.subscribed && m.loading === undefined);
     const losses = new Map(wanted.map(([, m]) => [m, m.losses]));
-    const channels = [...(this.repliesSubscribed ? [] : [replies]), ...wanted.map(([tenant]) => host.keys.control(tenant))];
+    const channels = [
+      ...(this.repliesSubscribed ? [] : [replies]),
+      ...wanted.map(([tenant]) => host.keys.control(tenant)),
+    ];
     if (channels.length === 0) return;
     this.subscribing = true;
     host.pubsub

@@ -8,10 +8,14 @@ describe('Redis errors', () => {
   });
 
   it('turns a timeout, a refusal and a lost connection into 503 UNAVAILABLE saying which', () => {
-    expect(unavailable(new Error('Command timed out'), 'the publish', 1000).message).toMatch(/within 1000 ms, so the publish may or may not/);
+    expect(unavailable(new Error('Command timed out'), 'the publish', 1000).message).toMatch(
+      /within 1000 ms, so the publish may or may not/,
+    );
     const refused = Object.assign(new Error('CLUSTERDOWN Hash slot not served'), { name: 'ReplyError' });
     expect(unavailable(refused, 'the replay', 1000)).toMatchObject({ code: 'UNAVAILABLE', status: 503 });
     expect(unavailable(refused, 'the replay', 1000).message).toMatch(/refused the replay \(CLUSTERDOWN/);
-    expect(unavailable(new Error('connect ECONNREFUSED'), 'the publish', 1000).message).toMatch(/not reachable, so the publish failed/);
+    expect(unavailable(new Error('connect ECONNREFUSED'), 'the publish', 1000).message).toMatch(
+      /not reachable, so the publish failed/,
+    );
   });
 });

@@ -27,7 +27,10 @@ export function unavailable(err: unknown, what: string, timeoutMs: number): Cast
   }
   if ((err as { name?: unknown } | null)?.name === 'ReplyError') {
     // Redis answered with an error (e.g. OOM under maxmemory-policy noeviction, or CLUSTERDOWN): nothing was written.
-    return new CastError('UNAVAILABLE', `Redis refused ${what} (${message}); retry later.`, { retryAfter: 1, cause: err });
+    return new CastError('UNAVAILABLE', `Redis refused ${what} (${message}); retry later.`, {
+      retryAfter: 1,
+      cause: err,
+    });
   }
   return new CastError('UNAVAILABLE', `Redis is not reachable, so ${what} failed (${message}); retry shortly.`, {
     retryAfter: 1,

@@ -159,7 +159,9 @@ export class Fanout {
           // (trimmed while the node was cut off, or Redis lost its data): end
           // those streams so each client resumes by replay and learns
           // `recovered: false` instead of silently missing events.
-          this.host.log(`cast: tenant ${feed.tenant}: events after ${feed.after} are no longer in Redis; ending its streams on this node so they resume.`);
+          this.host.log(
+            `cast: tenant ${feed.tenant}: events after ${feed.after} are no longer in Redis; ending its streams on this node so they resume.`,
+          );
           this.host.local()?.reset?.(feed.tenant);
           if (!feed.current(run)) return;
           if (feed.skipTo(page.floor)) feed.releaseWaiters(false);
@@ -243,7 +245,9 @@ export class Fanout {
 
   /** Waits (up to the timeout) for this node's feed to deliver these messages. */
   async awaitLocal(messageIds: readonly string[]): Promise<void> {
-    const pending = messageIds.map((id) => this.waits.get(id)).filter((w) => w !== undefined && w.count === undefined) as LocalWait[];
+    const pending = messageIds
+      .map((id) => this.waits.get(id))
+      .filter((w) => w !== undefined && w.count === undefined) as LocalWait[];
     if (pending.length === 0) return;
     await Promise.race([
       Promise.all(pending.map((w) => w.done)),

@@ -40,7 +40,6 @@ describe('redis live message codec', () => {
   });
 });
 
-
 describeAcrossNodes({
   cluster: false,
   url: () => TEST_REDIS_URL,

@@ -151,13 +151,20 @@ class RedisBroker implements Broker {
     this.timeoutMs = options.commandTimeoutMs ?? 1000;
     this.nodeTtlMs = options.nodeTtlMs ?? 15_000;
     const maxAgeMs = options.historyMaxAgeSeconds * 1000;
-    this.cmd = defineScripts(createCommandClient(this.target, { timeoutMs: this.timeoutMs, name: `cast:${this.node}` }));
-    this.pubsub = createPubSub(this.target, this.cmd, { timeoutMs: this.timeoutMs, name: `cast:${this.node}:sub` }, {
-      message: (channel, message) => this.onMessage(channel, message),
-      lost: (channels) => this.onLost(channels),
-      up: () => this.onSubscriberReady(),
-      error: (detail) => this.reportDown(detail),
-    });
+    this.cmd = defineScripts(
+      createCommandClient(this.target, { timeoutMs: this.timeoutMs, name: `cast:${this.node}` }),
+    );
+    this.pubsub = createPubSub(
+      this.target,
+      this.cmd,
+      { timeoutMs: this.timeoutMs, name: `cast:${this.node}:sub` },
+      {
+        message: (channel, message) => this.onMessage(channel, message),
+        lost: (channels) => this.onLost(channels),
+        up: () => this.onSubscriberReady(),
+        error: (detail) => this.reportDown(detail),
+      },
+    );
     const host = {
       cmd: this.cmd,
       keys: this.keys,
@@ -223,7 +230,9 @@ class RedisBroker implements Broker {
     // Wait for the first connection, but start anyway when Redis is down: the
     // node serves streams, answers publishes with 503 and joins when Redis comes.
     const connected = await Promise.race([
-      Promise.allSettled([this.cmd.connect(), this.pubsub.connect()]).then((r) => r.every((x) => x.status === 'fulfilled')),
+      Promise.allSettled([this.cmd.connect(), this.pubsub.connect()]).then((r) =>
+        r.every((x) => x.status === 'fulfilled'),
+      ),
       sleep(5000).then(() => false),
     ]);
     if (connected) await this.onCommandReady();
@@ -408,6 +417,8 @@ class RedisBroker implements Broker {
   private reportDown(detail: string): void {
     if (this.down || this.closed) return;
     this.down = true;
-    this.log(`cast: Redis is not reachable (${detail}); publishes answer 503 until it returns, open streams stay open.`);
+    this.log(
+      `cast: Redis is not reachable (${detail}); publishes answer 503 until it returns, open streams stay open.`,
+    );
   }
 }

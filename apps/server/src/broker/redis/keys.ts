@@ -68,7 +68,9 @@ export function createRedisKeys(prefix: string, options: { cluster?: boolean } =
   const liveTail = '}:live';
   const controlTail = '}:ctl';
   const between = (channel: string, tail: string) =>
-    channel.startsWith(liveHead) && channel.endsWith(tail) ? channel.slice(liveHead.length, channel.length - tail.length) : undefined;
+    channel.startsWith(liveHead) && channel.endsWith(tail)
+      ? channel.slice(liveHead.length, channel.length - tail.length)
+      : undefined;
   return {
     prefix,
     epoch: `${prefix}:epoch`,

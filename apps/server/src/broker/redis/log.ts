@@ -60,7 +60,9 @@ export class RedisLog {
     const listening = fanout.listening(tenant);
     if (listening) for (const id of messageIds) fanout.expect(id);
     const prints = inputs.map((input) => (input.idempotencyKey === undefined ? '' : fingerprint(input)));
-    const idemKeys = inputs.filter((i) => i.idempotencyKey !== undefined).map((i) => `${keys.tenant(tenant)}idem:${i.idempotencyKey}`);
+    const idemKeys = inputs
+      .filter((i) => i.idempotencyKey !== undefined)
+      .map((i) => `${keys.tenant(tenant)}idem:${i.idempotencyKey}`);
     const args: Array<string | number> = [
       keys.prefix,
       tenant,
@@ -76,7 +78,14 @@ export class RedisLog {
       inputs.length,
     ];
     inputs.forEach((input, i) => {
-      args.push(input.channel, input.event, input.data, input.idempotencyKey ?? '', messageIds[i] as string, prints[i] as string);
+      args.push(
+        input.channel,
+        input.event,
+        input.data,
+        input.idempotencyKey ?? '',
+        messageIds[i] as string,
+        prints[i] as string,
+      );
     });
     let reply: Array<[string, string, string?]>;
     try {
@@ -85,9 +94,12 @@ export class RedisLog {
       // The idempotency set and keys only when the batch has keys: a key that does not exist
       // makes a moving slot answer TRYAGAIN until the move is done.
       const more = idemKeys.length > 0 ? [`${keys.tenant(tenant)}idem`, ...idemKeys] : [];
-      reply = (await host.cmd.castPublish(TENANT_KEYS + more.length, ...tenantKeys(keys, tenant), ...more, ...args)) as Array<
-        [string, string, string?]
-      >;
+      reply = (await host.cmd.castPublish(
+        TENANT_KEYS + more.length,
+        ...tenantKeys(keys, tenant),
+        ...more,
+        ...args,
+      )) as Array<[string, string, string?]>;
     } catch (err) {
       for (const id of messageIds) fanout.settle(id);
       throw host.unavailable(err, 'the publish');
@@ -109,7 +121,13 @@ export class RedisLog {
         const [position, firstId, channel, event, delivered] = JSON.parse(row[1]) as string[];
         outcomes.push({
           // The log keeps the payload; the first answer does not, so a retry's own data stands in.
-          event: { position: position as string, channel: channel as string, event: event as string, data: input.data, messageId: firstId as string },
+          event: {
+            position: position as string,
+            channel: channel as string,
+            event: event as string,
+            data: input.data,
+            messageId: firstId as string,
+          },
           delivered: Number(delivered) || 0,
           duplicate: true,
         });
@@ -172,7 +190,14 @@ export class RedisLog {
         // Still behind (its subscription is down): stop the replay where the
         // feed is; the feed delivers the rest live when it catches up.
         let keep = events.length;
-        while (keep > 0 && comparePositions(parseRedisPosition((events[keep - 1] as StoredEvent).position) as ParsedPosition, feed.afterPos) > 0) keep--;
+        while (
+          keep > 0 &&
+          comparePositions(
+            parseRedisPosition((events[keep - 1] as StoredEvent).position) as ParsedPosition,
+            feed.afterPos,
+          ) > 0
+        )
+          keep--;
         events.length = keep;
         end = feed.after;
       }

@@ -35,7 +35,12 @@ function changes(tenant: string, flat: unknown): PresenceChange[] {
   const list = Array.isArray(flat) ? (flat as string[]) : [];
   for (let i = 0; i + 2 < list.length; i += 3) {
     const userId = list[i + 2] as string;
-    out.push({ type: list[i] as ChangeType, tenant, channel: list[i + 1] as string, ...(userId === '' ? {} : { userId }) });
+    out.push({
+      type: list[i] as ChangeType,
+      tenant,
+      channel: list[i + 1] as string,
+      ...(userId === '' ? {} : { userId }),
+    });
   }
   return out;
 }
@@ -91,7 +96,9 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
         // Where the reaper finds a dead node's parts (outside the tenant's hash tag, like the node list).
         registered.add(tenant);
         // Two commands, not one transaction: on a Redis Cluster the two sets may live on two shards.
-        Promise.all([cmd.sadd(partNodes, node), cmd.sadd(partTenants(node), tenant)]).catch(() => registered.delete(tenant));
+        Promise.all([cmd.sadd(partNodes, node), cmd.sadd(partTenants(node), tenant)]).catch(() =>
+          registered.delete(tenant),
+        );
       }
       return await cmd.castPresence(
         ...tenantKeys(keys, tenant),
@@ -134,7 +141,16 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
     async snapshot(tenant, channels): Promise<PresenceSnapshot> {
       let reply: unknown[];
       try {
-        reply = (await cmd.castSnapshot(...tenantKeys(keys, tenant), keys.prefix, tenant, node, host.scriptNow(), host.nodeTtlMs, channels.length, ...channels)) as unknown[];
+        reply = (await cmd.castSnapshot(
+          ...tenantKeys(keys, tenant),
+          keys.prefix,
+          tenant,
+          node,
+          host.scriptNow(),
+          host.nodeTtlMs,
+          channels.length,
+          ...channels,
+        )) as unknown[];
       } catch (err) {
         throw host.unavailable(err, 'the presence read');
       }
@@ -161,7 +177,9 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       try {
         const names = await cmd.zrangebylex(keys.tenant(tenant) + 'chs', min, max, 'LIMIT', 0, limit + 1);
         const page = names.slice(0, limit);
-        const live = (await cmd.zrangebyscore(keys.liveNodes(tenant), host.redisNow() - host.nodeTtlMs, '+inf')).filter((n) => n !== node);
+        const live = (await cmd.zrangebyscore(keys.liveNodes(tenant), host.redisNow() - host.nodeTtlMs, '+inf')).filter(
+          (n) => n !== node,
+        );
         const p = cmd.pipeline();
         for (const other of live) p.hmget(keys.subscribers(tenant, other), ...(page.length > 0 ? page : ['']));
         for (const channel of page) p.hvals(`${keys.tenant(tenant)}pu:${channel}`);
@@ -169,11 +187,15 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
         for (const [err] of results) if (err) throw err;
         const channels: ChannelInfo[] = page.map((channel, i) => {
           let connections = host.localConnections(tenant, channel);
-          for (let n = 0; n < live.length; n++) connections += Number((results[n]?.[1] as Array<string | null>)[i] ?? 0);
+          for (let n = 0; n < live.length; n++)
+            connections += Number((results[n]?.[1] as Array<string | null>)[i] ?? 0);
           const users = ((results[live.length + i]?.[1] as string[]) ?? []).filter((v) => Number(v) > 0).length;
           return { channel, connections, users };
         });
-        return { channels: channels.filter((c) => c.connections > 0), next: names.length > limit ? page[page.length - 1] : undefined };
+        return {
+          channels: channels.filter((c) => c.connections > 0),
+          next: names.length > limit ? page[page.length - 1] : undefined,
+        };
       } catch (err) {
         throw host.unavailable(err, 'the channels listing');
       }
@@ -181,7 +203,8 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
     async rewrite(tenant, part) {
       registered.delete(tenant);
       const args: Array<string | number> = [part.channels.length, ...part.channels, part.members.length];
-      for (const m of part.members) args.push(m.channel, m.userId, m.count, presenceChangeData(m.channel, m.userId, m.userInfo));
+      for (const m of part.members)
+        args.push(m.channel, m.userId, m.count, presenceChangeData(m.channel, m.userId, m.userInfo));
       return changes(tenant, await run(tenant, 'rewrite', ...args));
     },
     caughtUp: (tenant, position) => host.caughtUp(tenant, position),
@@ -205,7 +228,20 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           if (seen !== null && Number(seen) > now - host.nodeTtlMs - graceMs) continue;
           const tenants = await cmd.smembers(partTenants(other));
           for (const tenant of tenants) {
-            const flat = await cmd.castPresence(...tenantKeys(keys, tenant), keys.prefix, tenant, node, host.scriptNow(), host.maxAgeMs, host.historySize, host.maxAgeMs + 60_000, host.historyMaxBytes, randomUUID(), 'reap', other);
+            const flat = await cmd.castPresence(
+              ...tenantKeys(keys, tenant),
+              keys.prefix,
+              tenant,
+              node,
+              host.scriptNow(),
+              host.maxAgeMs,
+              host.historySize,
+              host.maxAgeMs + 60_000,
+              host.historyMaxBytes,
+              randomUUID(),
+              'reap',
+              other,
+            );
             out.push(...changes(tenant, flat));
           }
           await cmd.del(partTenants(other));

@@ -25,7 +25,6 @@ import { HELPERS } from './script-helpers.js';
  * the tenant's shard.
  */
 
-
 /**
  * Appends a batch of one tenant's events, in order.
  *
@@ -247,7 +246,6 @@ if ARGV[7] == '1' then
 end
 return redis.call('SPUBLISH', channel, ARGV[6])
 `;
-
 
 /** The Redis client with the broker's scripts defined on it. */
 export type ScriptClient = CommandClient & {

@@ -56,10 +56,13 @@ export function parseRedisUrl(raw: string): RedisTarget {
     const m = /^(\[[0-9A-Fa-f:.]+\]|[^:/[\]\s]+)(?::(\d{1,5}))?$/.exec(entry);
     const port = m?.[2] === undefined ? 6379 : Number(m[2]);
     if (!m || port < 1 || port > 65535) {
-      throw new Error(`a Redis Cluster URL lists host:port seeds separated by commas; "${entry}" is not one (e.g. redis+cluster://10.0.0.5:7000,10.0.0.6:7000).`);
+      throw new Error(
+        `a Redis Cluster URL lists host:port seeds separated by commas; "${entry}" is not one (e.g. redis+cluster://10.0.0.5:7000,10.0.0.6:7000).`,
+      );
     }
     seeds.push({ host: (m[1] as string).replace(/^\[(.*)\]$/, '$1'), port });
   }
-  if (seeds.length === 0) throw new Error('a Redis Cluster URL needs at least one host:port seed (e.g. redis+cluster://10.0.0.5:7000).');
+  if (seeds.length === 0)
+    throw new Error('a Redis Cluster URL needs at least one host:port seed (e.g. redis+cluster://10.0.0.5:7000).');
   return { kind: 'cluster', seeds, tls: cluster[1] === 'rediss', username, password };
 }

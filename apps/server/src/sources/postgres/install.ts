@@ -15,7 +15,10 @@ import {
 
 /** The part of a `pg` client these helpers use. */
 export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: R[] }>;
 }
 
 /** A problem with a table to watch, reported as one line. */
@@ -62,17 +65,26 @@ async function resolveTable(db: Queryable, name: string): Promise<TableName & { 
  * await installWatch(client, ['todos'], 'tenant_id')
  * ```
  */
-export async function installWatch(db: Queryable, names: readonly string[], tenantColumn: string, options: WatchOptions = {}): Promise<WatchResult> {
+export async function installWatch(
+  db: Queryable,
+  names: readonly string[],
+  tenantColumn: string,
+  options: WatchOptions = {},
+): Promise<WatchResult> {
   const tables: Array<TableName & { key: string }> = [];
   for (const name of names) {
     const t = await resolveTable(db, name);
     const hasTenant = await db.query(HAS_COLUMN_SQL, [t.oid, tenantColumn]);
     if (hasTenant.rows.length === 0) {
-      throw new WatchError(`Table ${t.schema}.${t.table} has no "${tenantColumn}" column (set CAST_TENANT_COLUMN to the column that holds the tenant).`);
+      throw new WatchError(
+        `Table ${t.schema}.${t.table} has no "${tenantColumn}" column (set CAST_TENANT_COLUMN to the column that holds the tenant).`,
+      );
     }
     const pk = await db.query<{ name: string }>(PRIMARY_KEY_SQL, [t.oid]);
     if (pk.rows.length !== 1) {
-      throw new WatchError(`Table ${t.schema}.${t.table} needs a single-column primary key (it becomes each change's documentId).`);
+      throw new WatchError(
+        `Table ${t.schema}.${t.table} needs a single-column primary key (it becomes each change's documentId).`,
+      );
     }
     if (!tables.some((x) => x.schema === t.schema && x.table === t.table)) {
       tables.push({ schema: t.schema, table: t.table, key: (pk.rows[0] as { name: string }).name });
@@ -98,11 +110,16 @@ export async function installWatch(db: Queryable, names: readonly string[], tena
  * await removeWatch(client, ['todos'])
  * ```
  */
-export async function removeWatch(db: Queryable, names: readonly string[], options: WatchOptions = {}): Promise<WatchResult> {
+export async function removeWatch(
+  db: Queryable,
+  names: readonly string[],
+  options: WatchOptions = {},
+): Promise<WatchResult> {
   const tables: TableName[] = [];
   for (const name of names) {
     const t = await resolveTable(db, name);
-    if (!tables.some((x) => x.schema === t.schema && x.table === t.table)) tables.push({ schema: t.schema, table: t.table });
+    if (!tables.some((x) => x.schema === t.schema && x.table === t.table))
+      tables.push({ schema: t.schema, table: t.table });
   }
   const removing = new Set(tables.map((t) => `${t.schema}.${t.table}`));
   const still = (await listWatched(db)).filter((t) => !removing.has(`${t.schema}.${t.table}`));

@@ -7,7 +7,13 @@ const base = { v: 1, id: ID, type: 'insert', schema: 'public', table: 'todos', t
 describe('parseChangePayload', () => {
   it('reads a NOTIFY payload with its document', () => {
     const p = parseChangePayload(JSON.stringify({ ...base, document: { id: 7, title: 'x' } }));
-    expect(p).toEqual({ ...base, v: undefined, document: { id: 7, title: 'x' }, documentJson: '{"id":7,"title":"x"}', overflow: false });
+    expect(p).toEqual({
+      ...base,
+      v: undefined,
+      document: { id: 7, title: 'x' },
+      documentJson: '{"id":7,"title":"x"}',
+      overflow: false,
+    });
   });
 
   it('keeps the document as PostgreSQL wrote it (jsonb text), numbers past 2^53 unrounded, whitespace removed', () => {

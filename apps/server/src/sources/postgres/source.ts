@@ -45,7 +45,9 @@ function splitCollection(collection: string): TableName {
  * ```
  */
 export function createPostgresSource(options: PostgresSourceOptions): ChangeSource {
-  const log = options.log ?? ((message: string, err?: unknown) => console.error(`cast: ${message}`, ...(err === undefined ? [] : [err])));
+  const log =
+    options.log ??
+    ((message: string, err?: unknown) => console.error(`cast: ${message}`, ...(err === undefined ? [] : [err])));
   const backoff = options.backoff ?? ((n: number) => backoffDelay(n, { floorMs: 250, capMs: 5000, jitter: 'equal' }));
   const maintenanceMs = options.maintenanceMs ?? 15_000;
   /** Desired watches by NOTIFY channel (kept across reconnects). */

@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { functionSql, notifyChannel, NOTIFY_PAYLOAD_LIMIT, parseTableName, quoteIdent, quoteLiteral, triggerSql } from './sql.js';
+import {
+  functionSql,
+  notifyChannel,
+  NOTIFY_PAYLOAD_LIMIT,
+  parseTableName,
+  quoteIdent,
+  quoteLiteral,
+  triggerSql,
+} from './sql.js';
 
 describe('notifyChannel', () => {
   it('is cast_ and the md5 of schema.table:tenant, as the trigger computes it', () => {
