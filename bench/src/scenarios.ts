@@ -182,9 +182,7 @@ class Subscribers {
     }
   }
 
-  async close(
-    expected: number,
-  ): Promise<{
+  async close(expected: number): Promise<{
     counts: DeliveryCounts;
     latency: LatencyHistogram;
     dropped: number;
