@@ -84,11 +84,42 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
   const partNodes = `${keys.prefix}:pnodes`;
   /** Another node reaped this one (it was cut off past its TTL): its part is gone and must be written again. */
   let reaped = false;
+  /**
+   * The first command of a tenant still in flight on this node, which later
+   * ones wait for; then tenants whose first command has run. Until a script is
+   * in the server's cache (a new shard, a restarted Redis), EVALSHA fails with
+   * NOSCRIPT and ioredis sends it again as EVAL: of several steps sent without
+   * waiting, a later one could then run before an earlier one's retry. Once one
+   * command of the tenant has run, the scripts are loaded on its shard and
+   * the rest go out at once, in the order they were called.
+   */
+  const firsts = new Map<string, Promise<void>>();
+  const warm = new Set<string>();
+  cmd.on('close', () => warm.clear());
+
+  /** Sends a tenant's presence command in call order (see {@link firsts}). */
+  function inOrder<T>(tenant: string, send: () => Promise<T>): Promise<T> {
+    if (warm.has(tenant)) return send();
+    const first = firsts.get(tenant);
+    // Reactions run in the order they were added, so the waiting commands go out in call order.
+    if (first) return first.then(send, send);
+    const sent = send();
+    const settled = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    firsts.set(tenant, settled);
+    void settled.then(() => {
+      if (firsts.get(tenant) === settled) firsts.delete(tenant);
+      warm.add(tenant);
+    });
+    return sent;
+  }
 
   /**
-   * Sends one step. Commands are sent at call time, before any await, so
-   * steps run in Redis in the order they were called on this node's one
-   * connection.
+   * Sends one step. Commands go out in the order steps are called (see
+   * {@link inOrder}), on this node's one connection to the tenant's shard, so
+   * steps run in Redis in that order.
    */
   async function run(tenant: string, op: string, ...args: Array<string | number>): Promise<unknown> {
     try {
@@ -100,19 +131,21 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           registered.delete(tenant),
         );
       }
-      return await cmd.castPresence(
-        ...tenantKeys(keys, tenant),
-        keys.prefix,
-        tenant,
-        node,
-        host.scriptNow(),
-        host.maxAgeMs,
-        host.historySize,
-        host.maxAgeMs + 60_000,
-        host.historyMaxBytes,
-        randomUUID(),
-        op,
-        ...args,
+      return await inOrder(tenant, () =>
+        cmd.castPresence(
+          ...tenantKeys(keys, tenant),
+          keys.prefix,
+          tenant,
+          node,
+          host.scriptNow(),
+          host.maxAgeMs,
+          host.historySize,
+          host.maxAgeMs + 60_000,
+          host.historyMaxBytes,
+          randomUUID(),
+          op,
+          ...args,
+        ),
       );
     } catch (err) {
       throw host.unavailable(err, 'the presence update');
@@ -141,15 +174,17 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
     async snapshot(tenant, channels): Promise<PresenceSnapshot> {
       let reply: unknown[];
       try {
-        reply = (await cmd.castSnapshot(
-          ...tenantKeys(keys, tenant),
-          keys.prefix,
-          tenant,
-          node,
-          host.scriptNow(),
-          host.nodeTtlMs,
-          channels.length,
-          ...channels,
+        reply = (await inOrder(tenant, () =>
+          cmd.castSnapshot(
+            ...tenantKeys(keys, tenant),
+            keys.prefix,
+            tenant,
+            node,
+            host.scriptNow(),
+            host.nodeTtlMs,
+            channels.length,
+            ...channels,
+          ),
         )) as unknown[];
       } catch (err) {
         throw host.unavailable(err, 'the presence read');
