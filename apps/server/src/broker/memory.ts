@@ -155,6 +155,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         // The answer only: the retry's own data stands in for the payload (it is the same request).
         const event: StoredEvent = {
           position: seen.position,
+          at: parsePosition(seen.position) as EventPosition,
           channel: seen.channel,
           event: seen.event,
           data: input.data,
@@ -168,6 +169,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     log.last = at;
     const event: StoredEvent = {
       position: `${at.ms}-${at.seq}`,
+      at,
       channel: input.channel,
       event: input.event,
       data: input.data,

@@ -1,10 +1,12 @@
-import type { ChannelInfo, PresenceMember, SessionInfo } from '@cast/protocol';
+import type { ChannelInfo, EventPosition, PresenceMember, SessionInfo } from '@cast/protocol';
 import type { Revocation, Revocations } from '../revocation/list.js';
 
 /** One event as the broker logs and delivers it. */
 export interface StoredEvent {
-  /** Position in the tenant's log, `<ms>-<seq>`; increases within a tenant. */
+  /** Position in the tenant's log, `<ms>-<seq>`: its stored and wire form; increases within a tenant. */
   readonly position: string;
+  /** The same position as a value, parsed once where the event enters (the broker's storage edge). */
+  readonly at: EventPosition;
   readonly channel: string;
   readonly event: string;
   /** The payload as JSON text (serialized once, at publish). */

@@ -367,8 +367,7 @@ async function replay(
     const syncing = conn.presence && !recovered;
     const frames: LogFrame[] = [];
     for (const event of page.events) {
-      const at = parsePosition(event.position);
-      if (!at) continue;
+      const { at } = event;
       last = at;
       if (syncing && isPresenceEvent(event.event)) continue;
       // The stream's own filter: without presence, no presence event is replayed either.

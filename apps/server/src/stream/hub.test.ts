@@ -1,4 +1,4 @@
-import { createMatcher, type EventPosition } from '@cast/protocol';
+import { createMatcher, type EventPosition, parsePosition } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, SessionRecord, StoredEvent } from '../broker/types.js';
 import { Metrics } from '../metrics.js';
@@ -54,14 +54,19 @@ function fakeBroker() {
   return { broker, calls, sessions };
 }
 
-const event = (over: Partial<StoredEvent> = {}): StoredEvent => ({
-  position: '1700000000000-0',
-  channel: 'orders',
-  event: 'order.created',
-  data: '{"orderId":"abc123"}',
-  messageId: 'm1',
-  ...over,
-});
+/** A stored event; its `at` is its position's value, as a broker gives it. */
+const event = (over: Partial<StoredEvent> = {}): StoredEvent => {
+  const position = over.position ?? '1700000000000-0';
+  return {
+    channel: 'orders',
+    event: 'order.created',
+    data: '{"orderId":"abc123"}',
+    messageId: 'm1',
+    ...over,
+    position,
+    at: over.at ?? (parsePosition(position) as EventPosition),
+  };
+};
 
 const hubs: Hub[] = [];
 function newHub(broker: Broker, metrics = new Metrics(), heartbeatMs = 15_000): Hub {
@@ -367,7 +372,14 @@ describe('eventFrame', () => {
 
 describe('eventFrame', () => {
   it('encodes an event object once: live delivery and every replay share the same bytes', () => {
-    const event = { position: '5-0', channel: 'orders', event: 'order.created', data: '{"id":1}', messageId: 'm' };
+    const event = {
+      position: '5-0',
+      at: { ms: 5, seq: 0 },
+      channel: 'orders',
+      event: 'order.created',
+      data: '{"id":1}',
+      messageId: 'm',
+    };
     const first = eventFrame(event);
     expect(first.toString()).toBe('id: 5-0/orders\nevent: order.created\ndata: {"id":1}\n\n');
     expect(eventFrame(event)).toBe(first);

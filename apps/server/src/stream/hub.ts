@@ -1,4 +1,3 @@
-import { parsePosition } from '@cast/protocol';
 import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from '../broker/types.js';
 import type { LifecycleListener } from '../lifecycle.js';
 import type { Metrics } from '../metrics.js';
@@ -147,8 +146,8 @@ export class Hub implements LocalDelivery, StreamOwner {
     const frame = eventFrame(event);
     const name = event.event;
     let delivered = 0;
-    const at = parsePosition(event.position);
-    if (!at) return 0;
+    // The position as a value, parsed once where the event entered the broker.
+    const { at } = event;
     for (const conn of set) if (conn.offer(name, at, frame)) delivered++;
     this.metrics.deliveries += delivered;
     return delivered;

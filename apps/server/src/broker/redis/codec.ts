@@ -1,3 +1,4 @@
+import type { EventPosition } from '@cast/protocol';
 import type { StoredEvent } from '../types.js';
 
 /**
@@ -6,14 +7,10 @@ import type { StoredEvent } from '../types.js';
  */
 export const MAX_SEQ = '18446744073709551615';
 
-/** A position parsed for comparing; `seq` may exceed 2^53 only as {@link MAX_SEQ}, which still compares right. */
-export interface ParsedPosition {
-  ms: number;
-  seq: number;
-}
-
 /**
- * Parses `<ms>-<seq>`.
+ * Parses a stream id `<ms>-<seq>` into the protocol's position: the Redis
+ * broker's storage edge. `seq` may exceed 2^53 only as {@link MAX_SEQ}, which
+ * still compares right.
  *
  * @param position - a stream id
  * @returns its parts, or undefined when it is not a position
@@ -22,7 +19,7 @@ export interface ParsedPosition {
  * parseRedisPosition('1700000000000-3') // { ms: 1700000000000, seq: 3 }
  * ```
  */
-export function parseRedisPosition(position: string): ParsedPosition | undefined {
+export function parseRedisPosition(position: string): EventPosition | undefined {
   const m = /^(\d{1,20})-(\d{1,20})$/.exec(position);
   if (!m) return undefined;
   return { ms: Number(m[1]), seq: Number(m[2]) };
@@ -57,7 +54,7 @@ const NEWLINE = 0x0a;
  * @example
  * ```ts
  * decodeLiveMessage(Buffer.from('1-0 2 1 m\nabxdata'))
- * // { position: '1-0', channel: 'ab', event: 'x', messageId: 'm', data: 'data' }
+ * // { position: '1-0', at: { ms: 1, seq: 0 }, channel: 'ab', event: 'x', messageId: 'm', data: 'data' }
  * ```
  */
 export function decodeLiveMessage(message: Buffer): StoredEvent | undefined {
@@ -68,17 +65,14 @@ export function decodeLiveMessage(message: Buffer): StoredEvent | undefined {
   const [position, chLen, evLen, messageId] = head as [string, string, string, string];
   const c = Number(chLen);
   const e = Number(evLen);
-  if (
-    !parseRedisPosition(position) ||
-    !Number.isInteger(c) ||
-    !Number.isInteger(e) ||
-    nl + 1 + c + e > message.length
-  ) {
+  const at = parseRedisPosition(position);
+  if (!at || !Number.isInteger(c) || !Number.isInteger(e) || nl + 1 + c + e > message.length) {
     return undefined;
   }
   const start = nl + 1;
   return {
     position,
+    at,
     channel: message.toString('utf8', start, start + c),
     event: message.toString('utf8', start + c, start + c + e),
     messageId,

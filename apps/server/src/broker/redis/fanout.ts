@@ -1,5 +1,6 @@
+import type { EventPosition } from '@cast/protocol';
 import type { LocalDelivery, StoredEvent } from '../types.js';
-import { comparePositions, decodeLiveMessage, type ParsedPosition, parseRedisPosition } from './codec.js';
+import { comparePositions, decodeLiveMessage, parseRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import type { PubSub } from './connection.js';
 import { Feed } from './feed.js';
@@ -204,7 +205,7 @@ export class Fanout {
   }
 
   /** Resolves when the feed has delivered up to `at`, or after the command timeout. */
-  reaches(feed: Feed, at: ParsedPosition): Promise<void> {
+  reaches(feed: Feed, at: EventPosition): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, this.host.timeoutMs);
       timer.unref?.();

@@ -1,5 +1,6 @@
+import type { EventPosition } from '@cast/protocol';
 import type { StoredEvent } from '../types.js';
-import { comparePositions, type ParsedPosition, parseRedisPosition } from './codec.js';
+import { comparePositions, parseRedisPosition } from './codec.js';
 
 /** Live events held per tenant while its catch-up read runs; past this they are read from the log again. */
 export const MAX_BUFFERED = 10_000;
@@ -46,9 +47,9 @@ export class Feed {
   readonly channels = new Set<string>();
   /** Last position delivered to the hub (or the position the feed joined at). */
   after: string;
-  afterPos: ParsedPosition;
+  afterPos: EventPosition;
   /** Replays waiting for the feed to pass a position. */
-  readonly waiters: Array<{ at: ParsedPosition; resolve: () => void }> = [];
+  readonly waiters: Array<{ at: EventPosition; resolve: () => void }> = [];
   /** Registrations of new streams in flight: events wait in `parked` until each stream has its floor. */
   registering = 0;
   parked: StoredEvent[] = [];
@@ -61,7 +62,7 @@ export class Feed {
     after: string,
   ) {
     this.after = after;
-    this.afterPos = parseRedisPosition(after) as ParsedPosition;
+    this.afterPos = parseRedisPosition(after) as EventPosition;
   }
 
   /** unsubscribed → subscribing; answers the subscription's number, or undefined when not unsubscribed. */
@@ -155,8 +156,8 @@ export class Feed {
 
   /** Moves the feed past an event; false when it was at or before the last delivered position. */
   advance(event: StoredEvent): boolean {
-    const at = parseRedisPosition(event.position);
-    if (!at || comparePositions(at, this.afterPos) <= 0) return false;
+    const { at } = event;
+    if (comparePositions(at, this.afterPos) <= 0) return false;
     this.after = event.position;
     this.afterPos = at;
     return true;

@@ -1,7 +1,8 @@
+import type { EventPosition } from '@cast/protocol';
 import { randomUUID } from 'node:crypto';
 import type { CastError } from '@cast/protocol';
 import { fingerprint, reusedKey } from '../idempotency.js';
-import { comparePositions, type ParsedPosition, parseRedisPosition } from './codec.js';
+import { comparePositions, parseRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import type { PublishInput, PublishOutcome, ReplayPage, ReplayResult, StoredEvent } from '../types.js';
 import type { Fanout } from './fanout.js';
@@ -123,6 +124,7 @@ export class RedisLog {
           // The log keeps the payload; the first answer does not, so a retry's own data stands in.
           event: {
             position: position as string,
+            at: parseRedisPosition(position as string) as EventPosition,
             channel: channel as string,
             event: event as string,
             data: input.data,
@@ -136,7 +138,14 @@ export class RedisLog {
       const position = row[1];
       const delivered = Number(row[2] ?? 0) + (localCount ?? 0);
       outcomes.push({
-        event: { position, channel: input.channel, event: input.event, data: input.data, messageId },
+        event: {
+          position,
+          at: parseRedisPosition(position) as EventPosition,
+          channel: input.channel,
+          event: input.event,
+          data: input.data,
+          messageId,
+        },
         delivered,
         duplicate: false,
       });
@@ -190,14 +199,7 @@ export class RedisLog {
         // Still behind (its subscription is down): stop the replay where the
         // feed is; the feed delivers the rest live when it catches up.
         let keep = events.length;
-        while (
-          keep > 0 &&
-          comparePositions(
-            parseRedisPosition((events[keep - 1] as StoredEvent).position) as ParsedPosition,
-            feed.afterPos,
-          ) > 0
-        )
-          keep--;
+        while (keep > 0 && comparePositions((events[keep - 1] as StoredEvent).at, feed.afterPos) > 0) keep--;
         events.length = keep;
         end = feed.after;
       }
@@ -241,6 +243,7 @@ export class RedisLog {
     for (let i = 0; i + 4 < flat.length; i += 5) {
       events.push({
         position: flat[i] as string,
+        at: parseRedisPosition(flat[i] as string) as EventPosition,
         channel: flat[i + 1] as string,
         event: flat[i + 2] as string,
         data: flat[i + 3] as string,
