@@ -1,35 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { signWebhook } from '../webhook.js';
-import { EXIT, main, USAGE, type CliIo } from './main.js';
+import { EXIT, main, USAGE } from './main.js';
+import { bodyOf, fakeIo } from './test-io.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-function io(
-  answer: (url: URL, init: RequestInit | undefined) => Response = () => Response.json({}),
-  extra: Partial<CliIo> = {},
-) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const requests: Array<{ url: URL; init: RequestInit | undefined }> = [];
-  const value: CliIo = {
-    stdout: (line) => out.push(line),
-    stderr: (line) => err.push(line),
-    readStdin: async () => '',
-    env: { CAST_API_KEY: 'sk_env', CAST_URL: 'http://cast.test' },
-    fetch: async (input, init) => {
-      const url = new URL(input);
-      requests.push({ url, init });
-      return answer(url, init);
-    },
-    ...extra,
-  };
-  return { io: value, out, err, requests };
-}
-
-const bodyOf = (init: RequestInit | undefined): unknown => JSON.parse(String(init?.body));
+const io = fakeIo;
 
 describe('cast --version and --help', () => {
   it('prints the package version', async () => {

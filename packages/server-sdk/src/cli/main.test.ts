@@ -1,28 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT, main, type CliIo } from './main.js';
+import { bodyOf, fakeIo } from './test-io.js';
 
 const published = { messageId: 'm-1', eventId: '9-0/orders', delivered: 3, creditsUsed: 0 };
 
-function io(answer: (url: URL, init: RequestInit | undefined) => Response, extra: Partial<CliIo> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const requests: Array<{ url: URL; init: RequestInit | undefined }> = [];
-  const value: CliIo = {
-    stdout: (line) => out.push(line),
-    stderr: (line) => err.push(line),
-    readStdin: async () => '{"from":"stdin"}',
-    env: { CAST_API_KEY: 'sk_env', CAST_URL: 'http://cast.test' },
-    fetch: async (input, init) => {
-      const url = new URL(input);
-      requests.push({ url, init });
-      return answer(url, init);
-    },
-    ...extra,
-  };
-  return { io: value, out, err, requests };
-}
-
-const bodyOf = (init: RequestInit | undefined): unknown => JSON.parse(String(init?.body));
+/** The test io, with a JSON document on standard input. */
+const io = (answer: (url: URL, init: RequestInit | undefined) => Response, extra: Partial<CliIo> = {}) =>
+  fakeIo(answer, { readStdin: async () => '{"from":"stdin"}', ...extra });
 const headerOf = (init: RequestInit | undefined, name: string): string | null => new Headers(init?.headers).get(name);
 
 describe('cast token', () => {
