@@ -4,8 +4,9 @@ import { type Server, createServer } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './examples-browser.js';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -70,17 +71,7 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
       const address = site.address();
       siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      browser = await launchChromium(CHROMIUM);
       page = await browser.newPage();
       await page.exposeFunction('report', (json: string) => reports.push(JSON.parse(json) as Report));
       page.on('pageerror', (err) => reports.push({ kind: 'error', payload: { code: 'PAGE', message: err.message } }));

@@ -4,8 +4,9 @@ import { type Server, createServer } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './examples-browser.js';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -100,17 +101,7 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
       await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
       const address = site.address();
       siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      browser = await launchChromium(CHROMIUM);
       // One context: the pages are tabs of one browser profile, sharing BroadcastChannel and Web Locks.
       context = await browser.newContext();
     });

@@ -5,8 +5,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CastError, type ConnectionState, type Realtime, createRealtime } from '@cast/realtime-client';
 import { build } from 'esbuild';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './examples-browser.js';
 import { type TestServer, issueToken, startServer } from './helpers/server.js';
 
 // The realtime client's presence view and its terminal events (revoked, disconnected) against the
@@ -193,18 +194,7 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presenc
     });
     await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
     siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(CHROMIUM);
   });
   afterAll(async () => {
     await browser?.close();
