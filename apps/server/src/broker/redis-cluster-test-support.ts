@@ -47,7 +47,15 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function freePort(): Promise<number> {
+/**
+ * A free TCP port on loopback, for processes that cannot listen on port 0 (redis-server).
+ *
+ * @example
+ * ```ts
+ * const port = await freePort();
+ * ```
+ */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
