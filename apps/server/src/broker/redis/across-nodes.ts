@@ -49,7 +49,8 @@ export interface RedisBackend {
   killClient(name: string): Promise<void>;
 }
 
-class Recorder implements LocalDelivery {
+/** A node's hub, for tests: records every event, reset and control message the broker hands it. */
+export class Recorder implements LocalDelivery {
   readonly received: Array<{ tenant: string; event: StoredEvent }> = [];
   readonly resets: string[] = [];
   /** Local connections per channel (the hub's count); 1 when not set. */
@@ -72,7 +73,8 @@ class Recorder implements LocalDelivery {
   }
 }
 
-function expectIncreasing(positions: readonly string[]): void {
+/** Expects positions in increasing log order. */
+export function expectIncreasing(positions: readonly string[]): void {
   for (let i = 1; i < positions.length; i++) {
     const a = parseRedisPosition(positions[i - 1] as string);
     const b = parseRedisPosition(positions[i] as string);
@@ -80,7 +82,8 @@ function expectIncreasing(positions: readonly string[]): void {
   }
 }
 
-const input = (channel: string, n: number, idempotencyKey?: string) => ({
+/** One event to publish, numbered `n`. */
+export const input = (channel: string, n: number, idempotencyKey?: string) => ({
   channel,
   event: 'order.created',
   data: JSON.stringify({ n }),

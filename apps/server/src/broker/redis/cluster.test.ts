@@ -4,9 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { describeBrokerContract } from '../contract.js';
 import { startRedisCluster, type TestRedisCluster } from '../redis-cluster-test-support.js';
 import { testPrefix } from '../redis-test-support.js';
-import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from '../types.js';
-import { describeAcrossNodes, killPubsubClient, withRedis } from './across-nodes.js';
-import { comparePositions, parseRedisPosition } from './codec.js';
+import type { Broker } from '../types.js';
+import { describeAcrossNodes, expectIncreasing, input, killPubsubClient, Recorder, withRedis } from './across-nodes.js';
 import { createRedisBroker, type RedisBrokerOptions } from './index.js';
 import { createRedisKeys } from './keys.js';
 import { slotOf } from './slot.js';
@@ -45,41 +44,6 @@ describeAcrossNodes({
   shardNumsub: async (channel) =>
     withRedis(master(await cluster.portOfSlot(slotOf(channel))), (r) => r.call('PUBSUB', 'SHARDNUMSUB', channel)),
   killClient: (name) => killPubsubClient(cluster.ports.map(master), name),
-});
-
-class Recorder implements LocalDelivery {
-  readonly received: Array<{ tenant: string; event: StoredEvent }> = [];
-  readonly resets: string[] = [];
-  readonly controls: ControlMessage[] = [];
-  deliver(tenant: string, event: StoredEvent): number {
-    this.received.push({ tenant, event });
-    return 1;
-  }
-  reset(tenant: string): void {
-    this.resets.push(tenant);
-  }
-  control(_tenant: string, message: ControlMessage): number {
-    this.controls.push(message);
-    return 1;
-  }
-  positions(tenant: string): string[] {
-    return this.received.filter((r) => r.tenant === tenant).map((r) => r.event.position);
-  }
-}
-
-function expectIncreasing(positions: readonly string[]): void {
-  for (let i = 1; i < positions.length; i++) {
-    const a = parseRedisPosition(positions[i - 1] as string);
-    const b = parseRedisPosition(positions[i] as string);
-    expect(a && b && comparePositions(b, a) > 0, `${positions[i - 1]} < ${positions[i]}`).toBe(true);
-  }
-}
-
-const input = (channel: string, n: number, idempotencyKey?: string) => ({
-  channel,
-  event: 'order.created',
-  data: JSON.stringify({ n }),
-  ...(idempotencyKey ? { idempotencyKey } : {}),
 });
 
 describe('redis broker on a Redis Cluster, across nodes', () => {
