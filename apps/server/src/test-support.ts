@@ -64,3 +64,46 @@ export async function createInProcessServer(
     },
   };
 }
+
+/** One SSE message as the in-process tests read it. */
+export interface SseMessage {
+  id: string | undefined;
+  event: string | undefined;
+  data: string;
+}
+
+/**
+ * Reads SSE messages from an in-process response (the server's framing: LF
+ * lines, blank-line separated; comments skipped) until `count` arrived, the
+ * stream ended, or `maxChunks` reads were made; then cancels the body.
+ *
+ * @example
+ * ```ts
+ * const [connected] = await readSse(await app.request(`/push/stream?token=${token}`), 1);
+ * ```
+ */
+export async function readSse(res: Response, count: number, maxChunks = 100): Promise<SseMessage[]> {
+  const got: SseMessage[] = [];
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (let i = 0; i < maxChunks && got.length < count; i++) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    const blocks = buffer.split('\n\n');
+    buffer = blocks.pop() ?? '';
+    for (const block of blocks) {
+      const fields = new Map(
+        block
+          .split('\n')
+          .filter((l) => !l.startsWith(':'))
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
+      );
+      if (fields.has('data'))
+        got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
+    }
+  }
+  await reader.cancel();
+  return got;
+}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createInProcessServer, type InProcessServer } from '../test-support.js';
+import { createInProcessServer, type InProcessServer, readSse } from '../test-support.js';
 
 const SECRET = 'sk_acme_0123456789abcdef';
 const PUBLIC = 'pk_acme_0123456789abcdef';
@@ -34,38 +34,7 @@ function publish(app: App, body: unknown, headers: Record<string, string>) {
   });
 }
 
-interface Msg {
-  id: string | undefined;
-  event: string | undefined;
-  data: string;
-}
-
-/** Reads SSE messages until `count` arrived (LF framing, blank-line separated). */
-async function read(res: Response, count: number): Promise<Msg[]> {
-  const got: Msg[] = [];
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for (let i = 0; i < 100 && got.length < count; i++) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    const blocks = buffer.split('\n\n');
-    buffer = blocks.pop() ?? '';
-    for (const block of blocks) {
-      const fields = new Map(
-        block
-          .split('\n')
-          .filter((l) => !l.startsWith(':'))
-          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
-      );
-      if (fields.has('data'))
-        got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
-    }
-  }
-  await reader.cancel();
-  return got;
-}
+const read = (res: Response, count: number) => readSse(res, count);
 
 describe('POST /v1/events/publish', () => {
   it('publishes a topic with a secret key in the apikey header or as Bearer', async () => {

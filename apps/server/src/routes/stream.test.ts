@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, ReplayPage } from '../broker/types.js';
 import type { ServerDeps } from '../context.js';
-import { createInProcessServer, type InProcessServer } from '../test-support.js';
+import { createInProcessServer, type InProcessServer, readSse } from '../test-support.js';
 
 const KEY = 'sk_test_0123456789abcdef';
 
@@ -34,35 +34,7 @@ async function setup(wrap: (memory: Broker) => Broker, env: Record<string, strin
   return { deps, app, publish, token };
 }
 
-/** Reads SSE messages (the server's simple framing: LF lines, blank-line separated) until `count` arrived. */
-async function read(
-  res: Response,
-  count: number,
-): Promise<Array<{ id: string | undefined; event: string | undefined; data: string }>> {
-  const got: Array<{ id: string | undefined; event: string | undefined; data: string }> = [];
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for (let i = 0; i < 100 && got.length < count; i++) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    const blocks = buffer.split('\n\n');
-    buffer = blocks.pop() ?? '';
-    for (const block of blocks) {
-      const fields = new Map(
-        block
-          .split('\n')
-          .filter((l) => !l.startsWith(':'))
-          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
-      );
-      if (fields.has('data'))
-        got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
-    }
-  }
-  await reader.cancel();
-  return got;
-}
+const read = (res: Response, count: number) => readSse(res, count);
 
 function gate(): { wait: Promise<void>; open: () => void } {
   let open!: () => void;
@@ -155,31 +127,7 @@ describe('the replay-to-live hand-off', () => {
 });
 
 /** Reads up to `count` SSE messages, or until the stream ends (bounded by `maxChunks` reads). */
-async function readAll(res: Response, count: number, maxChunks = 20_000) {
-  const got: Array<{ id: string | undefined; event: string | undefined; data: string }> = [];
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for (let i = 0; i < maxChunks && got.length < count; i++) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    const blocks = buffer.split('\n\n');
-    buffer = blocks.pop() ?? '';
-    for (const block of blocks) {
-      const fields = new Map(
-        block
-          .split('\n')
-          .filter((l) => !l.startsWith(':'))
-          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const),
-      );
-      if (fields.has('data'))
-        got.push({ id: fields.get('id'), event: fields.get('event'), data: fields.get('data') as string });
-    }
-  }
-  await reader.cancel();
-  return got;
-}
+const readAll = (res: Response, count: number, maxChunks = 20_000) => readSse(res, count, maxChunks);
 
 /** Counts the pages a broker reads and the bytes of their events. */
 function countingPages(
