@@ -192,7 +192,9 @@ export function describeAcrossNodes(backend: RedisBackend): void {
     });
 
     it('presence: a node whose part was reaped while it was cut off says so, so its part is written again', async () => {
-      const a = await node({ nodeTtlMs: 300 });
+      // a heartbeats once a minute, so nothing refreshes its entry between the write below and b's reap;
+      // b counts a node gone after its own 300 ms.
+      const a = await node({ nodeTtlMs: 180_000 });
       const b = await node({ nodeTtlMs: 300 });
       await a.broker.presence.join('acme', 'room', 'ada', null);
       // a stops heartbeating as far as b can tell.
