@@ -38,14 +38,46 @@ function responseClosed(this: TaggedResponse): void {
   listener?.sinkClosed();
 }
 
+/** Above this size a chunk is framed by three corked writes instead of a framed copy. */
+const COPY_LIMIT = 16 * 1024;
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * The last chunk framed and its framed bytes. A flush writes the same chunk
+ * (one event's frame, or a turn's frames joined once) to every subscriber in
+ * a row, so one slot serves them all: one framed copy per chunk, not one per
+ * socket.
+ */
+let lastFramed: { chunk: Uint8Array; framed: Buffer } | undefined;
+
+/** `chunk` as one HTTP/1.1 chunk: its size in hex, CRLF, the bytes, CRLF. */
+function framedChunk(chunk: Uint8Array): Buffer {
+  if (lastFramed?.chunk === chunk) return lastFramed.framed;
+  const head = `${chunk.byteLength.toString(16)}\r\n`;
+  const framed = Buffer.allocUnsafe(head.length + chunk.byteLength + 2);
+  framed.write(head, 0, 'latin1');
+  framed.set(chunk, head.length);
+  framed[framed.length - 2] = 13;
+  framed[framed.length - 1] = 10;
+  lastFramed = { chunk, framed };
+  return framed;
+}
+
 /**
  * A sink over a Node.js `ServerResponse` whose headers are already sent.
  * Idle streams are the server's bulk, so this is a class (methods on the
  * prototype) holding one field, not an object of closures.
  *
+ * Bytes go straight to the socket, framed as HTTP/1.1 chunks here when the
+ * response is chunked: one `write` per flush, where `res.write` would cork
+ * the socket, defer the uncork to the next tick and hand three buffers to
+ * `writev` for every subscriber. The response still writes the headers and
+ * the final chunk, and counts the socket's unsent bytes as its own.
+ *
  * @example
  * ```ts
  * res.writeHead(200, headers);
+ * res.flushHeaders();
  * const sink = new NodeSink(res);
  * sink.write(frame);
  * ```
@@ -54,7 +86,17 @@ export class NodeSink implements StreamSink {
   constructor(private readonly res: ServerResponse) {}
 
   write(chunk: Uint8Array): void {
-    this.res.write(chunk);
+    const { socket } = this.res;
+    if (!socket || socket.destroyed || this.res.writableEnded) return;
+    if (!this.res.chunkedEncoding) socket.write(chunk);
+    else if (chunk.byteLength <= COPY_LIMIT) socket.write(framedChunk(chunk));
+    else {
+      socket.cork();
+      socket.write(`${chunk.byteLength.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      socket.write(CRLF);
+      socket.uncork();
+    }
   }
 
   get pending(): number {
@@ -75,9 +117,10 @@ export class NodeSink implements StreamSink {
   }
 
   whenDrained(threshold: number, callback: () => void): void {
+    const { socket } = this.res;
     // Below the socket's high-water mark Node asks for no drain: the bytes count as taken.
-    if (this.res.writableLength <= threshold || !this.res.writableNeedDrain) queueMicrotask(callback);
-    else this.res.once('drain', callback);
+    if (!socket || this.res.writableLength <= threshold || !socket.writableNeedDrain) queueMicrotask(callback);
+    else socket.once('drain', callback);
   }
 }
 
