@@ -50,8 +50,11 @@ export function encodeFrame(frame: SseFrame): string {
     if (/[\r\n]/.test(frame.event)) throw new TypeError('SSE event must not contain CR or LF.');
     out += `event: ${frame.event}\n`;
   }
-  if (frame.data !== undefined) {
-    for (const line of frame.data.split(LINE_BREAK)) out += `data: ${line}\n`;
+  const { data } = frame;
+  if (data !== undefined) {
+    // Compact JSON (every event's data) holds no line break: one line, without splitting.
+    if (data.indexOf('\n') === -1 && data.indexOf('\r') === -1) out += `data: ${data}\n`;
+    else for (const line of data.split(LINE_BREAK)) out += `data: ${line}\n`;
   }
   return `${out}\n`;
 }
