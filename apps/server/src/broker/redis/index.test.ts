@@ -4,7 +4,13 @@ import { describeBrokerContract } from '../contract.js';
 import { dropPrefix, TEST_REDIS_URL, testPrefix } from '../redis-test-support.js';
 import type { StoredEvent } from '../types.js';
 import { describeAcrossNodes, killPubsubClient, withRedis } from './across-nodes.js';
-import { decodeLiveMessage, encodeLiveMessage } from './codec.js';
+import {
+  decodeLiveMessage,
+  encodeLiveMessage,
+  formatRedisPosition,
+  parseRedisPosition,
+  positionBefore,
+} from './codec.js';
 import { createRedisBroker } from './index.js';
 
 const quiet = () => {};
@@ -38,6 +44,15 @@ describe('redis live message codec', () => {
     expect(decodeLiveMessage(Buffer.from('no header'))).toBeUndefined();
     expect(decodeLiveMessage(Buffer.from('1-0 50 1 m\nab'))).toBeUndefined();
     expect(decodeLiveMessage(Buffer.from('x-0 1 1 m\nab'))).toBeUndefined();
+  });
+});
+
+describe('redis stream ids', () => {
+  it('formats a parsed stream id back byte for byte, the largest sequence number included', () => {
+    for (const id of ['0-1', '1700000000000-12', '1699999999999-18446744073709551615']) {
+      expect(formatRedisPosition(parseRedisPosition(id)!)).toBe(id);
+    }
+    expect(formatRedisPosition(positionBefore(1000))).toBe('999-18446744073709551615');
   });
 });
 

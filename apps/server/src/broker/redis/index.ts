@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SessionInfo } from '@cast/protocol';
+import type { EventPosition, SessionInfo } from '@cast/protocol';
 import type { Revocation, Revocations } from '../../revocation/list.js';
 import { positionBefore } from './codec.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
@@ -290,13 +290,13 @@ class RedisBroker implements Broker {
    * slack), so the feed may start up to ~100 ms early; each stream's own
    * floor (see RedisSessions.add) keeps those earlier events from reaching it.
    */
-  private joinPosition(): string {
+  private joinPosition(): EventPosition {
     const estimate = this.now() + (this.clockOffset ?? -1000) - DRIFT_MS;
     return positionBefore(Math.max(estimate, this.epochMs ?? 0));
   }
 
   /** The tenant's epoch on a Redis Cluster (set now when missing), as the position just before it. */
-  private async tenantEpoch(tenant: string): Promise<string | undefined> {
+  private async tenantEpoch(tenant: string): Promise<EventPosition | undefined> {
     const now = String(Math.floor(this.now() + (this.clockOffset ?? 0)));
     const old = await this.cmd.set(this.keys.epochOf(tenant), now, 'NX', 'GET');
     const epoch = Number(old ?? now);

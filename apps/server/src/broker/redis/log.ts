@@ -2,7 +2,7 @@ import type { EventPosition } from '@cast/protocol';
 import { randomUUID } from 'node:crypto';
 import type { CastError } from '@cast/protocol';
 import { fingerprint, reusedKey } from '../idempotency.js';
-import { comparePositions, parseRedisPosition } from './codec.js';
+import { comparePositions, formatRedisPosition, parseRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import type { PublishInput, PublishOutcome, ReplayPage, ReplayResult, StoredEvent } from '../types.js';
 import type { Fanout } from './fanout.js';
@@ -11,14 +11,16 @@ import { type ScriptClient, TENANT_KEYS, tenantKeys } from './scripts.js';
 /** Events read from Redis per round trip when replaying or catching up. */
 const PAGE = 1000;
 
-/** One page of a tenant's log, as the read script answers it. */
+/** One page of a tenant's log, as the read script answers it (its stream ids parsed). */
 export interface PageResult {
   recovered: boolean;
-  floor: string;
-  more: string;
+  /** Events at or before it may be gone from the log. */
+  floor: EventPosition | undefined;
+  /** Where to read on from when the page was full; undefined otherwise. */
+  more: EventPosition | undefined;
   events: StoredEvent[];
-  /** The newest position of the log ('' when it has none). */
-  last: string;
+  /** The newest position of the log; undefined when it has none. */
+  last: EventPosition | undefined;
 }
 
 /** What the log uses of its broker. */
@@ -181,30 +183,37 @@ export class RedisLog {
   }
 
   async replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage> {
-    if (!parseRedisPosition(after)) return { events: [], recovered: false, next: undefined, end: undefined };
-    const page = await this.readPage(tenant, after, channels, true, maxBytes);
-    if (page.more) return { events: page.events, recovered: page.recovered, next: page.more, end: undefined };
+    const from = parseRedisPosition(after);
+    if (!from) return { events: [], recovered: false, next: undefined, end: undefined };
+    const page = await this.readPage(tenant, from, channels, true, maxBytes);
+    if (page.more) {
+      return { events: page.events, recovered: page.recovered, next: formatRedisPosition(page.more), end: undefined };
+    }
     const { events } = page;
-    let end = page.last === '' ? undefined : page.last;
+    let end = page.last;
     // The stream hand-off drops live frames up to the replay's end and sends
     // every later one, so this node's feed must not deliver anything at or
     // before that end afterwards. The feed may be behind the log just read
     // (joining the tenant, or a pub/sub message still on its way): wait until
     // it has passed the log's end.
     const feed = this.host.fanout.feed(tenant);
-    const endPos = end === undefined ? undefined : parseRedisPosition(end);
-    if (feed && endPos && comparePositions(feed.afterPos, endPos) < 0) {
-      await this.host.fanout.reaches(feed, endPos);
-      if (comparePositions(feed.afterPos, endPos) < 0) {
+    if (feed && end && comparePositions(feed.after, end) < 0) {
+      await this.host.fanout.reaches(feed, end);
+      if (comparePositions(feed.after, end) < 0) {
         // Still behind (its subscription is down): stop the replay where the
         // feed is; the feed delivers the rest live when it catches up.
         let keep = events.length;
-        while (keep > 0 && comparePositions((events[keep - 1] as StoredEvent).at, feed.afterPos) > 0) keep--;
+        while (keep > 0 && comparePositions((events[keep - 1] as StoredEvent).at, feed.after) > 0) keep--;
         events.length = keep;
         end = feed.after;
       }
     }
-    return { events, recovered: page.recovered, next: undefined, end };
+    return {
+      events,
+      recovered: page.recovered,
+      next: undefined,
+      end: end === undefined ? undefined : formatRedisPosition(end),
+    };
   }
 
   /**
@@ -214,7 +223,7 @@ export class RedisLog {
    */
   async readPage(
     tenant: string,
-    after: string,
+    after: EventPosition,
     channels: readonly string[],
     strict: boolean,
     maxBytes = Number.MAX_SAFE_INTEGER,
@@ -228,7 +237,7 @@ export class RedisLog {
         tenant,
         host.scriptNow(),
         host.maxAgeMs,
-        after,
+        formatRedisPosition(after),
         PAGE,
         maxBytes,
         strict ? 1 : 0,
@@ -250,6 +259,12 @@ export class RedisLog {
         messageId: flat[i + 4] as string,
       });
     }
-    return { recovered: recovered === 1, floor, more, events, last };
+    return {
+      recovered: recovered === 1,
+      floor: parseRedisPosition(floor),
+      more: more === '' ? undefined : parseRedisPosition(more),
+      events,
+      last: last === '' ? undefined : parseRedisPosition(last),
+    };
   }
 }
