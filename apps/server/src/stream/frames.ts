@@ -4,6 +4,7 @@ import {
   type ExpiredData,
   encodeComment,
   encodeFrame,
+  formatPosition,
   formatWireId,
   type PresenceMember,
   type PresenceSyncData,
@@ -56,7 +57,11 @@ export function eventFrame(event: StoredEvent): Buffer {
   let frame = eventFrames.get(event);
   if (!frame) {
     frame = Buffer.from(
-      encodeFrame({ id: formatWireId(event.position, event.channel), event: event.event, data: event.data }),
+      encodeFrame({
+        id: formatWireId(formatPosition(event.position), event.channel),
+        event: event.event,
+        data: event.data,
+      }),
     );
     eventFrames.set(event, frame);
   }

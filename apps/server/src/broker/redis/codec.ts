@@ -73,7 +73,7 @@ const NEWLINE = 0x0a;
  * @example
  * ```ts
  * decodeLiveMessage(Buffer.from('1-0 2 1 m\nabxdata'))
- * // { position: '1-0', at: { ms: 1, seq: 0 }, channel: 'ab', event: 'x', messageId: 'm', data: 'data' }
+ * // { position: { ms: 1, seq: 0 }, channel: 'ab', event: 'x', messageId: 'm', data: 'data' }
  * ```
  */
 export function decodeLiveMessage(message: Buffer): StoredEvent | undefined {
@@ -81,17 +81,16 @@ export function decodeLiveMessage(message: Buffer): StoredEvent | undefined {
   if (nl < 0) return undefined;
   const head = message.toString('latin1', 0, nl).split(String.fromCharCode(SPACE));
   if (head.length !== 4) return undefined;
-  const [position, chLen, evLen, messageId] = head as [string, string, string, string];
+  const [id, chLen, evLen, messageId] = head as [string, string, string, string];
   const c = Number(chLen);
   const e = Number(evLen);
-  const at = parseRedisPosition(position);
-  if (!at || !Number.isInteger(c) || !Number.isInteger(e) || nl + 1 + c + e > message.length) {
+  const position = parseRedisPosition(id);
+  if (!position || !Number.isInteger(c) || !Number.isInteger(e) || nl + 1 + c + e > message.length) {
     return undefined;
   }
   const start = nl + 1;
   return {
     position,
-    at,
     channel: message.toString('utf8', start, start + c),
     event: message.toString('utf8', start + c, start + c + e),
     messageId,
@@ -112,7 +111,7 @@ export function encodeLiveMessage(event: StoredEvent): Buffer {
   const ch = Buffer.from(event.channel, 'utf8');
   const ev = Buffer.from(event.event, 'utf8');
   return Buffer.concat([
-    Buffer.from(`${event.position} ${ch.length} ${ev.length} ${event.messageId}\n`, 'latin1'),
+    Buffer.from(`${formatRedisPosition(event.position)} ${ch.length} ${ev.length} ${event.messageId}\n`, 'latin1'),
     ch,
     ev,
     Buffer.from(event.data, 'utf8'),

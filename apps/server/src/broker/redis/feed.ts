@@ -154,9 +154,9 @@ export class Feed {
 
   /** Moves the feed past an event; false when it was at or before the last delivered position. */
   advance(event: StoredEvent): boolean {
-    const { at } = event;
-    if (comparePositions(at, this.after) <= 0) return false;
-    this.after = at;
+    const { position } = event;
+    if (comparePositions(position, this.after) <= 0) return false;
+    this.after = position;
     return true;
   }
 

@@ -30,8 +30,7 @@ describeBrokerContract('redis', async (options) => {
 describe('redis live message codec', () => {
   it('round-trips any UTF-8 channel, event and data by byte lengths', () => {
     const event: StoredEvent = {
-      position: '1700000000000-12',
-      at: { ms: 1700000000000, seq: 12 },
+      position: { ms: 1700000000000, seq: 12 },
       channel: 'user:zoë',
       event: 'ticket.créé',
       data: '{"a":"line\\nbreak ✓ 🎉"}',

@@ -243,11 +243,11 @@ class RedisBroker implements Broker {
     return this.store.publish(tenant, inputs);
   }
 
-  replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult> {
+  replay(tenant: string, channels: readonly string[], after: EventPosition): Promise<ReplayResult> {
     return this.store.replay(tenant, channels, after);
   }
 
-  replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage> {
+  replayPage(tenant: string, channels: readonly string[], after: EventPosition, maxBytes: number): Promise<ReplayPage> {
     return this.store.replayPage(tenant, channels, after, maxBytes);
   }
 

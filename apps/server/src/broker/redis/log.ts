@@ -125,8 +125,7 @@ export class RedisLog {
         outcomes.push({
           // The log keeps the payload; the first answer does not, so a retry's own data stands in.
           event: {
-            position: position as string,
-            at: parseRedisPosition(position as string) as EventPosition,
+            position: parseRedisPosition(position as string) as EventPosition,
             channel: channel as string,
             event: event as string,
             data: input.data,
@@ -141,8 +140,7 @@ export class RedisLog {
       const delivered = Number(row[2] ?? 0) + (localCount ?? 0);
       outcomes.push({
         event: {
-          position,
-          at: parseRedisPosition(position) as EventPosition,
+          position: parseRedisPosition(position) as EventPosition,
           channel: input.channel,
           event: input.event,
           data: input.data,
@@ -167,7 +165,7 @@ export class RedisLog {
     return outcomes;
   }
 
-  async replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult> {
+  async replay(tenant: string, channels: readonly string[], after: EventPosition): Promise<ReplayResult> {
     const events: StoredEvent[] = [];
     let recovered = true;
     let from = after;
@@ -182,13 +180,14 @@ export class RedisLog {
     return { events, recovered };
   }
 
-  async replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage> {
-    const from = parseRedisPosition(after);
-    if (!from) return { events: [], recovered: false, next: undefined, end: undefined };
-    const page = await this.readPage(tenant, from, channels, true, maxBytes);
-    if (page.more) {
-      return { events: page.events, recovered: page.recovered, next: formatRedisPosition(page.more), end: undefined };
-    }
+  async replayPage(
+    tenant: string,
+    channels: readonly string[],
+    after: EventPosition,
+    maxBytes: number,
+  ): Promise<ReplayPage> {
+    const page = await this.readPage(tenant, after, channels, true, maxBytes);
+    if (page.more) return { events: page.events, recovered: page.recovered, next: page.more, end: undefined };
     const { events } = page;
     let end = page.last;
     // The stream hand-off drops live frames up to the replay's end and sends
@@ -203,17 +202,12 @@ export class RedisLog {
         // Still behind (its subscription is down): stop the replay where the
         // feed is; the feed delivers the rest live when it catches up.
         let keep = events.length;
-        while (keep > 0 && comparePositions((events[keep - 1] as StoredEvent).at, feed.after) > 0) keep--;
+        while (keep > 0 && comparePositions((events[keep - 1] as StoredEvent).position, feed.after) > 0) keep--;
         events.length = keep;
         end = feed.after;
       }
     }
-    return {
-      events,
-      recovered: page.recovered,
-      next: undefined,
-      end: end === undefined ? undefined : formatRedisPosition(end),
-    };
+    return { events, recovered: page.recovered, next: undefined, end };
   }
 
   /**
@@ -251,8 +245,7 @@ export class RedisLog {
     const events: StoredEvent[] = [];
     for (let i = 0; i + 4 < flat.length; i += 5) {
       events.push({
-        position: flat[i] as string,
-        at: parseRedisPosition(flat[i] as string) as EventPosition,
+        position: parseRedisPosition(flat[i] as string) as EventPosition,
         channel: flat[i + 1] as string,
         event: flat[i + 2] as string,
         data: flat[i + 3] as string,
