@@ -491,7 +491,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
         ['presence.join', { channel: 'room', userId: 'bob', userInfo: null }],
       ]);
       const snap = await p.snapshot('acme', ['room', 'empty']);
-      expect(snap.position).toBe(formatPosition(log.events[1]!.position));
+      expect(snap.position).toEqual(log.events[1]!.position);
       const members = [...snap.channels[0]!.members].sort((a, b) => a.userId.localeCompare(b.userId));
       expect(members).toEqual([
         { userId: 'ada', userInfo: { name: 'Ada L.' }, connections: 2 },
@@ -561,12 +561,12 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       await p.join('acme', 'room', 'ada', null);
       const [other] = await broker.publish('acme', [ev('room', 1)]);
       const snap = await p.snapshot('acme', ['room']);
-      expect(snap.position).toBe(formatPosition(other!.event.position));
+      expect(snap.position).toEqual(other!.event.position);
       await p.join('acme', 'room', 'bob', null);
       await p.part('acme', 'room', 'ada');
       clock += 6000;
       await p.settleMember('acme', 'room', 'ada', 5000);
-      const after = await broker.replay('acme', ['room'], at(snap.position!));
+      const after = await broker.replay('acme', ['room'], snap.position!);
       const members = new Set(snap.channels[0]!.members.map((m) => m.userId));
       for (const e of after.events) {
         const { userId } = JSON.parse(e.data) as { userId: string };

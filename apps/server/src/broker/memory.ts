@@ -235,7 +235,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     },
     position(tenant) {
       const last = logs.get(tenant)?.last;
-      return last && last.seq >= 0 ? `${last.ms}-${last.seq}` : undefined;
+      return last && last.seq >= 0 ? last : undefined;
     },
     connections: (tenant, channel) => channelCounts.get(tenant)?.get(channel) ?? 0,
     now,

@@ -108,7 +108,7 @@ export interface PresenceSnapshot {
    * The log position the state is at: the state after every event up to it
    * and before every later one. Undefined when the tenant's log is empty.
    */
-  position: string | undefined;
+  position: EventPosition | undefined;
   channels: Array<{ channel: string; members: PresenceMember[]; connections: number }>;
 }
 
@@ -172,7 +172,7 @@ export interface PresenceStore {
    * Resolves true once this node has handed its hub every event of the
    * tenant up to `position` (false when it could not within its timeout).
    */
-  caughtUp(tenant: string, position: string): Promise<boolean>;
+  caughtUp(tenant: string, position: EventPosition): Promise<boolean>;
   /** True once after the store may have lost this node's part (Redis came back): every tenant should be rewritten. */
   lost?(): boolean;
   /** Removes the part of nodes gone for longer than their TTL plus the grace period, once for the cluster. */

@@ -8,7 +8,6 @@ import {
   createMatcher,
   isValidPattern,
   parsePatternList,
-  parsePosition,
   parseWireId,
 } from '@cast/protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -275,8 +274,8 @@ async function syncPresence(
   let at: EventPosition | undefined;
   try {
     snapshot = await broker.presence.snapshot(grant.tenant, grant.channels);
-    at = snapshot.position === undefined ? undefined : parsePosition(snapshot.position);
-    if (at) await broker.presence.caughtUp(grant.tenant, snapshot.position as string);
+    at = snapshot.position;
+    if (at) await broker.presence.caughtUp(grant.tenant, at);
   } catch (err) {
     console.error('cast: presence snapshot failed', err);
     snapshot = undefined;

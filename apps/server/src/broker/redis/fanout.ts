@@ -1,6 +1,6 @@
 import type { EventPosition } from '@cast/protocol';
 import type { LocalDelivery, StoredEvent } from '../types.js';
-import { comparePositions, decodeLiveMessage, formatRedisPosition, parseRedisPosition } from './codec.js';
+import { comparePositions, decodeLiveMessage, formatRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import type { PubSub } from './connection.js';
 import { Feed } from './feed.js';
@@ -221,12 +221,11 @@ export class Fanout {
   }
 
   /** Whether the tenant's feed has delivered up to `position` (waiting for it up to the command timeout). */
-  async caughtUp(tenant: string, position: string): Promise<boolean> {
+  async caughtUp(tenant: string, position: EventPosition): Promise<boolean> {
     const feed = this.feeds.get(tenant);
-    const at = parseRedisPosition(position);
-    if (!feed || !at) return true;
-    if (comparePositions(feed.after, at) < 0) await this.reaches(feed, at);
-    return comparePositions(feed.after, at) >= 0;
+    if (!feed) return true;
+    if (comparePositions(feed.after, position) < 0) await this.reaches(feed, position);
+    return comparePositions(feed.after, position) >= 0;
   }
 
   // ---- local publishes: their count comes from this node's own feed ----------
