@@ -69,7 +69,7 @@ export interface SessionRecord extends SessionInfo {
    * at or before it were not counted for it and must not reach it (undefined:
    * the log held nothing, or the position is unknown).
    */
-  startAfter?(position: string | undefined): void;
+  startAfter?(position: EventPosition | undefined): void;
 }
 
 /**

@@ -301,7 +301,7 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       a.broker.listen('acme', 'orders');
       const [before] = await c.broker.publish('acme', [input('orders', 1)]);
       await vi.waitFor(() => expect(a.local.positions()).toEqual([before!.event.position]));
-      const floors: Array<string | undefined> = [];
+      const floors: Array<EventPosition | undefined> = [];
       const handedBeforeFloor: number[] = [];
       const registered = a.broker.addSession({
         tenant: 'acme',
@@ -318,7 +318,7 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       // live message may arrive before the registration's answer; it waits for it.
       const during = a.broker.publish('acme', [input('orders', 2)]);
       await registered;
-      expect(floors).toEqual([formatPosition(before!.event.position)]);
+      expect(floors).toEqual([before!.event.position]);
       expect(handedBeforeFloor).toEqual([1]);
       const [after] = await during;
       await vi.waitFor(() => expect(a.local.positions()).toEqual([before!.event.position, after!.event.position]));
