@@ -1,5 +1,5 @@
+import { comparePositions, type EventPosition, formatPosition, parsePosition } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { comparePositions, parseRedisPosition } from './redis/codec.js';
 import type { Broker, ControlMessage, LocalDelivery, PublishInput, StoredEvent } from './types.js';
 
 /** Limits a contract test asks its broker for. */
@@ -43,23 +43,22 @@ class Recorder implements LocalDelivery {
     this.received.push({ tenant, event });
     return this.takers.get(`${tenant}/${event.channel}`) ?? 1;
   }
-  positionsOf(tenant: string): string[] {
+  positionsOf(tenant: string): EventPosition[] {
     return this.received.filter((r) => r.tenant === tenant).map((r) => r.event.position);
   }
 }
 
-function pos(p: string) {
-  const parsed = parseRedisPosition(p);
+/** A position written as its string form, `<ms>-<seq>`. */
+function at(p: string): EventPosition {
+  const parsed = parsePosition(p);
   if (!parsed) throw new Error(`not a position: ${p}`);
   return parsed;
 }
 
-function expectIncreasing(positions: readonly string[]): void {
+function expectIncreasing(positions: readonly EventPosition[]): void {
   for (let i = 1; i < positions.length; i++) {
-    expect(
-      comparePositions(pos(positions[i] as string), pos(positions[i - 1] as string)),
-      `${positions[i - 1]} < ${positions[i]}`,
-    ).toBeGreaterThan(0);
+    const [a, b] = [positions[i - 1] as EventPosition, positions[i] as EventPosition];
+    expect(comparePositions(b, a), `${formatPosition(a)} < ${formatPosition(b)}`).toBeGreaterThan(0);
   }
 }
 
@@ -145,11 +144,10 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
     it('is not recovered for a position the log never gave (ahead of it, or before it began)', async () => {
       const { broker } = await make();
       await broker.publish('acme', [ev('orders', 1)]);
-      expect((await broker.replay('acme', ['orders'], `${Date.now() + 3_600_000}-0`)).recovered).toBe(false);
-      expect((await broker.replay('acme', ['orders'], '1-0')).recovered).toBe(false);
+      expect((await broker.replay('acme', ['orders'], at(`${Date.now() + 3_600_000}-0`))).recovered).toBe(false);
+      expect((await broker.replay('acme', ['orders'], at('1-0'))).recovered).toBe(false);
       // A tenant that never published: an old position cannot be vouched for.
-      expect((await broker.replay('nobody', ['orders'], '1-0')).recovered).toBe(false);
-      expect((await broker.replay('acme', ['orders'], 'not-a-position')).recovered).toBe(false);
+      expect((await broker.replay('nobody', ['orders'], at('1-0'))).recovered).toBe(false);
     });
 
     it('trims by count: resuming from before the trimmed events is not recovered, from the last trimmed one is', async () => {
@@ -192,7 +190,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(first!.duplicate).toBe(false);
       expect(again!.duplicate).toBe(true);
       expect(again!.event.messageId).toBe(first!.event.messageId);
-      expect(again!.event.position).toBe(first!.event.position);
+      expect(again!.event.position).toEqual(first!.event.position);
       expect(again!.delivered).toBe(first!.delivered);
 
       // The same key twice in one batch is one event too.
@@ -203,7 +201,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(batch.map((o) => o.duplicate)).toEqual([false, true]);
       expect(batch[1]!.event.messageId).toBe(batch[0]!.event.messageId);
 
-      const replay = await broker.replay('acme', ['orders'], '0-1');
+      const replay = await broker.replay('acme', ['orders'], at('0-1'));
       expect(replay.events.map((e) => e.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
       expect(local.received.map((r) => r.event.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
     });
@@ -235,7 +233,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const [again] = await broker.publish('acme', [ev('orders', 1, { idempotencyKey: 'k-1' })]);
       expect(again!.duplicate).toBe(true);
       expect(again!.event.messageId).toBe(first!.event.messageId);
-      const replay = await broker.replay('acme', ['orders', 'tickets'], '0-1');
+      const replay = await broker.replay('acme', ['orders', 'tickets'], at('0-1'));
       expect(replay.events.map((e) => e.messageId)).toEqual([first!.event.messageId]);
       expect(local.received.map((r) => r.event.messageId)).toEqual([first!.event.messageId]);
     });
@@ -254,7 +252,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const paged: StoredEvent[] = [];
       let after = from;
       let pages = 0;
-      let end: string | undefined;
+      let end: EventPosition | undefined;
       for (; pages < 50; pages++) {
         const page = await broker.replayPage('acme', ['orders'], after, 2500);
         expect(page.recovered).toBe(true);
@@ -270,7 +268,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       }
       expect(paged).toEqual(whole.events);
       expect(pages).toBeGreaterThan(2);
-      expect(end).toBe(out[11]!.event.position);
+      expect(end).toEqual(out[11]!.event.position);
       // A budget smaller than one event still moves on by one.
       expect((await broker.replayPage('acme', ['orders'], from, 1)).events.map((e) => e.position)).toEqual([
         out[1]!.event.position,
@@ -280,7 +278,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
     it('ends a replay from beyond the log at the log end, not recovered, so live delivery can start from there', async () => {
       const { broker } = await make();
       const out = await broker.publish('acme', [ev('orders', 1), ev('orders', 2)]);
-      const page = await broker.replayPage('acme', ['orders'], `${Date.now() + 3_600_000}-0`, 1 << 20);
+      const page = await broker.replayPage('acme', ['orders'], at(`${Date.now() + 3_600_000}-0`), 1 << 20);
       expect(page).toEqual({ events: [], recovered: false, next: undefined, end: out[1]!.event.position });
     });
 
@@ -318,8 +316,8 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       broker.listen('globex', 'orders');
       const a = await broker.publish('acme', [ev('orders', 1), ev('orders', 2)]);
       const g = await broker.publish('globex', [ev('orders', 10)]);
-      const acmeReplay = await broker.replay('acme', ['orders'], '0-1');
-      const globexReplay = await broker.replay('globex', ['orders'], '0-1');
+      const acmeReplay = await broker.replay('acme', ['orders'], at('0-1'));
+      const globexReplay = await broker.replay('globex', ['orders'], at('0-1'));
       expect(acmeReplay.events.map((e) => e.messageId)).toEqual(a.map((o) => o.event.messageId));
       expect(globexReplay.events.map((e) => e.messageId)).toEqual(g.map((o) => o.event.messageId));
       expect(local.received.filter((r) => r.tenant === 'acme').map((r) => r.event.messageId)).toEqual(
@@ -344,9 +342,11 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const delivered = local.positionsOf('acme');
       expect(delivered).toHaveLength(20);
       expectIncreasing(delivered);
-      expect([...delivered].sort()).toEqual(outcomes.map((o) => o.event.position).sort());
+      expect([...delivered].sort(comparePositions)).toEqual(
+        outcomes.map((o) => o.event.position).sort(comparePositions),
+      );
       for (const o of outcomes) expect(o.delivered).toBe(o.event.channel === 'orders' ? 3 : 0);
-      const replay = await broker.replay('acme', ['orders', 'tickets'], '0-1');
+      const replay = await broker.replay('acme', ['orders', 'tickets'], at('0-1'));
       expect(replay.events.map((e) => e.position)).toEqual(delivered);
     });
 
@@ -358,15 +358,14 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       const replay = await broker.replay('acme', ['orders'], early[0]!.event.position);
       const deliveredBefore = local.received.length;
       const [later] = await broker.publish('acme', [ev('orders', 4)]);
-      await vi.waitFor(() => expect(local.positionsOf('acme')).toContain(later!.event.position));
-      const last = pos(replay.events.at(-1)?.position ?? early[0]!.event.position);
+      await vi.waitFor(() => expect(local.positionsOf('acme')).toContainEqual(later!.event.position));
+      const last = replay.events.at(-1)?.position ?? early[0]!.event.position;
       const lateLive = local.received.slice(deliveredBefore).map((r) => r.event.position);
       // What the stream sends: the replay, then live events after its end.
-      const sent = [
-        ...replay.events.map((e) => e.position),
-        ...lateLive.filter((p) => comparePositions(pos(p), last) > 0),
-      ];
-      for (const p of lateLive) expect(comparePositions(pos(p), last), `${p} after the replay`).toBeGreaterThan(0);
+      const sent = [...replay.events.map((e) => e.position), ...lateLive.filter((p) => comparePositions(p, last) > 0)];
+      for (const p of lateLive) {
+        expect(comparePositions(p, last), `${formatPosition(p)} after the replay`).toBeGreaterThan(0);
+      }
       expect(sent).toEqual([...early.slice(1), later!].map((o) => o.event.position));
     });
 
@@ -486,13 +485,13 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(await p.join('acme', 'room', 'ada', '{"name":"Ada"}')).toBe(true);
       expect(await p.join('acme', 'room', 'ada', '{"name":"Ada L."}')).toBe(false);
       expect(await p.join('acme', 'room', 'bob', null)).toBe(true);
-      const log = await broker.replay('acme', ['room'], '0-0');
+      const log = await broker.replay('acme', ['room'], at('0-0'));
       expect(log.events.map((e) => [e.event, JSON.parse(e.data)])).toEqual([
         ['presence.join', { channel: 'room', userId: 'ada', userInfo: { name: 'Ada' } }],
         ['presence.join', { channel: 'room', userId: 'bob', userInfo: null }],
       ]);
       const snap = await p.snapshot('acme', ['room', 'empty']);
-      expect(snap.position).toBe(log.events[1]!.position);
+      expect(snap.position).toEqual(log.events[1]!.position);
       const members = [...snap.channels[0]!.members].sort((a, b) => a.userId.localeCompare(b.userId));
       expect(members).toEqual([
         { userId: 'ada', userInfo: { name: 'Ada L.' }, connections: 2 },
@@ -521,7 +520,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       clock += 1000;
       expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(true);
       expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(false);
-      const log = await broker.replay('acme', ['room'], '0-0');
+      const log = await broker.replay('acme', ['room'], at('0-0'));
       expect(log.events.map((e) => e.event)).toEqual(['presence.join', 'presence.leave']);
       expect(JSON.parse(log.events[1]!.data)).toEqual({ channel: 'room', userId: 'ada', userInfo: null });
       expect((await p.snapshot('acme', ['room'])).channels[0]!.members).toEqual([]);
@@ -540,7 +539,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       clock += 10_000;
       expect(await p.settleMember('acme', 'room', 'ada', 5000)).toBe(false);
       expect(await p.settleChannel('acme', 'room', 5000)).toBe(false);
-      expect((await broker.replay('acme', ['room'], '0-0')).events.map((e) => e.event)).toEqual(['presence.join']);
+      expect((await broker.replay('acme', ['room'], at('0-0'))).events.map((e) => e.event)).toEqual(['presence.join']);
     });
 
     it('occupancy: a channel is vacated once, after the grace period of its last stream', async () => {
@@ -562,7 +561,7 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       await p.join('acme', 'room', 'ada', null);
       const [other] = await broker.publish('acme', [ev('room', 1)]);
       const snap = await p.snapshot('acme', ['room']);
-      expect(snap.position).toBe(other!.event.position);
+      expect(snap.position).toEqual(other!.event.position);
       await p.join('acme', 'room', 'bob', null);
       await p.part('acme', 'room', 'ada');
       clock += 6000;

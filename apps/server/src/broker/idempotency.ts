@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CastError } from '@cast/protocol';
+import { CastError, type EventPosition } from '@cast/protocol';
 import type { PublishInput } from './types.js';
 
 /**
@@ -8,7 +8,7 @@ import type { PublishInput } from './types.js';
  * reuse of the key for another event.
  */
 export interface IdempotencyAnswer {
-  position: string;
+  position: EventPosition;
   messageId: string;
   channel: string;
   event: string;

@@ -1,4 +1,4 @@
-import type { PresenceMember } from '@cast/protocol';
+import type { EventPosition, PresenceMember } from '@cast/protocol';
 import { presenceChangeData } from '../presence/events.js';
 import type { ChannelPage, PresenceSnapshot, PresenceStore, PublishInput } from './types.js';
 
@@ -7,7 +7,7 @@ export interface MemoryPresenceHost {
   /** Appends an event to the tenant's log and delivers it (the broker's publish path). */
   append(tenant: string, input: PublishInput): void;
   /** The newest position of the tenant's log, or undefined when it has none. */
-  position(tenant: string): string | undefined;
+  position(tenant: string): EventPosition | undefined;
   /** Open streams of the tenant on a channel. */
   connections(tenant: string, channel: string): number;
   now(): number;

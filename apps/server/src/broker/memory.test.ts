@@ -1,5 +1,6 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { type EventPosition, formatPosition } from '@cast/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { describeBrokerContract } from './contract.js';
 import { createMemoryBroker, type MemoryBrokerOptions } from './memory.js';
@@ -42,18 +43,19 @@ describe('memory broker', () => {
   it('gives every event of a tenant a unique, increasing position', async () => {
     const { broker, start, tick } = setup();
     await start();
-    const positions: string[] = [];
+    const positions: EventPosition[] = [];
     for (let i = 0; i < 5; i++) {
       const outs = await broker.publish('acme', [ev(), ev('other')]);
       positions.push(...outs.map((o) => o.event.position));
       if (i % 2 === 0) tick(1);
     }
-    expect(positions[0]).toBe(`${T0}-0`);
-    expect(positions[1]).toBe(`${T0}-1`);
-    const parsed = positions.map((p) => p.split('-').map(Number) as [number, number]);
+    expect(positions[0]).toEqual({ ms: T0, seq: 0 });
+    expect(positions[1]).toEqual({ ms: T0, seq: 1 });
+    const parsed = positions.map((p) => [p.ms, p.seq] as [number, number]);
     for (let i = 1; i < parsed.length; i++) {
       const [a, b] = [parsed[i - 1] as [number, number], parsed[i] as [number, number]];
-      expect(a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]), `${positions[i - 1]} < ${positions[i]}`).toBe(true);
+      const order = `${formatPosition(positions[i - 1]!)} < ${formatPosition(positions[i]!)}`;
+      expect(a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]), order).toBe(true);
     }
     await broker.close();
   });
@@ -64,8 +66,8 @@ describe('memory broker', () => {
     const [a] = await broker.publish('acme', [ev()]);
     tick(-500);
     const [b] = await broker.publish('acme', [ev()]);
-    expect(a?.event.position).toBe(`${T0}-0`);
-    expect(b?.event.position).toBe(`${T0}-1`);
+    expect(a?.event.position).toEqual({ ms: T0, seq: 0 });
+    expect(b?.event.position).toEqual({ ms: T0, seq: 1 });
   });
 
   it('hands each event to the local hub once and reports its count', async () => {
@@ -85,12 +87,12 @@ describe('memory broker', () => {
     tick(1);
     await broker.publish('globex', [ev('orders', 'not-mine')]);
     const [d] = await broker.publish('acme', [ev('orders', 'd')]);
-    const r = await broker.replay('acme', ['orders'], outs[0]?.event.position as string);
+    const r = await broker.replay('acme', ['orders'], outs[0]?.event.position as EventPosition);
     expect(r.recovered).toBe(true);
     expect(r.events.map((e) => e.event)).toEqual(['c', 'd']);
-    const all = await broker.replay('acme', ['orders', 'billing'], outs[0]?.event.position as string);
+    const all = await broker.replay('acme', ['orders', 'billing'], outs[0]?.event.position as EventPosition);
     expect(all.events.map((e) => e.event)).toEqual(['b', 'c', 'd']);
-    const latest = await broker.replay('acme', ['orders'], d?.event.position as string);
+    const latest = await broker.replay('acme', ['orders'], d?.event.position as EventPosition);
     expect(latest).toEqual({ events: [], recovered: true });
   });
 
@@ -104,10 +106,10 @@ describe('memory broker', () => {
       ev('orders', 'e3'),
       ev('orders', 'e4'),
     ]);
-    const old = await broker.replay('acme', ['orders'], outs[0]?.event.position as string);
+    const old = await broker.replay('acme', ['orders'], outs[0]?.event.position as EventPosition);
     expect(old.recovered).toBe(false);
     expect(old.events.map((e) => e.event)).toEqual(['e2', 'e3', 'e4']);
-    const edge = await broker.replay('acme', ['orders'], outs[1]?.event.position as string);
+    const edge = await broker.replay('acme', ['orders'], outs[1]?.event.position as EventPosition);
     expect(edge.recovered).toBe(true);
     expect(edge.events.map((e) => e.event)).toEqual(['e2', 'e3', 'e4']);
   });
@@ -119,20 +121,22 @@ describe('memory broker', () => {
     const [b] = await broker.publish('acme', [ev('orders', 'old2')]);
     tick(11_000);
     await broker.publish('acme', [ev('orders', 'new')]);
-    const r = await broker.replay('acme', ['orders'], a?.event.position as string);
+    const r = await broker.replay('acme', ['orders'], a?.event.position as EventPosition);
     expect(r.recovered).toBe(false);
     expect(r.events.map((e) => e.event)).toEqual(['new']);
-    expect((await broker.replay('acme', ['orders'], b?.event.position as string)).recovered).toBe(true);
+    expect((await broker.replay('acme', ['orders'], b?.event.position as EventPosition)).recovered).toBe(true);
   });
 
   it('says recovered: false for ids it never issued (a previous run, or the future)', async () => {
     const { broker, start } = setup();
     await start();
-    expect(await broker.replay('acme', ['orders'], `${T0 - 5000}-0`)).toEqual({ events: [], recovered: false });
+    expect(await broker.replay('acme', ['orders'], { ms: T0 - 5000, seq: 0 })).toEqual({
+      events: [],
+      recovered: false,
+    });
     await broker.publish('acme', [ev()]);
-    expect((await broker.replay('acme', ['orders'], `${T0 - 5000}-0`)).recovered).toBe(false);
-    expect((await broker.replay('acme', ['orders'], `${T0 + 60_000}-0`)).recovered).toBe(false);
-    expect((await broker.replay('acme', ['orders'], 'garbage')).recovered).toBe(false);
+    expect((await broker.replay('acme', ['orders'], { ms: T0 - 5000, seq: 0 })).recovered).toBe(false);
+    expect((await broker.replay('acme', ['orders'], { ms: T0 + 60_000, seq: 0 })).recovered).toBe(false);
   });
 
   it('says recovered: false when an event was too large to retain', async () => {
@@ -140,7 +144,7 @@ describe('memory broker', () => {
     await start();
     const [a] = await broker.publish('acme', [ev('orders', 'small')]);
     await broker.publish('acme', [ev('orders', 'big', JSON.stringify('x'.repeat(500)))]);
-    const r = await broker.replay('acme', ['orders'], a?.event.position as string);
+    const r = await broker.replay('acme', ['orders'], a?.event.position as EventPosition);
     expect(r.recovered).toBe(false);
   });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CastError, comparePositions, type EventPosition, parsePosition, type SessionInfo } from '@cast/protocol';
+import { CastError, comparePositions, type EventPosition, type SessionInfo } from '@cast/protocol';
 import { MAX_REVOCATIONS_PER_TENANT, NO_REVOCATIONS, RevocationList, revocationTime } from '../revocation/list.js';
 import type {
   Broker,
@@ -39,7 +39,6 @@ export interface MemoryBrokerOptions {
 
 interface Held {
   event: StoredEvent;
-  at: EventPosition;
   bytes: number;
 }
 
@@ -67,7 +66,7 @@ class TenantLog {
     this.items[this.head] = undefined as unknown as Held;
     this.head++;
     this.bytes -= gone.bytes;
-    this.floor = gone.at;
+    this.floor = gone.event.position;
     // Compact once the dead prefix dominates, so eviction stays O(1) amortized.
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
@@ -81,7 +80,7 @@ class TenantLog {
     let hi = this.items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (comparePositions((this.items[mid] as Held).at, p) <= 0) lo = mid + 1;
+      if (comparePositions((this.items[mid] as Held).event.position, p) <= 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -130,7 +129,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
 
   function trimByAge(log: TenantLog, t: number): void {
     const oldest = t - maxAgeMs;
-    while (log.size > 0 && (log.items[log.head] as Held).at.ms < oldest) log.evictOne();
+    while (log.size > 0 && (log.items[log.head] as Held).event.position.ms < oldest) log.evictOne();
   }
 
   function forgetExpiredKeys(t: number): void {
@@ -155,7 +154,6 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         // The answer only: the retry's own data stands in for the payload (it is the same request).
         const event: StoredEvent = {
           position: seen.position,
-          at: parsePosition(seen.position) as EventPosition,
           channel: seen.channel,
           event: seen.event,
           data: input.data,
@@ -165,11 +163,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
       }
     }
     const log = logOf(tenant);
-    const at = positionAfter(log.last, t);
-    log.last = at;
+    const position = positionAfter(log.last, t);
+    log.last = position;
     const event: StoredEvent = {
-      position: `${at.ms}-${at.seq}`,
-      at,
+      position,
       channel: input.channel,
       event: input.event,
       data: input.data,
@@ -178,12 +175,12 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     // The payload is held twice: as JSON text and as the encoded SSE frame the hub keeps beside it.
     const bytes = 2 * (input.data.length + input.event.length + input.channel.length) + 128;
     if (options.historySize > 0 && bytes <= options.historyMaxBytes) {
-      log.items.push({ event, at, bytes });
+      log.items.push({ event, bytes });
       log.bytes += bytes;
       while (log.size > options.historySize || log.bytes > options.historyMaxBytes) log.evictOne();
     } else {
       // Not retained: resuming from before it cannot recover it.
-      log.floor = at;
+      log.floor = position;
     }
     const delivered = local ? local.deliver(tenant, event) : 0;
     const outcome: PublishOutcome = { event, delivered, duplicate: false };
@@ -204,11 +201,9 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     return outcome;
   }
 
-  function page(tenant: string, channels: readonly string[], after: string, maxBytes: number): ReplayPage {
-    const from = parsePosition(after);
+  function page(tenant: string, channels: readonly string[], from: EventPosition, maxBytes: number): ReplayPage {
     const log = logs.get(tenant);
-    const end = log && log.last.seq >= 0 ? `${log.last.ms}-${log.last.seq}` : undefined;
-    if (!from) return { events: [], recovered: false, next: undefined, end };
+    const end = log && log.last.seq >= 0 ? log.last : undefined;
     if (!log) {
       // Nothing published since start: all is known only for ids of this run.
       const recovered = comparePositions(from, { ms: startMs, seq: -1 }) >= 0 && from.ms <= now();
@@ -218,7 +213,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     const wanted = new Set(channels);
     const events: StoredEvent[] = [];
     let bytes = 0;
-    let next: string | undefined;
+    let next: EventPosition | undefined;
     for (let i = log.firstAfter(from); i < log.items.length; i++) {
       const held = log.items[i] as Held;
       if (!wanted.has(held.event.channel)) continue;
@@ -240,7 +235,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
     },
     position(tenant) {
       const last = logs.get(tenant)?.last;
-      return last && last.seq >= 0 ? `${last.ms}-${last.seq}` : undefined;
+      return last && last.seq >= 0 ? last : undefined;
     },
     connections: (tenant, channel) => channelCounts.get(tenant)?.get(channel) ?? 0,
     now,

@@ -3,10 +3,12 @@ import type { Revocation, Revocations } from '../revocation/list.js';
 
 /** One event as the broker logs and delivers it. */
 export interface StoredEvent {
-  /** Position in the tenant's log, `<ms>-<seq>`: its stored and wire form; increases within a tenant. */
-  readonly position: string;
-  /** The same position as a value, parsed once where the event enters (the broker's storage edge). */
-  readonly at: EventPosition;
+  /**
+   * Position in the tenant's log; increases within a tenant. A value, parsed
+   * once where the event enters (the broker's storage edge) and formatted
+   * only where it leaves (an event id on the wire, a Redis argument).
+   */
+  readonly position: EventPosition;
   readonly channel: string;
   readonly event: string;
   /** The payload as JSON text (serialized once, at publish). */
@@ -48,14 +50,14 @@ export interface ReplayPage {
   /** False when some events after the position are no longer (or were never) held. Meaningful on a replay's first page. */
   recovered: boolean;
   /** Where the next page starts (exclusive); undefined when this page reached the log's end. */
-  next: string | undefined;
+  next: EventPosition | undefined;
   /**
    * When `next` is undefined: the log position this replay covers up to (the
    * log's newest position when read, or less when live delivery on this node
    * is behind it); undefined when the log holds nothing. Live events after it
    * reach the stream through live delivery.
    */
-  end: string | undefined;
+  end: EventPosition | undefined;
 }
 
 /** A connection's registration, for the sessions listing. */
@@ -67,7 +69,7 @@ export interface SessionRecord extends SessionInfo {
    * at or before it were not counted for it and must not reach it (undefined:
    * the log held nothing, or the position is unknown).
    */
-  startAfter?(position: string | undefined): void;
+  startAfter?(position: EventPosition | undefined): void;
 }
 
 /**
@@ -106,7 +108,7 @@ export interface PresenceSnapshot {
    * The log position the state is at: the state after every event up to it
    * and before every later one. Undefined when the tenant's log is empty.
    */
-  position: string | undefined;
+  position: EventPosition | undefined;
   channels: Array<{ channel: string; members: PresenceMember[]; connections: number }>;
 }
 
@@ -170,7 +172,7 @@ export interface PresenceStore {
    * Resolves true once this node has handed its hub every event of the
    * tenant up to `position` (false when it could not within its timeout).
    */
-  caughtUp(tenant: string, position: string): Promise<boolean>;
+  caughtUp(tenant: string, position: EventPosition): Promise<boolean>;
   /** True once after the store may have lost this node's part (Redis came back): every tenant should be rewritten. */
   lost?(): boolean;
   /** Removes the part of nodes gone for longer than their TTL plus the grace period, once for the cluster. */
@@ -190,7 +192,7 @@ export interface Broker {
   /** Logs and fans out events of one tenant, in order. Resolves after local delivery. */
   publish(tenant: string, inputs: readonly PublishInput[]): Promise<PublishOutcome[]>;
   /** Events of a tenant's channels after a position (exclusive), with whether that is all of them. */
-  replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult>;
+  replay(tenant: string, channels: readonly string[], after: EventPosition): Promise<ReplayResult>;
   /**
    * One page of {@link replay}: events after a position, about `maxBytes` of
    * payload at most (never fewer than one event when any is left). A stream
@@ -199,7 +201,7 @@ export interface Broker {
    * page that reaches the log's end also lines live delivery up with it: no
    * live event at or before `end` reaches this node's hub afterwards.
    */
-  replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage>;
+  replayPage(tenant: string, channels: readonly string[], after: EventPosition, maxBytes: number): Promise<ReplayPage>;
   /** This node gained its first local subscriber to a tenant's channel. */
   listen(tenant: string, channel: string): void;
   /** This node lost its last local subscriber to a tenant's channel. */

@@ -39,7 +39,7 @@ describe('presence on one node', () => {
 
   const types = () => events.map((e) => (e.userId ? `${e.type} ${e.channel} ${e.userId}` : `${e.type} ${e.channel}`));
   const logged = async () =>
-    (await broker.replay('acme', ['room', 'lobby'], '0-0')).events.map(
+    (await broker.replay('acme', ['room', 'lobby'], { ms: 0, seq: 0 })).events.map(
       (e) => `${e.event} ${JSON.parse(e.data).userId}`,
     );
 

@@ -1,4 +1,4 @@
-import { parsePosition } from '@cast/protocol';
+import type { EventPosition } from '@cast/protocol';
 import type { Broker } from '../broker/types.js';
 import type { Hub } from '../stream/hub.js';
 import { syncFrame } from '../stream/frames.js';
@@ -22,15 +22,14 @@ export async function resyncPresence(hub: Hub, broker: Broker, tenant: string): 
   const conns = hub.connectionsOf(tenant).filter((c) => c.presence && !c.holding && !c.isClosed);
   if (conns.length === 0) return true;
   for (const conn of conns) conn.holdLive();
-  let at: { ms: number; seq: number } | undefined;
+  let at: EventPosition | undefined;
   const frames = new Map<string, Buffer>();
   try {
     const channels = [...new Set(conns.flatMap((c) => c.channels))];
     const snapshot = await broker.presence.snapshot(tenant, channels);
-    at = snapshot.position === undefined ? undefined : parsePosition(snapshot.position);
-    if (at && (await broker.presence.caughtUp(tenant, snapshot.position as string))) {
-      for (const { channel, members } of snapshot.channels)
-        frames.set(channel, syncFrame(snapshot.position, channel, members));
+    at = snapshot.position;
+    if (at && (await broker.presence.caughtUp(tenant, at))) {
+      for (const { channel, members } of snapshot.channels) frames.set(channel, syncFrame(at, channel, members));
     } else at = undefined;
   } catch (err) {
     console.error('cast: presence resync failed', err);

@@ -1,4 +1,4 @@
-import { type PublishResponse, formatWireId } from '@cast/protocol';
+import { type PublishResponse, formatPosition, formatWireId } from '@cast/protocol';
 import { authenticate } from '../auth/api-key.js';
 import { asObject, readJsonBody } from '../body.js';
 import type { PublishInput, PublishOutcome } from '../broker/types.js';
@@ -13,7 +13,7 @@ export const ENVELOPE_BYTES = 16 * 1024;
 export function toPublishResponse(outcome: PublishOutcome): PublishResponse {
   const res: PublishResponse = {
     messageId: outcome.event.messageId,
-    eventId: formatWireId(outcome.event.position, outcome.event.channel),
+    eventId: formatWireId(formatPosition(outcome.event.position), outcome.event.channel),
     delivered: outcome.delivered,
     creditsUsed: 0,
   };

@@ -1,3 +1,4 @@
+import { formatPosition } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, ReplayPage } from '../broker/types.js';
 import type { ServerDeps } from '../context.js';
@@ -29,7 +30,7 @@ async function setup(wrap: (memory: Broker) => Broker, env: Record<string, strin
   const { token } = await deps.tokens.sign({ tenant: 'acme', channels: ['orders'], ttlSeconds: 60 });
   const publish = async (data: number | string) => {
     const [out] = await broker.publish('acme', [{ channel: 'orders', event: 'n', data: String(data) }]);
-    return `${out?.event.position}/orders`;
+    return `${formatPosition(out!.event.position)}/orders`;
   };
   return { deps, app, publish, token };
 }

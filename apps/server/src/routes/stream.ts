@@ -6,10 +6,8 @@ import {
   type EventMatcher,
   type EventPosition,
   createMatcher,
-  formatPosition,
   isValidPattern,
   parsePatternList,
-  parsePosition,
   parseWireId,
 } from '@cast/protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -276,8 +274,8 @@ async function syncPresence(
   let at: EventPosition | undefined;
   try {
     snapshot = await broker.presence.snapshot(grant.tenant, grant.channels);
-    at = snapshot.position === undefined ? undefined : parsePosition(snapshot.position);
-    if (at) await broker.presence.caughtUp(grant.tenant, snapshot.position as string);
+    at = snapshot.position;
+    if (at) await broker.presence.caughtUp(grant.tenant, at);
   } catch (err) {
     console.error('cast: presence snapshot failed', err);
     snapshot = undefined;
@@ -322,8 +320,7 @@ async function replay(
   const { broker, config, metrics } = deps;
   const { grant } = req;
   const pageBytes = Math.max(1, Math.floor(config.connectionBufferBytes / 2));
-  // The broker's replay API takes the log's own string form of a position.
-  let from = formatPosition(resume);
+  let from = resume;
   let first = true;
   let recovered = true;
   /** The newest position replayed (or read past), else the resume point. */
@@ -367,11 +364,10 @@ async function replay(
     const syncing = conn.presence && !recovered;
     const frames: LogFrame[] = [];
     for (const event of page.events) {
-      const { at } = event;
-      last = at;
+      last = event.position;
       if (syncing && isPresenceEvent(event.event)) continue;
       // The stream's own filter: without presence, no presence event is replayed either.
-      if (conn.wants(event.event)) frames.push({ at, frame: eventFrame(event) });
+      if (conn.wants(event.event)) frames.push({ at: event.position, frame: eventFrame(event) });
     }
     metrics.replayedEvents += frames.length;
     if (!(await conn.sendPage(frames))) return;
@@ -379,12 +375,12 @@ async function replay(
       from = page.next;
       continue;
     }
-    const end = page.end === undefined ? undefined : parsePosition(page.end);
+    const { end } = page;
     if (conn.takeDropped()) {
       // Live frames held meanwhile passed the limit and were dropped: they are in the log, read on.
       last = handOff(last, end, recovered) ?? last;
       if (end && comparePositions(end, last) > 0) last = end;
-      from = formatPosition(last);
+      from = last;
       continue;
     }
     if (syncing) await syncPresence(conn, deps, req, handOff(last, end, recovered));

@@ -1,4 +1,4 @@
-import { type EventPosition, parsePosition } from '@cast/protocol';
+import type { EventPosition } from '@cast/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryBroker } from '../broker/memory.js';
 import type { Broker, StoredEvent } from '../broker/types.js';
@@ -201,7 +201,7 @@ describe('changes', () => {
     b.feeds.channelOpened('acme', CH);
     await a.src.sink().change(change({ changeId: 'same' }));
     await b.src.sink().change(change({ changeId: 'same' }));
-    const log = await shared.replay('acme', [CH], '0-0');
+    const log = await shared.replay('acme', [CH], { ms: 0, seq: 0 });
     expect(log.events).toHaveLength(1);
   });
 
@@ -221,15 +221,19 @@ describe('changes', () => {
 
 describe('recovered', () => {
   /** A resume's `recovered`, as the stream route decides it: the broker's, and the feeds' coverage. */
-  async function resume(s: Setup, channels: string[], after: string): Promise<{ recovered: boolean; events: number }> {
+  async function resume(
+    s: Setup,
+    channels: string[],
+    after: EventPosition,
+  ): Promise<{ recovered: boolean; events: number }> {
     const r = await s.broker.replay('acme', channels, after);
-    const covered = s.feeds.covers('acme', channels, parsePosition(after) as EventPosition);
+    const covered = s.feeds.covers('acme', channels, after);
     return { recovered: r.recovered && covered, events: r.events.length };
   }
 
   async function resumeAfterOne(s: Setup): Promise<{ recovered: boolean; events: number }> {
     const [first] = await s.broker.publish('acme', [{ channel: CH, event: 'message', data: '1' }]);
-    return resume(s, [CH], first?.event.position as string);
+    return resume(s, [CH], first?.event.position as EventPosition);
   }
 
   it('is false while the watch is not active: changes may have passed unseen', async () => {
@@ -257,14 +261,14 @@ describe('recovered', () => {
     s.clock.t = Date.now() + 60_000;
     s.src.sink().active(w, true);
     expect(s.closed).toEqual([`acme/${CH}`]);
-    const r = await resume(s, [CH], first?.event.position as string);
+    const r = await resume(s, [CH], first?.event.position as EventPosition);
     expect(r.recovered).toBe(false);
   });
 
   it('leaves replays of other channels alone', async () => {
     const s = await setup();
     const [first] = await s.broker.publish('acme', [{ channel: 'orders', event: 'x', data: '1' }]);
-    expect((await resume(s, ['orders'], first?.event.position as string)).recovered).toBe(true);
+    expect((await resume(s, ['orders'], first?.event.position as EventPosition)).recovered).toBe(true);
   });
 });
 

@@ -242,7 +242,7 @@ describe('StreamConnection', () => {
   it('takes no live event at or before the floor a broker gives a fresh stream', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
-    conn.startAfter('10-1');
+    conn.startAfter({ ms: 10, seq: 1 });
     expect(conn.offer('x', { ms: 10, seq: 1 }, bytes(1))).toBe(false);
     expect(conn.offer('x', { ms: 10, seq: 2 }, bytes(2))).toBe(true);
     conn.flush();
@@ -253,7 +253,7 @@ describe('StreamConnection', () => {
     const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
     const { conn } = connection(sink, 1000);
     conn.holdLive();
-    conn.startAfter('10-5');
+    conn.startAfter({ ms: 10, seq: 5 });
     expect(conn.offer('x', { ms: 10, seq: 3 }, bytes(3))).toBe(true);
     conn.goLive({ ms: 10, seq: 2 });
     conn.flush();
@@ -392,7 +392,7 @@ describe('StreamConnection presence sync of a new stream', () => {
     const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
     const { conn } = connection(sink, 1 << 20);
     conn.holdLive(false);
-    conn.startAfter('10-1');
+    conn.startAfter({ ms: 10, seq: 1 });
     conn.offer('n', { ms: 10, seq: 1 }, frame('before-floor'));
     conn.offer('presence.join', { ms: 10, seq: 2 }, frame('join'));
     conn.offer('n', { ms: 10, seq: 3 }, frame('a'));

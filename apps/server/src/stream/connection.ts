@@ -1,4 +1,4 @@
-import { comparePositions, type EventMatcher, type EventPosition, parsePosition } from '@cast/protocol';
+import { comparePositions, type EventMatcher, type EventPosition } from '@cast/protocol';
 import { isPresenceEvent } from '../presence/events.js';
 import type { SessionRecord } from '../broker/types.js';
 import type { RevocableToken } from '../revocation/list.js';
@@ -206,11 +206,9 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
    * frames for its presence snapshot takes it: held frames at or before it
    * are not sent.
    */
-  startAfter(position: string | undefined): void {
+  startAfter(position: EventPosition | undefined): void {
     if ((this.held && this.replayHold) || position === undefined) return;
-    // The broker hands its floor over in the log's string form.
-    const at = parsePosition(position);
-    if (at) this.advance(at);
+    this.advance(position);
   }
 
   /** Whether live frames are held back now (replaying, or taking a presence snapshot). */

@@ -4,6 +4,8 @@ import {
   type ExpiredData,
   encodeComment,
   encodeFrame,
+  type EventPosition,
+  formatPosition,
   formatWireId,
   type PresenceMember,
   type PresenceSyncData,
@@ -56,7 +58,11 @@ export function eventFrame(event: StoredEvent): Buffer {
   let frame = eventFrames.get(event);
   if (!frame) {
     frame = Buffer.from(
-      encodeFrame({ id: formatWireId(event.position, event.channel), event: event.event, data: event.data }),
+      encodeFrame({
+        id: formatWireId(formatPosition(event.position), event.channel),
+        event: event.event,
+        data: event.data,
+      }),
     );
     eventFrames.set(event, frame);
   }
@@ -73,12 +79,12 @@ export function eventFrame(event: StoredEvent): Buffer {
  * @returns the frame
  * @example
  * ```ts
- * syncFrame('1732400000000-3', 'room:1', [])
+ * syncFrame({ ms: 1732400000000, seq: 3 }, 'room:1', [])
  * ```
  */
-export function syncFrame(position: string | undefined, channel: string, members: PresenceMember[]): Buffer {
+export function syncFrame(position: EventPosition | undefined, channel: string, members: PresenceMember[]): Buffer {
   const data: PresenceSyncData = { channel, members };
-  const id = position === undefined ? undefined : formatWireId(position, channel);
+  const id = position === undefined ? undefined : formatWireId(formatPosition(position), channel);
   return Buffer.from(
     encodeFrame({ ...(id === undefined ? {} : { id }), event: 'presence.sync', data: JSON.stringify(data) }),
   );

@@ -1,4 +1,4 @@
-import { createMatcher, type EventPosition, parsePosition } from '@cast/protocol';
+import { createMatcher, type EventPosition } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Broker, SessionRecord, StoredEvent } from '../broker/types.js';
 import { Metrics } from '../metrics.js';
@@ -54,19 +54,14 @@ function fakeBroker() {
   return { broker, calls, sessions };
 }
 
-/** A stored event; its `at` is its position's value, as a broker gives it. */
-const event = (over: Partial<StoredEvent> = {}): StoredEvent => {
-  const position = over.position ?? '1700000000000-0';
-  return {
-    channel: 'orders',
-    event: 'order.created',
-    data: '{"orderId":"abc123"}',
-    messageId: 'm1',
-    ...over,
-    position,
-    at: over.at ?? (parsePosition(position) as EventPosition),
-  };
-};
+const event = (over: Partial<StoredEvent> = {}): StoredEvent => ({
+  position: { ms: 1700000000000, seq: 0 },
+  channel: 'orders',
+  event: 'order.created',
+  data: '{"orderId":"abc123"}',
+  messageId: 'm1',
+  ...over,
+});
 
 const hubs: Hub[] = [];
 function newHub(broker: Broker, metrics = new Metrics(), heartbeatMs = 15_000): Hub {
@@ -365,7 +360,9 @@ describe('Hub control (revoke, disconnect)', () => {
 describe('eventFrame', () => {
   it('puts the position and channel in the id, and the data on one line', () => {
     expect(
-      eventFrame(event({ position: '5-2', channel: 'user:u1', event: 'x', data: '{"a":"b\\nc"}' })).toString(),
+      eventFrame(
+        event({ position: { ms: 5, seq: 2 }, channel: 'user:u1', event: 'x', data: '{"a":"b\\nc"}' }),
+      ).toString(),
     ).toBe('id: 5-2/user:u1\nevent: x\ndata: {"a":"b\\nc"}\n\n');
   });
 });
@@ -373,8 +370,7 @@ describe('eventFrame', () => {
 describe('eventFrame', () => {
   it('encodes an event object once: live delivery and every replay share the same bytes', () => {
     const event = {
-      position: '5-0',
-      at: { ms: 5, seq: 0 },
+      position: { ms: 5, seq: 0 },
       channel: 'orders',
       event: 'order.created',
       data: '{"id":1}',

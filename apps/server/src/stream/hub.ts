@@ -147,8 +147,8 @@ export class Hub implements LocalDelivery, StreamOwner {
     const name = event.event;
     let delivered = 0;
     // The position as a value, parsed once where the event entered the broker.
-    const { at } = event;
-    for (const conn of set) if (conn.offer(name, at, frame)) delivered++;
+    const { position } = event;
+    for (const conn of set) if (conn.offer(name, position, frame)) delivered++;
     this.metrics.deliveries += delivered;
     return delivered;
   }

@@ -1,5 +1,3 @@
-import { matchesPattern } from '@cast/protocol';
-
 /**
  * Removes the handler it was returned for; calling it again does nothing.
  *
@@ -62,37 +60,6 @@ export function createListeners<A extends unknown[]>(): Listeners<A> {
     },
     clear() {
       handlers = [];
-    },
-  };
-}
-
-/**
- * Routes events to handlers by type pattern (`order.created`, `ticket.*`, `*`).
- *
- * @returns an empty router
- * @example
- * ```ts
- * const router = createEventRouter<{ type: string }>()
- * router.on('ticket.*', (e) => console.log(e.type))
- * router.emit({ type: 'ticket.created' })
- * ```
- */
-export function createEventRouter<E extends { type: string }>() {
-  const listeners = createListeners<[E]>();
-  return {
-    /** Calls `handler` for every event whose type matches `pattern`. */
-    on(pattern: string, handler: (event: E) => void): Unsubscribe {
-      return listeners.add((event) => {
-        if (matchesPattern(pattern, event.type)) handler(event);
-      });
-    },
-    /** Delivers one event to every matching handler. */
-    emit(event: E): void {
-      listeners.emit(event);
-    },
-    /** Removes every handler. */
-    clear(): void {
-      listeners.clear();
     },
   };
 }

@@ -1,13 +1,12 @@
-import { backoffDelay, CastError, comparePositions, isCastError, isValidPattern, parseWireId } from '@cast/protocol';
+import { backoffDelay, CastError, comparePositions, isCastError, parseWireId } from '@cast/protocol';
 import type { ConnectedData, DisconnectedData, EventMap, EventPosition, RevokedData } from '@cast/protocol';
 import { createParser } from 'eventsource-parser';
 import type { EventSourceMessage } from 'eventsource-parser';
-import { createEventRouter, createListeners } from '../emitter/index.js';
+import { createHandlers } from '../handlers/index.js';
 import { resolveOptions } from '../options/index.js';
-import { createPresenceStore } from '../presence/index.js';
 import { pump, responseError } from '../stream/index.js';
 import type { BodyReader } from '../stream/index.js';
-import type { ConnectionState, Realtime, RealtimeEvent, RealtimeOptions, ResumeInfo } from '../types.js';
+import type { ConnectionState, Realtime, RealtimeOptions } from '../types.js';
 
 /** A connection counts as healthy, and the backoff starts over, once it stayed up this long (ms). */
 const HEALTHY_AFTER_MS = 5_000;
@@ -41,12 +40,8 @@ type Timer = ReturnType<typeof setTimeout>;
  */
 export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions): Realtime<Events> {
   const config = resolveOptions(options);
-  const router = createEventRouter<RealtimeEvent>();
-  const stateListeners = createListeners<[ConnectionState, ConnectionState]>();
-  const connectionListeners = createListeners<[boolean]>();
-  const errorListeners = createListeners<[CastError]>();
-  const resumeListeners = createListeners<[ResumeInfo]>();
-  const presence = createPresenceStore();
+  const [handlers, events, stateListeners, connectionListeners, errorListeners, resumeListeners, presence, clear] =
+    createHandlers<Events>();
 
   let state: ConnectionState = 'disconnected';
   let lastEventId = config.lastEventId;
@@ -238,7 +233,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       return;
     }
     if (type.startsWith('presence.')) presence.apply(type, data);
-    router.emit({ type, data, id: message.id, channel: wire?.channel });
+    events.emit({ type, data, id: message.id, channel: wire?.channel });
   };
 
   const onOnline = (): void => {
@@ -261,21 +256,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     get lastEventId() {
       return lastEventId;
     },
-    on(pattern, handler) {
-      if (!isValidPattern(pattern)) {
-        throw new CastError(
-          'INVALID_OPTIONS',
-          `Invalid event pattern ${JSON.stringify(pattern)}: use a name, "prefix.*" or "*".`,
-        );
-      }
-      return router.on(pattern, handler as (event: RealtimeEvent) => void);
-    },
-    onAny: (handler) => router.on('*', handler as (event: RealtimeEvent) => void),
-    onConnectionChange: (handler) => connectionListeners.add(handler),
-    onStateChange: (handler) => stateListeners.add(handler),
-    onError: (handler) => errorListeners.add(handler),
-    onResume: (handler) => resumeListeners.add(handler),
-    presence: (channel) => presence.view(channel),
+    ...handlers,
     connect() {
       if (state === 'disconnected' || (state === 'reconnecting' && retryTimer !== undefined)) open();
     },
@@ -286,12 +267,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       teardown();
       target.removeEventListener?.('online', onOnline);
       setState('closed');
-      router.clear();
-      stateListeners.clear();
-      connectionListeners.clear();
-      errorListeners.clear();
-      resumeListeners.clear();
-      presence.clear();
+      clear();
     },
   };
   // Deferred a microtask so handlers registered right after creation see the first state change.

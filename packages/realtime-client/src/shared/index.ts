@@ -1,7 +1,6 @@
-import { CastError, comparePositions, isValidPattern, matchesPattern, parseWireId } from '@cast/protocol';
+import { CastError, comparePositions, matchesPattern, parseWireId } from '@cast/protocol';
 import type { CastErrorCode, EventMap, EventPosition, PresenceSyncData } from '@cast/protocol';
-import { createEventRouter, createListeners } from '../emitter/index.js';
-import { createPresenceStore } from '../presence/index.js';
+import { createHandlers } from '../handlers/index.js';
 import { createRealtime } from '../realtime/index.js';
 import type { ConnectionState, Realtime, RealtimeEvent, RealtimeOptions, ResumeInfo } from '../types.js';
 
@@ -90,12 +89,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     throw new CastError('INVALID_OPTIONS', 'Option name must be a non-empty string.');
 
   const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-  const router = createEventRouter<RealtimeEvent>();
-  const stateListeners = createListeners<[ConnectionState, ConnectionState]>();
-  const connectionListeners = createListeners<[boolean]>();
-  const errorListeners = createListeners<[CastError]>();
-  const resumeListeners = createListeners<[ResumeInfo]>();
-  const presence = createPresenceStore();
+  const [handlers, events, stateListeners, connectionListeners, errorListeners, resumeListeners, presence, clear] =
+    createHandlers<Events>();
   /** Channels that had presence events here: what a welcome hands to a new tab. */
   const presenceChannels = new Set<string>();
   const tabTypes = new Map<string, readonly string[]>([[id, ownTypes]]);
@@ -138,7 +133,7 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
       if (typeof channel === 'string') presenceChannels.add(channel);
       presence.apply(event.type, event.data);
     }
-    if (ownTypes.length === 0 || ownTypes.some((pattern) => matchesPattern(pattern, event.type))) router.emit(event);
+    if (ownTypes.length === 0 || ownTypes.some((pattern) => matchesPattern(pattern, event.type))) events.emit(event);
   };
 
   const resumed = (info: ResumeInfo): void => {
@@ -339,21 +334,7 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     get lastEventId() {
       return lastEventId;
     },
-    on(pattern, handler) {
-      if (!isValidPattern(pattern)) {
-        throw new CastError(
-          'INVALID_OPTIONS',
-          `Invalid event pattern ${JSON.stringify(pattern)}: use a name, "prefix.*" or "*".`,
-        );
-      }
-      return router.on(pattern, handler as (event: RealtimeEvent) => void);
-    },
-    onAny: (handler) => router.on('*', handler as (event: RealtimeEvent) => void),
-    onConnectionChange: (handler) => connectionListeners.add(handler),
-    onStateChange: (handler) => stateListeners.add(handler),
-    onError: (handler) => errorListeners.add(handler),
-    onResume: (handler) => resumeListeners.add(handler),
-    presence: (channel) => presence.view(channel),
+    ...handlers,
     connect() {
       if (state === 'closed') return;
       if (!bus) join();
@@ -370,12 +351,7 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
       bus?.close();
       bus = undefined;
       setState('closed');
-      router.clear();
-      stateListeners.clear();
-      connectionListeners.clear();
-      errorListeners.clear();
-      resumeListeners.clear();
-      presence.clear();
+      clear();
     },
   };
   if (options.autoConnect !== false) queueMicrotask(() => realtime.connect());

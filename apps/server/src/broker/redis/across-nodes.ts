@@ -1,9 +1,9 @@
-import { isCastError } from '@cast/protocol';
+import { type EventPosition, formatPosition, isCastError } from '@cast/protocol';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { testPrefix } from '../redis-test-support.js';
 import type { Broker, ControlMessage, LocalDelivery, StoredEvent } from '../types.js';
-import { comparePositions, parseRedisPosition } from './codec.js';
+import { comparePositions } from './codec.js';
 import { createRedisBroker, type RedisBrokerOptions } from './index.js';
 import { createRedisKeys } from './keys.js';
 
@@ -68,17 +68,17 @@ export class Recorder implements LocalDelivery {
     this.controls.push(message);
     return this.controlAnswer;
   }
-  positions(tenant = 'acme'): string[] {
+  positions(tenant = 'acme'): EventPosition[] {
     return this.received.filter((r) => r.tenant === tenant).map((r) => r.event.position);
   }
 }
 
 /** Expects positions in increasing log order. */
-export function expectIncreasing(positions: readonly string[]): void {
+export function expectIncreasing(positions: readonly EventPosition[]): void {
   for (let i = 1; i < positions.length; i++) {
-    const a = parseRedisPosition(positions[i - 1] as string);
-    const b = parseRedisPosition(positions[i] as string);
-    expect(a && b && comparePositions(b, a) > 0, `${positions[i - 1]} < ${positions[i]}`).toBe(true);
+    const a = positions[i - 1] as EventPosition;
+    const b = positions[i] as EventPosition;
+    expect(comparePositions(b, a) > 0, `${formatPosition(a)} < ${formatPosition(b)}`).toBe(true);
   }
 }
 
@@ -161,7 +161,7 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       ]);
       expect(settled.filter(Boolean)).toHaveLength(1);
       expect(await b.broker.presence.settleChannel('acme', 'room', 0)).toBe(true);
-      const log = await a.broker.replay('acme', ['room'], '0-0');
+      const log = await a.broker.replay('acme', ['room'], { ms: 0, seq: 0 });
       expect(log.events.map((e) => e.event)).toEqual(['presence.join', 'presence.leave']);
     });
 
@@ -179,7 +179,7 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const reaped = (await Promise.all([b.broker.presence.reap(0), c.broker.presence.reap(0)])).flat();
       expect(reaped).toEqual([{ type: 'presence.leave', tenant: 'acme', channel: 'room', userId: 'ada' }]);
       expect(await c.broker.presence.reap(0)).toEqual([]);
-      const log = await b.broker.replay('acme', ['room'], '0-0');
+      const log = await b.broker.replay('acme', ['room'], { ms: 0, seq: 0 });
       expect(log.events.map((e) => [e.event, JSON.parse(e.data).userId])).toEqual([
         ['presence.join', 'ada'],
         ['presence.join', 'bob'],
@@ -261,9 +261,7 @@ export function describeAcrossNodes(backend: RedisBackend): void {
           ),
         )
       ).flat();
-      const expected = outcomes
-        .map((o) => o.event.position)
-        .sort((x, y) => comparePositions(parseRedisPosition(x)!, parseRedisPosition(y)!));
+      const expected = outcomes.map((o) => o.event.position).sort(comparePositions);
       await vi.waitFor(() => {
         for (const n of nodes) expect(n.local.positions()).toHaveLength(60);
       });
@@ -303,7 +301,7 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       a.broker.listen('acme', 'orders');
       const [before] = await c.broker.publish('acme', [input('orders', 1)]);
       await vi.waitFor(() => expect(a.local.positions()).toEqual([before!.event.position]));
-      const floors: Array<string | undefined> = [];
+      const floors: Array<EventPosition | undefined> = [];
       const handedBeforeFloor: number[] = [];
       const registered = a.broker.addSession({
         tenant: 'acme',
@@ -373,9 +371,9 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const [published] = await a.broker.publish('acme', [input('room', 1)]);
       expect(Number(await admin.hget(keys.meta('acme'), 'bytes'))).toBe(await held());
       // Positions are shared: the publish comes after every join, and a replay from the start says the trimmed joins are gone.
-      const replay = await a.broker.replay('acme', ['room'], '0-0');
+      const replay = await a.broker.replay('acme', ['room'], { ms: 0, seq: 0 });
       expect(replay.recovered).toBe(false);
-      expect(replay.events.at(-1)?.position).toBe(published!.event.position);
+      expect(replay.events.at(-1)?.position).toEqual(published!.event.position);
       expectIncreasing(replay.events.map((e) => e.position));
       expect(replay.events.slice(0, -1).every((e) => e.event === 'presence.join')).toBe(true);
     });
@@ -447,8 +445,8 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const [again] = await b.broker.publish('acme', [input('orders', 1, 'order-1')]);
       expect(again!.duplicate).toBe(true);
       expect(again!.event.messageId).toBe(first!.event.messageId);
-      expect(again!.event.position).toBe(first!.event.position);
-      const replay = await b.broker.replay('acme', ['orders'], '0-1');
+      expect(again!.event.position).toEqual(first!.event.position);
+      const replay = await b.broker.replay('acme', ['orders'], { ms: 0, seq: 1 });
       expect(replay.events).toHaveLength(1);
     });
 
@@ -466,7 +464,8 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const b = await node();
       const keys = createRedisKeys(prefix, { cluster: backend.cluster });
       // A log whose newest event is ten seconds old.
-      const old = `${Date.now() - 10_000}-0`;
+      const oldMs = Date.now() - 10_000;
+      const old = `${oldMs}-0`;
       await admin.xadd(keys.log('acme'), old, 'c', 'orders', 'e', 'x', 'd', '1', 'm', 'old-message');
       await admin.hset(keys.meta('acme'), 'floor', '0-1', 'last', old);
       b.broker.listen('acme', 'orders');
@@ -474,14 +473,14 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       await vi.waitFor(async () =>
         expect(await backend.shardNumsub(keys.live('acme'))).toEqual([keys.live('acme'), 1]),
       );
-      await b.broker.replay('acme', ['orders'], old);
-      await b.broker.replay('acme', ['orders'], old);
+      await b.broker.replay('acme', ['orders'], { ms: oldMs, seq: 0 });
+      await b.broker.replay('acme', ['orders'], { ms: oldMs, seq: 0 });
       expect(b.local.resets).toEqual([]);
       const [fresh] = await a.broker.publish('acme', [input('orders', 2)]);
       await vi.waitFor(() => expect(b.local.positions()).toEqual([fresh!.event.position]));
       expect(b.local.resets).toEqual([]);
       // A client position past the log's end is still not vouched for.
-      expect((await b.broker.replay('acme', ['orders'], `${Date.now() + 60_000}-0`)).recovered).toBe(false);
+      expect((await b.broker.replay('acme', ['orders'], { ms: Date.now() + 60_000, seq: 0 })).recovered).toBe(false);
     });
 
     it('stops receiving a tenant after its last channel is unlistened', async () => {
@@ -499,7 +498,7 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const c = await node();
       c.broker.listen('acme', 'orders');
       const [three] = await a.broker.publish('acme', [input('orders', 3)]);
-      await vi.waitFor(() => expect(c.local.positions()).toContain(three!.event.position));
+      await vi.waitFor(() => expect(c.local.positions()).toContainEqual(three!.event.position));
       expect(b.local.positions()).toHaveLength(2);
     });
 
@@ -612,7 +611,7 @@ export function describeAcrossNodes(backend: RedisBackend): void {
         expect(Date.now() - started).toBeLessThan(500);
         expect(isCastError(err) && err.code === 'UNAVAILABLE' && err.status === 503).toBe(true);
         expect(await down.ready()).toBe(false);
-        await expect(down.replay('acme', ['orders'], '1-0')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        await expect(down.replay('acme', ['orders'], { ms: 1, seq: 0 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
         await expect(down.listSessions('acme', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
         await expect(down.revoke('acme', { kind: 'user', userId: 'u1', before: Date.now() })).rejects.toMatchObject({
           code: 'UNAVAILABLE',

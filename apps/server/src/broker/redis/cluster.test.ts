@@ -1,4 +1,4 @@
-import { isCastError } from '@cast/protocol';
+import { type EventPosition, isCastError } from '@cast/protocol';
 import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeBrokerContract } from '../contract.js';
@@ -163,7 +163,7 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     expect(isCastError(refused) && refused.code).toBe('UNAVAILABLE');
     for (const t of alive) {
       const [ok] = await a.broker.publish(t, [input('orders', 3)]);
-      await vi.waitFor(() => expect(b.local.positions(t)).toContain(ok!.event.position));
+      await vi.waitFor(() => expect(b.local.positions(t)).toContainEqual(ok!.event.position));
     }
     expect(await a.broker.ready()).toBe(true);
 
@@ -173,7 +173,7 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
       timeout: 15_000,
       interval: 200,
     });
-    await vi.waitFor(() => expect(b.local.positions(dead)).toContain(back!.event.position), { timeout: 15_000 });
+    await vi.waitFor(() => expect(b.local.positions(dead)).toContainEqual(back!.event.position), { timeout: 15_000 });
   }, 60_000);
 
   it("loses no event while a listened tenant's slot moves to another shard", async () => {
@@ -184,7 +184,7 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     const keys = createRedisKeys(prefix, { cluster: true });
     const slot = slotOf(keys.log(tenant));
     b.broker.listen(tenant, 'orders');
-    const published: string[] = [];
+    const published: EventPosition[] = [];
     const [first] = await a.broker.publish(tenant, [input('orders', 0)]);
     const [keyed] = await a.broker.publish(tenant, [input('orders', 0, 'key-before')]);
     published.push(first!.event.position, keyed!.event.position);

@@ -7,6 +7,9 @@ import type { StoredEvent } from '../types.js';
  */
 export const MAX_SEQ = '18446744073709551615';
 
+/** {@link MAX_SEQ} as a parsed position holds it: a number rounds it to 2^64. */
+const MAX_SEQ_VALUE = Number(MAX_SEQ);
+
 /**
  * Parses a stream id `<ms>-<seq>` into the protocol's position: the Redis
  * broker's storage edge. `seq` may exceed 2^53 only as {@link MAX_SEQ}, which
@@ -25,6 +28,22 @@ export function parseRedisPosition(position: string): EventPosition | undefined 
   return { ms: Number(m[1]), seq: Number(m[2]) };
 }
 
+/**
+ * Formats a position as a stream id, for a Redis command argument: the
+ * inverse of {@link parseRedisPosition}, {@link MAX_SEQ} included, so an id
+ * read from Redis goes back byte for byte.
+ *
+ * @param position - a position
+ * @returns its stream id
+ * @example
+ * ```ts
+ * formatRedisPosition(positionBefore(1000)) // '999-18446744073709551615'
+ * ```
+ */
+export function formatRedisPosition(position: EventPosition): string {
+  return `${position.ms}-${position.seq >= MAX_SEQ_VALUE ? MAX_SEQ : position.seq}`;
+}
+
 /** Orders two positions (the protocol's order; re-exported for the Redis broker's callers). */
 export { comparePositions } from '@cast/protocol';
 
@@ -33,11 +52,11 @@ export { comparePositions } from '@cast/protocol';
  *
  * @example
  * ```ts
- * positionBefore(1000) // '999-18446744073709551615'
+ * formatRedisPosition(positionBefore(1000)) // '999-18446744073709551615'
  * ```
  */
-export function positionBefore(ms: number): string {
-  return `${Math.max(0, ms - 1)}-${MAX_SEQ}`;
+export function positionBefore(ms: number): EventPosition {
+  return { ms: Math.max(0, ms - 1), seq: MAX_SEQ_VALUE };
 }
 
 const SPACE = 0x20;
@@ -54,7 +73,7 @@ const NEWLINE = 0x0a;
  * @example
  * ```ts
  * decodeLiveMessage(Buffer.from('1-0 2 1 m\nabxdata'))
- * // { position: '1-0', at: { ms: 1, seq: 0 }, channel: 'ab', event: 'x', messageId: 'm', data: 'data' }
+ * // { position: { ms: 1, seq: 0 }, channel: 'ab', event: 'x', messageId: 'm', data: 'data' }
  * ```
  */
 export function decodeLiveMessage(message: Buffer): StoredEvent | undefined {
@@ -62,17 +81,16 @@ export function decodeLiveMessage(message: Buffer): StoredEvent | undefined {
   if (nl < 0) return undefined;
   const head = message.toString('latin1', 0, nl).split(String.fromCharCode(SPACE));
   if (head.length !== 4) return undefined;
-  const [position, chLen, evLen, messageId] = head as [string, string, string, string];
+  const [id, chLen, evLen, messageId] = head as [string, string, string, string];
   const c = Number(chLen);
   const e = Number(evLen);
-  const at = parseRedisPosition(position);
-  if (!at || !Number.isInteger(c) || !Number.isInteger(e) || nl + 1 + c + e > message.length) {
+  const position = parseRedisPosition(id);
+  if (!position || !Number.isInteger(c) || !Number.isInteger(e) || nl + 1 + c + e > message.length) {
     return undefined;
   }
   const start = nl + 1;
   return {
     position,
-    at,
     channel: message.toString('utf8', start, start + c),
     event: message.toString('utf8', start + c, start + c + e),
     messageId,
@@ -93,7 +111,7 @@ export function encodeLiveMessage(event: StoredEvent): Buffer {
   const ch = Buffer.from(event.channel, 'utf8');
   const ev = Buffer.from(event.event, 'utf8');
   return Buffer.concat([
-    Buffer.from(`${event.position} ${ch.length} ${ev.length} ${event.messageId}\n`, 'latin1'),
+    Buffer.from(`${formatRedisPosition(event.position)} ${ch.length} ${ev.length} ${event.messageId}\n`, 'latin1'),
     ch,
     ev,
     Buffer.from(event.data, 'utf8'),

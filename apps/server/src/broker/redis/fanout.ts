@@ -1,6 +1,6 @@
 import type { EventPosition } from '@cast/protocol';
 import type { LocalDelivery, StoredEvent } from '../types.js';
-import { comparePositions, decodeLiveMessage, parseRedisPosition } from './codec.js';
+import { comparePositions, decodeLiveMessage, formatRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import type { PubSub } from './connection.js';
 import { Feed } from './feed.js';
@@ -14,15 +14,15 @@ export interface FanoutHost {
   /** The hub of this node (set once the broker starts). */
   local(): LocalDelivery | undefined;
   /** Reads one page of the tenant's log after a position (not strict). */
-  readPage(tenant: string, after: string): Promise<PageResult>;
+  readPage(tenant: string, after: EventPosition): Promise<PageResult>;
   /** Where a newly listened tenant starts (see the broker's joinPosition). */
-  joinPosition(): string;
+  joinPosition(): EventPosition;
   /**
    * On a Redis Cluster: the position just before the tenant's epoch (created
    * now when missing), which a new feed must not start before; undefined on
    * one Redis, whose epoch the join position already respects.
    */
-  tenantEpoch?(tenant: string): Promise<string | undefined>;
+  tenantEpoch?(tenant: string): Promise<EventPosition | undefined>;
   log(line: string): void;
 }
 
@@ -77,7 +77,7 @@ export class Fanout {
     this.host
       .tenantEpoch(tenant)
       .then((position) => {
-        if (position) created.skipTo(position);
+        created.skipTo(position);
       })
       .catch(() => {})
       .finally(() => this.subscribe([created]));
@@ -161,7 +161,7 @@ export class Fanout {
           // those streams so each client resumes by replay and learns
           // `recovered: false` instead of silently missing events.
           this.host.log(
-            `cast: tenant ${feed.tenant}: events after ${feed.after} are no longer in Redis; ending its streams on this node so they resume.`,
+            `cast: tenant ${feed.tenant}: events after ${formatRedisPosition(feed.after)} are no longer in Redis; ending its streams on this node so they resume.`,
           );
           this.host.local()?.reset?.(feed.tenant);
           if (!feed.current(run)) return;
@@ -221,12 +221,11 @@ export class Fanout {
   }
 
   /** Whether the tenant's feed has delivered up to `position` (waiting for it up to the command timeout). */
-  async caughtUp(tenant: string, position: string): Promise<boolean> {
+  async caughtUp(tenant: string, position: EventPosition): Promise<boolean> {
     const feed = this.feeds.get(tenant);
-    const at = parseRedisPosition(position);
-    if (!feed || !at) return true;
-    if (comparePositions(feed.afterPos, at) < 0) await this.reaches(feed, at);
-    return comparePositions(feed.afterPos, at) >= 0;
+    if (!feed) return true;
+    if (comparePositions(feed.after, position) < 0) await this.reaches(feed, position);
+    return comparePositions(feed.after, position) >= 0;
   }
 
   // ---- local publishes: their count comes from this node's own feed ----------

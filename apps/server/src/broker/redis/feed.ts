@@ -1,6 +1,6 @@
 import type { EventPosition } from '@cast/protocol';
 import type { StoredEvent } from '../types.js';
-import { comparePositions, parseRedisPosition } from './codec.js';
+import { comparePositions } from './codec.js';
 
 /** Live events held per tenant while its catch-up read runs; past this they are read from the log again. */
 export const MAX_BUFFERED = 10_000;
@@ -46,8 +46,7 @@ export class Feed {
   state: FeedState = 'unsubscribed';
   readonly channels = new Set<string>();
   /** Last position delivered to the hub (or the position the feed joined at). */
-  after: string;
-  afterPos: EventPosition;
+  after: EventPosition;
   /** Replays waiting for the feed to pass a position. */
   readonly waiters: Array<{ at: EventPosition; resolve: () => void }> = [];
   /** Registrations of new streams in flight: events wait in `parked` until each stream has its floor. */
@@ -59,10 +58,9 @@ export class Feed {
 
   constructor(
     readonly tenant: string,
-    after: string,
+    after: EventPosition,
   ) {
     this.after = after;
-    this.afterPos = parseRedisPosition(after) as EventPosition;
   }
 
   /** unsubscribed → subscribing; answers the subscription's number, or undefined when not unsubscribed. */
@@ -156,24 +154,21 @@ export class Feed {
 
   /** Moves the feed past an event; false when it was at or before the last delivered position. */
   advance(event: StoredEvent): boolean {
-    const { at } = event;
-    if (comparePositions(at, this.afterPos) <= 0) return false;
-    this.after = event.position;
-    this.afterPos = at;
+    const { position } = event;
+    if (comparePositions(position, this.after) <= 0) return false;
+    this.after = position;
     return true;
   }
 
   /** Moves the feed to a later position (events up to it are gone or were skipped); false when not later. */
-  skipTo(position: string): boolean {
-    const at = parseRedisPosition(position);
-    if (!at || comparePositions(at, this.afterPos) <= 0) return false;
+  skipTo(position: EventPosition | undefined): boolean {
+    if (!position || comparePositions(position, this.after) <= 0) return false;
     this.after = position;
-    this.afterPos = at;
     return true;
   }
 
   /** Resolves the waiters the feed has passed (all of them when `all`). */
   releaseWaiters(all: boolean): void {
-    for (const w of [...this.waiters]) if (all || comparePositions(this.afterPos, w.at) >= 0) w.resolve();
+    for (const w of [...this.waiters]) if (all || comparePositions(this.after, w.at) >= 0) w.resolve();
   }
 }

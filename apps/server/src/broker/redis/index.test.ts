@@ -4,7 +4,13 @@ import { describeBrokerContract } from '../contract.js';
 import { dropPrefix, TEST_REDIS_URL, testPrefix } from '../redis-test-support.js';
 import type { StoredEvent } from '../types.js';
 import { describeAcrossNodes, killPubsubClient, withRedis } from './across-nodes.js';
-import { decodeLiveMessage, encodeLiveMessage } from './codec.js';
+import {
+  decodeLiveMessage,
+  encodeLiveMessage,
+  formatRedisPosition,
+  parseRedisPosition,
+  positionBefore,
+} from './codec.js';
 import { createRedisBroker } from './index.js';
 
 const quiet = () => {};
@@ -24,8 +30,7 @@ describeBrokerContract('redis', async (options) => {
 describe('redis live message codec', () => {
   it('round-trips any UTF-8 channel, event and data by byte lengths', () => {
     const event: StoredEvent = {
-      position: '1700000000000-12',
-      at: { ms: 1700000000000, seq: 12 },
+      position: { ms: 1700000000000, seq: 12 },
       channel: 'user:zoë',
       event: 'ticket.créé',
       data: '{"a":"line\\nbreak ✓ 🎉"}',
@@ -38,6 +43,15 @@ describe('redis live message codec', () => {
     expect(decodeLiveMessage(Buffer.from('no header'))).toBeUndefined();
     expect(decodeLiveMessage(Buffer.from('1-0 50 1 m\nab'))).toBeUndefined();
     expect(decodeLiveMessage(Buffer.from('x-0 1 1 m\nab'))).toBeUndefined();
+  });
+});
+
+describe('redis stream ids', () => {
+  it('formats a parsed stream id back byte for byte, the largest sequence number included', () => {
+    for (const id of ['0-1', '1700000000000-12', '1699999999999-18446744073709551615']) {
+      expect(formatRedisPosition(parseRedisPosition(id)!)).toBe(id);
+    }
+    expect(formatRedisPosition(positionBefore(1000))).toBe('999-18446744073709551615');
   });
 });
 

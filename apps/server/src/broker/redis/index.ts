@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SessionInfo } from '@cast/protocol';
+import type { EventPosition, SessionInfo } from '@cast/protocol';
 import type { Revocation, Revocations } from '../../revocation/list.js';
 import { positionBefore } from './codec.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
@@ -243,11 +243,11 @@ class RedisBroker implements Broker {
     return this.store.publish(tenant, inputs);
   }
 
-  replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult> {
+  replay(tenant: string, channels: readonly string[], after: EventPosition): Promise<ReplayResult> {
     return this.store.replay(tenant, channels, after);
   }
 
-  replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage> {
+  replayPage(tenant: string, channels: readonly string[], after: EventPosition, maxBytes: number): Promise<ReplayPage> {
     return this.store.replayPage(tenant, channels, after, maxBytes);
   }
 
@@ -290,13 +290,13 @@ class RedisBroker implements Broker {
    * slack), so the feed may start up to ~100 ms early; each stream's own
    * floor (see RedisSessions.add) keeps those earlier events from reaching it.
    */
-  private joinPosition(): string {
+  private joinPosition(): EventPosition {
     const estimate = this.now() + (this.clockOffset ?? -1000) - DRIFT_MS;
     return positionBefore(Math.max(estimate, this.epochMs ?? 0));
   }
 
   /** The tenant's epoch on a Redis Cluster (set now when missing), as the position just before it. */
-  private async tenantEpoch(tenant: string): Promise<string | undefined> {
+  private async tenantEpoch(tenant: string): Promise<EventPosition | undefined> {
     const now = String(Math.floor(this.now() + (this.clockOffset ?? 0)));
     const old = await this.cmd.set(this.keys.epochOf(tenant), now, 'NX', 'GET');
     const epoch = Number(old ?? now);

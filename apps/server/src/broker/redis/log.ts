@@ -2,7 +2,7 @@ import type { EventPosition } from '@cast/protocol';
 import { randomUUID } from 'node:crypto';
 import type { CastError } from '@cast/protocol';
 import { fingerprint, reusedKey } from '../idempotency.js';
-import { comparePositions, parseRedisPosition } from './codec.js';
+import { comparePositions, formatRedisPosition, parseRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import type { PublishInput, PublishOutcome, ReplayPage, ReplayResult, StoredEvent } from '../types.js';
 import type { Fanout } from './fanout.js';
@@ -11,14 +11,16 @@ import { type ScriptClient, TENANT_KEYS, tenantKeys } from './scripts.js';
 /** Events read from Redis per round trip when replaying or catching up. */
 const PAGE = 1000;
 
-/** One page of a tenant's log, as the read script answers it. */
+/** One page of a tenant's log, as the read script answers it (its stream ids parsed). */
 export interface PageResult {
   recovered: boolean;
-  floor: string;
-  more: string;
+  /** Events at or before it may be gone from the log. */
+  floor: EventPosition | undefined;
+  /** Where to read on from when the page was full; undefined otherwise. */
+  more: EventPosition | undefined;
   events: StoredEvent[];
-  /** The newest position of the log ('' when it has none). */
-  last: string;
+  /** The newest position of the log; undefined when it has none. */
+  last: EventPosition | undefined;
 }
 
 /** What the log uses of its broker. */
@@ -123,8 +125,7 @@ export class RedisLog {
         outcomes.push({
           // The log keeps the payload; the first answer does not, so a retry's own data stands in.
           event: {
-            position: position as string,
-            at: parseRedisPosition(position as string) as EventPosition,
+            position: parseRedisPosition(position as string) as EventPosition,
             channel: channel as string,
             event: event as string,
             data: input.data,
@@ -139,8 +140,7 @@ export class RedisLog {
       const delivered = Number(row[2] ?? 0) + (localCount ?? 0);
       outcomes.push({
         event: {
-          position,
-          at: parseRedisPosition(position) as EventPosition,
+          position: parseRedisPosition(position) as EventPosition,
           channel: input.channel,
           event: input.event,
           data: input.data,
@@ -165,7 +165,7 @@ export class RedisLog {
     return outcomes;
   }
 
-  async replay(tenant: string, channels: readonly string[], after: string): Promise<ReplayResult> {
+  async replay(tenant: string, channels: readonly string[], after: EventPosition): Promise<ReplayResult> {
     const events: StoredEvent[] = [];
     let recovered = true;
     let from = after;
@@ -180,26 +180,29 @@ export class RedisLog {
     return { events, recovered };
   }
 
-  async replayPage(tenant: string, channels: readonly string[], after: string, maxBytes: number): Promise<ReplayPage> {
-    if (!parseRedisPosition(after)) return { events: [], recovered: false, next: undefined, end: undefined };
+  async replayPage(
+    tenant: string,
+    channels: readonly string[],
+    after: EventPosition,
+    maxBytes: number,
+  ): Promise<ReplayPage> {
     const page = await this.readPage(tenant, after, channels, true, maxBytes);
     if (page.more) return { events: page.events, recovered: page.recovered, next: page.more, end: undefined };
     const { events } = page;
-    let end = page.last === '' ? undefined : page.last;
+    let end = page.last;
     // The stream hand-off drops live frames up to the replay's end and sends
     // every later one, so this node's feed must not deliver anything at or
     // before that end afterwards. The feed may be behind the log just read
     // (joining the tenant, or a pub/sub message still on its way): wait until
     // it has passed the log's end.
     const feed = this.host.fanout.feed(tenant);
-    const endPos = end === undefined ? undefined : parseRedisPosition(end);
-    if (feed && endPos && comparePositions(feed.afterPos, endPos) < 0) {
-      await this.host.fanout.reaches(feed, endPos);
-      if (comparePositions(feed.afterPos, endPos) < 0) {
+    if (feed && end && comparePositions(feed.after, end) < 0) {
+      await this.host.fanout.reaches(feed, end);
+      if (comparePositions(feed.after, end) < 0) {
         // Still behind (its subscription is down): stop the replay where the
         // feed is; the feed delivers the rest live when it catches up.
         let keep = events.length;
-        while (keep > 0 && comparePositions((events[keep - 1] as StoredEvent).at, feed.afterPos) > 0) keep--;
+        while (keep > 0 && comparePositions((events[keep - 1] as StoredEvent).position, feed.after) > 0) keep--;
         events.length = keep;
         end = feed.after;
       }
@@ -214,7 +217,7 @@ export class RedisLog {
    */
   async readPage(
     tenant: string,
-    after: string,
+    after: EventPosition,
     channels: readonly string[],
     strict: boolean,
     maxBytes = Number.MAX_SAFE_INTEGER,
@@ -228,7 +231,7 @@ export class RedisLog {
         tenant,
         host.scriptNow(),
         host.maxAgeMs,
-        after,
+        formatRedisPosition(after),
         PAGE,
         maxBytes,
         strict ? 1 : 0,
@@ -242,14 +245,19 @@ export class RedisLog {
     const events: StoredEvent[] = [];
     for (let i = 0; i + 4 < flat.length; i += 5) {
       events.push({
-        position: flat[i] as string,
-        at: parseRedisPosition(flat[i] as string) as EventPosition,
+        position: parseRedisPosition(flat[i] as string) as EventPosition,
         channel: flat[i + 1] as string,
         event: flat[i + 2] as string,
         data: flat[i + 3] as string,
         messageId: flat[i + 4] as string,
       });
     }
-    return { recovered: recovered === 1, floor, more, events, last };
+    return {
+      recovered: recovered === 1,
+      floor: parseRedisPosition(floor),
+      more: more === '' ? undefined : parseRedisPosition(more),
+      events,
+      last: last === '' ? undefined : parseRedisPosition(last),
+    };
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { CastError, ChannelInfo, PresenceMember } from '@cast/protocol';
+import type { CastError, ChannelInfo, EventPosition, PresenceMember } from '@cast/protocol';
+import { parseRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import { type ScriptClient, tenantKeys } from './scripts.js';
 import { presenceChangeData } from '../../presence/events.js';
@@ -23,7 +24,7 @@ export interface RedisPresenceHost {
   localConnections(tenant: string, channel: string): number;
   unavailable(err: unknown, what: string): CastError;
   /** Resolves true once this node's feed of the tenant has delivered up to `position`. */
-  caughtUp(tenant: string, position: string): Promise<boolean>;
+  caughtUp(tenant: string, position: EventPosition): Promise<boolean>;
   /** True once after the connection came back (Redis may have lost this node's part). */
   lost(): boolean;
 }
@@ -191,7 +192,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       }
       const last = reply[0] as string;
       return {
-        position: last === '' ? undefined : last,
+        position: last === '' ? undefined : parseRedisPosition(last),
         channels: channels.map((channel, i) => {
           const counts = pairs(reply[1 + i * 3]);
           const infos = new Map(pairs(reply[2 + i * 3]));

@@ -1,4 +1,4 @@
-import type { CastError, SessionInfo } from '@cast/protocol';
+import type { CastError, EventPosition, SessionInfo } from '@cast/protocol';
 import { parseRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import type { SessionRecord } from '../types.js';
@@ -101,7 +101,7 @@ export class RedisSessions {
    * log position read in the same transaction when adding (undefined when
    * unknown: no log, or the write did not happen).
    */
-  private write(tenant: string, session: SessionRecord, added: boolean): Promise<string | undefined> {
+  private write(tenant: string, session: SessionRecord, added: boolean): Promise<EventPosition | undefined> {
     const { cmd, keys, node, nodeTtlMs } = this.host;
     if (cmd.status !== 'ready' || this.dirty.has(tenant)) {
       this.dirty.add(tenant);
@@ -130,7 +130,7 @@ export class RedisSessions {
           return undefined;
         }
         const last = added ? results[results.length - 1]?.[1] : undefined;
-        return typeof last === 'string' && parseRedisPosition(last) ? last : undefined;
+        return typeof last === 'string' ? parseRedisPosition(last) : undefined;
       })
       .catch(() => {
         this.dirty.add(tenant);
