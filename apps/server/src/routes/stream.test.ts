@@ -1,6 +1,6 @@
 import { formatPosition } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Broker, ReplayPage } from '../broker/types.js';
+import type { Broker, ReplayPage, StoredEvent } from '../broker/types.js';
 import type { ServerDeps } from '../context.js';
 import { createInProcessServer, type InProcessServer, readSse } from '../test-support.js';
 
@@ -101,6 +101,33 @@ describe('the replay-to-live hand-off', () => {
     const events = await read(res, 5);
     expect(events.map((e) => e.event ?? 'message')).toEqual(['connected', 'n', 'n', 'n', 'n']);
     expect(events.slice(1).map((e) => Number(e.data))).toEqual([1, 2, 3, 4]);
+  });
+
+  it('sends nothing at or before the resume point when the replay ends behind it (a Redis feed catching up)', async () => {
+    let deps!: ServerDeps;
+    let late: StoredEvent[] = [];
+    const s = await setup((memory) => ({
+      ...memory,
+      async replayPage(tenant, channels, after, maxBytes): Promise<ReplayPage> {
+        const page = await memory.replayPage(tenant, channels, after, maxBytes);
+        // This node's feed is behind: it hands the hub, late, events the client already has, and
+        // the page ends just before their millisecond.
+        for (const event of late) deps.hub.deliver('acme', event);
+        return { ...page, end: { ms: (late[0] as StoredEvent).position.ms - 1, seq: Number.MAX_SAFE_INTEGER } };
+      },
+    }));
+    deps = s.deps;
+    const published = await s.deps.broker.publish('acme', [
+      { channel: 'orders', event: 'n', data: '0' },
+      { channel: 'orders', event: 'n', data: '1' },
+    ]);
+    late = published.map((o) => o.event);
+    const from = `${formatPosition((late[1] as StoredEvent).position)}/orders`;
+    const res = await s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': from } });
+    await s.publish(2);
+    const events = await read(res, 2);
+    expect(events[0]).toMatchObject({ event: 'connected', data: '{"channels":["orders"],"recovered":true}' });
+    expect(Number(events[1]?.data)).toBe(2);
   });
 
   it('goes live and says recovered: false when the replay fails', async () => {

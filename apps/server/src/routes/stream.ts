@@ -243,12 +243,16 @@ export async function openStream(
 
 /**
  * Where live delivery takes over after a replay: the newest position replayed
- * (or the resume point), but never past the log's end. A resume from beyond
- * the end (an id this log never gave) would otherwise wait for the clock to
- * pass it before any live event flowed.
+ * (or the resume point). The client has everything up to it, so a recovered
+ * replay hands off there even when the page ends before it (a Redis node whose
+ * feed is catching up ends its page before events it has not had yet; the
+ * client may have them from elsewhere). An unrecovered one never hands off
+ * past the log's end: a resume from beyond it (an id this log never gave)
+ * would otherwise wait for the clock to pass it before any live event flowed.
  */
 function handOff(last: EventPosition, end: EventPosition | undefined, recovered: boolean): EventPosition | undefined {
-  if (end === undefined) return recovered ? last : undefined;
+  if (recovered) return last;
+  if (end === undefined) return undefined;
   return comparePositions(last, end) > 0 ? end : last;
 }
 
