@@ -274,6 +274,46 @@ describe('StreamConnection', () => {
   });
 });
 
+describe('StreamConnection: when a turn is flushed', () => {
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('writes at the end of the turn when the last flush was cheap', async () => {
+    await sleep(5); // whatever an earlier test flushed has long passed
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1 << 20);
+    conn.send(bytes(10));
+    await turn();
+    expect(state.written.map((w) => w.byteLength)).toEqual([10]);
+  });
+
+  it('after a flush that took long, waits half its cost so what comes meanwhile goes out in one write', async () => {
+    await sleep(5);
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const write = sink.write.bind(sink);
+    let slow = true;
+    sink.write = (chunk) => {
+      write(chunk);
+      // The first flush costs about 40 ms, as 10k sockets would.
+      const until = performance.now() + 40;
+      while (slow && performance.now() < until);
+      slow = false;
+    };
+    const { conn } = connection(sink, 1 << 20);
+    conn.send(bytes(1));
+    await turn();
+    expect(state.written.map((w) => w.byteLength)).toEqual([1]);
+    conn.send(bytes(2));
+    await turn();
+    await sleep(5);
+    conn.send(bytes(3));
+    // Not yet: the flush waits until about 20 ms after the costly one ended.
+    expect(state.written.map((w) => w.byteLength)).toEqual([1]);
+    await sleep(40);
+    expect(state.written.map((w) => w.byteLength)).toEqual([1, 5]);
+  });
+});
+
 describe('StreamConnection: the last position sent', () => {
   const text = (state: { written: Uint8Array[] }) => state.written.map((w) => Buffer.from(w).toString());
   const frame = (s: string) => Buffer.from(s);
