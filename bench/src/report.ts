@@ -132,7 +132,7 @@ export function limitOf(cpu: CpuFigures | undefined, cores: number): string {
 function fmt(v: number | undefined, unit: string): string {
   if (v === undefined || Number.isNaN(v)) return '—';
   if (unit === 'ms') return v < 10 ? v.toFixed(2) : v.toFixed(1);
-  if (unit === 'KiB') return v.toFixed(1);
+  if (unit === 'KiB' || unit === 'µs') return v.toFixed(1);
   return Math.round(v).toLocaleString('en-US');
 }
 

@@ -33,6 +33,7 @@ import {
 import {
   type Measurement,
   type RunSettings,
+  COST_DELIVERIES_PER_SEC,
   TENANT,
   type TargetSpec,
   fanout,
@@ -210,6 +211,12 @@ async function main(): Promise<void> {
       true,
       0.8,
     );
+    const cost = figure(
+      `${scenario}-cost`,
+      `fan-out CPU per delivery, ${label} subs at ${COST_DELIVERIES_PER_SEC / 1000}k deliveries/s`,
+      'µs',
+      false,
+    );
     const p50 = figure('latency-p50', `latency p50, ${label} subs, 10/s`, 'ms', false);
     const p99 = figure('latency-p99', `latency p99, ${label} subs, 10/s`, 'ms', false, 1.25);
     const pmax = figure('latency-max', `latency max, ${label} subs, 10/s`, 'ms', false);
@@ -229,14 +236,20 @@ async function main(): Promise<void> {
         if (withLatency) failed(p99, t, e);
         continue;
       }
-      if (search) put(fo, t, r.fanout);
+      if (search) {
+        put(fo, t, r.fanout);
+        put(cost, t, r.cost);
+      }
       if (r.latency) {
         put(p50, t, r.latency.p50);
         put(p99, t, r.latency.p99);
         put(pmax, t, r.latency.max);
       }
     }
-    if (!search) figures.delete(scenario);
+    if (!search) {
+      figures.delete(scenario);
+      figures.delete(`${scenario}-cost`);
+    }
     if (!withLatency) for (const id of ['latency-p50', 'latency-p99', 'latency-max']) figures.delete(id);
   }
 

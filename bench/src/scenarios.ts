@@ -355,8 +355,17 @@ export interface FanoutResult {
   /** Why the target could not be measured. */
   error?: string;
   fanout?: Measurement;
+  /** The hub's CPU per delivery, µs, at the step of {@link COST_DELIVERIES_PER_SEC}. */
+  cost?: Measurement;
   latency?: { p50: Measurement; p99: Measurement; max: Measurement };
 }
+
+/**
+ * The step at which a search measures what one delivery costs the hub: 100/s
+ * to 1k subscribers, 10/s to 10k. Every target runs it (a search starts low
+ * and doubles), and the cost does not depend on where the p99 bound falls.
+ */
+export const COST_DELIVERIES_PER_SEC = 100_000;
 
 interface Session {
   target: TargetSpec;
@@ -577,6 +586,16 @@ export async function fanout(
           cpu: best?.cpu,
           failures: best ? [] : ['no publish rate passed'],
         };
+        // The last measurement at that rate (a step retried because other processes were busy is measured again).
+        const at = [...steps].reverse().find((x) => x.rate * options.subscribers === COST_DELIVERIES_PER_SEC);
+        if (at && at.deliveriesPerSec > 0) {
+          s.result.cost = {
+            value: ((at.cpu.hubUser + at.cpu.hubSystem) / at.deliveriesPerSec) * 1e6,
+            detail: { subscribers: options.subscribers, rate: at.rate, passed: at.passed, p99Ms: at.p99Ms },
+            cpu: at.cpu,
+            failures: [],
+          };
+        }
       }
     }
     for (const s of sessions) out.set(s.target.name, s.result);
