@@ -132,25 +132,28 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           registered.delete(tenant),
         );
       }
-      return await inOrder(tenant, () =>
-        cmd.castPresence(
-          ...tenantKeys(keys, tenant),
-          keys.prefix,
-          tenant,
-          node,
-          host.scriptNow(),
-          host.maxAgeMs,
-          host.historySize,
-          host.maxAgeMs + 60_000,
-          host.historyMaxBytes,
-          randomUUID(),
-          op,
-          ...args,
-        ),
-      );
+      return await inOrder(tenant, () => presenceScript(tenant, op, ...args));
     } catch (err) {
       throw host.unavailable(err, 'the presence update');
     }
+  }
+
+  /** One step of the presence script on a tenant's keys, as this node. */
+  function presenceScript(tenant: string, op: string, ...args: Array<string | number>): Promise<unknown> {
+    return cmd.castPresence(
+      ...tenantKeys(keys, tenant),
+      keys.prefix,
+      tenant,
+      node,
+      host.scriptNow(),
+      host.maxAgeMs,
+      host.historySize,
+      host.maxAgeMs + 60_000,
+      host.historyMaxBytes,
+      randomUUID(),
+      op,
+      ...args,
+    );
   }
 
   return {
@@ -264,20 +267,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           if (seen !== null && Number(seen) > now - host.nodeTtlMs - graceMs) continue;
           const tenants = await cmd.smembers(partTenants(other));
           for (const tenant of tenants) {
-            const flat = await cmd.castPresence(
-              ...tenantKeys(keys, tenant),
-              keys.prefix,
-              tenant,
-              node,
-              host.scriptNow(),
-              host.maxAgeMs,
-              host.historySize,
-              host.maxAgeMs + 60_000,
-              host.historyMaxBytes,
-              randomUUID(),
-              'reap',
-              other,
-            );
+            const flat = await presenceScript(tenant, 'reap', other);
             out.push(...changes(tenant, flat));
           }
           await cmd.del(partTenants(other));
