@@ -45,60 +45,54 @@ function gate(): { wait: Promise<void>; open: () => void } {
   return { wait, open };
 }
 
+/**
+ * Resumes after event 0 while the broker's replay is held open and events 2
+ * and 3 are published; `readFirst`: the replay page was read before they were
+ * (so only the live path has them), else after (so the page holds them too).
+ * Event 4 follows once the stream is open. Returns the first five frames.
+ */
+async function publishDuringReplay(readFirst: boolean) {
+  const g = gate();
+  let started!: () => void;
+  const replaying = new Promise<void>((r) => {
+    started = r;
+  });
+  const s = await setup((memory) => ({
+    ...memory,
+    async replayPage(tenant, channels, after, maxBytes): Promise<ReplayPage> {
+      if (!readFirst) {
+        started();
+        await g.wait;
+      }
+      const page = await memory.replayPage(tenant, channels, after, maxBytes);
+      if (readFirst) {
+        started();
+        await g.wait;
+      }
+      return page;
+    },
+  }));
+  const from = await s.publish(0);
+  await s.publish(1);
+  const pending = s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': from } });
+  await replaying;
+  await s.publish(2);
+  await s.publish(3);
+  g.open();
+  const res = await pending;
+  await s.publish(4);
+  return read(res, 5);
+}
+
 describe('the replay-to-live hand-off', () => {
   it('sends events published while the replay is read exactly once, when the replay already holds them', async () => {
-    const g = gate();
-    let started!: () => void;
-    const replaying = new Promise<void>((r) => {
-      started = r;
-    });
-    const s = await setup((memory) => ({
-      ...memory,
-      async replayPage(tenant, channels, after, maxBytes): Promise<ReplayPage> {
-        started();
-        await g.wait; // events are published meanwhile; the replay below then includes them
-        return memory.replayPage(tenant, channels, after, maxBytes);
-      },
-    }));
-    const from = await s.publish(0);
-    await s.publish(1);
-    const pending = s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': from } });
-    await replaying;
-    await s.publish(2);
-    await s.publish(3);
-    g.open();
-    const res = await pending;
-    await s.publish(4);
-    const events = await read(res, 5);
+    const events = await publishDuringReplay(false);
     expect(events[0]).toMatchObject({ event: 'connected', data: '{"channels":["orders"],"recovered":true}' });
     expect(events.slice(1).map((e) => Number(e.data))).toEqual([1, 2, 3, 4]);
   });
 
   it('sends events published while the replay is read after it, when the replay does not hold them', async () => {
-    const g = gate();
-    let started!: () => void;
-    const replaying = new Promise<void>((r) => {
-      started = r;
-    });
-    const s = await setup((memory) => ({
-      ...memory,
-      async replayPage(tenant, channels, after, maxBytes): Promise<ReplayPage> {
-        const snapshot = await memory.replayPage(tenant, channels, after, maxBytes);
-        started();
-        await g.wait; // events published now are only in the live path
-        return snapshot;
-      },
-    }));
-    const from = await s.publish(0);
-    await s.publish(1);
-    const pending = s.app.request(`/push/stream?token=${s.token}`, { headers: { 'Last-Event-ID': from } });
-    await replaying;
-    await s.publish(2);
-    await s.publish(3);
-    g.open();
-    const res = await pending;
-    await s.publish(4);
-    const events = await read(res, 5);
+    const events = await publishDuringReplay(true);
     expect(events.map((e) => e.event ?? 'message')).toEqual(['connected', 'n', 'n', 'n', 'n']);
     expect(events.slice(1).map((e) => Number(e.data))).toEqual([1, 2, 3, 4]);
   });
