@@ -1,7 +1,7 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueToken, startServer, type TestServer } from './helpers/server.js';
+import { handMadeJwt, issueToken, nowSeconds, startServer, streamClaims, type TestServer } from './helpers/server.js';
 import { openRaw, type RawStream } from './helpers/sse.js';
 
 const publicKey = `pk_acme_${randomBytes(12).toString('hex')}`;
@@ -258,23 +258,12 @@ describe('HEAD /push/stream', () => {
 });
 
 /** An HS256 token signed with the server's secret, as the SDK signs offline. */
-function signed(claims: Record<string, unknown>): string {
-  const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const input = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}`;
-  return `${input}.${createHmac('sha256', server.signingSecret).update(input).digest('base64url')}`;
-}
+const signed = (claims: Record<string, unknown>): string =>
+  handMadeJwt({ alg: 'HS256', typ: 'JWT' }, claims, server.signingSecret);
 
 describe('verified tokens', () => {
-  const now = () => Math.floor(Date.now() / 1000);
-  const claims = (over: Record<string, unknown> = {}) => ({
-    tid: 'acme',
-    chs: ['orders'],
-    iss: 'cast',
-    aud: 'cast:stream',
-    iat: now(),
-    exp: now() + 60,
-    ...over,
-  });
+  const now = nowSeconds;
+  const claims = streamClaims;
   const open = async (token: string) => {
     const res = await fetch(`${server.url}/push/stream?token=${token}`, { signal: AbortSignal.timeout(5000) });
     const text = res.status === 200 ? '' : await res.text();

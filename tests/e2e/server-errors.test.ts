@@ -1,6 +1,13 @@
-import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueToken, publish, startServer, type TestServer } from './helpers/server.js';
+import {
+  handMadeJwt,
+  issueToken,
+  nowSeconds,
+  publish,
+  startServer,
+  streamClaims,
+  type TestServer,
+} from './helpers/server.js';
 import { openRaw, type RawStream } from './helpers/sse.js';
 
 let server: TestServer;
@@ -195,25 +202,10 @@ describe('request bodies', () => {
   });
 });
 
-/** Builds an HS256 JWT by hand, for tokens the server must refuse. */
-function jwt(header: object, claims: object, secret: string | undefined): string {
-  const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const signingInput = `${enc(header)}.${enc(claims)}`;
-  const sig = secret === undefined ? '' : createHmac('sha256', secret).update(signingInput).digest('base64url');
-  return `${signingInput}.${sig}`;
-}
-
 describe('stream tokens', () => {
-  const now = () => Math.floor(Date.now() / 1000);
-  const claims = (over: object = {}) => ({
-    tid: 'acme',
-    chs: ['orders'],
-    iss: 'cast',
-    aud: 'cast:stream',
-    iat: now(),
-    exp: now() + 60,
-    ...over,
-  });
+  const now = nowSeconds;
+  const claims = streamClaims;
+  const jwt = handMadeJwt;
   const stream = (token: string) => call('GET', `/push/stream?token=${encodeURIComponent(token)}`);
 
   it('accepts a token signed by hand with the shared claims (the control for the cases below)', async () => {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -197,4 +197,31 @@ export async function publish(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
+}
+
+/** The time in seconds since the epoch, as token claims hold it. */
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/**
+ * Stream-token claims as the issue route writes them (tenant `acme`, channel
+ * `orders`, one minute), with `over` on top: the control for hand-made tokens.
+ */
+export function streamClaims(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    tid: 'acme',
+    chs: ['orders'],
+    iss: 'cast',
+    aud: 'cast:stream',
+    iat: nowSeconds(),
+    exp: nowSeconds() + 60,
+    ...over,
+  };
+}
+
+/** A JWT built by hand with an HMAC-SHA256 signature (none when `secret` is undefined), for tokens signed offline or forged. */
+export function handMadeJwt(header: object, claims: object, secret: string | undefined): string {
+  const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const signingInput = `${enc(header)}.${enc(claims)}`;
+  const sig = secret === undefined ? '' : createHmac('sha256', secret).update(signingInput).digest('base64url');
+  return `${signingInput}.${sig}`;
 }
