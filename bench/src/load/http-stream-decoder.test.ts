@@ -8,14 +8,14 @@ function decode(chunks: string[]) {
       out.status = s;
       out.headers = h;
     },
-    onBody: (t) => {
-      out.body += t;
+    onBody: (b, start, end) => {
+      out.body += Buffer.from(b.subarray(start, end)).toString('latin1');
     },
     onError: () => {
       out.errors++;
     },
   });
-  for (const c of chunks) d.feed(c);
+  for (const c of chunks) d.feed(Buffer.from(c, 'latin1'));
   return out;
 }
 
@@ -56,5 +56,37 @@ describe('createHttpStreamDecoder', () => {
   it('reports a malformed chunk size', () => {
     const out = decode(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']);
     expect(out.errors).toBe(1);
+  });
+
+  it('reports chunk data not followed by CRLF, and decodes nothing after an error', () => {
+    const out = decode(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n1\r\nd\r\n']);
+    expect(out.errors).toBe(1);
+    expect(out.body).toBe('abc');
+  });
+
+  it('skips chunk extensions and reads upper-case hex sizes', () => {
+    const out = decode([
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1A;name=v\r\n',
+      'x'.repeat(26),
+      '\r\n0\r\n\r\n',
+    ]);
+    expect(out.body).toBe('x'.repeat(26));
+    expect(out.errors).toBe(0);
+  });
+
+  it('reads only the range it is given', () => {
+    const bytes = Buffer.from(`junk${chunkedStream}junk`, 'latin1');
+    let text = '';
+    const d = createHttpStreamDecoder({
+      onHead: () => {},
+      onBody: (b, start, end) => {
+        text += Buffer.from(b.subarray(start, end)).toString('latin1');
+      },
+      onError: () => {
+        throw new Error('unexpected');
+      },
+    });
+    d.feed(bytes, 4, bytes.length - 4);
+    expect(text).toBe(body);
   });
 });

@@ -14,7 +14,7 @@ describe('makePayload / readPayload', () => {
       fc.property(fc.nat(1e9), fc.double({ min: 1e12, max: 2e12, noNaN: true }), fc.nat(300), (seq, t, bytes) => {
         const out = { seq: -1, sentAt: -1 };
         for (const text of [makePayload(seq, t, bytes), JSON.stringify(JSON.parse(makePayload(seq, t, bytes)))]) {
-          expect(readPayload(text, 0, text.length, out)).toBe(true);
+          expect(readPayload(Buffer.from(text), 0, text.length, out)).toBe(true);
           expect(out.seq).toBe(seq);
           expect(Math.abs(out.sentAt - t)).toBeLessThan(0.001);
         }
@@ -25,14 +25,14 @@ describe('makePayload / readPayload', () => {
   it('reads a payload inside a larger text', () => {
     const text = `data: ${makePayload(3, 10.5, 0)}\n`;
     const out = { seq: 0, sentAt: 0 };
-    expect(readPayload(text, 6, text.length - 1, out)).toBe(true);
+    expect(readPayload(Buffer.from(text), 6, text.length - 1, out)).toBe(true);
     expect(out).toEqual({ seq: 3, sentAt: 10.5 });
   });
 
   it('rejects other payloads', () => {
     const out = { seq: 0, sentAt: 0 };
     for (const bad of ['{}', '{"t":1,"s":2}', '{"s":,"t":1}', '{"s":1,"t":x}']) {
-      expect(readPayload(bad, 0, bad.length, out)).toBe(false);
+      expect(readPayload(Buffer.from(bad), 0, bad.length, out)).toBe(false);
     }
   });
 });

@@ -30,11 +30,16 @@ export interface PayloadFields {
   sentAt: number;
 }
 
+/** `{"s":` as bytes. */
+const HEAD = [123, 34, 115, 34, 58];
+/** `,"t":` as bytes. */
+const TIME = [44, 34, 116, 34, 58];
+
 /**
  * Reads `s` and `t` from a payload built by {@link makePayload}, as re-serialised
  * by a server (`JSON.stringify` keeps the key order and may drop trailing zeros).
  *
- * @param text - the text holding the payload
+ * @param b - the bytes holding the payload
  * @param start - where the JSON starts
  * @param end - where it ends
  * @param out - receives the fields
@@ -42,43 +47,50 @@ export interface PayloadFields {
  * @example
  * ```ts
  * const out = { seq: 0, sentAt: 0 };
- * readPayload('{"s":7,"t":12.5,"p":""}', 0, 23, out) // true, out.seq === 7
+ * readPayload(Buffer.from('{"s":7,"t":12.5,"p":""}'), 0, 23, out) // true, out.seq === 7
  * ```
  */
-export function readPayload(text: string, start: number, end: number, out: PayloadFields): boolean {
-  if (!text.startsWith('{"s":', start)) return false;
+export function readPayload(b: Uint8Array, start: number, end: number, out: PayloadFields): boolean {
+  if (!bytesAt(b, start, end, HEAD)) return false;
   let i = start + 5;
   let seq = 0;
   let digits = 0;
   for (; i < end; i++) {
-    const c = text.charCodeAt(i) - 48;
+    const c = b[i]! - 48;
     if (c < 0 || c > 9) break;
     seq = seq * 10 + c;
     digits++;
   }
-  if (digits === 0 || !text.startsWith(',"t":', i)) return false;
+  if (digits === 0 || !bytesAt(b, i, end, TIME)) return false;
   i += 5;
   let whole = 0;
   digits = 0;
   for (; i < end; i++) {
-    const c = text.charCodeAt(i) - 48;
+    const c = b[i]! - 48;
     if (c < 0 || c > 9) break;
     whole = whole * 10 + c;
     digits++;
   }
   if (digits === 0) return false;
+  // The fraction as an integer over a power of ten: exact to the digits written.
   let frac = 0;
-  if (text.charCodeAt(i) === 46 /* . */) {
-    let scale = 0.1;
-    for (i++; i < end; i++) {
-      const c = text.charCodeAt(i) - 48;
+  let scale = 1;
+  if (i < end && b[i] === 46 /* . */) {
+    for (i++; i < end && scale < 1e9; i++) {
+      const c = b[i]! - 48;
       if (c < 0 || c > 9) break;
-      frac += c * scale;
-      scale /= 10;
+      frac = frac * 10 + c;
+      scale *= 10;
     }
   }
   out.seq = seq;
-  out.sentAt = whole + frac;
+  out.sentAt = whole + frac / scale;
+  return true;
+}
+
+function bytesAt(b: Uint8Array, at: number, end: number, want: readonly number[]): boolean {
+  if (at + want.length > end) return false;
+  for (let k = 0; k < want.length; k++) if (b[at + k] !== want[k]) return false;
   return true;
 }
 

@@ -14,7 +14,7 @@ function collect(chunks: string[]): Copy[] {
       dataLines: f.dataLines,
     });
   });
-  for (const c of chunks) scanner.feed(c);
+  for (const c of chunks) scanner.feed(Buffer.from(c, 'latin1'));
   return out;
 }
 
@@ -46,10 +46,10 @@ describe('createSseScanner', () => {
   it('holds an unfinished frame until its end arrives', () => {
     const frames: string[] = [];
     const scanner = createSseScanner((f) => frames.push(frameField(f, 'data')!));
-    scanner.feed('data: {"a":1}\n');
+    scanner.feed(Buffer.from('data: {"a":1}\n'));
     expect(frames).toEqual([]);
     expect(scanner.pending()).toBeGreaterThan(0);
-    scanner.feed('\n');
+    scanner.feed(Buffer.from('\n'));
     expect(frames).toEqual(['{"a":1}']);
     expect(scanner.pending()).toBe(0);
   });
@@ -62,11 +62,32 @@ describe('createSseScanner', () => {
     expect(collect(['event:x\ndata:1\n\n'])).toEqual([{ id: undefined, event: 'x', data: '1', dataLines: 1 }]);
   });
 
+  it('scans the range it is given, keeping an unfinished frame across feeds of one buffer', () => {
+    const bytes = Buffer.from(`xx${stream}yy`, 'latin1');
+    const out: Copy[] = [];
+    const scanner = createSseScanner((f) =>
+      out.push({
+        id: frameField(f, 'id'),
+        event: frameField(f, 'event'),
+        data: frameField(f, 'data'),
+        dataLines: f.dataLines,
+      }),
+    );
+    const mid = 2 + Math.floor(stream.length / 2);
+    scanner.feed(bytes, 2, mid);
+    // The socket reuses its read buffer: what the scanner kept must not point into it.
+    const second = Buffer.from(bytes.subarray(mid, bytes.length - 2));
+    bytes.fill(0);
+    scanner.feed(second);
+    expect(out).toEqual(expected);
+    expect(scanner.pending()).toBe(0);
+  });
+
   it('compares the event name without copying it', () => {
     let hit = false;
     createSseScanner((f) => {
       hit = frameEventIs(f, 'connected') && !frameEventIs(f, 'connect');
-    }).feed('event: connected\ndata: {}\n\n');
+    }).feed(Buffer.from('event: connected\ndata: {}\n\n'));
     expect(hit).toBe(true);
   });
 });
@@ -74,15 +95,15 @@ describe('createSseScanner', () => {
 describe('readPosition', () => {
   it('reads the position of a wire id', () => {
     const p = { ms: 0, seq: 0 };
-    expect(readPosition('1732400000000-12/orders', 0, 23, p)).toBe(true);
+    expect(readPosition(Buffer.from('1732400000000-12/orders'), 0, 23, p)).toBe(true);
     expect(p).toEqual({ ms: 1732400000000, seq: 12 });
-    expect(readPosition('x5-2', 1, 4, p)).toBe(true);
+    expect(readPosition(Buffer.from('x5-2'), 1, 4, p)).toBe(true);
     expect(p).toEqual({ ms: 5, seq: 2 });
   });
 
   it('rejects ids that are not positions', () => {
     const p = { ms: 0, seq: 0 };
     for (const bad of ['', 'abc', '5', '5-', '-5', '5-x', '5-1x'])
-      expect(readPosition(bad, 0, bad.length, p)).toBe(false);
+      expect(readPosition(Buffer.from(bad), 0, bad.length, p)).toBe(false);
   });
 });

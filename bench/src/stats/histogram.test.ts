@@ -34,6 +34,14 @@ describe('bucketOf / bucketUpperBound', () => {
     );
   });
 
+  it('puts powers of two at the start of their bucket, on both sides of the 2^32 µs switch', () => {
+    for (let e = 7; e < 36; e++) {
+      const v = 2 ** e;
+      expect(bucketOf(v)).toBe(bucketOf(v - 1) + 1);
+      expect(bucketUpperBound(bucketOf(v - 1))).toBe(v - 1);
+    }
+  });
+
   it('is monotonic', () => {
     let last = -1;
     for (let v = 0; v < 1_000_000; v += 37) {
