@@ -1,12 +1,11 @@
 import { skipWhenMissing } from './helpers/skip.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './examples-browser.js';
+import { type PageSite, bundleForBrowser, servePage } from './helpers/browser.js';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,8 +18,7 @@ interface Report {
 }
 
 let cast: TestServer;
-let site: Server;
-let siteUrl: string;
+let site: PageSite;
 let browser: Browser;
 let page: Page;
 const reports: Report[] = [];
@@ -40,52 +38,29 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
     beforeAll(async () => {
       cast = await startServer();
       // The built client (dist, what npm users get) bundled for the page with its dependencies.
-      const bundle = await build({
-        entryPoints: [CLIENT_DIST],
-        bundle: true,
-        format: 'esm',
-        platform: 'browser',
-        write: false,
-        logLevel: 'silent',
+      site = await servePage({
+        files: {
+          '/': readFileSync(join(here, 'fixtures/browser/index.html'), 'utf8'),
+          '/app.js': readFileSync(join(here, 'fixtures/browser/app.js'), 'utf8'),
+          '/realtime-client.js': await bundleForBrowser(CLIENT_DIST),
+        },
+        json: { '/token': () => issueToken(cast, { channels: ['orders', 'support'] }) },
       });
-      const clientJs = bundle.outputFiles[0]?.text ?? '';
-      const files: Record<string, [string, string]> = {
-        '/': ['text/html', readFileSync(join(here, 'fixtures/browser/index.html'), 'utf8')],
-        '/app.js': ['text/javascript', readFileSync(join(here, 'fixtures/browser/app.js'), 'utf8')],
-        '/realtime-client.js': ['text/javascript', clientJs],
-      };
-      site = createServer((req, res) => {
-        const path = new URL(req.url ?? '/', 'http://x').pathname;
-        if (path === '/token') {
-          issueToken(cast, { channels: ['orders', 'support'] }).then(
-            (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-            () => res.writeHead(500).end(),
-          );
-          return;
-        }
-        const file = files[path];
-        if (!file) return void res.writeHead(404).end();
-        res.writeHead(200, { 'content-type': file[0] }).end(file[1]);
-      });
-      await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
-      const address = site.address();
-      siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-
       browser = await launchChromium(CHROMIUM);
       page = await browser.newPage();
       await page.exposeFunction('report', (json: string) => reports.push(JSON.parse(json) as Report));
       page.on('pageerror', (err) => reports.push({ kind: 'error', payload: { code: 'PAGE', message: err.message } }));
-      await page.goto(`${siteUrl}/?server=${encodeURIComponent(cast.url)}`);
+      await page.goto(`${site.url}/?server=${encodeURIComponent(cast.url)}`);
     });
 
     afterAll(async () => {
       await browser?.close();
-      await new Promise((r) => site?.close(r));
+      await site?.close();
       await cast?.kill();
     });
 
     it('loads from an origin other than the server', () => {
-      expect(new URL(siteUrl).origin).not.toBe(new URL(cast.url).origin);
+      expect(new URL(site.url).origin).not.toBe(new URL(cast.url).origin);
     });
 
     it('receives events across origins with wildcards, exact names and *', async () => {

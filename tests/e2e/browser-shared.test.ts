@@ -1,12 +1,11 @@
 import { skipWhenMissing } from './helpers/skip.js';
 import { existsSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './examples-browser.js';
+import { type PageSite, bundleForBrowser, servePage } from './helpers/browser.js';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,8 +37,7 @@ interface Received {
 }
 
 let cast: TestServer;
-let site: Server;
-let siteUrl: string;
+let site: PageSite;
 let browser: Browser;
 let context: BrowserContext;
 /** Every stream request the pages made, with the page that made it. */
@@ -62,7 +60,7 @@ async function openPage(): Promise<Page> {
   page.on('request', (req) => {
     if (new URL(req.url()).pathname === '/push/stream') streams.push({ page, at: Date.now() });
   });
-  await page.goto(`${siteUrl}/?server=${encodeURIComponent(cast.url)}`);
+  await page.goto(`${site.url}/?server=${encodeURIComponent(cast.url)}`);
   return page;
 }
 
@@ -78,29 +76,10 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
   () => {
     beforeAll(async () => {
       cast = await startServer();
-      const bundle = await build({
-        entryPoints: [SHARED_DIST],
-        bundle: true,
-        format: 'esm',
-        platform: 'browser',
-        write: false,
-        logLevel: 'silent',
+      site = await servePage({
+        files: { '/': PAGE, '/shared.js': await bundleForBrowser(SHARED_DIST) },
+        json: { '/token': () => issueToken(cast, { channels: ['orders'] }) },
       });
-      const sharedJs = bundle.outputFiles[0]?.text ?? '';
-      site = createServer((req, res) => {
-        const path = new URL(req.url ?? '/', 'http://x').pathname;
-        if (path === '/token') {
-          issueToken(cast, { channels: ['orders'] }).then(
-            (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-            () => res.writeHead(500).end(),
-          );
-        } else if (path === '/shared.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(sharedJs);
-        else if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-        else res.writeHead(404).end();
-      });
-      await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
-      const address = site.address();
-      siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       browser = await launchChromium(CHROMIUM);
       // One context: the pages are tabs of one browser profile, sharing BroadcastChannel and Web Locks.
       context = await browser.newContext();
@@ -108,7 +87,7 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
 
     afterAll(async () => {
       await browser?.close();
-      await new Promise((r) => site?.close(r));
+      await site?.close();
       await cast?.kill();
     });
 

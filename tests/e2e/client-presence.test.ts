@@ -1,13 +1,12 @@
 import { skipWhenMissing } from './helpers/skip.js';
 import { existsSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CastError, type ConnectionState, type Realtime, createRealtime } from '@cast/realtime-client';
-import { build } from 'esbuild';
 import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './examples-browser.js';
+import { type PageSite, bundleForBrowser, servePage } from './helpers/browser.js';
 import { type TestServer, issueToken, startServer } from './helpers/server.js';
 
 // The realtime client's presence view and its terminal events (revoked, disconnected) against the
@@ -163,42 +162,22 @@ const PAGE = (castUrl: string) => `<!doctype html><meta charset="utf-8"><title>p
 </script>`;
 
 describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presence and revocation, in Chromium', () => {
-  let site: Server;
-  let siteUrl: string;
+  let site: PageSite;
   let browser: Browser;
 
   beforeAll(async () => {
-    const bundle = await build({
-      entryPoints: [CLIENT_DIST],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      write: false,
-      logLevel: 'silent',
+    site = await servePage({
+      files: { '/': PAGE(server.url), '/realtime-client.js': await bundleForBrowser(CLIENT_DIST) },
+      json: {
+        '/token': (url) =>
+          issueToken(server, { channels: [CHANNEL], userId: url.searchParams.get('user') ?? 'page', presence: true }),
+      },
     });
-    const clientJs = bundle.outputFiles[0]?.text ?? '';
-    site = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      if (url.pathname === '/token') {
-        const userId = url.searchParams.get('user') ?? 'page';
-        issueToken(server, { channels: [CHANNEL], userId, presence: true }).then(
-          (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-          () => res.writeHead(500).end(),
-        );
-        return;
-      }
-      if (url.pathname === '/realtime-client.js')
-        return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(clientJs);
-      if (url.pathname === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE(server.url));
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
-    siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
     browser = await launchChromium(CHROMIUM);
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => site?.close(r));
+    await site?.close();
   });
 
   it('shows members joining and leaving, then stops with TOKEN_REVOKED when its user is revoked', async () => {
@@ -216,7 +195,7 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presenc
         await new Promise((x) => setTimeout(x, 50));
       }
     };
-    await page.goto(siteUrl);
+    await page.goto(site.url);
     await pageUntil((r) => r.members.join() === 'page', 'the page in its own view');
 
     const erin = client('erin');

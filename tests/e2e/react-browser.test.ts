@@ -1,12 +1,11 @@
 import { skipWhenMissing } from './helpers/skip.js';
 import { existsSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './examples-browser.js';
+import { type PageSite, bundleForBrowser, servePage } from './helpers/browser.js';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -47,42 +46,24 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM))).each(VERSIONS)(
   '@cast/react in headless Chromium with React %s, StrictMode in development',
   (version, alias) => {
     let cast: TestServer;
-    let site: Server;
-    let siteUrl: string;
+    let site: PageSite;
     let browser: Browser;
     let page: Page;
     const streams: Array<{ url: string; failed: boolean }> = [];
 
     beforeAll(async () => {
       cast = await startServer();
-      const bundle = await build({
-        stdin: { contents: APP, resolveDir: resolve(here, '../../packages/react'), loader: 'js' },
-        bundle: true,
-        format: 'esm',
-        platform: 'browser',
-        define: { 'process.env.NODE_ENV': '"development"' },
-        alias,
-        write: false,
-        logLevel: 'silent',
+      const appJs = await bundleForBrowser(
+        { contents: APP, resolveDir: resolve(here, '../../packages/react') },
+        { define: { 'process.env.NODE_ENV': '"development"' }, alias },
+      );
+      site = await servePage({
+        files: {
+          '/': '<!doctype html><div id="root"></div><script type="module" src="/app.js"></script>',
+          '/app.js': appJs,
+        },
+        json: { '/token': () => issueToken(cast, { channels: ['orders'] }) },
       });
-      const appJs = bundle.outputFiles[0]?.text ?? '';
-      site = createServer((req, res) => {
-        const path = new URL(req.url ?? '/', 'http://x').pathname;
-        if (path === '/token') {
-          issueToken(cast, { channels: ['orders'] }).then(
-            (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-            () => res.writeHead(500).end(),
-          );
-        } else if (path === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(appJs);
-        else if (path === '/') {
-          res
-            .writeHead(200, { 'content-type': 'text/html' })
-            .end('<!doctype html><div id="root"></div><script type="module" src="/app.js"></script>');
-        } else res.writeHead(404).end();
-      });
-      await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
-      const address = site.address();
-      siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       browser = await launchChromium(CHROMIUM);
       page = await browser.newPage();
       page.on('request', (req) => {
@@ -92,12 +73,12 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM))).each(VERSIONS)(
         const entry = streams.find((s) => s.url === req.url());
         if (entry) entry.failed = true;
       });
-      await page.goto(`${siteUrl}/?server=${encodeURIComponent(cast.url)}`);
+      await page.goto(`${site.url}/?server=${encodeURIComponent(cast.url)}`);
     });
 
     afterAll(async () => {
       await browser?.close();
-      await new Promise((r) => site?.close(r));
+      await site?.close();
       await cast?.kill();
     });
 

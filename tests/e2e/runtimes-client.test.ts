@@ -1,13 +1,13 @@
 import { skipWhenMissing } from './helpers/skip.js';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bundleForBrowser } from './helpers/browser.js';
 import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 
 // The built client (what npm users get) in Deno, Bun and Vercel's edge VM, each installed from the npm
@@ -129,15 +129,7 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'cast-runtimes-'));
   // Edge platforms take one script: the fixture and the built client (with its dependencies) in one file.
   edgeBundle = join(scratch, 'subscriber.js');
-  await build({
-    entryPoints: [SUBSCRIBER],
-    outfile: edgeBundle,
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    logLevel: 'silent',
-  });
+  writeFileSync(edgeBundle, await bundleForBrowser(SUBSCRIBER, { format: 'iife', target: 'es2022' }));
 });
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
