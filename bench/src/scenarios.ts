@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { TargetName } from './report.js';
 import { LatencyHistogram } from './stats/histogram.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
-import { createRateSearch } from './stats/rate-search.js';
+import { bestStep, createRateSearch, retryReason } from './stats/rate-search.js';
 import {
   type Hub,
   Worker,
@@ -233,6 +233,8 @@ interface StepResult {
   cpu: CpuFigures;
   publish: { ok: number; failed: number; maxLagMs: number; sample?: string };
   latency: LatencyHistogram;
+  /** Set on the second measurement of a search's best rate: the rate it confirms. */
+  confirms?: number;
 }
 
 /** One paced publishing step over connected subscribers, measured end to end. */
@@ -441,7 +443,10 @@ function describeStep(name: string, subscribers: number, st: StepResult): string
  * Fan-out: N subscribers on one channel; raise the publish rate until p99
  * latency passes 100 ms or any event is lost. Optionally measures latency at a
  * fixed rate first. The targets run side by side and their steps alternate,
- * so a neighbour's CPU burst on a shared machine hits both alike.
+ * so a neighbour's CPU burst on a shared machine hits both alike. A step that
+ * misses the p99 bound narrowly at the knee is measured once more, and each
+ * search's best rate is measured again after every search is done: the figure
+ * is the highest rate that passed twice (see `retryReason`, `bestStep`).
  *
  * @param targets - the targets, all measured in the same run
  * @param settings - run settings
@@ -548,22 +553,34 @@ export async function fanout(
           let st = await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs);
           state.steps.push(st);
           log(describeStep(s.target.name, options.subscribers, st));
-          if (!st.passed && othersBusy(st.cpu) > OTHERS_BUSY_CORES) {
-            // Other processes took a large share of the machine during the step: measure it once more.
+          const retry = retryReason(st, state.search.best(), options.p99LimitMs, othersBusy(st.cpu), OTHERS_BUSY_CORES);
+          if (retry) {
             await recover(s.subs, s.urls, s.token);
             st = await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs);
             state.steps.push(st);
-            log(
-              `${describeStep(s.target.name, options.subscribers, st)} (retried: other processes used ${othersBusy(state.steps.at(-2)!.cpu).toFixed(2)} cores)`,
-            );
+            log(`${describeStep(s.target.name, options.subscribers, st)} (retried: ${retry})`);
           }
           state.search.record(st.passed);
           if (!st.passed) await recover(s.subs, s.urls, s.token);
         }
       }
+      // The best rate of each search is measured once more, the targets alternating:
+      // a rate counts when it passes twice, so one lucky step does not make the figure.
+      for (const s of sessions) {
+        const state = searches.get(s)!;
+        const top = bestStep(state.steps);
+        if (!top) continue;
+        const st = {
+          ...(await step(s, settings, options, top.rate, settings.stepMs, options.p99LimitMs)),
+          confirms: top.rate,
+        };
+        state.steps.push(st);
+        log(`${describeStep(s.target.name, options.subscribers, st)} (confirming the best rate)`);
+        if (!st.passed) await recover(s.subs, s.urls, s.token);
+      }
       for (const s of sessions) {
         const { steps } = searches.get(s)!;
-        const best = steps.filter((x) => x.passed).sort((a, b) => b.deliveriesPerSec - a.deliveriesPerSec)[0];
+        const best = bestStep(steps);
         const firstFail = steps
           .filter((x) => !x.passed && x.rate > (best?.rate ?? 0))
           .sort((a, b) => a.rate - b.rate)[0];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRateSearch } from './rate-search.js';
+import { bestStep, createRateSearch, retryReason } from './rate-search.js';
 
 function runAgainst(limit: number, options: Parameters<typeof createRateSearch>[0]) {
   const search = createRateSearch(options);
@@ -93,5 +93,48 @@ describe('createRateSearch', () => {
   it('refuses a result without a pending rate', () => {
     const s = createRateSearch({ start: 1 });
     expect(() => s.record(true)).toThrow();
+  });
+});
+
+describe('retryReason', () => {
+  const fail = { rate: 800, passed: false, p99Ms: 130, failures: [] as string[] };
+
+  it('retries a p99-only failure near the bound above every passed rate', () => {
+    expect(retryReason(fail, 400, 100, 0, 0.5)).toBe('p99 within twice the bound at the knee');
+    expect(retryReason(fail, undefined, 100, 0, 0.5)).toBe('p99 within twice the bound at the knee');
+  });
+
+  it('does not retry a pass, a far miss, a rate below a pass, or a failure that lost events', () => {
+    expect(retryReason({ ...fail, passed: true }, 400, 100, 0, 0.5)).toBeUndefined();
+    expect(retryReason({ ...fail, p99Ms: 201 }, 400, 100, 0, 0.5)).toBeUndefined();
+    expect(retryReason(fail, 1600, 100, 0, 0.5)).toBeUndefined();
+    expect(retryReason({ ...fail, failures: ['3 lost'] }, 400, 100, 0, 0.5)).toBeUndefined();
+  });
+
+  it('retries any failure while other processes were busy', () => {
+    expect(retryReason({ ...fail, failures: ['3 lost'] }, 1600, 100, 0.8, 0.5)).toBe('other processes used 0.80 cores');
+  });
+});
+
+describe('bestStep', () => {
+  const step = (rate: number, passed: boolean, confirms?: number) => ({
+    rate,
+    passed,
+    p99Ms: 0,
+    failures: [],
+    confirms,
+  });
+
+  it('is the highest passing rate whose confirmation passed', () => {
+    expect(bestStep([step(400, true), step(800, true), step(1600, false), step(800, true, 800)])?.rate).toBe(800);
+  });
+
+  it('falls back below a rate whose confirmation failed', () => {
+    expect(bestStep([step(400, true), step(800, true), step(1600, false), step(800, false, 800)])?.rate).toBe(400);
+  });
+
+  it('is undefined when nothing passed, and ignores confirmations as passes of their own', () => {
+    expect(bestStep([step(100, false)])).toBeUndefined();
+    expect(bestStep([step(100, false), step(100, true, 100)])).toBeUndefined();
   });
 });

@@ -143,3 +143,76 @@ export function createRateSearch(options: RateSearchOptions): RateSearch {
     steps: () => history,
   };
 }
+
+/** What {@link retryReason} and {@link bestStep} read of a measured step. */
+export interface MeasuredStep {
+  /** The rate measured. */
+  rate: number;
+  /** Whether it passed. */
+  passed: boolean;
+  /** Its p99 latency, ms. */
+  p99Ms: number;
+  /** Failures other than latency (loss, duplicates, errors, a late publisher). */
+  failures: readonly string[];
+  /** Set on the second measurement of a search's best rate: the rate it confirms. */
+  confirms?: number;
+}
+
+/**
+ * Why a failed step of a search is measured once more, or undefined: other
+ * processes took a large share of the machine, or it failed only on p99, by
+ * less than twice the bound, above every rate passed so far (the knee, where
+ * one step's luck decides). A step that failed otherwise (lost events, a late
+ * publisher) is not retried for being at the knee.
+ *
+ * @param st - the failed (or passed) step
+ * @param bestRate - the highest rate passed so far
+ * @param p99LimitMs - the search's p99 bound, ms
+ * @param othersCores - cores other processes used during the step
+ * @param othersLimit - cores of other processes above which a step is retried
+ * @returns the reason to measure it again, or undefined
+ * @example
+ * ```ts
+ * retryReason({ rate: 800, passed: false, p99Ms: 120, failures: [] }, 400, 100, 0, 0.5)
+ * // 'p99 within twice the bound at the knee'
+ * ```
+ */
+export function retryReason(
+  st: MeasuredStep,
+  bestRate: number | undefined,
+  p99LimitMs: number,
+  othersCores: number,
+  othersLimit: number,
+): string | undefined {
+  if (st.passed) return undefined;
+  if (othersCores > othersLimit) return `other processes used ${othersCores.toFixed(2)} cores`;
+  if (st.failures.length === 0 && st.p99Ms <= 2 * p99LimitMs && st.rate > (bestRate ?? 0))
+    return 'p99 within twice the bound at the knee';
+  return undefined;
+}
+
+/**
+ * The best step of a search that held: the highest passing rate whose
+ * confirmation (its second measurement after the search, when there is one)
+ * passed too; when the confirmation failed, the highest passing rate below it.
+ *
+ * @param steps - every measured step, confirmations included
+ * @returns the best step, or undefined when none passed
+ * @example
+ * ```ts
+ * bestStep([
+ *   { rate: 400, passed: true, p99Ms: 40, failures: [] },
+ *   { rate: 800, passed: true, p99Ms: 90, failures: [] },
+ *   { rate: 800, passed: false, p99Ms: 130, failures: [], confirms: 800 },
+ * ])?.rate // 400
+ * ```
+ */
+export function bestStep<S extends MeasuredStep>(steps: readonly S[]): S | undefined {
+  const failedConfirm = new Set(steps.filter((x) => x.confirms !== undefined && !x.passed).map((x) => x.confirms));
+  let best: S | undefined;
+  for (const x of steps) {
+    if (!x.passed || x.confirms !== undefined || failedConfirm.has(x.rate)) continue;
+    if (!best || x.rate > best.rate) best = x;
+  }
+  return best;
+}
