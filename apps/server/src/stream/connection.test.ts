@@ -84,6 +84,25 @@ describe('StreamConnection', () => {
     expect(state.written.map((w) => w.byteLength)).toEqual([30]);
   });
 
+  it('writes a frame queued while the flush writes, with the next flush', async () => {
+    const first = fakeSink(Number.POSITIVE_INFINITY);
+    const second = fakeSink(Number.POSITIVE_INFINITY);
+    const a = connection(first.sink, 1000).conn;
+    const b = connection(second.sink, 1000).conn;
+    const late = Uint8Array.from([7]);
+    // While the flush writes b, a (already flushed) gets another frame.
+    const write = second.sink.write.bind(second.sink);
+    second.sink.write = (chunk) => {
+      write(chunk);
+      if (second.state.written.length === 1) a.send(late);
+    };
+    a.send(Uint8Array.from([1]));
+    b.send(Uint8Array.from([2]));
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(first.state.written).toEqual([Uint8Array.from([1]), late]);
+    expect(second.state.written).toEqual([Uint8Array.from([2])]);
+  });
+
   it('gives connections that queued the same frames in one turn the same joined bytes', async () => {
     const a = fakeSink(Number.POSITIVE_INFINITY);
     const b = fakeSink(Number.POSITIVE_INFINITY);

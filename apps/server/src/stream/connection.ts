@@ -72,8 +72,11 @@ function flushAll(): void {
   const start = performance.now();
   flushScheduled = false;
   lastJoined = undefined;
-  for (const conn of dirty) conn.flush();
-  dirty.clear();
+  // Each leaves the set as it is flushed, so one queued again meanwhile is flushed, not forgotten.
+  for (const conn of dirty) {
+    dirty.delete(conn);
+    conn.flush();
+  }
   lastJoined = undefined;
   lastFlushEnd = performance.now();
   lastFlushCost = lastFlushEnd - start;
@@ -379,14 +382,14 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   send(frame: Uint8Array): void {
     if (this.closed) return;
     const queued = this.queued;
-    if (queued === undefined) this.queued = frame;
-    else if (Array.isArray(queued)) queued.push(frame);
-    else this.queued = [queued, frame];
     this.queuedBytes += frame.byteLength;
-    dirty.add(this);
-    if (!flushScheduled) {
-      scheduleFlush();
-    }
+    if (queued === undefined) {
+      // The first frame of this flush: the connection joins the flush once, not once per frame.
+      this.queued = frame;
+      dirty.add(this);
+      if (!flushScheduled) scheduleFlush();
+    } else if (Array.isArray(queued)) queued.push(frame);
+    else this.queued = [queued, frame];
   }
 
   /** Writes what is queued now; drops the connection if its peer is too far behind. */
