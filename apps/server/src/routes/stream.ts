@@ -22,7 +22,7 @@ import { fail } from '../errors.js';
 import { outgoingOf } from '../node-request.js';
 import { type HttpRequest, requestOf } from '../request.js';
 import { connectedFrame, eventFrame, syncFrame } from '../stream/frames.js';
-import { NodeSink, type StreamSink, webSink } from '../stream/sink.js';
+import { NodeSink, releaseSentText, type StreamSink, webSink } from '../stream/sink.js';
 import { type LogFrame, StreamConnection } from '../stream/connection.js';
 
 /** The filter of streams without `types`: one shared function, not one per stream. */
@@ -179,6 +179,8 @@ export async function openStream(
     outgoing.writeHead(200, headers);
     outgoing.flushHeaders();
     outgoing.socket?.setNoDelay(true);
+    // Everything the request holds was read: the stream keeps neither its token text nor its sent head.
+    releaseSentText(outgoing);
     sink = new NodeSink(outgoing);
     response = undefined;
   } else {

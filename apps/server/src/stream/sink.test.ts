@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NodeSink } from './sink.js';
+import { NodeSink, releaseSentText } from './sink.js';
 
 /** A server whose one request is handed to `use` as a sink over its response, headers sent. */
 async function serve(use: (sink: NodeSink, res: http.ServerResponse) => void): Promise<{ port: number }> {
@@ -77,6 +77,41 @@ describe('NodeSink', () => {
         .map((f) => `${f.byteLength.toString(16)}\r\n${f.toString('latin1')}\r\n`)
         .join('') + '0\r\n\r\n',
     );
+  });
+
+  it('keeps neither the request query nor the sent head text once released, and still streams and ends', async () => {
+    const seen: { url?: string; headersSent?: boolean; head?: unknown } = {};
+    const { port } = await serve((sink, res) => {
+      releaseSentText(res);
+      seen.url = res.req.url;
+      seen.headersSent = res.headersSent;
+      seen.head = (res as unknown as { _header: unknown })._header;
+      sink.write(frame(1));
+      sink.end();
+    });
+    const raw = await rawExchange(
+      port,
+      'GET /push/stream?token=secret.jwt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(seen.url).toBe('/push/stream');
+    expect(seen.headersSent).toBe(true);
+    expect(String(seen.head)).not.toContain('HTTP/1.1');
+    expect(raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(raw.endsWith(`${frame(1).byteLength.toString(16)}\r\n${frame(1).toString('latin1')}\r\n0\r\n\r\n`)).toBe(
+      true,
+    );
+  });
+
+  it('leaves a response whose head is not sent as it is', async () => {
+    const server = http.createServer((req, res) => {
+      releaseSentText(res);
+      res.end(String(req.url));
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const raw = await rawExchange(port, 'GET /a?b=c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(raw.endsWith('/a?b=c')).toBe(true);
   });
 
   it('writes the bytes unframed to an HTTP/1.0 client, whose response ends with the connection', async () => {

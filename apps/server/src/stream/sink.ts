@@ -124,6 +124,43 @@ export class NodeSink implements StreamSink {
   }
 }
 
+/** What Node's response keeps of its head once sent: only whether it was (the text is never read again). */
+type SentHead = { _header?: unknown; _headerSent?: unknown };
+
+/**
+ * Lets an open stream's response drop the text it no longer needs, about
+ * half a KiB per stream (idle streams are the server's bulk): the request
+ * target, whose query holds the stream token (the path stays), and the
+ * response head already on the wire. Node keeps the head only to answer
+ * `headersSent`, which stays true. Call once the route has read the request
+ * and the head is flushed; a response whose head is not sent is left alone.
+ *
+ * @param res - a streaming response whose headers were flushed
+ * @example
+ * ```ts
+ * res.writeHead(200, headers);
+ * res.flushHeaders();
+ * releaseSentText(res);
+ * ```
+ */
+export function releaseSentText(res: ServerResponse): void {
+  const head = res as ServerResponse & SentHead;
+  if (head._headerSent !== true || typeof head._header !== 'string') return;
+  head._header = SENT;
+  const { req } = res;
+  const q = req.url?.indexOf('?') ?? -1;
+  if (q !== -1) req.url = detached(req.url!.slice(0, q));
+}
+const SENT = 'sent';
+
+/**
+ * A copy of `text` that shares no memory with a longer string: V8 may keep a
+ * slice as a view of the string it was cut from, which would keep the token.
+ */
+function detached(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
+}
+
 /** A sink that feeds a web `ReadableStream`, for runtimes without Node's response object. */
 export function webSink(): { sink: StreamSink; body: ReadableStream<Uint8Array> } {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
