@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Figure, bestPeer, limitOf, meetsGoal, peerRatioOf, ratioOf, renderTable } from './report.js';
+import { type Figure, bestPeer, goalText, limitOf, meetsGoal, peerRatioOf, ratioOf, renderTable } from './report.js';
 
 const m = (value: number, failures: string[] = []) => ({ value, detail: {}, failures });
 
@@ -26,6 +26,38 @@ describe('ratioOf / meetsGoal', () => {
       cast: m(13),
     };
     expect(meetsGoal(down)).toBe(false);
+  });
+
+  it('checks a goal against the best peer, alone or with the baseline goal', () => {
+    const lean: Figure = {
+      id: 'm',
+      label: 'memory',
+      unit: 'KiB',
+      higherIsBetter: false,
+      peerGoal: 1,
+      baseline: m(12),
+      'better-sse': m(20),
+      'sse-channel': m(11.5),
+      cast: m(11.8),
+    };
+    expect(meetsGoal(lean)).toBe(false);
+    expect(meetsGoal({ ...lean, cast: m(11.4) })).toBe(true);
+    expect(goalText(lean)).toBe('≤ 1× peer');
+    const both: Figure = {
+      id: 'p',
+      label: 'publish',
+      unit: '/s',
+      higherIsBetter: true,
+      goal: 0.8,
+      peerGoal: 1.5,
+      baseline: m(100),
+      'better-sse': m(80),
+      cast: m(90),
+    };
+    expect(meetsGoal(both)).toBe(false);
+    expect(meetsGoal({ ...both, 'better-sse': m(50) })).toBe(true);
+    expect(meetsGoal({ ...both, baseline: m(200), 'better-sse': m(50) })).toBe(false);
+    expect(goalText(both)).toBe('≥ 0.8× baseline, ≥ 1.5× peer');
   });
 
   it('has no ratio without both figures', () => {

@@ -22,6 +22,8 @@ export interface Figure {
   higherIsBetter: boolean;
   /** Ratio to the baseline the product aims for (≥ when higher is better, ≤ otherwise). */
   goal?: number;
+  /** Ratio to the best peer library the product aims for (same direction as {@link goal}). */
+  peerGoal?: number;
   baseline?: Measurement;
   'better-sse'?: Measurement;
   'sse-channel'?: Measurement;
@@ -87,19 +89,46 @@ export function ratioOf(f: Figure): number {
 }
 
 /**
- * Whether a figure meets its goal.
+ * Whether a figure meets its goals: every goal it has (to the baseline, to
+ * the best peer) whose ratio was measured.
  *
  * @param f - the figure
- * @returns true, false, or undefined when it has no goal or no ratio
+ * @returns true, false, or undefined when it has no goal or no ratio for one
  * @example
  * ```ts
- * meetsGoal({ ...figure, goal: 0.8 })
+ * meetsGoal({ ...figure, goal: 0.8, peerGoal: 1.5 })
  * ```
  */
 export function meetsGoal(f: Figure): boolean | undefined {
-  const r = ratioOf(f);
-  if (f.goal === undefined || Number.isNaN(r)) return undefined;
-  return f.higherIsBetter ? r >= f.goal : r <= f.goal;
+  const checks: Array<[number | undefined, number]> = [
+    [f.goal, ratioOf(f)],
+    [f.peerGoal, peerRatioOf(f)],
+  ];
+  let met: boolean | undefined;
+  for (const [goal, r] of checks) {
+    if (goal === undefined || Number.isNaN(r)) continue;
+    const ok = f.higherIsBetter ? r >= goal : r <= goal;
+    met = (met ?? true) && ok;
+  }
+  return met;
+}
+
+/**
+ * A figure's goals as text, e.g. `≥ 0.8× baseline, ≥ 1.5× peer`.
+ *
+ * @param f - the figure
+ * @returns the text, empty without goals
+ * @example
+ * ```ts
+ * goalText({ ...figure, higherIsBetter: false, peerGoal: 1 }) // '≤ 1× peer'
+ * ```
+ */
+export function goalText(f: Figure): string {
+  const sign = f.higherIsBetter ? '≥' : '≤';
+  const parts: string[] = [];
+  if (f.goal !== undefined) parts.push(`${sign} ${f.goal}× baseline`);
+  if (f.peerGoal !== undefined) parts.push(`${sign} ${f.peerGoal}× peer`);
+  return parts.join(', ');
 }
 
 /**
@@ -169,7 +198,7 @@ export function renderTable(figures: Figure[], cores: number): string {
       ...shown.map((t) => fmt(f[t]?.value, f.unit)),
       Number.isNaN(r) ? '—' : `${r.toFixed(2)}×`,
       Number.isNaN(p) || !best ? '—' : `${p.toFixed(2)}× ${best.name}`,
-      f.goal === undefined ? '' : `${f.higherIsBetter ? '≥' : '≤'} ${f.goal}×`,
+      goalText(f),
       status,
       limitOf(limitCpu, cores),
     ]);
