@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bestStep, createRateSearch, retryReason } from './rate-search.js';
+import { bestStep, createRateSearch, furthestBehind, retryReason } from './rate-search.js';
 
 function runAgainst(limit: number, options: Parameters<typeof createRateSearch>[0]) {
   const search = createRateSearch(options);
@@ -136,5 +136,31 @@ describe('bestStep', () => {
   it('is undefined when nothing passed, and ignores confirmations as passes of their own', () => {
     expect(bestStep([step(100, false)])).toBeUndefined();
     expect(bestStep([step(100, false), step(100, true, 100)])).toBeUndefined();
+  });
+});
+
+describe('furthestBehind', () => {
+  const step = (rate: number, p99Ms: number, passed = true, confirms?: number) => ({
+    rate,
+    passed,
+    p99Ms,
+    failures: [],
+    confirms,
+  });
+
+  it('is the rate both passed where the target is the most behind the reference', () => {
+    const reference = [step(100, 20), step(200, 40), step(400, 90), step(800, 300, false)];
+    const target = [step(100, 22), step(200, 60), step(400, 95, false), step(400, 80), step(800, 90)];
+    expect(furthestBehind(reference, target)).toEqual({ rate: 200, referenceP99Ms: 40, p99Ms: 60 });
+  });
+
+  it('takes the first passing measurement of a rate, not a confirmation', () => {
+    const reference = [step(100, 20), step(100, 10, true, 100)];
+    const target = [step(100, 30), step(100, 90, true, 100)];
+    expect(furthestBehind(reference, target)).toEqual({ rate: 100, referenceP99Ms: 20, p99Ms: 30 });
+  });
+
+  it('is undefined when no rate passed on both', () => {
+    expect(furthestBehind([step(100, 20)], [step(100, 200, false), step(200, 20)])).toBeUndefined();
   });
 });

@@ -216,3 +216,48 @@ export function bestStep<S extends MeasuredStep>(steps: readonly S[]): S | undef
   }
   return best;
 }
+
+/** The step of {@link furthestBehind}: a rate both searches passed and the p99 of each there. */
+export interface StepComparison {
+  /** The rate. */
+  rate: number;
+  /** The reference's p99 at that rate, ms. */
+  referenceP99Ms: number;
+  /** The measured target's p99 at that rate, ms. */
+  p99Ms: number;
+}
+
+/**
+ * Of the rates two searches both passed, the one where the target's p99 is
+ * the largest multiple of the reference's (the first passing measurement of
+ * each at that rate; confirmations do not count).
+ *
+ * @param reference - the reference's steps (the baseline)
+ * @param target - the measured target's steps (Cast)
+ * @returns that rate with both p99s, or undefined when no rate passed on both
+ * @example
+ * ```ts
+ * furthestBehind(
+ *   [{ rate: 100, passed: true, p99Ms: 20, failures: [] }, { rate: 200, passed: true, p99Ms: 40, failures: [] }],
+ *   [{ rate: 100, passed: true, p99Ms: 30, failures: [] }, { rate: 200, passed: true, p99Ms: 44, failures: [] }],
+ * ) // { rate: 100, referenceP99Ms: 20, p99Ms: 30 }
+ * ```
+ */
+export function furthestBehind(
+  reference: readonly MeasuredStep[],
+  target: readonly MeasuredStep[],
+): StepComparison | undefined {
+  const firstPass = (steps: readonly MeasuredStep[]): Map<number, number> => {
+    const at = new Map<number, number>();
+    for (const x of steps) if (x.passed && x.confirms === undefined && !at.has(x.rate)) at.set(x.rate, x.p99Ms);
+    return at;
+  };
+  const ref = firstPass(reference);
+  let worst: StepComparison | undefined;
+  for (const [rate, p99Ms] of firstPass(target)) {
+    const referenceP99Ms = ref.get(rate);
+    if (referenceP99Ms === undefined || !(referenceP99Ms > 0)) continue;
+    if (!worst || p99Ms / referenceP99Ms > worst.p99Ms / worst.referenceP99Ms) worst = { rate, referenceP99Ms, p99Ms };
+  }
+  return worst;
+}
