@@ -376,7 +376,8 @@ async function main(): Promise<void> {
     outPath,
     `${JSON.stringify(result, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
   );
-  log(`wrote ${outPath} (${result.durationSeconds} s)`);
+  // Named by its path in the repository: a run's output is kept there, and says nothing of the machine's folders.
+  log(`wrote ${outPath.startsWith(repoRoot) ? outPath.slice(repoRoot.length) : outPath} (${result.durationSeconds} s)`);
   if (failures.length) {
     log(`\nFAILED: ${failures.length} measurement(s) lost, duplicated or reordered events, or had errors.`);
     process.exitCode = 1;
