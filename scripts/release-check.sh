@@ -23,7 +23,15 @@ library_count=4
 bin="$root/node_modules/.bin"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/cast-release-check.XXXXXX")"
-trap 'rm -rf "$scratch"' EXIT
+server_pid=""
+# The installed server runs in its own process group (npx, npm, sh and node): stop all of it.
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill -- "-$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+trap 'stop_server; rm -rf "$scratch"' EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'release-check: %s\n' "$*" >&2; exit 1; }
@@ -113,7 +121,8 @@ mkdir -p "$app"
   && npm install --no-audit --no-fund --loglevel=error "$packs/protocol/"*.tgz "$packs/server/"*.tgz >/dev/null) \
   || fail "npm could not install the packed server"
 log="$app/server.log"
-(cd "$app" && PORT=0 CAST_DATA_DIR="$app/.cast" npx --no-install cast-server >"$log" 2>&1) &
+# setsid: a process group of its own, so stopping it reaches the node process under npx.
+setsid sh -c 'cd "$1" && PORT=0 CAST_DATA_DIR="$1/.cast" exec npx --no-install cast-server' sh "$app" >"$log" 2>&1 &
 server_pid=$!
 url=""
 for _ in $(seq 1 100); do
@@ -128,8 +137,7 @@ health="$(curl -fsS "$url/healthz")" || fail "the installed server does not answ
 console_status="$(curl -s -o /dev/null -w '%{http_code}' "$url/console/")"
 publish="$(curl -fsS -X POST "$url/push/publish" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
   -d '{"channel":"orders","event":"order.created","data":{}}')" || fail "the installed server refused a publish"
-kill "$server_pid" 2>/dev/null || true
-wait "$server_pid" 2>/dev/null || true
+stop_server
 grep -q '"ok"' <<<"$health" || fail "unexpected /healthz answer: $health"
 [ "$console_status" = 200 ] || fail "the installed server's console answered $console_status"
 grep -q '"delivered":0' <<<"$publish" || fail "unexpected publish answer: $publish"
