@@ -331,6 +331,40 @@ describe('StreamConnection: when a turn is flushed', () => {
     await sleep(40);
     expect(state.written.map((w) => w.byteLength)).toEqual([1, 5]);
   });
+
+  it('writes a long flush in slices, letting other work run between them, each connection once per flush and in order', async () => {
+    await sleep(5);
+    const order: number[] = [];
+    const conns = Array.from({ length: 200 }, (_, i) => {
+      const { sink } = fakeSink(Number.POSITIVE_INFINITY);
+      const write = sink.write.bind(sink);
+      sink.write = (chunk) => {
+        // A slow socket: 0.2 ms a write, 40 ms for all, over the 10 ms a slice may take.
+        const until = performance.now() + 0.2;
+        while (performance.now() < until);
+        order.push(i);
+        write(chunk);
+      };
+      return connection(sink, 1000).conn;
+    });
+    for (const conn of conns) conn.send(Uint8Array.from([1]));
+    await turn();
+    const afterFirstTurn = order.length;
+    expect(afterFirstTurn).toBeGreaterThan(0);
+    expect(afterFirstTurn).toBeLessThan(200);
+    // A frame queued between slices: connections still to come write it with the first (one
+    // write each); those written already take it in the next flush, after this one ends.
+    const late = Uint8Array.from([2]);
+    for (const conn of conns) conn.send(late);
+    for (let i = 0; i < 20 && order.length < 200; i++) await turn();
+    expect(order).toHaveLength(200);
+    for (let i = 0; i < 100 && order.length < 200 + afterFirstTurn; i++) await sleep(5);
+    expect(order).toEqual([
+      ...Array.from({ length: 200 }, (_, i) => i),
+      ...Array.from({ length: afterFirstTurn }, (_, i) => i),
+    ]);
+    await sleep(60); // the next test starts after this costly flush's wait has passed
+  });
 });
 
 describe('StreamConnection: the last position sent', () => {

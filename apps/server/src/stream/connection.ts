@@ -68,29 +68,78 @@ let lastFlushCost = 0;
 /** The longest a flush waits for the previous one's cost to pass. */
 const MAX_COALESCE_MS = 100;
 
+/**
+ * The longest one slice of a flush writes before the event loop takes other
+ * work (requests, timers) and the flush goes on, ms: at 10k subscribers a
+ * flush writes for about 100 ms, which API requests must not wait out.
+ */
+const FLUSH_SLICE_MS = 10;
+/** Connections written between two looks at the clock. */
+const SLICE_CHECK_EVERY = 64;
+/** Time spent writing in the slices of the flush under way, ms. */
+let flushBusy = 0;
+/** The flush under way (its slices share the number); 0 between flushes. */
+let flushRound = 0;
+let rounds = 0;
+/** Connections written in this flush that queued again meanwhile: the next flush's. */
+const next = new Set<StreamConnection>();
+
 function flushAll(): void {
   const start = performance.now();
   flushScheduled = false;
+  if (flushRound === 0) flushRound = ++rounds;
   lastJoined = undefined;
+  let written = 0;
   // Each leaves the set as it is flushed, so one queued again meanwhile is flushed, not forgotten.
   for (const conn of dirty) {
     dirty.delete(conn);
     conn.flush();
+    if (++written % SLICE_CHECK_EVERY === 0 && performance.now() - start >= FLUSH_SLICE_MS) break;
   }
   lastJoined = undefined;
-  lastFlushEnd = performance.now();
-  lastFlushCost = lastFlushEnd - start;
+  const end = performance.now();
+  flushBusy += end - start;
+  if (dirty.size > 0) {
+    // The rest after what waited meanwhile; frames queued in between for connections still to come join their writes.
+    flushScheduled = true;
+    setImmediate(flushAll);
+    return;
+  }
+  lastFlushEnd = end;
+  lastFlushCost = flushBusy;
+  flushBusy = 0;
+  flushRound = 0;
+  if (next.size > 0) {
+    for (const conn of next) dirty.add(conn);
+    next.clear();
+    scheduleFlush();
+  }
+}
+
+/** Queues a connection with its first frame for a flush: this one, or the next when this one wrote it already. */
+function enqueue(conn: StreamConnection, writtenRound: number): void {
+  if (flushRound !== 0 && writtenRound === flushRound) next.add(conn);
+  else {
+    dirty.add(conn);
+    if (!flushScheduled && flushRound === 0) scheduleFlush();
+  }
 }
 
 /**
  * Schedules the flush of this turn's frames: at the end of the turn, unless
- * the last flush ended less than half its own cost ago. Writing one event at
- * a time to every socket costs a fixed amount per socket, so when events come
- * about as fast as a flush takes, flushing each on its own keeps the process
- * writing without a pause and lets a queue build; waiting that long lets what
- * arrives meanwhile go out in the same writes (at most two thirds of the time
- * spent flushing, the wait capped at {@link MAX_COALESCE_MS}). At lower rates
- * the wait has passed when the next event comes, and nothing is delayed.
+ * the last flush ended less than half its own cost (the time its slices spent
+ * writing) ago. Writing one event at a time to every socket costs a fixed
+ * amount per socket, so when events come about as fast as a flush takes,
+ * flushing each on its own keeps the process writing without a pause and lets
+ * a queue build; waiting that long lets what arrives meanwhile go out in the
+ * same writes (at most two thirds of the time spent flushing, the wait capped
+ * at {@link MAX_COALESCE_MS}). At lower rates the wait has passed when the
+ * next event comes, and nothing is delayed.
+ *
+ * A flush writes in slices of {@link FLUSH_SLICE_MS}; between them requests
+ * and timers run. A frame queued meanwhile joins the write of a connection
+ * the flush has not reached yet; a connection it already wrote takes the
+ * frame in the next flush, so each connection is written once per flush.
  */
 function scheduleFlush(): void {
   flushScheduled = true;
@@ -158,6 +207,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   /** Frames queued this turn: none, one frame, or several. */
   private queued: Uint8Array | Uint8Array[] | undefined = undefined;
   private queuedBytes = 0;
+  /** The flush that last wrote this connection (see `enqueue`). */
+  private writtenRound = 0;
   /** Held live frames, each marked when it is a presence event (a `presence.sync` replaces those up to its position). */
   private held: Array<LogFrame & { presence: boolean }> | undefined = undefined;
   private heldBytes = 0;
@@ -386,8 +437,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     if (queued === undefined) {
       // The first frame of this flush: the connection joins the flush once, not once per frame.
       this.queued = frame;
-      dirty.add(this);
-      if (!flushScheduled) scheduleFlush();
+      enqueue(this, this.writtenRound);
     } else if (Array.isArray(queued)) queued.push(frame);
     else this.queued = [queued, frame];
   }
@@ -399,6 +449,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     const chunk = Array.isArray(queued) ? join(queued, this.queuedBytes) : queued;
     this.queued = undefined;
     this.queuedBytes = 0;
+    this.writtenRound = flushRound;
     this.sink.write(chunk);
     const pending = this.sink.pending;
     if (pending > this.maxPending + this.page) this.close('slow');
@@ -434,6 +485,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     this.held = undefined;
     this.heldBytes = 0;
     dirty.delete(this);
+    next.delete(this);
     this.pageWait?.(false);
     this.owner.remove(this, reason);
   }
