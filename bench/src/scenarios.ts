@@ -75,9 +75,15 @@ export interface Measurement {
   failures: string[];
 }
 
-function failuresOf(counts: DeliveryCounts, dropped: number, malformed: number): string[] {
+/**
+ * Why a measurement fails. `late` says the wait for its deliveries ended at
+ * its deadline while they were still arriving: those missing then were late
+ * (a hub far behind), not known to be lost.
+ */
+function failuresOf(counts: DeliveryCounts, dropped: number, malformed: number, late = false): string[] {
   const f: string[] = [];
-  if (counts.lost) f.push(`${counts.lost} lost`);
+  if (counts.lost)
+    f.push(late ? `${counts.lost} not received by the drain deadline, still arriving` : `${counts.lost} lost`);
   if (counts.duplicated) f.push(`${counts.duplicated} duplicated`);
   if (counts.outOfOrder) f.push(`${counts.outOfOrder} out of order`);
   if (counts.outside) f.push(`${counts.outside} unexpected`);
@@ -167,19 +173,24 @@ class Subscribers {
   }
 
   /** Waits until `expected` distinct deliveries arrived, or nothing arrived for `quietMs`, or `maxMs` passed. */
-  async drain(expected: number, quietMs: number, maxMs: number): Promise<void> {
+  /**
+   * Waits for `expected` deliveries: `all` when they came, `stalled` when none
+   * came for `quietMs`, `deadline` when `maxMs` passed with deliveries still coming.
+   */
+  async drain(expected: number, quietMs: number, maxMs: number): Promise<'all' | 'stalled' | 'deadline'> {
     const end = performance.now() + maxMs;
     let last = -1;
     let lastChange = performance.now();
     while (performance.now() < end) {
       const { distinct } = await this.poll();
-      if (distinct >= expected) return;
+      if (distinct >= expected) return 'all';
       if (distinct !== last) {
         last = distinct;
         lastChange = performance.now();
-      } else if (performance.now() - lastChange > quietMs) return;
+      } else if (performance.now() - lastChange > quietMs) return 'stalled';
       await sleep(20);
     }
+    return 'deadline';
   }
 
   async close(expected: number): Promise<{
@@ -287,7 +298,7 @@ async function publishStep(
     sampleError: a.sampleError ?? b.sampleError,
     cpu: { user: a.cpu.user + b.cpu.user, system: a.cpu.system + b.cpu.system },
   }));
-  await subs.drain(pub.sent * subscriberCount, 1500, 5000);
+  const drained = await subs.drain(pub.sent * subscriberCount, 1500, 5000);
   const after = hubs.map((h) => sampleProcess(h.pid));
   const machine = machineBusy(machine0, sampleMachine(), CORES);
   const report = await subs.close(pub.sent);
@@ -299,7 +310,7 @@ async function publishStep(
     load: (report.loadCpuMs + (pub.cpu.user + pub.cpu.system) / 1000) / wallMs,
     machine,
   };
-  const failures = failuresOf(report.counts, report.dropped, report.malformed);
+  const failures = failuresOf(report.counts, report.dropped, report.malformed, drained === 'deadline');
   if (pub.failed) failures.push(`${pub.failed} publishes failed (${pub.sampleError ?? ''})`);
   if (pub.sent < count) failures.push(`only ${pub.sent} of ${count} publishes sent in time`);
   if (pub.maxLagMs > 250) failures.push(`publisher fell ${pub.maxLagMs.toFixed(0)} ms behind`);
