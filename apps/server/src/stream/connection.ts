@@ -78,8 +78,9 @@ const FLUSH_SLICE_MS = 10;
 const SLICE_CHECK_EVERY = 64;
 /** Time spent writing in the slices of the flush under way, ms. */
 let flushBusy = 0;
-/** The flush under way (its slices share the number); 0 between flushes. */
+/** The number of the flush under way (its slices share it); 0 between flushes. */
 let flushRound = 0;
+/** Flushes numbered so far: the next one is `rounds + 1`. */
 let rounds = 0;
 /** Connections written in this flush that queued again meanwhile: the next flush's. */
 const next = new Set<StreamConnection>();
