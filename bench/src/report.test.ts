@@ -29,31 +29,25 @@ describe('ratioOf / meetsGoal', () => {
   });
 
   it('checks a goal against the best peer, alone or with the baseline goal', () => {
-    const lean: Figure = {
-      id: 'm',
-      label: 'memory',
-      unit: 'KiB',
-      higherIsBetter: false,
+    /** A figure of the given direction and goals, the rest shared by every case here. */
+    const fig = (higherIsBetter: boolean, rest: Partial<Figure>): Figure => ({
+      id: 'f',
+      label: 'f',
+      unit: higherIsBetter ? '/s' : 'KiB',
+      higherIsBetter,
+      ...rest,
+    });
+    const lean = fig(false, {
       peerGoal: 1,
       baseline: m(12),
       'better-sse': m(20),
       'sse-channel': m(11.5),
       cast: m(11.8),
-    };
+    });
     expect(meetsGoal(lean)).toBe(false);
     expect(meetsGoal({ ...lean, cast: m(11.4) })).toBe(true);
     expect(goalText(lean)).toBe('≤ 1× peer');
-    const both: Figure = {
-      id: 'p',
-      label: 'publish',
-      unit: '/s',
-      higherIsBetter: true,
-      goal: 0.8,
-      peerGoal: 1.5,
-      baseline: m(100),
-      'better-sse': m(80),
-      cast: m(90),
-    };
+    const both = fig(true, { goal: 0.8, peerGoal: 1.5, baseline: m(100), 'better-sse': m(80), cast: m(90) });
     expect(meetsGoal(both)).toBe(false);
     expect(meetsGoal({ ...both, 'better-sse': m(50) })).toBe(true);
     expect(meetsGoal({ ...both, baseline: m(200), 'better-sse': m(50) })).toBe(false);
