@@ -172,7 +172,6 @@ class Subscribers {
     return { distinct: r.reduce((a, x) => a + x.distinct, 0), alive: r.reduce((a, x) => a + x.alive, 0) };
   }
 
-  /** Waits until `expected` distinct deliveries arrived, or nothing arrived for `quietMs`, or `maxMs` passed. */
   /**
    * Waits for `expected` deliveries: `all` when they came, `stalled` when none
    * came for `quietMs`, `deadline` when `maxMs` passed with deliveries still coming.
@@ -614,7 +613,7 @@ export async function fanout(
           cpu: best?.cpu,
           failures: best ? [] : ['no publish rate passed'],
         };
-        // The last measurement at that rate (a step retried because other processes were busy is measured again).
+        // The last measurement at that rate (a retried step, or the confirmation of the best rate, measured it again).
         const at = [...steps].reverse().find((x) => x.rate * options.subscribers === COST_DELIVERIES_PER_SEC);
         if (at && at.deliveriesPerSec > 0) {
           s.result.cost = {

@@ -8,6 +8,8 @@
  * hubs being measured.
  */
 
+import { latin1 } from './bytes.js';
+
 /** Callbacks of {@link createHttpStreamDecoder}. */
 export interface HttpStreamHandlers {
   /** The status and lower-cased headers, once. */
@@ -67,7 +69,7 @@ export function createHttpStreamDecoder(handlers: HttpStreamHandlers): HttpStrea
 
   function readHead(bytes: Uint8Array, start: number, end: number): number {
     const before = head.length;
-    head += Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+    head += latin1(bytes, start, end);
     const at = head.indexOf('\r\n\r\n');
     if (at === -1) {
       if (head.length > MAX_HEAD) fail(new Error('Response head too long.'));

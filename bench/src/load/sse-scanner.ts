@@ -7,6 +7,8 @@
  * frame with more is flagged).
  */
 
+import { latin1 } from './bytes.js';
+
 /** One scanned frame: field ranges into `bytes` (start = -1 when absent). Reused between calls. */
 export interface ScannedFrame {
   /** The bytes the ranges point into; valid during the callback only. */
@@ -193,22 +195,6 @@ export function frameEventIs(f: ScannedFrame, name: string): boolean {
   if (f.eventStart === -1 || f.eventEnd - f.eventStart !== name.length) return false;
   for (let i = 0; i < name.length; i++) if (f.bytes[f.eventStart + i] !== name.charCodeAt(i)) return false;
   return true;
-}
-
-/**
- * The bytes `b[start, end)` as a latin1 string (one char per byte).
- *
- * @param b - the bytes
- * @param start - first byte
- * @param end - end (exclusive)
- * @returns the string
- * @example
- * ```ts
- * latin1(Buffer.from('id: 1'), 4, 5) // '1'
- * ```
- */
-export function latin1(b: Uint8Array, start: number, end: number): string {
-  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
 }
 
 /** A log position read from an SSE id. */

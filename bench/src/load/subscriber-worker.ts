@@ -11,7 +11,8 @@ import { sourceAddress } from './addresses.js';
 import type { ConnectReply, SubscriberCommand, WindowCommandBody, WorkerReply } from './messages.js';
 import { preciseNow, readPayload } from './payload.js';
 import { createHttpStreamDecoder } from './http-stream-decoder.js';
-import { createSseScanner, frameEventIs, frameField, latin1, readPosition, type ScannedFrame } from './sse-scanner.js';
+import { latin1 } from './bytes.js';
+import { createSseScanner, frameEventIs, frameField, readPosition, type ScannedFrame } from './sse-scanner.js';
 
 interface Conn {
   index: number;
