@@ -104,25 +104,31 @@ describe('PostgreSQL change feeds', () => {
   });
 
   it('scopes a delete by the old row and tells both tenants when a row moves between them', async () => {
-    const { rows } = await db.query(
-      `INSERT INTO ${schema}.todos (tenant_id, title) VALUES ('acme', 'moving') RETURNING id`,
-    );
-    const id = String(rows[0].id);
+    // acme subscribes before the row exists and sees its insert: a notification is delivered after
+    // the INSERT returns, so a stream opened after it could still receive it.
     const acme = await subscribe('acme');
     const beta = await subscribe('beta');
     try {
       await acme.waitFor(1);
       await beta.waitFor(1);
+      const { rows } = await db.query(
+        `INSERT INTO ${schema}.todos (tenant_id, title) VALUES ('acme', 'moving') RETURNING id`,
+      );
+      const id = String(rows[0].id);
+      await changes(acme, 1);
       await db.query(`UPDATE ${schema}.todos SET tenant_id = 'beta' WHERE id = $1`, [id]);
       await db.query(`DELETE FROM ${schema}.todos WHERE id = $1`, [id]);
-      expect((await changes(acme, 1)).map((c) => [c.type, c.document?.tenant_id])).toEqual([['delete', 'acme']]);
-      expect((await changes(beta, 2)).map((c) => [c.type, c.document?.tenant_id])).toEqual([
-        ['insert', 'beta'],
-        ['delete', 'beta'],
+      expect((await changes(acme, 2)).map((c) => [c.type, c.documentId, c.document?.tenant_id])).toEqual([
+        ['insert', id, 'acme'],
+        ['delete', id, 'acme'],
+      ]);
+      expect((await changes(beta, 2)).map((c) => [c.type, c.documentId, c.document?.tenant_id])).toEqual([
+        ['insert', id, 'beta'],
+        ['delete', id, 'beta'],
       ]);
       await db.query(`INSERT INTO ${schema}.todos (tenant_id, title) VALUES ('acme', 'marker')`);
-      await changes(acme, 2);
-      expect(changesOf(acme.events)).toHaveLength(2);
+      await changes(acme, 3);
+      expect(changesOf(acme.events).map((c) => c.document?.title)).toEqual(['moving', 'moving', 'marker']);
     } finally {
       acme.close();
       beta.close();
