@@ -10,8 +10,11 @@ export const PEERS = ['better-sse', 'sse-channel'] as const;
 /** One of {@link PEERS}. */
 export type Peer = (typeof PEERS)[number];
 
-/** Every target of a run: the baseline hub, the peers and Cast. */
-export type TargetName = 'baseline' | Peer | 'cast';
+/**
+ * Every target of a run: the baseline hub, the peers and Cast; `cast-b` is a
+ * second Cast build (`--cast-b-main`) measured beside the first, for A/B runs.
+ */
+export type TargetName = 'baseline' | Peer | 'cast' | 'cast-b';
 
 /** One figure, measured on every target of the run. */
 export interface Figure {
@@ -28,6 +31,7 @@ export interface Figure {
   'better-sse'?: Measurement;
   'sse-channel'?: Measurement;
   cast?: Measurement;
+  'cast-b'?: Measurement;
 }
 
 /** Whether a measurement has a usable value (measured, no failures). */
@@ -177,7 +181,7 @@ function fmt(v: number | undefined, unit: string): string {
  * ```
  */
 export function renderTable(figures: Figure[], cores: number): string {
-  const targets: TargetName[] = ['baseline', ...PEERS, 'cast'];
+  const targets: TargetName[] = ['baseline', ...PEERS, 'cast', 'cast-b'];
   const shown = targets.filter((t) => figures.some((f) => f[t] !== undefined));
   const header = ['figure', 'unit', ...shown, '× baseline', '× best peer', 'goal', 'status', 'cast limited by'];
   const numeric = new Set(Array.from({ length: shown.length + 2 }, (_, i) => i + 2));

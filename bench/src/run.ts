@@ -7,6 +7,12 @@
  *
  *   node dist/run.js [--quick] [--only=a,b] [--skip=a,b] [--targets=baseline,better-sse,sse-channel,cast]
  *                    [--out=path] [--cpu-prof] [--cast-main=path] [--p99-limit=ms] [--list]
+ *                    [--cast-b-main=path] [--rates=r1,r2,...]
+ *
+ * A/B of two builds: `--cast-b-main` adds a target `cast-b` (that build's
+ * `main.js`) measured beside `cast`, step by step in the same run, and
+ * `--rates` measures the fan-out scenarios at exactly those rates (events/s,
+ * in order; repeat a rate to measure it again) instead of searching.
  *
  * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, replay, redis.
  */
@@ -43,6 +49,7 @@ import {
   startRedis,
   throughput,
 } from './scenarios.js';
+import { percentile } from './stats/histogram.js';
 import { type MeasuredStep, furthestBehind } from './stats/rate-search.js';
 
 const SCENARIOS = ['fanout-1k', 'fanout-10k', 'latency', 'memory', 'publish', 'tokens', 'replay', 'redis'] as const;
@@ -59,7 +66,7 @@ for (const a of process.argv.slice(2)) {
 }
 if (args.has('list') || args.has('help')) {
   console.log(
-    `scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --cast-main=path/to/main.js --p99-limit=ms`,
+    `scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --cast-main=path/to/main.js --cast-b-main=path/to/main.js --rates=100,400 --p99-limit=ms`,
   );
   process.exit(0);
 }
@@ -79,8 +86,19 @@ const selected = new Set<Scenario>(
   SCENARIOS.filter((s) => (list('only') ? list('only')!.includes(s) : true) && !(list('skip') ?? []).includes(s)),
 );
 const quick = args.has('quick');
-const ALL_TARGETS: TargetName[] = ['baseline', ...PEERS, 'cast'];
+const ALL_TARGETS: TargetName[] = ['baseline', ...PEERS, 'cast', 'cast-b'];
+const castBMain = args.get('cast-b-main');
 const targetsWanted = new Set(list('targets') ?? ALL_TARGETS);
+if (castBMain) targetsWanted.add('cast-b');
+else if (list('targets')?.includes('cast-b')) {
+  console.error('target cast-b needs --cast-b-main=path/to/main.js');
+  process.exit(2);
+}
+const fixedRates = list('rates')?.map(Number);
+if (fixedRates && !fixedRates.every((r) => Number.isFinite(r) && r > 0)) {
+  console.error(`--rates takes positive events/s, comma-separated: ${args.get('rates')}`);
+  process.exit(2);
+}
 for (const t of targetsWanted) {
   if (!(ALL_TARGETS as string[]).includes(t)) {
     console.error(`unknown target ${t}; known: ${ALL_TARGETS.join(', ')}`);
@@ -147,23 +165,32 @@ function hubTarget(name: 'baseline' | Peer): TargetSpec {
 const baseline = hubTarget('baseline');
 const peers = PEERS.map(hubTarget);
 const profileDir = `${benchDir}results/profiles`;
-const cast: TargetSpec = {
-  name: 'cast',
-  apiKey,
-  start: (extraEnv = {}) => {
-    const node = args.has('cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    return startHub(process.execPath, [...node, castMain], {
-      ...commonEnv,
-      CAST_HISTORY_SIZE: history,
-      NODE_ENV: 'production',
-      ...extraEnv,
-    });
-  },
-};
+/** A Cast server build: the repository's, or another (`--cast-b-main`) for an A/B run. */
+function castTarget(name: 'cast' | 'cast-b', main: string): TargetSpec {
+  return {
+    name,
+    apiKey,
+    start: (extraEnv = {}) => {
+      const node = args.has('cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+      return startHub(process.execPath, [...node, main], {
+        ...commonEnv,
+        CAST_HISTORY_SIZE: history,
+        NODE_ENV: 'production',
+        ...extraEnv,
+      });
+    },
+  };
+}
+const cast = castTarget('cast', castMain);
 const castAvailable = existsSync(castMain);
 if (!castAvailable)
   log(`note: ${castMain} is not built; measuring the baseline only (run \`pnpm bench\` from the root to build it).`);
-const targets = [baseline, ...peers, cast].filter(
+if (castBMain && !existsSync(castBMain)) {
+  console.error(`--cast-b-main: ${castBMain} does not exist`);
+  process.exit(2);
+}
+const castB = castBMain ? [castTarget('cast-b', castBMain)] : [];
+const targets = [baseline, ...peers, cast, ...castB].filter(
   (t) => targetsWanted.has(t.name) && (t.name !== 'cast' || castAvailable),
 );
 
@@ -188,6 +215,28 @@ function failed(f: Figure, target: TargetSpec, e: unknown): void {
   const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
   log(`  ${target.name}: ERROR ${message}`);
   f[target.name] = { value: Number.NaN, detail: {}, failures: [message] };
+}
+
+/** For `--rates`: each target's median p99 at each rate over its repeats (nearest rank), passing or not, with its ratio to the baseline's. */
+function logMedianP99(
+  subscribers: number,
+  rates: readonly number[],
+  stepsByTarget: ReadonlyArray<readonly [TargetName, readonly MeasuredStep[]]>,
+): void {
+  const baseSteps = stepsByTarget.find(([name]) => name === 'baseline')?.[1] ?? [];
+  const at = (steps: readonly MeasuredStep[], rate: number) => steps.filter((x) => x.rate === rate).map((x) => x.p99Ms);
+  log(`  median p99 by rate (${subscribers} subscribers):`);
+  for (const rate of [...new Set(rates)]) {
+    const base = at(baseSteps, rate);
+    const cells = stepsByTarget.map(([name, steps]) => {
+      const mine = at(steps, rate);
+      if (mine.length === 0) return `${name} —`;
+      const ratio =
+        name !== 'baseline' && base.length ? ` (${(percentile(mine, 50) / percentile(base, 50)).toFixed(2)}×)` : '';
+      return `${name} ${percentile(mine, 50).toFixed(1)} ms${ratio}`;
+    });
+    log(`    ${rate}/s: ${cells.join(', ')}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -235,6 +284,7 @@ async function main(): Promise<void> {
       maxRate: max,
       p99LimitMs: p99Limit(subs),
       search,
+      rates: fixedRates,
       latency: withLatency ? { rate: 10, durationMs: settings.latencyMs } : undefined,
     });
     for (const t of targets) {
@@ -259,6 +309,12 @@ async function main(): Promise<void> {
     const stepsOf = (t: TargetSpec): MeasuredStep[] =>
       (results.get(t.name)?.fanout?.detail.steps as MeasuredStep[] | undefined) ?? [];
     const worst = search && targets.includes(cast) ? furthestBehind(stepsOf(baseline), stepsOf(cast)) : undefined;
+    if (fixedRates && search)
+      logMedianP99(
+        subs,
+        fixedRates,
+        targets.map((t) => [t.name, stepsOf(t)] as const),
+      );
     if (worst) {
       put(stepP99, baseline, { value: worst.referenceP99Ms, detail: { rate: worst.rate }, failures: [] });
       put(stepP99, cast, { value: worst.p99Ms, detail: { rate: worst.rate }, failures: [] });

@@ -6,9 +6,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import type { TargetName } from './report.js';
-import { LatencyHistogram } from './stats/histogram.js';
+import { LatencyHistogram, percentile } from './stats/histogram.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
-import { bestStep, createRateSearch, retryReason } from './stats/rate-search.js';
+import { bestStep, createFixedRates, createRateSearch, retryReason } from './stats/rate-search.js';
 import {
   type Hub,
   Worker,
@@ -351,6 +351,11 @@ export interface FanoutOptions {
   search: boolean;
   /** A step fails when its p99 latency passes this, ms. */
   p99LimitMs: number;
+  /**
+   * Measure exactly these rates, in order, instead of searching (no retries, no
+   * confirmation): for comparing builds step by step. @defaultValue a search
+   */
+  rates?: readonly number[];
   /** Hub nodes per target (Redis scale-out): subscribers are split over them, publishes go to the first. */
   nodes?: number;
   hubEnv?: Record<string, string>;
@@ -398,6 +403,19 @@ async function openSession(target: TargetSpec, settings: RunSettings, options: F
   const apiKeys = options.apiKeys ?? [target.apiKey];
   const publishers = apiKeys.map((apiKey) => ({ worker: new Worker(distPath('load/request-worker.js')), apiKey }));
   const session: Session = { target, hubs, urls: [], subs, publishers, token: '', seq: { next: 0 }, result: {} };
+  try {
+    await connectSession(session, options);
+  } catch (e) {
+    // What was started goes with the failure: a hub that did not start must not leave the run's workers alive.
+    await closeSession(session);
+    throw e;
+  }
+  return session;
+}
+
+async function connectSession(session: Session, options: FanoutOptions): Promise<void> {
+  const { target, hubs, subs } = session;
+  const apiKeys = options.apiKeys ?? [target.apiKey];
   for (let i = 0; i < (options.nodes ?? 1); i++) hubs.push(await target.start(options.hubEnv));
   session.urls = hubs.map((h) => h.url);
   // Every tenant gets the same sequence numbers, so a healed connection of any tenant fits the window.
@@ -414,7 +432,6 @@ async function openSession(target: TargetSpec, settings: RunSettings, options: F
     `  ${target.name}: ${options.subscribers} subscribers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s${hubs.length > 1 ? ` over ${hubs.length} nodes` : ''}`,
   );
   if (connectFail.length) throw new Error(connectFail.join('; '));
-  return session;
 }
 
 async function closeSession(s: Session): Promise<void> {
@@ -542,14 +559,16 @@ export async function fanout(
       const searches = new Map<Session, { search: ReturnType<typeof createRateSearch>; steps: StepResult[] }>();
       for (const s of sessions) {
         searches.set(s, {
-          search: createRateSearch({
-            start: options.startRate,
-            factor: 2,
-            refine: 2,
-            patience: 2,
-            maxSteps: settings.quick ? 6 : 10,
-            max: options.maxRate,
-          }),
+          search: options.rates
+            ? createFixedRates(options.rates)
+            : createRateSearch({
+                start: options.startRate,
+                factor: 2,
+                refine: 2,
+                patience: 2,
+                maxSteps: settings.quick ? 6 : 10,
+                max: options.maxRate,
+              }),
           steps: [],
         });
       }
@@ -563,7 +582,9 @@ export async function fanout(
           let st = await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs);
           state.steps.push(st);
           log(describeStep(s.target.name, options.subscribers, st));
-          const retry = retryReason(st, state.search.best(), options.p99LimitMs, othersBusy(st.cpu), OTHERS_BUSY_CORES);
+          const retry =
+            !options.rates &&
+            retryReason(st, state.search.best(), options.p99LimitMs, othersBusy(st.cpu), OTHERS_BUSY_CORES);
           if (retry) {
             await recover(s.subs, s.urls, s.token);
             st = await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs);
@@ -576,7 +597,7 @@ export async function fanout(
       }
       // The best rate of each search is measured once more, the targets alternating:
       // a rate counts when it passes twice, so one lucky step does not make the figure.
-      for (const s of sessions) {
+      for (const s of options.rates ? [] : sessions) {
         const state = searches.get(s)!;
         const top = bestStep(state.steps);
         if (!top) continue;
@@ -660,7 +681,7 @@ async function settleRss(pid: number): Promise<number> {
     await sleep(300);
     samples.push(sampleProcess(pid).rssBytes);
   }
-  return samples.sort((a, b) => a - b)[2]!;
+  return percentile(samples, 50);
 }
 
 /** Results of {@link memory}. */
@@ -873,9 +894,8 @@ export async function throughput(
       }
     }
     for (const side of sides) {
-      const sorted = [...side.rates].sort((a, b) => a - b);
       out.set(side.target.name, {
-        value: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+        value: percentile(side.rates, 50),
         detail: {
           rounds: side.rates,
           requests: side.requests,
@@ -973,7 +993,7 @@ export async function replay(target: TargetSpec, settings: RunSettings): Promise
       `  ${target.name}: replay of ${n} events: ${sorted.map((t) => t.toFixed(0)).join(', ')} ms ${failures.join(', ')}`,
     );
     return {
-      value: sorted[1]!,
+      value: percentile(times, 50),
       detail: { events: n, runsMs: times },
       cpu: { hubUser: cpu.user, hubSystem: cpu.system, load: Number.NaN },
       failures: [...new Set(failures)],

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bestStep, createRateSearch, furthestBehind, retryReason } from './rate-search.js';
+import { bestStep, createFixedRates, createRateSearch, furthestBehind, retryReason } from './rate-search.js';
 
 function runAgainst(limit: number, options: Parameters<typeof createRateSearch>[0]) {
   const search = createRateSearch(options);
@@ -93,6 +93,34 @@ describe('createRateSearch', () => {
   it('refuses a result without a pending rate', () => {
     const s = createRateSearch({ start: 1 });
     expect(() => s.record(true)).toThrow();
+  });
+});
+
+describe('createFixedRates', () => {
+  it('measures every given rate in order, failures included, and reports the highest pass', () => {
+    const search = createFixedRates([100, 400, 100, 400]);
+    const outcomes = [true, false, true, true];
+    const tried: number[] = [];
+    for (let rate = search.next(), i = 0; rate !== undefined; rate = search.next(), i++) {
+      expect(search.next()).toBe(rate); // asking again before recording gives the same rate
+      tried.push(rate);
+      search.record(outcomes[i]!);
+    }
+    expect(tried).toEqual([100, 400, 100, 400]);
+    expect(search.best()).toBe(400);
+    expect(search.steps().map((s) => s.passed)).toEqual(outcomes);
+  });
+
+  it('has no best when nothing passed, and refuses an empty list, a bad rate or a record without next', () => {
+    const search = createFixedRates([50]);
+    expect(() => search.record(true)).toThrow(/without a pending rate/);
+    search.next();
+    search.record(false);
+    expect(search.best()).toBeUndefined();
+    expect(search.next()).toBeUndefined();
+    expect(() => createFixedRates([])).toThrow(RangeError);
+    expect(() => createFixedRates([100, 0])).toThrow(RangeError);
+    expect(() => createFixedRates([Number.NaN])).toThrow(RangeError);
   });
 });
 

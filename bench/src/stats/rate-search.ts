@@ -144,6 +144,44 @@ export function createRateSearch(options: RateSearchOptions): RateSearch {
   };
 }
 
+/**
+ * A "search" that measures a given list of rates in order, for comparing two
+ * builds step by step at the same rates (`--rates=` of the runner). It ends
+ * after the list; every rate is measured whatever the outcome of the last.
+ *
+ * @param rates - the rates, in the order to measure them
+ * @returns a {@link RateSearch} over exactly those rates
+ * @throws RangeError when the list is empty or holds a rate that is not positive
+ * @example
+ * ```ts
+ * const search = createFixedRates([100, 400, 100, 400]);
+ * search.next(); // 100
+ * ```
+ */
+export function createFixedRates(rates: readonly number[]): RateSearch {
+  if (rates.length === 0 || !rates.every((r) => Number.isFinite(r) && r > 0)) {
+    throw new RangeError('createFixedRates: give at least one rate, every rate > 0.');
+  }
+  const history: RateStep[] = [];
+  let pending: number | undefined;
+  return {
+    next() {
+      if (pending === undefined && history.length < rates.length) pending = rates[history.length];
+      return pending;
+    },
+    record(passed) {
+      if (pending === undefined) throw new Error('record() called without a pending rate from next().');
+      history.push({ rate: pending, passed });
+      pending = undefined;
+    },
+    best: () => {
+      const passed = history.filter((h) => h.passed).map((h) => h.rate);
+      return passed.length ? Math.max(...passed) : undefined;
+    },
+    steps: () => history,
+  };
+}
+
 /** What {@link retryReason} and {@link bestStep} read of a measured step. */
 export interface MeasuredStep {
   /** The rate measured. */
