@@ -1,7 +1,7 @@
 import { createMatcher } from '@cast/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SinkListener, StreamSink } from './sink.js';
-import { type CloseReason, StreamConnection } from './connection.js';
+import { type CloseReason, frameBytes, StreamConnection } from './connection.js';
 
 /** A sink whose peer takes `accept` bytes of each write; the rest stays pending. */
 function fakeSink(accept: number) {
@@ -124,6 +124,34 @@ describe('StreamConnection', () => {
     expect([...a.state.written[0]!]).toEqual([1, 2, 3]);
     expect(b.state.written[0]).toBe(a.state.written[0]);
     expect([...c.state.written[0]!]).toEqual([1, 2, 9]);
+  });
+
+  it("encodes an event's text once per flush for every connection that queued it, and counts its UTF-8 bytes", async () => {
+    const a = fakeSink(0);
+    const b = fakeSink(0);
+    const ca = connection(a.sink, 1000).conn;
+    const cb = connection(b.sink, 1000).conn;
+    const text = 'data: é\n\n';
+    expect(frameBytes(text)).toBe(10);
+    ca.send(text);
+    cb.send(text);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(a.state.written).toHaveLength(1);
+    expect(b.state.written[0]).toBe(a.state.written[0]);
+    expect(Buffer.from(a.state.written[0]!).toString()).toBe(text);
+    // The peer took nothing: what is pending is the UTF-8 length, not the string length.
+    expect(a.state.pending).toBe(10);
+  });
+
+  it('joins bytes and text queued in one turn, in order, into one write', async () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1000);
+    conn.send(Buffer.from(': hb\n\n'));
+    conn.send('data: ü\n\n');
+    conn.send('data: 2\n\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(state.written).toHaveLength(1);
+    expect(Buffer.from(state.written[0]!).toString()).toBe(': hb\n\ndata: ü\n\ndata: 2\n\n');
   });
 
   it('writes a replay page past the limit without dropping the stream, and resolves once the peer took it', async () => {

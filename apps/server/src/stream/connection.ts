@@ -5,10 +5,32 @@ import type { RevocableToken } from '../revocation/list.js';
 import type { Expiring } from './expiry.js';
 import type { SinkListener, StreamSink } from './sink.js';
 
+/**
+ * What a stream queues: bytes (the constant and control frames), or an
+ * event's frame as text (see `eventFrame`). An event's text becomes bytes
+ * once per flush, shared by every stream that queued it: a string per event
+ * costs the garbage collector far less than a `Buffer` per event.
+ */
+export type Frame = Uint8Array | string;
+
+/**
+ * The bytes a frame takes on the wire.
+ *
+ * @param frame - the frame
+ * @returns its length in bytes (UTF-8 for text)
+ * @example
+ * ```ts
+ * frameBytes('data: é\n\n') // 10
+ * ```
+ */
+export function frameBytes(frame: Frame): number {
+  return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
+}
+
 /** An event's frame with its log position, as a replay page or a held live event carries it. */
 export interface LogFrame {
   at: EventPosition;
-  frame: Uint8Array;
+  frame: Frame;
 }
 
 /** Why the server closed a stream. */
@@ -60,7 +82,9 @@ let flushScheduled = false;
  * connection with the same frames reuses the bytes instead of joining its own
  * copy: one allocation per turn and channel, not one per subscriber.
  */
-let lastJoined: { frames: Uint8Array[]; chunk: Uint8Array } | undefined;
+let lastJoined: { frames: Frame[]; chunk: Uint8Array } | undefined;
+/** The last frame text encoded and its bytes, for the same reason: one encoding per flush, not one per subscriber. */
+let lastEncoded: { text: string; bytes: Buffer } | undefined;
 
 /** When the last flush of every queued connection ended, and how long it took (ms, `performance.now()`). */
 let lastFlushEnd = 0;
@@ -90,6 +114,7 @@ function flushAll(): void {
   flushScheduled = false;
   if (flushRound === 0) flushRound = ++rounds;
   lastJoined = undefined;
+  lastEncoded = undefined;
   let written = 0;
   // Each leaves the set as it is flushed, so one queued again meanwhile is flushed, not forgotten.
   for (const conn of dirty) {
@@ -98,6 +123,7 @@ function flushAll(): void {
     if (++written % SLICE_CHECK_EVERY === 0 && performance.now() - start >= FLUSH_SLICE_MS) break;
   }
   lastJoined = undefined;
+  lastEncoded = undefined;
   const end = performance.now();
   flushBusy += end - start;
   if (dirty.size > 0) {
@@ -149,18 +175,33 @@ function scheduleFlush(): void {
   else setImmediate(flushAll);
 }
 
-function sameFrames(a: Uint8Array[], b: Uint8Array[]): boolean {
+function sameFrames(a: Frame[], b: Frame[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
 /** One chunk for a queue of frames, shared with the previous connection when it queued the same frames. */
-function join(frames: Uint8Array[], bytes: number): Uint8Array {
+function join(frames: Frame[], bytes: number): Uint8Array {
   if (lastJoined && sameFrames(lastJoined.frames, frames)) return lastJoined.chunk;
-  const chunk = Buffer.concat(frames, bytes);
+  const chunk = frames.every(isText)
+    ? Buffer.from(frames.join(''))
+    : Buffer.concat(
+        frames.map((f) => (typeof f === 'string' ? Buffer.from(f) : f)),
+        bytes,
+      );
   lastJoined = { frames, chunk };
   return chunk;
+}
+
+const isText = (frame: Frame): frame is string => typeof frame === 'string';
+
+/** The bytes of one frame's text, shared with the previous connection when it queued the same text. */
+function encoded(text: string): Buffer {
+  if (lastEncoded?.text === text) return lastEncoded.bytes;
+  const bytes = Buffer.from(text);
+  lastEncoded = { text, bytes };
+  return bytes;
 }
 
 /**
@@ -206,12 +247,12 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   private readonly owner: StreamOwner;
   private readonly sink: StreamSink;
   /** Frames queued this turn: none, one frame, or several. */
-  private queued: Uint8Array | Uint8Array[] | undefined = undefined;
+  private queued: Frame | Frame[] | undefined = undefined;
   private queuedBytes = 0;
   /** The flush that last wrote this connection (see `enqueue`). */
   private writtenRound = 0;
   /** Held live frames, each marked when it is a presence event (a `presence.sync` replaces those up to its position). */
-  private held: Array<LogFrame & { presence: boolean }> | undefined = undefined;
+  private held: Array<LogFrame & { bytes: number; presence: boolean }> | undefined = undefined;
   private heldBytes = 0;
   /** Held live frames were dropped (over the limit) since {@link takeDropped} last asked. */
   private heldDropped = false;
@@ -318,13 +359,13 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     for (; i < held.length; i++) {
       const h = held[i] as (typeof held)[number];
       if (comparePositions(h.at, at) > 0) break;
-      if (!h.presence && this.advance(h.at)) this.send(h.frame);
+      if (!h.presence && this.advance(h.at)) this.send(h.frame, h.bytes);
     }
     for (const frame of syncFrames) this.send(frame);
     this.advance(at);
     for (; i < held.length; i++) {
       const h = held[i] as (typeof held)[number];
-      if (this.advance(h.at)) this.send(h.frame);
+      if (this.advance(h.at)) this.send(h.frame, h.bytes);
     }
   }
 
@@ -338,22 +379,22 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
    * when the connection takes it (now, or after its replay); false when its
    * filter does not want it or it was already sent.
    */
-  offer(eventName: string, at: EventPosition, frame: Uint8Array): boolean {
+  offer(eventName: string, at: EventPosition, frame: Frame, bytes = frameBytes(frame)): boolean {
     if (this.closed || !this.matcher(eventName)) return false;
     if (this.held) {
-      if (this.heldBytes + frame.byteLength > this.maxPending) {
+      if (this.heldBytes + bytes > this.maxPending) {
         // A long replay must not hold live frames without bound: drop them all; the log has them.
         this.held = [];
         this.heldBytes = 0;
         this.heldDropped = true;
       } else {
-        this.held.push({ at, frame, presence: isPresenceEvent(eventName) });
-        this.heldBytes += frame.byteLength;
+        this.held.push({ at, frame, bytes, presence: isPresenceEvent(eventName) });
+        this.heldBytes += bytes;
       }
       return true;
     }
     if (!this.advance(at)) return false;
-    this.send(frame);
+    this.send(frame, bytes);
     return true;
   }
 
@@ -377,8 +418,8 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     let bytes = 0;
     for (const h of held) {
       if (!this.advance(h.at)) continue;
-      this.send(h.frame);
-      bytes += h.frame.byteLength;
+      this.send(h.frame, h.bytes);
+      bytes += h.bytes;
     }
     // Held frames (at most the limit) may arrive on top of a replay page's tail: one more page.
     if (bytes > 0) this.page = bytes;
@@ -397,8 +438,9 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     let bytes = 0;
     for (const f of frames) {
       if (!this.advance(f.at)) continue;
-      this.send(f.frame);
-      bytes += f.frame.byteLength;
+      const size = frameBytes(f.frame);
+      this.send(f.frame, size);
+      bytes += size;
     }
     this.page = bytes;
     this.flush();
@@ -431,10 +473,10 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   }
 
   /** Queues bytes for this turn's write. */
-  send(frame: Uint8Array): void {
+  send(frame: Frame, bytes = frameBytes(frame)): void {
     if (this.closed) return;
     const queued = this.queued;
-    this.queuedBytes += frame.byteLength;
+    this.queuedBytes += bytes;
     if (queued === undefined) {
       // The first frame of this flush: the connection joins the flush once, not once per frame.
       this.queued = frame;
@@ -447,7 +489,11 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   flush(): void {
     const queued = this.queued;
     if (this.closed || queued === undefined) return;
-    const chunk = Array.isArray(queued) ? join(queued, this.queuedBytes) : queued;
+    const chunk = Array.isArray(queued)
+      ? join(queued, this.queuedBytes)
+      : typeof queued === 'string'
+        ? encoded(queued)
+        : queued;
     this.queued = undefined;
     this.queuedBytes = 0;
     this.writtenRound = flushRound;

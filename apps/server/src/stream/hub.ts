@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js';
 import { covers } from '../revocation/list.js';
 import { ExpiryQueue } from './expiry.js';
 import { DISCONNECTED_FRAMES, eventFrame, expiredFrame, HEARTBEAT, REVOKED_FRAME } from './frames.js';
-import type { CloseReason, StreamConnection, StreamOwner } from './connection.js';
+import { type CloseReason, frameBytes, type StreamConnection, type StreamOwner } from './connection.js';
 
 /** Timers cap at 2^31-1 ms (about 24.8 days); longer delays fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -144,11 +144,12 @@ export class Hub implements LocalDelivery, StreamOwner {
     const set = this.tenants.get(tenant)?.get(event.channel);
     if (!set || set.size === 0) return 0;
     const frame = eventFrame(event);
+    const bytes = frameBytes(frame);
     const name = event.event;
     let delivered = 0;
     // The position as a value, parsed once where the event entered the broker.
     const { position } = event;
-    for (const conn of set) if (conn.offer(name, position, frame)) delivered++;
+    for (const conn of set) if (conn.offer(name, position, frame, bytes)) delivered++;
     this.metrics.deliveries += delivered;
     return delivered;
   }
