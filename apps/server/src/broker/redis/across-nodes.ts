@@ -197,8 +197,12 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const a = await node({ nodeTtlMs: 180_000 });
       const b = await node({ nodeTtlMs: 300 });
       await a.broker.presence.join('acme', 'room', 'ada', null);
+      const aNode = (await admin.smembers(`${prefix}:pnodes`))[0] as string;
+      // a's first heartbeat runs as it connects, in several round trips: let it land, or it would
+      // overwrite the stale score below and b would still see a alive.
+      await vi.waitFor(async () => expect(await admin.zscore(`${prefix}:nodes`, aNode)).not.toBeNull());
       // a stops heartbeating as far as b can tell.
-      await admin.zadd(`${prefix}:nodes`, 1, (await admin.smembers(`${prefix}:pnodes`))[0] as string);
+      await admin.zadd(`${prefix}:nodes`, 1, aNode);
       expect(await b.broker.presence.reap(0)).toEqual([
         { type: 'presence.leave', tenant: 'acme', channel: 'room', userId: 'ada' },
       ]);
