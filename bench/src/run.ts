@@ -454,7 +454,14 @@ async function redisScenario(): Promise<void> {
   try {
     // The baseline column of both rows is the in-memory baseline hub at the same size.
     const measured = n === settings.fanoutSmall ? figures.get('fanout-1k')?.baseline : undefined;
-    const options = { subscribers: n, startRate: 25, maxRate: 50_000, search: true, p99LimitMs: p99Limit(n) };
+    const options = {
+      subscribers: n,
+      startRate: 25,
+      maxRate: 50_000,
+      search: true,
+      p99LimitMs: p99Limit(n),
+      rates: fixedRates,
+    };
     const hubEnv = (): Record<string, string> => ({
       CAST_REDIS_URL: redis.url,
       CAST_REDIS_PREFIX: `bench${Date.now()}:`,
