@@ -16,6 +16,9 @@ export type Peer = (typeof PEERS)[number];
  */
 export type TargetName = 'baseline' | Peer | 'cast' | 'cast-b';
 
+/** Every target, in the order of the table's columns. */
+export const TARGETS: readonly TargetName[] = ['baseline', ...PEERS, 'cast', 'cast-b'];
+
 /** One figure, measured on every target of the run. */
 export interface Figure {
   id: string;
@@ -181,8 +184,7 @@ function fmt(v: number | undefined, unit: string): string {
  * ```
  */
 export function renderTable(figures: Figure[], cores: number): string {
-  const targets: TargetName[] = ['baseline', ...PEERS, 'cast', 'cast-b'];
-  const shown = targets.filter((t) => figures.some((f) => f[t] !== undefined));
+  const shown = TARGETS.filter((t) => figures.some((f) => f[t] !== undefined));
   const header = ['figure', 'unit', ...shown, '× baseline', '× best peer', 'goal', 'status', 'cast limited by'];
   const numeric = new Set(Array.from({ length: shown.length + 2 }, (_, i) => i + 2));
   const rows: string[][] = [header];

@@ -28,6 +28,7 @@ import {
   type Figure,
   PEERS,
   type Peer,
+  TARGETS,
   type TargetName,
   bestPeer,
   limitOf,
@@ -86,9 +87,8 @@ const selected = new Set<Scenario>(
   SCENARIOS.filter((s) => (list('only') ? list('only')!.includes(s) : true) && !(list('skip') ?? []).includes(s)),
 );
 const quick = args.has('quick');
-const ALL_TARGETS: TargetName[] = ['baseline', ...PEERS, 'cast', 'cast-b'];
 const castBMain = args.get('cast-b-main');
-const targetsWanted = new Set(list('targets') ?? ALL_TARGETS);
+const targetsWanted = new Set(list('targets') ?? TARGETS);
 if (castBMain) targetsWanted.add('cast-b');
 else if (list('targets')?.includes('cast-b')) {
   console.error('target cast-b needs --cast-b-main=path/to/main.js');
@@ -100,8 +100,8 @@ if (fixedRates && !fixedRates.every((r) => Number.isFinite(r) && r > 0)) {
   process.exit(2);
 }
 for (const t of targetsWanted) {
-  if (!(ALL_TARGETS as string[]).includes(t)) {
-    console.error(`unknown target ${t}; known: ${ALL_TARGETS.join(', ')}`);
+  if (!(TARGETS as readonly string[]).includes(t)) {
+    console.error(`unknown target ${t}; known: ${TARGETS.join(', ')}`);
     process.exit(2);
   }
 }
@@ -231,9 +231,9 @@ function logMedianP99(
     const cells = stepsByTarget.map(([name, steps]) => {
       const mine = at(steps, rate);
       if (mine.length === 0) return `${name} —`;
-      const ratio =
-        name !== 'baseline' && base.length ? ` (${(percentile(mine, 50) / percentile(base, 50)).toFixed(2)}×)` : '';
-      return `${name} ${percentile(mine, 50).toFixed(1)} ms${ratio}`;
+      const mid = percentile(mine, 50);
+      const ratio = name !== 'baseline' && base.length ? ` (${(mid / percentile(base, 50)).toFixed(2)}×)` : '';
+      return `${name} ${mid.toFixed(1)} ms${ratio}`;
     });
     log(`    ${rate}/s: ${cells.join(', ')}`);
   }

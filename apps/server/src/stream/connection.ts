@@ -187,7 +187,7 @@ function join(frames: Frame[], bytes: number): Uint8Array {
   const chunk = frames.every(isText)
     ? Buffer.from(frames.join(''))
     : Buffer.concat(
-        frames.map((f) => (typeof f === 'string' ? Buffer.from(f) : f)),
+        frames.map((f) => (isText(f) ? Buffer.from(f) : f)),
         bytes,
       );
   lastJoined = { frames, chunk };
