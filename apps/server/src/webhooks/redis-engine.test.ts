@@ -114,8 +114,9 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
     ).toEqual(first);
     expect(r.acked().map((e) => e.userId)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     expect([...countIds(r.acked().map((e) => e.id)).values()].every((n) => n === 1)).toBe(true);
-    const survivor = nodes.find((e) => e !== holder && e.metrics.deliveries > 0);
-    expect(survivor).toBeDefined();
+    // The receiver counts a batch as acknowledged when it answers; the sender counts it once it has
+    // read that answer, a moment later.
+    await r.until(() => nodes.some((e) => e !== holder && e.metrics.deliveries > 0), 5_000);
   }, 30_000);
 
   it('hands its receivers over at once when a node closes', async () => {
