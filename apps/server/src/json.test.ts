@@ -77,6 +77,70 @@ describe('readJsonText', () => {
     },
   );
 
+  it('finds the same sources in generated texts as the generator wrote: escapes, backslash runs, numbers, whitespace', () => {
+    // A seeded generator of JSON texts that knows each value's compact source text (what it wrote, less whitespace).
+    let seed = 0x5eed;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const ws = (): string => ['', '', '', ' ', '\n  ', '\t', '\r\n'][rnd(7)] as string;
+    const strings = [
+      '',
+      'a',
+      '\\"',
+      '\\\\',
+      'x\\\\\\"y',
+      '\\u00e9\\/',
+      ' \\n ',
+      '}]\\",{\\\\',
+      '\u2028',
+      'd\\u0061ta',
+      '\\\\\\\\',
+    ];
+    const numbers = ['0', '-0', '1.0', '9007199254740993', '1e999', '-0.50E+3', '12', '3.25e-7'];
+    const gen = (depth: number): [string, string] => {
+      const kind = depth > 5 ? rnd(4) : rnd(7);
+      if (kind === 0) {
+        const s = `"${strings[rnd(strings.length)] as string}"`;
+        return [s, s];
+      }
+      if (kind === 1) {
+        const n = numbers[rnd(numbers.length)] as string;
+        return [n, n];
+      }
+      if (kind === 2) {
+        const w = ['true', 'false', 'null'][rnd(3)] as string;
+        return [w, w];
+      }
+      if (kind === 3 || kind === 4) {
+        const items = Array.from({ length: rnd(4) }, () => gen(depth + 1));
+        return [
+          `[${ws()}${items.map(([t]) => t).join(`${ws()},${ws()}`)}${ws()}]`,
+          `[${items.map(([, c]) => c).join(',')}]`,
+        ];
+      }
+      const members = Array.from({ length: rnd(4) }, () => {
+        const key = `"${strings[rnd(strings.length)] as string}"`;
+        const [t, c] = gen(depth + 1);
+        return [`${key}${ws()}:${ws()}${t}`, `${key}:${c}`];
+      });
+      return [
+        `{${ws()}${members.map(([t]) => t).join(`${ws()},${ws()}`)}${ws()}}`,
+        `{${members.map(([, c]) => c).join(',')}}`,
+      ];
+    };
+    for (let k = 0; k < 2000; k++) {
+      const [data, compact] = gen(0);
+      const [other] = gen(3);
+      const text = `${ws()}{${ws()}"before"${ws()}:${ws()}${other},"data"${ws()}:${ws()}${data}${ws()},"events":[{"data":${data}},${other}]}${ws()}`;
+      const doc = readJsonText(text, { sources: [['data'], ['events', ANY_INDEX, 'data']] });
+      expect(doc.source(['data'])).toBe(compact);
+      expect(doc.source(['events', 0, 'data'])).toBe(compact);
+      expect(doc.value).toEqual(JSON.parse(text));
+    }
+  });
+
   it(`accepts ${MAX_JSON_DEPTH} levels of nesting and refuses one more, without recursion`, () => {
     expect(readJsonText(nested(MAX_JSON_DEPTH)).value).toBeDefined();
     expect(() => readJsonText(nested(MAX_JSON_DEPTH + 1))).toThrow(/deeper than 64 levels/);

@@ -93,17 +93,25 @@ const ZERO = 0x30;
 const NINE = 0x39;
 
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
+/** A character a JSON number may hold: digits, signs, the point and the exponent's e or E. */
+const isNumberPart = (c: number): boolean =>
+  isDigit(c) || c === MINUS || c === PLUS || c === DOT || c === 0x65 || c === 0x45;
 const isHex = (c: number): boolean => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 /** The escapes JSON allows after a backslash: " \ / b f n r t (u is handled apart). */
 const SIMPLE_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
 
 /**
- * Reads a JSON text in one pass without recursion: validates it (RFC 8259),
- * refuses nesting deeper than `maxDepth`, and keeps the source text of the
- * values at the `sources` paths, so that a member such as a publish's `data`
- * can be forwarded as it was sent instead of being
- * parsed and serialized again (which rounds large integers and turns `1e999`
- * into `null`). Whitespace outside strings is dropped from the sources.
+ * Reads a JSON text without recursion: validates it (RFC 8259), refuses
+ * nesting deeper than `maxDepth`, and keeps the source text of the values at
+ * the `sources` paths, so that a member such as a publish's `data` can be
+ * forwarded as it was sent instead of being parsed and serialized again
+ * (which rounds large integers and turns `1e999` into `null`). Whitespace
+ * outside strings is dropped from the sources.
+ *
+ * The native parser validates and builds the value; one pass over the valid
+ * text then measures its depth and finds the sources, skipping each string
+ * with a native search. Only a text the native parser refuses is read again
+ * by the validating pass, which says where and why it is not JSON.
  *
  * @param text - the JSON text (already decoded from UTF-8)
  * @param options - the depth limit and which sources to keep
@@ -117,7 +125,17 @@ const SIMPLE_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74])
  */
 export function readJsonText(text: string, options: ReadJsonTextOptions = {}): JsonDocument {
   const patterns = options.sources ?? [];
-  return new JsonReader(text, options.maxDepth ?? MAX_JSON_DEPTH, patterns).read();
+  const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
+  let value: unknown;
+  try {
+    // Iterative in V8: any depth is safe to parse; the depth limit is checked by the pass below.
+    value = JSON.parse(text);
+  } catch {
+    new JsonReader(text, maxDepth, patterns, false).read();
+    // The validating pass accepted what the native parser refused: say so without a position.
+    throw new JsonSyntaxError('The text is not valid JSON.');
+  }
+  return new JsonReader(text, maxDepth, patterns, true).read(value);
 }
 
 /** Key of a recorded span: the path's steps, joined by a character no step of a matched path can hold alone. */
@@ -148,6 +166,8 @@ class JsonReader {
     private readonly text: string,
     private readonly maxDepth: number,
     private readonly patterns: readonly JsonPathPattern[],
+    /** The text is known to be valid JSON: tokens are skipped, not checked. */
+    private readonly valid: boolean,
   ) {
     this.n = text.length;
     let deepest = -1;
@@ -180,6 +200,18 @@ class JsonReader {
 
   private scanString(): void {
     const { text, n } = this;
+    if (this.valid) {
+      // The closing quote is the first one after the opening quote not escaped by an odd run of backslashes.
+      let end = text.indexOf('"', this.i + 1);
+      for (;;) {
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      this.i = end + 1;
+      return;
+    }
     let i = this.i + 1; // the opening quote
     for (;;) {
       if (i >= n) {
@@ -224,6 +256,13 @@ class JsonReader {
 
   private scanNumber(): void {
     const { text } = this;
+    if (this.valid) {
+      // Digits, sign, point and exponent: a number ends at the first other character.
+      let i = this.i;
+      while (isNumberPart(text.charCodeAt(i))) i++;
+      this.i = i;
+      return;
+    }
     if (text.charCodeAt(this.i) === MINUS) this.i++;
     if (text.charCodeAt(this.i) === ZERO) this.i++;
     else this.scanDigits();
@@ -241,7 +280,7 @@ class JsonReader {
   }
 
   private scanWord(word: string): void {
-    if (!this.text.startsWith(word, this.i)) this.fail('an unexpected character');
+    if (!this.valid && !this.text.startsWith(word, this.i)) this.fail('an unexpected character');
     this.i += word.length;
   }
 
@@ -282,7 +321,13 @@ class JsonReader {
     this.skipSpace();
   }
 
-  read(): JsonDocument {
+  /**
+   * Reads the text to its end.
+   *
+   * @param value - the value the native parser made of the text, when it is known to be valid
+   * @returns the document
+   */
+  read(value?: unknown): JsonDocument {
     const { text, n, isArray, steps, starts } = this;
     // The loop alternates between "a value is expected" and "a value just ended".
     this.skipSpace();
@@ -324,7 +369,7 @@ class JsonReader {
         if (d === 0) {
           if (this.i < n) this.fail('text after the end of the value');
           const compact = this.pieces.length === 0 ? text : `${this.pieces.join('')}${text.slice(this.pieceStart)}`;
-          return document(compact, this.spans);
+          return document(compact, this.spans, value);
         }
         const ch = text.charCodeAt(this.i);
         const array = isArray[d - 1] as boolean;
@@ -347,9 +392,7 @@ class JsonReader {
   }
 }
 
-function document(compact: string, spans: Map<string, [number, number]>): JsonDocument {
-  // The text is valid: the native parser (iterative in V8, so any depth is safe) is the fastest way to the value.
-  const value: unknown = JSON.parse(compact);
+function document(compact: string, spans: Map<string, [number, number]>, value: unknown): JsonDocument {
   return {
     value,
     source(path) {
