@@ -285,6 +285,8 @@ async function main(): Promise<void> {
       p99LimitMs: p99Limit(subs),
       search,
       rates: fixedRates,
+      // Two more measurements of every rate the baseline and Cast both passed: the step rows read medians.
+      repeat: { reference: baseline.name, compared: [cast, ...castB].map((t) => t.name), times: quick ? 0 : 2 },
       latency: withLatency ? { rate: 10, durationMs: settings.latencyMs } : undefined,
     });
     for (const t of targets) {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { TargetName } from './report.js';
 import { LatencyHistogram, percentile } from './stats/histogram.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
-import { bestStep, createFixedRates, createRateSearch, retryReason } from './stats/rate-search.js';
+import { bestStep, createFixedRates, createRateSearch, ratesToRepeat, retryReason } from './stats/rate-search.js';
 import {
   type Hub,
   Worker,
@@ -245,6 +245,8 @@ interface StepResult {
   latency: LatencyHistogram;
   /** Set on the second measurement of a search's best rate: the rate it confirms. */
   confirms?: number;
+  /** Set on a later measurement of a passed rate for the step comparison: the rate it measures again. */
+  repeats?: number;
 }
 
 /** One paced publishing step over connected subscribers, measured end to end. */
@@ -356,6 +358,13 @@ export interface FanoutOptions {
    * confirmation): for comparing builds step by step. @defaultValue a search
    */
   rates?: readonly number[];
+  /**
+   * After the searches, measure again `times` times, the targets alternating,
+   * every rate that `reference`'s search and another of `compared`'s passed,
+   * on those targets only: the step comparison then reads each rate's median
+   * p99, not one short step's. Not with `rates`. @defaultValue no repeats
+   */
+  repeat?: { reference: string; compared: readonly string[]; times: number };
   /** Hub nodes per target (Redis scale-out): subscribers are split over them, publishes go to the first. */
   nodes?: number;
   hubEnv?: Record<string, string>;
@@ -609,6 +618,30 @@ export async function fanout(
         log(`${describeStep(s.target.name, options.subscribers, st)} (confirming the best rate)`);
         if (!st.passed) await recover(s.subs, s.urls, s.token);
       }
+      const repeated = options.rates ? undefined : options.repeat;
+      const reference = sessions.find((s) => s.target.name === repeated?.reference);
+      if (repeated && reference) {
+        const compared = sessions.filter((s) => s !== reference && repeated.compared.includes(s.target.name));
+        const rates = ratesToRepeat(
+          searches.get(reference)!.steps,
+          compared.map((s) => searches.get(s)!.steps),
+        );
+        for (let round = 0; round < repeated.times; round++) {
+          for (const rate of rates) {
+            for (const s of [reference, ...compared]) {
+              const state = searches.get(s)!;
+              if (!state.steps.some((x) => x.rate === rate && x.passed && x.confirms === undefined)) continue;
+              const st = {
+                ...(await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs)),
+                repeats: rate,
+              };
+              state.steps.push(st);
+              log(`${describeStep(s.target.name, options.subscribers, st)} (repeated for the step comparison)`);
+              if (!st.passed) await recover(s.subs, s.urls, s.token);
+            }
+          }
+        }
+      }
       for (const s of sessions) {
         const { steps } = searches.get(s)!;
         const best = bestStep(steps);
@@ -632,7 +665,13 @@ export async function fanout(
             steps: steps.map(({ latency: _, ...rest }) => rest),
           },
           cpu: best?.cpu,
-          failures: best ? [] : ['no publish rate passed'],
+          failures: [
+            ...(best ? [] : ['no publish rate passed']),
+            // A rate the search passed that loses or duplicates an event when measured again is a fault, not noise.
+            ...steps
+              .filter((x) => x.repeats !== undefined && x.failures.length > 0)
+              .map((x) => `${x.rate}/s measured again: ${x.failures.join(', ')}`),
+          ],
         };
         // The last measurement at that rate (a retried step, or the confirmation of the best rate, measured it again).
         const at = [...steps].reverse().find((x) => x.rate * options.subscribers === COST_DELIVERIES_PER_SEC);

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bestStep, createFixedRates, createRateSearch, furthestBehind, retryReason } from './rate-search.js';
+import {
+  bestStep,
+  createFixedRates,
+  createRateSearch,
+  furthestBehind,
+  ratesToRepeat,
+  retryReason,
+} from './rate-search.js';
 
 function runAgainst(limit: number, options: Parameters<typeof createRateSearch>[0]) {
   const search = createRateSearch(options);
@@ -165,6 +172,10 @@ describe('bestStep', () => {
     expect(bestStep([step(100, false)])).toBeUndefined();
     expect(bestStep([step(100, false), step(100, true, 100)])).toBeUndefined();
   });
+
+  it('leaves out repeats taken for the step comparison', () => {
+    expect(bestStep([step(100, true), { ...step(200, true), repeats: 200 }])?.rate).toBe(100);
+  });
 });
 
 describe('furthestBehind', () => {
@@ -190,5 +201,54 @@ describe('furthestBehind', () => {
 
   it('is undefined when no rate passed on both', () => {
     expect(furthestBehind([step(100, 20)], [step(100, 200, false), step(200, 20)])).toBeUndefined();
+  });
+
+  const repeat = (rate: number, p99Ms: number, passed = true) => ({ ...step(rate, p99Ms, passed), repeats: rate });
+
+  it('reads the median of a rate and its repeats, failed repeats included, so one slow step does not decide', () => {
+    // One slow first step at 100/s (60 ms against 20) would be 3×; its repeats put the median at 22.
+    const reference = [
+      step(100, 20),
+      step(200, 40),
+      repeat(100, 19),
+      repeat(100, 21),
+      repeat(200, 38),
+      repeat(200, 44),
+    ];
+    const target = [
+      step(100, 60),
+      step(200, 40),
+      repeat(100, 22),
+      repeat(100, 21),
+      repeat(200, 130, false),
+      repeat(200, 52),
+    ];
+    expect(furthestBehind(reference, target)).toEqual({ rate: 200, referenceP99Ms: 40, p99Ms: 52 });
+  });
+
+  it('does not count a repeat as the search passing its rate', () => {
+    expect(furthestBehind([step(100, 20)], [step(100, 30, false), repeat(100, 25)])).toBeUndefined();
+  });
+});
+
+describe('ratesToRepeat', () => {
+  const step = (rate: number, passed = true, marks: { confirms?: number; repeats?: number } = {}) => ({
+    rate,
+    passed,
+    p99Ms: 10,
+    failures: [],
+    ...marks,
+  });
+
+  it('is every rate the reference and another target passed, lowest first', () => {
+    const reference = [step(50), step(25), step(100), step(200, false), step(100, true, { confirms: 100 })];
+    const peer = [step(25), step(50, false)];
+    const cast = [step(25), step(50), step(200)];
+    expect(ratesToRepeat(reference, [peer, cast])).toEqual([25, 50]);
+  });
+
+  it('ignores confirmations and repeats', () => {
+    const reference = [step(100), step(200, true, { repeats: 200 })];
+    expect(ratesToRepeat(reference, [[step(100, true, { confirms: 100 }), step(200)]])).toEqual([]);
   });
 });

@@ -1,3 +1,5 @@
+import { percentile } from './histogram.js';
+
 /**
  * The search for the highest rate that passes: grow the rate geometrically
  * while steps pass, then bisect (geometric mean) between the last pass and the
@@ -194,6 +196,11 @@ export interface MeasuredStep {
   failures: readonly string[];
   /** Set on the second measurement of a search's best rate: the rate it confirms. */
   confirms?: number;
+  /**
+   * Set on a later measurement of a rate the search passed, taken for the
+   * step comparison ({@link furthestBehind}): the rate it measures again.
+   */
+  repeats?: number;
 }
 
 /**
@@ -249,7 +256,7 @@ export function bestStep<S extends MeasuredStep>(steps: readonly S[]): S | undef
   const failedConfirm = new Set(steps.filter((x) => x.confirms !== undefined && !x.passed).map((x) => x.confirms));
   let best: S | undefined;
   for (const x of steps) {
-    if (!x.passed || x.confirms !== undefined || failedConfirm.has(x.rate)) continue;
+    if (!x.passed || x.confirms !== undefined || x.repeats !== undefined || failedConfirm.has(x.rate)) continue;
     if (!best || x.rate > best.rate) best = x;
   }
   return best;
@@ -267,8 +274,11 @@ export interface StepComparison {
 
 /**
  * Of the rates two searches both passed, the one where the target's p99 is
- * the largest multiple of the reference's (the first passing measurement of
- * each at that rate; confirmations do not count).
+ * the largest multiple of the reference's. At each rate a target's p99 is the
+ * median of its first passing measurement there and every repeat of that rate
+ * (passed or not; confirmations do not count): one short step's p99 is
+ * decided by its one or two slowest flushes, and the largest of several such
+ * ratios is biased upwards even between two identical servers.
  *
  * @param reference - the reference's steps (the baseline)
  * @param target - the measured target's steps (Cast)
@@ -285,17 +295,46 @@ export function furthestBehind(
   reference: readonly MeasuredStep[],
   target: readonly MeasuredStep[],
 ): StepComparison | undefined {
-  const firstPass = (steps: readonly MeasuredStep[]): Map<number, number> => {
-    const at = new Map<number, number>();
-    for (const x of steps) if (x.passed && x.confirms === undefined && !at.has(x.rate)) at.set(x.rate, x.p99Ms);
-    return at;
+  const medians = (steps: readonly MeasuredStep[]): Map<number, number> => {
+    const samples = new Map<number, number[]>();
+    for (const x of steps) {
+      if (x.passed && x.confirms === undefined && x.repeats === undefined && !samples.has(x.rate))
+        samples.set(x.rate, [x.p99Ms]);
+    }
+    for (const x of steps) if (x.repeats !== undefined) samples.get(x.repeats)?.push(x.p99Ms);
+    return new Map([...samples].map(([rate, p99s]) => [rate, percentile(p99s, 50)]));
   };
-  const ref = firstPass(reference);
+  const ref = medians(reference);
   let worst: StepComparison | undefined;
-  for (const [rate, p99Ms] of firstPass(target)) {
+  for (const [rate, p99Ms] of medians(target)) {
     const referenceP99Ms = ref.get(rate);
     if (referenceP99Ms === undefined || !(referenceP99Ms > 0)) continue;
     if (!worst || p99Ms / referenceP99Ms > worst.p99Ms / worst.referenceP99Ms) worst = { rate, referenceP99Ms, p99Ms };
   }
   return worst;
+}
+
+/**
+ * The rates to measure again for the step comparison: those the reference's
+ * search passed and at least one other target's search passed too, lowest
+ * first (a confirmation or repeat does not make a rate passed).
+ *
+ * @param reference - the reference's steps (the baseline)
+ * @param others - the steps of the targets compared with it
+ * @returns the rates
+ * @example
+ * ```ts
+ * ratesToRepeat([{ rate: 100, passed: true, p99Ms: 20, failures: [] }], [[{ rate: 100, passed: true, p99Ms: 30, failures: [] }]])
+ * // [100]
+ * ```
+ */
+export function ratesToRepeat(
+  reference: readonly MeasuredStep[],
+  others: ReadonlyArray<readonly MeasuredStep[]>,
+): number[] {
+  const passed = (steps: readonly MeasuredStep[]): Set<number> =>
+    new Set(steps.filter((x) => x.passed && x.confirms === undefined && x.repeats === undefined).map((x) => x.rate));
+  const ref = passed(reference);
+  const any = new Set(others.flatMap((steps) => [...passed(steps)]));
+  return [...ref].filter((rate) => any.has(rate)).sort((a, b) => a - b);
 }
