@@ -7,6 +7,16 @@ import { MAX_TOKEN_BYTES } from '../http-limits.js';
 import type { HttpRequest } from '../request.js';
 import { checkBoolean, checkChannel, checkUserId, checkUserInfo } from '../validate.js';
 
+/** The expiry last formatted: the tokens issued in one second with one lifetime share it. */
+let lastExpiry = { at: Number.NaN, text: '' };
+
+/** An expiry as the answer gives it: ISO 8601 in UTC, whole seconds (`2026-01-01T00:00:00Z`). */
+function formatExpiry(expiresAt: Date): string {
+  const at = expiresAt.getTime();
+  if (at !== lastExpiry.at) lastExpiry = { at, text: expiresAt.toISOString().replace('.000Z', 'Z') };
+  return lastExpiry.text;
+}
+
 /**
  * `POST /push/tokens`: authenticates by secret key, checks the grant asked
  * for and signs a stream token. Both the plain `node:http` handler and Hono
@@ -72,7 +82,7 @@ export async function issueToken(
   metrics.tokensIssued++;
   return {
     token: signed.token,
-    expiresAt: signed.expiresAt.toISOString().replace('.000Z', 'Z'),
+    expiresAt: formatExpiry(signed.expiresAt),
     channels,
     tokenId: signed.tokenId,
   };
