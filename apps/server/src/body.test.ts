@@ -236,20 +236,38 @@ describe('readJson from the Node request', () => {
     expect(res.headers.connection).toBe('close');
   });
 
-  it('does not log a client that aborts its upload as a server error', async () => {
+  it('does not log a client that aborts its upload as a server error, and the read ends', async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    // What each read came to: the aborted one must settle, not wait forever holding its chunks.
+    const outcomes: string[] = [];
+    const recording = new Hono();
+    recording.post('/', async (c) => {
+      try {
+        const got = await readJson(requestOf(c), 1024);
+        outcomes.push('read');
+        return c.json({ got });
+      } catch (err) {
+        outcomes.push((err as Error).name);
+        throw err;
+      }
+    });
+    recording.onError((err, c) => errorResponse(c, err));
+    const own = await listen(recording);
     try {
-      const socket = net.connect(node.port, '127.0.0.1');
+      const socket = net.connect(own.port, '127.0.0.1');
       await new Promise((r) => socket.once('connect', r));
       socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":');
       await new Promise((r) => setTimeout(r, 100));
       socket.destroy();
       await new Promise((r) => setTimeout(r, 200));
       expect(errors).not.toHaveBeenCalled();
+      expect(outcomes).toEqual(['ClientGoneError']);
       // The server is fine: the next request is answered.
-      expect((await postNode(node.port, ['{"after":2}'], {})).status).toBe(200);
+      expect((await postNode(own.port, ['{"after":2}'], {})).status).toBe(200);
+      expect(outcomes).toEqual(['ClientGoneError', 'read']);
     } finally {
       errors.mockRestore();
+      await own.close();
     }
   });
 

@@ -29,12 +29,7 @@ function collectNode(req: IncomingMessage, maxBytes: number, declared: number): 
     const chunks: Buffer[] = [];
     let size = 0;
     let over = declared > maxBytes;
-    const settle = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onGone);
-      req.off('close', onGone);
-    };
+    let settled = false;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (!over && size <= maxBytes) {
@@ -44,23 +39,24 @@ function collectNode(req: IncomingMessage, maxBytes: number, declared: number): 
       over = true;
       chunks.length = 0;
       if (size > DRAIN_LIMIT) {
-        settle();
+        settled = true;
+        req.off('data', onData);
         req.pause();
         resolve(CUT_OFF);
       }
     };
-    const onEnd = (): void => {
-      settle();
-      resolve(over ? DRAINED : { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
-    };
-    const onGone = (): void => {
-      settle();
-      reject(new ClientGoneError());
-    };
+    // Three listeners, left on the request once it settles (it is done with soon after): 'close'
+    // comes after 'end' too. A client gone before the end closes the request; Node emits 'error'
+    // only to a request that listens for it.
     req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onGone);
-    req.on('close', onGone);
+    req.on('end', () => {
+      settled = true;
+      resolve(over ? DRAINED : { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    });
+    req.on('close', () => {
+      // An error costs its stack trace: made only for a read that did not end.
+      if (!settled) reject(new ClientGoneError());
+    });
   });
 }
 
