@@ -8,7 +8,14 @@ import os from 'node:os';
 import type { TargetName } from './report.js';
 import { LatencyHistogram, percentile } from './stats/histogram.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
-import { bestStep, createFixedRates, createRateSearch, ratesToRepeat, retryReason } from './stats/rate-search.js';
+import {
+  bestStep,
+  createFixedRates,
+  createRateSearch,
+  passedBySearch,
+  ratesToRepeat,
+  retryReason,
+} from './stats/rate-search.js';
 import {
   type Hub,
   Worker,
@@ -630,7 +637,7 @@ export async function fanout(
           for (const rate of rates) {
             for (const s of [reference, ...compared]) {
               const state = searches.get(s)!;
-              if (!state.steps.some((x) => x.rate === rate && x.passed && x.confirms === undefined)) continue;
+              if (!state.steps.some((x) => x.rate === rate && passedBySearch(x))) continue;
               const st = {
                 ...(await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs)),
                 repeats: rate,

@@ -204,6 +204,21 @@ export interface MeasuredStep {
 }
 
 /**
+ * Whether a step is a pass of the search itself: not a confirmation of its
+ * best rate, not a repeat for the step comparison.
+ *
+ * @param x - the step
+ * @returns true when the search passed its rate with this step
+ * @example
+ * ```ts
+ * passedBySearch({ rate: 100, passed: true, p99Ms: 20, failures: [], repeats: 100 }) // false
+ * ```
+ */
+export function passedBySearch(x: MeasuredStep): boolean {
+  return x.passed && x.confirms === undefined && x.repeats === undefined;
+}
+
+/**
  * Why a failed step of a search is measured once more, or undefined: other
  * processes took a large share of the machine, or it failed only on p99, by
  * less than twice the bound, above every rate passed so far (the knee, where
@@ -256,7 +271,7 @@ export function bestStep<S extends MeasuredStep>(steps: readonly S[]): S | undef
   const failedConfirm = new Set(steps.filter((x) => x.confirms !== undefined && !x.passed).map((x) => x.confirms));
   let best: S | undefined;
   for (const x of steps) {
-    if (!x.passed || x.confirms !== undefined || x.repeats !== undefined || failedConfirm.has(x.rate)) continue;
+    if (!passedBySearch(x) || failedConfirm.has(x.rate)) continue;
     if (!best || x.rate > best.rate) best = x;
   }
   return best;
@@ -298,8 +313,7 @@ export function furthestBehind(
   const medians = (steps: readonly MeasuredStep[]): Map<number, number> => {
     const samples = new Map<number, number[]>();
     for (const x of steps) {
-      if (x.passed && x.confirms === undefined && x.repeats === undefined && !samples.has(x.rate))
-        samples.set(x.rate, [x.p99Ms]);
+      if (passedBySearch(x) && !samples.has(x.rate)) samples.set(x.rate, [x.p99Ms]);
     }
     for (const x of steps) if (x.repeats !== undefined) samples.get(x.repeats)?.push(x.p99Ms);
     return new Map([...samples].map(([rate, p99s]) => [rate, percentile(p99s, 50)]));
@@ -333,7 +347,7 @@ export function ratesToRepeat(
   others: ReadonlyArray<readonly MeasuredStep[]>,
 ): number[] {
   const passed = (steps: readonly MeasuredStep[]): Set<number> =>
-    new Set(steps.filter((x) => x.passed && x.confirms === undefined && x.repeats === undefined).map((x) => x.rate));
+    new Set(steps.filter(passedBySearch).map((x) => x.rate));
   const ref = passed(reference);
   const any = new Set(others.flatMap((steps) => [...passed(steps)]));
   return [...ref].filter((rate) => any.has(rate)).sort((a, b) => a - b);
