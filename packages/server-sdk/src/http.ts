@@ -52,14 +52,6 @@ export function checkTimeout(value: number, where: string): number {
   return value;
 }
 
-/**
- * Whether a failed attempt may be retried: the server was not reached, was
- * rate limited or failed (5xx). Other 4xx answers will not change by retrying.
- */
-function shouldRetry(error: CastError): boolean {
-  return error.code === 'NETWORK_ERROR' || error.status === 429 || error.status >= 500;
-}
-
 /** Rejects with the signal's reason as soon as it aborts, whatever the promise does. */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -144,7 +136,7 @@ async function attempt<T>(config: TransportConfig, spec: CallSpec, signal: Abort
 
 /**
  * Sends one call and returns its parsed JSON answer. Retries network errors,
- * 429 (waiting `Retry-After` when given) and 5xx with full-jitter backoff, all
+ * 408, 429 (waiting `Retry-After` when given) and 5xx with full-jitter backoff, all
  * within one deadline (`timeoutMs`, the whole call including waits). The
  * caller's signal ends the call at once with `ABORTED`.
  *
@@ -186,7 +178,9 @@ export async function send<T>(config: TransportConfig, spec: CallSpec, options: 
           ? error
           : new CastError('INTERNAL', `Unexpected failure: ${describe(error)}`, { cause: error });
       }
-      if (retry >= config.retries || !shouldRetry(failure)) throw failure;
+      // Retryable: the server was not reached, timed the request out (408), was rate limited or failed
+      // (5xx), as `errorFromResponse` and the error table say. Other 4xx answers do not change by retrying.
+      if (retry >= config.retries || !failure.retryable) throw failure;
       const wait =
         failure.retryAfter !== undefined
           ? failure.retryAfter * 1000

@@ -55,7 +55,7 @@ export interface CastServerOptions {
   fetch?: FetchLike;
   /** Deadline of each call, milliseconds (see {@link RequestOptions.timeoutMs}). @defaultValue 10000 */
   timeoutMs?: number;
-  /** Retries after the first attempt, on network errors, 429 and 5xx. @defaultValue 2 */
+  /** Retries after the first attempt, on network errors, 408, 429 and 5xx. @defaultValue 2 */
   retries?: number;
 }
 
