@@ -172,7 +172,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
       data: input.data,
       messageId: randomUUID(),
     };
-    // The payload is held twice: as JSON text and as the encoded SSE frame the hub keeps beside it.
+    // Counted at two bytes a character, what a string with any character beyond Latin-1 takes, plus the objects around it.
     const bytes = 2 * (input.data.length + input.event.length + input.channel.length) + 128;
     if (options.historySize > 0 && bytes <= options.historyMaxBytes) {
       log.items.push({ event, bytes });

@@ -472,7 +472,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     });
   }
 
-  /** Queues bytes for this turn's write. */
+  /** Queues a frame (bytes or an event's text) for this turn's write. */
   send(frame: Frame, bytes = frameBytes(frame)): void {
     if (this.closed) return;
     const queued = this.queued;
