@@ -430,12 +430,11 @@ async function openSession(target: TargetSpec, settings: RunSettings, options: F
 }
 
 async function connectSession(session: Session, options: FanoutOptions): Promise<void> {
-  const { target, hubs, subs } = session;
-  const apiKeys = options.apiKeys ?? [target.apiKey];
+  const { target, hubs, subs, publishers } = session;
   for (let i = 0; i < (options.nodes ?? 1); i++) hubs.push(await target.start(options.hubEnv));
   session.urls = hubs.map((h) => h.url);
   // Every tenant gets the same sequence numbers, so a healed connection of any tenant fits the window.
-  const tokens = await Promise.all(apiKeys.map((key) => issueToken(session.urls[0]!, key)));
+  const tokens = await Promise.all(publishers.map((p) => issueToken(session.urls[0]!, p.apiKey)));
   session.token = tokens[0]!;
   const t0 = performance.now();
   const replies: ConnectReply[] = [];
