@@ -50,8 +50,7 @@ import {
   startRedis,
   throughput,
 } from './scenarios.js';
-import { percentile } from './stats/histogram.js';
-import { type MeasuredStep, furthestBehind } from './stats/rate-search.js';
+import { type MeasuredStep, furthestBehind, medianP99ByRate } from './stats/rate-search.js';
 
 const SCENARIOS = ['fanout-1k', 'fanout-10k', 'latency', 'memory', 'publish', 'tokens', 'replay', 'redis'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -217,23 +216,26 @@ function failed(f: Figure, target: TargetSpec, e: unknown): void {
   f[target.name] = { value: Number.NaN, detail: {}, failures: [message] };
 }
 
-/** For `--rates`: each target's median p99 at each rate over its repeats (nearest rank), passing or not, with its ratio to the baseline's. */
+/**
+ * For `--rates`: each target's median p99 at each rate (see medianP99ByRate, the
+ * figure the step row compares), with its ratio to the baseline's. A rate
+ * listed more than once is measured again, as the search's repeats are; a
+ * rate whose first measurement failed is not compared.
+ */
 function logMedianP99(
   subscribers: number,
   rates: readonly number[],
   stepsByTarget: ReadonlyArray<readonly [TargetName, readonly MeasuredStep[]]>,
 ): void {
-  const baseSteps = stepsByTarget.find(([name]) => name === 'baseline')?.[1] ?? [];
-  const at = (steps: readonly MeasuredStep[], rate: number) => steps.filter((x) => x.rate === rate).map((x) => x.p99Ms);
+  const medians = stepsByTarget.map(([name, steps]) => [name, medianP99ByRate(steps)] as const);
+  const base = medians.find(([name]) => name === 'baseline')?.[1];
   log(`  median p99 by rate (${subscribers} subscribers):`);
   for (const rate of [...new Set(rates)]) {
-    const base = at(baseSteps, rate);
-    const cells = stepsByTarget.map(([name, steps]) => {
-      const mine = at(steps, rate);
-      if (mine.length === 0) return `${name} —`;
-      const mid = percentile(mine, 50);
-      const ratio = name !== 'baseline' && base.length ? ` (${(mid / percentile(base, 50)).toFixed(2)}×)` : '';
-      return `${name} ${mid.toFixed(1)} ms${ratio}`;
+    const cells = medians.map(([name, byRate]) => {
+      const mid = byRate.get(rate);
+      if (mid === undefined) return `${name} — (its first measurement failed)`;
+      const ref = name !== 'baseline' ? base?.get(rate) : undefined;
+      return `${name} ${mid.toFixed(1)} ms${ref ? ` (${(mid / ref).toFixed(2)}×)` : ''}`;
     });
     log(`    ${rate}/s: ${cells.join(', ')}`);
   }

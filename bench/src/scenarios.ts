@@ -594,7 +594,9 @@ export async function fanout(
           const rate = state.search.next();
           if (rate === undefined) continue;
           active = true;
-          let st = await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs);
+          let st: StepResult = await step(s, settings, options, rate, settings.stepMs, options.p99LimitMs);
+          // With fixed rates, a rate listed again is a repeat of the first measurement there, as in a search's repeats.
+          if (options.rates && state.steps.some((x) => x.rate === rate)) st = { ...st, repeats: rate };
           state.steps.push(st);
           log(describeStep(s.target.name, options.subscribers, st));
           const retry =

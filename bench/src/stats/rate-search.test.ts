@@ -5,6 +5,7 @@ import {
   createFixedRates,
   createRateSearch,
   furthestBehind,
+  medianP99ByRate,
   ratesToRepeat,
   retryReason,
 } from './rate-search.js';
@@ -228,6 +229,29 @@ describe('furthestBehind', () => {
 
   it('does not count a repeat as the search passing its rate', () => {
     expect(furthestBehind([step(100, 20)], [step(100, 30, false), repeat(100, 25)])).toBeUndefined();
+  });
+});
+
+describe('medianP99ByRate', () => {
+  const step = (rate: number, p99Ms: number, passed = true, marks: { confirms?: number; repeats?: number } = {}) => ({
+    rate,
+    passed,
+    p99Ms,
+    failures: [],
+    ...marks,
+  });
+
+  it('is, per rate the search passed, the median of its first pass and the repeats; confirmations and later passes left out', () => {
+    const steps = [
+      step(100, 30),
+      step(100, 99),
+      step(100, 50, true, { repeats: 100 }),
+      step(100, 120, false, { repeats: 100 }),
+      step(100, 1, true, { confirms: 100 }),
+      step(200, 80, false),
+      step(200, 40, true, { repeats: 200 }),
+    ];
+    expect([...medianP99ByRate(steps)]).toEqual([[100, 50]]);
   });
 });
 

@@ -288,10 +288,32 @@ export interface StepComparison {
 }
 
 /**
+ * A target's p99 at each rate its search passed: the median (nearest rank) of
+ * its first passing measurement there and every repeat of that rate, passed
+ * or not; confirmations do not count.
+ *
+ * @param steps - the target's steps
+ * @returns rate → median p99, ms
+ * @example
+ * ```ts
+ * medianP99ByRate([{ rate: 100, passed: true, p99Ms: 30, failures: [] },
+ *   { rate: 100, passed: true, p99Ms: 50, failures: [], repeats: 100 },
+ *   { rate: 100, passed: false, p99Ms: 120, failures: [], repeats: 100 }]) // Map { 100 => 50 }
+ * ```
+ */
+export function medianP99ByRate(steps: readonly MeasuredStep[]): Map<number, number> {
+  const samples = new Map<number, number[]>();
+  for (const x of steps) {
+    if (passedBySearch(x) && !samples.has(x.rate)) samples.set(x.rate, [x.p99Ms]);
+  }
+  for (const x of steps) if (x.repeats !== undefined) samples.get(x.repeats)?.push(x.p99Ms);
+  return new Map([...samples].map(([rate, p99s]) => [rate, percentile(p99s, 50)]));
+}
+
+/**
  * Of the rates two searches both passed, the one where the target's p99 is
- * the largest multiple of the reference's. At each rate a target's p99 is the
- * median of its first passing measurement there and every repeat of that rate
- * (passed or not; confirmations do not count): one short step's p99 is
+ * the largest multiple of the reference's. At each rate a target's p99 is
+ * {@link medianP99ByRate}'s: one short step's p99 is
  * decided by its one or two slowest flushes, and the largest of several such
  * ratios is biased upwards even between two identical servers.
  *
@@ -310,17 +332,9 @@ export function furthestBehind(
   reference: readonly MeasuredStep[],
   target: readonly MeasuredStep[],
 ): StepComparison | undefined {
-  const medians = (steps: readonly MeasuredStep[]): Map<number, number> => {
-    const samples = new Map<number, number[]>();
-    for (const x of steps) {
-      if (passedBySearch(x) && !samples.has(x.rate)) samples.set(x.rate, [x.p99Ms]);
-    }
-    for (const x of steps) if (x.repeats !== undefined) samples.get(x.repeats)?.push(x.p99Ms);
-    return new Map([...samples].map(([rate, p99s]) => [rate, percentile(p99s, 50)]));
-  };
-  const ref = medians(reference);
+  const ref = medianP99ByRate(reference);
   let worst: StepComparison | undefined;
-  for (const [rate, p99Ms] of medians(target)) {
+  for (const [rate, p99Ms] of medianP99ByRate(target)) {
     const referenceP99Ms = ref.get(rate);
     if (referenceP99Ms === undefined || !(referenceP99Ms > 0)) continue;
     if (!worst || p99Ms / referenceP99Ms > worst.p99Ms / worst.referenceP99Ms) worst = { rate, referenceP99Ms, p99Ms };
