@@ -206,6 +206,25 @@ describe('memory broker', () => {
     await byBytes.broker.close();
   });
 
+  it('keeps its idempotency byte count exact when an expired key is used again', async () => {
+    // Each reuse just after the window replaced the entry without taking its bytes off the count, and
+    // left the key at the front of the expiry order; the count grew past the bound and every new key
+    // was forgotten as soon as it was stored.
+    const { broker, start, tick } = setup({ maxIdempotencyBytes: 4000 });
+    await start();
+    for (let i = 0; i < 40; i++) {
+      if (i > 0) tick(61_000);
+      const [out] = await broker.publish('acme', [ev('orders', 'n', `${i}`, 'reused')]);
+      expect(out?.duplicate).toBe(false);
+    }
+    await broker.publish('acme', [ev('orders', 'n', 'fresh', 'fresh-key')]);
+    const [retry] = await broker.publish('acme', [ev('orders', 'n', 'fresh', 'fresh-key')]);
+    expect(retry?.duplicate).toBe(true);
+    const [reused] = await broker.publish('acme', [ev('orders', 'n', '39', 'reused')]);
+    expect(reused?.duplicate).toBe(true);
+    await broker.close();
+  });
+
   it('lists sessions of one tenant, by channel and by user', async () => {
     const { broker, start } = setup();
     await start();

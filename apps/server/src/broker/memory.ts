@@ -194,6 +194,12 @@ export function createMemoryBroker(options: MemoryBrokerOptions): Broker {
         fingerprint: print,
       };
       const bytes = 2 * (idemKey.length + answer.channel.length + answer.event.length) + 200;
+      // A key used again after its window: its old entry goes, bytes and place in the expiry order with it.
+      const old = idempotency.get(idemKey);
+      if (old) {
+        idempotency.delete(idemKey);
+        idempotencyBytes -= old.bytes;
+      }
       idempotency.set(idemKey, { ...answer, expires: t + windowMs, bytes });
       idempotencyBytes += bytes;
       if (idempotency.size > maxKeys || idempotencyBytes > maxKeyBytes) forgetExpiredKeys(t);
