@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   TOO_MANY_CHANNELS: { status: 400, retryable: false },
   /** A `types` filter entry is outside the filter grammar. */
   INVALID_FILTER: { status: 400, retryable: false },
-  /** A `Last-Event-ID` is not an event id. */
+  /** No longer sent: a `Last-Event-ID` the server cannot read opens the stream with `recovered: false` (kept for clients of older servers). */
   INVALID_EVENT_ID: { status: 400, retryable: false },
   /** A batch holds more events than the server allows. */
   BATCH_TOO_LARGE: { status: 400, retryable: false },
