@@ -157,6 +157,38 @@ describe('cast publish', () => {
   });
 });
 
+describe('cast disconnect', () => {
+  /** Opens a stream of `userId`, runs `cast disconnect --user <userId> ...flags`, returns its final event's data. */
+  async function disconnect(userId: string, flags: string[]) {
+    const { token } = await cast.tokens.create({ channels: ['cli:kick'], userId });
+    const sse = await openRaw(`${server.url}/push/stream?token=${encodeURIComponent(token)}`);
+    streams.push(sse);
+    await sse.waitFor(1, { match: (e) => e.event === 'connected' });
+    const { code, stdout, stderr } = await run(['disconnect', '--user', userId, ...flags]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const [last] = await sse.waitFor(1, { match: (e) => e.event === 'disconnected' });
+    await sse.ended;
+    return { stdout: stdout.trim(), data: JSON.parse(last?.data ?? '{}') as { reconnect?: boolean } };
+  }
+
+  it('tells the clients not to reconnect, like the API, unless --reconnect asks them back', async () => {
+    expect(await disconnect('cli_kick_1', [])).toEqual({
+      stdout: 'disconnected 1 stream (the clients were told not to reconnect)',
+      data: expect.objectContaining({ reconnect: false }),
+    });
+    expect(await disconnect('cli_kick_2', ['--reconnect'])).toEqual({
+      stdout: 'disconnected 1 stream (the clients will reconnect)',
+      data: expect.objectContaining({ reconnect: true }),
+    });
+    // Scripts written for the old default keep working.
+    expect(await disconnect('cli_kick_3', ['--no-reconnect'])).toEqual({
+      stdout: 'disconnected 1 stream (the clients were told not to reconnect)',
+      data: expect.objectContaining({ reconnect: false }),
+    });
+  });
+});
+
 describe('cast listen', () => {
   it('prints events as they arrive, resumes after the server restarts, and exits 0 on Ctrl-C', async () => {
     const child = spawn(process.execPath, [CLI, 'listen', 'cli:listen', 'cli:other', '--json'], {

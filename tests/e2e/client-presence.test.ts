@@ -7,7 +7,7 @@ import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './examples-browser.js';
 import { type PageSite, bundleForBrowser, servePage } from './helpers/browser.js';
-import { type TestServer, issueToken, startServer } from './helpers/server.js';
+import { type TestServer, issueToken, publish, startServer } from './helpers/server.js';
 
 // The realtime client's presence view and its terminal events (revoked, disconnected) against the
 // real server: in Node, and in Chromium with the built client.
@@ -147,68 +147,151 @@ describe('realtime client presence and terminal events, in Node', () => {
   });
 });
 
+/** What the page records, read back with `page.evaluate`. */
+interface PageReport {
+  members: string[];
+  errors: string[];
+  /** Per error: whether it is a `CastError` of the bundled client. */
+  castErrors: boolean[];
+  state: string;
+  states: string[];
+  /** The data of every `note` event received. */
+  notes: unknown[];
+  /** How many tokens the page's provider fetched. */
+  tokens: number;
+}
+
+// The page's user comes from its query (`?user=`), so each test has its own.
 const PAGE = (castUrl: string) => `<!doctype html><meta charset="utf-8"><title>presence</title>
 <script type="module">
-  import { createRealtime } from '/realtime-client.js';
-  window.report = { members: [], errors: [], state: '' };
+  import { CastError, createRealtime } from '/realtime-client.js';
+  const user = new URLSearchParams(location.search).get('user') ?? 'page';
+  window.report = { members: [], errors: [], castErrors: [], state: '', states: [], notes: [], tokens: 0 };
   const realtime = createRealtime({
     url: ${JSON.stringify(castUrl)},
-    token: async () => (await (await fetch('/token?user=page')).json()).token,
+    token: async () => {
+      window.report.tokens++;
+      return (await (await fetch('/token?user=' + encodeURIComponent(user))).json()).token;
+    },
   });
+  window.realtime = realtime;
   const view = realtime.presence(${JSON.stringify(CHANNEL)});
   view.onChange((members) => { window.report.members = members.map((m) => m.userId).sort(); });
-  realtime.onError((e) => window.report.errors.push(e.code));
-  realtime.onStateChange((s) => { window.report.state = s; });
+  realtime.on('note', (e) => window.report.notes.push(e.data));
+  realtime.onError((e) => {
+    window.report.errors.push(e.code);
+    window.report.castErrors.push(e instanceof CastError);
+  });
+  realtime.onStateChange((s) => {
+    window.report.state = s;
+    window.report.states.push(s);
+  });
 </script>`;
 
-describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))('realtime client presence and revocation, in Chromium', () => {
-  let site: PageSite;
-  let browser: Browser;
+describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
+  'realtime client presence, revocation and disconnect, in Chromium',
+  () => {
+    let site: PageSite;
+    let browser: Browser;
 
-  beforeAll(async () => {
-    site = await servePage({
-      files: { '/': PAGE(server.url), '/realtime-client.js': await bundleForBrowser(CLIENT_DIST) },
-      json: {
-        '/token': (url) =>
-          issueToken(server, { channels: [CHANNEL], userId: url.searchParams.get('user') ?? 'page', presence: true }),
-      },
+    beforeAll(async () => {
+      site = await servePage({
+        files: { '/': PAGE(server.url), '/realtime-client.js': await bundleForBrowser(CLIENT_DIST) },
+        json: {
+          '/token': (url) =>
+            issueToken(server, { channels: [CHANNEL], userId: url.searchParams.get('user') ?? 'page', presence: true }),
+        },
+      });
+      browser = await launchChromium(CHROMIUM);
     });
-    browser = await launchChromium(CHROMIUM);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await site?.close();
-  });
+    afterAll(async () => {
+      await browser?.close();
+      await site?.close();
+    });
 
-  it('shows members joining and leaving, then stops with TOKEN_REVOKED when its user is revoked', async () => {
-    const page = await browser.newPage();
-    const report = () =>
-      page.evaluate(
-        () => (window as unknown as { report: { members: string[]; errors: string[]; state: string } }).report,
+    /** Opens the page as `user`; `until` polls its report until a check passes. */
+    async function openPage(user: string) {
+      const page = await browser.newPage();
+      const report = () => page.evaluate(() => (window as unknown as { report: PageReport }).report);
+      const until = async (check: (r: PageReport) => boolean, what: string) => {
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const r = await report().catch(() => undefined);
+          if (r && check(r)) return r;
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(r)}`);
+          await new Promise((x) => setTimeout(x, 50));
+        }
+      };
+      await page.goto(`${site.url}?user=${encodeURIComponent(user)}`);
+      return { page, report, until };
+    }
+
+    const connections = (r: PageReport) => r.states.filter((s) => s === 'connected').length;
+    const note = async (n: number) =>
+      expect((await publish(server, { channel: CHANNEL, event: 'note', data: { n } })).status).toBe(200);
+
+    it('shows members joining and leaving, then stops with TOKEN_REVOKED when its user is revoked', async () => {
+      const { page, until: pageUntil } = await openPage('page');
+      await pageUntil((r) => r.members.join() === 'page', 'the page in its own view');
+
+      const erin = client('erin');
+      await pageUntil((r) => r.members.join() === 'erin,page', 'erin joining, seen in the page');
+      erin.realtime.destroy();
+      await pageUntil((r) => r.members.join() === 'page', 'erin leaving, seen in the page');
+
+      expect(await api('/push/revoke', { userId: 'page' })).toEqual({ revoked: 1 });
+      const r = await pageUntil(
+        (x) => x.errors.includes('TOKEN_REVOKED') && x.state === 'disconnected',
+        'TOKEN_REVOKED in the page',
       );
-    const pageUntil = async (check: (r: Awaited<ReturnType<typeof report>>) => boolean, what: string) => {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const r = await report().catch(() => undefined);
-        if (r && check(r)) return r;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(r)}`);
-        await new Promise((x) => setTimeout(x, 50));
-      }
-    };
-    await page.goto(site.url);
-    await pageUntil((r) => r.members.join() === 'page', 'the page in its own view');
+      expect(r.state).toBe('disconnected');
+      await page.close();
+    });
 
-    const erin = client('erin');
-    await pageUntil((r) => r.members.join() === 'erin,page', 'erin joining, seen in the page');
-    erin.realtime.destroy();
-    await pageUntil((r) => r.members.join() === 'page', 'erin leaving, seen in the page');
+    it('reconnects on its own after disconnected with reconnect: true, with a fresh token, and gets the later events', async () => {
+      const { page, report, until } = await openPage('pia');
+      await until((r) => r.state === 'connected' && r.members.includes('pia'), 'the page connected');
+      await note(1);
+      await until((r) => r.notes.length === 1, 'the first note in the page');
 
-    expect(await api('/push/revoke', { userId: 'page' })).toEqual({ revoked: 1 });
-    const r = await pageUntil(
-      (x) => x.errors.includes('TOKEN_REVOKED') && x.state === 'disconnected',
-      'TOKEN_REVOKED in the page',
-    );
-    expect(r.state).toBe('disconnected');
-    await page.close();
-  });
-});
+      expect(await api('/push/disconnect', { userId: 'pia', reconnect: true })).toEqual({ disconnected: 1 });
+      const back = await until((r) => connections(r) === 2 && r.state === 'connected', 'the page connected again');
+      expect(back.states).toContain('reconnecting');
+      expect(back.tokens).toBe(2);
+      await note(2);
+      const r = await until((x) => x.notes.some((d) => (d as { n: number }).n === 2), 'a note after the reconnect');
+      expect(r.notes).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(r.errors).not.toContain('DISCONNECTED');
+      expect(r.state).toBe('connected');
+      expect((await report()).states).not.toContain('disconnected');
+      await page.close();
+    });
+
+    it('stops for good after disconnected with reconnect: false (DISCONNECTED through onError) until connect() is called', async () => {
+      const { page, report, until } = await openPage('quin');
+      await until((r) => r.state === 'connected' && r.members.includes('quin'), 'the page connected');
+
+      expect(await api('/push/disconnect', { userId: 'quin', reconnect: false })).toEqual({ disconnected: 1 });
+      const stopped = await until((r) => r.state === 'disconnected', 'the page disconnected');
+      expect(stopped.errors).toEqual(['DISCONNECTED']);
+      expect(stopped.castErrors).toEqual([true]);
+      // Nothing brings it back on its own: no reconnect, no token asked, no event received.
+      await note(1);
+      await new Promise((r) => setTimeout(r, 1500));
+      const still = await report();
+      expect(still.state).toBe('disconnected');
+      expect(connections(still)).toBe(1);
+      expect(still.tokens).toBe(1);
+      expect(still.notes).toEqual([]);
+      expect(ids((await api(`/push/presence?channel=${encodeURIComponent(CHANNEL)}`)).members)).not.toContain('quin');
+
+      // connect() opens it again, with a fresh token.
+      await page.evaluate(() => (window as unknown as { realtime: Realtime }).realtime.connect());
+      const again = await until((r) => connections(r) === 2 && r.state === 'connected', 'the page connected again');
+      expect(again.tokens).toBe(2);
+      await note(2);
+      await until((r) => r.notes.some((d) => (d as { n: number }).n === 2), 'a note after connect()');
+      await page.close();
+    });
+  },
+);

@@ -11,6 +11,7 @@ interface Member {
 }
 
 const GRACE_MS = 600;
+const NODE_TTL_MS = 900;
 const streams: RawStream[] = [];
 afterAll(() => {
   for (const s of streams) s.close();
@@ -61,10 +62,35 @@ async function getPresence(
 }
 
 const users = (p: { members: Member[] }) => p.members.map((m) => m.userId).sort();
-const changes = (s: RawStream) =>
-  presenceEvents(s)
+const changes = (s: RawStream, channel = 'room') =>
+  presenceEvents(s, channel)
     .filter((e) => e.event !== 'presence.sync')
     .map((e) => `${e.event.slice(9)} ${JSON.parse(e.data).userId}`);
+
+/** How often a stream saw each join and leave (`{"join bob": 1}`), so that a duplicate of any of them shows. */
+function tally(s: RawStream, channel = 'room'): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const change of changes(s, channel)) out[change] = (out[change] ?? 0) + 1;
+  return out;
+}
+
+/** The users of a stream's syncs, one list per sync. */
+const syncs = (s: RawStream, channel = 'room') =>
+  presenceEvents(s, channel)
+    .filter((e) => e.event === 'presence.sync')
+    .map((e) => ((JSON.parse(e.data) as { members: Member[] }).members ?? []).map((m) => m.userId).sort());
+
+/** Resolves with the time the stream receives a matching join or leave. */
+async function arrival(s: RawStream, change: string, channel = 'room', timeoutMs = 10_000): Promise<number> {
+  await s.waitFor(1, {
+    timeoutMs,
+    match: (e) =>
+      e.event.startsWith('presence.') &&
+      `${e.event.slice(9)} ${(JSON.parse(e.data) as { userId?: string }).userId}` === change &&
+      (JSON.parse(e.data) as { channel: string }).channel === channel,
+  });
+  return Date.now();
+}
 
 describe('presence on one node', () => {
   let server: TestServer;
@@ -224,16 +250,58 @@ describe('presence on three nodes over Redis', () => {
   beforeAll(async () => {
     cluster = await startCluster({
       size: 3,
-      env: { CAST_PRESENCE_GRACE_MS: String(GRACE_MS), CAST_NODE_TTL_MS: '900' },
+      env: { CAST_PRESENCE_GRACE_MS: String(GRACE_MS), CAST_NODE_TTL_MS: String(NODE_TTL_MS) },
     });
     nodes = cluster.nodes;
   });
   afterAll(() => cluster?.stop());
 
-  it('shows every join and leave once to every member on every node, equal to GET /push/presence; a killed node’s users leave once', async () => {
+  it('changes nothing when a user reconnects to another node within the grace period, and leaves once after it when gone for good', async () => {
+    const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
+    const watcher = await open(acme(c), { channels: ['hop'], userId: 'wat', presence: true });
+    const onA = await open(acme(a), { channels: ['hop'], userId: 'dan' });
+    await arrival(watcher, 'join dan', 'hop');
+    expect(syncs(watcher, 'hop')).toEqual([['wat']]);
+
+    // Dan's stream on a closes; he comes back through b within the grace (the token is ready beforehand,
+    // so only the reconnect itself counts against the grace).
+    const { token } = await issueToken(acme(b), { channels: ['hop'], userId: 'dan' });
+    onA.close();
+    const closedAt = Date.now();
+    await new Promise((r) => setTimeout(r, GRACE_MS / 3));
+    const onB = await openRaw(`${b.url}/push/stream?token=${encodeURIComponent(token)}`);
+    streams.push(onB);
+    expect(onB.status).toBe(200);
+    await onB.waitFor(1);
+    const reconnectMs = Date.now() - closedAt;
+    expect(reconnectMs, 'the reconnect must land within the grace for this test to mean anything').toBeLessThan(
+      GRACE_MS,
+    );
+    // Well past the grace of the closed stream on a: no leave, no second join, anywhere.
+    await new Promise((r) => setTimeout(r, GRACE_MS * 2));
+    expect(tally(watcher, 'hop')).toEqual({ 'join dan': 1 });
+    for (const node of nodes) {
+      const now = await getPresence(acme(node), 'hop');
+      expect(now.members.find((m) => m.userId === 'dan')?.connections, node.url).toBe(1);
+    }
+
+    // Dan leaves for good: one leave, and not before the grace.
+    onB.close();
+    const goneAt = Date.now();
+    const leftAt = await arrival(watcher, 'leave dan', 'hop');
+    expect(leftAt - goneAt).toBeGreaterThanOrEqual(GRACE_MS);
+    await new Promise((r) => setTimeout(r, GRACE_MS * 2));
+    expect(tally(watcher, 'hop')).toEqual({ 'join dan': 1, 'leave dan': 1 });
+    expect(syncs(watcher, 'hop')).toEqual([['wat']]);
+    expect(users(await getPresence(acme(a), 'hop'))).toEqual(['wat']);
+  });
+
+  it('shows every join and leave once to every member on every node, equal to GET /push/presence; a killed node’s users leave once, within its TTL plus the grace', async () => {
     const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
     const onA = await open(acme(a), { channels: ['room'], userId: 'ada', presence: true });
+    await onA.waitFor(2);
     const onB = await open(acme(b), { channels: ['room'], userId: 'bob', presence: true });
+    await onB.waitFor(2);
     const onC = await open(acme(c), { channels: ['room'], userId: 'cid', presence: true });
     const everyone = [onA, onB, onC];
     await vi.waitFor(
@@ -245,27 +313,37 @@ describe('presence on three nodes over Redis', () => {
     for (const node of nodes) expect(users(await getPresence(acme(node)))).toEqual(['ada', 'bob', 'cid']);
     expect((await getPresence(acme(a))).connections).toBe(3);
     // Bob opens a second tab on another node: no second join anywhere.
-    await open(acme(c), { channels: ['room'], userId: 'bob', presence: true });
+    const bobOnC = await open(acme(c), { channels: ['room'], userId: 'bob', presence: true });
     await vi.waitFor(async () =>
       expect((await getPresence(acme(a))).members.find((m) => m.userId === 'bob')?.connections).toBe(2),
     );
+    await bobOnC.waitFor(2);
+    // Each stream starts from its sync and sees every later join exactly once, and nothing else.
+    expect(syncs(onA)).toEqual([['ada']]);
+    expect(syncs(onB)).toEqual([['ada', 'bob']]);
+    expect(syncs(onC)).toEqual([['ada', 'bob', 'cid']]);
+    expect(syncs(bobOnC)).toEqual([['ada', 'bob', 'cid']]);
+    expect(tally(onA)).toEqual({ 'join bob': 1, 'join cid': 1 });
+    expect(tally(onB)).toEqual({ 'join cid': 1 });
+    expect(tally(onC)).toEqual({});
+    expect(tally(bobOnC)).toEqual({});
 
-    // c is killed: cid (only on c) leaves once for everyone; bob stays (his tab on b is open).
+    // c is killed: cid (only on c) leaves once for everyone; bob stays (his tab on b is open). The leave
+    // comes once c's last heartbeat is older than the node TTL plus the grace; the reaper looks every third
+    // of a TTL, so one more TTL covers its round and the delivery.
+    const killedAt = Date.now();
+    const left = Promise.all([onA, onB].map((s) => arrival(s, 'leave cid', 'room', 10_000)));
     await c.kill();
-    await vi.waitFor(
-      () => {
-        expect(membership(onA)).toEqual(['ada', 'bob']);
-        expect(membership(onB)).toEqual(['ada', 'bob']);
-      },
-      { timeout: 10_000 },
-    );
-    await new Promise((r) => setTimeout(r, 1500));
-    for (const s of [onA, onB]) {
-      expect(changes(s).filter((x) => x === 'leave cid')).toHaveLength(1);
-      expect(changes(s).filter((x) => x.startsWith('leave bob') || x === 'join bob')).toEqual(
-        s === onA ? ['join bob'] : [],
-      );
+    const leftAt = await left;
+    for (const at of leftAt) {
+      // Never before the grace: a dead node's users get the same grace as anyone else.
+      expect(at - killedAt).toBeGreaterThanOrEqual(GRACE_MS);
+      expect(at - killedAt).toBeLessThan(NODE_TTL_MS + GRACE_MS + NODE_TTL_MS);
     }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(tally(onA)).toEqual({ 'join bob': 1, 'join cid': 1, 'leave cid': 1 });
+    expect(tally(onB)).toEqual({ 'join cid': 1, 'leave cid': 1 });
+    for (const s of [onA, onB]) expect(membership(s)).toEqual(['ada', 'bob']);
     expect(users(await getPresence(acme(b)))).toEqual(['ada', 'bob']);
   });
 

@@ -181,7 +181,16 @@ describe('cast revoke', () => {
 
 describe('cast disconnect', () => {
   it.each([
-    [['--user', 'u1'], { userId: 'u1', reconnect: true }, 'disconnected 2 streams (the clients will reconnect)'],
+    [
+      ['--user', 'u1'],
+      { userId: 'u1', reconnect: false },
+      'disconnected 2 streams (the clients were told not to reconnect)',
+    ],
+    [
+      ['--user', 'u1', '--reconnect'],
+      { userId: 'u1', reconnect: true },
+      'disconnected 2 streams (the clients will reconnect)',
+    ],
     [
       ['--session', 's1', '--channel', 'orders', '--no-reconnect'],
       { sessionId: 's1', channel: 'orders', reconnect: false },
@@ -204,7 +213,8 @@ describe('cast disconnect', () => {
   it.each([
     [[], 'needs one of'],
     [['--user', 'u1', '--session', 's1'], 'needs one of'],
-    [['--user', 'u1', '--reconnect'], 'reconnect'],
+    [['--user', 'u1', '--reconnect', '--no-reconnect'], 'not both'],
+    [['--user', 'u1', '--reconnect=yes'], 'reconnect'],
   ])('disconnect %j is a usage error (exit 2) with no request', async (flags, words) => {
     const t = io();
     expect(await main(['disconnect', ...flags], t.io)).toBe(EXIT.usage);

@@ -27,8 +27,8 @@ export const COMMANDS_USAGE = `  cast presence <channel>
       Print the channels that have open streams, with their counts.
   cast revoke --user <id> | --token <id> | --issued-before <iso>
       Revoke tokens: their streams close, the tokens are refused afterwards.
-  cast disconnect --user <id> | --session <id> [--channel c] [--no-reconnect]
-      Close streams; the clients reconnect unless told not to.
+  cast disconnect --user <id> | --session <id> [--channel c] [--reconnect]
+      Close streams; the clients stop unless --reconnect asks them back.
   cast webhooks listen [--port p] [--secret s]
       Run a local webhook receiver that prints verified deliveries.`;
 
