@@ -49,7 +49,7 @@ export interface Config {
   dev: { file: string; tenant: string; apiKey: string } | undefined;
   /** Webhook receivers; undefined without CAST_WEBHOOKS (then no webhook code runs). */
   webhooks: WebhookSettings | undefined;
-  /** Events kept waiting per webhook URL before the oldest are dropped (CAST_WEBHOOK_MAX_PENDING). */
+  /** Webhook events kept waiting per tenant, across its URLs, before the oldest are dropped (CAST_WEBHOOK_MAX_PENDING). */
   webhookMaxPending: number;
   /** First retry delay of a failed webhook delivery, ms (CAST_WEBHOOK_RETRY_BASE_MS). */
   webhookRetryBaseMs: number;
@@ -183,7 +183,7 @@ export const NUMBER_SETTINGS: readonly NumberSetting[] = [
     default: 100_000,
     min: 1,
     max: 10_000_000,
-    doc: 'Webhook events waiting per receiver URL; past it the oldest are dropped and counted.',
+    doc: 'Webhook events waiting per tenant, across its receiver URLs (an event waiting for two URLs counts twice); past it the oldest are dropped first, from the URL furthest behind, and counted.',
   },
   {
     env: 'CAST_WEBHOOK_RETRY_BASE_MS',

@@ -8,7 +8,10 @@ import { WebhookMetrics } from './metrics.js';
 /** Options of the webhook engines. */
 export interface WebhookEngineOptions {
   endpoints: readonly WebhookEndpoint[];
-  /** Events kept per receiver URL before the oldest are dropped (CAST_WEBHOOK_MAX_PENDING). */
+  /**
+   * Events a tenant's receiver URLs hold waiting, all together, before the oldest are dropped
+   * (CAST_WEBHOOK_MAX_PENDING; an event waiting for two URLs counts twice; see {@link overflowDrops}).
+   */
   maxPending: number;
   /** First retry delay, ms (CAST_WEBHOOK_RETRY_BASE_MS). */
   retryBaseMs: number;
@@ -71,4 +74,48 @@ export function endpointsByTenant(endpoints: readonly WebhookEndpoint[]): Map<st
     byTenant.set(e.tenant, list);
   }
   return byTenant;
+}
+
+/**
+ * How many of each receiver's oldest pending events to drop so that a tenant's
+ * receivers hold at most `max` events in all. The oldest pending event of the
+ * tenant goes first: every receiver gets every event, so that is the receiver
+ * furthest behind, cut down to the next one's length, then both, and so on. A
+ * receiver holding at most `max / receivers` events (one that keeps up) loses
+ * nothing, whatever a dead receiver beside it holds; dropping from it is
+ * unavoidable only when every receiver of the tenant is that far behind.
+ * Receivers cut to the same length keep one more each in the order given
+ * until the drops are exact.
+ *
+ * @param lengths - events each receiver of one tenant holds
+ * @param max - CAST_WEBHOOK_MAX_PENDING
+ * @returns how many to drop from the front of each, in the order given
+ * @example
+ * ```ts
+ * overflowDrops([99, 2], 100) // [1, 0]: the dead receiver loses its oldest, the healthy one nothing
+ * overflowDrops([60, 60], 100) // [10, 10]
+ * ```
+ */
+export function overflowDrops(lengths: readonly number[], max: number): number[] {
+  const total = lengths.reduce((n, l) => n + l, 0);
+  const excess = total - max;
+  if (excess <= 0) return lengths.map(() => 0);
+  const above = (level: number) => lengths.reduce((n, l) => n + Math.max(0, l - level), 0);
+  // The highest level whose cut removes at least the excess (above(level) falls as level rises).
+  let lo = 0;
+  let hi = Math.max(...lengths);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (above(mid) >= excess) lo = mid;
+    else hi = mid - 1;
+  }
+  let spare = above(lo) - excess;
+  return lengths.map((l) => {
+    if (l <= lo) return 0;
+    if (spare > 0) {
+      spare--;
+      return l - lo - 1;
+    }
+    return l - lo;
+  });
 }

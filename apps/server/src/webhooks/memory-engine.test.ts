@@ -8,12 +8,23 @@ import { createMemoryWebhookEngine } from './memory-engine.js';
 
 const SECRET = 'w'.repeat(32);
 const URL_A = 'http://receiver.test/hooks';
+const URL_B = 'http://other-receiver.test/hooks';
 
 interface Call {
   at: number;
   body: WebhookBody;
   raw: string;
   signature: string;
+}
+
+/** Sends each request to the receiver of its URL. */
+function byUrl(receivers: Record<string, { fetch: WebhookFetch }>): WebhookFetch {
+  return (url, init) => (receivers[url] as { fetch: WebhookFetch }).fetch(url, init);
+}
+
+/** The tenant's pending events, as `/metrics` shows them. */
+function pendingOf(e: WebhookEngine): number {
+  return Number(/cast_webhook_pending\{tenant="acme"\} (\d+)/.exec(e.metrics.render())?.[1]);
 }
 
 /** A receiver that answers with the statuses given, in turn (the last one repeats), or hangs on 0. */
@@ -46,9 +57,12 @@ function ev(n: number, type: LifecycleEvent['type'] = 'channel.occupied'): Lifec
 let engine: WebhookEngine | undefined;
 const lines: string[] = [];
 
-function start(fetch: WebhookFetch, extra: { maxPending?: number; random?: () => number } = {}): WebhookEngine {
+function start(
+  fetch: WebhookFetch,
+  extra: { maxPending?: number; random?: () => number; urls?: string[] } = {},
+): WebhookEngine {
   engine = createMemoryWebhookEngine({
-    endpoints: [{ tenant: 'acme', url: URL_A, secret: SECRET }],
+    endpoints: (extra.urls ?? [URL_A]).map((url) => ({ tenant: 'acme', url, secret: SECRET })),
     maxPending: extra.maxPending ?? 1000,
     retryBaseMs: 1000,
     fetch,
@@ -176,7 +190,7 @@ describe('memory webhook engine', () => {
     expect(e.metrics.render()).toContain('cast_webhook_pending{tenant="acme"} 0');
   });
 
-  it('keeps at most maxPending events, dropping the oldest and counting them', async () => {
+  it('keeps at most maxPending events for a tenant with one URL, dropping the oldest and counting them', async () => {
     const r = receiver([500, 500, 200]);
     const e = start(r.fetch, { maxPending: 150 });
     for (let i = 0; i < 100; i++) e.lifecycle(ev(i));
@@ -193,6 +207,62 @@ describe('memory webhook engine', () => {
     expect((r.calls[1] as Call).body.events.map((x) => x.id)).toEqual(
       (r.calls[0] as Call).body.events.slice(70).map((x) => x.id),
     );
+  });
+
+  it('bounds the pending events of a tenant across its URLs: a dead URL loses its oldest, a URL that keeps up loses nothing', async () => {
+    // A refuses connections until it comes back; B answers at once.
+    let aUp = false;
+    const a = receiver(['refuse']);
+    const up = receiver([200]);
+    const b = receiver([200]);
+    const e = start(byUrl({ [URL_A]: { fetch: (url, init) => (aUp ? up : a).fetch(url, init) }, [URL_B]: b }), {
+      maxPending: 100,
+      urls: [URL_A, URL_B],
+    });
+    let most = 0;
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 10; i++) {
+        e.lifecycle(ev(round * 10 + i));
+        most = Math.max(most, pendingOf(e));
+      }
+      await vi.advanceTimersByTimeAsync(200);
+    }
+    expect(most).toBeLessThanOrEqual(100);
+    // B kept up, so none of its events went: each once, in order.
+    expect(b.calls.flatMap((c) => c.body.events.map((x) => x.channel))).toEqual(
+      Array.from({ length: 300 }, (_, i) => `order:${i}`),
+    );
+    // A holds the rest of the bound: at the last events B still held 10, so A kept 90.
+    expect(pendingOf(e)).toBe(90);
+    expect(e.metrics.dropped.overflow).toBe(210);
+    aUp = true;
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(up.calls.flatMap((c) => c.body.events.map((x) => x.channel))).toEqual(
+      Array.from({ length: 90 }, (_, i) => `order:${i + 210}`),
+    );
+    expect(pendingOf(e)).toBe(0);
+  });
+
+  it('splits the bound between URLs that are all behind, each keeping its newest events', async () => {
+    let upNow = false;
+    const down = receiver(['refuse']);
+    const a = receiver([200]);
+    const b = receiver([200]);
+    const e = start(
+      byUrl({
+        [URL_A]: { fetch: (url, init) => (upNow ? a : down).fetch(url, init) },
+        [URL_B]: { fetch: (url, init) => (upNow ? b : down).fetch(url, init) },
+      }),
+      { maxPending: 100, urls: [URL_A, URL_B] },
+    );
+    for (let i = 0; i < 150; i++) e.lifecycle(ev(i));
+    expect(pendingOf(e)).toBe(100);
+    expect(e.metrics.dropped.overflow).toBe(200);
+    upNow = true;
+    await vi.advanceTimersByTimeAsync(10_000);
+    const newest = Array.from({ length: 50 }, (_, i) => `order:${i + 100}`);
+    expect(a.calls.flatMap((c) => c.body.events.map((x) => x.channel))).toEqual(newest);
+    expect(b.calls.flatMap((c) => c.body.events.map((x) => x.channel))).toEqual(newest);
   });
 
   it('never throws from lifecycle and ignores tenants without webhooks', () => {

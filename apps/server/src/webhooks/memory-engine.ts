@@ -1,13 +1,14 @@
 import type { LifecycleEvent } from '../lifecycle.js';
-import { type WebhookEngine, type WebhookEngineOptions, toWebhookEvent } from './engine.js';
+import { type WebhookEngine, type WebhookEngineOptions, overflowDrops, toWebhookEvent } from './engine.js';
 import { MemoryBacklog } from './memory.js';
 import { WebhookMetrics } from './metrics.js';
 import { runDelivery } from './runner.js';
 
 /**
  * The webhook engine of a single node (no Redis): each receiver URL has a
- * bounded queue in memory and one delivery loop. Pending events survive
- * nothing but the process.
+ * queue in memory and one delivery loop; a tenant's queues hold at most
+ * `maxPending` events together, the oldest dropped first (see
+ * {@link overflowDrops}). Pending events survive nothing but the process.
  *
  * @example
  * ```ts
@@ -30,13 +31,7 @@ export function createMemoryWebhookEngine(options: WebhookEngineOptions): Webhoo
   const log = options.log ?? ((line: string) => console.error(line));
   const loops: Array<Promise<void>> = [];
   for (const endpoint of options.endpoints) {
-    const backlog = new MemoryBacklog({
-      maxPending: options.maxPending,
-      batchWindowMs: options.batchWindowMs ?? 100,
-      onOverflow: (n) => {
-        metrics.dropped.overflow += n;
-      },
-    });
+    const backlog = new MemoryBacklog({ batchWindowMs: options.batchWindowMs ?? 100 });
     const list = backlogs.get(endpoint.tenant) ?? [];
     list.push(backlog);
     backlogs.set(endpoint.tenant, list);
@@ -65,6 +60,14 @@ export function createMemoryWebhookEngine(options: WebhookEngineOptions): Webhoo
       try {
         const pending = { event: toWebhookEvent(event), atMs: event.at };
         for (const backlog of list) backlog.push(pending);
+        overflowDrops(
+          list.map((b) => b.size),
+          options.maxPending,
+        ).forEach((n, i) => {
+          if (n === 0) return;
+          (list[i] as MemoryBacklog).dropOldest(n);
+          metrics.dropped.overflow += n;
+        });
       } catch (err) {
         log(`cast: webhooks: cannot queue a ${event.type} event (${(err as Error).message})`);
       }

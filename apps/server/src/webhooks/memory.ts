@@ -2,23 +2,20 @@ import { MAX_EVENTS_PER_REQUEST, type Backlog, type PendingEvent } from './runne
 
 /** Options of {@link MemoryBacklog}. */
 export interface MemoryBacklogOptions {
-  /** Most events kept; past it the oldest are dropped. */
-  maxPending: number;
   /** How long the first event of a batch waits for company, ms. */
   batchWindowMs: number;
-  /** Told how many events were dropped for room. */
-  onOverflow: (count: number) => void;
 }
 
 /**
  * One receiver's pending events in this process's memory (the memory broker's
  * mode: they survive nothing but the process). A queue with its head index, so
  * dropping the oldest of 100 000 costs nothing; the first `inflight` events
- * are the batch being delivered.
+ * are the batch being delivered. Its bound is its tenant's, kept by the engine
+ * ({@link dropOldest}).
  *
  * @example
  * ```ts
- * const backlog = new MemoryBacklog({ maxPending: 100_000, batchWindowMs: 100, onOverflow: (n) => {} })
+ * const backlog = new MemoryBacklog({ batchWindowMs: 100 })
  * backlog.push({ event, atMs: Date.now() })
  * ```
  */
@@ -35,20 +32,22 @@ export class MemoryBacklog implements Backlog {
     return this.items.length - this.head;
   }
 
-  /** Adds an event, dropping the oldest when the bound is passed. */
+  /** Adds an event. */
   push(event: PendingEvent): void {
     this.items.push(event);
-    const over = this.size - this.options.maxPending;
-    if (over > 0) {
-      this.head += over;
-      this.inflight = Math.max(0, this.inflight - over);
-      this.options.onOverflow(over);
-    }
+    this.wake?.();
+  }
+
+  /** Drops the `count` oldest events, the batch in flight first (what is left of it is retried). */
+  dropOldest(count: number): void {
+    const over = Math.min(count, this.size);
+    if (over <= 0) return;
+    this.head += over;
+    this.inflight = Math.max(0, this.inflight - over);
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    this.wake?.();
   }
 
   async next(signal: AbortSignal): Promise<PendingEvent[] | undefined> {

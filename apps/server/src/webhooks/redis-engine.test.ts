@@ -27,7 +27,7 @@ async function receiver(respond?: Respond): Promise<TestReceiver> {
 
 /** Nodes of one cluster: engines on one Redis prefix, as three server processes would run them. */
 function cluster(
-  url: string,
+  url: string | string[],
   size: number,
   extra: { maxPending?: number; leaseMs?: number } = {},
 ): RedisWebhookEngine[] {
@@ -38,7 +38,7 @@ function cluster(
       url: TEST_REDIS_URL,
       prefix,
       nodeId: `node-${i}`,
-      endpoints: [{ tenant: 'acme', url, secret: SECRET }],
+      endpoints: (Array.isArray(url) ? url : [url]).map((u) => ({ tenant: 'acme', url: u, secret: SECRET })),
       maxPending: extra.maxPending ?? 100_000,
       retryBaseMs: 50,
       leaseMs: extra.leaseMs ?? 900,
@@ -133,7 +133,7 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
     expect(Date.now() - started).toBeLessThan(3500);
   });
 
-  it('keeps at most maxPending events per receiver in Redis, dropping the oldest and counting them', async () => {
+  it('keeps at most maxPending events for a tenant with one URL in Redis, dropping the oldest and counting them', async () => {
     const r = await receiver();
     await r.stop();
     const nodes = cluster(r.url, 2, { maxPending: 50 });
@@ -162,6 +162,71 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
     await r.start();
     await r.until(() => r.acked().length >= 50, 10_000);
     expect(r.acked().map((e) => e.channel)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i + 30}`));
+  }, 20_000);
+});
+
+describe('the Redis webhook engine with two URLs for a tenant', () => {
+  /** Waits until `check` holds on the tenant's stream lengths (one per URL, in order). */
+  async function lengthsUntil(keys: string[], check: (lengths: number[]) => boolean): Promise<number[]> {
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const end = Date.now() + 5000;
+      for (;;) {
+        const lengths = await Promise.all(keys.map((k) => redis.xlen(k)));
+        if (check(lengths)) return lengths;
+        if (Date.now() > end) throw new Error(`stream lengths: ${lengths.join(', ')}`);
+        await new Promise((done) => setTimeout(done, 20));
+      }
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  it('bounds the tenant across its URLs: the dead one loses its oldest, the one that keeps up loses nothing', async () => {
+    const dead = await receiver();
+    await dead.stop();
+    const healthy = await receiver();
+    const nodes = cluster([dead.url, healthy.url], 2, { maxPending: 50 });
+    const first = nodes[0] as RedisWebhookEngine;
+    const keys = [dead.url, healthy.url].map((u) => webhookStreamKey(prefixes.at(-1) as string, 'acme', u));
+    // Eight rounds of ten; the healthy URL gets each round before the next is decided.
+    for (let round = 0; round < 8; round++) {
+      for (let i = 0; i < 10; i++) first.lifecycle({ ...event(round * 10 + i), channel: `n${round * 10 + i}` });
+      await healthy.until(() => healthy.acked().length === (round + 1) * 10, 5000);
+      await lengthsUntil(keys, ([, h]) => h === 0);
+    }
+    // Each round was appended while the healthy stream held its 10: the dead one was cut to 40.
+    expect(await lengthsUntil(keys, () => true)).toEqual([40, 0]);
+    expect(first.metrics.dropped.overflow).toBe(40);
+    expect(healthy.acked().map((e) => e.channel)).toEqual(Array.from({ length: 80 }, (_, i) => `n${i}`));
+    for (const n of nodes) {
+      const end = Date.now() + 3000;
+      while (!n.metrics.render().includes('cast_webhook_pending{tenant="acme"} 40')) {
+        if (Date.now() > end) throw new Error(`pending gauge: ${n.metrics.render()}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    }
+    await dead.start();
+    await dead.until(() => dead.acked().length >= 40, 10_000);
+    expect(dead.acked().map((e) => e.channel)).toEqual(Array.from({ length: 40 }, (_, i) => `n${i + 40}`));
+  }, 30_000);
+
+  it('splits the bound between two dead URLs, each keeping its newest events', async () => {
+    const a = await receiver();
+    const b = await receiver();
+    await a.stop();
+    await b.stop();
+    const [only] = cluster([a.url, b.url], 1, { maxPending: 50 });
+    for (let i = 0; i < 80; i++) only!.lifecycle({ ...event(i), channel: `n${i}` });
+    const keys = [a.url, b.url].map((u) => webhookStreamKey(prefixes.at(-1) as string, 'acme', u));
+    expect(await lengthsUntil(keys, (l) => l[0]! + l[1]! > 0 && only!.metrics.dropped.overflow > 0)).toEqual([25, 25]);
+    expect(only!.metrics.dropped.overflow).toBe(110);
+    await a.start();
+    await b.start();
+    await a.until(() => a.acked().length >= 25 && b.acked().length >= 25, 10_000);
+    const newest = Array.from({ length: 25 }, (_, i) => `n${i + 55}`);
+    expect(a.acked().map((e) => e.channel)).toEqual(newest);
+    expect(b.acked().map((e) => e.channel)).toEqual(newest);
   }, 20_000);
 });
 

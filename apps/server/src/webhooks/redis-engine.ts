@@ -30,21 +30,48 @@ export interface RedisWebhookEngine extends WebhookEngine {
 
 const GROUP = 'cast';
 
-/** Appends events to every stream of a tenant, trimming each to the bound; returns how many were trimmed. */
+/**
+ * Appends events to every stream of a tenant (KEYS, in configuration order), then trims the
+ * streams so that together they hold at most ARGV[1] entries, the oldest first across them:
+ * the rule of `overflowDrops` (engine.ts), step for step. Returns how many entries were trimmed.
+ */
 const ADD_SCRIPT = `
 local max = tonumber(ARGV[1])
-local dropped = 0
+local lengths, total, top = {}, 0, 0
 for i = 1, #KEYS do
   for j = 2, #ARGV do
     redis.call('XADD', KEYS[i], '*', 'e', ARGV[j])
   end
-  local len = redis.call('XLEN', KEYS[i])
-  if len > max then
-    dropped = dropped + len - max
-    redis.call('XTRIM', KEYS[i], 'MAXLEN', max)
+  lengths[i] = redis.call('XLEN', KEYS[i])
+  total = total + lengths[i]
+  if lengths[i] > top then top = lengths[i] end
+end
+local excess = total - max
+if excess <= 0 then return 0 end
+local function above(level)
+  local n = 0
+  for i = 1, #KEYS do
+    if lengths[i] > level then n = n + lengths[i] - level end
+  end
+  return n
+end
+local lo, hi = 0, top
+while lo < hi do
+  local mid = math.ceil((lo + hi) / 2)
+  if above(mid) >= excess then lo = mid else hi = mid - 1 end
+end
+local spare = above(lo) - excess
+for i = 1, #KEYS do
+  if lengths[i] > lo then
+    local keep = lo
+    if spare > 0 then
+      spare = spare - 1
+      keep = lo + 1
+    end
+    redis.call('XTRIM', KEYS[i], 'MAXLEN', keep)
   end
 end
-return dropped`;
+return excess`;
 
 /** Extends the lease when this node holds it (1), else 0. */
 const RENEW_SCRIPT = `
@@ -117,7 +144,9 @@ interface Receiver {
 
 /**
  * The webhook engine of a cluster on Redis. Every receiver URL has a Redis
- * stream under its tenant's hash tag, bounded by `maxPending`; the node that
+ * stream under its tenant's hash tag; a tenant's streams hold at most
+ * `maxPending` entries together, trimmed in the script that appends (the
+ * oldest first across them, the rule of `overflowDrops`); the node that
  * decides an event appends it once (XADD). One node at a time holds a
  * receiver's lease and delivers its stream through the consumer group `cast`
  * (XREADGROUP), one request at a time, so the receiver sees each channel's
@@ -164,7 +193,10 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
   const metrics = new WebhookMetrics(() => {
     const out = new Map<string, number>();
     for (const tenant of byTenant.keys())
-      out.set(tenant, (pendingByTenant.get(tenant) ?? 0) + (outboxes.get(tenant)?.length ?? 0));
+      out.set(
+        tenant,
+        (pendingByTenant.get(tenant) ?? 0) + (outboxes.get(tenant)?.length ?? 0) * (byTenant.get(tenant)?.length ?? 0),
+      );
     return out;
   });
 
@@ -368,10 +400,13 @@ export function createRedisWebhookEngine(options: RedisWebhookEngineOptions): Re
         let outbox = outboxes.get(event.tenant);
         if (!outbox) outboxes.set(event.tenant, (outbox = []));
         outbox.push(toWebhookEvent(event));
-        const over = outbox.length - options.maxPending;
+        // An event not yet in Redis waits for each of the tenant's URLs: the outbox holds at most
+        // the bound in those terms (the script trims what is in Redis to it when it appends).
+        const urls = (byTenant.get(event.tenant) as WebhookEndpoint[]).length;
+        const over = outbox.length - Math.max(1, Math.floor(options.maxPending / urls));
         if (over > 0) {
           outbox.splice(0, over);
-          metrics.dropped.overflow += over;
+          metrics.dropped.overflow += over * urls;
         }
         // After the current task, so that events decided together go to Redis in one call.
         queueMicrotask(() => void flush(event.tenant));

@@ -342,6 +342,54 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       expect((await a.broker.publish('acme', [input('orders', 1, 'k1')]))[0]!.duplicate).toBe(false);
     });
 
+    it('bounds the bytes of the idempotency keys of a tenant, forgetting the oldest: an old key publishes again, a recent one is a duplicate', async () => {
+      const a = await node({ maxIdempotencyKeys: 1000, maxIdempotencyBytes: 2000 });
+      const keys = createRedisKeys(prefix, { cluster: backend.cluster });
+      const sizes = `${keys.tenant('acme')}idemsize`;
+      // Names in publish order, so keys set in the same millisecond are forgotten in that order too.
+      const key = (i: number) => `key-${String(i).padStart(2, '0')}`;
+      for (let i = 1; i <= 20; i++) await a.broker.publish('acme', [input('orders', i, key(i))]);
+
+      const held = (await backend.keysLike(`${keys.tenant('acme')}idem:*`))
+        .map((k) => k.slice(`${keys.tenant('acme')}idem:`.length))
+        .sort();
+      // The newest keys, and only as many as the bound holds (each is a few hundred bytes).
+      expect(held.length).toBeGreaterThanOrEqual(2);
+      expect(held.length).toBeLessThan(20);
+      expect(held).toEqual(Array.from({ length: held.length }, (_, i) => key(21 - held.length + i)));
+      // The sum is what the kept keys hold in Redis, counted as the script counts it, and within the bound.
+      let counted = 0;
+      for (const k of held) {
+        const name = `${keys.tenant('acme')}idem:${k}`;
+        counted += name.length + (await admin.strlen(name)) + 2 * k.length + 3 * 64;
+        expect(Number(await admin.hget(sizes, k))).toBeGreaterThan(0);
+      }
+      const total = Number(await admin.hget(sizes, ''));
+      expect(total).toBe(counted);
+      expect(total).toBeLessThanOrEqual(2000);
+      expect(Object.keys(await admin.hgetall(sizes)).sort()).toEqual(['', ...held]);
+
+      expect((await a.broker.publish('acme', [input('orders', 20, key(20))]))[0]!.duplicate).toBe(true);
+      expect((await a.broker.publish('acme', [input('orders', 1, key(1))]))[0]!.duplicate).toBe(false);
+      expect(Number(await admin.hget(sizes, ''))).toBeLessThanOrEqual(2000);
+    });
+
+    it('keeps only the answer of an idempotency key, never the published data', async () => {
+      const a = await node();
+      const pad = 'x'.repeat(64 * 1024);
+      const data = JSON.stringify({ pad });
+      const [first] = await a.broker.publish('acme', [{ channel: 'orders', event: 'n', data, idempotencyKey: 'big' }]);
+      const keys = createRedisKeys(prefix, { cluster: backend.cluster });
+      const name = `${keys.tenant('acme')}idem:big`;
+      const stored = (await admin.get(name)) as string;
+      expect(stored.length).toBeLessThan(300);
+      expect(stored).not.toContain('xxxx');
+      expect(Number(await admin.hget(`${keys.tenant('acme')}idemsize`, 'big'))).toBeLessThan(600);
+      // The retry still gets the first answer, and its own data stands in for the payload.
+      const [again] = await a.broker.publish('acme', [{ channel: 'orders', event: 'n', data, idempotencyKey: 'big' }]);
+      expect(again).toMatchObject({ duplicate: true, event: { messageId: first!.event.messageId, data } });
+    });
+
     it('keeps the Redis history within CAST_HISTORY_MAX_BYTES, counting bytes as it trims', async () => {
       const a = await node({ historyMaxBytes: 50_000 });
       const pad = 'x'.repeat(10_000);

@@ -43,6 +43,11 @@ export interface RedisBrokerOptions {
   historyMaxBytes?: number;
   /** Most idempotency keys remembered per tenant (oldest forgotten first). @defaultValue 100_000 */
   maxIdempotencyKeys?: number;
+  /**
+   * Most bytes the idempotency keys of a tenant hold in Redis (name, answer and bookkeeping;
+   * oldest forgotten first), the memory broker's `maxIdempotencyBytes` per tenant. @defaultValue 64 MiB
+   */
+  maxIdempotencyBytes?: number;
   /** How long a Redis command may take before the call fails with 503. @defaultValue 1000 */
   commandTimeoutMs?: number;
   /** How long a revocation is kept after its time: the longest token lifetime, seconds. @defaultValue 86_400 */
@@ -193,6 +198,7 @@ class RedisBroker implements Broker {
       historyMaxBytes: options.historyMaxBytes ?? -1,
       idempotencyWindowMs: options.idempotencyWindowSeconds * 1000,
       maxIdempotencyKeys: options.maxIdempotencyKeys ?? 100_000,
+      maxIdempotencyBytes: options.maxIdempotencyBytes ?? 64 * 1024 * 1024,
     });
     this.control = new RedisControl({
       ...host,

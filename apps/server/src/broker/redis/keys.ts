@@ -14,7 +14,8 @@
  * | `<p>:{<t>}:meta` | hash | `floor` (events at or before it may be gone), `last` (newest position), `bytes` (the log's size against the byte cap) |
  * | `<p>:{<t>}:live` | sharded pub/sub channel | every event of the tenant, published with the append |
  * | `<p>:{<t>}:idem:<key>` | string | the first answer to an idempotency key and a digest of its request, for the window |
- * | `<p>:{<t>}:idem` | sorted set | idempotency key → when it was set, to forget the oldest past the count bound |
+ * | `<p>:{<t>}:idem` | sorted set | idempotency key → when it was set, to forget the oldest past the count or byte bound |
+ * | `<p>:{<t>}:idemsize` | hash | idempotency key → the bytes it holds in Redis; `''` → their sum (against the byte bound) |
  * | `<p>:{<t>}:sess:<node>` | hash | session id → session JSON, for one node |
  * | `<p>:{<t>}:subs:<node>` | hash | channel → connections on one node |
  * | `<p>:{<t>}:revoked` | sorted set | `t:<jti>` / `u:<userId>` / `*` → revocation time (ms); expires a max token TTL after the last write |

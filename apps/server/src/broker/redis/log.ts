@@ -36,6 +36,8 @@ export interface LogHost {
   historyMaxBytes: number;
   idempotencyWindowMs: number;
   maxIdempotencyKeys: number;
+  /** Most bytes a tenant's idempotency keys hold in Redis; -1 for no cap. */
+  maxIdempotencyBytes: number;
   nodeTtlMs: number;
   unavailable(err: unknown, what: string): CastError;
 }
@@ -78,6 +80,7 @@ export class RedisLog {
       host.maxAgeMs + 60_000,
       host.historyMaxBytes,
       host.maxIdempotencyKeys,
+      host.maxIdempotencyBytes,
       inputs.length,
     ];
     inputs.forEach((input, i) => {
@@ -94,9 +97,10 @@ export class RedisLog {
     try {
       // The keys are declared so a cluster routes the script to the tenant's shard (and
       // answers TRYAGAIN rather than run while a moving slot has them on two shards).
-      // The idempotency set and keys only when the batch has keys: a key that does not exist
-      // makes a moving slot answer TRYAGAIN until the move is done.
-      const more = idemKeys.length > 0 ? [`${keys.tenant(tenant)}idem`, ...idemKeys] : [];
+      // The idempotency set, sizes and keys only when the batch has keys: a key that does not
+      // exist makes a moving slot answer TRYAGAIN until the move is done.
+      const more =
+        idemKeys.length > 0 ? [`${keys.tenant(tenant)}idem`, `${keys.tenant(tenant)}idemsize`, ...idemKeys] : [];
       reply = (await host.cmd.castPublish(
         TENANT_KEYS + more.length,
         ...tenantKeys(keys, tenant),

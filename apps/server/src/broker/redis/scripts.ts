@@ -29,9 +29,9 @@ import { HELPERS } from './script-helpers.js';
  * Appends a batch of one tenant's events, in order.
  *
  * ARGV: prefix, tenant, node, now (ms; '' for Redis's clock), maxAgeMs, historySize,
- * idempotencyWindowMs, nodeTtlMs, logTtlMs, historyMaxBytes, maxIdempotencyKeys, n,
- * then n times: channel, event, data, idempotencyKey ('' for none), messageId,
- * fingerprint.
+ * idempotencyWindowMs, nodeTtlMs, logTtlMs, historyMaxBytes, maxIdempotencyKeys,
+ * maxIdempotencyBytes (-1 for no cap), n, then n times: channel, event, data,
+ * idempotencyKey ('' for none), messageId, fingerprint.
  *
  * Per event it answers `{'0', position, remoteSubscribers}` when appended, or
  * `{'1', firstAnswerJson}` when the idempotency key was seen in the window
@@ -42,17 +42,23 @@ import { HELPERS } from './script-helpers.js';
  * answer is `{'reused', key}`.
  *
  * The log is trimmed by age, count and bytes (`meta.bytes` tracks the
- * latter); the idempotency keys of a tenant are bounded in count by the
- * `idem` sorted set (key → when it was set), oldest forgotten first.
+ * latter). The idempotency keys of a tenant are bounded in count by the
+ * `idem` sorted set (key → when it was set) and in bytes by the `idemsize`
+ * hash (key → the bytes it holds, `''` → their sum), oldest forgotten first.
+ * A key counts what Redis stores for it: its name and answer, the key again
+ * in the set and the hash, and 64 for the overhead of each of the three
+ * entries (Redis 7 measures about 550 bytes in all for a 36-character key,
+ * this count about 450).
  */
 export const PUBLISH_SCRIPT = `${HELPERS}
 local prefix, tenant, node = ARGV[1], ARGV[2], ARGV[3]
 local now, maxAge, size = clock(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local window, nodeTtl, logTtl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local maxBytes, maxKeys, n = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local maxBytes, maxKeys, maxKeyBytes = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local n = tonumber(ARGV[13])
 local base = prefix .. ':{' .. tenant .. '}:'
-local idemSet = base .. 'idem'
-local FIRST, STRIDE = 13, 6
+local idemSet, idemSize = base .. 'idem', base .. 'idemsize'
+local FIRST, STRIDE = 14, 6
 
 -- A key reused for another request refuses the whole batch before anything is appended.
 local batchPrint = {}
@@ -97,6 +103,16 @@ for i = 0, n - 1 do remote(ARGV[FIRST + i * STRIDE]) end
 local out = {}
 local last = nil
 local keysAdded = false
+-- The bytes the tenant's idempotency keys hold; a set from before the byte bound has no sum
+-- and counts from 0 (its keys subtract nothing when forgotten), so it is exact after one window.
+local keyBytes = nil
+local function forgetSize(k)
+  local b = redis.call('HGET', idemSize, k)
+  if b then
+    keyBytes = keyBytes - tonumber(b)
+    redis.call('HDEL', idemSize, k)
+  end
+end
 for i = 0, n - 1 do
   local a = FIRST + i * STRIDE
   local ch, ev, data, ikey, mid, print = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
@@ -110,8 +126,17 @@ for i = 0, n - 1 do
     last = id
     local r = remote(ch)
     if ikey ~= '' then
-      redis.call('SET', base .. 'idem:' .. ikey, cjson.encode({ id, mid, ch, ev, tostring(r), print }), 'PX', window)
+      local name = base .. 'idem:' .. ikey
+      -- The answer only (never the data), so a key costs about the same whatever was published.
+      local answer = cjson.encode({ id, mid, ch, ev, tostring(r), print })
+      redis.call('SET', name, answer, 'PX', window)
       redis.call('ZADD', idemSet, now, ikey)
+      if not keyBytes then keyBytes = tonumber(redis.call('HGET', idemSize, '') or '0') end
+      -- A key set again after its answer expired, before the set forgot it, replaces its old size.
+      forgetSize(ikey)
+      local b = #name + #answer + 2 * #ikey + 3 * 64
+      redis.call('HSET', idemSize, ikey, b)
+      keyBytes = keyBytes + b
       keysAdded = true
     end
     out[#out + 1] = { '0', id, tostring(r) }
@@ -120,15 +145,27 @@ end
 
 if last then commit(base, floor, bytes, last, now, maxAge, size, maxBytes, logTtl) end
 if keysAdded then
-  -- Forget keys past the window, then the oldest beyond the count bound.
-  redis.call('ZREMRANGEBYSCORE', idemSet, '-inf', '(' .. int(now - window))
-  local extra = redis.call('ZCARD', idemSet) - maxKeys
-  if extra > 0 then
-    local gone = redis.call('ZRANGE', idemSet, 0, extra - 1)
-    for _, k in ipairs(gone) do redis.call('DEL', base .. 'idem:' .. k) end
-    redis.call('ZREMRANGEBYRANK', idemSet, 0, extra - 1)
+  -- Forget keys past the window (their answers have expired), then the oldest while the
+  -- keys are more than the count bound or hold more than the byte bound. Keys set in the
+  -- same millisecond are ordered by name (the set's order for equal scores).
+  local expired = redis.call('ZRANGEBYSCORE', idemSet, '-inf', '(' .. int(now - window))
+  for _, k in ipairs(expired) do forgetSize(k) end
+  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', idemSet, '-inf', '(' .. int(now - window)) end
+  local count = redis.call('ZCARD', idemSet)
+  while count > maxKeys or (maxKeyBytes >= 0 and keyBytes > maxKeyBytes) do
+    local oldest = redis.call('ZPOPMIN', idemSet)
+    if #oldest == 0 then
+      count = 0
+      break
+    end
+    redis.call('DEL', base .. 'idem:' .. oldest[1])
+    forgetSize(oldest[1])
+    count = count - 1
   end
+  if count <= 0 or keyBytes < 0 then keyBytes = 0 end
+  redis.call('HSET', idemSize, '', keyBytes)
   redis.call('PEXPIRE', idemSet, window)
+  redis.call('PEXPIRE', idemSize, window)
 end
 return out
 `;
