@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts (or installs) what the end-to-end suite talks to: Redis, PostgreSQL and
-# Debian's Chromium. Safe to run again: it only acts on what is missing.
+# Starts (or installs) what the end-to-end suite talks to: Redis, PostgreSQL,
+# Debian's Chromium and python3. Safe to run again: it only acts on what is missing.
 set -euo pipefail
 
 say() { printf 'ensure-services: %s\n' "$*"; }
@@ -38,4 +38,7 @@ fi
 # Chromium from Debian's packages (never a downloaded browser build)
 if [ ! -x /usr/bin/chromium ]; then say "installing chromium"; apt_install chromium; fi
 
-say "redis, postgresql and chromium are ready"
+# python3 runs the webhooks guide's Python verification sample
+if ! command -v python3 >/dev/null; then say "installing python3"; apt_install python3; fi
+
+say "redis, postgresql, chromium and python3 are ready"
