@@ -21,10 +21,11 @@ import { describe, expect, it } from 'vitest';
  * one position. Sharing one stream
  * among tabs (`@cast/realtime-client/shared`: election, the `BroadcastChannel`
  * relay, per-tab de-duplication) is its own entry, ≈1.5 KB on top of the client
- * it wraps: 6,354 bytes in all. The budgets leave ≈0.7 % (`createRealtime`)
- * and ≈2 to 3 % headroom: a change that adds weight has to say why here.
+ * it wraps: 6,354 bytes in all. `createRealtime`'s budget is the 4,921 bytes it
+ * weighed when the issue asked that it not grow; the others leave ≈2 to 3 %
+ * headroom: a change that adds weight has to say why here.
  */
-const BUDGET = { createRealtime: 4_950, wholeEntry: 5_620, shared: 6_570 } as const;
+const BUDGET = { createRealtime: 4_921, wholeEntry: 5_620, shared: 6_570 } as const;
 
 async function minified(entry: string): Promise<Uint8Array> {
   const result = await build({
