@@ -57,14 +57,21 @@ const FIRST_LISTEN_MS = 300;
 const GATHER_MS = 150;
 
 type Message =
-  | { t: 'hello'; from: string; types: readonly string[] }
+  | { t: 'hello'; from: string; types: readonly string[]; chs: readonly string[] }
   | { t: 'welcome'; to: string; state: ConnectionState; presence: PresenceSyncData[]; chs: readonly string[] }
   | { t: 'lead'; from: string; chs: readonly string[] }
   | { t: 'seen'; to: string; from: string; lastEventId: string | undefined; types: readonly string[] }
   | { t: 'beat'; from: string }
   | { t: 'event'; event: RealtimeEvent }
   | { t: 'state'; state: ConnectionState }
-  | { t: 'error'; code: CastErrorCode; message: string; status: number; retryable: boolean; retryAfter: number | undefined }
+  | {
+      t: 'error';
+      code: CastErrorCode;
+      message: string;
+      status: number;
+      retryable: boolean;
+      retryAfter: number | undefined;
+    }
   | { t: 'resume'; info: ResumeInfo }
   | { t: 'connect' };
 
@@ -156,9 +163,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   let gathered: Array<string | undefined> | undefined;
   /** This tab's grant, read when it connects first. */
   let own: readonly string[] = [];
-  /** The leader's grant once it said it; until then the events it relays wait in `held`. */
-  let peer: readonly string[] | undefined;
-  let held: RealtimeEvent[] = [];
+  /** The events a leader relays before it said its grant; undefined once a leader's stream covers this tab's. */
+  let held: RealtimeEvent[] | undefined = [];
   let started: Promise<void> | undefined;
 
   const post = (message: Message): void => bus?.postMessage(message);
@@ -195,8 +201,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
 
   /** Delivers an event the leader relayed, once this tab knows the leader's stream covers its grant. */
   const relay = (event: RealtimeEvent): void => {
-    if (peer) deliver(event);
-    else held.push(event);
+    if (held) held.push(event);
+    else deliver(event);
   };
 
   const resumed = (info: ResumeInfo): void => {
@@ -306,7 +312,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   const onMessage = ({ data: message }: MessageEvent<Message>): void => {
     switch (message.t) {
       case 'hello':
-        tabTypes.set(message.from, message.types);
+        // A tab whose grant this one lacks will hold its own stream: its types would widen the filter for nothing.
+        if (message.chs.every((channel) => own.includes(channel))) tabTypes.set(message.from, message.types);
         if (leader) {
           const snapshot = [...presenceChannels]
             .map((channel) => presence.view(channel))
@@ -407,8 +414,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     const missing = own.filter((channel) => !chs.includes(channel));
     if (missing.length > 0) goOwn(missing);
     else {
-      peer = chs;
-      held.splice(0).forEach(relay);
+      held?.forEach(deliver);
+      held = undefined;
     }
     return !missing.length;
   };
@@ -438,7 +445,7 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
           bus.onmessage = onMessage;
           doc?.addEventListener('freeze', onFreeze);
           doc?.addEventListener('resume', onResumePage);
-          post({ t: 'hello', from: id, types: ownTypes });
+          post({ t: 'hello', from: id, types: ownTypes, chs: own });
           campaign();
         });
     },

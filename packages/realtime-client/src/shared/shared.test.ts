@@ -346,21 +346,25 @@ describe('createSharedRealtime with tabs of different grants', () => {
     await run();
     const wider = tokenFor(['orders', 'tickets']);
     const tab = openTab({ token: async () => wider, lastEventId: '0-5/orders' });
+    // The tab has read its grant and said hello; the leader relays an event before its welcome.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    shared.push(eventFrame('1-1', 'orders', 'order.paid', 2));
     await run(200);
     expect(tab.own).toEqual([['tickets']]);
     expect(server.calls).toHaveLength(2);
-    // Its own token, resuming from its own last id: nothing the relay handed it moved that id on.
+    // Its own token, resuming from its own last id: the event relayed before the welcome did not move it on.
     expect(server.last.url.searchParams.get('token')).toBe(wider);
     expect(server.last.headers['last-event-id']).toBe('0-5/orders');
     const own = await acceptLast({ channels: ['orders', 'tickets'], recovered: true });
     own.push(eventFrame('1-0', 'orders', 'order.created', 1));
-    own.push(eventFrame('1-1', 'tickets', 'ticket.opened', 2));
-    shared.push(eventFrame('1-2', 'orders', 'order.paid', 3));
-    own.push(eventFrame('1-2', 'orders', 'order.paid', 3));
+    own.push(eventFrame('1-1', 'orders', 'order.paid', 2));
+    own.push(eventFrame('1-2', 'tickets', 'ticket.opened', 3));
+    shared.push(eventFrame('1-3', 'orders', 'order.shipped', 4));
+    own.push(eventFrame('1-3', 'orders', 'order.shipped', 4));
     await run();
-    expect(types(tab)).toEqual(['order.created', 'ticket.opened', 'order.paid']);
+    expect(types(tab)).toEqual(['order.created', 'order.paid', 'ticket.opened', 'order.shipped']);
     expect(tab.realtime.state).toBe('connected');
-    expect(types(leader)).toEqual(['order.created', 'order.paid']);
+    expect(types(leader)).toEqual(['order.created', 'order.paid', 'order.shipped']);
     // It left the tabs: the leader going does not move it, nor does it lead anyone.
     leader.realtime.destroy();
     await run(2_000);
@@ -369,6 +373,17 @@ describe('createSharedRealtime with tabs of different grants', () => {
     tab.realtime.destroy();
     await run();
     expect(own.cancelled).toBe(true);
+  });
+
+  it('asks its own stream for its own types only', async () => {
+    openTab({ token: tokenFor(['orders']), types: ['order.*'] });
+    await run(200);
+    await acceptLast();
+    openTab({ types: ['note'] });
+    await run(200);
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.url.searchParams.get('token')).toBe(ALL);
+    expect(server.last.url.searchParams.get('types')).toBe('note');
   });
 
   it('moves a follower to a stream of its own when the new leader’s grant lacks its channels, from the last id', async () => {
