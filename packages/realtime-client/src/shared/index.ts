@@ -110,15 +110,16 @@ interface LockManagerLike {
  *   receives only the events of its channels. A tab whose grant has a channel
  *   the leader's stream lacks (or cannot be read) holds a stream of its own and
  *   says so through {@link SharedRealtime.onOwnStream}: give tabs with other
- *   grants another `name` to keep one stream. The stream's `types` filter is the union of the tabs' `types` (no filter as soon as
- *   one tab has none); each tab still receives only the events its own `types`
- *   match.
+ *   grants another `name` to keep one stream.
+ * - The stream's `types` filter is the union of the tabs' `types` (no filter
+ *   as soon as one tab has none); each tab still receives only the events its
+ *   own `types` match.
  * - When the leader closes, freezes or calls `destroy()`, another tab takes over
  *   within two seconds and resumes from the oldest last event id among the open
  *   tabs; each tab drops what it already had, so nothing is lost or duplicated.
  * - Where `BroadcastChannel` is missing (React Native), it is a plain
- *   `createRealtime` client (`onOwnStream` never fires). In Node.js, clients of one name share a stream
- *   within the process and its worker threads.
+ *   `createRealtime` client (`onOwnStream` never fires). In Node.js, clients
+ *   of one name share a stream within the process and its worker threads.
  *
  * @param options - the options of `createRealtime`, and `name`
  * @returns the client; it connects at once unless `autoConnect` is false
@@ -261,7 +262,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     if (state === 'closed' || leader) return release();
     clearTimeout(watchdog);
     leader = { inner: undefined, types: undefined, release };
-    if (!locks) beat = setInterval(() => post({ t: 'beat', from: id }), BEAT_MS);
+    // A tab on a stream of its own (no bus) has no one to beat for.
+    if (!locks && bus) beat = setInterval(() => post({ t: 'beat', from: id }), BEAT_MS);
     // Resume from the oldest id any open tab saw; each tab drops the events it already had.
     gathered = [lastEventId];
     post({ t: 'lead', from: id, chs: own });
