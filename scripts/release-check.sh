@@ -6,7 +6,8 @@
 #   3. `pnpm pack` of each public package (workspace: ranges must be rewritten), and again in a
 #      scratch copy without `dist`, where `prepack` must build it;
 #   4. `publint` and 5. `attw` (Are the Types Wrong?) on each library tarball;
-#   6. the server's tarball installed with npm in a scratch folder: `npx cast-server` starts it.
+#   6. the server's tarball installed with npm in a scratch folder: `npx @cast/server` starts it
+#      (npx runs a package's only bin, or the one named after it: the server must have one bin).
 # Exits non-zero on the first failure. Usage: scripts/release-check.sh
 set -euo pipefail
 
@@ -122,7 +123,7 @@ mkdir -p "$app"
   || fail "npm could not install the packed server"
 log="$app/server.log"
 # setsid: a process group of its own, so stopping it reaches the node process under npx.
-setsid sh -c 'cd "$1" && PORT=0 CAST_DATA_DIR="$1/.cast" exec npx --no-install cast-server' sh "$app" >"$log" 2>&1 &
+setsid sh -c 'cd "$1" && PORT=0 CAST_DATA_DIR="$1/.cast" exec npx --no-install @cast/server' sh "$app" >"$log" 2>&1 &
 server_pid=$!
 url=""
 for _ in $(seq 1 100); do
@@ -131,7 +132,7 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || break
   sleep 0.1
 done
-[ -n "$url" ] || { cat "$log" >&2; fail "npx cast-server did not start"; }
+[ -n "$url" ] || { cat "$log" >&2; fail "npx @cast/server did not start"; }
 key="$(node -p "require('$app/.cast/dev-credentials.json').apiKey")"
 health="$(curl -fsS "$url/healthz")" || fail "the installed server does not answer /healthz"
 console_status="$(curl -s -o /dev/null -w '%{http_code}' "$url/console/")"
@@ -141,6 +142,9 @@ stop_server
 grep -q '"ok"' <<<"$health" || fail "unexpected /healthz answer: $health"
 [ "$console_status" = 200 ] || fail "the installed server's console answered $console_status"
 grep -q '"delivered":0' <<<"$publish" || fail "unexpected publish answer: $publish"
-echo "npx cast-server: started, healthy, console served, publish accepted"
+# The trigger command is a subcommand of the one bin, loaded from a chunk that must ship too.
+watch_help="$(cd "$app" && npx --no-install @cast/server watch --help)" || fail "npx @cast/server watch --help failed"
+grep -q '^Usage: cast-server watch ' <<<"$watch_help" || fail "unexpected watch usage: $watch_help"
+echo "npx @cast/server: started, healthy, console served, publish accepted; watch --help answers"
 
 printf '\nrelease-check: ok\n'

@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { main: 'src/main.ts', watch: 'src/cli/watch.ts' },
+  // One entry: `cast-server watch` loads the watch command as a chunk of its own.
+  entry: { main: 'src/main.ts' },
   format: ['esm'],
   platform: 'node',
   target: 'node20',

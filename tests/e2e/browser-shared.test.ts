@@ -12,20 +12,27 @@ const here = dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const SHARED_DIST = resolve(here, '../../packages/realtime-client/dist/shared.js');
 
-/** What each page records: every event, and whether it is connected. */
+/**
+ * What each page records: every event, whether it is connected, and what onOwnStream said. Its query
+ * names the server, and optionally the channels its token grants (`grant`, default `orders`) and the
+ * group of tabs (`name`).
+ */
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shared stream</title></head>
 <body><script type="module">
   import { createSharedRealtime } from '/shared.js';
-  const server = new URL(location.href).searchParams.get('server');
+  const query = new URL(location.href).searchParams;
   window.received = [];
   window.errors = [];
+  window.own = [];
   const realtime = createSharedRealtime({
-    url: server,
-    token: async () => (await (await fetch('/token')).json()).token,
+    url: query.get('server'),
+    token: async () => (await (await fetch('/token?grant=' + (query.get('grant') ?? 'orders'))).json()).token,
+    ...(query.get('name') ? { name: query.get('name') } : {}),
   });
   realtime.onAny((e) => window.received.push({ type: e.type, data: e.data, id: e.id, channel: e.channel }));
   realtime.onError((e) => window.errors.push(e.code));
+  realtime.onOwnStream((missing) => window.own.push(missing));
   window.realtime = realtime;
 </script></body></html>`;
 
@@ -55,12 +62,16 @@ const received = (page: Page) => page.evaluate(() => (window as unknown as { rec
 const connected = (page: Page) =>
   page.evaluate(() => (window as unknown as { realtime: { connected: boolean } }).realtime.connected);
 
-async function openPage(): Promise<Page> {
+const own = (page: Page) => page.evaluate(() => (window as unknown as { own: string[][] }).own);
+const errors = (page: Page) => page.evaluate(() => (window as unknown as { errors: string[] }).errors);
+
+/** Opens a tab; `grant` is the channels of its token, comma-separated; `name` its group of tabs. */
+async function openPage(query: { grant?: string; name?: string } = {}): Promise<Page> {
   const page = await context.newPage();
   page.on('request', (req) => {
     if (new URL(req.url()).pathname === '/push/stream') streams.push({ page, at: Date.now() });
   });
-  await page.goto(`${site.url}/?server=${encodeURIComponent(cast.url)}`);
+  await page.goto(`${site.url}/?${new URLSearchParams({ server: cast.url, ...query })}`);
   return page;
 }
 
@@ -78,7 +89,9 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
       cast = await startServer();
       site = await servePage({
         files: { '/': PAGE, '/shared.js': await bundleForBrowser(SHARED_DIST) },
-        json: { '/token': () => issueToken(cast, { channels: ['orders'] }) },
+        json: {
+          '/token': (url) => issueToken(cast, { channels: (url.searchParams.get('grant') ?? 'orders').split(',') }),
+        },
       });
       browser = await launchChromium(CHROMIUM);
       // One context: the pages are tabs of one browser profile, sharing BroadcastChannel and Web Locks.
@@ -146,6 +159,52 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
         );
       expect((await received(late)).map((e) => (e.data as { n: number }).n)).toEqual([8]);
       expect(streams).toHaveLength(2);
+    });
+
+    it('gives a page whose grant has a channel the shared stream lacks a stream of its own, and it says so', async () => {
+      const wide = await openPage({ grant: 'orders,tickets' });
+      await waitFor(() => connected(wide), 'the wide page connected');
+      await waitFor(() => streams.length === 3, 'a stream of its own');
+      expect(streams[2]?.page).toBe(wide);
+      expect(await own(wide)).toEqual([['tickets']]);
+      await publishOrders(9, 1);
+      expect((await publish(cast, { channel: 'tickets', event: 'ticket.opened', data: { n: 10 } })).status).toBe(200);
+      await waitFor(async () => (await received(wide)).length >= 2, 'both events in the wide page');
+      for (const page of pages)
+        await waitFor(async () => (await received(page)).some((e) => (e.data as { n: number }).n === 9), 'event 9');
+      await new Promise((r) => setTimeout(r, 300)); // room for a duplicate, or a ticket in a shared page
+      expect((await received(wide)).map((e) => [e.channel, (e.data as { n: number }).n])).toEqual([
+        ['orders', 9],
+        ['tickets', 10],
+      ]);
+      for (const page of pages) {
+        expect((await received(page)).filter((e) => e.channel !== 'orders')).toEqual([]);
+        expect(await own(page)).toEqual([]);
+      }
+      expect(await errors(wide)).toEqual([]);
+      expect(streams).toHaveLength(3);
+      await wide.close();
+    });
+
+    it('shares the stream of a wider leader with a narrower page, which gets only its own channels', async () => {
+      const name = 'cast:wide-leader';
+      const leader = await openPage({ grant: 'orders,tickets', name });
+      await waitFor(() => connected(leader), 'the wide leader connected');
+      const narrow = await openPage({ grant: 'orders', name });
+      await waitFor(() => connected(narrow), 'the narrow page connected');
+      expect(streams.filter((s) => s.page === leader || s.page === narrow)).toHaveLength(1);
+      expect((await publish(cast, { channel: 'tickets', event: 'ticket.opened', data: { n: 11 } })).status).toBe(200);
+      await publishOrders(12, 1);
+      await waitFor(async () => (await received(leader)).length >= 2, 'both events in the leader');
+      await waitFor(async () => (await received(narrow)).length >= 1, 'the order in the narrow page');
+      await new Promise((r) => setTimeout(r, 300)); // room for the ticket to show up where it must not
+      expect((await received(narrow)).map((e) => [e.channel, (e.data as { n: number }).n])).toEqual([['orders', 12]]);
+      expect((await received(leader)).map((e) => [e.channel, (e.data as { n: number }).n])).toEqual([
+        ['tickets', 11],
+        ['orders', 12],
+      ]);
+      expect(await own(narrow)).toEqual([]);
+      expect(streams.filter((s) => s.page === leader || s.page === narrow)).toHaveLength(1);
     });
   },
 );

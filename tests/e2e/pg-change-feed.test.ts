@@ -1,16 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from './helpers/server.js';
+import { SERVER_ENTRY, startServer, type TestServer } from './helpers/server.js';
 import { openRaw, type RawEvent, type RawStream } from './helpers/sse.js';
 
 // The machine's PostgreSQL; each run works in its own schema and drops it after.
 const DATABASE_URL = process.env.CAST_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const WATCH_CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../apps/server/dist/watch.js');
 const run = promisify(execFile);
 
 const schema = `cast_e2e_${randomBytes(6).toString('hex')}`;
@@ -218,7 +215,9 @@ describe('PostgreSQL change feeds', () => {
 
   it('installs and removes triggers by hand with the watch command, and the server picks them up', async () => {
     const env = { PATH: process.env.PATH ?? '', CAST_DATABASE_URL: DATABASE_URL };
-    const printed = await run(process.execPath, [WATCH_CLI, 'install', `${schema}.notes`, '--print'], { env });
+    const printed = await run(process.execPath, [SERVER_ENTRY, 'watch', 'install', `${schema}.notes`, '--print'], {
+      env,
+    });
     expect(printed.stdout).toContain(
       `CREATE TRIGGER "cast_change_feed" AFTER INSERT OR UPDATE OR DELETE ON "${schema}"."notes"`,
     );
@@ -227,8 +226,8 @@ describe('PostgreSQL change feeds', () => {
     );
     expect(before.rows[0].n).toBe(0);
 
-    await run(process.execPath, [WATCH_CLI, 'install', `${schema}.notes`], { env });
-    await run(process.execPath, [WATCH_CLI, 'install', `${schema}.notes`], { env }); // idempotent
+    await run(process.execPath, [SERVER_ENTRY, 'watch', 'install', `${schema}.notes`], { env });
+    await run(process.execPath, [SERVER_ENTRY, 'watch', 'install', `${schema}.notes`], { env }); // idempotent
     const notes = await subscribe('acme', `${schema}.notes`);
     try {
       expect(notes.status).toBe(200);
@@ -239,7 +238,7 @@ describe('PostgreSQL change feeds', () => {
       notes.close();
     }
 
-    const removed = await run(process.execPath, [WATCH_CLI, 'remove', `${schema}.notes`], { env });
+    const removed = await run(process.execPath, [SERVER_ENTRY, 'watch', 'remove', `${schema}.notes`], { env });
     expect(removed.stdout).toContain('No longer watching');
     const after = await db.query(
       `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = '${schema}.notes'::regclass AND tgname = 'cast_change_feed'`,
@@ -252,7 +251,7 @@ describe('PostgreSQL change feeds', () => {
     );
     expect(fn.rows[0].n).toBe(1);
 
-    const missing = await run(process.execPath, [WATCH_CLI, 'install', `${schema}.nope`], { env }).catch(
+    const missing = await run(process.execPath, [SERVER_ENTRY, 'watch', 'install', `${schema}.nope`], { env }).catch(
       (err: { code: number; stderr: string }) => err,
     );
     expect(missing).toMatchObject({ code: 1 });

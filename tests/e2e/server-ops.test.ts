@@ -136,6 +136,41 @@ describe('configuration of the real process', () => {
   });
 });
 
+describe('start banner', () => {
+  /** Starts the server, reads its console's status, stops it: everything it printed until it exited. */
+  async function startAndStop(env: Record<string, string>): Promise<{ url: string; lines: string[]; status: number }> {
+    const started = await spawnServer(
+      { ...VALID, CAST_DATA_DIR: mkdtempSync(join(tmpdir(), 'cast-e2e-')), ...env },
+      /listening on \S+ \(/,
+    );
+    expect(started.code).toBeNull();
+    let out = started.out;
+    started.child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const url = /listening on (\S+) \(/.exec(out)?.[1] as string;
+    const status = (await fetch(`${url}/console/`)).status;
+    expect(await stopChild(started.child)).toBe(0);
+    const lines = out.split('\n');
+    // The whole banner was read: the stop line comes after it.
+    expect(lines).toContain('cast: SIGTERM received, closing streams');
+    return { url, lines, status };
+  }
+
+  it("names the console's URL, which serves the console", async () => {
+    const { url, lines, status } = await startAndStop({});
+    // `Console: <url>/console/ (subscribe and publish ...)`: the address is the line's second word.
+    expect(lines.filter((l) => l.startsWith('Console:')).map((l) => l.split(' ')[1])).toEqual([`${url}/console/`]);
+    expect(status).toBe(200);
+  });
+
+  it('prints no console line with CAST_CONSOLE=off', async () => {
+    const { lines, status } = await startAndStop({ CAST_CONSOLE: 'off' });
+    expect(lines.filter((l) => /console/i.test(l))).toEqual([]);
+    expect(status).toBe(404);
+  });
+});
+
 describe('operations endpoints', () => {
   let server: TestServer;
   afterAll(async () => {

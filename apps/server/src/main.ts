@@ -2,7 +2,28 @@
 import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './server.js';
 
+const USAGE = `Usage: cast-server                 starts the server (configured by environment variables)
+       cast-server watch <install|remove|list> [table ...] [--print]
+                                   installs, removes or lists the change-feed triggers
+
+\`npx @cast/server\` runs cast-server; \`cast-server watch --help\` explains watch.`;
+
 async function main(): Promise<void> {
+  // One bin: npx runs only the bin named after the package when there are several.
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === 'watch') {
+    const { runWatch } = await import('./cli/watch.js');
+    process.exitCode = await runWatch(rest, process.env);
+    return;
+  }
+  if (command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return;
+  }
+  if (command !== undefined) {
+    console.error(`cast-server: unknown argument ${command}\n\n${USAGE}`);
+    process.exit(2);
+  }
   let config;
   try {
     config = loadConfig(process.env);

@@ -20,11 +20,17 @@ import { describe, expect, it } from 'vitest';
  * let the de-duplication keep the `presence.sync` of every channel, which share
  * one position. Sharing one stream
  * among tabs (`@cast/realtime-client/shared`: election, the `BroadcastChannel`
- * relay, per-tab de-duplication) is its own entry, ≈1.5 KB on top of the client
- * it wraps: 6,354 bytes in all. The budgets leave ≈0.7 % (`createRealtime`)
- * and ≈2 to 3 % headroom: a change that adds weight has to say why here.
+ * relay, per-tab de-duplication) is its own entry, ≈1.7 KB on top of the client
+ * it wraps: 6,640 bytes in all, of which ≈285 tell tabs of different grants
+ * apart (each tab reads the `chs` claim of its token; a follower skips the
+ * channels outside its grant and holds what the leader relays until it knows
+ * the leader's grant; a tab whose grant the leader's stream lacks leaves for a
+ * stream of its own and says so through `onOwnStream`).
+ * `createRealtime`'s budget is the 4,921 bytes it weighed when the issue asked
+ * that it not grow; the others leave ≈1 to 3 % headroom: a change that adds
+ * weight has to say why here.
  */
-const BUDGET = { createRealtime: 4_950, wholeEntry: 5_620, shared: 6_570 } as const;
+const BUDGET = { createRealtime: 4_921, wholeEntry: 5_620, shared: 6_700 } as const;
 
 async function minified(entry: string): Promise<Uint8Array> {
   const result = await build({

@@ -1,8 +1,7 @@
-#!/usr/bin/env node
 import pg from 'pg';
 import { installWatch, listWatched, removeWatch, WatchError } from '../sources/postgres/install.js';
 
-const USAGE = `Usage: cast-server-watch <install|remove|list> [table|schema.table ...] [--print]
+const USAGE = `Usage: cast-server watch <install|remove|list> [table|schema.table ...] [--print]
 
 Installs or removes the Cast change-feed trigger on PostgreSQL tables.
   install   creates the trigger function, the overflow table and one trigger per table (idempotent)
@@ -16,7 +15,9 @@ CAST_TENANT_COLUMN (default tenant_id).`;
 /**
  * Runs the watch command.
  *
- * @param argv - the arguments after the script name
+ * `cast-server watch ...` runs it (`src/main.ts`).
+ *
+ * @param argv - the arguments after `watch`
  * @param env - the environment
  * @returns the process exit code
  * @example
@@ -59,7 +60,7 @@ export async function runWatch(argv: readonly string[], env: Record<string, stri
     console.error('cast watch: name the tables (or set CAST_WATCH_TABLES).');
     return 2;
   }
-  const db = new pg.Client({ connectionString: url, application_name: 'cast-server-watch' });
+  const db = new pg.Client({ connectionString: url, application_name: 'cast-server watch' });
   try {
     await db.connect();
   } catch (err) {
@@ -93,13 +94,3 @@ export async function runWatch(argv: readonly string[], env: Record<string, stri
     await db.end().catch(() => {});
   }
 }
-
-runWatch(process.argv.slice(2), process.env).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    console.error(`cast watch: fatal: ${(err as Error).message}`);
-    process.exitCode = 1;
-  },
-);

@@ -1,5 +1,6 @@
 import { CastError, comparePositions, matchesPattern, parseWireId } from '@cast/protocol';
 import type { CastErrorCode, EventMap, EventPosition, PresenceSyncData } from '@cast/protocol';
+import { createListeners, type Unsubscribe } from '../emitter/index.js';
 import { createHandlers } from '../handlers/index.js';
 import { createRealtime } from '../realtime/index.js';
 import type { ConnectionState, Realtime, RealtimeEvent, RealtimeOptions, ResumeInfo } from '../types.js';
@@ -15,11 +16,35 @@ import type { ConnectionState, Realtime, RealtimeEvent, RealtimeOptions, ResumeI
  */
 export interface SharedRealtimeOptions extends RealtimeOptions {
   /**
-   * Tabs of one origin created with the same name share one stream. Tabs whose
-   * tokens grant different channels must use different names.
+   * Tabs of one origin created with the same name share one stream. Give tabs
+   * whose tokens grant other channels another name: a tab whose grant has a
+   * channel the shared stream lacks holds a stream of its own
+   * ({@link SharedRealtime.onOwnStream}).
    * @defaultValue `cast:` followed by the server URL
    */
   name?: string;
+}
+
+/**
+ * The client {@link createSharedRealtime} returns: a {@link Realtime}, and
+ * the signal of a tab that holds a stream of its own.
+ *
+ * @example
+ * ```ts
+ * realtime.onOwnStream((missing) => console.warn('not sharing the stream; it lacks', missing))
+ * ```
+ */
+export interface SharedRealtime<Events extends EventMap = EventMap> extends Realtime<Events> {
+  /**
+   * Called once if this tab leaves the tabs' shared stream for a stream of its
+   * own (one more connection), with the channels its token grants that the
+   * leader's stream lacks; with `[]` when the tab could not read its grant
+   * (its token provider failed, or the token has no `chs` claim). Never called
+   * where `BroadcastChannel` is missing: there every tab holds its own stream.
+   * It happens after a token request and a message from the leader, so a
+   * handler added right after creation sees it.
+   */
+  onOwnStream(handler: (missing: string[]) => void): Unsubscribe;
 }
 
 /** The election timings of the `BroadcastChannel` heartbeat, used where Web Locks are missing. */
@@ -32,16 +57,41 @@ const FIRST_LISTEN_MS = 300;
 const GATHER_MS = 150;
 
 type Message =
-  | { t: 'hello'; from: string; types: readonly string[] }
-  | { t: 'welcome'; to: string; state: ConnectionState; presence: PresenceSyncData[] }
-  | { t: 'lead'; from: string }
+  | { t: 'hello'; from: string; types: readonly string[]; chs: readonly string[] }
+  | { t: 'welcome'; to: string; state: ConnectionState; presence: PresenceSyncData[]; chs: readonly string[] }
+  | { t: 'lead'; from: string; chs: readonly string[] }
   | { t: 'seen'; to: string; from: string; lastEventId: string | undefined; types: readonly string[] }
   | { t: 'beat'; from: string }
   | { t: 'event'; event: RealtimeEvent }
   | { t: 'state'; state: ConnectionState }
-  | { t: 'error'; code: CastErrorCode; message: string; status: number; retryable: boolean; retryAfter?: number }
+  | {
+      t: 'error';
+      code: CastErrorCode;
+      message: string;
+      status: number;
+      retryable: boolean;
+      retryAfter: number | undefined;
+    }
   | { t: 'resume'; info: ResumeInfo }
   | { t: 'connect' };
+
+/**
+ * Reads a tab's grant: the `chs` claim of its token (its provider is asked once).
+ *
+ * @param token - the tab's token or token provider
+ * @returns the channels, or undefined when the provider fails or the token has no readable `chs`
+ */
+const grantOf = async (token: RealtimeOptions['token']): Promise<string[] | undefined> => {
+  try {
+    const jwt = typeof token === 'string' ? token : await token();
+    // base64url JSON claims; channel names are ASCII, so atob's binary string is the text.
+    return (
+      JSON.parse(atob((jwt.split('.')[1] as string).replace(/-/g, '+').replace(/_/g, '/'))) as { chs: unknown[] }
+    ).chs.map(String);
+  } catch {
+    return undefined;
+  }
+};
 
 interface LockManagerLike {
   request(name: string, options: { signal: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
@@ -55,17 +105,21 @@ interface LockManagerLike {
  * `BroadcastChannel`. Every tab has the full {@link Realtime} API, as if it held
  * the stream itself.
  *
- * - The stream's channels are those of the leader's token: every tab of one
- *   `name` must be entitled to the same channels (one signed-in user's tabs).
- *   Its `types` filter is the union of the tabs' `types` (no filter as soon as
- *   one tab has none); each tab still receives only the events its own `types`
- *   match.
+ * - The stream's channels are those of the leader's token. Each tab reads its
+ *   own grant (the `chs` claim of its token: a provider is asked once more) and
+ *   receives only the events of its channels. A tab whose grant has a channel
+ *   the leader's stream lacks (or cannot be read) holds a stream of its own and
+ *   says so through {@link SharedRealtime.onOwnStream}: give tabs with other
+ *   grants another `name` to keep one stream.
+ * - The stream's `types` filter is the union of the tabs' `types` (no filter
+ *   as soon as one tab has none); each tab still receives only the events its
+ *   own `types` match.
  * - When the leader closes, freezes or calls `destroy()`, another tab takes over
  *   within two seconds and resumes from the oldest last event id among the open
  *   tabs; each tab drops what it already had, so nothing is lost or duplicated.
  * - Where `BroadcastChannel` is missing (React Native), it is a plain
- *   `createRealtime` client. In Node.js, clients of one name share a stream
- *   within the process and its worker threads.
+ *   `createRealtime` client (`onOwnStream` never fires). In Node.js, clients
+ *   of one name share a stream within the process and its worker threads.
  *
  * @param options - the options of `createRealtime`, and `name`
  * @returns the client; it connects at once unless `autoConnect` is false
@@ -79,9 +133,11 @@ interface LockManagerLike {
  */
 export function createSharedRealtime<Events extends EventMap = EventMap>(
   options: SharedRealtimeOptions,
-): Realtime<Events> {
+): SharedRealtime<Events> {
+  const ownStream = createListeners<[string[]]>();
   const Channel = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
-  if (typeof Channel !== 'function') return createRealtime<Events>(options);
+  if (typeof Channel !== 'function')
+    return Object.assign(createRealtime<Events>(options), { onOwnStream: ownStream.add });
   // Checks the options at construction, in every tab, leader or not.
   createRealtime({ ...options, autoConnect: false }).destroy();
   const { name = `cast:${options.url}`, types: ownTypes = [] } = options;
@@ -106,6 +162,11 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   let watchdog: ReturnType<typeof setTimeout> | undefined;
   let beat: ReturnType<typeof setInterval> | undefined;
   let gathered: Array<string | undefined> | undefined;
+  /** This tab's grant, read when it connects first. */
+  let own: readonly string[] = [];
+  /** The events a leader relays before it said its grant; undefined once a leader's stream covers this tab's. */
+  let held: RealtimeEvent[] | undefined = [];
+  let started: Promise<void> | undefined;
 
   const post = (message: Message): void => bus?.postMessage(message);
 
@@ -121,19 +182,28 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
 
   /**
    * Delivers one event in this tab, once: events at or before the last position are dropped, but for
-   * the `presence.sync` of a stream's other channels, at the same position (the snapshot's).
+   * the `presence.sync` of a stream's other channels, at the same position (the snapshot's). A follower
+   * skips the events of channels outside its grant, past their position all the same: positions are
+   * the tenant's, so a resume from it misses nothing of its own channels.
    */
   const deliver = (event: RealtimeEvent): void => {
     const wire = event.id ? parseWireId(event.id) : undefined;
     if (wire && lastPosition && comparePositions(wire, lastPosition) < (event.type === 'presence.sync' ? 0 : 1)) return;
     if (event.id !== undefined) lastEventId = event.id || undefined;
     if (wire) lastPosition = wire;
+    if (!leader && !own.includes(event.channel as string)) return;
     if (event.type.startsWith('presence.')) {
       const channel = (event.data as { channel?: unknown } | null)?.channel;
       if (typeof channel === 'string') presenceChannels.add(channel);
       presence.apply(event.type, event.data);
     }
     if (ownTypes.length === 0 || ownTypes.some((pattern) => matchesPattern(pattern, event.type))) events.emit(event);
+  };
+
+  /** Delivers an event the leader relayed, once this tab knows the leader's stream covers its grant. */
+  const relay = (event: RealtimeEvent): void => {
+    if (held) held.push(event);
+    else deliver(event);
   };
 
   const resumed = (info: ResumeInfo): void => {
@@ -177,7 +247,7 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
         message: error.message,
         status: error.status,
         retryable: error.retryable,
-        ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
+        retryAfter: error.retryAfter,
       });
       errorListeners.emit(error);
     });
@@ -192,10 +262,11 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     if (state === 'closed' || leader) return release();
     clearTimeout(watchdog);
     leader = { inner: undefined, types: undefined, release };
-    if (!locks) beat = setInterval(() => post({ t: 'beat', from: id }), BEAT_MS);
+    // A tab on a stream of its own (no bus) has no one to beat for.
+    if (!locks && bus) beat = setInterval(() => post({ t: 'beat', from: id }), BEAT_MS);
     // Resume from the oldest id any open tab saw; each tab drops the events it already had.
     gathered = [lastEventId];
-    post({ t: 'lead', from: id });
+    post({ t: 'lead', from: id, chs: own });
     watchdog = setTimeout(() => {
       const ids = gathered ?? [];
       gathered = undefined;
@@ -243,22 +314,24 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   const onMessage = ({ data: message }: MessageEvent<Message>): void => {
     switch (message.t) {
       case 'hello':
-        tabTypes.set(message.from, message.types);
+        // A tab whose grant this one lacks will hold its own stream: its types would widen the filter for nothing.
+        if (message.chs.every((channel) => own.includes(channel))) tabTypes.set(message.from, message.types);
         if (leader) {
           const snapshot = [...presenceChannels]
             .map((channel) => presence.view(channel))
             .filter((view) => view.synced)
             .map((view) => ({ channel: view.channel, members: [...view.members] }));
-          post({ t: 'welcome', to: message.from, state, presence: snapshot });
+          post({ t: 'welcome', to: message.from, state, presence: snapshot, chs: own });
           const wider = union();
           if (leader.inner && leader.types && wider.join() !== leader.types.join())
             openStream(leader.inner.lastEventId);
         }
         break;
       case 'welcome':
-        if (message.to !== id) break;
+        if (message.to !== id || !follow(message.chs)) break;
         if (!locks) listenForLeader(LEADER_GONE_MS);
         for (const sync of message.presence) {
+          if (!own.includes(sync.channel)) continue;
           presenceChannels.add(sync.channel);
           presence.apply('presence.sync', sync);
         }
@@ -268,8 +341,9 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
         // Two tabs that took the lead at once (heartbeat election): the larger id gives way,
         // before either opens its stream (that waits for the gathering).
         if (leader && message.from < id) stepDown();
-        if (!leader) post({ t: 'seen', to: message.from, from: id, lastEventId, types: ownTypes });
-        if (!locks && !leader) listenForLeader(LEADER_GONE_MS);
+        if (leader || !follow(message.chs)) break;
+        post({ t: 'seen', to: message.from, from: id, lastEventId, types: ownTypes });
+        if (!locks) listenForLeader(LEADER_GONE_MS);
         break;
       case 'seen':
         if (message.to !== id) break;
@@ -282,7 +356,7 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
         if (!leader) listenForLeader(LEADER_GONE_MS);
         break;
       case 'event':
-        if (!leader) deliver(message.event);
+        if (!leader) relay(message.event);
         break;
       case 'state':
         if (!leader) setState(message.state);
@@ -314,17 +388,41 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   };
   const doc = (globalThis as { document?: EventTarget }).document;
 
-  const join = (): void => {
-    if (bus) return;
-    bus = new Channel(name);
-    bus.onmessage = onMessage;
-    doc?.addEventListener('freeze', onFreeze);
-    doc?.addEventListener('resume', onResumePage);
-    post({ t: 'hello', from: id, types: ownTypes });
-    campaign();
+  /** Leaves the tabs: stops leading, campaigning and listening. */
+  const leave = (): void => {
+    stepDown();
+    lockAbort?.abort();
+    clearTimeout(watchdog);
+    doc?.removeEventListener('freeze', onFreeze);
+    doc?.removeEventListener('resume', onResumePage);
+    bus?.close();
+    bus = undefined;
   };
 
-  const realtime: Realtime<Events> = {
+  /** Leaves the tabs for a stream of this tab's own (it leads a group of one, from its last id), and says why. */
+  const goOwn = (missing: string[]): void => {
+    leave();
+    tabTypes.clear();
+    tabTypes.set(id, ownTypes);
+    becomeLeader(() => {});
+    ownStream.emit(missing);
+  };
+
+  /**
+   * Follows a leader whose stream has the channels `chs`: shares it when they cover this tab's grant
+   * (and delivers what waited for the answer), else holds a stream of its own.
+   */
+  const follow = (chs: readonly string[]): boolean => {
+    const missing = own.filter((channel) => !chs.includes(channel));
+    if (missing.length > 0) goOwn(missing);
+    else {
+      held?.forEach(deliver);
+      held = undefined;
+    }
+    return !missing.length;
+  };
+
+  const realtime: SharedRealtime<Events> = {
     get state() {
       return state;
     },
@@ -335,23 +433,30 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
       return lastEventId;
     },
     ...handlers,
+    onOwnStream: ownStream.add,
     connect() {
       if (state === 'closed') return;
-      if (!bus) join();
-      else if (leader) leader.inner?.connect();
-      else post({ t: 'connect' });
+      if (leader) leader.inner?.connect();
+      else if (bus) post({ t: 'connect' });
+      else
+        started ??= grantOf(options.token).then((grant) => {
+          if (state === 'closed') return;
+          if (!grant) return goOwn([]);
+          own = grant;
+          bus = new Channel(name);
+          bus.onmessage = onMessage;
+          doc?.addEventListener('freeze', onFreeze);
+          doc?.addEventListener('resume', onResumePage);
+          post({ t: 'hello', from: id, types: ownTypes, chs: own });
+          campaign();
+        });
     },
     destroy() {
       if (state === 'closed') return;
-      stepDown();
-      lockAbort?.abort();
-      clearTimeout(watchdog);
-      doc?.removeEventListener('freeze', onFreeze);
-      doc?.removeEventListener('resume', onResumePage);
-      bus?.close();
-      bus = undefined;
+      leave();
       setState('closed');
       clear();
+      ownStream.clear();
     },
   };
   if (options.autoConnect !== false) queueMicrotask(() => realtime.connect());

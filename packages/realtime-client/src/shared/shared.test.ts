@@ -2,8 +2,8 @@ import type { CastError } from '@cast/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FAKED_TIMERS, connectedFrame, createFakeFetch, eventFrame, settle } from '../testing/fake-fetch.js';
 import type { FakeStream } from '../testing/fake-fetch.js';
-import type { ConnectionState, Realtime, RealtimeEvent, RealtimeOptions } from '../types.js';
-import { createSharedRealtime } from './index.js';
+import type { ConnectionState, RealtimeEvent, RealtimeOptions } from '../types.js';
+import { createSharedRealtime, type SharedRealtime } from './index.js';
 
 /** Web Locks as the browser has them, for one process: exclusive, FIFO, abortable while waiting. */
 function createFakeLocks() {
@@ -44,25 +44,37 @@ function createFakeLocks() {
 }
 
 interface Tab {
-  realtime: Realtime;
+  realtime: SharedRealtime;
   events: RealtimeEvent[];
   errors: CastError[];
   states: ConnectionState[];
+  /** What onOwnStream said, each time. */
+  own: string[][];
 }
 
 let server: ReturnType<typeof createFakeFetch>;
 let tabs: Tab[];
 let channelName: string;
 
+/** A token whose claims grant `chs`, base64url UTF-8 JSON as the server signs it (the client never checks the signature). */
+function tokenFor(chs: string[]): string {
+  // A user id beyond ASCII, and `?>` in it, so that the claims' base64 has '_' and '-' to decode.
+  const json = new TextEncoder().encode(JSON.stringify({ tid: 'acme', chs, sub: 'zoë??>>' }));
+  const claims = btoa(String.fromCharCode(...json));
+  return `eyJhbGciOiJIUzI1NiJ9.${claims.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}.sig`;
+}
+const ALL = tokenFor(['orders', 'room:1', 'room:2']);
+
 function openTab(extra: Partial<RealtimeOptions> = {}): Tab {
   const realtime = createSharedRealtime({
     url: 'http://cast.test',
-    token: 'tok',
+    token: ALL,
     fetch: server.fetch,
     name: channelName,
     ...extra,
   });
-  const tab: Tab = { realtime, events: [], errors: [], states: [] };
+  const tab: Tab = { realtime, events: [], errors: [], states: [], own: [] };
+  realtime.onOwnStream((missing) => tab.own.push(missing));
   realtime.onAny((e) => tab.events.push(e));
   realtime.onError((e) => tab.errors.push(e));
   realtime.onStateChange((s) => tab.states.push(s));
@@ -296,6 +308,118 @@ describe('createSharedRealtime with Web Locks', () => {
   });
 });
 
+describe('createSharedRealtime with tabs of different grants', () => {
+  beforeEach(() => {
+    vi.stubGlobal('navigator', { locks: createFakeLocks() });
+  });
+
+  it('shares the stream with a tab of a narrower grant, which gets only its own channels’ events', async () => {
+    const wide = openTab();
+    await run(200);
+    const stream = await acceptLast({ channels: ['orders', 'room:1', 'room:2'] });
+    stream.push(
+      eventFrame('1-0', 'room:1', 'presence.sync', {
+        channel: 'room:1',
+        members: [{ userId: 'ada', userInfo: null, connections: 1 }],
+      }),
+    );
+    await run();
+    const narrow = openTab({ token: tokenFor(['orders']) });
+    await run(200);
+    stream.push(eventFrame('1-1', 'room:1', 'note', 1));
+    stream.push(eventFrame('1-2', 'orders', 'order.created', 2));
+    stream.push(eventFrame('1-3', 'room:2', 'note', 3));
+    await run();
+    expect(server.calls).toHaveLength(1);
+    expect(narrow.realtime.state).toBe('connected');
+    expect(narrow.events.map((e) => [e.type, e.channel])).toEqual([['order.created', 'orders']]);
+    expect(narrow.realtime.presence('room:1').synced).toBe(false); // the welcome's snapshot is not its to see
+    expect(narrow.own).toEqual([]);
+    expect(types(wide)).toEqual(['presence.sync', 'note', 'order.created', 'note']);
+  });
+
+  it('gives a tab whose grant has a channel the leader’s stream lacks a stream of its own, and says so', async () => {
+    const leader = openTab({ token: tokenFor(['orders']) });
+    await run(200);
+    const shared = await acceptLast({ channels: ['orders'] });
+    shared.push(eventFrame('1-0', 'orders', 'order.created', 1));
+    await run();
+    const wider = tokenFor(['orders', 'tickets']);
+    const tab = openTab({ token: async () => wider, lastEventId: '0-5/orders' });
+    // The tab has read its grant and said hello; the leader relays an event before its welcome.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    shared.push(eventFrame('1-1', 'orders', 'order.paid', 2));
+    await run(200);
+    expect(tab.own).toEqual([['tickets']]);
+    expect(server.calls).toHaveLength(2);
+    // Its own token, resuming from its own last id: the event relayed before the welcome did not move it on.
+    expect(server.last.url.searchParams.get('token')).toBe(wider);
+    expect(server.last.headers['last-event-id']).toBe('0-5/orders');
+    const own = await acceptLast({ channels: ['orders', 'tickets'], recovered: true });
+    own.push(eventFrame('1-0', 'orders', 'order.created', 1));
+    own.push(eventFrame('1-1', 'orders', 'order.paid', 2));
+    own.push(eventFrame('1-2', 'tickets', 'ticket.opened', 3));
+    shared.push(eventFrame('1-3', 'orders', 'order.shipped', 4));
+    own.push(eventFrame('1-3', 'orders', 'order.shipped', 4));
+    await run();
+    expect(types(tab)).toEqual(['order.created', 'order.paid', 'ticket.opened', 'order.shipped']);
+    expect(tab.realtime.state).toBe('connected');
+    expect(types(leader)).toEqual(['order.created', 'order.paid', 'order.shipped']);
+    // It left the tabs: the leader going does not move it, nor does it lead anyone.
+    leader.realtime.destroy();
+    await run(2_000);
+    expect(server.calls).toHaveLength(2);
+    expect(tab.own).toEqual([['tickets']]);
+    tab.realtime.destroy();
+    await run();
+    expect(own.cancelled).toBe(true);
+  });
+
+  it('asks its own stream for its own types only', async () => {
+    openTab({ token: tokenFor(['orders']), types: ['order.*'] });
+    await run(200);
+    await acceptLast();
+    openTab({ types: ['note'] });
+    await run(200);
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.url.searchParams.get('token')).toBe(ALL);
+    expect(server.last.url.searchParams.get('types')).toBe('note');
+  });
+
+  it('moves a follower to a stream of its own when the new leader’s grant lacks its channels, from the last id', async () => {
+    const first = openTab();
+    const narrow = openTab({ token: tokenFor(['orders']) });
+    const wide = openTab();
+    await run(200);
+    const stream = await acceptLast({ channels: ['orders', 'room:1', 'room:2'] });
+    stream.push(eventFrame('1-0', 'room:1', 'note', 1));
+    await run();
+    first.realtime.destroy(); // the next in line for the lock is the narrow tab
+    await run(200);
+    expect(wide.own).toEqual([['room:1', 'room:2']]);
+    expect(narrow.own).toEqual([]);
+    expect(server.calls).toHaveLength(3);
+    const streams = server.calls.slice(1).map((c) => [c.url.searchParams.get('token'), c.headers['last-event-id']]);
+    expect(streams).toContainEqual([tokenFor(['orders']), '1-0/room:1']);
+    expect(streams).toContainEqual([ALL, '1-0/room:1']);
+  });
+
+  it('holds a stream of its own when it cannot read its grant, and says so with no channel named', async () => {
+    let calls = 0;
+    const failing = openTab({
+      token: async () => {
+        if (calls++ === 0) throw new Error('token service down');
+        return ALL;
+      },
+    });
+    const opaque = openTab({ token: 'not-a-jwt' });
+    await run(200);
+    expect(failing.own).toEqual([[]]);
+    expect(opaque.own).toEqual([[]]);
+    expect(server.calls.map((c) => c.url.searchParams.get('token')).sort()).toEqual([ALL, 'not-a-jwt'].sort());
+  });
+});
+
 describe('createSharedRealtime without Web Locks (BroadcastChannel heartbeat)', () => {
   it('elects one leader, and another tab takes over within two seconds of it going quiet', async () => {
     const [a, b] = [openTab(), openTab()];
@@ -314,16 +438,32 @@ describe('createSharedRealtime without Web Locks (BroadcastChannel heartbeat)', 
     await run();
     expect(types(b)).toEqual(['x', 'y']);
   });
+
+  it('gives a tab whose grant has a channel the leader’s stream lacks a stream of its own', async () => {
+    openTab({ token: tokenFor(['orders']) });
+    await run(300 + 200);
+    await acceptLast();
+    const wide = openTab();
+    await run(200);
+    expect(wide.own).toEqual([['room:1', 'room:2']]);
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.url.searchParams.get('token')).toBe(ALL);
+    await acceptLast({ channels: ['orders', 'room:1', 'room:2'] });
+    await run(5_000); // the leader's heartbeats no longer reach it
+    expect(server.calls).toHaveLength(2);
+    expect(wide.realtime.state).toBe('connected');
+  });
 });
 
 describe('createSharedRealtime where BroadcastChannel is missing', () => {
   it('is a plain client with its own stream', async () => {
     vi.stubGlobal('BroadcastChannel', undefined);
-    const a = openTab();
+    const a = openTab({ token: tokenFor(['orders']) });
     await run();
     expect(server.calls).toHaveLength(1);
     await acceptLast();
     expect(a.realtime.state).toBe('connected');
+    expect(a.own).toEqual([]);
   });
 
   it('checks the options at construction', () => {
