@@ -85,7 +85,7 @@ export function eventRoutes(deps: ServerDeps): Hono {
     if (resolved === undefined) {
       fail(
         'NOT_FOUND',
-        `${JSON.stringify(collection.slice(0, 140))} is not a watched table: add it to CAST_WATCH_TABLES, or install its trigger with "pnpm --filter @cast/server run watch:install ${collection.slice(0, 63)}".`,
+        `${JSON.stringify(collection.slice(0, 140))} is not a watched table: add it to CAST_WATCH_TABLES, or install its trigger with "cast-server watch install ${collection.slice(0, 63)}".`,
       );
     }
     if (typeof resolved !== 'string') {
