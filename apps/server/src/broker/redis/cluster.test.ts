@@ -161,6 +161,20 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     await cluster.kill(victim);
     const refused = await a.broker.publish(dead, [input('orders', 2)]).catch((err: unknown) => err);
     expect(isCastError(refused) && refused.code).toBe('UNAVAILABLE');
+    // The message names the tenant's shard, not the client library's redirections or an address.
+    expect((refused as Error).message).toMatch(
+      /^The Redis shard that holds this tenant (is unreachable|did not answer)/,
+    );
+    expect((refused as Error).message).not.toMatch(/MOVED|redirection|127\.0\.0\.1|timed out/);
+    // Once this node knows the shard is gone, a publish never reaches it: the answer says nothing was written.
+    for (let i = 0; i < 3; i++) {
+      const again = await a.broker.publish(dead, [input('orders', 2)]).catch((err: unknown) => err);
+      expect(again).toMatchObject({
+        code: 'UNAVAILABLE',
+        message:
+          'The Redis shard that holds this tenant is unreachable, so the publish failed without taking effect; retry shortly.',
+      });
+    }
     for (const t of alive) {
       const [ok] = await a.broker.publish(t, [input('orders', 3)]);
       await vi.waitFor(() => expect(b.local.positions(t)).toContainEqual(ok!.event.position));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EventPosition, SessionInfo } from '@cast/protocol';
+import type { CastError, EventPosition, SessionInfo } from '@cast/protocol';
 import type { Revocation, Revocations } from '../../revocation/list.js';
 import { positionBefore } from './codec.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
@@ -14,8 +14,8 @@ import type {
   ReplayResult,
   SessionRecord,
 } from '../types.js';
-import { createCommandClient, createPubSub, type PubSub } from './connection.js';
-import { redact, unavailable } from './errors.js';
+import { connectionUp, createCommandClient, createPubSub, type PubSub } from './connection.js';
+import { redact, type SentCall, unavailable } from './errors.js';
 import { RedisControl } from './control.js';
 import { Fanout } from './fanout.js';
 import { RedisLog } from './log.js';
@@ -176,7 +176,12 @@ class RedisBroker implements Broker {
       log: this.log,
       local: () => this.local,
       redisNow: () => this.now() + (this.clockOffset ?? 0),
-      unavailable: (err: unknown, what: string) => unavailable(err, what, this.timeoutMs),
+      sending: (tenant: string, write: boolean): SentCall => ({
+        tenant,
+        write,
+        up: connectionUp(this.cmd, this.keys.log(tenant)),
+      }),
+      unavailable: (err: unknown, what: string, sent?: SentCall) => this.unavailable(err, what, sent),
     };
     this.fanout = new Fanout({
       ...host,
@@ -413,6 +418,22 @@ class RedisBroker implements Broker {
   }
 
   // ---- errors -------------------------------------------------------------------
+
+  /**
+   * The 503 of a failed call. A call sent while the connection to its tenant's
+   * Redis was down, and failed while it still was, never reached Redis: the
+   * connection was not up to carry it (see `connectionUp`).
+   */
+  private unavailable(err: unknown, what: string, sent: SentCall | undefined): CastError {
+    const up = sent ? connectionUp(this.cmd, this.keys.log(sent.tenant)) : undefined;
+    return unavailable(err, what, {
+      timeoutMs: this.timeoutMs,
+      cluster: this.target.kind === 'cluster',
+      write: sent?.write ?? false,
+      neverSent: sent !== undefined && (sent.unsent === true || (!sent.up && up === false)),
+      ...(up === undefined ? {} : { reachable: up }),
+    });
+  }
 
   private reportDown(detail: string): void {
     if (this.down || this.closed) return;

@@ -5,6 +5,7 @@ import type { RedisKeys } from './keys.js';
 import { type ScriptClient, tenantKeys } from './scripts.js';
 import { presenceChangeData } from '../../presence/events.js';
 import type { ChannelPage, PresenceChange, PresenceSnapshot, PresenceStore } from '../types.js';
+import type { SentCall } from './errors.js';
 
 /** What the Redis presence store uses of its broker. */
 export interface RedisPresenceHost {
@@ -22,7 +23,10 @@ export interface RedisPresenceHost {
   nodeTtlMs: number;
   /** This node's open streams of a tenant on a channel. */
   localConnections(tenant: string, channel: string): number;
-  unavailable(err: unknown, what: string): CastError;
+  /** Notes a call of the tenant's as it is sent (for {@link unavailable}). */
+  sending(tenant: string, write: boolean): SentCall;
+  /** The 503 of a failed call; `sent` says what was known as it was sent. */
+  unavailable(err: unknown, what: string, sent?: SentCall): CastError;
   /** Resolves true once this node's feed of the tenant has delivered up to `position`. */
   caughtUp(tenant: string, position: EventPosition): Promise<boolean>;
   /** True once after the connection came back (Redis may have lost this node's part). */
@@ -123,6 +127,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
    * steps run in Redis in that order.
    */
   async function run(tenant: string, op: string, ...args: Array<string | number>): Promise<unknown> {
+    const sent = host.sending(tenant, false);
     try {
       if (!registered.has(tenant)) {
         // Where the reaper finds a dead node's parts (outside the tenant's hash tag, like the node list).
@@ -134,7 +139,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       }
       return await inOrder(tenant, () => presenceScript(tenant, op, ...args));
     } catch (err) {
-      throw host.unavailable(err, 'the presence update');
+      throw host.unavailable(err, 'the presence update', sent);
     }
   }
 
@@ -177,6 +182,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
     },
     async snapshot(tenant, channels): Promise<PresenceSnapshot> {
       let reply: unknown[];
+      const sent = host.sending(tenant, false);
       try {
         reply = (await inOrder(tenant, () =>
           cmd.castSnapshot(
@@ -191,7 +197,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           ),
         )) as unknown[];
       } catch (err) {
-        throw host.unavailable(err, 'the presence read');
+        throw host.unavailable(err, 'the presence read', sent);
       }
       const last = reply[0] as string;
       return {
@@ -213,6 +219,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       const min = after !== undefined && after >= prefix ? `(${after}` : prefix === '' ? '-' : `[${prefix}`;
       // Channel names are ASCII, so every name with the prefix sorts before prefix + U+00FF.
       const max = prefix === '' ? '+' : `[${prefix}\u00ff`;
+      const sent = host.sending(tenant, false);
       try {
         const names = await cmd.zrangebylex(keys.tenant(tenant) + 'chs', min, max, 'LIMIT', 0, limit + 1);
         const page = names.slice(0, limit);
@@ -236,7 +243,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           next: names.length > limit ? page[page.length - 1] : undefined,
         };
       } catch (err) {
-        throw host.unavailable(err, 'the channels listing');
+        throw host.unavailable(err, 'the channels listing', sent);
       }
     },
     async rewrite(tenant, part) {

@@ -4,6 +4,7 @@ import type { RedisKeys } from './keys.js';
 import type { SessionRecord } from '../types.js';
 import type { Fanout } from './fanout.js';
 import type { ScriptClient } from './scripts.js';
+import type { SentCall } from './errors.js';
 
 /** What the sessions room uses of its broker. */
 export interface SessionsHost {
@@ -14,7 +15,10 @@ export interface SessionsHost {
   nodeTtlMs: number;
   /** Redis's clock as this node estimates it, ms. */
   redisNow(): number;
-  unavailable(err: unknown, what: string): CastError;
+  /** Notes a call of the tenant's as it is sent (for {@link unavailable}). */
+  sending(tenant: string, write: boolean): SentCall;
+  /** The 503 of a failed call; `sent` says what was known as it was sent. */
+  unavailable(err: unknown, what: string, sent?: SentCall): CastError;
 }
 
 /**
@@ -154,6 +158,7 @@ export class RedisSessions {
     const { cmd, keys, node, nodeTtlMs } = this.host;
     const found: SessionInfo[] = [];
     for (const s of this.sessions.get(tenant)?.values() ?? []) found.push(toInfo(s));
+    const sent = this.host.sending(tenant, false);
     try {
       const nodes = await cmd.zrangebyscore(keys.liveNodes(tenant), this.host.redisNow() - nodeTtlMs, '+inf');
       const others = nodes.filter((n) => n !== node);
@@ -169,7 +174,7 @@ export class RedisSessions {
         }
       }
     } catch (err) {
-      throw this.host.unavailable(err, 'the sessions listing');
+      throw this.host.unavailable(err, 'the sessions listing', sent);
     }
     return found.filter(
       (s) =>
