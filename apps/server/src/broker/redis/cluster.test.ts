@@ -28,6 +28,28 @@ describeBrokerContract('redis', async (options) => {
 
 const master = (port: number) => `redis://127.0.0.1:${port}`;
 
+/** One tenant per master of a cluster: tenant name → the port of the master serving it. */
+async function tenantsPerShard(on: TestRedisCluster, prefix: string): Promise<Map<string, number>> {
+  const keys = createRedisKeys(prefix, { cluster: true });
+  const byPort = new Map<number, string>();
+  for (let i = 0; byPort.size < 3 && i < 200; i++) {
+    const port = await on.portOfSlot(slotOf(keys.log(`t${i}`)));
+    if (!byPort.has(port)) byPort.set(port, `t${i}`);
+  }
+  return new Map([...byPort].map(([port, tenant]) => [tenant, port]));
+}
+
+/** A stream's session record, for `addSession`. */
+const session = (tenant: string, id: string) => ({
+  id,
+  tenant,
+  channels: ['orders'],
+  userId: 'ada',
+  connectedAt: new Date().toISOString(),
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // The Redis broker's tests across nodes, as on one Redis.
 describeAcrossNodes({
   cluster: true,
@@ -72,17 +94,6 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     return { broker, local };
   }
 
-  /** One tenant per master: tenant name → the port of the master serving it. */
-  async function tenantsPerShard(): Promise<Map<string, number>> {
-    const keys = createRedisKeys(prefix, { cluster: true });
-    const byPort = new Map<number, string>();
-    for (let i = 0; byPort.size < 3 && i < 200; i++) {
-      const port = await cluster.portOfSlot(slotOf(keys.log(`t${i}`)));
-      if (!byPort.has(port)) byPort.set(port, `t${i}`);
-    }
-    return new Map([...byPort].map(([port, tenant]) => [tenant, port]));
-  }
-
   it('keeps every key of a tenant in one slot, and spreads tenants over the shards', async () => {
     prefix = testPrefix();
     const keys = createRedisKeys(prefix, { cluster: true });
@@ -98,14 +109,14 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     ]) {
       expect(slotOf(key), key).toBe(slot);
     }
-    expect(new Set((await tenantsPerShard()).values()).size).toBe(3);
+    expect(new Set((await tenantsPerShard(cluster, prefix)).values()).size).toBe(3);
   });
 
   it('delivers, counts and replays across nodes for tenants on every shard', async () => {
     prefix = testPrefix();
     const a = await node();
     const b = await node();
-    const tenants = [...(await tenantsPerShard()).keys()];
+    const tenants = [...(await tenantsPerShard(cluster, prefix)).keys()];
     for (const t of tenants) b.broker.listen(t, 'orders');
     await b.broker.addSession({
       id: 's1',
@@ -139,7 +150,7 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     prefix = testPrefix();
     const a = await node();
     const b = await node();
-    const [tenant] = [...(await tenantsPerShard()).keys()];
+    const [tenant] = [...(await tenantsPerShard(cluster, prefix)).keys()];
     await b.broker.revocations(tenant as string); // b serves the tenant: it subscribed to its control channel
     await a.broker.revocations(tenant as string);
     const answered = await a.broker.revoke(tenant as string, { kind: 'user', userId: 'ada', at: Date.now() } as never);
@@ -151,11 +162,15 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     prefix = testPrefix();
     const a = await node();
     const b = await node();
-    const tenants = await tenantsPerShard();
+    const tenants = await tenantsPerShard(cluster, prefix);
     const [dead, victim] = [...tenants][0] as [string, number];
     const alive = [...tenants.keys()].filter((t) => t !== dead);
-    for (const t of tenants.keys()) b.broker.listen(t, 'orders');
+    for (const t of tenants.keys()) {
+      b.broker.listen(t, 'orders');
+      await b.broker.addSession(session(t, `s-${t}`));
+    }
     const before = await a.broker.publish(dead, [input('orders', 1)]);
+    expect(before[0]!.delivered).toBe(1);
     await vi.waitFor(() => expect(b.local.positions(dead)).toEqual([before[0]!.event.position]));
 
     await cluster.kill(victim);
@@ -188,6 +203,16 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
       interval: 200,
     });
     await vi.waitFor(() => expect(b.local.positions(dead)).toContainEqual(back!.event.position), { timeout: 15_000 });
+    // b writes its sessions of the tenant again: a lists b's stream and counts it in `delivered`.
+    await vi.waitFor(
+      async () => expect((await a.broker.listSessions(dead, {})).map((s) => s.id)).toEqual([`s-${dead}`]),
+      {
+        timeout: 10_000,
+      },
+    );
+    const [counted] = await a.broker.publish(dead, [input('orders', 5)]);
+    expect(counted!.delivered).toBe(1);
+    for (const t of alive) expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
   }, 60_000);
 
   it("loses no event while a listened tenant's slot moves to another shard", async () => {
@@ -230,5 +255,90 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     // The idempotency keys came along: a retry of one is answered with its first outcome.
     const [retried] = await a.broker.publish(tenant, [input('orders', 0, 'key-before')]);
     expect(retried).toMatchObject({ duplicate: true, event: { position: keyed!.event.position } });
+  }, 60_000);
+});
+
+describe('redis broker on a Redis Cluster whose masters keep their data (append-only file)', () => {
+  let persistent: TestRedisCluster;
+  let brokers: Broker[] = [];
+  beforeAll(async () => {
+    persistent = await startRedisCluster({ persistent: true });
+  }, 60_000);
+  afterAll(async () => {
+    await persistent?.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(brokers.map((b) => b.close()));
+    brokers = [];
+  });
+
+  async function node(prefix: string, nodeTtlMs: number) {
+    const broker = createRedisBroker({
+      url: persistent.url,
+      prefix,
+      historySize: 1000,
+      historyMaxAgeSeconds: 3600,
+      idempotencyWindowSeconds: 3600,
+      nodeTtlMs,
+      log: process.env.CAST_TEST_LOG ? (line) => console.log(line) : quiet,
+    });
+    brokers.push(broker);
+    const local = new Recorder();
+    await broker.start(local);
+    return { broker, local };
+  }
+
+  it('restores sessions and `delivered` of a shard that was down past the node TTL and came back with its data; its feed catches up once', async () => {
+    const prefix = testPrefix();
+    const nodeTtlMs = 1500;
+    const a = await node(prefix, nodeTtlMs);
+    const b = await node(prefix, nodeTtlMs);
+    const tenants = await tenantsPerShard(persistent, prefix);
+    const [dead, victim] = [...tenants][0] as [string, number];
+    const alive = [...tenants.keys()].filter((t) => t !== dead);
+    for (const t of tenants.keys()) {
+      b.broker.listen(t, 'orders');
+      await b.broker.addSession(session(t, `s-${t}`));
+    }
+    const [before] = await a.broker.publish(dead, [input('orders', 1)]);
+    expect(before!.delivered).toBe(1);
+    await vi.waitFor(() => expect(b.local.positions(dead)).toEqual([before!.event.position]));
+
+    await persistent.kill(victim);
+    // Down past the session hashes' expiry: the restarted master loads them from disk already expired.
+    await sleep(2 * nodeTtlMs);
+    // Meanwhile the other shards' tenants keep their sessions and counts.
+    for (const t of alive) {
+      expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
+      const [ok] = await a.broker.publish(t, [input('orders', 2)]);
+      expect(ok!.delivered).toBe(1);
+    }
+
+    await persistent.restart(victim);
+    // The master kept its log: the event published before the kill is still there.
+    await vi.waitFor(
+      async () =>
+        expect((await a.broker.replay(dead, ['orders'], { ms: 0, seq: 0 })).events.map((e) => e.position)).toEqual([
+          before!.event.position,
+        ]),
+      { timeout: 15_000, interval: 200 },
+    );
+    // b writes its registration again: a lists b's stream and counts it.
+    await vi.waitFor(
+      async () => expect((await a.broker.listSessions(dead, {})).map((s) => s.id)).toEqual([`s-${dead}`]),
+      {
+        timeout: 10_000,
+        interval: 200,
+      },
+    );
+    const after = await a.broker.publish(dead, [input('orders', 3), input('orders', 4)]);
+    expect(after.map((o) => o.delivered)).toEqual([1, 1]);
+    // b's feed goes on from where it was: every event once, in order, and no stream had to be ended.
+    await vi.waitFor(
+      () => expect(b.local.positions(dead)).toEqual([before!.event.position, ...after.map((o) => o.event.position)]),
+      { timeout: 10_000 },
+    );
+    expect(b.local.resets).toEqual([]);
+    for (const t of alive) expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
   }, 60_000);
 });

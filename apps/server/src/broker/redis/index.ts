@@ -365,7 +365,10 @@ class RedisBroker implements Broker {
       // Redis read its clock before we received the answer: a lower bound.
       this.clockOffset = redisMs - received;
     } catch {
-      return; // retried at the next heartbeat
+      // Retried at the next heartbeat. On a Redis Cluster TIME goes to any master, maybe one that
+      // is down: the session hashes on the other shards must still be refreshed before they expire.
+      if (this.clockOffset === undefined || this.target.kind !== 'cluster') return;
+      redisMs = this.now() + this.clockOffset;
     }
     try {
       await this.cmd.set(this.keys.epoch, String(redisMs), 'NX');
