@@ -39,6 +39,25 @@ async function tenantsPerShard(on: TestRedisCluster, prefix: string): Promise<Ma
   return new Map([...byPort].map(([port, tenant]) => [tenant, port]));
 }
 
+/**
+ * A prefix whose node list and presence holders live on two shards, a node id
+ * whose tenant list and a tenant on neither the node list's shard: restarting
+ * that shard loses the node list only.
+ */
+async function apartFromNodeList(on: TestRedisCluster) {
+  let prefix: string;
+  let nodesPort: number;
+  do {
+    prefix = testPrefix();
+    nodesPort = await on.portOfSlot(slotOf(`${prefix}:nodes`));
+  } while (nodesPort === (await on.portOfSlot(slotOf(`${prefix}:pnodes`))));
+  let nodeId: string;
+  do nodeId = `a-${testPrefix()}`;
+  while ((await on.portOfSlot(slotOf(`${prefix}:ptenants:${nodeId}`))) === nodesPort);
+  const [tenant] = [...(await tenantsPerShard(on, prefix))].find(([, port]) => port !== nodesPort) as [string, number];
+  return { prefix, nodesPort, nodeId, tenant };
+}
+
 /** A stream's session record, for `addSession`. */
 const session = (tenant: string, id: string) => ({
   id,
@@ -215,6 +234,52 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     for (const t of alive) expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
   }, 60_000);
 
+  it('keeps the presence of tenants on healthy shards when the shard holding the node list restarts empty', async () => {
+    const apart = await apartFromNodeList(cluster);
+    prefix = apart.prefix;
+    const { nodesPort, nodeId: aId, tenant } = apart;
+    const nodeTtlMs = 1000;
+    const a = await node({ nodeId: aId, nodeTtlMs });
+    const b = await node({ nodeTtlMs });
+    await a.broker.presence.occupy(tenant, 'room');
+    expect(await a.broker.presence.join(tenant, 'room', 'ada', null)).toBe(true);
+    const pnodes = master(await cluster.portOfSlot(slotOf(`${prefix}:pnodes`)));
+    await vi.waitFor(async () => expect(await withRedis(pnodes, (r) => r.sismember(`${prefix}:pnodes`, aId))).toBe(1));
+
+    // b reaps all along, with no grace period, as its presence loop would.
+    const reaped: unknown[] = [];
+    let stop = false;
+    const reaper = (async () => {
+      while (!stop) {
+        reaped.push(...(await b.broker.presence.reap(0).catch(() => [])));
+        await sleep(50);
+      }
+    })();
+    await cluster.kill(nodesPort);
+    await cluster.restart(nodesPort);
+    // Long enough for every node to heartbeat into the empty list again, several times over.
+    await sleep(3 * nodeTtlMs);
+    stop = true;
+    await reaper;
+    expect(reaped).toEqual([]);
+    const snapshot = await b.broker.presence.snapshot(tenant, ['room']);
+    expect(snapshot.channels[0]!.members.map((m) => m.userId)).toEqual(['ada']);
+    const log = await b.broker.replay(tenant, ['room'], { ms: 0, seq: 0 });
+    expect(log.events.map((e) => e.event)).toEqual(['presence.join']);
+
+    // A node that really stops is still reaped: its user leaves and the channel is vacated, once.
+    await a.broker.close();
+    const gone: unknown[] = [];
+    await vi.waitFor(async () => {
+      gone.push(...(await b.broker.presence.reap(0)));
+      expect(gone).not.toEqual([]);
+    });
+    expect(gone).toEqual([
+      { type: 'presence.leave', tenant, channel: 'room', userId: 'ada' },
+      { type: 'channel.vacated', tenant, channel: 'room' },
+    ]);
+  }, 60_000);
+
   it("loses no event while a listened tenant's slot moves to another shard", async () => {
     prefix = testPrefix();
     const a = await node();
@@ -272,10 +337,11 @@ describe('redis broker on a Redis Cluster whose masters keep their data (append-
     brokers = [];
   });
 
-  async function node(prefix: string, nodeTtlMs: number) {
+  async function node(prefix: string, nodeTtlMs: number, nodeId?: string) {
     const broker = createRedisBroker({
       url: persistent.url,
       prefix,
+      ...(nodeId ? { nodeId } : {}),
       historySize: 1000,
       historyMaxAgeSeconds: 3600,
       idempotencyWindowSeconds: 3600,
@@ -340,5 +406,39 @@ describe('redis broker on a Redis Cluster whose masters keep their data (append-
     );
     expect(b.local.resets).toEqual([]);
     for (const t of alive) expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
+  }, 60_000);
+
+  it('does not take the old heartbeats of a node list back from disk for deaths before the nodes have heartbeated again', async () => {
+    const { prefix, nodesPort, nodeId, tenant } = await apartFromNodeList(persistent);
+    // Heartbeats a second apart: a window in which b reads a's entry from before the outage.
+    const nodeTtlMs = 3000;
+    const a = await node(prefix, nodeTtlMs, nodeId);
+    const b = await node(prefix, nodeTtlMs);
+    await a.broker.presence.occupy(tenant, 'room');
+    expect(await a.broker.presence.join(tenant, 'room', 'ada', null)).toBe(true);
+    const pnodes = master(await persistent.portOfSlot(slotOf(`${prefix}:pnodes`)));
+    await vi.waitFor(async () =>
+      expect(await withRedis(pnodes, (r) => r.sismember(`${prefix}:pnodes`, nodeId))).toBe(1),
+    );
+
+    const reaped: unknown[] = [];
+    let stop = false;
+    const reaper = (async () => {
+      while (!stop) {
+        reaped.push(...(await b.broker.presence.reap(0).catch(() => [])));
+        await sleep(50);
+      }
+    })();
+    await persistent.kill(nodesPort);
+    // Every heartbeat in the list is older than the TTL when it comes back.
+    await sleep(nodeTtlMs + 500);
+    await persistent.restart(nodesPort);
+    // b believes the list again a TTL after its own heartbeat lands; by then a's has landed too.
+    await sleep(2 * nodeTtlMs);
+    stop = true;
+    await reaper;
+    expect(reaped).toEqual([]);
+    const snapshot = await b.broker.presence.snapshot(tenant, ['room']);
+    expect(snapshot.channels[0]!.members.map((m) => m.userId)).toEqual(['ada']);
   }, 60_000);
 });

@@ -139,6 +139,12 @@ class RedisBroker implements Broker {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private repairTimer: ReturnType<typeof setInterval> | undefined;
   private down = false;
+  /**
+   * From when (local ms) the node list's heartbeats can be believed again:
+   * Infinity while this node's heartbeat cannot write the list, then a node
+   * TTL after it can (every live node has heartbeated by then).
+   */
+  private nodeListCurrentFrom = 0;
   private closed = false;
 
   constructor(private readonly options: RedisBrokerOptions) {
@@ -218,6 +224,7 @@ class RedisBroker implements Broker {
         this.presenceLost = false;
         return lost;
       },
+      nodeListCurrent: () => this.now() >= this.nodeListCurrentFrom,
     });
   }
 
@@ -356,7 +363,11 @@ class RedisBroker implements Broker {
 
   /** Registers the node, refreshes its session hashes, measures the clock and reads the epoch. */
   private async heartbeat(): Promise<void> {
-    if (this.closed || this.cmd.status !== 'ready') return;
+    if (this.closed) return;
+    if (this.cmd.status !== 'ready') {
+      this.nodeListCurrentFrom = Infinity;
+      return;
+    }
     let redisMs: number;
     try {
       const [sec, usec] = await this.cmd.time();
@@ -367,7 +378,10 @@ class RedisBroker implements Broker {
     } catch {
       // Retried at the next heartbeat. On a Redis Cluster TIME goes to any master, maybe one that
       // is down: the session hashes on the other shards must still be refreshed before they expire.
-      if (this.clockOffset === undefined || this.target.kind !== 'cluster') return;
+      if (this.clockOffset === undefined || this.target.kind !== 'cluster') {
+        this.nodeListCurrentFrom = Infinity;
+        return;
+      }
       redisMs = this.now() + this.clockOffset;
     }
     try {
@@ -377,14 +391,21 @@ class RedisBroker implements Broker {
         this.log('cast: Redis lost its data (new epoch); streams that may have missed events will resume by replay.');
       }
       this.epochMs = epoch;
+    } catch {
+      // Retried at the next heartbeat.
+    }
+    try {
       // Heartbeats are scored in Redis time, which the publish script compares against.
-      await this.cmd
+      const results = await this.cmd
         .multi()
         .zadd(this.keys.nodes, redisMs, this.node)
         .zremrangebyscore(this.keys.nodes, '-inf', redisMs - 10 * this.nodeTtlMs)
         .exec();
+      if (!results || results.some(([err]) => err)) throw new Error('the heartbeat was not written');
+      if (this.nodeListCurrentFrom === Infinity) this.nodeListCurrentFrom = this.now() + this.nodeTtlMs;
     } catch {
       // Retried at the next heartbeat; on a cluster the other shards' tenants are refreshed anyway.
+      this.nodeListCurrentFrom = Infinity;
     }
     await this.sessions.refresh(redisMs);
   }
