@@ -53,6 +53,23 @@ describe('Redis errors', () => {
     expect(unavailable(thrown[3], 'the publish', { ...cluster, reachable: false }).message).toBe(
       'The Redis shard that holds this tenant is unreachable, so the publish may or may not have taken effect; retry (publishes with an idempotency key).',
     );
+    // Redis answered the last attempt with a redirection while the slot moved: nothing was written.
+    expect(
+      unavailable(
+        new Error('Too many Cluster redirections. Last error: ReplyError: TRYAGAIN Multiple keys'),
+        'the publish',
+        {
+          ...cluster,
+          reachable: true,
+        },
+      ).message,
+    ).toBe(
+      'The Redis shard that holds this tenant is unreachable or its slot is moving, so the publish failed without taking effect; retry shortly.',
+    );
+    // The last attempt lost with its connection: it may have run.
+    expect(unavailable(thrown[1], 'the publish', { ...cluster, reachable: true }).message).toBe(
+      'The Redis shard that holds this tenant is unreachable or its slot is moving, so the publish may or may not have taken effect; retry (publishes with an idempotency key).',
+    );
     // A redirection Redis answered itself: nothing was written.
     expect(unavailable(thrown[4], 'the publish', cluster).message).toBe(
       'The Redis shard that holds this tenant is unreachable or its slot is moving, so the publish failed without taking effect; retry shortly.',

@@ -35,6 +35,8 @@ export interface SentCall {
 
 /** Replies with which a Redis Cluster redirects a command (they name shards' addresses: not for clients). */
 const ROUTING = /\b(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b|Cluster redirections/;
+/** ioredis gave up following redirections, the last one a reply of Redis's (the command did not run). */
+const REFUSED_LAST = /Cluster redirections\. Last error: ReplyError: (MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
 
 /**
  * The 503 a Redis failure becomes. The message names what is unreachable
@@ -69,8 +71,9 @@ export function unavailable(err: unknown, what: string, context: UnavailableCont
     // Redis answered with an error (e.g. OOM under maxmemory-policy noeviction): nothing was written.
     return fail(`${redis} refused ${what} (${message}); nothing was written; retry later.`);
   }
-  if (reply) {
-    // A cluster answered one attempt with a redirection (or CLUSTERDOWN) and ioredis gave up: nothing was written.
+  if (reply || REFUSED_LAST.test(message)) {
+    // Redis redirected the last attempt (or answered CLUSTERDOWN) and ioredis gave up: it was not run. An
+    // earlier attempt lost with its connection would have ended the chain with that error instead.
     return fail(`${redis} is unreachable or its slot is moving, ${notDone}`);
   }
   if (context.reachable === false) return fail(`${redis} is unreachable, ${maybe}`);
