@@ -93,6 +93,23 @@ export function connectionUp(cmd: CommandClient, key: string): boolean {
   return conn?.status === 'ready';
 }
 
+/**
+ * Redis's clock (`TIME`). TIME has no key, so a Redis Cluster would send it to
+ * any master, maybe one that is down (and fail after the timeout): it is
+ * asked of a master whose connection is up, when there is one.
+ *
+ * @param cmd - the command connection
+ * @returns seconds and microseconds, as TIME answers (ioredis types them as numbers; they may be strings)
+ * @example
+ * ```ts
+ * const [sec, usec] = await redisTime(cmd)
+ * ```
+ */
+export function redisTime(cmd: CommandClient): Promise<number[]> {
+  const up = cmd instanceof Cluster ? cmd.nodes('master').find((n) => n.status === 'ready') : undefined;
+  return (up ?? cmd).time();
+}
+
 /** What a {@link PubSub} reports. */
 export interface PubSubEvents {
   /** A message on a subscribed channel. */

@@ -14,7 +14,7 @@ import type {
   ReplayResult,
   SessionRecord,
 } from '../types.js';
-import { connectionUp, createCommandClient, createPubSub, type PubSub } from './connection.js';
+import { connectionUp, createCommandClient, createPubSub, type PubSub, redisTime } from './connection.js';
 import { redact, type SentCall, unavailable } from './errors.js';
 import { RedisControl } from './control.js';
 import { Fanout } from './fanout.js';
@@ -364,26 +364,36 @@ class RedisBroker implements Broker {
   /** Registers the node, refreshes its session hashes, measures the clock and reads the epoch. */
   private async heartbeat(): Promise<void> {
     if (this.closed) return;
-    if (this.cmd.status !== 'ready') {
+    const redisMs = this.cmd.status === 'ready' ? await this.measureClock() : undefined;
+    if (redisMs === undefined) {
       this.nodeListCurrentFrom = Infinity;
-      return;
+      return; // retried at the next heartbeat
     }
-    let redisMs: number;
+    // On a Redis Cluster each part may be on another shard: one that is down holds up none of the others
+    // (the session hashes of the healthy shards' tenants must be refreshed before they expire).
+    await Promise.all([this.readEpoch(redisMs), this.register(redisMs), this.sessions.refresh(redisMs)]);
+  }
+
+  /**
+   * Redis's clock now (ms), and the offset from the local clock. On a Redis
+   * Cluster with no master answering, the last offset stands in.
+   */
+  private async measureClock(): Promise<number | undefined> {
     try {
-      const [sec, usec] = await this.cmd.time();
+      const [sec, usec] = await redisTime(this.cmd);
       const received = this.now();
-      redisMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+      const redisMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
       // Redis read its clock before we received the answer: a lower bound.
       this.clockOffset = redisMs - received;
+      return redisMs;
     } catch {
-      // Retried at the next heartbeat. On a Redis Cluster TIME goes to any master, maybe one that
-      // is down: the session hashes on the other shards must still be refreshed before they expire.
-      if (this.clockOffset === undefined || this.target.kind !== 'cluster') {
-        this.nodeListCurrentFrom = Infinity;
-        return;
-      }
-      redisMs = this.now() + this.clockOffset;
+      return this.clockOffset === undefined || this.target.kind !== 'cluster'
+        ? undefined
+        : this.now() + this.clockOffset;
     }
+  }
+
+  private async readEpoch(redisMs: number): Promise<void> {
     try {
       await this.cmd.set(this.keys.epoch, String(redisMs), 'NX');
       const epoch = Number(await this.cmd.get(this.keys.epoch));
@@ -394,8 +404,11 @@ class RedisBroker implements Broker {
     } catch {
       // Retried at the next heartbeat.
     }
+  }
+
+  /** Writes this node's heartbeat in the node list (scored in Redis time, which the scripts compare against). */
+  private async register(redisMs: number): Promise<void> {
     try {
-      // Heartbeats are scored in Redis time, which the publish script compares against.
       const results = await this.cmd
         .multi()
         .zadd(this.keys.nodes, redisMs, this.node)
@@ -404,10 +417,9 @@ class RedisBroker implements Broker {
       if (!results || results.some(([err]) => err)) throw new Error('the heartbeat was not written');
       if (this.nodeListCurrentFrom === Infinity) this.nodeListCurrentFrom = this.now() + this.nodeTtlMs;
     } catch {
-      // Retried at the next heartbeat; on a cluster the other shards' tenants are refreshed anyway.
+      // Retried at the next heartbeat. The other nodes' heartbeats are failing too: see nodeListCurrent.
       this.nodeListCurrentFrom = Infinity;
     }
-    await this.sessions.refresh(redisMs);
   }
 
   async ready(): Promise<boolean> {
