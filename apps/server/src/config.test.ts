@@ -93,12 +93,21 @@ describe('loadConfig', () => {
       { CAST_REDIS_URL: 'redis+cluster://h:7000,nope:port' },
       /^CAST_REDIS_URL: a Redis Cluster URL lists host:port seeds/,
     ],
+    [{ CAST_REDIS_PREFIX: 'cast{eu}' }, /^CAST_REDIS_PREFIX must not contain "\{" or "\}"/],
+    [{ CAST_REDIS_PREFIX: 'eu}' }, /^CAST_REDIS_PREFIX must not contain/],
     [{ CAST_DATABASE_URL: 'mysql://x' }, /^CAST_DATABASE_URL/],
     [{ CAST_WATCH_TABLES: 'orders' }, /CAST_WATCH_TABLES needs CAST_DATABASE_URL/],
   ])('refuses %j with one line naming the variable', (override, pattern) => {
     const message = errorOf({ ...BASE, ...override });
     expect(message).toMatch(pattern);
     expect(message).not.toContain('\n');
+  });
+});
+
+describe('CAST_REDIS_PREFIX', () => {
+  it('defaults to cast and takes any prefix without braces', () => {
+    expect(loadConfig(BASE).redisPrefix).toBe('cast');
+    expect(loadConfig({ ...BASE, CAST_REDIS_PREFIX: ' cast:eu-1 ' }).redisPrefix).toBe('cast:eu-1');
   });
 });
 

@@ -491,6 +491,11 @@ export function loadConfig(env: Env = process.env): Config {
       throw new ConfigError(`CAST_REDIS_URL: ${(err as Error).message}`);
     }
   }
+  const redisPrefix = env.CAST_REDIS_PREFIX?.trim() || 'cast';
+  if (/[{}]/.test(redisPrefix)) {
+    // A brace would make the prefix part of a Redis Cluster hash tag: a tenant's keys would no longer share a slot.
+    throw new ConfigError('CAST_REDIS_PREFIX must not contain "{" or "}" (Redis Cluster reads them as a hash tag).');
+  }
   const databaseUrl = env.CAST_DATABASE_URL?.trim() || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('CAST_DATABASE_URL must start with postgres:// or postgresql://.');
@@ -521,7 +526,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins,
     console: consoleSetting === 'on',
     redisUrl,
-    redisPrefix: env.CAST_REDIS_PREFIX?.trim() || 'cast',
+    redisPrefix,
     databaseUrl,
     tenantColumn,
     watchTables,

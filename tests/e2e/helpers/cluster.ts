@@ -23,13 +23,14 @@ export interface StartClusterOptions {
   redisUrl?: string;
   /** Tenants and keys. @defaultValue `acme` and `globex` with random keys */
   tenants?: Record<string, string>;
-  /** Extra environment for every node. */
+  /** Extra environment for every node (a `CAST_REDIS_PREFIX` here is the cluster's prefix). */
   env?: Record<string, string>;
 }
 
 /**
- * Starts a cluster of real server processes on one Redis, with a fresh key
- * prefix, the same tenants and the same signing secret on every node.
+ * Starts a cluster of real server processes on one Redis (or a Redis Cluster:
+ * `redisUrl` `redis+cluster://…`), with a fresh key prefix, the same tenants
+ * and the same signing secret on every node.
  *
  * @example
  * ```ts
@@ -38,7 +39,8 @@ export interface StartClusterOptions {
  * ```
  */
 export async function startCluster(options: StartClusterOptions = {}): Promise<TestCluster> {
-  const prefix = randomPrefix();
+  // The prefix the nodes use, so `prefix` (for slots, and for the keys dropped at the end) is theirs.
+  const prefix = options.env?.CAST_REDIS_PREFIX ?? randomPrefix();
   const redisUrl = options.redisUrl ?? SHARED_REDIS_URL;
   const tenants = options.tenants ?? {
     acme: `sk_test_${randomBytes(12).toString('hex')}`,

@@ -28,6 +28,47 @@ describeBrokerContract('redis', async (options) => {
 
 const master = (port: number) => `redis://127.0.0.1:${port}`;
 
+/** One tenant per master of a cluster: tenant name → the port of the master serving it. */
+async function tenantsPerShard(on: TestRedisCluster, prefix: string): Promise<Map<string, number>> {
+  const keys = createRedisKeys(prefix, { cluster: true });
+  const byPort = new Map<number, string>();
+  for (let i = 0; byPort.size < 3 && i < 200; i++) {
+    const port = await on.portOfSlot(slotOf(keys.log(`t${i}`)));
+    if (!byPort.has(port)) byPort.set(port, `t${i}`);
+  }
+  return new Map([...byPort].map(([port, tenant]) => [tenant, port]));
+}
+
+/**
+ * A prefix whose node list and presence holders live on two shards, a node id
+ * whose tenant list and a tenant on neither the node list's shard: restarting
+ * that shard loses the node list only.
+ */
+async function apartFromNodeList(on: TestRedisCluster) {
+  let prefix: string;
+  let nodesPort: number;
+  do {
+    prefix = testPrefix();
+    nodesPort = await on.portOfSlot(slotOf(`${prefix}:nodes`));
+  } while (nodesPort === (await on.portOfSlot(slotOf(`${prefix}:pnodes`))));
+  let nodeId: string;
+  do nodeId = `a-${testPrefix()}`;
+  while ((await on.portOfSlot(slotOf(`${prefix}:ptenants:${nodeId}`))) === nodesPort);
+  const [tenant] = [...(await tenantsPerShard(on, prefix))].find(([, port]) => port !== nodesPort) as [string, number];
+  return { prefix, nodesPort, nodeId, tenant };
+}
+
+/** A stream's session record, for `addSession`. */
+const session = (tenant: string, id: string) => ({
+  id,
+  tenant,
+  channels: ['orders'],
+  userId: 'ada',
+  connectedAt: new Date().toISOString(),
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // The Redis broker's tests across nodes, as on one Redis.
 describeAcrossNodes({
   cluster: true,
@@ -72,17 +113,6 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     return { broker, local };
   }
 
-  /** One tenant per master: tenant name → the port of the master serving it. */
-  async function tenantsPerShard(): Promise<Map<string, number>> {
-    const keys = createRedisKeys(prefix, { cluster: true });
-    const byPort = new Map<number, string>();
-    for (let i = 0; byPort.size < 3 && i < 200; i++) {
-      const port = await cluster.portOfSlot(slotOf(keys.log(`t${i}`)));
-      if (!byPort.has(port)) byPort.set(port, `t${i}`);
-    }
-    return new Map([...byPort].map(([port, tenant]) => [tenant, port]));
-  }
-
   it('keeps every key of a tenant in one slot, and spreads tenants over the shards', async () => {
     prefix = testPrefix();
     const keys = createRedisKeys(prefix, { cluster: true });
@@ -98,14 +128,14 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     ]) {
       expect(slotOf(key), key).toBe(slot);
     }
-    expect(new Set((await tenantsPerShard()).values()).size).toBe(3);
+    expect(new Set((await tenantsPerShard(cluster, prefix)).values()).size).toBe(3);
   });
 
   it('delivers, counts and replays across nodes for tenants on every shard', async () => {
     prefix = testPrefix();
     const a = await node();
     const b = await node();
-    const tenants = [...(await tenantsPerShard()).keys()];
+    const tenants = [...(await tenantsPerShard(cluster, prefix)).keys()];
     for (const t of tenants) b.broker.listen(t, 'orders');
     await b.broker.addSession({
       id: 's1',
@@ -139,7 +169,7 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     prefix = testPrefix();
     const a = await node();
     const b = await node();
-    const [tenant] = [...(await tenantsPerShard()).keys()];
+    const [tenant] = [...(await tenantsPerShard(cluster, prefix)).keys()];
     await b.broker.revocations(tenant as string); // b serves the tenant: it subscribed to its control channel
     await a.broker.revocations(tenant as string);
     const answered = await a.broker.revoke(tenant as string, { kind: 'user', userId: 'ada', at: Date.now() } as never);
@@ -151,16 +181,34 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     prefix = testPrefix();
     const a = await node();
     const b = await node();
-    const tenants = await tenantsPerShard();
+    const tenants = await tenantsPerShard(cluster, prefix);
     const [dead, victim] = [...tenants][0] as [string, number];
     const alive = [...tenants.keys()].filter((t) => t !== dead);
-    for (const t of tenants.keys()) b.broker.listen(t, 'orders');
+    for (const t of tenants.keys()) {
+      b.broker.listen(t, 'orders');
+      await b.broker.addSession(session(t, `s-${t}`));
+    }
     const before = await a.broker.publish(dead, [input('orders', 1)]);
+    expect(before[0]!.delivered).toBe(1);
     await vi.waitFor(() => expect(b.local.positions(dead)).toEqual([before[0]!.event.position]));
 
     await cluster.kill(victim);
     const refused = await a.broker.publish(dead, [input('orders', 2)]).catch((err: unknown) => err);
     expect(isCastError(refused) && refused.code).toBe('UNAVAILABLE');
+    // The message names the tenant's shard, not the client library's redirections or an address.
+    expect((refused as Error).message).toMatch(
+      /^The Redis shard that holds this tenant (is unreachable|did not answer)/,
+    );
+    expect((refused as Error).message).not.toMatch(/MOVED|redirection|127\.0\.0\.1|timed out/);
+    // Once this node knows the shard is gone, a publish never reaches it: the answer says nothing was written.
+    for (let i = 0; i < 3; i++) {
+      const again = await a.broker.publish(dead, [input('orders', 2)]).catch((err: unknown) => err);
+      expect(again).toMatchObject({
+        code: 'UNAVAILABLE',
+        message:
+          'The Redis shard that holds this tenant is unreachable, so the publish failed without taking effect; retry shortly.',
+      });
+    }
     for (const t of alive) {
       const [ok] = await a.broker.publish(t, [input('orders', 3)]);
       await vi.waitFor(() => expect(b.local.positions(t)).toContainEqual(ok!.event.position));
@@ -174,6 +222,62 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
       interval: 200,
     });
     await vi.waitFor(() => expect(b.local.positions(dead)).toContainEqual(back!.event.position), { timeout: 15_000 });
+    // b writes its sessions of the tenant again: a lists b's stream and counts it in `delivered`.
+    await vi.waitFor(
+      async () => expect((await a.broker.listSessions(dead, {})).map((s) => s.id)).toEqual([`s-${dead}`]),
+      {
+        timeout: 10_000,
+      },
+    );
+    const [counted] = await a.broker.publish(dead, [input('orders', 5)]);
+    expect(counted!.delivered).toBe(1);
+    for (const t of alive) expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
+  }, 60_000);
+
+  it('keeps the presence of tenants on healthy shards when the shard holding the node list restarts empty', async () => {
+    const apart = await apartFromNodeList(cluster);
+    prefix = apart.prefix;
+    const { nodesPort, nodeId: aId, tenant } = apart;
+    const nodeTtlMs = 1000;
+    const a = await node({ nodeId: aId, nodeTtlMs });
+    const b = await node({ nodeTtlMs });
+    await a.broker.presence.occupy(tenant, 'room');
+    expect(await a.broker.presence.join(tenant, 'room', 'ada', null)).toBe(true);
+    const pnodes = master(await cluster.portOfSlot(slotOf(`${prefix}:pnodes`)));
+    await vi.waitFor(async () => expect(await withRedis(pnodes, (r) => r.sismember(`${prefix}:pnodes`, aId))).toBe(1));
+
+    // b reaps all along, with no grace period, as its presence loop would.
+    const reaped: unknown[] = [];
+    let stop = false;
+    const reaper = (async () => {
+      while (!stop) {
+        reaped.push(...(await b.broker.presence.reap(0).catch(() => [])));
+        await sleep(50);
+      }
+    })();
+    await cluster.kill(nodesPort);
+    await cluster.restart(nodesPort);
+    // Long enough for every node to heartbeat into the empty list again, several times over.
+    await sleep(3 * nodeTtlMs);
+    stop = true;
+    await reaper;
+    expect(reaped).toEqual([]);
+    const snapshot = await b.broker.presence.snapshot(tenant, ['room']);
+    expect(snapshot.channels[0]!.members.map((m) => m.userId)).toEqual(['ada']);
+    const log = await b.broker.replay(tenant, ['room'], { ms: 0, seq: 0 });
+    expect(log.events.map((e) => e.event)).toEqual(['presence.join']);
+
+    // A node that really stops is still reaped: its user leaves and the channel is vacated, once.
+    await a.broker.close();
+    const gone: unknown[] = [];
+    await vi.waitFor(async () => {
+      gone.push(...(await b.broker.presence.reap(0)));
+      expect(gone).not.toEqual([]);
+    });
+    expect(gone).toEqual([
+      { type: 'presence.leave', tenant, channel: 'room', userId: 'ada' },
+      { type: 'channel.vacated', tenant, channel: 'room' },
+    ]);
   }, 60_000);
 
   it("loses no event while a listened tenant's slot moves to another shard", async () => {
@@ -216,5 +320,129 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     // The idempotency keys came along: a retry of one is answered with its first outcome.
     const [retried] = await a.broker.publish(tenant, [input('orders', 0, 'key-before')]);
     expect(retried).toMatchObject({ duplicate: true, event: { position: keyed!.event.position } });
+  }, 60_000);
+});
+
+describe('redis broker on a Redis Cluster whose masters keep their data (append-only file)', () => {
+  let persistent: TestRedisCluster;
+  let brokers: Broker[] = [];
+  beforeAll(async () => {
+    persistent = await startRedisCluster({ persistent: true });
+  }, 60_000);
+  afterAll(async () => {
+    await persistent?.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(brokers.map((b) => b.close()));
+    brokers = [];
+  });
+
+  async function node(prefix: string, nodeTtlMs: number, nodeId?: string) {
+    const broker = createRedisBroker({
+      url: persistent.url,
+      prefix,
+      ...(nodeId ? { nodeId } : {}),
+      historySize: 1000,
+      historyMaxAgeSeconds: 3600,
+      idempotencyWindowSeconds: 3600,
+      nodeTtlMs,
+      log: process.env.CAST_TEST_LOG ? (line) => console.log(line) : quiet,
+    });
+    brokers.push(broker);
+    const local = new Recorder();
+    await broker.start(local);
+    return { broker, local };
+  }
+
+  it('restores sessions and `delivered` of a shard that was down past the node TTL and came back with its data; its feed catches up once', async () => {
+    const prefix = testPrefix();
+    // Heartbeats a second apart, so a loaded machine still refreshes the healthy shards' hashes in time.
+    const nodeTtlMs = 3000;
+    const a = await node(prefix, nodeTtlMs);
+    const b = await node(prefix, nodeTtlMs);
+    const tenants = await tenantsPerShard(persistent, prefix);
+    const [dead, victim] = [...tenants][0] as [string, number];
+    const alive = [...tenants.keys()].filter((t) => t !== dead);
+    for (const t of tenants.keys()) {
+      b.broker.listen(t, 'orders');
+      await b.broker.addSession(session(t, `s-${t}`));
+    }
+    const [before] = await a.broker.publish(dead, [input('orders', 1)]);
+    expect(before!.delivered).toBe(1);
+    await vi.waitFor(() => expect(b.local.positions(dead)).toEqual([before!.event.position]));
+
+    await persistent.kill(victim);
+    // Down past the session hashes' expiry: the restarted master loads them from disk already expired.
+    await sleep(nodeTtlMs + 1000);
+    // Meanwhile the other shards' tenants keep their sessions and counts.
+    for (const t of alive) {
+      expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
+      const [ok] = await a.broker.publish(t, [input('orders', 2)]);
+      expect(ok!.delivered).toBe(1);
+    }
+
+    await persistent.restart(victim);
+    // The master kept its log: the event published before the kill is still there.
+    await vi.waitFor(
+      async () =>
+        expect((await a.broker.replay(dead, ['orders'], { ms: 0, seq: 0 })).events.map((e) => e.position)).toEqual([
+          before!.event.position,
+        ]),
+      { timeout: 15_000, interval: 200 },
+    );
+    // b writes its registration again: a lists b's stream and counts it.
+    await vi.waitFor(
+      async () => expect((await a.broker.listSessions(dead, {})).map((s) => s.id)).toEqual([`s-${dead}`]),
+      {
+        timeout: 10_000,
+        interval: 200,
+      },
+    );
+    const after = await a.broker.publish(dead, [input('orders', 3), input('orders', 4)]);
+    expect(after.map((o) => o.delivered)).toEqual([1, 1]);
+    // b's feed goes on from where it was: every event once, in order, and no stream had to be ended.
+    await vi.waitFor(
+      () => expect(b.local.positions(dead)).toEqual([before!.event.position, ...after.map((o) => o.event.position)]),
+      { timeout: 10_000 },
+    );
+    expect(b.local.resets).toEqual([]);
+    for (const t of alive) expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
+  }, 60_000);
+
+  it('does not take the old heartbeats of a node list back from disk for deaths before the nodes have heartbeated again', async () => {
+    const { prefix, nodesPort, nodeId, tenant } = await apartFromNodeList(persistent);
+    // Heartbeats a second apart: a window in which b reads a's entry from before the outage.
+    const nodeTtlMs = 3000;
+    const a = await node(prefix, nodeTtlMs, nodeId);
+    const b = await node(prefix, nodeTtlMs);
+    // Just after a master restarted (the test before), a new client's first commands to it can be refused
+    // while its connection opens: ioredis refuses commands for a connecting node without an offline queue.
+    for (const n of [a, b]) await vi.waitFor(() => n.broker.replay(tenant, ['room'], { ms: 0, seq: 0 }));
+    await a.broker.presence.occupy(tenant, 'room');
+    expect(await a.broker.presence.join(tenant, 'room', 'ada', null)).toBe(true);
+    const pnodes = master(await persistent.portOfSlot(slotOf(`${prefix}:pnodes`)));
+    await vi.waitFor(async () =>
+      expect(await withRedis(pnodes, (r) => r.sismember(`${prefix}:pnodes`, nodeId))).toBe(1),
+    );
+
+    const reaped: unknown[] = [];
+    let stop = false;
+    const reaper = (async () => {
+      while (!stop) {
+        reaped.push(...(await b.broker.presence.reap(0).catch(() => [])));
+        await sleep(50);
+      }
+    })();
+    await persistent.kill(nodesPort);
+    // Every heartbeat in the list is older than the TTL when it comes back.
+    await sleep(nodeTtlMs + 500);
+    await persistent.restart(nodesPort);
+    // b believes the list again a TTL after its own heartbeat lands; by then a's has landed too.
+    await sleep(2 * nodeTtlMs);
+    stop = true;
+    await reaper;
+    expect(reaped).toEqual([]);
+    const snapshot = await b.broker.presence.snapshot(tenant, ['room']);
+    expect(snapshot.channels[0]!.members.map((m) => m.userId)).toEqual(['ada']);
   }, 60_000);
 });

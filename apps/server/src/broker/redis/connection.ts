@@ -67,6 +67,49 @@ export function createCommandClient(target: RedisTarget, options: ConnectionOpti
   });
 }
 
+/**
+ * Whether the connection that carries a command on `key` is up: on one
+ * Redis, the command connection; on a Redis Cluster, the connection to the
+ * master serving the key's slot. ioredis drops a cluster node's connection
+ * when its process goes away and opens a new one when a command needs it, so
+ * a missing, new or reconnecting connection is not up. A command sent while
+ * it is not up waits in that connection's offline queue or is redirected,
+ * and does not reach Redis unless the connection comes up.
+ *
+ * @param cmd - the command connection
+ * @param key - a key of the command (a tenant's keys share one slot)
+ * @returns true when the connection is ready
+ * @example
+ * ```ts
+ * const up = connectionUp(cmd, keys.log('acme'))
+ * ```
+ */
+export function connectionUp(cmd: CommandClient, key: string): boolean {
+  if (cmd.status !== 'ready') return false;
+  if (!(cmd instanceof Cluster)) return true;
+  const owner = cmd.slots[slotOf(key)]?.[0];
+  if (owner === undefined) return false;
+  const conn = cmd.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  return conn?.status === 'ready';
+}
+
+/**
+ * Redis's clock (`TIME`). TIME has no key, so a Redis Cluster would send it to
+ * any master, maybe one that is down (and fail after the timeout): it is
+ * asked of a master whose connection is up, when there is one.
+ *
+ * @param cmd - the command connection
+ * @returns seconds and microseconds, as TIME answers (ioredis types them as numbers; they may be strings)
+ * @example
+ * ```ts
+ * const [sec, usec] = await redisTime(cmd)
+ * ```
+ */
+export function redisTime(cmd: CommandClient): Promise<number[]> {
+  const up = cmd instanceof Cluster ? cmd.nodes('master').find((n) => n.status === 'ready') : undefined;
+  return (up ?? cmd).time();
+}
+
 /** What a {@link PubSub} reports. */
 export interface PubSubEvents {
   /** A message on a subscribed channel. */

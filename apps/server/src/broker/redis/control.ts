@@ -13,6 +13,7 @@ import type { RedisKeys } from './keys.js';
 import type { ControlMessage, LocalDelivery } from '../types.js';
 import type { PubSub } from './connection.js';
 import type { ScriptClient } from './scripts.js';
+import type { SentCall } from './errors.js';
 
 /** What the control room uses of its broker. */
 export interface ControlHost {
@@ -27,7 +28,10 @@ export interface ControlHost {
   /** Most revocations held per tenant. @defaultValue MAX_REVOCATIONS_PER_TENANT */
   maxRevocations: number | undefined;
   local(): LocalDelivery | undefined;
-  unavailable(err: unknown, what: string): CastError;
+  /** Notes a call of the tenant's as it is sent (for {@link unavailable}). */
+  sending(tenant: string, write: boolean): SentCall;
+  /** The 503 of a failed call; `sent` says what was known as it was sent. */
+  unavailable(err: unknown, what: string, sent?: SentCall): CastError;
   log(line: string): void;
 }
 
@@ -107,12 +111,13 @@ export class RedisControl {
     const known = this.mirrors.get(tenant);
     if (known?.loaded && !known.stale) return known.list;
     const mirror = known ?? this.newMirror(tenant);
+    const sent = this.host.sending(tenant, false);
     try {
       await this.load(tenant, mirror);
     } catch (err) {
       // Cut off from Redis: the copy read before is the best knowledge there is; with none, refuse.
       if (mirror.loaded) return mirror.list;
-      throw this.host.unavailable(err, 'the revocation check');
+      throw this.host.unavailable(err, 'the revocation check', sent);
     }
     return mirror.list;
   }
@@ -233,9 +238,15 @@ export class RedisControl {
       try {
         done = host.pubsub.ready() ? await host.pubsub.subscribe([replies]) : [];
       } catch (err) {
-        throw host.unavailable(err, what);
+        throw host.unavailable(err, what, { tenant, write: true, up: false, unsent: true });
       }
-      if (done.length === 0) throw host.unavailable(new Error('the subscriber connection is not ready'), what);
+      if (done.length === 0)
+        throw host.unavailable(new Error('the subscriber connection is not ready'), what, {
+          tenant,
+          write: true,
+          up: false,
+          unsent: true,
+        });
       this.repliesSubscribed = true;
     }
     const id = randomUUID();
@@ -250,6 +261,7 @@ export class RedisControl {
     const maxRevocations = host.maxRevocations ?? MAX_REVOCATIONS_PER_TENANT;
     try {
       let reached: number;
+      const sent = host.sending(tenant, true);
       try {
         if (revocation) {
           const now = host.now();
@@ -272,7 +284,7 @@ export class RedisControl {
           reached = Number(await host.cmd.spublish(host.keys.control(tenant), payload));
         }
       } catch (err) {
-        throw host.unavailable(err, what);
+        throw host.unavailable(err, what, sent);
       }
       if (reached < 0) {
         throw new CastError(

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EventPosition, SessionInfo } from '@cast/protocol';
+import type { CastError, EventPosition, SessionInfo } from '@cast/protocol';
 import type { Revocation, Revocations } from '../../revocation/list.js';
 import { positionBefore } from './codec.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
@@ -14,8 +14,8 @@ import type {
   ReplayResult,
   SessionRecord,
 } from '../types.js';
-import { createCommandClient, createPubSub, type PubSub } from './connection.js';
-import { redact, unavailable } from './errors.js';
+import { connectionUp, createCommandClient, createPubSub, type PubSub, redisTime } from './connection.js';
+import { redact, type SentCall, unavailable } from './errors.js';
 import { RedisControl } from './control.js';
 import { Fanout } from './fanout.js';
 import { RedisLog } from './log.js';
@@ -144,6 +144,12 @@ class RedisBroker implements Broker {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private repairTimer: ReturnType<typeof setInterval> | undefined;
   private down = false;
+  /**
+   * From when (local ms) the node list's heartbeats can be believed again:
+   * Infinity while this node's heartbeat cannot write the list, then a node
+   * TTL after it can (every live node has heartbeated by then).
+   */
+  private nodeListCurrentFrom = 0;
   private closed = false;
 
   constructor(private readonly options: RedisBrokerOptions) {
@@ -181,7 +187,12 @@ class RedisBroker implements Broker {
       log: this.log,
       local: () => this.local,
       redisNow: () => this.now() + (this.clockOffset ?? 0),
-      unavailable: (err: unknown, what: string) => unavailable(err, what, this.timeoutMs),
+      sending: (tenant: string, write: boolean): SentCall => ({
+        tenant,
+        write,
+        up: connectionUp(this.cmd, this.keys.log(tenant)),
+      }),
+      unavailable: (err: unknown, what: string, sent?: SentCall) => this.unavailable(err, what, sent),
     };
     this.fanout = new Fanout({
       ...host,
@@ -219,6 +230,7 @@ class RedisBroker implements Broker {
         this.presenceLost = false;
         return lost;
       },
+      nodeListCurrent: () => this.now() >= this.nodeListCurrentFrom,
     });
   }
 
@@ -357,17 +369,37 @@ class RedisBroker implements Broker {
 
   /** Registers the node, refreshes its session hashes, measures the clock and reads the epoch. */
   private async heartbeat(): Promise<void> {
-    if (this.closed || this.cmd.status !== 'ready') return;
-    let redisMs: number;
-    try {
-      const [sec, usec] = await this.cmd.time();
-      const received = this.now();
-      redisMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-      // Redis read its clock before we received the answer: a lower bound.
-      this.clockOffset = redisMs - received;
-    } catch {
+    if (this.closed) return;
+    const redisMs = this.cmd.status === 'ready' ? await this.measureClock() : undefined;
+    if (redisMs === undefined) {
+      this.nodeListCurrentFrom = Infinity;
       return; // retried at the next heartbeat
     }
+    // On a Redis Cluster each part may be on another shard: one that is down holds up none of the others
+    // (the session hashes of the healthy shards' tenants must be refreshed before they expire).
+    await Promise.all([this.readEpoch(redisMs), this.register(redisMs), this.sessions.refresh(redisMs)]);
+  }
+
+  /**
+   * Redis's clock now (ms), and the offset from the local clock. On a Redis
+   * Cluster with no master answering, the last offset stands in.
+   */
+  private async measureClock(): Promise<number | undefined> {
+    try {
+      const [sec, usec] = await redisTime(this.cmd);
+      const received = this.now();
+      const redisMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+      // Redis read its clock before we received the answer: a lower bound.
+      this.clockOffset = redisMs - received;
+      return redisMs;
+    } catch {
+      return this.clockOffset === undefined || this.target.kind !== 'cluster'
+        ? undefined
+        : this.now() + this.clockOffset;
+    }
+  }
+
+  private async readEpoch(redisMs: number): Promise<void> {
     try {
       await this.cmd.set(this.keys.epoch, String(redisMs), 'NX');
       const epoch = Number(await this.cmd.get(this.keys.epoch));
@@ -375,16 +407,25 @@ class RedisBroker implements Broker {
         this.log('cast: Redis lost its data (new epoch); streams that may have missed events will resume by replay.');
       }
       this.epochMs = epoch;
-      // Heartbeats are scored in Redis time, which the publish script compares against.
-      await this.cmd
+    } catch {
+      // Retried at the next heartbeat.
+    }
+  }
+
+  /** Writes this node's heartbeat in the node list (scored in Redis time, which the scripts compare against). */
+  private async register(redisMs: number): Promise<void> {
+    try {
+      const results = await this.cmd
         .multi()
         .zadd(this.keys.nodes, redisMs, this.node)
         .zremrangebyscore(this.keys.nodes, '-inf', redisMs - 10 * this.nodeTtlMs)
         .exec();
+      if (!results || results.some(([err]) => err)) throw new Error('the heartbeat was not written');
+      if (this.nodeListCurrentFrom === Infinity) this.nodeListCurrentFrom = this.now() + this.nodeTtlMs;
     } catch {
-      // Retried at the next heartbeat; on a cluster the other shards' tenants are refreshed anyway.
+      // Retried at the next heartbeat. The other nodes' heartbeats are failing too: see nodeListCurrent.
+      this.nodeListCurrentFrom = Infinity;
     }
-    await this.sessions.refresh(redisMs);
   }
 
   async ready(): Promise<boolean> {
@@ -419,6 +460,22 @@ class RedisBroker implements Broker {
   }
 
   // ---- errors -------------------------------------------------------------------
+
+  /**
+   * The 503 of a failed call. A call sent while the connection to its tenant's
+   * Redis was down, and failed while it still was, never reached Redis: the
+   * connection was not up to carry it (see `connectionUp`).
+   */
+  private unavailable(err: unknown, what: string, sent: SentCall | undefined): CastError {
+    const up = sent ? connectionUp(this.cmd, this.keys.log(sent.tenant)) : undefined;
+    return unavailable(err, what, {
+      timeoutMs: this.timeoutMs,
+      cluster: this.target.kind === 'cluster',
+      write: sent?.write ?? false,
+      neverSent: sent !== undefined && (sent.unsent === true || (!sent.up && up === false)),
+      ...(up === undefined ? {} : { reachable: up }),
+    });
+  }
 
   private reportDown(detail: string): void {
     if (this.down || this.closed) return;

@@ -64,6 +64,8 @@ export interface RedisKeys {
  * ```
  */
 export function createRedisKeys(prefix: string, options: { cluster?: boolean } = {}): RedisKeys {
+  // Braces in the prefix would change the hash tag `{tenant}` that keeps a tenant on one slot.
+  if (/[{}]/.test(prefix)) throw new TypeError(`The Redis key prefix must not contain "{" or "}" (got "${prefix}").`);
   const tenant = (t: string) => `${prefix}:{${t}}:`;
   const liveHead = `${prefix}:{`;
   const liveTail = '}:live';

@@ -7,6 +7,7 @@ import type { RedisKeys } from './keys.js';
 import type { PublishInput, PublishOutcome, ReplayPage, ReplayResult, StoredEvent } from '../types.js';
 import type { Fanout } from './fanout.js';
 import { type ScriptClient, TENANT_KEYS, tenantKeys } from './scripts.js';
+import type { SentCall } from './errors.js';
 
 /** Events read from Redis per round trip when replaying or catching up. */
 const PAGE = 1000;
@@ -39,7 +40,10 @@ export interface LogHost {
   /** Most bytes a tenant's idempotency keys hold in Redis; -1 for no cap. */
   maxIdempotencyBytes: number;
   nodeTtlMs: number;
-  unavailable(err: unknown, what: string): CastError;
+  /** Notes a call of the tenant's as it is sent (for {@link unavailable}). */
+  sending(tenant: string, write: boolean): SentCall;
+  /** The 503 of a failed call; `sent` says what was known as it was sent. */
+  unavailable(err: unknown, what: string, sent?: SentCall): CastError;
 }
 
 /**
@@ -94,6 +98,7 @@ export class RedisLog {
       );
     });
     let reply: Array<[string, string, string?]>;
+    const sent = host.sending(tenant, true);
     try {
       // The keys are declared so a cluster routes the script to the tenant's shard (and
       // answers TRYAGAIN rather than run while a moving slot has them on two shards).
@@ -109,7 +114,7 @@ export class RedisLog {
       )) as Array<[string, string, string?]>;
     } catch (err) {
       for (const id of messageIds) fanout.settle(id);
-      throw host.unavailable(err, 'the publish');
+      throw host.unavailable(err, 'the publish', sent);
     }
     if (reply[0]?.[0] === 'reused') {
       for (const id of messageIds) fanout.settle(id);
@@ -228,6 +233,7 @@ export class RedisLog {
   ): Promise<PageResult> {
     const { host } = this;
     let reply: [number, string, string, string[], string];
+    const sent = host.sending(tenant, false);
     try {
       reply = (await host.cmd.castRead(
         ...tenantKeys(host.keys, tenant),
@@ -243,7 +249,7 @@ export class RedisLog {
         ...channels,
       )) as [number, string, string, string[], string];
     } catch (err) {
-      throw host.unavailable(err, 'the replay');
+      throw host.unavailable(err, 'the replay', sent);
     }
     const [recovered, floor, more, flat, last] = reply;
     const events: StoredEvent[] = [];

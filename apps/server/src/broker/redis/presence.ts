@@ -5,6 +5,7 @@ import type { RedisKeys } from './keys.js';
 import { type ScriptClient, tenantKeys } from './scripts.js';
 import { presenceChangeData } from '../../presence/events.js';
 import type { ChannelPage, PresenceChange, PresenceSnapshot, PresenceStore } from '../types.js';
+import type { SentCall } from './errors.js';
 
 /** What the Redis presence store uses of its broker. */
 export interface RedisPresenceHost {
@@ -22,11 +23,20 @@ export interface RedisPresenceHost {
   nodeTtlMs: number;
   /** This node's open streams of a tenant on a channel. */
   localConnections(tenant: string, channel: string): number;
-  unavailable(err: unknown, what: string): CastError;
+  /** Notes a call of the tenant's as it is sent (for {@link unavailable}). */
+  sending(tenant: string, write: boolean): SentCall;
+  /** The 503 of a failed call; `sent` says what was known as it was sent. */
+  unavailable(err: unknown, what: string, sent?: SentCall): CastError;
   /** Resolves true once this node's feed of the tenant has delivered up to `position`. */
   caughtUp(tenant: string, position: EventPosition): Promise<boolean>;
   /** True once after the connection came back (Redis may have lost this node's part). */
   lost(): boolean;
+  /**
+   * Whether the node list's heartbeats can be believed: false for a node TTL
+   * after this node's heartbeat could not write it (the list's Redis, or
+   * shard, was down, so the other nodes' heartbeats failed too).
+   */
+  nodeListCurrent(): boolean;
 }
 
 type ChangeType = PresenceChange['type'];
@@ -69,7 +79,10 @@ function userInfoOf(joinData: string | undefined): Record<string, unknown> | nul
  * once for the cluster however many nodes race, and the presence events are
  * appended to the log and published like any other event. Each node's part
  * is kept apart, so the part of a node that stopped heartbeating is removed
- * (and its users leave) once, by whichever live node reaps it first.
+ * (and its users leave) once, by whichever live node reaps it first. The node
+ * list is one key: a missing or old entry read while it may have been lost or
+ * restored from disk (on a cluster, its shard restarted) is not taken for a
+ * death until the node has had a TTL to heartbeat again.
  *
  * @example
  * ```ts
@@ -85,6 +98,8 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
   const partNodes = `${keys.prefix}:pnodes`;
   /** Another node reaped this one (it was cut off past its TTL): its part is gone and must be written again. */
   let reaped = false;
+  /** Nodes holding a part whose heartbeat entry was missing, and when the reaper first saw it missing (Redis ms). */
+  const missingSince = new Map<string, number>();
   /**
    * The first command of a tenant still in flight on this node, which later
    * ones wait for; then tenants whose first command has run. Until a script is
@@ -123,6 +138,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
    * steps run in Redis in that order.
    */
   async function run(tenant: string, op: string, ...args: Array<string | number>): Promise<unknown> {
+    const sent = host.sending(tenant, false);
     try {
       if (!registered.has(tenant)) {
         // Where the reaper finds a dead node's parts (outside the tenant's hash tag, like the node list).
@@ -134,7 +150,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       }
       return await inOrder(tenant, () => presenceScript(tenant, op, ...args));
     } catch (err) {
-      throw host.unavailable(err, 'the presence update');
+      throw host.unavailable(err, 'the presence update', sent);
     }
   }
 
@@ -177,6 +193,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
     },
     async snapshot(tenant, channels): Promise<PresenceSnapshot> {
       let reply: unknown[];
+      const sent = host.sending(tenant, false);
       try {
         reply = (await inOrder(tenant, () =>
           cmd.castSnapshot(
@@ -191,7 +208,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           ),
         )) as unknown[];
       } catch (err) {
-        throw host.unavailable(err, 'the presence read');
+        throw host.unavailable(err, 'the presence read', sent);
       }
       const last = reply[0] as string;
       return {
@@ -213,6 +230,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       const min = after !== undefined && after >= prefix ? `(${after}` : prefix === '' ? '-' : `[${prefix}`;
       // Channel names are ASCII, so every name with the prefix sorts before prefix + U+00FF.
       const max = prefix === '' ? '+' : `[${prefix}\u00ff`;
+      const sent = host.sending(tenant, false);
       try {
         const names = await cmd.zrangebylex(keys.tenant(tenant) + 'chs', min, max, 'LIMIT', 0, limit + 1);
         const page = names.slice(0, limit);
@@ -236,7 +254,7 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           next: names.length > limit ? page[page.length - 1] : undefined,
         };
       } catch (err) {
-        throw host.unavailable(err, 'the channels listing');
+        throw host.unavailable(err, 'the channels listing', sent);
       }
     },
     async rewrite(tenant, part) {
@@ -260,11 +278,28 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
           reaped = true;
         }
         const now = host.redisNow();
+        const deadline = now - host.nodeTtlMs - graceMs;
+        const current = host.nodeListCurrent();
         const holders = await cmd.smembers(partNodes);
+        for (const gone of missingSince.keys()) if (!holders.includes(gone)) missingSince.delete(gone);
         for (const other of holders) {
           if (other === node) continue;
           const seen = await cmd.zscore(keys.nodes, other);
-          if (seen !== null && Number(seen) > now - host.nodeTtlMs - graceMs) continue;
+          if (seen === null) {
+            // No entry is no proof of death: the list's Redis (on a cluster, the one shard holding it) may have
+            // restarted empty, and a live node writes its entry again within a third of its TTL. Dead once the
+            // entry has stayed missing for the TTL and the grace period.
+            const since = missingSince.get(other) ?? now;
+            missingSince.set(other, since);
+            if (since > deadline) continue;
+          } else {
+            missingSince.delete(other);
+            if (Number(seen) > deadline) continue;
+            // An old entry read just after the list's Redis came back (from disk) may only say the node's
+            // heartbeats failed while it was away: wait until they have had a TTL to land again.
+            if (!current) continue;
+          }
+          missingSince.delete(other);
           const tenants = await cmd.smembers(partTenants(other));
           for (const tenant of tenants) {
             const flat = await presenceScript(tenant, 'reap', other);

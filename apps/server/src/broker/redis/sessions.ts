@@ -4,6 +4,7 @@ import type { RedisKeys } from './keys.js';
 import type { SessionRecord } from '../types.js';
 import type { Fanout } from './fanout.js';
 import type { ScriptClient } from './scripts.js';
+import type { SentCall } from './errors.js';
 
 /** What the sessions room uses of its broker. */
 export interface SessionsHost {
@@ -14,7 +15,10 @@ export interface SessionsHost {
   nodeTtlMs: number;
   /** Redis's clock as this node estimates it, ms. */
   redisNow(): number;
-  unavailable(err: unknown, what: string): CastError;
+  /** Notes a call of the tenant's as it is sent (for {@link unavailable}). */
+  sending(tenant: string, write: boolean): SentCall;
+  /** The 503 of a failed call; `sent` says what was known as it was sent. */
+  unavailable(err: unknown, what: string, sent?: SentCall): CastError;
 }
 
 /**
@@ -154,6 +158,7 @@ export class RedisSessions {
     const { cmd, keys, node, nodeTtlMs } = this.host;
     const found: SessionInfo[] = [];
     for (const s of this.sessions.get(tenant)?.values() ?? []) found.push(toInfo(s));
+    const sent = this.host.sending(tenant, false);
     try {
       const nodes = await cmd.zrangebyscore(keys.liveNodes(tenant), this.host.redisNow() - nodeTtlMs, '+inf');
       const others = nodes.filter((n) => n !== node);
@@ -169,7 +174,7 @@ export class RedisSessions {
         }
       }
     } catch (err) {
-      throw this.host.unavailable(err, 'the sessions listing');
+      throw this.host.unavailable(err, 'the sessions listing', sent);
     }
     return found.filter(
       (s) =>
@@ -185,34 +190,59 @@ export class RedisSessions {
 
   /**
    * The heartbeat's part: rewrites the dirty tenants' hashes and refreshes
-   * every tenant's expiries, one transaction per tenant (one slot each).
+   * every tenant's expiries, one transaction per tenant (one slot each). A
+   * tenant whose refresh fails is marked dirty: on a Redis Cluster its shard
+   * may be down past the hashes' expiry and come back without them, which
+   * nothing else reports (the cluster connection stays up). A tenant whose
+   * session hash is found gone is rewritten at once.
    */
   async refresh(redisMs: number): Promise<void> {
-    const { cmd, keys, node, nodeTtlMs } = this.host;
     const tenants = new Set([...this.sessions.keys(), ...this.dirty]);
     await Promise.all(
       [...tenants].map(async (tenant) => {
-        const sessKey = keys.sessions(tenant, node);
-        const subsKey = keys.subscribers(tenant, node);
-        const m = cmd.multi();
-        const rewrite = this.dirty.has(tenant);
-        if (rewrite) {
-          m.del(sessKey, subsKey);
-          for (const s of this.sessions.get(tenant)?.values() ?? []) m.hset(sessKey, s.id, sessionJson(s));
-          for (const [ch, n] of this.counts.get(tenant) ?? []) m.hset(subsKey, ch, n);
-        }
-        if (this.sessions.has(tenant)) {
-          m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs);
-          if (keys.liveNodes(tenant) !== keys.nodes) this.markLive(m, tenant, redisMs);
-        }
-        try {
-          const results = await m.exec();
-          if (rewrite && !results?.some(([err]) => err)) this.dirty.delete(tenant);
-        } catch {
-          // Retried at the next heartbeat.
-        }
+        if (await this.refreshTenant(tenant, redisMs)) await this.refreshTenant(tenant, redisMs);
       }),
     );
+  }
+
+  /** Refreshes (or rewrites) one tenant's hashes; true when they were found gone and the tenant is now dirty. */
+  private async refreshTenant(tenant: string, redisMs: number): Promise<boolean> {
+    const { cmd, keys, node, nodeTtlMs } = this.host;
+    const sessKey = keys.sessions(tenant, node);
+    const subsKey = keys.subscribers(tenant, node);
+    const m = cmd.multi();
+    const rewrite = this.dirty.has(tenant);
+    if (rewrite) {
+      m.del(sessKey, subsKey);
+      for (const s of this.sessions.get(tenant)?.values() ?? []) m.hset(sessKey, s.id, sessionJson(s));
+      for (const [ch, n] of this.counts.get(tenant) ?? []) m.hset(subsKey, ch, n);
+    }
+    const held = this.sessions.has(tenant);
+    if (held) {
+      m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs);
+      if (keys.liveNodes(tenant) !== keys.nodes) this.markLive(m, tenant, redisMs);
+    }
+    try {
+      const results = await m.exec();
+      if (!results || results.some(([err]) => err)) {
+        this.dirty.add(tenant);
+        return false;
+      }
+      if (rewrite) {
+        this.dirty.delete(tenant);
+        return false;
+      }
+      // PEXPIRE answers 0 for a missing key: the hash of sessions this node holds is gone, so the
+      // tenant's Redis lost it (it restarted empty, or from disk after the hash's expiry had passed).
+      if (held && this.sessions.has(tenant) && results[0]?.[1] === 0) {
+        this.dirty.add(tenant);
+        return true;
+      }
+    } catch {
+      // The tenant's Redis did not answer: rewrite the hashes once it does (they may expire meanwhile).
+      this.dirty.add(tenant);
+    }
+    return false;
   }
 
   /** Removes this node's sessions (a clean stop), one transaction per tenant. */
