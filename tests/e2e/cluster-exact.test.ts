@@ -1,28 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
-import { startRedisCluster } from './helpers/redis-cluster.js';
+import { REDIS_BACKENDS, type RedisBackend } from './helpers/redis-cluster.js';
 import { issueToken, publish, type TestServer } from './helpers/server.js';
 import { openRaw, type RawStream } from './helpers/sse.js';
 
-/** Where the nodes keep their log: a Redis URL (undefined: the machine's Redis) and how to stop it. */
-interface Backend {
-  url: string | undefined;
-  stop(): Promise<void>;
-}
-
-// Three real server processes with this file's own key prefix: on the machine's Redis, and on
-// a private three-master Redis Cluster (each tenant's events then come from its own shard).
-describe.each([
-  { on: 'one Redis', start: async (): Promise<Backend> => ({ url: undefined, stop: async () => {} }) },
-  {
-    on: 'a Redis Cluster',
-    start: async (): Promise<Backend> => {
-      const redis = await startRedisCluster();
-      return { url: redis.url, stop: () => redis.stop() };
-    },
-  },
-])('three nodes on $on', ({ start }) => {
-  let backend: Backend | undefined;
+// Three real server processes with this file's own key prefix, on each Redis setup.
+describe.each(REDIS_BACKENDS)('three nodes on $on', ({ start }) => {
+  let backend: RedisBackend | undefined;
   let cluster: TestCluster;
   let nodes: TestServer[];
   const streams: RawStream[] = [];

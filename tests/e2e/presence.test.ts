@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { REDIS_BACKENDS, type RedisBackend } from './helpers/redis-cluster.js';
 import { startPrivateRedis } from './helpers/redis.js';
 import { issueToken, publish, startServer, type TestServer } from './helpers/server.js';
 import { openRaw, type RawEvent, type RawStream } from './helpers/sse.js';
@@ -242,19 +243,25 @@ describe('presence on one node', () => {
   });
 });
 
-describe('presence on three nodes over Redis', () => {
+describe.each(REDIS_BACKENDS)('presence on three nodes over $on', ({ start }) => {
+  let backend: RedisBackend | undefined;
   let cluster: TestCluster;
   let nodes: TestServer[];
   const acme = (node: TestServer) => ({ url: node.url, apiKey: cluster.tenants.acme as string });
 
   beforeAll(async () => {
+    backend = await start();
     cluster = await startCluster({
       size: 3,
+      ...(backend.url ? { redisUrl: backend.url } : {}),
       env: { CAST_PRESENCE_GRACE_MS: String(GRACE_MS), CAST_NODE_TTL_MS: String(NODE_TTL_MS) },
     });
     nodes = cluster.nodes;
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    await backend?.stop();
   });
-  afterAll(() => cluster?.stop());
 
   it('changes nothing when a user reconnects to another node within the grace period, and leaves once after it when gone for good', async () => {
     const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
