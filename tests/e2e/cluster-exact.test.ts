@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
 import { REDIS_BACKENDS, type RedisBackend } from './helpers/redis-cluster.js';
 import { issueToken, publish, type TestServer } from './helpers/server.js';
-import { openRaw, type RawStream } from './helpers/sse.js';
+import { openConnected, type RawStream } from './helpers/sse.js';
 
 // Three real server processes with this file's own key prefix, on each Redis setup.
 describe.each(REDIS_BACKENDS)('three nodes on $on', ({ start }) => {
@@ -27,11 +27,8 @@ describe.each(REDIS_BACKENDS)('three nodes on $on', ({ start }) => {
   }
 
   async function open(node: TestServer, token: string): Promise<RawStream> {
-    const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`);
+    const s = await openConnected(`${node.url}/push/stream?token=${encodeURIComponent(token)}`);
     streams.push(s);
-    expect(s.status).toBe(200);
-    await s.waitFor(1);
-    expect(s.events[0]?.event).toBe('connected');
     return s;
   }
 

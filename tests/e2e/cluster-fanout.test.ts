@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
 import { issueToken, publish, type TestServer } from './helpers/server.js';
-import { openRaw, type RawEvent, type RawStream } from './helpers/sse.js';
+import { openConnected, type RawEvent, type RawStream } from './helpers/sse.js';
 
 // Three real server processes on the machine's Redis, with this file's own key prefix.
 let cluster: TestCluster;
@@ -30,11 +30,8 @@ async function subscribe(
     channels,
     ...(opts.userId ? { userId: opts.userId } : {}),
   });
-  const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`);
+  const s = await openConnected(`${node.url}/push/stream?token=${encodeURIComponent(token)}`);
   streams.push(s);
-  expect(s.status).toBe(200);
-  await s.waitFor(1);
-  expect(s.events[0]?.event).toBe('connected');
   return s;
 }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
 import { type TestRedisCluster, slotOf, startRedisCluster } from './helpers/redis-cluster.js';
 import { issueToken, publish, type TestServer } from './helpers/server.js';
-import { openRaw, type RawEvent, type RawStream } from './helpers/sse.js';
+import { openConnected, type RawEvent, type RawStream } from './helpers/sse.js';
 
 // Two server nodes on a private three-master Redis Cluster (CAST_REDIS_URL=redis+cluster://…),
 // with three tenants, one on each shard.
@@ -48,14 +48,11 @@ async function subscribe(
   lastEventId?: string,
 ): Promise<RawStream> {
   const { token } = await issueToken(as(node, tenant), { channels });
-  const s = await openRaw(
+  const s = await openConnected(
     `${node.url}/push/stream?token=${encodeURIComponent(token)}`,
     lastEventId ? { 'last-event-id': lastEventId } : {},
   );
   streams.push(s);
-  expect(s.status).toBe(200);
-  await s.waitFor(1);
-  expect(s.events[0]?.event).toBe('connected');
   return s;
 }
 

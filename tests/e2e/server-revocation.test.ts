@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
 import { startPrivateRedis, type PrivateRedis } from './helpers/redis.js';
 import { issueToken, startServer, type TestServer } from './helpers/server.js';
-import { openRaw, type RawStream } from './helpers/sse.js';
+import { openConnected, type RawStream } from './helpers/sse.js';
 
 // Revocation and disconnect (issue 14) on real server processes: one node on
 // the memory broker, three nodes on the machine's Redis (own key prefix).
@@ -29,11 +29,8 @@ async function post(
 }
 
 async function open(node: Node, token: string): Promise<RawStream> {
-  const s = await openRaw(`${node.url}/push/stream?token=${encodeURIComponent(token)}`);
+  const s = await openConnected(`${node.url}/push/stream?token=${encodeURIComponent(token)}`);
   streams.push(s);
-  expect(s.status).toBe(200);
-  await s.waitFor(1);
-  expect(s.events[0]?.event).toBe('connected');
   return s;
 }
 

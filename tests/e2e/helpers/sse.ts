@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { expect } from 'vitest';
 
 /** One SSE message as a raw reader sees it. */
 export interface RawEvent {
@@ -101,4 +102,20 @@ export async function openRaw(url: string, headers: Record<string, string> = {})
       });
     },
   };
+}
+
+/**
+ * Opens a stream that must be accepted: a 200 whose first message is
+ * `connected` (the test fails otherwise).
+ *
+ * @param url - the stream URL, token included
+ * @param headers - extra request headers (`Last-Event-ID`)
+ * @returns the open stream, its `connected` received
+ */
+export async function openConnected(url: string, headers: Record<string, string> = {}): Promise<RawStream> {
+  const s = await openRaw(url, headers);
+  expect(s.status).toBe(200);
+  await s.waitFor(1);
+  expect(s.events[0]?.event).toBe('connected');
+  return s;
 }
