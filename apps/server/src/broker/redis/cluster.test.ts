@@ -5,6 +5,7 @@ import { describeBrokerContract } from '../contract.js';
 import { startRedisCluster, type TestRedisCluster } from '../redis-cluster-test-support.js';
 import { testPrefix } from '../redis-test-support.js';
 import type { Broker } from '../types.js';
+import { Presence, type PresenceStream } from '../../presence/presence.js';
 import { describeAcrossNodes, expectIncreasing, input, killPubsubClient, Recorder, withRedis } from './across-nodes.js';
 import { createRedisBroker, type RedisBrokerOptions } from './index.js';
 import { createRedisKeys } from './keys.js';
@@ -268,6 +269,63 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     expect(log.events.map((e) => e.event)).toEqual(['presence.join']);
 
     // A node that really stops is still reaped: its user leaves and the channel is vacated, once.
+    await a.broker.close();
+    const gone: unknown[] = [];
+    await vi.waitFor(async () => {
+      gone.push(...(await b.broker.presence.reap(0)));
+      expect(gone).not.toEqual([]);
+    });
+    expect(gone).toEqual([
+      { type: 'presence.leave', tenant, channel: 'room', userId: 'ada' },
+      { type: 'channel.vacated', tenant, channel: 'room' },
+    ]);
+  }, 60_000);
+
+  it("lists a node's presence tenants again when the shard holding that list restarts empty, so the node's users still leave once it stops", async () => {
+    // The node list and presence holders on one shard, a's list of tenants on another: restarting that one loses only the list.
+    let nodesPort: number;
+    do {
+      prefix = testPrefix();
+      nodesPort = await cluster.portOfSlot(slotOf(`${prefix}:nodes`));
+    } while (nodesPort !== (await cluster.portOfSlot(slotOf(`${prefix}:pnodes`))));
+    let aId: string;
+    do aId = `a-${testPrefix()}`;
+    while ((await cluster.portOfSlot(slotOf(`${prefix}:ptenants:${aId}`))) === nodesPort);
+    const listPort = await cluster.portOfSlot(slotOf(`${prefix}:ptenants:${aId}`));
+    const [tenant] = [...(await tenantsPerShard(cluster, prefix))].find(([, port]) => port !== listPort) as [
+      string,
+      number,
+    ];
+    const a = await node({ nodeId: aId, nodeTtlMs: 1000 });
+    const b = await node({ nodeTtlMs: 1000 });
+    const changes: string[] = [];
+    const presence = new Presence(a.broker.presence, {
+      graceMs: 0,
+      repairMs: 200,
+      lifecycle: { lifecycle: (e) => changes.push(`${e.type} ${e.channel} ${e.userId ?? ''}`.trim()) },
+      log: quiet,
+    });
+    const listed = () => withRedis(master(listPort), (r) => r.sismember(`${prefix}:ptenants:${aId}`, tenant));
+    try {
+      a.broker.listen(tenant, 'room');
+      presence.opened({ tenant, channels: ['room'], userId: 'ada', userInfo: null });
+      await presence.settled(tenant);
+      await vi.waitFor(async () => expect(await listed()).toBe(1));
+      changes.length = 0;
+
+      await cluster.kill(listPort);
+      await cluster.restart(listPort);
+      // a writes its part again and with it the list, within a few repairs; its tenant saw no change.
+      await vi.waitFor(async () => expect(await listed()).toBe(1), { timeout: 5000, interval: 100 });
+      expect(changes).toEqual([]);
+      expect((await b.broker.presence.snapshot(tenant, ['room'])).channels[0]!.members.map((m) => m.userId)).toEqual([
+        'ada',
+      ]);
+    } finally {
+      presence.close();
+    }
+
+    // a stops: b finds its part through the list and removes it, so ada leaves and the channel is vacated, once.
     await a.broker.close();
     const gone: unknown[] = [];
     await vi.waitFor(async () => {
