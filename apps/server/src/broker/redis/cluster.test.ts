@@ -5,6 +5,7 @@ import { describeBrokerContract } from '../contract.js';
 import { startRedisCluster, type TestRedisCluster } from '../redis-cluster-test-support.js';
 import { testPrefix } from '../redis-test-support.js';
 import type { Broker } from '../types.js';
+import { Presence, type PresenceStream } from '../../presence/presence.js';
 import { describeAcrossNodes, expectIncreasing, input, killPubsubClient, Recorder, withRedis } from './across-nodes.js';
 import { createRedisBroker, type RedisBrokerOptions } from './index.js';
 import { createRedisKeys } from './keys.js';
@@ -234,6 +235,103 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     for (const t of alive) expect((await a.broker.listSessions(t, {})).map((s) => s.id)).toEqual([`s-${t}`]);
   }, 60_000);
 
+  it("ends a tenant's streams when its shard restarts empty: their clients' rejoin lists the members on every node again, with no leave, and other shards' tenants keep theirs", async () => {
+    prefix = testPrefix();
+    const nodeTtlMs = 3000;
+    const graceMs = 2000;
+    const a = await node({ nodeTtlMs });
+    const b = await node({ nodeTtlMs });
+    const tenants = await tenantsPerShard(cluster, prefix);
+    const [dead, victim] = [...tenants][0] as [string, number];
+    const alive = [...tenants.keys()].find((t) => t !== dead) as string;
+    const changes: string[] = [];
+    const presence = new Presence(a.broker.presence, {
+      graceMs,
+      repairMs: 200,
+      lifecycle: { lifecycle: (e) => changes.push(`${e.type} ${e.tenant} ${e.channel} ${e.userId ?? ''}`.trim()) },
+      log: quiet,
+    });
+    // a's hub, as far as presence goes: a stream listens and opens; a reset ends the tenant's streams
+    // (the last one unlistens) and their clients reconnect a moment later, within the grace period.
+    const open = new Map<string, PresenceStream[]>();
+    const connect = (stream: PresenceStream) => {
+      if (!open.has(stream.tenant)) a.broker.listen(stream.tenant, 'room');
+      open.set(stream.tenant, [...(open.get(stream.tenant) ?? []), stream]);
+      presence.opened(stream);
+    };
+    a.local.reset = (tenant: string) => {
+      a.local.resets.push(tenant);
+      const ended = open.get(tenant) ?? [];
+      open.delete(tenant);
+      a.broker.unlisten(tenant, 'room');
+      for (const stream of ended) presence.closed(stream);
+      setTimeout(() => ended.forEach(connect), 300);
+    };
+    const stream = (tenant: string, userId: string): PresenceStream => ({
+      tenant,
+      channels: ['room'],
+      userId,
+      userInfo: null,
+    });
+    const members = async (tenant: string) =>
+      (await b.broker.presence.snapshot(tenant, ['room'])).channels[0]!.members.map((m) => m.userId).sort();
+    try {
+      for (const t of [dead, alive]) {
+        connect(stream(t, 'ada'));
+        connect(stream(t, 'bob'));
+        await presence.settled(t);
+        expect(await members(t)).toEqual(['ada', 'bob']);
+      }
+      changes.length = 0;
+
+      // b reads the healthy shard's tenant all along.
+      const seen: string[][] = [];
+      let stop = false;
+      const watcher = (async () => {
+        while (!stop) {
+          const m = await members(alive).catch(() => undefined);
+          if (m) seen.push(m);
+          await sleep(100);
+        }
+      })();
+
+      await cluster.kill(victim);
+      await cluster.restart(victim);
+      // a's feed finds the tenant's log gone and ends its streams there, once; the clients rejoin.
+      await vi.waitFor(() => expect(a.local.resets).toEqual([dead]), { timeout: 3 * nodeTtlMs, interval: 100 });
+      await vi.waitFor(async () => expect(await members(dead)).toEqual(['ada', 'bob']), {
+        timeout: 3 * nodeTtlMs,
+        interval: 100,
+      });
+      // A stream opened after the loss joins too, and is not ended.
+      connect(stream(dead, 'cy'));
+      await presence.settled(dead);
+      expect(await members(dead)).toEqual(['ada', 'bob', 'cy']);
+      // Past the grace period and several repairs: nobody leaves, nothing is ended again.
+      await sleep(graceMs + 1000);
+      stop = true;
+      await watcher;
+      expect(await members(dead)).toEqual(['ada', 'bob', 'cy']);
+      expect(a.local.resets).toEqual([dead]);
+      // The shard lost who was there: each member joins its new log once, the channel is occupied
+      // once, and no one leaves. The healthy shard's tenant saw no change and never lost a member.
+      expect(changes.sort()).toEqual(
+        [
+          `channel.occupied ${dead} room`,
+          `presence.join ${dead} room ada`,
+          `presence.join ${dead} room bob`,
+          `presence.join ${dead} room cy`,
+        ].sort(),
+      );
+      const log = await b.broker.replay(dead, ['room'], { ms: 0, seq: 0 });
+      expect(log.events.map((e) => e.event)).toEqual(['presence.join', 'presence.join', 'presence.join']);
+      expect(seen.length).toBeGreaterThan(10);
+      expect(seen.filter((m) => m.join() !== 'ada,bob')).toEqual([]);
+    } finally {
+      presence.close();
+    }
+  }, 60_000);
+
   it('keeps the presence of tenants on healthy shards when the shard holding the node list restarts empty', async () => {
     const apart = await apartFromNodeList(cluster);
     prefix = apart.prefix;
@@ -268,6 +366,63 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     expect(log.events.map((e) => e.event)).toEqual(['presence.join']);
 
     // A node that really stops is still reaped: its user leaves and the channel is vacated, once.
+    await a.broker.close();
+    const gone: unknown[] = [];
+    await vi.waitFor(async () => {
+      gone.push(...(await b.broker.presence.reap(0)));
+      expect(gone).not.toEqual([]);
+    });
+    expect(gone).toEqual([
+      { type: 'presence.leave', tenant, channel: 'room', userId: 'ada' },
+      { type: 'channel.vacated', tenant, channel: 'room' },
+    ]);
+  }, 60_000);
+
+  it("lists a node's presence tenants again when the shard holding that list restarts empty, so the node's users still leave once it stops", async () => {
+    // The node list and presence holders on one shard, a's list of tenants on another: restarting that one loses only the list.
+    let nodesPort: number;
+    do {
+      prefix = testPrefix();
+      nodesPort = await cluster.portOfSlot(slotOf(`${prefix}:nodes`));
+    } while (nodesPort !== (await cluster.portOfSlot(slotOf(`${prefix}:pnodes`))));
+    let aId: string;
+    do aId = `a-${testPrefix()}`;
+    while ((await cluster.portOfSlot(slotOf(`${prefix}:ptenants:${aId}`))) === nodesPort);
+    const listPort = await cluster.portOfSlot(slotOf(`${prefix}:ptenants:${aId}`));
+    const [tenant] = [...(await tenantsPerShard(cluster, prefix))].find(([, port]) => port !== listPort) as [
+      string,
+      number,
+    ];
+    const a = await node({ nodeId: aId, nodeTtlMs: 1000 });
+    const b = await node({ nodeTtlMs: 1000 });
+    const changes: string[] = [];
+    const presence = new Presence(a.broker.presence, {
+      graceMs: 0,
+      repairMs: 200,
+      lifecycle: { lifecycle: (e) => changes.push(`${e.type} ${e.channel} ${e.userId ?? ''}`.trim()) },
+      log: quiet,
+    });
+    const listed = () => withRedis(master(listPort), (r) => r.sismember(`${prefix}:ptenants:${aId}`, tenant));
+    try {
+      a.broker.listen(tenant, 'room');
+      presence.opened({ tenant, channels: ['room'], userId: 'ada', userInfo: null });
+      await presence.settled(tenant);
+      await vi.waitFor(async () => expect(await listed()).toBe(1));
+      changes.length = 0;
+
+      await cluster.kill(listPort);
+      await cluster.restart(listPort);
+      // a writes its part again and with it the list, within a few repairs; its tenant saw no change.
+      await vi.waitFor(async () => expect(await listed()).toBe(1), { timeout: 5000, interval: 100 });
+      expect(changes).toEqual([]);
+      expect((await b.broker.presence.snapshot(tenant, ['room'])).channels[0]!.members.map((m) => m.userId)).toEqual([
+        'ada',
+      ]);
+    } finally {
+      presence.close();
+    }
+
+    // a stops: b finds its part through the list and removes it, so ada leaves and the channel is vacated, once.
     await a.broker.close();
     const gone: unknown[] = [];
     await vi.waitFor(async () => {

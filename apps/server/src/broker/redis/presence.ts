@@ -96,7 +96,10 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
   const registered = new Set<string>();
   const partTenants = (n: string) => `${keys.prefix}:ptenants:${n}`;
   const partNodes = `${keys.prefix}:pnodes`;
-  /** Another node reaped this one (it was cut off past its TTL): its part is gone and must be written again. */
+  /**
+   * This node's part must be written again: another node reaped it (it was cut off past its TTL), or
+   * its registration for the reaper was lost (on a Redis Cluster, the shard holding it restarted empty).
+   */
   let reaped = false;
   /** Nodes holding a part whose heartbeat entry was missing, and when the reaper first saw it missing (Redis ms). */
   const missingSince = new Map<string, number>();
@@ -273,9 +276,17 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
     async reap(graceMs) {
       const out: PresenceChange[] = [];
       try {
-        if (registered.size > 0 && (await cmd.sismember(partNodes, node)) === 0) {
-          registered.clear();
-          reaped = true;
+        if (registered.size > 0) {
+          // Two keys, maybe on two shards: either one lost means a reaper could not find this node's parts.
+          // The tenant list's shard being down holds up no reaping: it is checked again at the next repair.
+          const [listed, tenants] = await Promise.all([
+            cmd.sismember(partNodes, node),
+            cmd.exists(partTenants(node)).catch(() => 1),
+          ]);
+          if (listed === 0 || tenants === 0) {
+            registered.clear();
+            reaped = true;
+          }
         }
         const now = host.redisNow();
         const deadline = now - host.nodeTtlMs - graceMs;
