@@ -29,6 +29,29 @@ describeBrokerContract('redis', async (options) => {
 
 const master = (port: number) => `redis://127.0.0.1:${port}`;
 
+/**
+ * Reaps with `broker` every 50 ms, with no grace period, as a node's presence
+ * loop would (failures while a shard is down count as nothing reaped).
+ * `stop()` ends the loop and resolves with everything it reaped.
+ */
+function reapAllAlong(broker: Broker): { stop(): Promise<unknown[]> } {
+  const reaped: unknown[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      reaped.push(...(await broker.presence.reap(0).catch(() => [])));
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return reaped;
+    },
+  };
+}
+
 /** One tenant per master of a cluster: tenant name → the port of the master serving it. */
 async function tenantsPerShard(on: TestRedisCluster, prefix: string): Promise<Map<string, number>> {
   const keys = createRedisKeys(prefix, { cluster: true });
@@ -345,21 +368,12 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     await vi.waitFor(async () => expect(await withRedis(pnodes, (r) => r.sismember(`${prefix}:pnodes`, aId))).toBe(1));
 
     // b reaps all along, with no grace period, as its presence loop would.
-    const reaped: unknown[] = [];
-    let stop = false;
-    const reaper = (async () => {
-      while (!stop) {
-        reaped.push(...(await b.broker.presence.reap(0).catch(() => [])));
-        await sleep(50);
-      }
-    })();
+    const reaper = reapAllAlong(b.broker);
     await cluster.kill(nodesPort);
     await cluster.restart(nodesPort);
     // Long enough for every node to heartbeat into the empty list again, several times over.
     await sleep(3 * nodeTtlMs);
-    stop = true;
-    await reaper;
-    expect(reaped).toEqual([]);
+    expect(await reaper.stop()).toEqual([]);
     const snapshot = await b.broker.presence.snapshot(tenant, ['room']);
     expect(snapshot.channels[0]!.members.map((m) => m.userId)).toEqual(['ada']);
     const log = await b.broker.replay(tenant, ['room'], { ms: 0, seq: 0 });
@@ -580,23 +594,14 @@ describe('redis broker on a Redis Cluster whose masters keep their data (append-
       expect(await withRedis(pnodes, (r) => r.sismember(`${prefix}:pnodes`, nodeId))).toBe(1),
     );
 
-    const reaped: unknown[] = [];
-    let stop = false;
-    const reaper = (async () => {
-      while (!stop) {
-        reaped.push(...(await b.broker.presence.reap(0).catch(() => [])));
-        await sleep(50);
-      }
-    })();
+    const reaper = reapAllAlong(b.broker);
     await persistent.kill(nodesPort);
     // Every heartbeat in the list is older than the TTL when it comes back.
     await sleep(nodeTtlMs + 500);
     await persistent.restart(nodesPort);
     // b believes the list again a TTL after its own heartbeat lands; by then a's has landed too.
     await sleep(2 * nodeTtlMs);
-    stop = true;
-    await reaper;
-    expect(reaped).toEqual([]);
+    expect(await reaper.stop()).toEqual([]);
     const snapshot = await b.broker.presence.snapshot(tenant, ['room']);
     expect(snapshot.channels[0]!.members.map((m) => m.userId)).toEqual(['ada']);
   }, 60_000);
