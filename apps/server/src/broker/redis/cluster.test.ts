@@ -30,6 +30,22 @@ describeBrokerContract('redis', async (options) => {
 const master = (port: number) => `redis://127.0.0.1:${port}`;
 
 /**
+ * Closes the `stopping` node's broker, then reaps with `survivor` (no grace
+ * period) until it reaps something.
+ *
+ * @returns what the survivor reaped
+ */
+async function reapedOnceClosed(stopping: Broker, survivor: Broker): Promise<unknown[]> {
+  await stopping.close();
+  const gone: unknown[] = [];
+  await vi.waitFor(async () => {
+    gone.push(...(await survivor.presence.reap(0)));
+    expect(gone).not.toEqual([]);
+  });
+  return gone;
+}
+
+/**
  * Reaps with `broker` every 50 ms, with no grace period, as a node's presence
  * loop would (failures while a shard is down count as nothing reaped).
  * `stop()` ends the loop and resolves with everything it reaped.
@@ -380,13 +396,7 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     expect(log.events.map((e) => e.event)).toEqual(['presence.join']);
 
     // A node that really stops is still reaped: its user leaves and the channel is vacated, once.
-    await a.broker.close();
-    const gone: unknown[] = [];
-    await vi.waitFor(async () => {
-      gone.push(...(await b.broker.presence.reap(0)));
-      expect(gone).not.toEqual([]);
-    });
-    expect(gone).toEqual([
+    expect(await reapedOnceClosed(a.broker, b.broker)).toEqual([
       { type: 'presence.leave', tenant, channel: 'room', userId: 'ada' },
       { type: 'channel.vacated', tenant, channel: 'room' },
     ]);
@@ -437,13 +447,7 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     }
 
     // a stops: b finds its part through the list and removes it, so ada leaves and the channel is vacated, once.
-    await a.broker.close();
-    const gone: unknown[] = [];
-    await vi.waitFor(async () => {
-      gone.push(...(await b.broker.presence.reap(0)));
-      expect(gone).not.toEqual([]);
-    });
-    expect(gone).toEqual([
+    expect(await reapedOnceClosed(a.broker, b.broker)).toEqual([
       { type: 'presence.leave', tenant, channel: 'room', userId: 'ada' },
       { type: 'channel.vacated', tenant, channel: 'room' },
     ]);
