@@ -7,7 +7,6 @@ import type {
   Broker,
   ControlMessage,
   LocalDelivery,
-  PresenceStore,
   PublishInput,
   PublishOutcome,
   ReplayPage,
@@ -19,7 +18,7 @@ import { redact, type SentCall, unavailable } from './errors.js';
 import { RedisControl } from './control.js';
 import { Fanout } from './fanout.js';
 import { RedisLog } from './log.js';
-import { createRedisPresence } from './presence.js';
+import { createRedisPresence, type RedisPresenceStore } from './presence.js';
 import { defineScripts, type ScriptClient } from './scripts.js';
 import { RedisSessions } from './sessions.js';
 import { parseRedisUrl, type RedisTarget } from './url.js';
@@ -119,7 +118,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
 class RedisBroker implements Broker {
   readonly kind = 'redis';
-  readonly presence: PresenceStore;
+  readonly presence: RedisPresenceStore;
   /** Set when the command connection dropped: Redis may have lost (or missed writes to) this node's presence part. */
   private presenceLost = false;
   private readonly target: RedisTarget;
@@ -447,6 +446,8 @@ class RedisBroker implements Broker {
     this.fanout.close();
     this.control.close();
     if (this.cmd.status === 'ready') {
+      // A part whose registration is still in flight would be left where no reaper finds it.
+      await this.presence.settleRegistrations();
       // Leave at once rather than after the node TTL: other nodes stop counting our sessions.
       // The node stays listed as seen one TTL ago, so its presence part is reaped after the grace period.
       const redisNow = this.now() + (this.clockOffset ?? 0);

@@ -90,7 +90,13 @@ function userInfoOf(joinData: string | undefined): Record<string, unknown> | nul
  * await presence.join('acme', 'room:1', 'ada', null)
  * ```
  */
-export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
+/** The Redis presence store, and what closing the broker waits for. */
+export interface RedisPresenceStore extends PresenceStore {
+  /** Resolves when this node's registrations for the reaper in flight have landed (or failed). */
+  settleRegistrations(): Promise<void>;
+}
+
+export function createRedisPresence(host: RedisPresenceHost): RedisPresenceStore {
   const { cmd, keys, node } = host;
   /** Tenants this node is registered as holding a part of (cleared when Redis may have lost them). */
   const registered = new Set<string>();
@@ -101,6 +107,8 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
    * its registration for the reaper was lost (on a Redis Cluster, the shard holding it restarted empty).
    */
   let reaped = false;
+  /** Registrations for the reaper still in flight (see `run`): a closing node waits for them, so no part of its is left unlisted. */
+  const registering = new Set<Promise<unknown>>();
   /** Nodes holding a part whose heartbeat entry was missing, and when the reaper first saw it missing (Redis ms). */
   const missingSince = new Map<string, number>();
   /**
@@ -146,10 +154,15 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
       if (!registered.has(tenant)) {
         // Where the reaper finds a dead node's parts (outside the tenant's hash tag, like the node list).
         registered.add(tenant);
-        // Two commands, not one transaction: on a Redis Cluster the two sets may live on two shards.
-        Promise.all([cmd.sadd(partNodes, node), cmd.sadd(partTenants(node), tenant)]).catch(() =>
-          registered.delete(tenant),
-        );
+        // Two commands, not one transaction: on a Redis Cluster the two sets may live on two shards. The
+        // tenant goes first: a reaper that finds this node among the holders finds its tenants too (the
+        // other way round, one that came in between would drop the node with no tenant to reap, for good).
+        const registration = cmd
+          .sadd(partTenants(node), tenant)
+          .then(() => cmd.sadd(partNodes, node))
+          .catch(() => registered.delete(tenant));
+        registering.add(registration);
+        void registration.finally(() => registering.delete(registration));
       }
       return await inOrder(tenant, () => presenceScript(tenant, op, ...args));
     } catch (err) {
@@ -176,6 +189,9 @@ export function createRedisPresence(host: RedisPresenceHost): PresenceStore {
   }
 
   return {
+    async settleRegistrations() {
+      await Promise.all(registering);
+    },
     async occupy(tenant, channel) {
       return (await run(tenant, 'occupy', channel)) === 1;
     },
