@@ -206,16 +206,19 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       const a = await node({ nodeTtlMs: 180_000 });
       const b = await node({ nodeTtlMs: 300 });
       await a.broker.presence.join('acme', 'room', 'ada', null);
+      // a lists itself among the presence holders once its tenant list is written, after the join.
+      await vi.waitFor(async () => expect(await admin.smembers(`${prefix}:pnodes`)).toHaveLength(1));
       const aNode = (await admin.smembers(`${prefix}:pnodes`))[0] as string;
       // a's first heartbeat runs as it connects, in several round trips: let it land, or it would
       // overwrite the stale score below and b would still see a alive.
       await vi.waitFor(async () => expect(await admin.zscore(`${prefix}:nodes`, aNode)).not.toBeNull());
-      // a stops heartbeating as far as b can tell.
-      await admin.zadd(`${prefix}:nodes`, 1, aNode);
-      // b trusts the list a TTL after its first heartbeat that landed (see the test above).
+      // a stops heartbeating as far as b can tell: its entry is made stale before every reap, since a
+      // heartbeat a started as it connected may still land after the first write. b trusts the list a TTL
+      // after its own first heartbeat that landed (see the test above), so it reaps until it does.
       const reaped: unknown[] = [];
       await vi.waitFor(
         async () => {
+          await admin.zadd(`${prefix}:nodes`, 1, aNode);
           reaped.push(...(await b.broker.presence.reap(0)));
           expect(reaped).not.toEqual([]);
         },
