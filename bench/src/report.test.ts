@@ -71,6 +71,12 @@ describe('limitOf', () => {
       'machine CPU (hub 0.40, load 0.40, other processes 1.10 of 2)',
     );
   });
+
+  it('names Redis when the hub is not saturated and Redis is', () => {
+    expect(limitOf({ hubUser: 0.5, hubSystem: 0.2, load: 0.3, redis: 0.95 }, 4)).toBe('Redis CPU (0.95; hub 0.70)');
+    expect(limitOf({ hubUser: 0.7, hubSystem: 0.25, load: 0.3, redis: 0.95 }, 4)).toMatch(/^hub CPU/);
+    expect(limitOf({ hubUser: 0.5, hubSystem: 0.2, load: 0.3, redis: 0.4 }, 4)).toMatch(/^not CPU-bound/);
+  });
 });
 
 describe('renderTable', () => {

@@ -154,6 +154,7 @@ export function limitOf(cpu: CpuFigures | undefined, cores: number): string {
   const hub = cpu.hubUser + cpu.hubSystem;
   const detail = `${cpu.hubUser.toFixed(2)} user + ${cpu.hubSystem.toFixed(2)} kernel`;
   if (hub >= 0.85) return `hub CPU (${detail})`;
+  if (cpu.redis !== undefined && cpu.redis >= 0.85) return `Redis CPU (${cpu.redis.toFixed(2)}; hub ${hub.toFixed(2)})`;
   const ours = hub + (Number.isNaN(cpu.load) ? 0 : cpu.load);
   if (cpu.machine !== undefined && !Number.isNaN(cpu.machine) && cpu.machine >= cores * 0.85) {
     const others = Math.max(0, cpu.machine - ours);

@@ -52,7 +52,17 @@ import {
 } from './scenarios.js';
 import { type MeasuredStep, furthestBehind, medianP99ByRate } from './stats/rate-search.js';
 
-const SCENARIOS = ['fanout-1k', 'fanout-10k', 'latency', 'memory', 'publish', 'tokens', 'replay', 'redis'] as const;
+const SCENARIOS = [
+  'fanout-1k',
+  'fanout-10k',
+  'latency',
+  'memory',
+  'publish',
+  'tokens',
+  'replay',
+  'redis',
+  'redis-publish',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const args = new Map<string, string>();
@@ -390,6 +400,7 @@ async function main(): Promise<void> {
   }
 
   if (selected.has('redis') && targets.includes(cast)) await redisScenario();
+  if (selected.has('redis-publish') && targets.includes(cast)) await redisPublishScenario();
 
   const list = [...figures.values()];
   const cores = os.cpus().length;
@@ -486,6 +497,61 @@ async function redisScenario(): Promise<void> {
     await tenantsScenario(redis.url, n, label, options, b);
   } finally {
     redis.stop();
+  }
+}
+
+/**
+ * HTTP publish through one node over Redis, each row beside the in-memory baseline hub in
+ * alternating rounds: with the log below its caps, with the log at its cap (every publish trims
+ * it), and with an idempotency key on every publish (the keys pile up to their 100k bound and
+ * the oldest go). Records Redis's CPU and its time in the publish script per request, so that a
+ * row says whether the node or Redis limits it.
+ */
+async function redisPublishScenario(): Promise<void> {
+  log('\nHTTP publish with the Redis broker, 1 node');
+  const uncapped = { CAST_HISTORY_SIZE: '10000000', CAST_HISTORY_MAX_BYTES: String(2 ** 40) };
+  const rows = [
+    { id: 'redis-publish', label: 'HTTP publish via Redis, log below its caps', env: uncapped, keys: false },
+    {
+      id: 'redis-publish-trim',
+      label: 'HTTP publish via Redis, log at its cap (1,000)',
+      env: { CAST_HISTORY_SIZE: '1000' },
+      keys: false,
+    },
+    { id: 'redis-publish-keys', label: 'HTTP publish via Redis, an idempotency key each', env: uncapped, keys: true },
+  ];
+  const redis = await startRedis();
+  try {
+    for (const row of rows) {
+      log(row.label);
+      const f = figure(row.id, row.label, 'requests/s', true);
+      if (!redis) {
+        failed(f, cast, new Error('redis-server is not installed'));
+        continue;
+      }
+      // Every Cast build of the run (two in an A/B run) over the same Redis, each with its own prefix.
+      const overRedis = targets
+        .filter((t) => t.name === 'cast' || t.name === 'cast-b')
+        .map((t): TargetSpec => ({
+          ...t,
+          start: (extra = {}) =>
+            t.start({
+              CAST_REDIS_URL: redis.url,
+              CAST_REDIS_PREFIX: `bench${t.name}${Date.now()}:`,
+              ...row.env,
+              ...extra,
+            }),
+        }));
+      const sides = targets.includes(baseline) ? [baseline, ...overRedis] : overRedis;
+      try {
+        const results = await throughput(sides, settings, 'publish', { redis, idempotencyKeys: row.keys });
+        for (const t of sides) put(f, t, results.get(t.name));
+      } catch (e) {
+        failed(f, cast, e);
+      }
+    }
+  } finally {
+    redis?.stop();
   }
 }
 

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
+import { Redis } from 'ioredis';
 import type { TargetName } from './report.js';
 import { LatencyHistogram, percentile } from './stats/histogram.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
@@ -18,6 +19,7 @@ import {
 } from './stats/rate-search.js';
 import {
   type Hub,
+  type ProcSample,
   Worker,
   cpuBetween,
   distPath,
@@ -68,6 +70,8 @@ export interface CpuFigures {
   load: number;
   /** The whole machine (every process, ours and others'), in cores. */
   machine?: number;
+  /** The redis-server the hub uses, in cores (measurements over Redis only). */
+  redis?: number;
 }
 
 const CORES = os.cpus().length;
@@ -719,6 +723,7 @@ function averageCpu(list: CpuFigures[]): CpuFigures {
     hubSystem: list.reduce((a, c) => a + c.hubSystem, 0) / n,
     load: list.reduce((a, c) => a + c.load, 0) / n,
     machine: list.reduce((a, c) => a + (c.machine ?? Number.NaN), 0) / n,
+    ...(list.some((c) => c.redis !== undefined) ? { redis: list.reduce((a, c) => a + (c.redis ?? 0), 0) / n } : {}),
   };
 }
 
@@ -846,6 +851,7 @@ export async function throughput(
   targets: TargetSpec[],
   settings: RunSettings,
   kind: 'publish' | 'token',
+  options: ThroughputOptions = {},
 ): Promise<Map<string, Measurement>> {
   const rounds = settings.quick ? 1 : 5;
   const roundMs = settings.throughputMs / rounds;
@@ -860,8 +866,14 @@ export async function throughput(
     cpu: CpuFigures[];
     failures: string[];
     requests: number;
+    /** Redis's time in scripts per request, µs, each round (hubs over Redis only). */
+    scriptUs: number[];
   }
   const sides: Side[] = [];
+  const redis = options.redis
+    ? new Redis(options.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 })
+    : undefined;
+  await redis?.connect();
   const out = new Map<string, Measurement>();
   try {
     for (const target of targets) {
@@ -877,6 +889,7 @@ export async function throughput(
         cpu: [],
         failures: [],
         requests: 0,
+        scriptUs: [],
       };
       sides.push(side);
       if (kind === 'publish') {
@@ -891,6 +904,8 @@ export async function throughput(
         // Round -1 warms up (JIT) and is not counted.
         const ms = round < 0 ? Math.min(1000, roundMs) : roundMs;
         if (kind === 'publish') await side.subs.window(side.base, 5_000_000);
+        const overRedis = redis !== undefined && side.target.name !== 'baseline';
+        const redis0 = overRedis ? await redisWork(redis, options.redis!.pid) : undefined;
         const before = sampleProcess(side.hub.pid);
         const machine0 = sampleMachine();
         const r = await side.loader.call<RequestReply>(
@@ -906,11 +921,13 @@ export async function throughput(
             connections: settings.throughputConnections,
             addressIndex: Math.floor(Math.random() * 1e6),
             durationMs: ms,
+            idempotencyKeys: options.idempotencyKeys,
           },
           ms + 60_000,
         );
         const after = sampleProcess(side.hub.pid);
         const machine = machineBusy(machine0, sampleMachine(), CORES);
+        const redis1 = redis0 ? await redisWork(redis!, options.redis!.pid) : undefined;
         side.base += r.sent;
         const failures: string[] = [];
         if (r.failed)
@@ -929,14 +946,21 @@ export async function throughput(
         side.rates.push(rate);
         side.requests += r.ok;
         side.latency.merge(r.latency);
+        const redisCpu = redis0 && redis1 ? cpuBetween(redis0.proc, redis1.proc).total : undefined;
+        if (redis0 && redis1) side.scriptUs.push((redis1.scriptUs - redis0.scriptUs) / Math.max(1, r.sent));
         side.cpu.push({
           hubUser: cpu.user,
           hubSystem: cpu.system,
           load: loadMs / Math.max(1, after.at - before.at),
           machine,
+          ...(redisCpu === undefined ? {} : { redis: redisCpu }),
         });
+        const overRedisText =
+          redisCpu === undefined
+            ? ''
+            : `, redis ${redisCpu.toFixed(2)} cores, ${side.scriptUs.at(-1)!.toFixed(1)} µs in scripts per request`;
         log(
-          `  ${side.target.name}: ${kind} ${Math.round(rate)} req/s, hub ${cpu.total.toFixed(2)} cores ${failures.join(', ')}`,
+          `  ${side.target.name}: ${kind} ${Math.round(rate)} req/s, hub ${cpu.total.toFixed(2)} cores${overRedisText} ${failures.join(', ')}`,
         );
       }
     }
@@ -950,6 +974,7 @@ export async function throughput(
           roundMs,
           p50Ms: side.latency.percentile(50) / 1000,
           p99Ms: side.latency.percentile(99) / 1000,
+          ...(side.scriptUs.length ? { redisScriptUsPerRequest: percentile(side.scriptUs, 50) } : {}),
         },
         cpu: averageCpu(side.cpu),
         failures: [...new Set(side.failures)],
@@ -962,7 +987,30 @@ export async function throughput(
       await side.loader.stop();
       await side.hub.stop();
     }
+    redis?.disconnect();
   }
+}
+
+/** What else a {@link throughput} measurement sends or watches. */
+export interface ThroughputOptions {
+  /** Sends a fresh `Idempotency-Key` with every publish (to every target, so the requests are the same bytes). */
+  idempotencyKeys?: boolean;
+  /** The redis-server the Cast targets use: its CPU and its time in scripts per request are recorded. */
+  redis?: RedisServer;
+}
+
+/**
+ * Work a redis-server has done so far: its process's CPU and the time it
+ * spent running scripts (`INFO commandstats`: EVAL, EVALSHA and FCALL, the
+ * commands a script runs included).
+ */
+async function redisWork(redis: Redis, pid: number): Promise<{ proc: ProcSample; scriptUs: number }> {
+  const info = await redis.info('commandstats');
+  let scriptUs = 0;
+  for (const m of info.matchAll(/^cmdstat_(?:eval|evalsha|evalsha_ro|eval_ro|fcall|fcall_ro):calls=\d+,usec=(\d+)/gm)) {
+    scriptUs += Number(m[1]);
+  }
+  return { proc: sampleProcess(pid), scriptUs };
 }
 
 /**
@@ -1055,6 +1103,8 @@ export async function replay(target: TargetSpec, settings: RunSettings): Promise
 /** A Redis server started for the scale-out scenario. */
 export interface RedisServer {
   url: string;
+  /** The redis-server process, for its CPU figures. */
+  pid: number;
   stop(): void;
 }
 
@@ -1096,7 +1146,7 @@ export async function startRedis(): Promise<RedisServer | undefined> {
     child.kill('SIGKILL');
     return undefined;
   }
-  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill('SIGTERM') };
 }
 
 /**

@@ -129,6 +129,8 @@ export interface ThroughputCommand {
   connections: number;
   addressIndex: number;
   durationMs: number;
+  /** Sends a fresh `Idempotency-Key` (`k<seq>`) with every publish. */
+  idempotencyKeys?: boolean;
 }
 
 /** Runner → request worker. */

@@ -121,7 +121,13 @@ async function throughput(cmd: ThroughputCommand): Promise<RequestReply> {
     while (preciseNow() < deadline) {
       const raw =
         cmd.kind === 'publish'
-          ? buildRequest('POST', '/push/publish', url.host, headers, publishBody(cmd, seq++))
+          ? buildRequest(
+              'POST',
+              '/push/publish',
+              url.host,
+              cmd.idempotencyKeys ? { ...headers, 'Idempotency-Key': `k${seq}` } : headers,
+              publishBody(cmd, seq++),
+            )
           : buildRequest(
               'POST',
               '/push/tokens',
