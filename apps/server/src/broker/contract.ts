@@ -201,9 +201,25 @@ export function describeBrokerContract(name: string, factory: BrokerFactory): vo
       expect(batch.map((o) => o.duplicate)).toEqual([false, true]);
       expect(batch[1]!.event.messageId).toBe(batch[0]!.event.messageId);
 
+      // Two keys in one batch: a retry of each answers its own first outcome, delivered count included.
+      const pair = await broker.publish('acme', [
+        ev('orders', 3, { idempotencyKey: 'k-3' }),
+        ev('orders', 4, { idempotencyKey: 'k-4' }),
+      ]);
+      const retried = await broker.publish('acme', [
+        ev('orders', 4, { idempotencyKey: 'k-4' }),
+        ev('orders', 3, { idempotencyKey: 'k-3' }),
+      ]);
+      expect(pair.map((o) => o.delivered)).toEqual([1, 1]);
+      expect(retried.map((o) => [o.duplicate, o.event.messageId, o.delivered])).toEqual([
+        [true, pair[1]!.event.messageId, 1],
+        [true, pair[0]!.event.messageId, 1],
+      ]);
+      const ids = [first!.event.messageId, batch[0]!.event.messageId, ...pair.map((o) => o.event.messageId)];
+
       const replay = await broker.replay('acme', ['orders'], at('0-1'));
-      expect(replay.events.map((e) => e.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
-      expect(local.received.map((r) => r.event.messageId)).toEqual([first!.event.messageId, batch[0]!.event.messageId]);
+      expect(replay.events.map((e) => e.messageId)).toEqual(ids);
+      expect(local.received.map((r) => r.event.messageId)).toEqual(ids);
     });
 
     it('refuses an idempotency key reused for a different request (channel, event or data) and publishes nothing of that batch', async () => {
