@@ -53,8 +53,9 @@ local function entryBytes(fields)
 end
 -- Trims the oldest entries while they are older than the age limit, the log
 -- holds more than size entries (size >= 0) or more than maxBytes (maxBytes >= 0).
--- Reads only entries it removes (plus one), so a publish costs about what it
--- appends; the floor is the newest removed id, exactly. Returns floor, bytes.
+-- Reads only entries it removes, and the first it keeps when that one may be too
+-- old, so a publish costs about what it appends; the floor is the newest removed
+-- id, exactly. Returns floor, bytes.
 local function trim(log, floor, bytes, now, maxAge, size, maxBytes)
   local cut = nil
   if now - maxAge > 0 then cut = int(now - maxAge) .. '-0' end
@@ -62,7 +63,7 @@ local function trim(log, floor, bytes, now, maxAge, size, maxBytes)
   local batch = 1
   while len > 0 do
     local entries = redis.call('XRANGE', log, '-', '+', 'COUNT', batch)
-    local gone, newest = 0, nil
+    local gone, newest, aged = 0, nil, false
     for _, e in ipairs(entries) do
       local old = cut ~= nil and not ge(e[1], cut)
       local over = (size >= 0 and len > size) or (maxBytes >= 0 and bytes > maxBytes)
@@ -71,12 +72,16 @@ local function trim(log, floor, bytes, now, maxAge, size, maxBytes)
       len = len - 1
       gone = gone + 1
       newest = e[1]
+      aged = old
     end
     if gone == 0 then break end
     local ms, seq = parse(newest)
     redis.call('XTRIM', log, 'MINID', int(ms) .. '-' .. int(seq + 1))
     if ge(newest, floor) then floor = newest end
     if gone < #entries then break end
+    -- Within the caps now, and the newest removed was young enough: every entry after it is
+    -- younger still, so there is nothing more to read (at a cap, a publish removes one entry).
+    if not aged and not ((size >= 0 and len > size) or (maxBytes >= 0 and bytes > maxBytes)) then break end
     batch = math.min(batch * 4, 256)
   end
   if len == 0 or bytes < 0 then bytes = 0 end
