@@ -1,6 +1,8 @@
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandClient, createCommandClient, createPubSub, type PubSub } from './connection.js';
 import { startRedisCluster, type TestRedisCluster } from '../redis-cluster-test-support.js';
+import { dropPrefix, TEST_REDIS_URL, testPrefix } from '../redis-test-support.js';
 import { slotOf } from './slot.js';
 import { parseRedisUrl } from './url.js';
 
@@ -43,6 +45,18 @@ describe('sharded pub/sub on a Redis Cluster', () => {
   const publish = (tag: string, text: string) =>
     cmd.eval("return redis.call('SPUBLISH', KEYS[1], ARGV[1])", 1, live(tag), text);
 
+  it("batches each shard connection's writes of one turn, as on one Redis", async () => {
+    await Promise.all([...tags.values()].map((tag) => cmd.set(`p:{${tag}}:k`, tag)));
+    const masters = (cmd as Cluster).nodes('master');
+    expect(masters).toHaveLength(3);
+    const sends = masters.map((node) => {
+      const pending = node.get(`p:{${tags.get(node.options.port as number) ?? 'none'}}:k`);
+      return { node, pending, corked: node.stream.writableCorked };
+    });
+    expect(sends.map((s) => s.corked)).toEqual([1, 1, 1]);
+    expect((await Promise.all(sends.map((s) => s.pending))).sort()).toEqual([...tags.values()].sort());
+  });
+
   it('subscribes each channel on its shard; SPUBLISH from a script reaches only it', async () => {
     const channels = [...tags.values()].map(live);
     expect((await pubsub.subscribe(channels)).sort()).toEqual([...channels].sort());
@@ -78,4 +92,30 @@ describe('sharded pub/sub on a Redis Cluster', () => {
       .poll(async () => pubsub.subscribe([live(dead)]), { timeout: 15_000, interval: 200 })
       .toEqual([live(dead)]);
   }, 60_000);
+});
+
+describe('the command connection to one Redis', () => {
+  const prefix = testPrefix();
+  let cmd: Redis;
+  beforeAll(async () => {
+    cmd = createCommandClient(parseRedisUrl(TEST_REDIS_URL), { timeoutMs: 1000, name: 'cast-test' }) as Redis;
+    await cmd.connect();
+  });
+  afterAll(async () => {
+    cmd?.disconnect();
+    await dropPrefix(TEST_REDIS_URL, prefix);
+  });
+
+  it('writes the commands of one turn together at its end, each answered in order, turn after turn', async () => {
+    const key = `${prefix}:n`;
+    for (const turn of [0, 1]) {
+      const replies = Array.from({ length: 200 }, () => cmd.incr(key));
+      // Held in the socket until the turn ends, not written one by one.
+      expect(cmd.stream.writableCorked).toBe(1);
+      expect(cmd.stream.writableLength).toBeGreaterThan(200 * 10);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(cmd.stream.writableCorked).toBe(0);
+      expect(await Promise.all(replies)).toEqual(Array.from({ length: 200 }, (_, i) => turn * 200 + i + 1));
+    }
+  });
 });

@@ -42,9 +42,11 @@ function common(options: ConnectionOptions): RedisOptions {
  */
 export function createCommandClient(target: RedisTarget, options: ConnectionOptions): CommandClient {
   if (target.kind === 'single') {
-    return new Redis(target.url, { ...common(options), enableOfflineQueue: false, connectionName: options.name });
+    return batchWrites(
+      new Redis(target.url, { ...common(options), enableOfflineQueue: false, connectionName: options.name }),
+    );
   }
-  return new Cluster(target.seeds, {
+  const cluster = new Cluster(target.seeds, {
     lazyConnect: true,
     // No queue while the cluster as a whole is not ready (its queue knows no timeout): fail at once, 503.
     enableOfflineQueue: false,
@@ -65,6 +67,46 @@ export function createCommandClient(target: RedisTarget, options: ConnectionOpti
       ...(target.tls ? { tls: {} } : {}),
     },
   });
+  // Each shard's connection, as the cluster opens it.
+  cluster.on('+node', (node: Redis) => batchWrites(node));
+  return cluster;
+}
+
+/**
+ * Sends the commands a connection is given in one event-loop turn in one
+ * socket write, at the end of the turn, instead of one write per command.
+ * The publishes of the requests one turn serves each run a script: on this
+ * server a write to Redis costs more than building the command, and the
+ * writes made Redis wake for each one. The commands keep their order and
+ * their timeouts; ioredis's own auto-pipelining builds a pipeline per turn,
+ * which copies every script command of the client and measured slower.
+ *
+ * @param client - a connection (one Redis, or one shard of a cluster)
+ * @returns the same connection
+ * @example
+ * ```ts
+ * const cmd = batchWrites(new Redis(url))
+ * ```
+ */
+export function batchWrites(client: Redis): Redis {
+  const send = client.sendCommand;
+  let corked: Redis['stream'] | undefined;
+  const release = (): void => {
+    const stream = corked;
+    corked = undefined;
+    stream?.uncork();
+  };
+  client.sendCommand = function sendBatched(this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+    const { stream } = this;
+    // Before ready, ioredis queues commands itself (or refuses them) and writes its own handshake.
+    if (corked === undefined && this.status === 'ready' && stream && !stream.destroyed) {
+      stream.cork();
+      corked = stream;
+      setImmediate(release);
+    }
+    return send.apply(this, args);
+  };
+  return client;
 }
 
 /**
