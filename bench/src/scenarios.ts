@@ -904,8 +904,10 @@ export async function throughput(
         // Round -1 warms up (JIT) and is not counted.
         const ms = round < 0 ? Math.min(1000, roundMs) : roundMs;
         if (kind === 'publish') await side.subs.window(side.base, 5_000_000);
-        const overRedis = redis !== undefined && side.target.name !== 'baseline';
-        const redis0 = overRedis ? await redisWork(redis, options.redis!.pid) : undefined;
+        // The baseline hub keeps its events in memory: only the Cast targets are watched over Redis.
+        const watched =
+          options.redis && redis && side.target.name !== 'baseline' ? { ...options.redis, redis } : undefined;
+        const redis0 = watched ? await redisWork(watched.redis, watched.pid) : undefined;
         const before = sampleProcess(side.hub.pid);
         const machine0 = sampleMachine();
         const r = await side.loader.call<RequestReply>(
@@ -927,7 +929,7 @@ export async function throughput(
         );
         const after = sampleProcess(side.hub.pid);
         const machine = machineBusy(machine0, sampleMachine(), CORES);
-        const redis1 = redis0 ? await redisWork(redis!, options.redis!.pid) : undefined;
+        const redis1 = watched ? await redisWork(watched.redis, watched.pid) : undefined;
         side.base += r.sent;
         const failures: string[] = [];
         if (r.failed)
@@ -958,7 +960,7 @@ export async function throughput(
         const overRedisText =
           redisCpu === undefined
             ? ''
-            : `, redis ${redisCpu.toFixed(2)} cores, ${side.scriptUs.at(-1)!.toFixed(1)} µs in scripts per request`;
+            : `, redis ${redisCpu.toFixed(2)} cores, ${(side.scriptUs.at(-1) ?? Number.NaN).toFixed(1)} µs in scripts per request`;
         log(
           `  ${side.target.name}: ${kind} ${Math.round(rate)} req/s, hub ${cpu.total.toFixed(2)} cores${overRedisText} ${failures.join(', ')}`,
         );
