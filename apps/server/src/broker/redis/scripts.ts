@@ -61,7 +61,8 @@ local idemSet, idemSize = base .. 'idem', base .. 'idemsize'
 local FIRST, STRIDE = 14, 6
 
 -- A key reused for another request refuses the whole batch before anything is appended.
-local batchPrint = {}
+-- Each key's stored answer (false: none) is read once, here, and kept for the appending below.
+local batchPrint, answerOf = {}, {}
 for i = 0, n - 1 do
   local a = FIRST + i * STRIDE
   local ikey, print = ARGV[a + 3], ARGV[a + 5]
@@ -69,6 +70,7 @@ for i = 0, n - 1 do
     local firstPrint = batchPrint[ikey]
     if not firstPrint then
       local seen = redis.call('GET', base .. 'idem:' .. ikey)
+      answerOf[ikey] = seen
       if seen then firstPrint = cjson.decode(seen)[6] end
     end
     if firstPrint and firstPrint ~= print then return { { 'reused', ikey } } end
@@ -117,7 +119,7 @@ for i = 0, n - 1 do
   local a = FIRST + i * STRIDE
   local ch, ev, data, ikey, mid, print = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local seen = false
-  if ikey ~= '' then seen = redis.call('GET', base .. 'idem:' .. ikey) end
+  if ikey ~= '' then seen = answerOf[ikey] end
   if seen then
     out[#out + 1] = { '1', seen }
   else
@@ -130,6 +132,7 @@ for i = 0, n - 1 do
       -- The answer only (never the data), so a key costs about the same whatever was published.
       local answer = cjson.encode({ id, mid, ch, ev, tostring(r), print })
       redis.call('SET', name, answer, 'PX', window)
+      answerOf[ikey] = answer
       redis.call('ZADD', idemSet, now, ikey)
       if not keyBytes then keyBytes = tonumber(redis.call('HGET', idemSize, '') or '0') end
       -- A key set again after its answer expired, before the set forgot it, replaces its old size.
