@@ -169,13 +169,12 @@ export class RedisLog {
     // single publish) is one SET: ioredis builds a transaction as a pipeline that copies every
     // script command of the client, which cost a keyed publish about a fifth of its time.
     const [only] = remember;
-    if (remember.length === 1 && only) host.cmd.set(only[0], only[1], 'KEEPTTL', 'XX').catch(() => {});
-    else if (remember.length > 1) {
+    if (remember.length > 1) {
       // A batch's keys in one round trip (one slot: the tenant's).
       const m = host.cmd.multi();
       for (const [key, value] of remember) m.set(key, value, 'KEEPTTL', 'XX');
       m.exec().catch(() => {});
-    }
+    } else if (only) host.cmd.set(only[0], only[1], 'KEEPTTL', 'XX').catch(() => {});
     return outcomes;
   }
 

@@ -61,13 +61,13 @@ local function trim(log, floor, bytes, now, maxAge, size, maxBytes)
   if now - maxAge > 0 then cut = int(now - maxAge) .. '-0' end
   local len = redis.call('XLEN', log)
   local batch = 1
+  local function over() return (size >= 0 and len > size) or (maxBytes >= 0 and bytes > maxBytes) end
   while len > 0 do
     local entries = redis.call('XRANGE', log, '-', '+', 'COUNT', batch)
     local gone, newest, aged = 0, nil, false
     for _, e in ipairs(entries) do
       local old = cut ~= nil and not ge(e[1], cut)
-      local over = (size >= 0 and len > size) or (maxBytes >= 0 and bytes > maxBytes)
-      if not (old or over) then break end
+      if not (old or over()) then break end
       bytes = bytes - entryBytes(e[2])
       len = len - 1
       gone = gone + 1
@@ -81,7 +81,7 @@ local function trim(log, floor, bytes, now, maxAge, size, maxBytes)
     if gone < #entries then break end
     -- Within the caps now, and the newest removed was young enough: every entry after it is
     -- younger still, so there is nothing more to read (at a cap, a publish removes one entry).
-    if not aged and not ((size >= 0 and len > size) or (maxBytes >= 0 and bytes > maxBytes)) then break end
+    if not (aged or over()) then break end
     batch = math.min(batch * 4, 256)
   end
   if len == 0 or bytes < 0 then bytes = 0 end
