@@ -61,6 +61,15 @@ function event(i: number): LifecycleEvent {
   };
 }
 
+/** Waits (up to 3 s) until every node's gauge reports `count` webhook events pending for acme. */
+async function pendingOnEveryNode(nodes: RedisWebhookEngine[], count: number): Promise<void> {
+  for (const n of nodes) {
+    await expect
+      .poll(() => n.metrics.render(), { timeout: 3000, interval: 50 })
+      .toContain(`cast_webhook_pending{tenant="acme"} ${count}`);
+  }
+}
+
 function countIds(ids: string[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const id of ids) m.set(id, (m.get(id) ?? 0) + 1);
@@ -152,13 +161,7 @@ describe('the Redis webhook engine (three nodes, one Redis)', () => {
     }
     expect(first.metrics.dropped.overflow).toBe(30);
     // Every node reports the cluster's backlog.
-    for (const n of nodes) {
-      const end = Date.now() + 3000;
-      while (!n.metrics.render().includes('cast_webhook_pending{tenant="acme"} 50')) {
-        if (Date.now() > end) throw new Error(`pending gauge: ${n.metrics.render()}`);
-        await new Promise((done) => setTimeout(done, 50));
-      }
-    }
+    await pendingOnEveryNode(nodes, 50);
     await r.start();
     await r.until(() => r.acked().length >= 50, 10_000);
     expect(r.acked().map((e) => e.channel)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i + 30}`));
@@ -199,13 +202,7 @@ describe('the Redis webhook engine with two URLs for a tenant', () => {
     expect(await lengthsUntil(keys, () => true)).toEqual([40, 0]);
     expect(first.metrics.dropped.overflow).toBe(40);
     expect(healthy.acked().map((e) => e.channel)).toEqual(Array.from({ length: 80 }, (_, i) => `n${i}`));
-    for (const n of nodes) {
-      const end = Date.now() + 3000;
-      while (!n.metrics.render().includes('cast_webhook_pending{tenant="acme"} 40')) {
-        if (Date.now() > end) throw new Error(`pending gauge: ${n.metrics.render()}`);
-        await new Promise((done) => setTimeout(done, 50));
-      }
-    }
+    await pendingOnEveryNode(nodes, 40);
     await dead.start();
     await dead.until(() => dead.acked().length >= 40, 10_000);
     expect(dead.acked().map((e) => e.channel)).toEqual(Array.from({ length: 40 }, (_, i) => `n${i + 40}`));
