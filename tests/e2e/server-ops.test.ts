@@ -212,7 +212,9 @@ describe('operations endpoints', () => {
     };
     // Every sample line is `name{labels} value` and every family has HELP and TYPE.
     for (const line of text.trimEnd().split('\n')) {
-      expect(line).toMatch(/^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[a-z_]+="[^"]*"\})? [0-9.e+-]+)$/);
+      expect(line).toMatch(
+        /^(# (HELP|TYPE) [a-z_][a-z0-9_]* .+|[a-z_][a-z0-9_]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+)$/,
+      );
     }
     expect(text).toMatch(/^# TYPE cast_connections gauge$/m);
     expect(text).toMatch(/^# TYPE cast_publish_duration_seconds histogram$/m);
@@ -225,6 +227,14 @@ describe('operations endpoints', () => {
     expect(value('cast_publish_duration_seconds_count')).toBe(2);
     expect(text).toMatch(/^cast_publish_duration_seconds_bucket\{le="\+Inf"\} 2$/m);
     expect(value('cast_tokens_issued_total')).toBe(1);
+    // The process's own figures, under the names the usual Node.js exporters use.
+    expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(value('process_resident_memory_bytes')).toBeGreaterThan(1 << 20);
+    expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(text).toMatch(/^# TYPE nodejs_gc_duration_seconds histogram$/m);
+    expect(text).toMatch(/^# TYPE cast_event_loop_delay_seconds summary$/m);
+    expect(value('cast_event_loop_delay_seconds_count')).toBeGreaterThan(0);
+    expect(value('cast_event_loop_delay_max_seconds')).toBeGreaterThanOrEqual(0);
   });
 
   it('allows any origin by default', async () => {

@@ -10,6 +10,7 @@ import { createRequestListener } from './dispatch.js';
 import { answerClientError, httpServerOptions } from './http-limits.js';
 import { combineLifecycle, type LifecycleListener } from './lifecycle.js';
 import { Metrics } from './metrics.js';
+import { RuntimeMetrics } from './runtime-metrics.js';
 import { Presence } from './presence/presence.js';
 import { resyncPresence } from './presence/resync.js';
 import { createChangeFeeds } from './sources/index.js';
@@ -113,6 +114,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
     s.once('error', reject);
     s.listen(config.port, config.host, () => resolve(s));
   });
+  // Started once the server listens: nothing is left sampling when start-up fails.
+  const runtime = new RuntimeMetrics();
+  metrics.sections.push(runtime);
   // Requests Node refuses itself (too large a head, too slow, not HTTP) get the JSON error body too.
   server.on('clientError', answerClientError);
   // Keep-alive longer than typical proxies'.
@@ -165,6 +169,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           t.unref();
         });
         presence.close();
+        runtime.stop();
         await feeds?.close();
         await webhooks?.close();
         await broker.close();

@@ -1,3 +1,5 @@
+import { Histogram, renderSample } from '../metrics.js';
+
 /** Latency buckets of webhook deliveries (event happened → receiver acknowledged), seconds. */
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21_600, 86_400];
 
@@ -26,9 +28,11 @@ export class WebhookMetrics {
   /** Requests that repeated a batch after a failure. */
   retries = 0;
   readonly dropped: Record<WebhookDropReason, number> = { overflow: 0, expired: 0 };
-  private readonly latencyCounts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
-  private latencySum = 0;
-  private latencyCount = 0;
+  private readonly latency = new Histogram(
+    'cast_webhook_delivery_latency_seconds',
+    'Time from a webhook event to its acknowledgement.',
+    LATENCY_BUCKETS,
+  );
 
   /**
    * @param pending - events waiting per tenant, read at scrape time
@@ -37,19 +41,13 @@ export class WebhookMetrics {
 
   /** Records the time from an event to its acknowledgement. */
   observeLatency(seconds: number): void {
-    let i = 0;
-    while (i < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[i] as number)) i++;
-    this.latencyCounts[i] = (this.latencyCounts[i] as number) + 1;
-    this.latencySum += seconds;
-    this.latencyCount++;
+    this.latency.observe(seconds);
   }
 
   /** The Prometheus text of the webhook metrics. */
   render(): string {
     const lines: string[] = [];
-    const counter = (name: string, help: string, value: number) => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
-    };
+    const counter = (name: string, help: string, value: number) => renderSample(lines, 'counter', name, help, value);
     counter(
       'cast_webhook_attempts_total',
       'Webhook requests sent by this node (first tries and retries).',
@@ -74,17 +72,7 @@ export class WebhookMetrics {
     );
     lines.push('# TYPE cast_webhook_pending gauge');
     for (const [tenant, n] of this.pending()) lines.push(`cast_webhook_pending{tenant="${tenant}"} ${n}`);
-    lines.push('# HELP cast_webhook_delivery_latency_seconds Time from a webhook event to its acknowledgement.');
-    lines.push('# TYPE cast_webhook_delivery_latency_seconds histogram');
-    let cumulative = 0;
-    LATENCY_BUCKETS.forEach((le, i) => {
-      cumulative += this.latencyCounts[i] as number;
-      lines.push(`cast_webhook_delivery_latency_seconds_bucket{le="${le}"} ${cumulative}`);
-    });
-    cumulative += this.latencyCounts[LATENCY_BUCKETS.length] as number;
-    lines.push(`cast_webhook_delivery_latency_seconds_bucket{le="+Inf"} ${cumulative}`);
-    lines.push(`cast_webhook_delivery_latency_seconds_sum ${this.latencySum}`);
-    lines.push(`cast_webhook_delivery_latency_seconds_count ${this.latencyCount}`);
+    this.latency.render(lines);
     return `${lines.join('\n')}\n`;
   }
 }
