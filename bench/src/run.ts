@@ -179,6 +179,7 @@ function castTarget(name: 'cast' | 'cast-b', main: string): TargetSpec {
   return {
     name,
     apiKey,
+    reportsRuntime: true,
     start: (extraEnv = {}) => {
       const node = args.has('cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
       return startHub(process.execPath, [...node, main], {

@@ -8,6 +8,13 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import type { TargetName } from './report.js';
 import { LatencyHistogram, percentile } from './stats/histogram.js';
+import {
+  type HubRuntime,
+  type RuntimeScrape,
+  describeRuntime,
+  parseRuntime,
+  runtimeBetween,
+} from './stats/hub-runtime.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
 import {
   bestStep,
@@ -42,6 +49,8 @@ export interface TargetSpec {
   /** Starts one hub node; `extraEnv` adds e.g. CAST_REDIS_URL. */
   start(extraEnv?: Record<string, string>): Promise<Hub>;
   apiKey: string;
+  /** Its hubs report their event loop and GC in `/metrics` (Cast): fan-out steps read them. */
+  reportsRuntime?: boolean;
 }
 
 /** Sizes and durations of a run. */
@@ -254,6 +263,8 @@ interface StepResult {
   cpu: CpuFigures;
   publish: { ok: number; failed: number; maxLagMs: number; sample?: string };
   latency: LatencyHistogram;
+  /** Each hub's event loop and GC during the step (targets that report them). */
+  runtime?: HubRuntime[];
   /** Set on the second measurement of a search's best rate: the rate it confirms. */
   confirms?: number;
   /** Set on a later measurement of a passed rate for the step comparison: the rate it measures again. */
@@ -272,11 +283,14 @@ async function publishStep(
   payloadBytes: number,
   p99LimitMs: number,
   publishConnections: number,
+  reportsRuntime: boolean,
 ): Promise<StepResult> {
   const count = Math.max(1, Math.round((rate * durationMs) / 1000));
   const base = seq.next;
   seq.next += count;
   await subs.window(base, count);
+  // Opens each hub's event-loop window for this step.
+  const runtime0 = reportsRuntime ? await Promise.all(hubs.map((h) => scrapeRuntime(h.url))) : [];
   const before = hubs.map((h) => sampleProcess(h.pid));
   const machine0 = sampleMachine();
   const pubs = await Promise.all(
@@ -313,6 +327,7 @@ async function publishStep(
   const drained = await subs.drain(pub.sent * subscriberCount, 1500, 5000);
   const after = hubs.map((h) => sampleProcess(h.pid));
   const machine = machineBusy(machine0, sampleMachine(), CORES);
+  const runtime1 = reportsRuntime ? await Promise.all(hubs.map((h) => scrapeRuntime(h.url))) : [];
   const report = await subs.close(pub.sent);
   const cpus = before.map((b, i) => cpuBetween(b, after[i]!));
   const wallMs = Math.max(1, after[0]!.at - before[0]!.at);
@@ -339,7 +354,33 @@ async function publishStep(
     cpu,
     publish: { ok: pub.ok, failed: pub.failed, maxLagMs: pub.maxLagMs, sample: pub.sampleError },
     latency: report.latency,
+    ...runtimeOf(runtime0, runtime1),
   };
+}
+
+/** A hub's runtime figures now, from its `/metrics`; undefined when it has none or does not answer. */
+async function scrapeRuntime(url: string): Promise<RuntimeScrape | undefined> {
+  try {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? parseRuntime(await res.text()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The step's `runtime` field: every hub's figures, or none when any scrape came back empty. */
+function runtimeOf(
+  before: ReadonlyArray<RuntimeScrape | undefined>,
+  after: ReadonlyArray<RuntimeScrape | undefined>,
+): { runtime?: HubRuntime[] } {
+  if (before.length === 0 || before.length !== after.length) return {};
+  const figures: HubRuntime[] = [];
+  for (const [i, b] of before.entries()) {
+    const a = after[i];
+    if (!b || !a) return {};
+    figures.push(runtimeBetween(b, a));
+  }
+  return { runtime: figures };
 }
 
 /** Waits until a failed step's leftovers stop arriving, then reconnects dropped subscribers. */
@@ -478,11 +519,12 @@ function step(
     settings.payloadBytes,
     p99LimitMs,
     settings.publishConnections,
+    s.target.reportsRuntime ?? false,
   );
 }
 
 function describeStep(name: string, subscribers: number, st: StepResult): string {
-  return `  ${name}: ${st.rate}/s × ${subscribers}: ${st.passed ? 'pass' : 'FAIL'} ${Math.round(st.deliveriesPerSec)} deliveries/s, p99 ${st.p99Ms.toFixed(1)} ms, hub ${(st.cpu.hubUser + st.cpu.hubSystem).toFixed(2)} cores (${st.cpu.hubSystem.toFixed(2)} kernel), load ${st.cpu.load.toFixed(2)} ${st.failures.join(', ')}`;
+  return `  ${name}: ${st.rate}/s × ${subscribers}: ${st.passed ? 'pass' : 'FAIL'} ${Math.round(st.deliveriesPerSec)} deliveries/s, p99 ${st.p99Ms.toFixed(1)} ms, hub ${(st.cpu.hubUser + st.cpu.hubSystem).toFixed(2)} cores (${st.cpu.hubSystem.toFixed(2)} kernel), load ${st.cpu.load.toFixed(2)}${st.runtime ? `, ${st.runtime.map(describeRuntime).join(' | ')}` : ''} ${st.failures.join(', ')}`;
 }
 
 /**
