@@ -7,12 +7,15 @@
  *
  *   node dist/run.js [--quick] [--only=a,b] [--skip=a,b] [--targets=baseline,better-sse,sse-channel,cast]
  *                    [--out=path] [--cpu-prof] [--cast-main=path] [--p99-limit=ms] [--list]
- *                    [--cast-b-main=path] [--rates=r1,r2,...]
+ *                    [--cast-b-main=path] [--cast-node-args=a,b] [--cast-b-node-args=a,b] [--rates=r1,r2,...]
  *
  * A/B of two builds: `--cast-b-main` adds a target `cast-b` (that build's
  * `main.js`) measured beside `cast`, step by step in the same run, and
  * `--rates` measures the fan-out scenarios at exactly those rates (events/s,
  * in order; repeat a rate to measure it again) instead of searching.
+ * `--cast-node-args` / `--cast-b-node-args` start that Cast target's node with
+ * those flags (comma-separated, e.g. `--cast-b-node-args=--single-threaded-gc`
+ * with `--cast-b-main` the same build: an A/B of one runtime flag).
  *
  * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, replay, redis.
  */
@@ -76,7 +79,7 @@ for (const a of process.argv.slice(2)) {
 }
 if (args.has('list') || args.has('help')) {
   console.log(
-    `scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --cast-main=path/to/main.js --cast-b-main=path/to/main.js --rates=100,400 --p99-limit=ms`,
+    `scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --cast-main=path/to/main.js --cast-b-main=path/to/main.js --cast-node-args=a,b --cast-b-node-args=a,b --rates=100,400 --p99-limit=ms`,
   );
   process.exit(0);
 }
@@ -97,6 +100,21 @@ const selected = new Set<Scenario>(
 );
 const quick = args.has('quick');
 const castBMain = args.get('cast-b-main');
+/** Node flags of each Cast target (`--cast-node-args`, `--cast-b-node-args`). */
+const nodeArgs = {
+  cast: list('cast-node-args') ?? [],
+  'cast-b': list('cast-b-node-args') ?? [],
+};
+for (const flag of [...nodeArgs.cast, ...nodeArgs['cast-b']]) {
+  if (!flag.startsWith('-')) {
+    console.error(`--cast-node-args and --cast-b-node-args take node flags, comma-separated: ${flag}`);
+    process.exit(2);
+  }
+}
+if (nodeArgs['cast-b'].length > 0 && !castBMain) {
+  console.error('--cast-b-node-args needs --cast-b-main=path/to/main.js');
+  process.exit(2);
+}
 const targetsWanted = new Set(list('targets') ?? TARGETS);
 if (castBMain) targetsWanted.add('cast-b');
 else if (list('targets')?.includes('cast-b')) {
@@ -181,7 +199,7 @@ function castTarget(name: 'cast' | 'cast-b', main: string): TargetSpec {
     apiKey,
     reportsRuntime: true,
     start: (extraEnv = {}) => {
-      const node = args.has('cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+      const node = [...nodeArgs[name], ...(args.has('cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
       return startHub(process.execPath, [...node, main], {
         ...commonEnv,
         CAST_HISTORY_SIZE: history,
@@ -200,6 +218,7 @@ if (castBMain && !existsSync(castBMain)) {
   process.exit(2);
 }
 const castB = castBMain ? [castTarget('cast-b', castBMain)] : [];
+for (const [name, flags] of Object.entries(nodeArgs)) if (flags.length > 0) log(`${name}: node ${flags.join(' ')}`);
 const targets = [baseline, ...peers, cast, ...castB].filter(
   (t) => targetsWanted.has(t.name) && (t.name !== 'cast' || castAvailable),
 );
