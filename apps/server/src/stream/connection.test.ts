@@ -154,6 +154,45 @@ describe('StreamConnection', () => {
     expect(Buffer.from(state.written[0]!).toString()).toBe(': hb\n\ndata: ü\n\ndata: 2\n\n');
   });
 
+  it('keeps its queue from write to write without carrying a frame over, however many frames each write holds', async () => {
+    const { sink, state } = fakeSink(Number.POSITIVE_INFINITY);
+    const { conn } = connection(sink, 1 << 20);
+    const written = () => Buffer.from(state.written.at(-1)!).toString();
+    // Each write holds n frames: fewer than, as many as and more than the one before it, past the
+    // longest queue a connection keeps (64) and back.
+    const sizes = [3, 5, 2, 1, 4, 70, 2, 66, 3];
+    for (const [w, n] of sizes.entries()) {
+      const frames = Array.from({ length: n }, (_, i) => `data: ${w}.${i}\n\n`);
+      // A byte frame among the text ones from time to time.
+      if (w % 3 === 1) frames.splice(1, 0, ': hb\n\n');
+      for (const f of frames) conn.send(w % 3 === 1 && f === ': hb\n\n' ? Buffer.from(f) : f);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(state.written).toHaveLength(w + 1);
+      expect(written()).toBe(frames.join(''));
+    }
+  });
+
+  it('joins the same frames once for connections whose kept queues held more frames before', async () => {
+    const a = fakeSink(Number.POSITIVE_INFINITY);
+    const b = fakeSink(Number.POSITIVE_INFINITY);
+    const ca = connection(a.sink, 1 << 20).conn;
+    const cb = connection(b.sink, 1 << 20).conn;
+    // a's queue held five frames once, b's two.
+    for (let i = 0; i < 5; i++) ca.send(`data: a${i}\n\n`);
+    cb.send('data: b0\n\n');
+    cb.send('data: b1\n\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    const f1 = 'data: 1\n\n';
+    const f2 = 'data: 2\n\n';
+    for (const conn of [ca, cb]) {
+      conn.send(f1);
+      conn.send(f2);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(Buffer.from(a.state.written[1]!).toString()).toBe(f1 + f2);
+    expect(b.state.written[1]).toBe(a.state.written[1]);
+  });
+
   it('writes a replay page past the limit without dropping the stream, and resolves once the peer took it', async () => {
     const { sink, state, drain } = fakeSink(0);
     const { conn, closed } = connection(sink, 1000);

@@ -73,7 +73,16 @@ export interface StreamConnectionOptions {
 /** Before every position: a stream that has sent nothing yet. */
 const NO_POSITION: EventPosition = { ms: -1, seq: -1 };
 
-const dirty = new Set<StreamConnection>();
+/**
+ * Connections with frames for the flush under way (from `dirtyHead` on) or
+ * the next one, each once (see {@link enqueue}). Arrays reused from flush to
+ * flush, not sets: at 10k streams a set filled and emptied on every flush
+ * reallocated its table each time. A connection that closes meanwhile stays
+ * in place and writes nothing.
+ */
+const dirty: Array<StreamConnection | undefined> = [];
+let dirtyCount = 0;
+let dirtyHead = 0;
 let flushScheduled = false;
 
 /**
@@ -82,7 +91,7 @@ let flushScheduled = false;
  * connection with the same frames reuses the bytes instead of joining its own
  * copy: one allocation per turn and channel, not one per subscriber.
  */
-let lastJoined: { frames: Frame[]; chunk: Uint8Array } | undefined;
+let lastJoined: { frames: readonly Frame[]; chunk: Uint8Array } | undefined;
 /** The last frame text encoded and its bytes, for the same reason: one encoding per flush, not one per subscriber. */
 let lastEncoded: { text: string; bytes: Buffer } | undefined;
 
@@ -106,8 +115,9 @@ let flushBusy = 0;
 let flushRound = 0;
 /** Flushes numbered so far: the next one is `rounds + 1`. */
 let rounds = 0;
-/** Connections written in this flush that queued again meanwhile: the next flush's. */
-const next = new Set<StreamConnection>();
+/** Connections written in this flush that queued again meanwhile: the next flush's (the first `nextCount`). */
+const next: Array<StreamConnection | undefined> = [];
+let nextCount = 0;
 
 function flushAll(): void {
   const start = performance.now();
@@ -116,9 +126,10 @@ function flushAll(): void {
   lastJoined = undefined;
   lastEncoded = undefined;
   let written = 0;
-  // Each leaves the set as it is flushed, so one queued again meanwhile is flushed, not forgotten.
-  for (const conn of dirty) {
-    dirty.delete(conn);
+  // One queued meanwhile (to a connection this flush has not reached yet) is added at the end and flushed too.
+  while (dirtyHead < dirtyCount) {
+    const conn = dirty[dirtyHead] as StreamConnection;
+    dirty[dirtyHead++] = undefined;
     conn.flush();
     if (++written % SLICE_CHECK_EVERY === 0 && performance.now() - start >= FLUSH_SLICE_MS) break;
   }
@@ -126,7 +137,7 @@ function flushAll(): void {
   lastEncoded = undefined;
   const end = performance.now();
   flushBusy += end - start;
-  if (dirty.size > 0) {
+  if (dirtyHead < dirtyCount) {
     // The rest after what waited meanwhile; frames queued in between for connections still to come join their writes.
     flushScheduled = true;
     setImmediate(flushAll);
@@ -136,18 +147,23 @@ function flushAll(): void {
   lastFlushCost = flushBusy;
   flushBusy = 0;
   flushRound = 0;
-  if (next.size > 0) {
-    for (const conn of next) dirty.add(conn);
-    next.clear();
+  dirtyHead = 0;
+  dirtyCount = 0;
+  if (nextCount > 0) {
+    for (let i = 0; i < nextCount; i++) {
+      dirty[dirtyCount++] = next[i];
+      next[i] = undefined;
+    }
+    nextCount = 0;
     scheduleFlush();
   }
 }
 
 /** Queues a connection with its first frame for a flush: this one, or the next when this one wrote it already. */
 function enqueue(conn: StreamConnection, writtenRound: number): void {
-  if (flushRound !== 0 && writtenRound === flushRound) next.add(conn);
+  if (flushRound !== 0 && writtenRound === flushRound) next[nextCount++] = conn;
   else {
-    dirty.add(conn);
+    dirty[dirtyCount++] = conn;
     if (!flushScheduled && flushRound === 0) scheduleFlush();
   }
 }
@@ -175,15 +191,17 @@ function scheduleFlush(): void {
   else setImmediate(flushAll);
 }
 
-function sameFrames(a: Frame[], b: Frame[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether the first `count` of `b` are the frames of `a`. */
+function sameFrames(a: readonly Frame[], b: readonly Frame[], count: number): boolean {
+  if (a.length !== count) return false;
+  for (let i = 0; i < count; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-/** One chunk for a queue of frames, shared with the previous connection when it queued the same frames. */
-function join(frames: Frame[], bytes: number): Uint8Array {
-  if (lastJoined && sameFrames(lastJoined.frames, frames)) return lastJoined.chunk;
+/** One chunk for the first `count` frames of a queue, shared with the previous connection when it queued the same frames. */
+function join(queue: readonly Frame[], count: number, bytes: number): Uint8Array {
+  if (lastJoined && sameFrames(lastJoined.frames, queue, count)) return lastJoined.chunk;
+  const frames = queue.slice(0, count);
   const chunk = frames.every(isText)
     ? Buffer.from(frames.join(''))
     : Buffer.concat(
@@ -195,6 +213,9 @@ function join(frames: Frame[], bytes: number): Uint8Array {
 }
 
 const isText = (frame: Frame): frame is string => typeof frame === 'string';
+
+/** The longest queue a connection keeps between writes (frames); a longer one is dropped after its write. */
+const MAX_KEPT_QUEUE = 64;
 
 /** The bytes of one frame's text, shared with the previous connection when it queued the same text. */
 function encoded(text: string): Buffer {
@@ -246,8 +267,16 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   private readonly maxPending: number;
   private readonly owner: StreamOwner;
   private readonly sink: StreamSink;
-  /** Frames queued this turn: none, one frame, or several. */
-  private queued: Frame | Frame[] | undefined = undefined;
+  /** The first frame queued for the next write (`queuedCount` says how many there are). */
+  private queued: Frame | undefined = undefined;
+  /**
+   * Every frame queued for the next write when there are two or more (the
+   * first `queuedCount`). Kept from write to write and emptied in place: at
+   * 10k streams, an array per stream and flush was most of what the server
+   * allocated under load.
+   */
+  private queue: Frame[] | undefined = undefined;
+  private queuedCount = 0;
   private queuedBytes = 0;
   /** The flush that last wrote this connection (see `enqueue`). */
   private writtenRound = 0;
@@ -475,26 +504,34 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   /** Queues a frame (bytes or an event's text) for this turn's write. */
   send(frame: Frame, bytes = frameBytes(frame)): void {
     if (this.closed) return;
-    const queued = this.queued;
     this.queuedBytes += bytes;
-    if (queued === undefined) {
+    const count = this.queuedCount++;
+    if (count === 0) {
       // The first frame of this flush: the connection joins the flush once, not once per frame.
       this.queued = frame;
       enqueue(this, this.writtenRound);
-    } else if (Array.isArray(queued)) queued.push(frame);
-    else this.queued = [queued, frame];
+      return;
+    }
+    const queue = (this.queue ??= []);
+    if (count === 1) queue[0] = this.queued as Frame;
+    queue[count] = frame;
   }
 
   /** Writes what is queued now; drops the connection if its peer is too far behind. */
   flush(): void {
     const queued = this.queued;
+    const count = this.queuedCount;
     if (this.closed || queued === undefined) return;
-    const chunk = Array.isArray(queued)
-      ? join(queued, this.queuedBytes)
-      : typeof queued === 'string'
-        ? encoded(queued)
-        : queued;
+    let chunk: Uint8Array;
+    if (count > 1) {
+      const queue = this.queue as Frame[];
+      chunk = join(queue, count, this.queuedBytes);
+      // Emptied in place for the next write; a queue grown past the usual is let go.
+      if (queue.length > MAX_KEPT_QUEUE) this.queue = undefined;
+      else queue.fill(undefined as unknown as Frame, 0, count);
+    } else chunk = typeof queued === 'string' ? encoded(queued) : queued;
     this.queued = undefined;
+    this.queuedCount = 0;
     this.queuedBytes = 0;
     this.writtenRound = flushRound;
     this.sink.write(chunk);
@@ -528,11 +565,11 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     if (this.closed) return;
     this.closed = true;
     this.queued = undefined;
+    this.queue = undefined;
+    this.queuedCount = 0;
     this.queuedBytes = 0;
     this.held = undefined;
     this.heldBytes = 0;
-    dirty.delete(this);
-    next.delete(this);
     this.pageWait?.(false);
     this.owner.remove(this, reason);
   }
