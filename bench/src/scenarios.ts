@@ -8,13 +8,7 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import type { TargetName } from './report.js';
 import { LatencyHistogram, percentile } from './stats/histogram.js';
-import {
-  type HubRuntime,
-  type RuntimeScrape,
-  describeRuntime,
-  parseRuntime,
-  runtimeBetween,
-} from './stats/hub-runtime.js';
+import { type HubRuntime, describeRuntime, parseRuntime, runtimeBetween } from './stats/hub-runtime.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
 import {
   bestStep,
@@ -359,7 +353,7 @@ async function publishStep(
 }
 
 /** A hub's runtime figures now, from its `/metrics`; undefined when it has none or does not answer. */
-async function scrapeRuntime(url: string): Promise<RuntimeScrape | undefined> {
+async function scrapeRuntime(url: string): Promise<HubRuntime | undefined> {
   try {
     const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) });
     return res.ok ? parseRuntime(await res.text()) : undefined;
@@ -370,8 +364,8 @@ async function scrapeRuntime(url: string): Promise<RuntimeScrape | undefined> {
 
 /** The step's `runtime` field: every hub's figures, or none when any scrape came back empty. */
 function runtimeOf(
-  before: ReadonlyArray<RuntimeScrape | undefined>,
-  after: ReadonlyArray<RuntimeScrape | undefined>,
+  before: ReadonlyArray<HubRuntime | undefined>,
+  after: ReadonlyArray<HubRuntime | undefined>,
 ): { runtime?: HubRuntime[] } {
   if (before.length === 0 || before.length !== after.length) return {};
   const figures: HubRuntime[] = [];

@@ -5,23 +5,17 @@
  * so these figures explain Cast's own steps; they compare no targets.
  */
 
-/** One scrape's figures. */
-export interface RuntimeScrape {
-  /** The event loop's delay since the previous scrape: p99 and max, ms. */
-  loopP99Ms: number;
-  loopMaxMs: number;
-  /** Garbage-collection pauses since start: count, total ms, and how many took over 10 ms. */
-  gcCount: number;
-  gcMs: number;
-  gcOver10Ms: number;
-}
-
-/** A hub's runtime over one measurement (between two scrapes). */
+/**
+ * A hub's event loop and GC. From one scrape ({@link parseRuntime}): the loop's
+ * delay since the previous scrape, and GC pauses since start. Over one
+ * measurement ({@link runtimeBetween}): the loop's delay in its window, and
+ * the GC pauses during it.
+ */
 export interface HubRuntime {
-  /** The event loop's delay over the measurement, ms (the window the second scrape closed). */
+  /** The event loop's delay, p99 and max, ms. */
   loopP99Ms: number;
   loopMaxMs: number;
-  /** Garbage-collection pauses during the measurement. */
+  /** Garbage-collection pauses: count, total ms, and how many took over 10 ms. */
   gcCount: number;
   gcMs: number;
   gcOver10Ms: number;
@@ -53,7 +47,7 @@ const sum = (xs: Array<[string, number]>): number => xs.reduce((a, [, v]) => a +
  * parseRuntime(await (await fetch(`${url}/metrics`)).text())
  * ```
  */
-export function parseRuntime(text: string): RuntimeScrape | undefined {
+export function parseRuntime(text: string): HubRuntime | undefined {
   const max = samples(text, 'cast_event_loop_delay_max_seconds');
   const p99 = samples(text, 'cast_event_loop_delay_seconds').find(([l]) => l === 'quantile="0.99"');
   if (max.length === 0 || p99 === undefined) return undefined;
@@ -75,7 +69,7 @@ export function parseRuntime(text: string): RuntimeScrape | undefined {
  * @param after - the scrape that closed it
  * @returns the figures of the measurement
  */
-export function runtimeBetween(before: RuntimeScrape, after: RuntimeScrape): HubRuntime {
+export function runtimeBetween(before: HubRuntime, after: HubRuntime): HubRuntime {
   return {
     loopP99Ms: after.loopP99Ms,
     loopMaxMs: after.loopMaxMs,
