@@ -123,6 +123,23 @@ export function cpuBetween(a: ProcSample, b: ProcSample): CpuShare {
 }
 
 /**
+ * A process's CPU per request between two samples, and its share of a core.
+ *
+ * @param a - the earlier sample
+ * @param b - the later sample
+ * @param requests - requests it answered between them
+ * @returns µs of CPU (user and kernel) per request (NaN without requests), and the share of one core
+ * @example
+ * ```ts
+ * costPerRequest(before, sampleProcess(pid), 25_000) // { us: 48.2, share: 0.4 }
+ * ```
+ */
+export function costPerRequest(a: ProcSample, b: ProcSample, requests: number): { us: number; share: number } {
+  const cpuMs = b.userMs + b.systemMs - (a.userMs + a.systemMs);
+  return { us: requests > 0 ? (cpuMs * 1000) / requests : Number.NaN, share: cpuBetween(a, b).total };
+}
+
+/**
  * The open-files limit of a process and how many it has open.
  *
  * @param pid - the process id

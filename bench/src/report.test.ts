@@ -52,6 +52,9 @@ describe('ratioOf / meetsGoal', () => {
     expect(meetsGoal({ ...both, 'better-sse': m(50) })).toBe(true);
     expect(meetsGoal({ ...both, baseline: m(200), 'better-sse': m(50) })).toBe(false);
     expect(goalText(both)).toBe('≥ 0.8× baseline, ≥ 1.5× peer');
+    expect(goalText({ ...both, higherIsBetter: false, goal: 1.25, peerGoal: 1 / 1.5 })).toBe(
+      '≤ 1.25× baseline, ≤ 0.67× peer',
+    );
   });
 
   it('has no ratio without both figures', () => {

@@ -133,8 +133,10 @@ export function meetsGoal(f: Figure): boolean | undefined {
 export function goalText(f: Figure): string {
   const sign = f.higherIsBetter ? '≥' : '≤';
   const parts: string[] = [];
-  if (f.goal !== undefined) parts.push(`${sign} ${f.goal}× baseline`);
-  if (f.peerGoal !== undefined) parts.push(`${sign} ${f.peerGoal}× peer`);
+  // Two decimals at most: a goal derived from another (1 / 1.5) reads 0.67×.
+  const times = (goal: number): string => `${Number(goal.toFixed(2))}×`;
+  if (f.goal !== undefined) parts.push(`${sign} ${times(f.goal)} baseline`);
+  if (f.peerGoal !== undefined) parts.push(`${sign} ${times(f.peerGoal)} peer`);
   return parts.join(', ');
 }
 

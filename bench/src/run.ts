@@ -50,6 +50,7 @@ import {
   log,
   memory,
   replay,
+  sharedCost,
   startRedis,
   throughput,
 } from './scenarios.js';
@@ -62,6 +63,7 @@ const SCENARIOS = [
   'memory',
   'publish',
   'tokens',
+  'http-cost',
   'replay',
   'redis',
   'redis-publish',
@@ -175,6 +177,15 @@ const commonEnv = {
   CAST_SIGNING_SECRET: signingSecret,
 };
 const history = String(Math.max(100_000, settings.replayEvents * 2));
+const profileDir = `${benchDir}results/profiles`;
+let profiles = 0;
+/** With `--cpu-prof`, the Node.js flags that make a hub write a CPU profile named after its target. */
+function profileArgs(target: string): string[] {
+  if (!args.has('cpu-prof')) return [];
+  profiles += 1;
+  const name = `${target}.${String(profiles).padStart(3, '0')}.cpuprofile`;
+  return ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`];
+}
 
 /** The baseline hub, or the same hub over a peer library's fan-out (see baseline/main.ts). */
 function hubTarget(name: 'baseline' | Peer): TargetSpec {
@@ -182,7 +193,7 @@ function hubTarget(name: 'baseline' | Peer): TargetSpec {
     name,
     apiKey,
     start: () =>
-      startHub(process.execPath, [distPath('baseline/main.js')], {
+      startHub(process.execPath, [...profileArgs(name), distPath('baseline/main.js')], {
         ...commonEnv,
         BASELINE_HISTORY: history,
         BENCH_FANOUT: name,
@@ -191,7 +202,6 @@ function hubTarget(name: 'baseline' | Peer): TargetSpec {
 }
 const baseline = hubTarget('baseline');
 const peers = PEERS.map(hubTarget);
-const profileDir = `${benchDir}results/profiles`;
 /** A Cast server build: the repository's, or another (`--cast-b-main`) for an A/B run. */
 function castTarget(name: 'cast' | 'cast-b', main: string): TargetSpec {
   return {
@@ -199,8 +209,7 @@ function castTarget(name: 'cast' | 'cast-b', main: string): TargetSpec {
     apiKey,
     reportsRuntime: true,
     start: (extraEnv = {}) => {
-      const node = [...nodeArgs[name], ...(args.has('cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-      return startHub(process.execPath, [...node, main], {
+      return startHub(process.execPath, [...nodeArgs[name], ...profileArgs(name), main], {
         ...commonEnv,
         CAST_HISTORY_SIZE: history,
         NODE_ENV: 'production',
@@ -407,6 +416,26 @@ async function main(): Promise<void> {
     }
   }
 
+  if (selected.has('http-cost')) {
+    for (const [kind, label] of [
+      ['publish', 'HTTP publish'],
+      ['token', 'token issue'],
+    ] as const) {
+      log(`\n${label}: CPU per request, every hub on core 0 at once`);
+      // ≤ 1.25× the baseline's cost is the issue's ≥ 0.8× its rate; ≤ 1/1.5 the better library's is ≥ 1.5× its rate.
+      const f = figure(`${kind}-cost`, `${label}: CPU per request, hubs sharing one core`, 'µs', false, {
+        goal: 1.25,
+        peerGoal: 1 / 1.5,
+      });
+      try {
+        const results = await sharedCost(targets, settings, kind);
+        for (const t of targets) put(f, t, results.get(t.name));
+      } catch (e) {
+        for (const t of targets) failed(f, t, e);
+      }
+    }
+  }
+
   if (selected.has('replay')) {
     log(`\nreplay: resume ${settings.replayEvents} events behind`);
     const f = figure('replay', `resume ${settings.replayEvents / 1000}k events behind`, 'ms', false);
@@ -449,6 +478,7 @@ async function main(): Promise<void> {
       unit: f.unit,
       higherIsBetter: f.higherIsBetter,
       goal: f.goal,
+      peerGoal: f.peerGoal,
       ratio: ratioOf(f),
       bestPeer: bestPeer(f)?.name,
       peerRatio: peerRatioOf(f),
@@ -458,6 +488,7 @@ async function main(): Promise<void> {
       'better-sse': f['better-sse'],
       'sse-channel': f['sse-channel'],
       cast: f.cast,
+      'cast-b': f['cast-b'],
     })),
     failures,
     peerFailures,

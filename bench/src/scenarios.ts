@@ -22,6 +22,7 @@ import {
   type Hub,
   type ProcSample,
   Worker,
+  costPerRequest,
   cpuBetween,
   distPath,
   freePort,
@@ -31,7 +32,7 @@ import {
   sampleProcess,
   sleep,
 } from './harness.js';
-import type { ConnectReply, PollReply, RequestReply, WindowReply } from './load/messages.js';
+import type { ConnectReply, PollReply, RequestReply, SharedCounts, WindowReply } from './load/messages.js';
 
 export const CHANNEL = 'bench';
 export const EVENT = 'bench.tick';
@@ -1035,6 +1036,131 @@ export interface ThroughputOptions {
   idempotencyKeys?: boolean;
   /** The redis-server the Cast targets use: its CPU and its time in scripts per request are recorded. */
   redis?: RedisServer;
+}
+
+/**
+ * CPU per request of one route with every target's hub on the same core at
+ * once, each under its own closed loop of keep-alive connections from one
+ * load generator. The hubs share whatever the core gives in each moment, so a
+ * busy host slows them alike and the ratios between them hold where the rates
+ * of {@link throughput}, measured one hub after another, swing with the host.
+ * The figure is each hub's median over the windows of its CPU time (user and
+ * kernel) divided by the requests it answered; for publishing, one subscriber
+ * per hub must receive every accepted event.
+ *
+ * @param targets - the targets, all started at once
+ * @param settings - run settings
+ * @param kind - which route
+ * @returns µs of CPU per request of each target, by name
+ * @example
+ * ```ts
+ * await sharedCost([baseline, cast], settings, 'publish');
+ * ```
+ */
+export async function sharedCost(
+  targets: TargetSpec[],
+  settings: RunSettings,
+  kind: 'publish' | 'token',
+): Promise<Map<string, Measurement>> {
+  const windows = settings.quick ? 3 : 8;
+  const windowMs = settings.quick ? 1000 : 3000;
+  interface Side {
+    target: TargetSpec;
+    hub: Hub;
+    subs?: Subscribers;
+    costs: number[];
+    shares: number[];
+  }
+  const sides: Side[] = [];
+  const loader = new Worker(distPath('load/request-worker.js'));
+  const out = new Map<string, Measurement>();
+  try {
+    for (const target of targets) {
+      const side: Side = { target, hub: await target.start(), costs: [], shares: [] };
+      sides.push(side);
+      if (kind === 'publish') {
+        side.subs = new Subscribers(1);
+        const token = await issueToken(side.hub.url, target.apiKey);
+        const f = connectFailures(await side.subs.connect([side.hub.url], token, 1), 1);
+        if (f.length) throw new Error(f.join('; '));
+        await side.subs.window(0, 50_000_000);
+      }
+    }
+    await loader.call<SharedCounts>({
+      type: 'shared-start',
+      hubs: sides.map((s) => ({ url: s.hub.url, apiKey: s.target.apiKey })),
+      kind,
+      channel: CHANNEL,
+      event: EVENT,
+      payloadBytes: settings.payloadBytes,
+      connections: settings.throughputConnections,
+      addressIndex: Math.floor(Math.random() * 1e6),
+    });
+    await sleep(settings.quick ? 1000 : 3000); // warm-up (JIT), not counted
+    for (let w = 0; w < windows; w++) {
+      const before = sides.map((s) => sampleProcess(s.hub.pid));
+      const c0 = await loader.call<SharedCounts>({ type: 'shared-count' });
+      await sleep(windowMs);
+      const c1 = await loader.call<SharedCounts>({ type: 'shared-count' });
+      const after = sides.map((s) => sampleProcess(s.hub.pid));
+      const cells = sides.map((side, i) => {
+        const cost = costPerRequest(before[i]!, after[i]!, c1.ok[i]! - c0.ok[i]!);
+        side.costs.push(cost.us);
+        side.shares.push(cost.share);
+        return `${side.target.name} ${cost.us.toFixed(1)} µs (${(c1.ok[i]! - c0.ok[i]!).toLocaleString('en-US')} requests, ${cost.share.toFixed(2)} of the core)`;
+      });
+      log(`  window ${w + 1}: ${cells.join(', ')}`);
+    }
+    // Each window measured every hub over the same moments: the median of the windows' ratios to
+    // the baseline cancels the host's swings better than the ratio of the medians.
+    const base = sides.find((s) => s.target.name === 'baseline');
+    const paired = new Map<string, number>();
+    if (base) {
+      for (const side of sides) {
+        if (side === base) continue;
+        paired.set(
+          side.target.name,
+          percentile(
+            side.costs.map((us, w) => us / base.costs[w]!),
+            50,
+          ),
+        );
+      }
+      const text = [...paired].map(([name, r]) => `${name} ${r.toFixed(2)}×`).join(', ');
+      log(`  median of the windows' ratios to the baseline: ${text}`);
+    }
+    const end = await loader.call<SharedCounts>({ type: 'shared-stop' }, 60_000);
+    for (const [i, side] of sides.entries()) {
+      const failures: string[] = [];
+      if (end.failed[i]) failures.push(`${end.failed[i]} requests failed (${end.sampleErrors[i] ?? ''})`);
+      if (side.subs) {
+        const sent = end.sent[i]!;
+        await side.subs.drain(sent, 2000, 15_000);
+        const report = await side.subs.close(sent);
+        failures.push(...failuresOf(report.counts, report.dropped, report.malformed));
+      }
+      out.set(side.target.name, {
+        value: percentile(side.costs, 50),
+        detail: {
+          windowsUs: side.costs,
+          ...(paired.has(side.target.name) ? { pairedRatio: paired.get(side.target.name) } : {}),
+          coreShare: percentile(side.shares, 50),
+          requests: end.ok[i],
+          hubs: sides.length,
+          windowMs,
+          connections: settings.throughputConnections,
+        },
+        failures,
+      });
+    }
+    return out;
+  } finally {
+    await loader.stop();
+    for (const side of sides) {
+      await side.subs?.stop();
+      await side.hub.stop();
+    }
+  }
 }
 
 /**

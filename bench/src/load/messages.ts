@@ -133,8 +133,44 @@ export interface ThroughputCommand {
   idempotencyKeys?: boolean;
 }
 
+/**
+ * Runner → request worker: starts closed-loop load on several hubs at once,
+ * each over its own keep-alive connections, and keeps it going until
+ * `shared-stop`. `shared-count` reads how many requests each has answered.
+ */
+export interface SharedStartCommand {
+  type: 'shared-start';
+  id: number;
+  hubs: Array<{ url: string; apiKey: string }>;
+  kind: 'publish' | 'token';
+  channel: string;
+  event: string;
+  payloadBytes: number;
+  /** Connections per hub. */
+  connections: number;
+  addressIndex: number;
+}
+
 /** Runner → request worker. */
-export type RequestCommand = PublishCommand | ThroughputCommand | { type: 'exit'; id: number };
+export type RequestCommand =
+  | PublishCommand
+  | ThroughputCommand
+  | SharedStartCommand
+  | { type: 'shared-count'; id: number }
+  | { type: 'shared-stop'; id: number }
+  | { type: 'exit'; id: number };
+
+/** Reply to `shared-start`, `shared-count` and `shared-stop`: per hub, in the order of `hubs`. */
+export interface SharedCounts {
+  type: 'shared-counts';
+  id: number;
+  /** Requests answered 200 so far (publishes: sequence numbers 0 … sent - 1 went out). */
+  ok: number[];
+  sent: number[];
+  failed: number[];
+  /** One sample error per hub, if any. */
+  sampleErrors: Array<string | undefined>;
+}
 
 /** Reply to `publish` and `throughput`. */
 export interface RequestReply {
@@ -157,4 +193,5 @@ export interface RequestReply {
 }
 
 /** Any reply. */
-export type WorkerReply = ConnectReply | PollReply | WindowReply | RequestReply | { type: 'ack'; id: number };
+export type WorkerReply =
+  ConnectReply | PollReply | WindowReply | RequestReply | SharedCounts | { type: 'ack'; id: number };

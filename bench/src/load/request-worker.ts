@@ -6,7 +6,14 @@
 import { LatencyHistogram } from '../stats/histogram.js';
 import { sourceAddress } from './addresses.js';
 import { KeepAliveConnection, buildRequest } from './keep-alive-connection.js';
-import type { PublishCommand, RequestCommand, RequestReply, ThroughputCommand } from './messages.js';
+import type {
+  PublishCommand,
+  RequestCommand,
+  RequestReply,
+  SharedCounts,
+  SharedStartCommand,
+  ThroughputCommand,
+} from './messages.js';
 import { makePayload, preciseNow } from './payload.js';
 
 interface Tally {
@@ -112,30 +119,12 @@ async function throughput(cmd: ThroughputCommand): Promise<RequestReply> {
   const url = new URL(cmd.url);
   const pool = await openPool(url, cmd.connections, cmd.addressIndex);
   const t = newTally();
-  const headers = { Authorization: `Bearer ${cmd.apiKey}` };
   const started = preciseNow();
   const deadline = started + cmd.durationMs;
-  let seq = cmd.base;
-  let user = 0;
+  const next = requestMaker(cmd, url.host, cmd.apiKey, cmd.base);
   const lane = async (conn: KeepAliveConnection): Promise<void> => {
     while (preciseNow() < deadline) {
-      const raw =
-        cmd.kind === 'publish'
-          ? buildRequest(
-              'POST',
-              '/push/publish',
-              url.host,
-              cmd.idempotencyKeys ? { ...headers, 'Idempotency-Key': `k${seq}` } : headers,
-              publishBody(cmd, seq++),
-            )
-          : buildRequest(
-              'POST',
-              '/push/tokens',
-              url.host,
-              headers,
-              `{"channels":["${cmd.channel}"],"userId":"u${user++}"}`,
-            );
-      await sendOne(conn, raw, t);
+      await sendOne(conn, next(), t);
       if (!conn.idle) return; // the connection failed: stop this lane, the failure is counted
     }
   };
@@ -143,6 +132,93 @@ async function throughput(cmd: ThroughputCommand): Promise<RequestReply> {
   const elapsed = preciseNow() - started;
   for (const c of pool) c.close();
   return reply(cmd.id, t, elapsed, 0, cpu);
+}
+
+/**
+ * The requests of a closed loop, one after another: publishes numbered from
+ * `base`, or token requests each for another user.
+ */
+function requestMaker(
+  cmd: { kind: 'publish' | 'token'; channel: string; event: string; payloadBytes: number; idempotencyKeys?: boolean },
+  host: string,
+  apiKey: string,
+  base: number,
+): () => string {
+  const headers = { Authorization: `Bearer ${apiKey}` };
+  let seq = base;
+  let user = 0;
+  return () =>
+    cmd.kind === 'publish'
+      ? buildRequest(
+          'POST',
+          '/push/publish',
+          host,
+          cmd.idempotencyKeys ? { ...headers, 'Idempotency-Key': `k${seq}` } : headers,
+          publishBody(cmd, seq++),
+        )
+      : buildRequest('POST', '/push/tokens', host, headers, `{"channels":["${cmd.channel}"],"userId":"u${user++}"}`);
+}
+
+/** The closed loops of `shared-start`, until `shared-stop`. */
+let shared: { tallies: Tally[]; pools: KeepAliveConnection[][]; stop: boolean; lanes: Promise<void>[] } | undefined;
+
+async function sharedStart(cmd: SharedStartCommand): Promise<SharedCounts> {
+  if (shared) throw new Error('shared load is already running');
+  const urls = cmd.hubs.map((h) => new URL(h.url));
+  // Connections are opened in turn, one per hub, so that no hub's connections all come first.
+  const pools: KeepAliveConnection[][] = urls.map(() => []);
+  for (let i = 0; i < cmd.connections; i++) {
+    const opened = await Promise.all(
+      urls.map((url, h) =>
+        KeepAliveConnection.open({
+          host: url.hostname,
+          port: Number(url.port),
+          localAddress: sourceAddress(cmd.addressIndex + i * urls.length + h, 1),
+        }),
+      ),
+    );
+    opened.forEach((conn, h) => pools[h]!.push(conn));
+  }
+  const state = { tallies: urls.map(() => newTally()), pools, stop: false, lanes: [] as Promise<void>[] };
+  shared = state;
+  // One sequence per hub, shared by its connections.
+  const makers = urls.map((url, h) => requestMaker(cmd, url.host, cmd.hubs[h]!.apiKey, 0));
+  for (let i = 0; i < cmd.connections; i++) {
+    urls.forEach((_url, h) => {
+      const next = makers[h]!;
+      const conn = pools[h]![i]!;
+      const t = state.tallies[h]!;
+      state.lanes.push(
+        (async () => {
+          while (!state.stop && conn.idle) await sendOne(conn, next(), t);
+        })(),
+      );
+    });
+  }
+  return sharedCounts(cmd.id);
+}
+
+function sharedCounts(id: number): SharedCounts {
+  const tallies = shared?.tallies ?? [];
+  return {
+    type: 'shared-counts',
+    id,
+    ok: tallies.map((t) => t.ok),
+    sent: tallies.map((t) => t.sent),
+    failed: tallies.map((t) => t.failed),
+    sampleErrors: tallies.map((t) => t.sampleError),
+  };
+}
+
+async function sharedStop(id: number): Promise<SharedCounts> {
+  const state = shared;
+  if (!state) return sharedCounts(id);
+  state.stop = true;
+  await Promise.all(state.lanes);
+  const counts = sharedCounts(id);
+  for (const pool of state.pools) for (const c of pool) c.close();
+  shared = undefined;
+  return counts;
 }
 
 function reply(id: number, t: Tally, elapsedMs: number, maxLagMs: number, cpu: NodeJS.CpuUsage): RequestReply {
@@ -166,6 +242,9 @@ process.on('message', (raw) => {
   const run = async (): Promise<void> => {
     if (cmd.type === 'publish') process.send?.(await publish(cmd));
     else if (cmd.type === 'throughput') process.send?.(await throughput(cmd));
+    else if (cmd.type === 'shared-start') process.send?.(await sharedStart(cmd));
+    else if (cmd.type === 'shared-count') process.send?.(sharedCounts(cmd.id));
+    else if (cmd.type === 'shared-stop') process.send?.(await sharedStop(cmd.id));
     else {
       process.send?.({ type: 'ack', id: cmd.id });
       setTimeout(() => process.exit(0), 50);
