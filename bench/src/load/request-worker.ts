@@ -165,26 +165,30 @@ let shared: { tallies: Tally[]; pools: KeepAliveConnection[][]; stop: boolean; l
 async function sharedStart(cmd: SharedStartCommand): Promise<SharedCounts> {
   if (shared) throw new Error('shared load is already running');
   const urls = cmd.hubs.map((h) => new URL(h.url));
-  // Connections are opened in turn, one per hub, so that no hub's connections all come first.
+  // Connections are opened and started in turns, one per hub, the hub that goes first rotating
+  // from turn to turn: no hub's connections all come first (in A/A runs the hubs served first
+  // read a few percent cheaper).
+  const n = urls.length;
+  const order = (turn: number): number[] => urls.map((_url, k) => (turn + k) % n);
   const pools: KeepAliveConnection[][] = urls.map(() => []);
   for (let i = 0; i < cmd.connections; i++) {
-    const opened = await Promise.all(
-      urls.map((url, h) =>
-        KeepAliveConnection.open({
+    for (const h of order(i)) {
+      const url = urls[h]!;
+      pools[h]!.push(
+        await KeepAliveConnection.open({
           host: url.hostname,
           port: Number(url.port),
-          localAddress: sourceAddress(cmd.addressIndex + i * urls.length + h, 1),
+          localAddress: sourceAddress(cmd.addressIndex + i * n + h, 1),
         }),
-      ),
-    );
-    opened.forEach((conn, h) => pools[h]!.push(conn));
+      );
+    }
   }
   const state = { tallies: urls.map(() => newTally()), pools, stop: false, lanes: [] as Promise<void>[] };
   shared = state;
   // One sequence per hub, shared by its connections.
   const makers = urls.map((url, h) => requestMaker(cmd, url.host, cmd.hubs[h]!.apiKey, 0));
   for (let i = 0; i < cmd.connections; i++) {
-    urls.forEach((_url, h) => {
+    for (const h of order(i)) {
       const next = makers[h]!;
       const conn = pools[h]![i]!;
       const t = state.tallies[h]!;
@@ -193,7 +197,7 @@ async function sharedStart(cmd: SharedStartCommand): Promise<SharedCounts> {
           while (!state.stop && conn.idle) await sendOne(conn, next(), t);
         })(),
       );
-    });
+    }
   }
   return sharedCounts(cmd.id);
 }
