@@ -1096,9 +1096,10 @@ export async function sharedCost(
       connections: settings.throughputConnections,
       addressIndex: Math.floor(Math.random() * 1e6),
     });
-    // Warm-up, not counted: the JIT, and for publishing the history filled to its cap (100k events
-    // at some 12k publishes/s per hub), so that no hub's heap is still growing in the windows.
-    await sleep(settings.quick ? 1000 : kind === 'publish' ? 10_000 : 3000);
+    // Warm-up, not counted: the JIT (3 s at a quarter of a core), and for publishing the history
+    // filled to its cap (100k events at some 12k publishes/s per hub), so that no hub's heap is
+    // still growing in the windows.
+    await sleep(kind === 'publish' && !settings.quick ? 10_000 : 3000);
     for (let w = 0; w < windows; w++) {
       const before = sides.map((s) => sampleProcess(s.hub.pid));
       const c0 = await loader.call<SharedCounts>({ type: 'shared-count' });
