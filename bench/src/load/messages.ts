@@ -149,6 +149,8 @@ export interface SharedStartCommand {
   /** Connections per hub. */
   connections: number;
   addressIndex: number;
+  /** The load stops by itself after this long, ms, if no `shared-stop` came. */
+  maxMs: number;
 }
 
 /** Runner → request worker. */

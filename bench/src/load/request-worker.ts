@@ -185,6 +185,10 @@ async function sharedStart(cmd: SharedStartCommand): Promise<SharedCounts> {
   }
   const state = { tallies: urls.map(() => newTally()), pools, stop: false, lanes: [] as Promise<void>[] };
   shared = state;
+  // Bounded in time even if the runner never says stop.
+  setTimeout(() => {
+    state.stop = true;
+  }, cmd.maxMs).unref();
   // One sequence per hub, shared by its connections.
   const makers = urls.map((url, h) => requestMaker(cmd, url.host, cmd.hubs[h]!.apiKey, 0));
   for (let i = 0; i < cmd.connections; i++) {
