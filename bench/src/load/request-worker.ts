@@ -166,8 +166,8 @@ async function sharedStart(cmd: SharedStartCommand): Promise<SharedCounts> {
   if (shared) throw new Error('shared load is already running');
   const urls = cmd.hubs.map((h) => new URL(h.url));
   // Connections are opened and started in turns, one per hub, the hub that goes first rotating
-  // from turn to turn: no hub's connections all come first (in A/A runs the hubs served first
-  // read a few percent cheaper).
+  // from turn to turn: no hub's connections all come first (without the rotation, the hubs later
+  // in the order read a few percent dearer, the peers' token rows included).
   const n = urls.length;
   const order = (turn: number): number[] => urls.map((_url, k) => (turn + k) % n);
   const pools: KeepAliveConnection[][] = urls.map(() => []);
