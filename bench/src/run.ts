@@ -17,7 +17,8 @@
  * those flags (comma-separated, e.g. `--cast-b-node-args=--single-threaded-gc`
  * with `--cast-b-main` the same build: an A/B of one runtime flag).
  *
- * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, replay, redis.
+ * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, http-cost, replay, redis,
+ * redis-publish (`--list` prints them).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

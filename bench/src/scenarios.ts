@@ -247,6 +247,13 @@ function connectFailures(replies: ConnectReply[], wanted: number): string[] {
   return [`${wanted - ok} of ${wanted} connections failed (${errors.join('; ')})`];
 }
 
+/** Issues a token and opens one subscriber on a hub; throws when it does not connect. */
+async function connectOne(subs: Subscribers, url: string, apiKey: string): Promise<void> {
+  const token = await issueToken(url, apiKey);
+  const f = connectFailures(await subs.connect([url], token, 1), 1);
+  if (f.length) throw new Error(f.join('; '));
+}
+
 interface StepResult {
   rate: number;
   passed: boolean;
@@ -929,12 +936,7 @@ export async function throughput(
         scriptUs: [],
       };
       sides.push(side);
-      if (kind === 'publish') {
-        const token = await issueToken(hub.url, target.apiKey);
-        const replies = await side.subs.connect([hub.url], token, 1);
-        const f = connectFailures(replies, 1);
-        if (f.length) throw new Error(f.join('; '));
-      }
+      if (kind === 'publish') await connectOne(side.subs, hub.url, target.apiKey);
     }
     for (let round = -1; round < rounds; round++) {
       for (const side of sides) {
@@ -1084,9 +1086,7 @@ export async function sharedCost(
       sides.push(side);
       if (kind === 'publish') {
         side.subs = new Subscribers(1);
-        const token = await issueToken(side.hub.url, target.apiKey);
-        const f = connectFailures(await side.subs.connect([side.hub.url], token, 1), 1);
-        if (f.length) throw new Error(f.join('; '));
+        await connectOne(side.subs, side.hub.url, target.apiKey);
         await side.subs.window(0, 50_000_000);
       }
     }
@@ -1109,10 +1109,11 @@ export async function sharedCost(
       const c1 = await loader.call<SharedCounts>({ type: 'shared-count' });
       const after = sides.map((s) => sampleProcess(s.hub.pid));
       const cells = sides.map((side, i) => {
-        const cost = costPerRequest(before[i]!, after[i]!, c1.ok[i]! - c0.ok[i]!);
+        const answered = c1.ok[i]! - c0.ok[i]!;
+        const cost = costPerRequest(before[i]!, after[i]!, answered);
         side.costs.push(cost.us);
         side.shares.push(cost.share);
-        return `${side.target.name} ${cost.us.toFixed(1)} µs (${(c1.ok[i]! - c0.ok[i]!).toLocaleString('en-US')} requests, ${cost.share.toFixed(2)} of the core)`;
+        return `${side.target.name} ${cost.us.toFixed(1)} µs (${answered.toLocaleString('en-US')} requests, ${cost.share.toFixed(2)} of the core)`;
       });
       log(`  window ${w + 1}: ${cells.join(', ')}`);
     }
