@@ -492,11 +492,12 @@ describe('redis broker on a Redis Cluster, across nodes', () => {
     const from = await cluster.portOfSlot(slot);
     await cluster.moveSlot(slot, cluster.ports.find((p) => p !== from) as number, { pauseMs: 200 });
     await new Promise((r) => setTimeout(r, 500));
+    // Enough publishes to mean something, however slow the host (the loop is bounded in count).
+    await vi.waitFor(() => expect(published.length).toBeGreaterThan(20), { timeout: 10_000, interval: 50 });
     stop = true;
     await publisher;
     const [last] = await a.broker.publish(tenant, [input('orders', -1)]);
     published.push(last!.event.position);
-    expect(published.length).toBeGreaterThan(20);
     await vi.waitFor(() => expect(b.local.positions(tenant)).toEqual(published), { timeout: 15_000 });
     expect(b.local.resets).toEqual([]);
     // The idempotency keys came along: a retry of one is answered with its first outcome.
