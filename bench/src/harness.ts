@@ -4,11 +4,14 @@
  * files). Linux `/proc` is read for the figures; elsewhere they are NaN.
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { WorkerReply } from './load/messages.js';
+import { type PerfSplit, splitPerfScript } from './stats/perf-split.js';
 
 const CLK_TCK = (() => {
   try {
@@ -185,6 +188,117 @@ export function pinCores(): string {
   }
   hubPrefix = ['taskset', '-c', '0'];
   return `pinned: every hub on core 0, the runner and load generators on cores ${rest}`;
+}
+
+/**
+ * The core every hub runs on, when the run is pinned (see {@link pinCores}).
+ *
+ * @returns the core's number, or undefined when hubs are not pinned
+ * @example
+ * ```ts
+ * const core = hubCore(); // 0 once pinCores() pinned the run
+ * ```
+ */
+export function hubCore(): number | undefined {
+  return hubPrefix.length > 0 ? 0 : undefined;
+}
+
+/** The Node.js flags that name JavaScript functions in `perf` samples (V8 writes `/tmp/perf-<pid>.map`). */
+export const PERF_NODE_ARGS = ['--perf-basic-prof', '--interpreted-frames-native-stack'];
+
+/** Samples taken per second of the hubs' core by {@link startPerf}. */
+export const PERF_HZ = 999;
+
+/**
+ * Why `perf` cannot sample a whole core here, or undefined when it can (it
+ * needs Linux `perf` and the right to sample every process on a core: root,
+ * or `kernel.perf_event_paranoid` at 0 or below).
+ *
+ * @returns the reason, or undefined
+ * @example
+ * ```ts
+ * const why = perfUnavailable(); if (why) exit(why)
+ * ```
+ */
+export function perfUnavailable(): string | undefined {
+  const dir = mkdtempSync(join(os.tmpdir(), 'cast-perf-'));
+  try {
+    execFileSync('perf', ['record', '-q', '-C', '0', '-o', join(dir, 'check.data'), '--', 'true'], { stdio: 'pipe' });
+    return undefined;
+  } catch (e) {
+    const err = e as { code?: string; stderr?: Buffer };
+    if (err.code === 'ENOENT') return '`perf` (linux-perf) is not installed';
+    return `\`perf record -C 0\` is not allowed here: ${(err.stderr?.toString() ?? '').trim().split('\n')[0] ?? ''}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A `perf record` of one core, running until {@link PerfRecording.stop}. */
+export interface PerfRecording {
+  /**
+   * Stops sampling and splits the samples of these processes (see
+   * `stats/perf-split.ts`); removes the recording and the processes' symbol maps.
+   */
+  stop(pids: readonly number[]): Promise<Map<number, PerfSplit>>;
+}
+
+/**
+ * Starts sampling every process on one core, with call stacks, at {@link PERF_HZ}.
+ *
+ * @param core - the core (the hubs', see {@link hubCore})
+ * @returns the recording
+ * @example
+ * ```ts
+ * const rec = await startPerf(0); await sleep(3000); const split = await rec.stop([hub.pid]);
+ * ```
+ */
+export async function startPerf(core: number): Promise<PerfRecording> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'cast-perf-'));
+  const file = join(dir, 'perf.data');
+  const child = spawn('perf', ['record', '-q', '-g', '-F', String(PERF_HZ), '-C', String(core), '-o', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  // perf has its events open once it has run a moment; an early exit is an error.
+  const early = await Promise.race([exited, sleep(500).then(() => 'running' as const)]);
+  if (early !== 'running') {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`perf record exited with ${early}: ${stderr.trim()}`);
+  }
+  return {
+    async stop(pids) {
+      try {
+        child.kill('SIGINT');
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([
+          exited,
+          new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 30_000))),
+        ]);
+        clearTimeout(timer);
+        if (code === 'timeout') {
+          child.kill('SIGKILL');
+          throw new Error('perf record did not stop within 30 s');
+        }
+        const script = spawn('perf', ['script', '-i', file, '-F', 'pid,ip,sym'], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        const split = await splitPerfScript(createInterface({ input: script.stdout, crlfDelay: Infinity }));
+        const wanted = new Map<number, PerfSplit>();
+        for (const pid of pids) {
+          const s = split.get(pid);
+          if (s) wanted.set(pid, s);
+        }
+        return wanted;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        // V8 writes the maps to /tmp whatever the temporary directory; each grows with the hub's code.
+        for (const pid of pids) rmSync(`/tmp/perf-${pid}.map`, { force: true });
+      }
+    },
+  };
 }
 
 /** A hub process under test. */

@@ -6,7 +6,7 @@
  * peer) and writes `bench/results/latest.json`.
  *
  *   node dist/run.js [--quick] [--only=a,b] [--skip=a,b] [--targets=baseline,better-sse,sse-channel,cast]
- *                    [--out=path] [--cpu-prof] [--cast-main=path] [--p99-limit=ms] [--list]
+ *                    [--out=path] [--cpu-prof] [--perf] [--cast-main=path] [--p99-limit=ms] [--list]
  *                    [--cast-b-main=path] [--cast-node-args=a,b] [--cast-b-node-args=a,b] [--rates=r1,r2,...]
  *
  * A/B of two builds: `--cast-b-main` adds a target `cast-b` (that build's
@@ -16,6 +16,10 @@
  * `--cast-node-args` / `--cast-b-node-args` start that Cast target's node with
  * those flags (comma-separated, e.g. `--cast-b-node-args=--single-threaded-gc`
  * with `--cast-b-main` the same build: an A/B of one runtime flag).
+ * `--perf` samples the hubs' core with Linux `perf` during the `http-cost`
+ * windows and splits each hub's CPU per request into its own JavaScript,
+ * Node.js's, the parts without JavaScript, and GC (needs `perf` and the right
+ * to sample a whole core: root, or `kernel.perf_event_paranoid` ≤ 0).
  *
  * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, http-cost, replay, redis,
  * redis-publish (`--list` prints them).
@@ -27,7 +31,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startRedisCluster } from '../../apps/server/src/broker/redis-cluster-test-support.js';
 import { slotOf } from '../../apps/server/src/broker/redis/slot.js';
-import { distPath, pinCores, startHub } from './harness.js';
+import { PERF_NODE_ARGS, distPath, perfUnavailable, pinCores, startHub } from './harness.js';
 import {
   type Figure,
   PEERS,
@@ -82,7 +86,7 @@ for (const a of process.argv.slice(2)) {
 }
 if (args.has('list') || args.has('help')) {
   console.log(
-    `scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --cast-main=path/to/main.js --cast-b-main=path/to/main.js --cast-node-args=a,b --cast-b-node-args=a,b --rates=100,400 --p99-limit=ms`,
+    `scenarios: ${SCENARIOS.join(', ')}\nflags: --quick --only=a,b --skip=a,b --targets=baseline,better-sse,sse-channel,cast --out=path --cpu-prof --perf --cast-main=path/to/main.js --cast-b-main=path/to/main.js --cast-node-args=a,b --cast-b-node-args=a,b --rates=100,400 --p99-limit=ms`,
   );
   process.exit(0);
 }
@@ -156,7 +160,20 @@ const settings: RunSettings = {
   publishConnections: 64,
   payloadBytes: 200,
   redisSubscribers: quick ? 200 : 1000,
+  perf: args.has('perf'),
 };
+if (settings.perf) {
+  // Every hub started with --perf writes a symbol map of its code; only http-cost reads and removes them.
+  if (selected.size !== 1 || !selected.has('http-cost')) {
+    console.error('--perf samples the http-cost scenario only: run it with --only=http-cost');
+    process.exit(2);
+  }
+  const why = perfUnavailable();
+  if (why) {
+    console.error(`--perf: ${why}`);
+    process.exit(2);
+  }
+}
 
 /**
  * The p99 latency a fan-out step may reach: 100 ms up to 1,000 subscribers
@@ -180,12 +197,17 @@ const commonEnv = {
 const history = String(Math.max(100_000, settings.replayEvents * 2));
 const profileDir = `${benchDir}results/profiles`;
 let profiles = 0;
-/** With `--cpu-prof`, the Node.js flags that make a hub write a CPU profile named after its target. */
+/**
+ * The Node.js flags every hub runs with for a profile: with `--cpu-prof`, a CPU
+ * profile named after its target; with `--perf`, the names of its JavaScript
+ * functions for `perf`.
+ */
 function profileArgs(target: string): string[] {
-  if (!args.has('cpu-prof')) return [];
+  const flags = settings.perf ? [...PERF_NODE_ARGS] : [];
+  if (!args.has('cpu-prof')) return flags;
   profiles += 1;
   const name = `${target}.${String(profiles).padStart(3, '0')}.cpuprofile`;
-  return ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`];
+  return [...flags, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`];
 }
 
 /** The baseline hub, or the same hub over a peer library's fan-out (see baseline/main.ts). */

@@ -10,6 +10,7 @@ import type { TargetName } from './report.js';
 import { LatencyHistogram, percentile } from './stats/histogram.js';
 import { type HubRuntime, describeRuntime, parseRuntime, runtimeBetween } from './stats/hub-runtime.js';
 import { type DeliveryCounts, addCounts, emptyCounts } from './stats/ledger.js';
+import { type PerfUs, describePerfUs, perRequestUs } from './stats/perf-split.js';
 import {
   bestStep,
   createFixedRates,
@@ -20,17 +21,21 @@ import {
 } from './stats/rate-search.js';
 import {
   type Hub,
+  type PerfRecording,
   type ProcSample,
   Worker,
   costPerRequest,
   cpuBetween,
   distPath,
   freePort,
+  hubCore,
   machineBusy,
   openFiles,
   sampleMachine,
   sampleProcess,
   sleep,
+  startPerf,
+  PERF_HZ,
 } from './harness.js';
 import type { ConnectReply, PollReply, RequestReply, SharedCounts, WindowReply } from './load/messages.js';
 
@@ -65,6 +70,12 @@ export interface RunSettings {
   publishConnections: number;
   payloadBytes: number;
   redisSubscribers: number;
+  /**
+   * Sample the hubs' core with `perf` over the windows of {@link sharedCost}
+   * and split each hub's CPU per request by where it went (the hubs must run
+   * with `PERF_NODE_ARGS`).
+   */
+  perf: boolean;
 }
 
 /** CPU use of the hub and of the load generators during a measurement, in cores. */
@@ -1048,7 +1059,10 @@ export interface ThroughputOptions {
  * of {@link throughput}, measured one hub after another, swing with the host.
  * The figure is each hub's median over the windows of its CPU time (user and
  * kernel) divided by the requests it answered; for publishing, one subscriber
- * per hub must receive every accepted event.
+ * per hub must receive every accepted event. With `settings.perf` the core is
+ * sampled over the windows, and each hub's CPU per request is split into its
+ * own JavaScript, Node.js's, the parts without JavaScript, and GC (see
+ * `stats/perf-split.ts`), each as a ratio to the baseline's.
  *
  * @param targets - the targets, all started at once
  * @param settings - run settings
@@ -1080,6 +1094,7 @@ export async function sharedCost(
   const sides: Side[] = [];
   const loader = new Worker(distPath('load/request-worker.js'));
   const out = new Map<string, Measurement>();
+  let perf: PerfRecording | undefined;
   try {
     for (const target of targets) {
       const side: Side = { target, hub: await target.start(), costs: [], shares: [] };
@@ -1102,6 +1117,11 @@ export async function sharedCost(
       maxMs: warmUpMs + windows * windowMs + 60_000,
     });
     await sleep(warmUpMs);
+    const core = settings.perf ? hubCore() : undefined;
+    if (settings.perf && core === undefined)
+      log('  perf: the hubs are not pinned to one core, so their core is not sampled');
+    if (core !== undefined) perf = await startPerf(core);
+    const perfFrom = perf ? await loader.call<SharedCounts>({ type: 'shared-count' }) : undefined;
     for (let w = 0; w < windows; w++) {
       const before = sides.map((s) => sampleProcess(s.hub.pid));
       const c0 = await loader.call<SharedCounts>({ type: 'shared-count' });
@@ -1116,6 +1136,25 @@ export async function sharedCost(
         return `${side.target.name} ${cost.us.toFixed(1)} µs (${answered.toLocaleString('en-US')} requests, ${cost.share.toFixed(2)} of the core)`;
       });
       log(`  window ${w + 1}: ${cells.join(', ')}`);
+    }
+    const split = new Map<string, PerfUs>();
+    if (perf && perfFrom) {
+      const perfTo = await loader.call<SharedCounts>({ type: 'shared-count' });
+      const samples = await perf.stop(sides.map((s) => s.hub.pid));
+      perf = undefined;
+      for (const [i, side] of sides.entries()) {
+        const hubSamples = samples.get(side.hub.pid);
+        if (hubSamples) split.set(side.target.name, perRequestUs(hubSamples, PERF_HZ, perfTo.ok[i]! - perfFrom.ok[i]!));
+      }
+      log(`  perf over the windows (${PERF_HZ} samples/s of core ${core}), µs of CPU per request by where it went:`);
+      for (const side of sides) {
+        const us = split.get(side.target.name);
+        if (!us) log(`    ${side.target.name}: no samples`);
+        else
+          log(
+            `    ${side.target.name}: ${describePerfUs(us, side.target.name === 'baseline' ? undefined : split.get('baseline'))}`,
+          );
+      }
     }
     // Each window measured every hub over the same moments: the median of the windows' ratios to
     // the baseline cancels the host's swings better than the ratio of the medians.
@@ -1151,6 +1190,7 @@ export async function sharedCost(
           windowsUs: side.costs,
           ...(paired.has(side.target.name) ? { pairedRatio: paired.get(side.target.name) } : {}),
           coreShare: percentile(side.shares, 50),
+          ...(split.has(side.target.name) ? { perfUs: split.get(side.target.name) } : {}),
           requests: end.ok[i],
           hubs: sides.length,
           windowMs,
@@ -1161,6 +1201,8 @@ export async function sharedCost(
     }
     return out;
   } finally {
+    // A recording left running by a failure: stopped, its files removed.
+    await perf?.stop(sides.map((s) => s.hub.pid)).catch(() => undefined);
     await loader.stop();
     for (const side of sides) {
       await side.subs?.stop();
