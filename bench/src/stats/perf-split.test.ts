@@ -17,12 +17,12 @@ describe('perf samples split by where the core went', () => {
     expect(classifyStack(['v8::internal::ConcurrentMarking::RunMajor', 'start_thread'])).toBe('gc');
   });
 
-  it('gives a builtin or a syscall to the innermost JavaScript frame above it', () => {
+  it("gives a builtin or a syscall to the JavaScript that called it, the hub's or Node.js's", () => {
     expect(classifyStack(['v8::internal::JsonParser<unsigned char>::ParseJson', 'Builtin_JsonParse', JS_HUB])).toBe(
-      'hub',
+      'js',
     );
-    expect(classifyStack(['tcp_sendmsg_locked', 'node::StreamBase::Writev', JS_NODE, JS_HUB])).toBe('node');
-    expect(classifyStack(['Builtins_StringIndexOf', JS_HUB, JS_NODE])).toBe('hub');
+    expect(classifyStack(['tcp_sendmsg_locked', 'node::StreamBase::Writev', JS_NODE, JS_HUB])).toBe('js');
+    expect(classifyStack(['Builtins_StringIndexOf', JS_NODE])).toBe('js');
   });
 
   it('calls a stack without JavaScript native (the poll, the parser, reads)', () => {
@@ -72,8 +72,8 @@ describe('perf samples split by where the core went', () => {
         ],
       ]),
     );
-    expect(split.get(7)).toEqual({ samples: 3, classes: { hub: 1, node: 1, native: 1, gc: 0 }, kernel: 2 });
-    expect(split.get(9)).toEqual({ samples: 2, classes: { hub: 1, node: 0, native: 0, gc: 1 }, kernel: 0 });
+    expect(split.get(7)).toEqual({ samples: 3, classes: { js: 2, native: 1, gc: 0 }, kernel: 2 });
+    expect(split.get(9)).toEqual({ samples: 2, classes: { js: 1, native: 0, gc: 1 }, kernel: 0 });
     expect(split.has(8)).toBe(false);
   });
 
@@ -85,26 +85,16 @@ describe('perf samples split by where the core went', () => {
   });
 
   it('turns samples into µs per request and says each part against the baseline', () => {
-    const base = perRequestUs(
-      { samples: 400, classes: { hub: 40, node: 200, native: 120, gc: 40 }, kernel: 150 },
-      1000,
-      20_000,
-    );
+    const base = perRequestUs({ samples: 400, classes: { js: 240, native: 120, gc: 40 }, kernel: 150 }, 1000, 20_000);
     // 400 samples at 1 kHz are 0.4 s of the core over 20k requests: 20 µs each.
-    expect(base).toEqual({ hub: 2, node: 10, native: 6, gc: 2, kernel: 7.5, total: 20 });
-    const hub = perRequestUs(
-      { samples: 460, classes: { hub: 100, node: 200, native: 120, gc: 40 }, kernel: 150 },
-      1000,
-      20_000,
-    );
+    expect(base).toEqual({ js: 12, native: 6, gc: 2, kernel: 7.5, total: 20 });
+    const hub = perRequestUs({ samples: 460, classes: { js: 300, native: 120, gc: 40 }, kernel: 150 }, 1000, 20_000);
     expect(describePerfUs(hub, base)).toBe(
-      'hub JS 5.0 µs (2.50×), Node.js JS 10.0 (1.00×), no JS 6.0 (1.00×), GC 2.0 (1.00×), all 23.0 (1.15×), of it in the kernel 7.5 (1.00×)',
+      'JavaScript 15.0 µs (1.25×), no JavaScript 6.0 (1.00×), GC 2.0 (1.00×), all 23.0 (1.15×), of it in the kernel 7.5 (1.00×)',
     );
     expect(describePerfUs(base)).toBe(
-      'hub JS 2.0 µs, Node.js JS 10.0, no JS 6.0, GC 2.0, all 20.0, of it in the kernel 7.5',
+      'JavaScript 12.0 µs, no JavaScript 6.0, GC 2.0, all 20.0, of it in the kernel 7.5',
     );
-    expect(
-      perRequestUs({ samples: 1, classes: { hub: 1, node: 0, native: 0, gc: 0 }, kernel: 0 }, 1000, 0).total,
-    ).toBeNaN();
+    expect(perRequestUs({ samples: 1, classes: { js: 1, native: 0, gc: 0 }, kernel: 0 }, 1000, 0).total).toBeNaN();
   });
 });

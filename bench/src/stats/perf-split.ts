@@ -5,18 +5,21 @@
  * is; this says in which part).
  *
  * Classes (a sample's kernel time counts with the code that entered the kernel):
- * - `hub`: the hub's own JavaScript and its libraries' (the innermost
- *   JavaScript frame is a `file:` module), with the V8 builtins and runtime
- *   functions it called (JSON.parse, regular expressions, string building);
- * - `node`: Node.js's own JavaScript (`node:` modules: http, net, streams,
- *   timers, the promise queues), with what it called (writes to sockets);
+ * - `js`: JavaScript, the hub's, its libraries' and Node.js's own (http, net,
+ *   streams, the promise queues), with the V8 builtins and runtime functions
+ *   it called (JSON.parse, regular expressions) and the syscalls it made
+ *   (writes to sockets). The hub's code and Node.js's are not told apart: V8
+ *   inlines a hub's listener into Node.js's caller and back, so the innermost
+ *   function of a sample moves between the two with the optimizer (two hubs
+ *   with the same code read up to a third apart on that boundary, and alike
+ *   on the sum).
  * - `native`: samples with no JavaScript on the stack (libuv's poll, the HTTP
- *   parser before it calls JavaScript, reading sockets, V8's compiler);
+ *   parser before it calls JavaScript, reading sockets, V8's compiler).
  * - `gc`: the garbage collector, wherever it ran.
  */
 
 /** The classes a sample is put in (see the module's comment). */
-export const PERF_CLASSES = ['hub', 'node', 'native', 'gc'] as const;
+export const PERF_CLASSES = ['js', 'native', 'gc'] as const;
 export type PerfClass = (typeof PERF_CLASSES)[number];
 
 /** One process's samples: how many in each class, and how many of those stopped in the kernel. */
@@ -38,14 +41,12 @@ const GC_FRAME = /Scaveng|MarkCompact|ConcurrentMarking|IncrementalMarking|Minor
  * @returns its class
  * @example
  * ```ts
- * classifyStack(['v8::internal::JsonParser<unsigned char>::ParseJson', 'JS:*publish file:///srv/main.js:10:3']) // 'hub'
+ * classifyStack(['v8::internal::JsonParser<unsigned char>::ParseJson', 'JS:*publish file:///srv/main.js:10:3']) // 'js'
  * ```
  */
 export function classifyStack(frames: readonly string[]): PerfClass {
   if (frames.some((f) => GC_FRAME.test(f))) return 'gc';
-  const js = frames.find((f) => f.startsWith('JS:'));
-  if (js === undefined) return 'native';
-  return js.includes(' node:') ? 'node' : 'hub';
+  return frames.some((f) => f.startsWith('JS:')) ? 'js' : 'native';
 }
 
 /** Whether an instruction address (hex, as `perf script` prints it) is the kernel's. */
@@ -63,7 +64,7 @@ function isKernelAddress(hex: string): boolean {
  * @example
  * ```ts
  * const split = await splitPerfScript(readline.createInterface({ input: perfScript.stdout }))
- * split.get(hub.pid)?.classes.hub
+ * split.get(hub.pid)?.classes.js
  * ```
  */
 export async function splitPerfScript(
@@ -77,7 +78,7 @@ export async function splitPerfScript(
     if (pid !== undefined && frames.length > 0) {
       let split = out.get(pid);
       if (!split) {
-        split = { samples: 0, classes: { hub: 0, node: 0, native: 0, gc: 0 }, kernel: 0 };
+        split = { samples: 0, classes: { js: 0, native: 0, gc: 0 }, kernel: 0 };
         out.set(pid, split);
       }
       split.samples += 1;
@@ -119,14 +120,13 @@ export type PerfUs = Record<PerfClass | 'kernel' | 'total', number>;
  * @returns µs per request by class, of it in the kernel, and in all
  * @example
  * ```ts
- * perRequestUs(split, 999, 120_000).hub // e.g. 4.1
+ * perRequestUs(split, 999, 120_000).js // e.g. 16.5
  * ```
  */
 export function perRequestUs(split: PerfSplit, hz: number, requests: number): PerfUs {
   const us = (samples: number): number => (requests > 0 ? (samples * 1e6) / hz / requests : Number.NaN);
   return {
-    hub: us(split.classes.hub),
-    node: us(split.classes.node),
+    js: us(split.classes.js),
     native: us(split.classes.native),
     gc: us(split.classes.gc),
     kernel: us(split.kernel),
@@ -140,7 +140,7 @@ export function perRequestUs(split: PerfSplit, hz: number, requests: number): Pe
  *
  * @param us - the hub's split
  * @param base - the baseline's, or undefined for the baseline itself
- * @returns e.g. `hub JS 5.1 µs (2.40×), Node.js JS 9.8 (1.01×), …`
+ * @returns e.g. `JavaScript 19.7 µs (1.23×), no JavaScript 5.7 (0.91×), …`
  * @example
  * ```ts
  * log(`  ${name}: ${describePerfUs(us, baseUs)}`)
@@ -148,9 +148,8 @@ export function perRequestUs(split: PerfSplit, hz: number, requests: number): Pe
  */
 export function describePerfUs(us: PerfUs, base?: PerfUs): string {
   const parts: Array<[keyof PerfUs, string]> = [
-    ['hub', 'hub JS'],
-    ['node', 'Node.js JS'],
-    ['native', 'no JS'],
+    ['js', 'JavaScript'],
+    ['native', 'no JavaScript'],
     ['gc', 'GC'],
     ['total', 'all'],
     ['kernel', 'of it in the kernel'],
