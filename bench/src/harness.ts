@@ -283,9 +283,20 @@ export async function startPerf(core: number): Promise<PerfRecording> {
           throw new Error('perf record did not stop within 30 s');
         }
         const script = spawn('perf', ['script', '-i', file, '-F', 'pid,ip,sym'], {
-          stdio: ['ignore', 'pipe', 'ignore'],
+          stdio: ['ignore', 'pipe', 'pipe'],
         });
-        const split = await splitPerfScript(createInterface({ input: script.stdout, crlfDelay: Infinity }));
+        let scriptErr = '';
+        script.stderr.on('data', (d: Buffer) => (scriptErr += d.toString()));
+        const scriptDone = new Promise<void>((resolve, reject) => {
+          script.on('error', reject);
+          script.on('close', (c) =>
+            c === 0 ? resolve() : reject(new Error(`perf script exited with ${c}: ${scriptErr.trim()}`)),
+          );
+        });
+        const [split] = await Promise.all([
+          splitPerfScript(createInterface({ input: script.stdout, crlfDelay: Infinity })),
+          scriptDone,
+        ]);
         const wanted = new Map<number, PerfSplit>();
         for (const pid of pids) {
           const s = split.get(pid);
