@@ -18,9 +18,8 @@
  * - `gc`: the garbage collector, wherever it ran.
  */
 
-/** The classes a sample is put in (see the module's comment). */
-export const PERF_CLASSES = ['js', 'native', 'gc'] as const;
-export type PerfClass = (typeof PERF_CLASSES)[number];
+/** The class a sample is put in (see the module's comment). */
+export type PerfClass = 'js' | 'native' | 'gc';
 
 /** One process's samples: how many in each class, and how many of those stopped in the kernel. */
 export interface PerfSplit {
