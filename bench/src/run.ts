@@ -17,8 +17,8 @@
  * those flags (comma-separated, e.g. `--cast-b-node-args=--single-threaded-gc`
  * with `--cast-b-main` the same build: an A/B of one runtime flag).
  * `--perf` samples the hubs' core with Linux `perf` during the `http-cost`
- * windows and splits each hub's CPU per request into its own JavaScript,
- * Node.js's, the parts without JavaScript, and GC (needs `perf` and the right
+ * windows and splits each hub's CPU per request into JavaScript (its own and
+ * Node.js's), the parts without JavaScript, and GC (needs `perf` and the right
  * to sample a whole core: root, or `kernel.perf_event_paranoid` ≤ 0).
  *
  * Scenarios: fanout-1k, fanout-10k, latency, memory, publish, tokens, http-cost, replay, redis,

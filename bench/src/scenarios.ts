@@ -1060,9 +1060,9 @@ export interface ThroughputOptions {
  * The figure is each hub's median over the windows of its CPU time (user and
  * kernel) divided by the requests it answered; for publishing, one subscriber
  * per hub must receive every accepted event. With `settings.perf` the core is
- * sampled over the windows, and each hub's CPU per request is split into its
- * own JavaScript, Node.js's, the parts without JavaScript, and GC (see
- * `stats/perf-split.ts`), each as a ratio to the baseline's.
+ * sampled over the windows, and each hub's CPU per request is split into
+ * JavaScript (its own and Node.js's), the parts without JavaScript, and GC
+ * (see `stats/perf-split.ts`), each as a ratio to the baseline's.
  *
  * @param targets - the targets, all started at once
  * @param settings - run settings
