@@ -24,13 +24,14 @@ function as(node: TestServer, tenant = 'acme') {
 async function subscribe(
   node: TestServer,
   channels: string[],
-  opts: { tenant?: string; userId?: string } = {},
+  opts: { tenant?: string; userId?: string; types?: string } = {},
 ): Promise<RawStream> {
   const { token } = await issueToken(as(node, opts.tenant), {
     channels,
     ...(opts.userId ? { userId: opts.userId } : {}),
   });
-  const s = await openConnected(`${node.url}/push/stream?token=${encodeURIComponent(token)}`);
+  const filter = opts.types === undefined ? '' : `&types=${encodeURIComponent(opts.types)}`;
+  const s = await openConnected(`${node.url}/push/stream?token=${encodeURIComponent(token)}${filter}`);
   streams.push(s);
   return s;
 }
@@ -92,6 +93,30 @@ describe('cluster fan-out', () => {
       expect(ids(live(s))).toEqual(published);
       expect(live(s).map((e) => JSON.parse(e.data).from)).toEqual(nodes.map((n) => n.port));
     }
+  });
+
+  it('counts in delivered only the streams whose types filter takes the event, whichever node holds them', async () => {
+    const [n0, n1, n2] = nodes as [TestServer, TestServer, TestServer];
+    const orders = await subscribe(n0, ['typed'], { types: 'order.*' });
+    const tickets = await subscribe(n1, ['typed'], { types: 'ticket.*,order.paid' });
+    const all = await subscribe(n2, ['typed']);
+    const sent: Array<[TestServer, string, number]> = [
+      [n0, 'order.created', 2],
+      [n1, 'order.paid', 3],
+      [n2, 'ticket.closed', 2],
+      [n1, 'note', 1],
+    ];
+    for (const [node, event, delivered] of sent) {
+      const res = await publish(as(node), { channel: 'typed', event, data: 1 });
+      expect(res.status).toBe(200);
+      expect({ event, delivered: res.body.delivered }).toEqual({ event, delivered });
+    }
+    await all.waitFor(5);
+    expect(live(all).map((e) => e.event)).toEqual(['order.created', 'order.paid', 'ticket.closed', 'note']);
+    await orders.waitFor(3);
+    await tickets.waitFor(3);
+    expect(live(orders).map((e) => e.event)).toEqual(['order.created', 'order.paid']);
+    expect(live(tickets).map((e) => e.event)).toEqual(['order.paid', 'ticket.closed']);
   });
 
   it('gives concurrent publishers on different nodes one order that every subscriber sees', async () => {

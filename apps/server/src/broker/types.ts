@@ -64,6 +64,13 @@ export interface ReplayPage {
 export interface SessionRecord extends SessionInfo {
   tenant: string;
   /**
+   * The event types the stream takes (its `types` or `topic` filter, as
+   * patterns); undefined when it takes every event. Brokers that count
+   * `delivered` from registrations (Redis) count the stream only for the
+   * events these match.
+   */
+  types?: readonly string[] | undefined;
+  /**
    * Told by a broker whose `delivered` counts come from registrations (Redis)
    * the log position at the moment this session started to count: live events
    * at or before it were not counted for it and must not reach it (undefined:

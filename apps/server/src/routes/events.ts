@@ -1,4 +1,4 @@
-import { type EventMatcher, createMatcher, isValidPattern, parsePatternList } from '@cast/protocol';
+import { isValidPattern, parsePatternList } from '@cast/protocol';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import { authenticate, readApiKey } from '../auth/api-key.js';
@@ -22,7 +22,7 @@ export const BUS_CHANNEL = '$bus';
 /** How long a subscribe waits for its database watch to become active before answering. */
 const WATCH_WAIT_MS = 2000;
 
-function readTopics(raw: string): EventMatcher {
+function readTopics(raw: string): string[] {
   const patterns = parsePatternList(raw);
   if (patterns.length === 0) fail('INVALID_FILTER', '"topic" is empty: give a topic, a "prefix.*" wildcard or "*".');
   for (const p of patterns) {
@@ -32,7 +32,7 @@ function readTopics(raw: string): EventMatcher {
         `"${(p as string).slice(0, 140)}" is not a valid topic filter: use "*", "prefix.*" or a topic like order.created.`,
       );
   }
-  return createMatcher(patterns);
+  return patterns;
 }
 
 /**
@@ -66,10 +66,9 @@ export function eventRoutes(deps: ServerDeps): Hono {
     }
     const resume = readResume(req);
     if (collection === undefined) {
-      const matcher = topic === undefined ? createMatcher([]) : readTopics(topic);
       return openStreamResponse(c, req, deps, {
         grant: { tenant, channels: [BUS_CHANNEL], userId: undefined, expiresAt: undefined },
-        matcher,
+        types: topic === undefined ? undefined : readTopics(topic),
         resume,
       });
     }
@@ -95,7 +94,7 @@ export function eventRoutes(deps: ServerDeps): Hono {
     await feeds.whenActive(tenant, resolved, WATCH_WAIT_MS);
     return openStreamResponse(c, req, deps, {
       grant: { tenant, channels: [collectionChannel(resolved)], userId: undefined, expiresAt: undefined },
-      matcher: createMatcher([]),
+      types: undefined,
       resume,
     });
   });

@@ -53,9 +53,10 @@ function readToken(req: HttpRequest): string {
   fail('UNAUTHORIZED', 'Missing token: pass ?token=<token> or "Authorization: Bearer <token>".');
 }
 
-function readFilter(req: HttpRequest): EventMatcher {
+/** The `types` filter's patterns, checked; undefined without one. */
+function readFilter(req: HttpRequest): string[] | undefined {
   const raw = req.query('types');
-  if (raw === undefined) return MATCH_ALL;
+  if (raw === undefined) return undefined;
   const patterns = parsePatternList(raw);
   for (const p of patterns) {
     if (!isValidPattern(p))
@@ -64,7 +65,17 @@ function readFilter(req: HttpRequest): EventMatcher {
         `"${(p as string).slice(0, 140)}" is not a valid type filter: use "*", "prefix.*" or an event name.`,
       );
   }
-  return createMatcher(patterns);
+  return patterns;
+}
+
+/**
+ * A filter's patterns as a stream keeps them: sorted and without repeats, or
+ * undefined when they take every event (none, or `*`). Two streams with the
+ * same filter hold the same list, so a broker can count them together.
+ */
+function countedTypes(patterns: readonly string[] | undefined): string[] | undefined {
+  if (!patterns || patterns.length === 0 || patterns.includes('*')) return undefined;
+  return [...new Set(patterns)].sort();
 }
 
 /**
@@ -119,7 +130,7 @@ export async function serveStream(
   outgoing: ServerResponse | undefined,
 ): Promise<Response | undefined> {
   const grant = await deps.tokens.verify(readToken(req));
-  const matcher = readFilter(req);
+  const types = readFilter(req);
   const resume = readResume(req);
   const revocations = await deps.broker.revocations(grant.tenant);
   // No await from this check until the stream is in the hub: a revocation
@@ -130,7 +141,7 @@ export async function serveStream(
       'The token was revoked; ask your backend for a new one (a token issued after the revocation works).',
     );
   }
-  return openStream(req, outgoing, deps, { grant, matcher, resume });
+  return openStream(req, outgoing, deps, { grant, types, resume });
 }
 
 /** Hono's handler of `GET /push/stream` (see {@link serveStream}). */
@@ -142,7 +153,8 @@ export function streamRoute(deps: ServerDeps): Handler {
 export interface StreamRequest {
   grant: Pick<TokenGrant, 'tenant' | 'channels' | 'userId'> &
     Partial<Pick<TokenGrant, 'tokenId' | 'issuedAt' | 'presence' | 'userInfo'>> & { expiresAt: number | undefined };
-  matcher: EventMatcher;
+  /** The event types it takes (`types`, `topic`: `*`, `prefix.*` or names, checked); undefined: every event. */
+  types: readonly string[] | undefined;
   resume: EventPosition | 'unknown' | undefined;
 }
 
@@ -163,7 +175,9 @@ export async function openStream(
   req: StreamRequest,
 ): Promise<Response | undefined> {
   const { config, hub, broker, metrics } = deps;
-  const { grant, matcher, resume } = req;
+  const { grant, resume } = req;
+  const types = countedTypes(req.types);
+  const matcher = types ? createMatcher(types) : MATCH_ALL;
   const headers = { ...STREAM_HEADERS, ...corsHeaders(config.corsOrigins, http.header('origin')) };
   // HEAD: the headers a GET would get (after the same checks), and no stream: nothing registered, the response ends.
   if (http.method === 'HEAD') {
@@ -198,6 +212,7 @@ export async function openStream(
     userId: grant.userId,
     presence,
     userInfo: grant.userInfo ?? null,
+    types,
     matcher: presence ? withPresence(matcher) : withoutPresence(matcher),
     maxPendingBytes: config.connectionBufferBytes,
     // A replay whose peer takes nothing for two heartbeat intervals is a slow consumer.

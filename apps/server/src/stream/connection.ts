@@ -52,6 +52,8 @@ export interface StreamConnectionOptions {
   presence?: boolean | undefined;
   /** The token's `userInfo` as JSON text. @defaultValue null */
   userInfo?: string | null | undefined;
+  /** The patterns of its filter, sorted, for brokers that count `delivered` by registration; undefined: every event. */
+  types?: readonly string[] | undefined;
   matcher: EventMatcher;
   /** Unsent bytes after which the connection is dropped as a slow consumer. */
   maxPendingBytes: number;
@@ -257,6 +259,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   readonly userId: string | null;
   readonly presence: boolean;
   readonly userInfo: string | null;
+  readonly types: readonly string[] | undefined;
   readonly expiresAt: number;
   readonly tokenId: string | undefined;
   readonly issuedAt: number;
@@ -304,6 +307,7 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
     this.userId = options.userId ?? null;
     this.presence = options.presence ?? false;
     this.userInfo = options.userInfo ?? null;
+    this.types = options.types;
     this.expiresAt = options.expiresAt ?? Number.POSITIVE_INFINITY;
     this.tokenId = options.tokenId;
     // A stream without a token issue time (an API-key stream) is never covered by a time-based revocation.

@@ -318,6 +318,44 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       expect(later!.delivered).toBe(2 + 1);
     });
 
+    it("counts another node's streams only for the events their types filter takes", async () => {
+      const a = await node();
+      const b = await node();
+      a.local.takers.set('orders', 0);
+      const at = new Date().toISOString();
+      const session = (id: string, types?: string[]) =>
+        b.broker.addSession({ tenant: 'acme', id, userId: null, channels: ['orders'], connectedAt: at, types });
+      session('all');
+      session('orders', ['order.*']);
+      session('orders-2', ['order.*']);
+      session('named', ['order.created', 'ticket.closed']);
+      session('tickets', ['ticket.*']);
+      await b.broker.listSessions('acme', {});
+      const named = (event: string, n: number) => ({ ...input('orders', n), event });
+      const delivered = async () =>
+        (
+          await a.broker.publish('acme', [
+            named('order.created', 1),
+            named('order.paid', 2),
+            named('ticket.closed', 3),
+            named('ticket', 4),
+            named('other', 5),
+          ])
+        ).map((o) => o.delivered);
+      expect(await delivered()).toEqual([1 + 2 + 1, 1 + 2, 1 + 1 + 1, 1, 1]);
+      // Leaving, a filtered stream stops counting for its events only.
+      b.broker.removeSession('acme', 'orders');
+      b.broker.removeSession('acme', 'tickets');
+      await b.broker.listSessions('acme', {});
+      expect(await delivered()).toEqual([1 + 1 + 1, 1 + 1, 1 + 1, 1, 1]);
+      b.broker.removeSession('acme', 'orders-2');
+      b.broker.removeSession('acme', 'named');
+      await b.broker.listSessions('acme', {});
+      expect(await delivered()).toEqual([1, 1, 1, 1, 1]);
+      const keys = createRedisKeys(prefix, { cluster: backend.cluster });
+      expect(await backend.keysLike(keys.filtered('acme', '*'))).toEqual([]);
+    });
+
     it('gives a new stream the log position at its registration as its floor, and parks live events until it has it', async () => {
       const a = await node();
       const c = await node();

@@ -33,7 +33,8 @@ import { HELPERS } from './script-helpers.js';
  * maxIdempotencyBytes (-1 for no cap), n, then n times: channel, event, data,
  * idempotencyKey ('' for none), messageId, fingerprint.
  *
- * Per event it answers `{'0', position, remoteSubscribers}` when appended, or
+ * Per event it answers `{'0', position, remoteSubscribers}` when appended (the other live nodes' streams on its
+ * channel whose `types` filter takes its event name), or
  * `{'1', firstAnswerJson}` when the idempotency key was seen in the window
  * (`[position, messageId, channel, event, delivered, fingerprint]`). Each
  * appended event is published on the tenant's `live` channel in the same
@@ -81,26 +82,64 @@ end
 local floor, bytes = openLog(prefix, base, now, maxAge)
 
 local nodes = nil
-local remoteOf = {}
-local function remote(ch)
-  if remoteOf[ch] then return remoteOf[ch] end
+-- Per channel: each other live node's streams on it, and those of them that filter by type (false: none).
+local onNodes = {}
+local function readChannel(ch)
+  if onNodes[ch] then return onNodes[ch] end
   if not nodes then
     nodes = redis.call('ZRANGEBYSCORE', KEYS[2], int(now - nodeTtl), '+inf')
   end
-  local sum = 0
+  local list = {}
   for _, other in ipairs(nodes) do
     if other ~= node then
       local c = redis.call('HGET', base .. 'subs:' .. other, ch)
-      if c then sum = sum + tonumber(c) end
+      if c then
+        local f = redis.call('HGET', base .. 'subt:' .. other, ch)
+        list[#list + 1] = { tonumber(c), f and cjson.decode(f) or false }
+      end
     end
   end
-  remoteOf[ch] = sum
+  onNodes[ch] = list
+  return list
+end
+-- Whether a filter (patterns, comma-joined: '*', 'prefix.*' or a name) takes an event name.
+local function takes(filter, ev)
+  for p in string.gmatch(filter, '[^,]+') do
+    if p == '*' or p == ev then return true end
+    if #p > 2 and string.sub(p, -2) == '.*' then
+      local head = string.sub(p, 1, -2)
+      if #ev > #head and string.sub(ev, 1, #head) == head then return true end
+    end
+  end
+  return false
+end
+-- The other nodes' streams on a channel that take an event of this name.
+local remoteOf = {}
+local function remote(ch, ev)
+  local byName = remoteOf[ch]
+  if not byName then
+    byName = {}
+    remoteOf[ch] = byName
+  end
+  if byName[ev] then return byName[ev] end
+  local sum = 0
+  for _, entry in ipairs(readChannel(ch)) do
+    local c = entry[1]
+    if entry[2] then
+      for filter, count in pairs(entry[2]) do
+        if not takes(filter, ev) then c = c - count end
+      end
+      if c < 0 then c = 0 end
+    end
+    sum = sum + c
+  end
+  byName[ev] = sum
   return sum
 end
 
 -- Read before anything is written: on a Redis Cluster whose slot is moving, a read
 -- that fails must leave nothing half done.
-for i = 0, n - 1 do remote(ARGV[FIRST + i * STRIDE]) end
+for i = 0, n - 1 do readChannel(ARGV[FIRST + i * STRIDE]) end
 
 local out = {}
 local last = nil
@@ -126,7 +165,7 @@ for i = 0, n - 1 do
     local id, b = append(base, ch, ev, data, mid)
     bytes = bytes + b
     last = id
-    local r = remote(ch)
+    local r = remote(ch, ev)
     if ikey ~= '' then
       local name = base .. 'idem:' .. ikey
       -- The answer only (never the data), so a key costs about the same whatever was published.

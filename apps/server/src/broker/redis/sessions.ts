@@ -23,10 +23,12 @@ export interface SessionsHost {
 
 /**
  * This node's streams, registered in Redis per tenant: `sess:<node>` (session
- * id → JSON, for the sessions listing) and `subs:<node>` (channel → streams,
- * for `delivered`), both expiring a node TTL after the last heartbeat, and
- * the node's entry in the tenant's list of live nodes. Every write is of one
- * tenant's keys (one slot on a Redis Cluster).
+ * id → JSON, for the sessions listing), `subs:<node>` (channel → streams, for
+ * `delivered` and presence) and `subt:<node>` (channel → the streams among
+ * those that filter by type, per filter, so that `delivered` leaves out the
+ * streams whose filter refuses the event), all expiring a node TTL after the
+ * last heartbeat, and the node's entry in the tenant's list of live nodes.
+ * Every write is of one tenant's keys (one slot on a Redis Cluster).
  *
  * @example
  * ```ts
@@ -37,6 +39,8 @@ export interface SessionsHost {
 export class RedisSessions {
   private readonly sessions = new Map<string, Map<string, SessionRecord>>();
   private readonly counts = new Map<string, Map<string, number>>();
+  /** Per tenant and channel: the streams that filter by type, per filter (its patterns, comma-joined). */
+  private readonly filters = new Map<string, Map<string, Map<string, number>>>();
   /** Tenants whose session hashes must be rewritten whole (a write failed, or Redis came back). */
   private readonly dirty = new Set<string>();
 
@@ -64,6 +68,22 @@ export class RedisSessions {
     byId.set(session.id, session);
     const counts = this.channelCounts(tenant);
     for (const ch of session.channels) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    const spec = filterOf(session);
+    if (spec !== undefined) {
+      let byChannel = this.filters.get(tenant);
+      if (!byChannel) {
+        byChannel = new Map();
+        this.filters.set(tenant, byChannel);
+      }
+      for (const ch of session.channels) {
+        let bySpec = byChannel.get(ch);
+        if (!bySpec) {
+          bySpec = new Map();
+          byChannel.set(ch, bySpec);
+        }
+        bySpec.set(spec, (bySpec.get(spec) ?? 0) + 1);
+      }
+    }
     const feed = this.host.fanout.feed(tenant);
     if (feed) feed.registering++;
     return this.write(tenant, session, true).then((last) => {
@@ -83,9 +103,22 @@ export class RedisSessions {
       if (n > 0) counts.set(ch, n);
       else counts.delete(ch);
     }
+    const spec = filterOf(session);
+    const byChannel = this.filters.get(tenant);
+    if (spec !== undefined && byChannel) {
+      for (const ch of session.channels) {
+        const bySpec = byChannel.get(ch);
+        const n = (bySpec?.get(spec) ?? 1) - 1;
+        if (n > 0) bySpec?.set(spec, n);
+        else bySpec?.delete(spec);
+        if (bySpec?.size === 0) byChannel.delete(ch);
+      }
+      if (byChannel.size === 0) this.filters.delete(tenant);
+    }
     if (byId.size === 0) {
       this.sessions.delete(tenant);
       this.counts.delete(tenant);
+      this.filters.delete(tenant);
     }
     void this.write(tenant, session, false);
   }
@@ -113,7 +146,9 @@ export class RedisSessions {
     }
     const sessKey = keys.sessions(tenant, node);
     const subsKey = keys.subscribers(tenant, node);
+    const filtKey = keys.filtered(tenant, node);
     const counts = this.counts.get(tenant);
+    const filtered = filterOf(session) !== undefined;
     const m = cmd.multi();
     if (added) m.hset(sessKey, session.id, sessionJson(session));
     else m.hdel(sessKey, session.id);
@@ -122,8 +157,13 @@ export class RedisSessions {
       // Absolute counts, so a repeated write cannot drift.
       if (n > 0) m.hset(subsKey, ch, n);
       else m.hdel(subsKey, ch);
+      if (filtered) {
+        const bySpec = this.filters.get(tenant)?.get(ch);
+        if (bySpec) m.hset(filtKey, ch, filtersJson(bySpec));
+        else m.hdel(filtKey, ch);
+      }
     }
-    m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs);
+    m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs).pexpire(filtKey, nodeTtlMs);
     if (keys.liveNodes(tenant) !== keys.nodes) this.markLive(m, tenant, this.host.redisNow());
     if (added) m.hget(keys.meta(tenant), 'last');
     return m
@@ -210,16 +250,18 @@ export class RedisSessions {
     const { cmd, keys, node, nodeTtlMs } = this.host;
     const sessKey = keys.sessions(tenant, node);
     const subsKey = keys.subscribers(tenant, node);
+    const filtKey = keys.filtered(tenant, node);
     const m = cmd.multi();
     const rewrite = this.dirty.has(tenant);
     if (rewrite) {
-      m.del(sessKey, subsKey);
+      m.del(sessKey, subsKey, filtKey);
       for (const s of this.sessions.get(tenant)?.values() ?? []) m.hset(sessKey, s.id, sessionJson(s));
       for (const [ch, n] of this.counts.get(tenant) ?? []) m.hset(subsKey, ch, n);
+      for (const [ch, bySpec] of this.filters.get(tenant) ?? []) m.hset(filtKey, ch, filtersJson(bySpec));
     }
     const held = this.sessions.has(tenant);
     if (held) {
-      m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs);
+      m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs).pexpire(filtKey, nodeTtlMs);
       if (keys.liveNodes(tenant) !== keys.nodes) this.markLive(m, tenant, redisMs);
     }
     try {
@@ -250,13 +292,25 @@ export class RedisSessions {
     const { cmd, keys, node, nodeTtlMs } = this.host;
     await Promise.all(
       [...this.sessions.keys()].map((tenant) => {
-        const m = cmd.multi().del(keys.sessions(tenant, node), keys.subscribers(tenant, node));
+        const m = cmd
+          .multi()
+          .del(keys.sessions(tenant, node), keys.subscribers(tenant, node), keys.filtered(tenant, node));
         // Listed as seen one TTL ago, like the node list (see the broker's close).
         if (keys.liveNodes(tenant) !== keys.nodes) m.zadd(keys.liveNodes(tenant), redisMs - nodeTtlMs - 1, node);
         return m.exec().catch(() => {});
       }),
     );
   }
+}
+
+/** A stream's filter as the `subt` hash keys it (its patterns, comma-joined); undefined when it takes every event. */
+function filterOf(s: SessionRecord): string | undefined {
+  return s.types && s.types.length > 0 && !s.types.includes('*') ? s.types.join(',') : undefined;
+}
+
+/** One channel's entry in the `subt` hash: filter → streams. */
+function filtersJson(bySpec: ReadonlyMap<string, number>): string {
+  return JSON.stringify(Object.fromEntries(bySpec));
 }
 
 function sessionJson(s: SessionRecord): string {
