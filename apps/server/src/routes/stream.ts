@@ -310,17 +310,8 @@ async function syncPresence(
   const frames = conn.wants('presence.sync')
     ? snapshot.channels.map(({ channel, members }) => syncFrame(snapshot.position, channel, members))
     : [];
-  if (at) {
-    conn.resync(at, frames, from);
-    return;
-  }
   // An empty log: the sync has no position; every held event comes after it.
-  if (conn.takeDropped()) {
-    conn.close('shutdown');
-    return;
-  }
-  for (const frame of frames) conn.send(frame);
-  conn.goLive(from);
+  conn.resync(at, frames, from);
 }
 
 /**

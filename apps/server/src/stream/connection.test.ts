@@ -573,6 +573,44 @@ describe('StreamConnection presence sync of a new stream', () => {
     expect(text(state.written)).toBe('async');
   });
 
+  it.each([
+    ['at a log position', { ms: 10, seq: 4 } as const],
+    ['of an empty log', undefined],
+  ])('writes a sync larger than the limit (%s) without dropping the stream, then applies the limit again', (_, at) => {
+    const { sink, state, drain } = fakeSink(0);
+    const { conn, closed } = connection(sink, 1000);
+    conn.holdLive(false);
+    conn.offer('n', { ms: 10, seq: 5 }, bytes(300));
+    // A channel with many members: its sync is several times the connection's limit.
+    conn.resync(at, [bytes(2500), bytes(1500)]);
+    conn.flush();
+    expect(closed).toEqual([]);
+    expect(state.pending).toBe(4300);
+    // While the peer reads the sync, live frames may add up to the limit on top of it, not more.
+    conn.offer('n', { ms: 10, seq: 6 }, bytes(900));
+    conn.flush();
+    expect(closed).toEqual([]);
+    drain();
+    conn.offer('n', { ms: 10, seq: 7 }, bytes(100));
+    conn.flush();
+    expect(closed).toEqual([]);
+    // Read: the limit is the limit again.
+    conn.offer('n', { ms: 10, seq: 8 }, bytes(1200));
+    conn.flush();
+    expect(closed).toEqual(['slow']);
+  });
+
+  it('drops a stream whose live frames pass the limit on top of a sync it is still reading', () => {
+    const { sink } = fakeSink(0);
+    const { conn, closed } = connection(sink, 1000);
+    conn.holdLive(false);
+    conn.resync({ ms: 10, seq: 4 }, [bytes(3000)]);
+    conn.flush();
+    conn.offer('n', { ms: 10, seq: 5 }, bytes(1100));
+    conn.flush();
+    expect(closed).toEqual(['slow']);
+  });
+
   it('ends the stream instead of syncing when held frames were dropped over the limit', () => {
     const { sink, state } = fakeSink(Number.MAX_SAFE_INTEGER);
     const { conn, closed } = connection(sink, 100);

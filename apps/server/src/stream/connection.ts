@@ -374,12 +374,18 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
   /**
    * Ends a hold with a presence sync at log position `at`: sends the held
    * events up to it except the presence ones (the sync replaces them), then
-   * the `presence.sync` frames, then the held events after it. `from` is
-   * where a replay ended (held events at or before it were replayed).
-   * When held frames were dropped over the limit, the stream ends instead:
-   * the client resumes from what it got and the log has the rest.
+   * the `presence.sync` frames, then the held events after it. With no
+   * position (the log is empty), the sync comes before every held event.
+   * `from` is where a replay ended (held events at or before it were
+   * replayed). When held frames were dropped over the limit, the stream ends
+   * instead: the client resumes from what it got and the log has the rest.
+   *
+   * The sync lists every member of the stream's channels, which can be more
+   * than the limit: like a replay page, what this writes is let past the
+   * limit until the peer has taken it, and live frames may add up to the
+   * limit on top of it.
    */
-  resync(at: EventPosition, syncFrames: readonly Uint8Array[], from?: EventPosition): void {
+  resync(at: EventPosition | undefined, syncFrames: readonly Uint8Array[], from?: EventPosition): void {
     const held = this.held ?? [];
     this.held = undefined;
     this.heldBytes = 0;
@@ -388,18 +394,27 @@ export class StreamConnection implements SessionRecord, SinkListener, Expiring, 
       return;
     }
     if (from) this.advance(from);
+    let bytes = 0;
     let i = 0;
-    for (; i < held.length; i++) {
+    for (; at && i < held.length; i++) {
       const h = held[i] as (typeof held)[number];
       if (comparePositions(h.at, at) > 0) break;
-      if (!h.presence && this.advance(h.at)) this.send(h.frame, h.bytes);
+      if (h.presence || !this.advance(h.at)) continue;
+      this.send(h.frame, h.bytes);
+      bytes += h.bytes;
     }
-    for (const frame of syncFrames) this.send(frame);
-    this.advance(at);
+    for (const frame of syncFrames) {
+      this.send(frame, frame.byteLength);
+      bytes += frame.byteLength;
+    }
+    if (at) this.advance(at);
     for (; i < held.length; i++) {
       const h = held[i] as (typeof held)[number];
-      if (this.advance(h.at)) this.send(h.frame, h.bytes);
+      if (!this.advance(h.at)) continue;
+      this.send(h.frame, h.bytes);
+      bytes += h.bytes;
     }
+    this.page += bytes;
   }
 
   /** Whether this connection wants an event of that name (its `types` filter). */
