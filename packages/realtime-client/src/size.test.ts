@@ -21,7 +21,7 @@ import { describe, expect, it } from 'vitest';
  * one position. Sharing one stream
  * among tabs (`@cast/realtime-client/shared`: election, the `BroadcastChannel`
  * relay, per-tab de-duplication) is its own entry, ≈1.7 KB on top of the client
- * it wraps: 6,640 bytes in all, of which ≈285 tell tabs of different grants
+ * it wraps: 6,605 bytes in all, of which ≈285 tell tabs of different grants
  * apart (each tab reads the `chs` claim of its token; a follower skips the
  * channels outside its grant and holds what the leader relays until it knows
  * the leader's grant; a tab whose grant the leader's stream lacks leaves for a

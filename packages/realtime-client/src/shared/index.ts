@@ -241,14 +241,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     });
     inner.onError((error) => {
       if (!mine()) return;
-      post({
-        t: 'error',
-        code: error.code,
-        message: error.message,
-        status: error.status,
-        retryable: error.retryable,
-        retryAfter: error.retryAfter,
-      });
+      // The spread copies the own enumerable fields (code, status, retryable, retryAfter), not `message` or `cause`.
+      post({ ...error, t: 'error', message: error.message });
       errorListeners.emit(error);
     });
     inner.onResume((info) => {
@@ -362,10 +356,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
         if (!leader) setState(message.state);
         break;
       case 'error':
-        if (!leader) {
-          const { code, message: text, t: _t, ...rest } = message;
-          errorListeners.emit(new CastError(code, text, rest));
-        }
+        // The message has the error's status, retryable and retryAfter, and no cause: it serves as the options.
+        if (!leader) errorListeners.emit(new CastError(message.code, message.message, message));
         break;
       case 'resume':
         if (!leader) resumed(message.info);

@@ -282,6 +282,7 @@ describe('createSharedRealtime with Web Locks', () => {
     stream.push('event: revoked\ndata: {"reason":"token_revoked"}\n\n');
     await run();
     expect(b.errors.map((e) => [e.code, e.retryable, e.status])).toEqual([['TOKEN_REVOKED', false, 401]]);
+    expect(b.errors[0]).toMatchObject({ name: 'CastError', message: 'The token was revoked (token_revoked).' });
     expect(b.realtime.state).toBe('disconnected');
     await run(60_000);
     expect(server.calls).toHaveLength(1);
