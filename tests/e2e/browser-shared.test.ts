@@ -14,8 +14,8 @@ const SHARED_DIST = resolve(here, '../../packages/realtime-client/dist/shared.js
 
 /**
  * What each page records: every event, whether it is connected, and what onOwnStream said. Its query
- * names the server, and optionally the channels its token grants (`grant`, default `orders`) and the
- * group of tabs (`name`).
+ * names the server, and optionally the channels its token grants (`grant`, default `orders`), the
+ * group of tabs (`name`) and its `types` (comma-separated).
  */
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shared stream</title></head>
@@ -29,6 +29,7 @@ const PAGE = `<!doctype html>
     url: query.get('server'),
     token: async () => (await (await fetch('/token?grant=' + (query.get('grant') ?? 'orders'))).json()).token,
     ...(query.get('name') ? { name: query.get('name') } : {}),
+    ...(query.get('types') ? { types: query.get('types').split(',') } : {}),
   });
   realtime.onAny((e) => window.received.push({ type: e.type, data: e.data, id: e.id, channel: e.channel }));
   realtime.onError((e) => window.errors.push(e.code));
@@ -47,8 +48,8 @@ let cast: TestServer;
 let site: PageSite;
 let browser: Browser;
 let context: BrowserContext;
-/** Every stream request the pages made, with the page that made it. */
-const streams: Array<{ page: Page; at: number }> = [];
+/** Every stream request the pages made, with the page that made it and the `types` it asked for. */
+const streams: Array<{ page: Page; at: number; types: string | null }> = [];
 
 async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -65,11 +66,12 @@ const connected = (page: Page) =>
 const own = (page: Page) => page.evaluate(() => (window as unknown as { own: string[][] }).own);
 const errors = (page: Page) => page.evaluate(() => (window as unknown as { errors: string[] }).errors);
 
-/** Opens a tab; `grant` is the channels of its token, comma-separated; `name` its group of tabs. */
-async function openPage(query: { grant?: string; name?: string } = {}): Promise<Page> {
+/** Opens a tab; `grant` is the channels of its token, comma-separated; `name` its group of tabs; `types` its filter. */
+async function openPage(query: { grant?: string; name?: string; types?: string } = {}): Promise<Page> {
   const page = await context.newPage();
   page.on('request', (req) => {
-    if (new URL(req.url()).pathname === '/push/stream') streams.push({ page, at: Date.now() });
+    const url = new URL(req.url());
+    if (url.pathname === '/push/stream') streams.push({ page, at: Date.now(), types: url.searchParams.get('types') });
   });
   await page.goto(`${site.url}/?${new URLSearchParams({ server: cast.url, ...query })}`);
   return page;
@@ -205,6 +207,37 @@ describe.skipIf(skipWhenMissing(!existsSync(CHROMIUM)))(
       ]);
       expect(await own(narrow)).toEqual([]);
       expect(streams.filter((s) => s.page === leader || s.page === narrow)).toHaveLength(1);
+    });
+
+    it('lifts the filter for an unfiltered page, and puts it back five seconds after that page closes', async () => {
+      const name = 'cast:types';
+      const orders = await openPage({ name, types: 'order.*' });
+      await waitFor(() => connected(orders), 'the filtered page connected');
+      const ofOrders = () => streams.filter((s) => s.page === orders);
+      expect(ofOrders().map((s) => s.types)).toEqual(['order.*']);
+      await publishOrders(20, 1);
+      const everything = await openPage({ name });
+      await waitFor(() => connected(everything), 'the unfiltered page connected');
+      await waitFor(() => ofOrders().length === 2, 'the stream reopened without a filter');
+      expect(ofOrders()[1]?.types).toBeNull();
+      expect((await publish(cast, { channel: 'orders', event: 'note', data: { n: 21 } })).status).toBe(200);
+      await waitFor(async () => (await received(everything)).length >= 1, 'the note in the unfiltered page');
+      const closedAt = Date.now();
+      await everything.close(); // pagehide: the page says bye
+      await publishOrders(22, 1);
+      await waitFor(() => ofOrders().length === 3, 'the stream narrowed again', 10_000);
+      expect(ofOrders()[2]?.types).toBe('order.*');
+      expect((ofOrders()[2]?.at as number) - closedAt).toBeGreaterThan(4_000);
+      await publishOrders(23, 1);
+      await waitFor(async () => (await received(orders)).length >= 3, 'three orders in the filtered page');
+      await new Promise((r) => setTimeout(r, 300)); // room for a duplicate, or the note, to show up
+      expect((await received(orders)).map((e) => [e.type, (e.data as { n: number }).n])).toEqual([
+        ['order.created', 20],
+        ['order.created', 22],
+        ['order.created', 23],
+      ]);
+      expect(await errors(orders)).toEqual([]);
+      expect(streams.filter((s) => s.page === everything)).toEqual([]);
     });
   },
 );

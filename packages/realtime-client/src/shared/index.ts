@@ -55,6 +55,11 @@ const LEADER_GONE_MS = 1_500;
 const FIRST_LISTEN_MS = 300;
 /** How long a new leader waits for the other tabs to say the last event id they saw. */
 const GATHER_MS = 150;
+/**
+ * How long the leader waits after a tab left before it narrows its filter (a reopen: one reconnect).
+ * A reloaded tab says `bye` and, a moment later, `hello` with the same types: it then costs none.
+ */
+const NARROW_MS = 5_000;
 
 type Message =
   | { t: 'hello'; from: string; types: readonly string[]; chs: readonly string[] }
@@ -62,6 +67,7 @@ type Message =
   | { t: 'lead'; from: string; chs: readonly string[] }
   | { t: 'seen'; to: string; from: string; lastEventId: string | undefined; types: readonly string[] }
   | { t: 'beat'; from: string }
+  | { t: 'bye'; from: string }
   | { t: 'event'; event: RealtimeEvent }
   | { t: 'state'; state: ConnectionState }
   | {
@@ -111,9 +117,14 @@ interface LockManagerLike {
  *   the leader's stream lacks (or cannot be read) holds a stream of its own and
  *   says so through {@link SharedRealtime.onOwnStream}: give tabs with other
  *   grants another `name` to keep one stream.
- * - The stream's `types` filter is the union of the tabs' `types` (no filter
- *   as soon as one tab has none); each tab still receives only the events its
- *   own `types` match.
+ * - The stream's `types` filter is the union of the open tabs' `types` (no
+ *   filter as soon as one tab has none); each tab still receives only the
+ *   events its own `types` match. The leader reopens its stream, resuming from
+ *   its last event id, only when the union changes: at once when a tab joins
+ *   with types it lacks, and five seconds after a tab leaves (`destroy()`, or
+ *   its page goes away) if the union is narrower then, so that a reloaded tab
+ *   costs no reconnect. A new leader counts the tabs that answer it, not those
+ *   an earlier leader knew.
  * - When the leader closes, freezes or calls `destroy()`, another tab takes over
  *   within two seconds and resumes from the oldest last event id among the open
  *   tabs; each tab drops what it already had, so nothing is lost or duplicated.
@@ -149,7 +160,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     createHandlers<Events>();
   /** Channels that had presence events here: what a welcome hands to a new tab. */
   const presenceChannels = new Set<string>();
-  const tabTypes = new Map<string, readonly string[]>([[id, ownTypes]]);
+  /** The `types` of each tab on the leader's stream, by tab id: known only to the leader. */
+  let tabTypes = new Map<string, readonly string[]>();
   const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
 
   let state: ConnectionState = 'disconnected';
@@ -157,7 +169,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   let lastEventId = options.lastEventId || undefined;
   let lastPosition: EventPosition | undefined = lastEventId ? parseWireId(lastEventId) : undefined;
   let bus: BroadcastChannel | undefined;
-  let leader: { inner: Realtime | undefined; types: readonly string[] | undefined; release: () => void } | undefined;
+  /** This tab's lead: its stream once open, with the filter it asked for (joined as in the query). */
+  let leader: { inner?: Realtime; types?: string; release: () => void } | undefined;
   let lockAbort: AbortController | undefined;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
   let beat: ReturnType<typeof setInterval> | undefined;
@@ -169,6 +182,10 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   let started: Promise<void> | undefined;
 
   const post = (message: Message): void => bus?.postMessage(message);
+  /** Says hello when the tab starts, and when its page comes back from the back-forward cache (it said bye then). */
+  const hello = (event?: Partial<PageTransitionEvent>): void => {
+    if (event?.persisted !== false) post({ t: 'hello', from: id, types: ownTypes, chs: own });
+  };
 
   const setState = (next: ConnectionState): void => {
     if (next === 'connecting' && everConnected) next = 'reconnecting';
@@ -197,7 +214,7 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
       if (typeof channel === 'string') presenceChannels.add(channel);
       presence.apply(event.type, event.data);
     }
-    if (ownTypes.length === 0 || ownTypes.some((pattern) => matchesPattern(pattern, event.type))) events.emit(event);
+    if (!ownTypes.length || ownTypes.some((pattern) => matchesPattern(pattern, event.type))) events.emit(event);
   };
 
   /** Delivers an event the leader relayed, once this tab knows the leader's stream covers its grant. */
@@ -215,19 +232,20 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     resumeListeners.emit(info);
   };
 
+  /** The leader's filter; sorted, so that tabs coming and going in another order do not reopen the stream. */
   const union = (): readonly string[] => {
     const all = [...tabTypes.values()];
-    return all.some((t) => t.length === 0) ? [] : [...new Set(all.flat())];
+    return all.some((t) => !t.length) ? [] : [...new Set(all.flat())].sort();
   };
 
-  /** Opens (or reopens with a wider filter) the leader's stream, from `from`. */
+  /** Opens (or reopens with another filter) the leader's stream, from `from`. */
   const openStream = (from: string | undefined): void => {
     if (!leader) return;
     const types = union();
     leader.inner?.destroy();
     const inner = createRealtime({ ...options, types, lastEventId: from, autoConnect: true });
     leader.inner = inner;
-    leader.types = types;
+    leader.types = types.join();
     const mine = () => leader?.inner === inner;
     inner.onAny((event) => {
       if (!mine()) return;
@@ -252,29 +270,48 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
     });
   };
 
+  /**
+   * The oldest of event ids: where to resume so that no tab misses an event (each drops what it had).
+   *
+   * @param ids - the ids; those that do not parse are skipped
+   * @returns the oldest id, else the first
+   */
+  const oldest = (ids: Array<string | undefined>): string | undefined => {
+    let [from] = ids;
+    let at: EventPosition | undefined;
+    for (const candidate of ids) {
+      const position = candidate ? parseWireId(candidate) : undefined;
+      if (position && (!at || comparePositions(position, at) < 0)) {
+        at = position;
+        from = candidate;
+      }
+    }
+    return from;
+  };
+
   const becomeLeader = (release: () => void): void => {
     if (state === 'closed' || leader) return release();
     clearTimeout(watchdog);
-    leader = { inner: undefined, types: undefined, release };
+    leader = { release };
+    // Tabs that said hello to an earlier leader may be gone without a word (a crash): count those that answer.
+    tabTypes = new Map([[id, ownTypes]]);
     // A tab on a stream of its own (no bus) has no one to beat for.
     if (!locks && bus) beat = setInterval(() => post({ t: 'beat', from: id }), BEAT_MS);
     // Resume from the oldest id any open tab saw; each tab drops the events it already had.
     gathered = [lastEventId];
     post({ t: 'lead', from: id, chs: own });
     watchdog = setTimeout(() => {
-      const ids = gathered ?? [];
+      openStream(oldest(gathered ?? []));
       gathered = undefined;
-      let from: string | undefined;
-      let oldest: EventPosition | undefined;
-      for (const candidate of ids) {
-        const position = candidate ? parseWireId(candidate) : undefined;
-        if (position && (!oldest || comparePositions(position, oldest) < 0)) {
-          oldest = position;
-          from = candidate;
-        }
-      }
-      openStream(from ?? lastEventId);
     }, GATHER_MS);
+  };
+
+  /**
+   * Reopens the leader's open stream when the tabs' union of types is not its filter any more, from
+   * where it is, or from `seen` when that is older (a tab that answered the lead late missed events).
+   */
+  const refilter = (seen?: string): void => {
+    if (leader?.inner && union().join() !== leader.types) openStream(oldest([leader.inner.lastEventId, seen]));
   };
 
   /** Leaves the lead (destroy, freeze, or another leader won the heartbeat election). */
@@ -308,17 +345,15 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   const onMessage = ({ data: message }: MessageEvent<Message>): void => {
     switch (message.t) {
       case 'hello':
-        // A tab whose grant this one lacks will hold its own stream: its types would widen the filter for nothing.
-        if (message.chs.every((channel) => own.includes(channel))) tabTypes.set(message.from, message.types);
         if (leader) {
+          // A tab whose grant this one lacks will hold its own stream: its types would widen the filter for nothing.
+          if (message.chs.every((channel) => own.includes(channel))) tabTypes.set(message.from, message.types);
           const snapshot = [...presenceChannels]
             .map((channel) => presence.view(channel))
             .filter((view) => view.synced)
             .map((view) => ({ channel: view.channel, members: [...view.members] }));
           post({ t: 'welcome', to: message.from, state, presence: snapshot, chs: own });
-          const wider = union();
-          if (leader.inner && leader.types && wider.join() !== leader.types.join())
-            openStream(leader.inner.lastEventId);
+          refilter();
         }
         break;
       case 'welcome':
@@ -342,7 +377,17 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
       case 'seen':
         if (message.to !== id) break;
         tabTypes.set(message.from, message.types);
-        gathered?.push(message.lastEventId);
+        // An answer after the gathering (from a tab that was frozen, say) widens the open stream, from where that tab was.
+        if (gathered) gathered.push(message.lastEventId);
+        else refilter(message.lastEventId);
+        break;
+      case 'bye':
+        tabTypes.delete(message.from);
+        // Each bye restarts the wait. A leader's watchdog is idle once its stream is open; stepping down clears it.
+        if (leader?.inner) {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(refilter, NARROW_MS);
+        }
         break;
       case 'beat':
         // Two leaders after a partition of the heartbeat: the larger id gives way.
@@ -378,15 +423,24 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   const onResumePage = (): void => {
     if (locks && state !== 'closed' && !leader && lockAbort?.signal.aborted) campaign();
   };
+  /** Tells the leader this tab is gone: it leaves, or its page goes away or into the back-forward cache. */
+  const bye = (): void => post({ t: 'bye', from: id });
   const doc = (globalThis as { document?: EventTarget }).document;
+  /** Adds or removes this tab's listeners of the page's lifecycle (the window's are missing in Node.js). */
+  const listen = (how: 'addEventListener' | 'removeEventListener'): void => {
+    doc?.[how]('freeze', onFreeze);
+    doc?.[how]('resume', onResumePage);
+    (globalThis as Partial<EventTarget>)[how]?.('pagehide', bye);
+    (globalThis as Partial<EventTarget>)[how]?.('pageshow', hello);
+  };
 
   /** Leaves the tabs: stops leading, campaigning and listening. */
   const leave = (): void => {
+    bye();
     stepDown();
     lockAbort?.abort();
     clearTimeout(watchdog);
-    doc?.removeEventListener('freeze', onFreeze);
-    doc?.removeEventListener('resume', onResumePage);
+    listen('removeEventListener');
     bus?.close();
     bus = undefined;
   };
@@ -394,8 +448,6 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
   /** Leaves the tabs for a stream of this tab's own (it leads a group of one, from its last id), and says why. */
   const goOwn = (missing: string[]): void => {
     leave();
-    tabTypes.clear();
-    tabTypes.set(id, ownTypes);
     becomeLeader(() => {});
     ownStream.emit(missing);
   };
@@ -437,9 +489,8 @@ export function createSharedRealtime<Events extends EventMap = EventMap>(
           own = grant;
           bus = new Channel(name);
           bus.onmessage = onMessage;
-          doc?.addEventListener('freeze', onFreeze);
-          doc?.addEventListener('resume', onResumePage);
-          post({ t: 'hello', from: id, types: ownTypes, chs: own });
+          listen('addEventListener');
+          hello();
           campaign();
         });
     },

@@ -89,6 +89,15 @@ async function run(ms = 0): Promise<void> {
   await settle();
 }
 
+/**
+ * Lets the timers run for `ms` in steps of 50 ms. Between timers the fake clock does not wait for the tabs' messages: a
+ * leader elected by the heartbeat would end its gathering before the answers to its lead came, which a browser's
+ * 150 ms leave time for.
+ */
+async function runInSteps(ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 50) await run(50);
+}
+
 async function acceptLast(data: Record<string, unknown> = { channels: ['orders'] }): Promise<FakeStream> {
   const stream = server.last.respond();
   stream.push(connectedFrame(data));
@@ -97,10 +106,14 @@ async function acceptLast(data: Record<string, unknown> = { channels: ['orders']
 }
 
 const types = (tab: Tab) => tab.events.map((e) => e.type);
+/** The `types` filter of the last stream opened, in any order. */
+const filter = () => server.last.url.searchParams.get('types')?.split(',').sort();
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: [...FAKED_TIMERS] });
-  vi.spyOn(Math, 'random').mockReturnValue(0.5);
+  // Backoff jitter near its middle; a little more each call, so that tabs opened at one fake instant have distinct ids.
+  let calls = 0;
+  vi.spyOn(Math, 'random').mockImplementation(() => 0.5 + ++calls * 1e-9);
   server = createFakeFetch();
   tabs = [];
   channelName = `cast-test-${Date.now()}-${performance.now()}`;
@@ -275,6 +288,154 @@ describe('createSharedRealtime with Web Locks', () => {
     expect(types(tickets)).toEqual(['ticket.closed']);
   });
 
+  it('narrows the filter five seconds after the tab that widened it is gone, resuming where the stream was', async () => {
+    const orders = openTab({ types: ['order.*'] });
+    await run(200);
+    await acceptLast();
+    const tickets = openTab({ types: ['ticket.closed'] });
+    await run(200);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*,ticket.closed');
+    const wide = await acceptLast();
+    wide.push(eventFrame('2-0', 'orders', 'order.created', 1));
+    await run();
+    tickets.realtime.destroy();
+    await run(4_900);
+    expect(server.calls).toHaveLength(2);
+    await run(100);
+    expect(server.calls).toHaveLength(3);
+    expect(wide.cancelled).toBe(true);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*');
+    expect(server.last.headers['last-event-id']).toBe('2-0/orders');
+    const narrow = await acceptLast({ channels: ['orders'], recovered: true });
+    narrow.push(eventFrame('2-1', 'orders', 'order.paid', 2));
+    await run();
+    expect(types(orders)).toEqual(['order.created', 'order.paid']);
+  });
+
+  it('lifts the filter for an unfiltered tab, and puts it back once that tab is gone', async () => {
+    openTab({ types: ['order.*'] });
+    await run(200);
+    await acceptLast();
+    const everything = openTab();
+    await run(200);
+    expect(server.calls).toHaveLength(2);
+    expect(server.last.url.searchParams.has('types')).toBe(false);
+    await acceptLast();
+    everything.realtime.destroy();
+    await run(5_000);
+    expect(server.calls).toHaveLength(3);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*');
+  });
+
+  it('does not reopen for a tab gone whose types another tab shares, nor for a reload', async () => {
+    openTab({ types: ['order.*'] });
+    await run(200);
+    await acceptLast();
+    const [one, other] = [openTab({ types: ['ticket.closed'] }), openTab({ types: ['ticket.closed'] })];
+    await run(200);
+    expect(server.calls).toHaveLength(2);
+    await acceptLast();
+    one.realtime.destroy();
+    await run(10_000);
+    // A reload: the page says bye, and its next page hello with the same types a second later.
+    other.realtime.destroy();
+    await run(1_000);
+    openTab({ types: ['ticket.closed'] });
+    await run(10_000);
+    expect(server.calls).toHaveLength(2);
+  });
+
+  it('asks, when it takes the lead, for the types of the tabs open then only', async () => {
+    const first = openTab({ types: ['order.*'] });
+    await run(200);
+    await acceptLast();
+    // The next in line for the lock heard the later tabs say hello.
+    const [, , closed] = [
+      openTab({ types: ['ticket.*'] }),
+      openTab({ types: ['note'] }),
+      openTab({ types: ['alert'] }),
+    ];
+    await run(200);
+    expect(filter()).toEqual(['alert', 'note', 'order.*', 'ticket.*']);
+    await acceptLast();
+    closed.realtime.destroy();
+    await run();
+    first.realtime.destroy();
+    await run(200);
+    expect(filter()).toEqual(['note', 'ticket.*']);
+  });
+
+  it('asks, when it takes the lead, for no types of a tab that said hello and vanished without a bye (a crash)', async () => {
+    const first = openTab({ types: ['order.*'] });
+    openTab({ types: ['ticket.*'] });
+    await run(200);
+    await acceptLast();
+    const crashed = new BroadcastChannel(channelName);
+    crashed.postMessage({ t: 'hello', from: 'crashed', types: ['crash'], chs: ['orders'] });
+    crashed.close();
+    await run(200);
+    expect(filter()).toEqual(['crash', 'order.*', 'ticket.*']);
+    await acceptLast();
+    first.realtime.destroy();
+    await run(200);
+    expect(filter()).toEqual(['ticket.*']);
+  });
+
+  it('widens the stream for a tab that answers the new leader late (it was frozen), from that tab’s last id', async () => {
+    const first = openTab({ types: ['order.*'] });
+    const next = openTab({ types: ['order.*'] });
+    await run(200);
+    const stream = await acceptLast();
+    stream.push(eventFrame('1-0', 'orders', 'order.created', 1));
+    await run();
+    // A frozen tab: it runs again only once the new leader's stream is open.
+    const frozen = new BroadcastChannel(channelName);
+    let lead: { t: string; from: string } | undefined;
+    frozen.onmessage = ({ data }: MessageEvent<{ t: string; from: string }>) => {
+      if (data.t === 'lead') lead = data;
+    };
+    first.realtime.destroy();
+    await run(200);
+    expect(server.calls).toHaveLength(2);
+    const second = await acceptLast({ channels: ['orders'], recovered: true });
+    second.push(eventFrame('1-1', 'orders', 'order.paid', 2));
+    await run();
+    frozen.postMessage({ t: 'seen', to: lead?.from, from: 'frozen', lastEventId: '1-0/orders', types: ['ticket.*'] });
+    frozen.close();
+    await run();
+    expect(server.calls).toHaveLength(3);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*,ticket.*');
+    expect(server.last.headers['last-event-id']).toBe('1-0/orders');
+    const third = await acceptLast({ channels: ['orders'], recovered: true });
+    third.push(eventFrame('1-1', 'orders', 'order.paid', 2));
+    third.push(eventFrame('1-2', 'orders', 'order.shipped', 3));
+    await run();
+    expect(types(next)).toEqual(['order.created', 'order.paid', 'order.shipped']);
+  });
+
+  it('says bye when its page goes away, and hello again when the page comes back from the back-forward cache', async () => {
+    openTab({ types: ['order.*'] });
+    await run(200);
+    await acceptLast();
+    // The window of the second tab only: the first was created where Node.js has no window.
+    const window = new EventTarget();
+    vi.stubGlobal('addEventListener', window.addEventListener.bind(window));
+    vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window));
+    openTab({ types: ['ticket.closed'] });
+    await run(200);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*,ticket.closed');
+    await acceptLast();
+    window.dispatchEvent(new Event('pagehide'));
+    await run(5_000);
+    expect(server.calls).toHaveLength(3);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*');
+    await acceptLast();
+    window.dispatchEvent(Object.assign(new Event('pageshow'), { persisted: true }));
+    await run();
+    expect(server.calls).toHaveLength(4);
+    expect(server.last.url.searchParams.get('types')).toBe('order.*,ticket.closed');
+  });
+
   it('reports the leader’s terminal errors in every tab, and connect() in a follower reconnects the leader', async () => {
     const [, b] = [openTab(), openTab()];
     await run(200);
@@ -438,6 +599,28 @@ describe('createSharedRealtime without Web Locks (BroadcastChannel heartbeat)', 
     second.push(eventFrame('1-1', 'orders', 'y', 2));
     await run();
     expect(types(b)).toEqual(['x', 'y']);
+  });
+
+  it('takes over with the types of the tabs still open, and narrows when one of them goes', async () => {
+    const a = openTab({ types: ['order.*'] });
+    openTab({ types: ['ticket.*'] });
+    const c = openTab({ types: ['note'] });
+    await runInSteps(300 + 200);
+    expect(server.calls).toHaveLength(1);
+    expect(filter()).toEqual(['note', 'order.*', 'ticket.*']);
+    await acceptLast();
+    a.realtime.destroy();
+    await runInSteps(2_000);
+    expect(server.calls).toHaveLength(2);
+    expect(filter()).toEqual(['note', 'ticket.*']);
+    const second = await acceptLast();
+    // The older of the two took over (the larger id gives way): the other one goes, and the stream narrows.
+    c.realtime.destroy();
+    await run(4_000);
+    expect(second.cancelled).toBe(false);
+    await run(1_000);
+    expect(server.calls).toHaveLength(3);
+    expect(filter()).toEqual(['ticket.*']);
   });
 
   it('gives a tab whose grant has a channel the leader’s stream lacks a stream of its own', async () => {
