@@ -330,6 +330,8 @@ export function describeAcrossNodes(backend: RedisBackend): void {
       session('orders-2', ['order.*']);
       session('named', ['order.created', 'ticket.closed']);
       session('tickets', ['ticket.*']);
+      // Overlapping patterns: each event it takes counts it once.
+      session('overlap', ['order.created', 'order.*', 'order.paid.*', 'x.y.*']);
       await b.broker.listSessions('acme', {});
       const named = (event: string, n: number) => ({ ...input('orders', n), event });
       const delivered = async () =>
@@ -340,20 +342,25 @@ export function describeAcrossNodes(backend: RedisBackend): void {
             named('ticket.closed', 3),
             named('ticket', 4),
             named('other', 5),
+            named('x.y.z', 6),
+            named('x.y', 7),
           ])
         ).map((o) => o.delivered);
-      expect(await delivered()).toEqual([1 + 2 + 1, 1 + 2, 1 + 1 + 1, 1, 1]);
+      expect(await delivered()).toEqual([1 + 2 + 1 + 1, 1 + 2 + 1, 1 + 1 + 1, 1, 1, 1 + 1, 1]);
       // Leaving, a filtered stream stops counting for its events only.
       b.broker.removeSession('acme', 'orders');
       b.broker.removeSession('acme', 'tickets');
       await b.broker.listSessions('acme', {});
-      expect(await delivered()).toEqual([1 + 1 + 1, 1 + 1, 1 + 1, 1, 1]);
+      expect(await delivered()).toEqual([1 + 1 + 1 + 1, 1 + 1 + 1, 1 + 1, 1, 1, 1 + 1, 1]);
       b.broker.removeSession('acme', 'orders-2');
       b.broker.removeSession('acme', 'named');
+      b.broker.removeSession('acme', 'overlap');
       await b.broker.listSessions('acme', {});
-      expect(await delivered()).toEqual([1, 1, 1, 1, 1]);
+      expect(await delivered()).toEqual([1, 1, 1, 1, 1, 1, 1]);
+      // Only the channel's count is left in the node's hash.
       const keys = createRedisKeys(prefix, { cluster: backend.cluster });
-      expect(await backend.keysLike(keys.filtered('acme', '*'))).toEqual([]);
+      const [subs] = await backend.keysLike(`${keys.tenant('acme')}subs:*`);
+      expect(await admin.hgetall(subs as string)).toEqual({ orders: '1' });
     });
 
     it('gives a new stream the log position at its registration as its floor, and parks live events until it has it', async () => {

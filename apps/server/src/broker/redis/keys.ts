@@ -17,8 +17,7 @@
  * | `<p>:{<t>}:idem` | sorted set | idempotency key → when it was set, to forget the oldest past the count or byte bound |
  * | `<p>:{<t>}:idemsize` | hash | idempotency key → the bytes it holds in Redis; `''` → their sum (against the byte bound) |
  * | `<p>:{<t>}:sess:<node>` | hash | session id → session JSON, for one node |
- * | `<p>:{<t>}:subs:<node>` | hash | channel → connections on one node |
- * | `<p>:{<t>}:subt:<node>` | hash | channel → JSON `{"<patterns>": connections}`: those of the channel's connections on one node that filter by type, by filter (patterns sorted, comma-joined) |
+ * | `<p>:{<t>}:subs:<node>` | hash | channel → connections on one node; `<channel> #` → those of them that filter by type, `<channel> <pattern>` → those whose filter has that pattern |
  * | `<p>:{<t>}:revoked` | sorted set | `t:<jti>` / `u:<userId>` / `*` → revocation time (ms); expires a max token TTL after the last write |
  * | `<p>:{<t>}:ctl` | sharded pub/sub channel | control messages for every node with streams of the tenant (revoke, disconnect) |
  * | `<p>:replies:<node>` | sharded pub/sub channel | the nodes' answers to a control message one node sent |
@@ -45,8 +44,6 @@ export interface RedisKeys {
   live(tenant: string): string;
   sessions(tenant: string, node: string): string;
   subscribers(tenant: string, node: string): string;
-  /** The node's connections that filter by type, per channel and filter (see the table). */
-  filtered(tenant: string, node: string): string;
   revocations(tenant: string): string;
   control(tenant: string): string;
   replies(node: string): string;
@@ -89,7 +86,6 @@ export function createRedisKeys(prefix: string, options: { cluster?: boolean } =
     live: (t) => `${tenant(t)}live`,
     sessions: (t, node) => `${tenant(t)}sess:${node}`,
     subscribers: (t, node) => `${tenant(t)}subs:${node}`,
-    filtered: (t, node) => `${tenant(t)}subt:${node}`,
     revocations: (t) => `${tenant(t)}revoked`,
     control: (t) => `${tenant(t)}ctl`,
     replies: (node) => `${prefix}:replies:${node}`,

@@ -82,7 +82,8 @@ end
 local floor, bytes = openLog(prefix, base, now, maxAge)
 
 local nodes = nil
--- Per channel: each other live node's streams on it, and those of them that filter by type (false: none).
+-- Per channel: each other live node with streams on it, their number, and how many of them filter by
+-- type (the node's subs hash: '<channel>', '<channel> #', and '<channel> <pattern>' per pattern).
 local onNodes = {}
 local function readChannel(ch)
   if onNodes[ch] then return onNodes[ch] end
@@ -92,28 +93,16 @@ local function readChannel(ch)
   local list = {}
   for _, other in ipairs(nodes) do
     if other ~= node then
-      local c = redis.call('HGET', base .. 'subs:' .. other, ch)
-      if c then
-        local f = redis.call('HGET', base .. 'subt:' .. other, ch)
-        list[#list + 1] = { tonumber(c), f and cjson.decode(f) or false }
-      end
+      local got = redis.call('HMGET', base .. 'subs:' .. other, ch, ch .. ' #')
+      if got[1] then list[#list + 1] = { other, tonumber(got[1]), tonumber(got[2] or '0') } end
     end
   end
   onNodes[ch] = list
   return list
 end
--- Whether a filter (patterns, comma-joined: '*', 'prefix.*' or a name) takes an event name.
-local function takes(filter, ev)
-  for p in string.gmatch(filter, '[^,]+') do
-    if p == '*' or p == ev then return true end
-    if #p > 2 and string.sub(p, -2) == '.*' then
-      local head = string.sub(p, 1, -2)
-      if #ev > #head and string.sub(ev, 1, #head) == head then return true end
-    end
-  end
-  return false
-end
--- The other nodes' streams on a channel that take an event of this name.
+-- The other nodes' streams on a channel that take an event of this name: those without a filter,
+-- plus, per pattern that matches the name (the name itself, and 'a.*', 'a.b.*' for 'a.b.c'), the
+-- filtered streams with that pattern (each filter is kept without overlapping patterns).
 local remoteOf = {}
 local function remote(ch, ev)
   local byName = remoteOf[ch]
@@ -122,16 +111,24 @@ local function remote(ch, ev)
     remoteOf[ch] = byName
   end
   if byName[ev] then return byName[ev] end
+  local fields = nil
   local sum = 0
   for _, entry in ipairs(readChannel(ch)) do
-    local c = entry[1]
-    if entry[2] then
-      for filter, count in pairs(entry[2]) do
-        if not takes(filter, ev) then c = c - count end
+    local c = entry[2] - entry[3]
+    if entry[3] > 0 then
+      if not fields then
+        fields = { ch .. ' ' .. ev }
+        local dot = string.find(ev, '.', 1, true)
+        while dot and dot < #ev do
+          fields[#fields + 1] = ch .. ' ' .. string.sub(ev, 1, dot) .. '*'
+          dot = string.find(ev, '.', dot + 1, true)
+        end
       end
-      if c < 0 then c = 0 end
+      for _, v in ipairs(redis.call('HMGET', base .. 'subs:' .. entry[1], unpack(fields))) do
+        if v then c = c + tonumber(v) end
+      end
     end
-    sum = sum + c
+    if c > 0 then sum = sum + c end
   end
   byName[ev] = sum
   return sum
@@ -139,7 +136,7 @@ end
 
 -- Read before anything is written: on a Redis Cluster whose slot is moving, a read
 -- that fails must leave nothing half done.
-for i = 0, n - 1 do readChannel(ARGV[FIRST + i * STRIDE]) end
+for i = 0, n - 1 do remote(ARGV[FIRST + i * STRIDE], ARGV[FIRST + i * STRIDE + 1]) end
 
 local out = {}
 local last = nil

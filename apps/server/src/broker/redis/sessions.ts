@@ -1,4 +1,4 @@
-import type { CastError, EventPosition, SessionInfo } from '@cast/protocol';
+import { type CastError, type EventPosition, matchesPattern, type SessionInfo } from '@cast/protocol';
 import { parseRedisPosition } from './codec.js';
 import type { RedisKeys } from './keys.js';
 import type { SessionRecord } from '../types.js';
@@ -23,10 +23,10 @@ export interface SessionsHost {
 
 /**
  * This node's streams, registered in Redis per tenant: `sess:<node>` (session
- * id → JSON, for the sessions listing), `subs:<node>` (channel → streams, for
- * `delivered` and presence) and `subt:<node>` (channel → the streams among
- * those that filter by type, per filter, so that `delivered` leaves out the
- * streams whose filter refuses the event), all expiring a node TTL after the
+ * id → JSON, for the sessions listing) and `subs:<node>` (channel → streams,
+ * for `delivered` and presence; and, so that `delivered` leaves out streams
+ * whose `types` filter refuses an event, how many of them filter by type and
+ * have each pattern: see {@link filterFields}), both expiring a node TTL after the
  * last heartbeat, and the node's entry in the tenant's list of live nodes.
  * Every write is of one tenant's keys (one slot on a Redis Cluster).
  *
@@ -39,8 +39,8 @@ export interface SessionsHost {
 export class RedisSessions {
   private readonly sessions = new Map<string, Map<string, SessionRecord>>();
   private readonly counts = new Map<string, Map<string, number>>();
-  /** Per tenant and channel: the streams that filter by type, per filter (its patterns, comma-joined). */
-  private readonly filters = new Map<string, Map<string, Map<string, number>>>();
+  /** Per tenant, the `subs` hash's counts of streams that filter by type (see {@link filterFields}). */
+  private readonly filtered = new Map<string, Map<string, number>>();
   /** Tenants whose session hashes must be rewritten whole (a write failed, or Redis came back). */
   private readonly dirty = new Set<string>();
 
@@ -68,21 +68,14 @@ export class RedisSessions {
     byId.set(session.id, session);
     const counts = this.channelCounts(tenant);
     for (const ch of session.channels) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-    const spec = filterOf(session);
-    if (spec !== undefined) {
-      let byChannel = this.filters.get(tenant);
-      if (!byChannel) {
-        byChannel = new Map();
-        this.filters.set(tenant, byChannel);
+    const fields = filterFields(session);
+    if (fields.length > 0) {
+      let counts = this.filtered.get(tenant);
+      if (!counts) {
+        counts = new Map();
+        this.filtered.set(tenant, counts);
       }
-      for (const ch of session.channels) {
-        let bySpec = byChannel.get(ch);
-        if (!bySpec) {
-          bySpec = new Map();
-          byChannel.set(ch, bySpec);
-        }
-        bySpec.set(spec, (bySpec.get(spec) ?? 0) + 1);
-      }
+      for (const field of fields) counts.set(field, (counts.get(field) ?? 0) + 1);
     }
     const feed = this.host.fanout.feed(tenant);
     if (feed) feed.registering++;
@@ -103,22 +96,20 @@ export class RedisSessions {
       if (n > 0) counts.set(ch, n);
       else counts.delete(ch);
     }
-    const spec = filterOf(session);
-    const byChannel = this.filters.get(tenant);
-    if (spec !== undefined && byChannel) {
-      for (const ch of session.channels) {
-        const bySpec = byChannel.get(ch);
-        const n = (bySpec?.get(spec) ?? 1) - 1;
-        if (n > 0) bySpec?.set(spec, n);
-        else bySpec?.delete(spec);
-        if (bySpec?.size === 0) byChannel.delete(ch);
+    const fields = filterFields(session);
+    const filtered = this.filtered.get(tenant);
+    if (fields.length > 0 && filtered) {
+      for (const field of fields) {
+        const n = (filtered.get(field) ?? 1) - 1;
+        if (n > 0) filtered.set(field, n);
+        else filtered.delete(field);
       }
-      if (byChannel.size === 0) this.filters.delete(tenant);
+      if (filtered.size === 0) this.filtered.delete(tenant);
     }
     if (byId.size === 0) {
       this.sessions.delete(tenant);
       this.counts.delete(tenant);
-      this.filters.delete(tenant);
+      this.filtered.delete(tenant);
     }
     void this.write(tenant, session, false);
   }
@@ -146,9 +137,9 @@ export class RedisSessions {
     }
     const sessKey = keys.sessions(tenant, node);
     const subsKey = keys.subscribers(tenant, node);
-    const filtKey = keys.filtered(tenant, node);
     const counts = this.counts.get(tenant);
-    const filtered = filterOf(session) !== undefined;
+    const fields = filterFields(session);
+    const filtered = this.filtered.get(tenant);
     const m = cmd.multi();
     if (added) m.hset(sessKey, session.id, sessionJson(session));
     else m.hdel(sessKey, session.id);
@@ -157,13 +148,13 @@ export class RedisSessions {
       // Absolute counts, so a repeated write cannot drift.
       if (n > 0) m.hset(subsKey, ch, n);
       else m.hdel(subsKey, ch);
-      if (filtered) {
-        const bySpec = this.filters.get(tenant)?.get(ch);
-        if (bySpec) m.hset(filtKey, ch, filtersJson(bySpec));
-        else m.hdel(filtKey, ch);
-      }
     }
-    m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs).pexpire(filtKey, nodeTtlMs);
+    for (const field of fields) {
+      const n = filtered?.get(field) ?? 0;
+      if (n > 0) m.hset(subsKey, field, n);
+      else m.hdel(subsKey, field);
+    }
+    m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs);
     if (keys.liveNodes(tenant) !== keys.nodes) this.markLive(m, tenant, this.host.redisNow());
     if (added) m.hget(keys.meta(tenant), 'last');
     return m
@@ -250,18 +241,17 @@ export class RedisSessions {
     const { cmd, keys, node, nodeTtlMs } = this.host;
     const sessKey = keys.sessions(tenant, node);
     const subsKey = keys.subscribers(tenant, node);
-    const filtKey = keys.filtered(tenant, node);
     const m = cmd.multi();
     const rewrite = this.dirty.has(tenant);
     if (rewrite) {
-      m.del(sessKey, subsKey, filtKey);
+      m.del(sessKey, subsKey);
       for (const s of this.sessions.get(tenant)?.values() ?? []) m.hset(sessKey, s.id, sessionJson(s));
       for (const [ch, n] of this.counts.get(tenant) ?? []) m.hset(subsKey, ch, n);
-      for (const [ch, bySpec] of this.filters.get(tenant) ?? []) m.hset(filtKey, ch, filtersJson(bySpec));
+      for (const [field, n] of this.filtered.get(tenant) ?? []) m.hset(subsKey, field, n);
     }
     const held = this.sessions.has(tenant);
     if (held) {
-      m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs).pexpire(filtKey, nodeTtlMs);
+      m.pexpire(sessKey, nodeTtlMs).pexpire(subsKey, nodeTtlMs);
       if (keys.liveNodes(tenant) !== keys.nodes) this.markLive(m, tenant, redisMs);
     }
     try {
@@ -292,9 +282,7 @@ export class RedisSessions {
     const { cmd, keys, node, nodeTtlMs } = this.host;
     await Promise.all(
       [...this.sessions.keys()].map((tenant) => {
-        const m = cmd
-          .multi()
-          .del(keys.sessions(tenant, node), keys.subscribers(tenant, node), keys.filtered(tenant, node));
+        const m = cmd.multi().del(keys.sessions(tenant, node), keys.subscribers(tenant, node));
         // Listed as seen one TTL ago, like the node list (see the broker's close).
         if (keys.liveNodes(tenant) !== keys.nodes) m.zadd(keys.liveNodes(tenant), redisMs - nodeTtlMs - 1, node);
         return m.exec().catch(() => {});
@@ -303,14 +291,34 @@ export class RedisSessions {
   }
 }
 
-/** A stream's filter as the `subt` hash keys it (its patterns, comma-joined); undefined when it takes every event. */
-function filterOf(s: SessionRecord): string | undefined {
-  return s.types && s.types.length > 0 && !s.types.includes('*') ? s.types.join(',') : undefined;
+/**
+ * The fields a stream counts in in the `subs` hash besides its channels
+ * (no channel name has a space): for each channel, `<channel> #` (its
+ * streams that filter by type) and `<channel> <pattern>` for each pattern of
+ * its filter. None for a stream that takes every event. The patterns are
+ * first reduced to those no other pattern of the filter covers
+ * (`order.created` and `order.*` keep `order.*`), so an event name matches
+ * at most one of them and the publish script can add up the counts of the
+ * patterns that match it.
+ */
+function filterFields(s: SessionRecord): string[] {
+  const types = s.types;
+  if (!types || types.length === 0 || types.includes('*')) return [];
+  const unique = [...new Set(types)];
+  const kept = unique.filter((q) => !unique.some((p) => covers(p, q)));
+  const fields: string[] = [];
+  for (const ch of s.channels) {
+    fields.push(`${ch} #`);
+    for (const pattern of kept) fields.push(`${ch} ${pattern}`);
+  }
+  return fields;
 }
 
-/** One channel's entry in the `subt` hash: filter → streams. */
-function filtersJson(bySpec: ReadonlyMap<string, number>): string {
-  return JSON.stringify(Object.fromEntries(bySpec));
+/** Whether pattern `p` (another than `q`) matches every event name that `q` matches. */
+function covers(p: string, q: string): boolean {
+  if (p === q || !p.endsWith('.*')) return false;
+  // `a.b.*` matches names that start with `a.b.`, all of which `a.*` matches too.
+  return q.endsWith('.*') ? q.startsWith(p.slice(0, -1)) : matchesPattern(p, q);
 }
 
 function sessionJson(s: SessionRecord): string {
