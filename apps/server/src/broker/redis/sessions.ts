@@ -26,7 +26,7 @@ export interface SessionsHost {
  * id → JSON, for the sessions listing) and `subs:<node>` (channel → streams,
  * for `delivered` and presence; and, so that `delivered` leaves out streams
  * whose `types` filter refuses an event, how many of them filter by type and
- * have each pattern: see {@link filterFields}), both expiring a node TTL after the
+ * have each pattern: see {@link subsFields}), both expiring a node TTL after the
  * last heartbeat, and the node's entry in the tenant's list of live nodes.
  * Every write is of one tenant's keys (one slot on a Redis Cluster).
  *
@@ -38,9 +38,8 @@ export interface SessionsHost {
  */
 export class RedisSessions {
   private readonly sessions = new Map<string, Map<string, SessionRecord>>();
+  /** Per tenant, the `subs` hash as this node writes it: field (a channel, or see {@link subsFields}) → streams. */
   private readonly counts = new Map<string, Map<string, number>>();
-  /** Per tenant, the `subs` hash's counts of streams that filter by type (see {@link filterFields}). */
-  private readonly filtered = new Map<string, Map<string, number>>();
   /** Tenants whose session hashes must be rewritten whole (a write failed, or Redis came back). */
   private readonly dirty = new Set<string>();
 
@@ -66,20 +65,12 @@ export class RedisSessions {
       this.sessions.set(tenant, byId);
     }
     byId.set(session.id, session);
-    const counts = this.channelCounts(tenant);
-    for (const ch of session.channels) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-    const fields = filterFields(session);
-    if (fields.length > 0) {
-      let counts = this.filtered.get(tenant);
-      if (!counts) {
-        counts = new Map();
-        this.filtered.set(tenant, counts);
-      }
-      for (const field of fields) counts.set(field, (counts.get(field) ?? 0) + 1);
-    }
+    const counts = this.fieldCounts(tenant);
+    const fields = subsFields(session);
+    for (const field of fields) counts.set(field, (counts.get(field) ?? 0) + 1);
     const feed = this.host.fanout.feed(tenant);
     if (feed) feed.registering++;
-    return this.write(tenant, session, true).then((last) => {
+    return this.write(tenant, session, fields, true).then((last) => {
       session.startAfter?.(last);
       if (feed) this.host.fanout.registered(feed);
     });
@@ -90,31 +81,21 @@ export class RedisSessions {
     const session = byId?.get(id);
     if (!byId || !session) return;
     byId.delete(id);
-    const counts = this.channelCounts(tenant);
-    for (const ch of session.channels) {
-      const n = (counts.get(ch) ?? 1) - 1;
-      if (n > 0) counts.set(ch, n);
-      else counts.delete(ch);
-    }
-    const fields = filterFields(session);
-    const filtered = this.filtered.get(tenant);
-    if (fields.length > 0 && filtered) {
-      for (const field of fields) {
-        const n = (filtered.get(field) ?? 1) - 1;
-        if (n > 0) filtered.set(field, n);
-        else filtered.delete(field);
-      }
-      if (filtered.size === 0) this.filtered.delete(tenant);
+    const counts = this.fieldCounts(tenant);
+    const fields = subsFields(session);
+    for (const field of fields) {
+      const n = (counts.get(field) ?? 1) - 1;
+      if (n > 0) counts.set(field, n);
+      else counts.delete(field);
     }
     if (byId.size === 0) {
       this.sessions.delete(tenant);
       this.counts.delete(tenant);
-      this.filtered.delete(tenant);
     }
-    void this.write(tenant, session, false);
+    void this.write(tenant, session, fields, false);
   }
 
-  private channelCounts(tenant: string): Map<string, number> {
+  private fieldCounts(tenant: string): Map<string, number> {
     let counts = this.counts.get(tenant);
     if (!counts) {
       counts = new Map();
@@ -124,12 +105,17 @@ export class RedisSessions {
   }
 
   /**
-   * Writes one session change; a failure marks the tenant for a full rewrite
-   * at the next heartbeat. Resolves (never rejects) with the tenant's newest
+   * Writes one session change (its `subs` fields: see {@link subsFields});
+   * a failure marks the tenant for a full rewrite at the next heartbeat. Resolves (never rejects) with the tenant's newest
    * log position read in the same transaction when adding (undefined when
    * unknown: no log, or the write did not happen).
    */
-  private write(tenant: string, session: SessionRecord, added: boolean): Promise<EventPosition | undefined> {
+  private write(
+    tenant: string,
+    session: SessionRecord,
+    fields: readonly string[],
+    added: boolean,
+  ): Promise<EventPosition | undefined> {
     const { cmd, keys, node, nodeTtlMs } = this.host;
     if (cmd.status !== 'ready' || this.dirty.has(tenant)) {
       this.dirty.add(tenant);
@@ -138,19 +124,12 @@ export class RedisSessions {
     const sessKey = keys.sessions(tenant, node);
     const subsKey = keys.subscribers(tenant, node);
     const counts = this.counts.get(tenant);
-    const fields = filterFields(session);
-    const filtered = this.filtered.get(tenant);
     const m = cmd.multi();
     if (added) m.hset(sessKey, session.id, sessionJson(session));
     else m.hdel(sessKey, session.id);
-    for (const ch of session.channels) {
-      const n = counts?.get(ch) ?? 0;
-      // Absolute counts, so a repeated write cannot drift.
-      if (n > 0) m.hset(subsKey, ch, n);
-      else m.hdel(subsKey, ch);
-    }
     for (const field of fields) {
-      const n = filtered?.get(field) ?? 0;
+      const n = counts?.get(field) ?? 0;
+      // Absolute counts, so a repeated write cannot drift.
       if (n > 0) m.hset(subsKey, field, n);
       else m.hdel(subsKey, field);
     }
@@ -246,8 +225,7 @@ export class RedisSessions {
     if (rewrite) {
       m.del(sessKey, subsKey);
       for (const s of this.sessions.get(tenant)?.values() ?? []) m.hset(sessKey, s.id, sessionJson(s));
-      for (const [ch, n] of this.counts.get(tenant) ?? []) m.hset(subsKey, ch, n);
-      for (const [field, n] of this.filtered.get(tenant) ?? []) m.hset(subsKey, field, n);
+      for (const [field, n] of this.counts.get(tenant) ?? []) m.hset(subsKey, field, n);
     }
     const held = this.sessions.has(tenant);
     if (held) {
@@ -292,23 +270,22 @@ export class RedisSessions {
 }
 
 /**
- * The fields a stream counts in in the `subs` hash besides its channels
- * (no channel name has a space): for each channel, `<channel> #` (its
- * streams that filter by type) and `<channel> <pattern>` for each pattern of
- * its filter. None for a stream that takes every event. The patterns are
- * first reduced to those no other pattern of the filter covers
- * (`order.created` and `order.*` keep `order.*`), so an event name matches
- * at most one of them and the publish script can add up the counts of the
- * patterns that match it.
+ * The fields of the `subs` hash a stream counts in: each of its channels and,
+ * for a stream that filters by type, per channel `<channel> #` (its streams
+ * that filter by type) and `<channel> <pattern>` for each pattern of its
+ * filter (no channel name has a space). The patterns are first reduced to
+ * those no other pattern of the filter covers (`order.created` and `order.*`
+ * keep `order.*`), so an event name matches at most one of them and the
+ * publish script can add up the counts of the patterns that match it.
  */
-function filterFields(s: SessionRecord): string[] {
+function subsFields(s: SessionRecord): string[] {
   const types = s.types;
-  if (!types || types.length === 0 || types.includes('*')) return [];
+  if (!types || types.length === 0 || types.includes('*')) return s.channels;
   const unique = [...new Set(types)];
   const kept = unique.filter((q) => !unique.some((p) => covers(p, q)));
   const fields: string[] = [];
   for (const ch of s.channels) {
-    fields.push(`${ch} #`);
+    fields.push(ch, `${ch} #`);
     for (const pattern of kept) fields.push(`${ch} ${pattern}`);
   }
   return fields;
